@@ -1,0 +1,205 @@
+/* asm-arena.h: vmem-style allocator over u64 spans (layer 1)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined(ASM_INSIDE) && !defined(ASM_COMPILATION)
+#error "Only <asm/asm.h> can be included directly."
+#endif
+
+#include <asm/asm-range.h>
+
+G_BEGIN_DECLS
+
+/**
+ * AsmFit:
+ * @ASM_FIT_LOWEST: the lowest address that satisfies every constraint.
+ * @ASM_FIT_HIGHEST: the highest such address (top-down allocation).
+ * @ASM_FIT_BEST: the smallest free segment (a maximal free run inside one
+ *   span, not clipped to min/max) that contains a satisfying address; ties go
+ *   to the lowest segment; inside it, its lowest satisfying address.
+ * @ASM_FIT_NEXT: the lowest satisfying address after the end of this arena's
+ *   previous successful %ASM_FIT_NEXT allocation (with none yet, as
+ *   %ASM_FIT_LOWEST); when there is none after it, wrap around and act as
+ *   %ASM_FIT_LOWEST.  A clone inherits the cursor.
+ *
+ * The placement policy of an allocation.  Every policy is exact: it returns
+ * the address its definition names, and fails only when no address at all
+ * satisfies the request.
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  ASM_FIT_LOWEST,
+  ASM_FIT_HIGHEST,
+  ASM_FIT_BEST,
+  ASM_FIT_NEXT,
+} AsmFit;
+
+/**
+ * AsmRequest:
+ * @size: number of address units, >= 1 and a multiple of the quantum
+ * @align: 0 (the quantum) or a power of two >= the quantum
+ * @phase: the address satisfies `addr % align == phase`; a multiple of the
+ *   quantum below the alignment
+ * @nocross: 0 (no constraint) or a power of two >= @size: the range
+ *   `[addr, addr + size - 1]` contains no boundary between two multiples of it
+ * @min: the address is >= @min
+ * @max: the last unit, `addr + size - 1`, is <= @max
+ * @fit: the placement policy
+ *
+ * A constrained allocation request, vmem_xalloc() style.  All constraints
+ * apply to absolute addresses (not offsets from a span's start); @min and
+ * @max need not be multiples of the quantum.  Initialise with
+ * ASM_REQUEST_INIT() and set what you need.
+ *
+ * Since: 0.1
+ */
+typedef struct {
+  guint64 size;
+  guint64 align;
+  guint64 phase;
+  guint64 nocross;
+  guint64 min;
+  guint64 max;
+  AsmFit fit;
+} AsmRequest;
+
+/**
+ * ASM_REQUEST_INIT:
+ * @sz: the size in address units
+ *
+ * An #AsmRequest compound literal for @sz units with no other constraint
+ * (`max` = %G_MAXUINT64, lowest fit).
+ *
+ * Since: 0.1
+ */
+#define ASM_REQUEST_INIT(sz) ((AsmRequest){ .size = (sz), .max = G_MAXUINT64 })
+
+/**
+ * AsmSegmentKind:
+ * @ASM_SEGMENT_FREE: free space inside a span
+ * @ASM_SEGMENT_ALLOCATED: an allocation made by asm_arena_alloc_full()
+ * @ASM_SEGMENT_RESERVED: a range claimed by asm_arena_reserve() (a hole)
+ *
+ * What a segment of an arena holds.
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  ASM_SEGMENT_FREE,
+  ASM_SEGMENT_ALLOCATED,
+  ASM_SEGMENT_RESERVED,
+} AsmSegmentKind;
+
+/**
+ * AsmArenaStats:
+ * @span_units: address units inside spans
+ * @allocated_units: units held by allocations
+ * @reserved_units: units held by reservations
+ * @free_units: free units
+ * @n_spans: number of spans
+ * @n_allocated: number of live allocations
+ * @n_reserved: number of live reservations
+ * @n_free_segments: number of free segments (maximal free runs in one span)
+ * @largest_free: the largest free segment's size in units (0 when none)
+ *
+ * A snapshot of an arena's accounting.  Unit counts that would be 2^64 (one
+ * span covering the whole space) saturate at %G_MAXUINT64.
+ *
+ * Since: 0.1
+ */
+typedef struct {
+  guint64 span_units;
+  guint64 allocated_units;
+  guint64 reserved_units;
+  guint64 free_units;
+  guint64 n_spans;
+  guint64 n_allocated;
+  guint64 n_reserved;
+  guint64 n_free_segments;
+  guint64 largest_free;
+} AsmArenaStats;
+
+/**
+ * AsmArena:
+ *
+ * An allocator of u64 address ranges: spans of managed space, holes carved
+ * out of them, constrained allocations, and O(1) copy-on-write clones.  A
+ * reference-counted object; layers above share it with asm_arena_ref().
+ *
+ * Since: 0.1
+ */
+typedef struct _AsmArena AsmArena;
+
+/**
+ * AsmArenaWalkFunc:
+ * @segment: the segment's inclusive range
+ * @kind: what the segment holds
+ * @user_data: the data given to asm_arena_walk()
+ *
+ * Called for each segment by asm_arena_walk(), in address order.
+ *
+ * Returns: %TRUE to go on, %FALSE to stop the walk
+ *
+ * Since: 0.1
+ */
+typedef gboolean (*AsmArenaWalkFunc) (const AsmRange *segment,
+                                      AsmSegmentKind kind, gpointer user_data);
+
+ASM_AVAILABLE_IN_0_1
+AsmArena *asm_arena_new (const char *name, guint64 quantum);
+ASM_AVAILABLE_IN_0_1
+AsmArena *asm_arena_ref (AsmArena *a);
+ASM_AVAILABLE_IN_0_1
+void asm_arena_unref (AsmArena *a);
+ASM_AVAILABLE_IN_0_1
+const char *asm_arena_get_name (AsmArena *a);
+ASM_AVAILABLE_IN_0_1
+guint64 asm_arena_get_quantum (AsmArena *a);
+
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_arena_add_span (AsmArena *a, guint64 first, guint64 last,
+                             GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_arena_reserve (AsmArena *a, guint64 first, guint64 last,
+                            GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_arena_alloc (AsmArena *a, guint64 size, guint64 *out_addr,
+                          GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_arena_alloc_full (AsmArena *a, const AsmRequest *req,
+                               guint64 *out_addr, GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_arena_free (AsmArena *a, guint64 addr, GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_arena_move (AsmArena *a, guint64 addr, const AsmRequest *req,
+                         guint64 *out_addr, GError **error);
+ASM_AVAILABLE_IN_0_1
+AsmArena *asm_arena_clone (AsmArena *a, const char *name);
+ASM_AVAILABLE_IN_0_1
+gboolean asm_arena_lookup (AsmArena *a, guint64 addr, AsmRange *out_segment);
+ASM_AVAILABLE_IN_0_1
+gboolean asm_arena_lookup_full (AsmArena *a, guint64 addr,
+                                AsmRange *out_segment,
+                                AsmSegmentKind *out_kind);
+ASM_AVAILABLE_IN_0_1
+void asm_arena_get_stats (AsmArena *a, AsmArenaStats *out_stats);
+ASM_AVAILABLE_IN_0_1
+guint64 asm_arena_largest_free_within (AsmArena *a, guint64 min, guint64 max);
+ASM_AVAILABLE_IN_0_1
+gboolean asm_arena_walk (AsmArena *a, AsmArenaWalkFunc func,
+                         gpointer user_data);
+ASM_AVAILABLE_IN_0_1
+gboolean asm_arena_check (AsmArena *a, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AsmArena, asm_arena_unref)
+
+G_END_DECLS
