@@ -186,6 +186,9 @@ ASM_AVAILABLE_IN_0_1
 AsmArena *asm_arena_clone (AsmArena *a, const char *name);
 ASM_AVAILABLE_IN_0_1
 gboolean asm_arena_lookup (AsmArena *a, guint64 addr, AsmRange *out_segment);
+/* Like asm_arena_lookup(), but reports any segment that contains @addr,
+ * free ones included, with its kind; FALSE only when @addr is outside every
+ * span.  Full documentation is on the definition in src/asm-arena.c. */
 ASM_AVAILABLE_IN_0_1
 gboolean asm_arena_lookup_full (AsmArena *a, guint64 addr,
                                 AsmRange *out_segment,

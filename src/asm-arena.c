@@ -1,0 +1,2278 @@
+/* asm-arena.c: the arena, a vmem-style allocator over u64 spans
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Theory of operation
+ * ===================
+ *
+ * Concepts (vmem's vocabulary).  An arena manages address *units* of a u64
+ * space in multiples of its *quantum* (a power of two).  The caller adds
+ * *spans*, the ranges the arena manages; spans never overlap and never merge,
+ * even when adjacent.  Every span is tiled, without gaps, by *segments*: each
+ * segment is FREE, ALLOCATED or RESERVED (a hole carved out by
+ * asm_arena_reserve()).  All intervals are inclusive [first, last], so the
+ * segment that ends at G_MAXUINT64 and the span [0, G_MAXUINT64] are
+ * representable, and address 0 is an ordinary address.
+ *
+ * Invariants (asm_arena_check() verifies every one of them):
+ *   I1  segments are disjoint, sorted, and tile the spans exactly;
+ *   I2  two FREE segments are never adjacent inside one span (a free segment
+ *       is a maximal free run), while ALLOCATED and RESERVED segments never
+ *       merge with anything (each is freed and looked up alone);
+ *   I3  every segment boundary is a quantum boundary;
+ *   I4  a segment carries the SPAN_START flag iff it starts its span;
+ *   I5  the B+tree below is balanced and every augmented value is exact;
+ *   I6  the accounting in AsmArena equals a recount of the segments.
+ *
+ * Structure.  The segments live in a B+tree keyed by their first unit.
+ * Leaves hold up to LEAF_CAP segments in parallel arrays (first[], last[],
+ * kind[]), which keeps a leaf search inside a few cache lines; inner nodes
+ * hold up to INNER_CAP children with, per child, the smallest key below it
+ * and three augmented values over the FREE segments below it:
+ *   max_free   the length of the longest free segment (0: none),
+ *   min_free   the length of the shortest one (G_MAXUINT64: none),
+ *   max_order  the largest k such that some free segment contains a
+ *              naturally aligned block of 2^k units;
+ *   max_tail   over the free segments whose order is max_order, the
+ *              longest run from the segment's first multiple of
+ *              2^(max_order + 1) to its end (0 when it has none).
+ * Every non-root node is at least half full and all leaves are at the same
+ * depth, so the height is O(log n) with a large base (3 levels hold ~10^4
+ * segments, 5 levels ~10^7).  Lengths saturate at G_MAXUINT64 (only the
+ * free segment [0, G_MAXUINT64] is affected, and it can have no rival).
+ *
+ * Copy-on-write.  Nodes are reference counted (atomically, so that clones
+ * may be written from different threads).  asm_arena_clone() takes one
+ * reference on the root and copies the small arena header: O(1) time and
+ * memory.  A write first makes the root-to-leaf path it touches exclusive
+ * (node_make_writable() copies each shared node on the path and takes a
+ * reference on the copy's children), so a write after a clone costs at most
+ * O(height) node copies: O(log n) extra.  A node whose count is 1 is written
+ * in place, so an arena that was never cloned pays nothing for this.
+ *
+ * Constrained fit.  A request (size, align, phase, nocross, min, max) is
+ * exact: seg_fit_lowest() and seg_fit_highest() find the lowest or highest
+ * satisfying address inside one free segment in O(1) (at most two tries,
+ * because nocross and align are both powers of two).  The tree search visits
+ * free segments in address order and skips every subtree that cannot hold a
+ * fit: its key range lies outside [min, max], its max_free is below size, or
+ * its max_order is below the order that any fit needs (a fit at an address
+ * that is a multiple of 2^t contains a naturally aligned block of
+ * 2^min(t, floor(log2 size)) units, where 2^t is the alignment the request
+ * implies).  For the IOVA case, phase 0 and align/2 < size <= align = 2^k,
+ * the test is exact: a segment of order >= k holds a fit at its aligned
+ * block; one of order < k - 1 cannot hold one; one of order k - 1 can hold
+ * a fit only at its first multiple of 2^k (a second one would put an
+ * aligned 2^k block inside it), which is what max_tail measures.  So a request that cannot be met is refused in O(log n) when the
+ * free space is too fragmented for it (the DMA32 exhaustion case that made
+ * Linux walk its whole tree), and a LOWEST/HIGHEST/NEXT search costs
+ * O(log n + k), where k counts the free segments that pass both pruning
+ * tests and still fail the exact test (a segment long enough and holding a
+ * large enough aligned block that still has no room at the requested phase
+ * or across a nocross boundary).  For size-aligned power-of-two requests,
+ * the IOVA common case, k is 0.
+ *
+ * BEST fit needs the smallest qualifying segment, which no order-preserving
+ * augmentation can find directly: it walks the qualifying subtrees in
+ * address order, skipping those whose min_free cannot beat the best found so
+ * far and stopping at a segment of exactly the requested size.  Worst case
+ * O(n), as in vmem; use LOWEST for hot paths.
+ *
+ * NEXT fit is LOWEST with the lower bound raised past the end of the
+ * previous NEXT allocation, then LOWEST from the start if that fails.
+ *
+ * Operations and their cost (n segments, s spans, h = height = O(log n)):
+ *   add_span, reserve, free, alloc        O(h) node visits, O(h) copies
+ *                                         after a clone
+ *   lookup                                O(h)
+ *   clone                                 O(1)
+ *   largest_free_within                   O(h)
+ *   stats                                 O(1)
+ *   walk, check                           O(n)
+ *
+ * Every call validates its input before touching anything, and every
+ * failure is reported before the first change, so a failed call leaves the
+ * arena exactly as it was (asm_arena_move() keeps a reference to the old
+ * root and restores it if its second half fails).
+ *
+ * Locking.  None inside: an arena is a container like a GHashTable; callers
+ * serialise writes to one arena.  Distinct arenas that share nodes through
+ * clone() may be used from different threads at the same time, and an arena
+ * that nobody writes may be read from any number of threads.
+ */
+#include <asm/asm.h>
+
+#include <string.h>
+
+#include "asm-arena-private.h"
+
+#define LEAF_CAP 32
+#define INNER_CAP 32
+#define LEAF_MIN (LEAF_CAP / 2)
+#define INNER_MIN (INNER_CAP / 2)
+
+G_STATIC_ASSERT ((LEAF_CAP & (LEAF_CAP - 1)) == 0);
+G_STATIC_ASSERT (INNER_CAP >= 4 && LEAF_CAP >= 4);
+
+/* kind[] byte: the AsmSegmentKind in the low bits, and a flag */
+#define KIND_MASK 0x03
+#define SPAN_START 0x80
+
+#define NO_ORDER 0xff /* max_order of a subtree without free segments */
+
+typedef struct {
+  gint ref;   /* atomic reference count; 1 means exclusively owned */
+  guint16 n;  /* segments in a leaf, children in an inner node */
+  guint8 leaf;
+  guint8 pad;
+} Node;
+
+typedef struct {
+  Node h;
+  guint8 kind[LEAF_CAP];    /* AsmSegmentKind | SPAN_START */
+  guint64 first[LEAF_CAP];  /* first unit of segment i (the key) */
+  guint64 last[LEAF_CAP];   /* last unit of segment i (inclusive) */
+} Leaf;
+
+typedef struct {
+  Node h;
+  guint8 max_order[INNER_CAP]; /* see the theory comment; NO_ORDER: none */
+  guint64 key[INNER_CAP];      /* smallest first below child i */
+  guint64 max_free[INNER_CAP]; /* longest free segment below child i */
+  guint64 min_free[INNER_CAP]; /* shortest free segment below child i */
+  guint64 max_tail[INNER_CAP]; /* see the theory comment */
+  Node *child[INNER_CAP];
+} Inner;
+
+/* the augmented values of one subtree */
+typedef struct {
+  guint64 max_free;
+  guint64 min_free;
+  guint64 max_tail;
+  guint8 max_order;
+} Agg;
+
+/* one segment, as passed around between functions */
+typedef struct {
+  guint64 first;
+  guint64 last;
+  guint8 kind;
+} Seg;
+
+/* The spans, sorted by first, shared between clones and copied on write
+ * (spans are few and change rarely). */
+typedef struct {
+  gint ref;
+  guint n;
+  guint alloc;
+  AsmRange *r;
+} SpanTable;
+
+/* Unit counts are kept as (sum of (last - first), count) so that they cannot
+ * overflow: the true count is sum + n, which is at most 2^64. */
+typedef struct {
+  guint64 sum; /* sum of (last - first) over the segments */
+  guint64 n;   /* number of segments */
+} Tally;
+
+struct _AsmArena {
+  gint ref;
+  guint height;     /* 0: empty tree; 1: root is a leaf */
+  Node *root;
+  SpanTable *spans;
+  char *name;
+  guint64 quantum;
+  guint64 next_cursor; /* last unit of the previous NEXT allocation */
+  gboolean next_valid;
+  Tally t_spans, t_alloc, t_reserved, t_free;
+};
+
+/* ------------------------------------------------------------------ */
+/* small arithmetic helpers                                             */
+
+static inline gboolean
+is_pow2 (guint64 v)
+{
+  return v != 0 && (v & (v - 1)) == 0;
+}
+
+static inline guint
+log2_floor (guint64 v)
+{
+  return 63 - __builtin_clzll (v);
+}
+
+static inline guint64
+seg_len (guint64 first, guint64 last)
+{
+  guint64 d = last - first;
+  return d == G_MAXUINT64 ? G_MAXUINT64 : d + 1; /* saturating */
+}
+
+static inline guint64
+tally_units (const Tally *t)
+{
+  guint64 u = t->sum + t->n;
+  if (t->n > 0 && u < t->n) /* wrapped: exactly 2^64 */
+    return G_MAXUINT64;
+  return u;
+}
+
+static inline void
+tally_add (Tally *t, guint64 first, guint64 last)
+{
+  t->sum += last - first;
+  t->n++;
+}
+
+static inline void
+tally_sub (Tally *t, guint64 first, guint64 last)
+{
+  t->sum -= last - first;
+  t->n--;
+}
+
+/* The largest k such that [first, last] contains a block of 2^k units that
+ * starts at a multiple of 2^k.  An interval of length L >= 2^k0 always holds
+ * an aligned block of 2^(k0-1), so the answer is k0 or k0 - 1. */
+static guint8
+seg_order (guint64 first, guint64 last)
+{
+  guint64 d = last - first;
+  guint k0;
+  guint64 mask;
+
+  if (d == G_MAXUINT64)
+    return 64;
+  k0 = log2_floor (d + 1);
+  if (k0 == 0)
+    return 0;
+  mask = (G_GUINT64_CONSTANT (1) << k0) - 1;
+  if (first <= G_MAXUINT64 - mask)
+    {
+      guint64 x = (first + mask) & ~mask;
+      if (x + mask <= last)
+        return k0;
+    }
+  return k0 - 1;
+}
+
+/* The run from the first multiple of 2^(order + 1) in [first, last] to
+ * last, 0 when there is none (see max_tail). */
+static guint64
+seg_tail (guint64 first, guint64 last, guint order)
+{
+  guint64 mask, x;
+
+  if (order >= 63)
+    return (order == 64 || first == 0) ? seg_len (first, last) : 0;
+  mask = (G_GUINT64_CONSTANT (2) << order) - 1;
+  if (first > G_MAXUINT64 - mask)
+    return 0;
+  x = (first + mask) & ~mask;
+  return x > last ? 0 : seg_len (x, last);
+}
+
+/* smallest x >= v with x % align == phase (align a power of two, phase <
+ * align); FALSE when it would pass G_MAXUINT64 */
+static inline gboolean
+round_up_phase (guint64 v, guint64 align, guint64 phase, guint64 *out)
+{
+  guint64 x = (v & ~(align - 1)) + phase; /* cannot overflow */
+
+  if (x >= v)
+    {
+      *out = x;
+      return TRUE;
+    }
+  if (x > G_MAXUINT64 - align)
+    return FALSE;
+  *out = x + align;
+  return TRUE;
+}
+
+/* largest x <= v with x % align == phase; FALSE when there is none */
+static inline gboolean
+round_down_phase (guint64 v, guint64 align, guint64 phase, guint64 *out)
+{
+  guint64 base = v & ~(align - 1);
+  guint64 x = base + phase;
+
+  if (x <= v)
+    {
+      *out = x;
+      return TRUE;
+    }
+  if (base == 0)
+    return FALSE;
+  *out = x - align;
+  return TRUE;
+}
+
+static inline gboolean
+crosses (guint64 addr, guint64 size, guint64 nocross)
+{
+  guint64 end = addr + (size - 1);
+  return nocross != 0 && (addr & ~(nocross - 1)) != (end & ~(nocross - 1));
+}
+
+/* A validated request, with the derived values the search needs. */
+typedef struct {
+  guint64 size, align, phase, nocross, min, max;
+  AsmFit fit;
+  guint8 need_order; /* subtrees with a smaller max_order cannot fit */
+  guint8 tail_order; /* IOVA case: subtrees of this max_order fit iff
+                        their max_tail >= size; NO_ORDER otherwise */
+} Req;
+
+/* Lowest satisfying address whose units all lie in [lo, hi]. */
+static gboolean
+fit_lowest (const Req *r, guint64 lo, guint64 hi, guint64 *out)
+{
+  guint64 last_start, x;
+
+  if (lo > hi || hi - lo < r->size - 1)
+    return FALSE;
+  last_start = hi - (r->size - 1);
+  if (!round_up_phase (lo, r->align, r->phase, &x) || x > last_start)
+    return FALSE;
+  if (crosses (x, r->size, r->nocross))
+    {
+      /* Candidates up to the next multiple of nocross cross it too; the
+       * first candidate after it is the only other one worth testing: if it
+       * crosses, every candidate in every block does. */
+      guint64 boundary = x | (r->nocross - 1);
+      if (boundary == G_MAXUINT64)
+        return FALSE;
+      if (!round_up_phase (boundary + 1, r->align, r->phase, &x) ||
+          x > last_start || crosses (x, r->size, r->nocross))
+        return FALSE;
+    }
+  *out = x;
+  return TRUE;
+}
+
+/* Highest satisfying address whose units all lie in [lo, hi]. */
+static gboolean
+fit_highest (const Req *r, guint64 lo, guint64 hi, guint64 *out)
+{
+  guint64 last_start, x;
+
+  if (lo > hi || hi - lo < r->size - 1)
+    return FALSE;
+  last_start = hi - (r->size - 1);
+  if (!round_down_phase (last_start, r->align, r->phase, &x) || x < lo)
+    return FALSE;
+  if (crosses (x, r->size, r->nocross))
+    {
+      /* end below the boundary that x's range crosses */
+      guint64 boundary = (x + (r->size - 1)) & ~(r->nocross - 1);
+      if (boundary < r->size ||
+          !round_down_phase (boundary - r->size, r->align, r->phase, &x) ||
+          x < lo || crosses (x, r->size, r->nocross))
+        return FALSE;
+    }
+  *out = x;
+  return TRUE;
+}
+
+static inline gboolean
+seg_fit_lowest (const Req *r, guint64 first, guint64 last, guint64 floor_,
+                guint64 *out)
+{
+  return fit_lowest (r, MAX (MAX (first, r->min), floor_), MIN (last, r->max),
+                     out);
+}
+
+static inline gboolean
+seg_fit_highest (const Req *r, guint64 first, guint64 last, guint64 *out)
+{
+  return fit_highest (r, MAX (first, r->min), MIN (last, r->max), out);
+}
+
+/* ------------------------------------------------------------------ */
+/* nodes                                                                */
+
+static Leaf *
+leaf_new (void)
+{
+  Leaf *l = g_new (Leaf, 1);
+  l->h.ref = 1;
+  l->h.n = 0;
+  l->h.leaf = 1;
+  l->h.pad = 0;
+  return l;
+}
+
+static Inner *
+inner_new (void)
+{
+  Inner *in = g_new (Inner, 1);
+  in->h.ref = 1;
+  in->h.n = 0;
+  in->h.leaf = 0;
+  in->h.pad = 0;
+  return in;
+}
+
+static void
+node_unref (Node *n)
+{
+  if (n == NULL || !g_atomic_int_dec_and_test (&n->ref))
+    return;
+  if (!n->leaf)
+    {
+      Inner *in = (Inner *) n;
+      for (guint i = 0; i < n->n; i++)
+        node_unref (in->child[i]);
+    }
+  g_free (n);
+}
+
+static inline Node *
+node_ref (Node *n)
+{
+  g_atomic_int_inc (&n->ref);
+  return n;
+}
+
+/* Returns an exclusively owned version of *slot, copying it if it is shared
+ * (the copy takes a reference on each child), and stores it in *slot. */
+static Node *
+node_make_writable (Node **slot)
+{
+  Node *n = *slot;
+  Node *copy;
+
+  if (g_atomic_int_get (&n->ref) == 1)
+    return n;
+  if (n->leaf)
+    {
+      copy = g_memdup2 (n, sizeof (Leaf));
+    }
+  else
+    {
+      Inner *in = g_memdup2 (n, sizeof (Inner));
+      for (guint i = 0; i < n->n; i++)
+        node_ref (in->child[i]);
+      copy = &in->h;
+    }
+  copy->ref = 1;
+  node_unref (n);
+  *slot = copy;
+  return copy;
+}
+
+static inline guint64
+node_min_key (const Node *n)
+{
+  return n->leaf ? ((const Leaf *) n)->first[0] : ((const Inner *) n)->key[0];
+}
+
+static void
+agg_init (Agg *a)
+{
+  a->max_free = 0;
+  a->min_free = G_MAXUINT64;
+  a->max_tail = 0;
+  a->max_order = NO_ORDER;
+}
+
+static inline void
+agg_merge (Agg *a, guint64 max_free, guint64 min_free, guint8 max_order,
+           guint64 max_tail)
+{
+  if (max_free == 0)
+    return;
+  a->max_free = MAX (a->max_free, max_free);
+  a->min_free = MIN (a->min_free, min_free);
+  if (a->max_order == NO_ORDER || max_order > a->max_order)
+    {
+      a->max_order = max_order;
+      a->max_tail = max_tail;
+    }
+  else if (max_order == a->max_order)
+    a->max_tail = MAX (a->max_tail, max_tail);
+}
+
+static inline void
+agg_add_seg (Agg *a, guint64 first, guint64 last)
+{
+  guint64 len = seg_len (first, last);
+  guint8 order = seg_order (first, last);
+
+  agg_merge (a, len, len, order, seg_tail (first, last, order));
+}
+
+static void
+node_agg (const Node *n, Agg *out)
+{
+  agg_init (out);
+  if (n->leaf)
+    {
+      const Leaf *l = (const Leaf *) n;
+      for (guint i = 0; i < n->n; i++)
+        if ((l->kind[i] & KIND_MASK) == ASM_SEGMENT_FREE)
+          agg_add_seg (out, l->first[i], l->last[i]);
+    }
+  else
+    {
+      const Inner *in = (const Inner *) n;
+      for (guint i = 0; i < n->n; i++)
+        agg_merge (out, in->max_free[i], in->min_free[i], in->max_order[i],
+                   in->max_tail[i]);
+    }
+}
+
+/* refresh key and augmented values of child i from the child itself */
+static void
+inner_refresh (Inner *in, guint i)
+{
+  Agg a;
+  node_agg (in->child[i], &a);
+  in->key[i] = node_min_key (in->child[i]);
+  in->max_free[i] = a.max_free;
+  in->min_free[i] = a.min_free;
+  in->max_order[i] = a.max_order;
+  in->max_tail[i] = a.max_tail;
+}
+
+/* index of the child whose key range holds key: the last child whose key
+ * is <= key, or 0 */
+static inline guint
+inner_route (const Inner *in, guint64 key)
+{
+  guint lo = 1, hi = in->h.n; /* answer in [lo - 1, hi - 1] */
+
+  while (lo < hi)
+    {
+      guint mid = (lo + hi) / 2;
+      if (in->key[mid] <= key)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return lo - 1;
+}
+
+/* first index in a leaf whose first is >= key */
+static inline guint
+leaf_lower_bound (const Leaf *l, guint64 key)
+{
+  guint lo = 0, hi = l->h.n;
+
+  while (lo < hi)
+    {
+      guint mid = (lo + hi) / 2;
+      if (l->first[mid] < key)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return lo;
+}
+
+/* ------------------------------------------------------------------ */
+/* tree: lookups                                                        */
+
+/* The segment with the largest first <= addr; FALSE when there is none. */
+static gboolean
+tree_find_le (const AsmArena *a, guint64 addr, Seg *out)
+{
+  const Node *n = a->root;
+
+  if (n == NULL)
+    return FALSE;
+  while (!n->leaf)
+    {
+      const Inner *in = (const Inner *) n;
+      n = in->child[inner_route (in, addr)];
+    }
+  {
+    const Leaf *l = (const Leaf *) n;
+    guint i = leaf_lower_bound (l, addr);
+    if (i < l->h.n && l->first[i] == addr)
+      ;
+    else if (i == 0)
+      return FALSE; /* only possible in the leftmost leaf */
+    else
+      i--;
+    out->first = l->first[i];
+    out->last = l->last[i];
+    out->kind = l->kind[i];
+    return TRUE;
+  }
+}
+
+/* The segment that contains addr; FALSE when addr is outside every span. */
+static gboolean
+tree_find (const AsmArena *a, guint64 addr, Seg *out)
+{
+  return tree_find_le (a, addr, out) && out->last >= addr;
+}
+
+/* ------------------------------------------------------------------ */
+/* tree: splice, the one primitive that changes the tree                */
+
+#define SPLICE_MAX 3 /* at most this many segments replace one */
+
+typedef struct {
+  guint64 key;      /* where */
+  gboolean replace; /* remove the segment whose first == key */
+  const Seg *segs;  /* sorted, all keys >= key and below the next segment */
+  guint n_segs;
+} Splice;
+
+static void inner_fix_underflow (Inner *in, guint i);
+
+/* Applies sp under *slot; returns the new right sibling when the node had to
+ * split, else NULL.  The caller refreshes its entry for *slot. */
+static Node *
+node_splice (Node **slot, const Splice *sp)
+{
+  Node *n = node_make_writable (slot);
+
+  if (n->leaf)
+    {
+      Leaf *l = (Leaf *) n;
+      guint pos = leaf_lower_bound (l, sp->key);
+      guint removed = sp->replace ? 1 : 0;
+      guint total = l->h.n - removed + sp->n_segs;
+      guint tail = l->h.n - pos - removed;
+
+      g_assert (!sp->replace || (pos < l->h.n && l->first[pos] == sp->key));
+
+      if (total <= LEAF_CAP)
+        {
+          memmove (&l->first[pos + sp->n_segs], &l->first[pos + removed],
+                   tail * sizeof (guint64));
+          memmove (&l->last[pos + sp->n_segs], &l->last[pos + removed],
+                   tail * sizeof (guint64));
+          memmove (&l->kind[pos + sp->n_segs], &l->kind[pos + removed], tail);
+          for (guint i = 0; i < sp->n_segs; i++)
+            {
+              l->first[pos + i] = sp->segs[i].first;
+              l->last[pos + i] = sp->segs[i].last;
+              l->kind[pos + i] = sp->segs[i].kind;
+            }
+          l->h.n = total;
+          return NULL;
+        }
+      else
+        {
+          /* gather everything in order, then split in halves */
+          Seg all[LEAF_CAP + SPLICE_MAX];
+          guint k = 0, left_n;
+          Leaf *right = leaf_new ();
+
+          for (guint i = 0; i < pos; i++)
+            all[k++] = (Seg){ l->first[i], l->last[i], l->kind[i] };
+          for (guint i = 0; i < sp->n_segs; i++)
+            all[k++] = sp->segs[i];
+          for (guint i = pos + removed; i < l->h.n; i++)
+            all[k++] = (Seg){ l->first[i], l->last[i], l->kind[i] };
+          g_assert (k == total);
+          left_n = total / 2;
+          for (guint i = 0; i < total; i++)
+            {
+              Leaf *dst = i < left_n ? l : right;
+              guint j = i < left_n ? i : i - left_n;
+              dst->first[j] = all[i].first;
+              dst->last[j] = all[i].last;
+              dst->kind[j] = all[i].kind;
+            }
+          l->h.n = left_n;
+          right->h.n = total - left_n;
+          return &right->h;
+        }
+    }
+  else
+    {
+      Inner *in = (Inner *) n;
+      guint i = inner_route (in, sp->key);
+      Node *sib = node_splice (&in->child[i], sp);
+
+      inner_refresh (in, i);
+      if (sib == NULL)
+        {
+          if (in->child[i]->n < (in->child[i]->leaf ? LEAF_MIN : INNER_MIN))
+            inner_fix_underflow (in, i);
+          return NULL;
+        }
+      /* insert sib after child i, splitting this node if it is full */
+      if (in->h.n < INNER_CAP)
+        {
+          guint tail = in->h.n - (i + 1);
+          memmove (&in->key[i + 2], &in->key[i + 1], tail * sizeof (guint64));
+          memmove (&in->max_free[i + 2], &in->max_free[i + 1],
+                   tail * sizeof (guint64));
+          memmove (&in->min_free[i + 2], &in->min_free[i + 1],
+                   tail * sizeof (guint64));
+          memmove (&in->max_tail[i + 2], &in->max_tail[i + 1],
+                   tail * sizeof (guint64));
+          memmove (&in->max_order[i + 2], &in->max_order[i + 1], tail);
+          memmove (&in->child[i + 2], &in->child[i + 1], tail * sizeof (Node *));
+          in->child[i + 1] = sib;
+          in->h.n++;
+          inner_refresh (in, i + 1);
+          return NULL;
+        }
+      else
+        {
+          Node *all[INNER_CAP + 1];
+          guint k = 0, left_n, total = INNER_CAP + 1;
+          Inner *right = inner_new ();
+
+          for (guint j = 0; j <= i; j++)
+            all[k++] = in->child[j];
+          all[k++] = sib;
+          for (guint j = i + 1; j < in->h.n; j++)
+            all[k++] = in->child[j];
+          left_n = total / 2;
+          in->h.n = left_n;
+          right->h.n = total - left_n;
+          for (guint j = 0; j < total; j++)
+            {
+              Inner *dst = j < left_n ? in : right;
+              guint m = j < left_n ? j : j - left_n;
+              dst->child[m] = all[j];
+              inner_refresh (dst, m);
+            }
+          return &right->h;
+        }
+    }
+}
+
+/* Child i of the writable node in has fewer than the minimum of entries:
+ * merge it with a neighbour when both fit in one node, else share evenly. */
+static void
+inner_fix_underflow (Inner *in, guint i)
+{
+  guint l_idx, r_idx;
+  Node *left, *right;
+
+  if (in->h.n < 2)
+    return; /* the root's only child: the caller collapses the root */
+  l_idx = (i + 1 < in->h.n) ? i : i - 1;
+  r_idx = l_idx + 1;
+  left = node_make_writable (&in->child[l_idx]);
+  right = node_make_writable (&in->child[r_idx]);
+
+  if (left->leaf)
+    {
+      Leaf *L = (Leaf *) left, *R = (Leaf *) right;
+      guint total = L->h.n + R->h.n;
+
+      if (total <= LEAF_CAP)
+        {
+          memcpy (&L->first[L->h.n], R->first, R->h.n * sizeof (guint64));
+          memcpy (&L->last[L->h.n], R->last, R->h.n * sizeof (guint64));
+          memcpy (&L->kind[L->h.n], R->kind, R->h.n);
+          L->h.n = total;
+          R->h.n = 0;
+        }
+      else
+        {
+          /* rotate so that the left gets total / 2 */
+          guint want = total / 2;
+          if (L->h.n < want)
+            {
+              guint m = want - L->h.n;
+              memcpy (&L->first[L->h.n], R->first, m * sizeof (guint64));
+              memcpy (&L->last[L->h.n], R->last, m * sizeof (guint64));
+              memcpy (&L->kind[L->h.n], R->kind, m);
+              memmove (R->first, &R->first[m], (R->h.n - m) * sizeof (guint64));
+              memmove (R->last, &R->last[m], (R->h.n - m) * sizeof (guint64));
+              memmove (R->kind, &R->kind[m], R->h.n - m);
+              L->h.n += m;
+              R->h.n -= m;
+            }
+          else
+            {
+              guint m = L->h.n - want;
+              memmove (&R->first[m], R->first, R->h.n * sizeof (guint64));
+              memmove (&R->last[m], R->last, R->h.n * sizeof (guint64));
+              memmove (&R->kind[m], R->kind, R->h.n);
+              memcpy (R->first, &L->first[want], m * sizeof (guint64));
+              memcpy (R->last, &L->last[want], m * sizeof (guint64));
+              memcpy (R->kind, &L->kind[want], m);
+              L->h.n -= m;
+              R->h.n += m;
+            }
+        }
+    }
+  else
+    {
+      Inner *L = (Inner *) left, *R = (Inner *) right;
+      guint total = L->h.n + R->h.n;
+
+      if (total <= INNER_CAP)
+        {
+          for (guint j = 0; j < R->h.n; j++)
+            {
+              L->child[L->h.n + j] = R->child[j];
+              L->key[L->h.n + j] = R->key[j];
+              L->max_free[L->h.n + j] = R->max_free[j];
+              L->min_free[L->h.n + j] = R->min_free[j];
+              L->max_tail[L->h.n + j] = R->max_tail[j];
+              L->max_order[L->h.n + j] = R->max_order[j];
+            }
+          L->h.n = total;
+          R->h.n = 0; /* its children now belong to L */
+        }
+      else
+        {
+          Node *all[2 * INNER_CAP];
+          guint k = 0, want = total / 2;
+          for (guint j = 0; j < L->h.n; j++)
+            all[k++] = L->child[j];
+          for (guint j = 0; j < R->h.n; j++)
+            all[k++] = R->child[j];
+          L->h.n = want;
+          R->h.n = total - want;
+          for (guint j = 0; j < total; j++)
+            {
+              Inner *dst = j < want ? L : R;
+              guint m = j < want ? j : j - want;
+              dst->child[m] = all[j];
+              inner_refresh (dst, m);
+            }
+        }
+    }
+
+  if (right->n == 0)
+    {
+      /* merged: drop the empty right node (exclusively ours, and its
+       * children, if any, moved to the left) */
+      guint tail = in->h.n - (r_idx + 1);
+      g_free (right);
+      memmove (&in->key[r_idx], &in->key[r_idx + 1], tail * sizeof (guint64));
+      memmove (&in->max_free[r_idx], &in->max_free[r_idx + 1],
+               tail * sizeof (guint64));
+      memmove (&in->min_free[r_idx], &in->min_free[r_idx + 1],
+               tail * sizeof (guint64));
+      memmove (&in->max_tail[r_idx], &in->max_tail[r_idx + 1],
+               tail * sizeof (guint64));
+      memmove (&in->max_order[r_idx], &in->max_order[r_idx + 1], tail);
+      memmove (&in->child[r_idx], &in->child[r_idx + 1], tail * sizeof (Node *));
+      in->h.n--;
+      inner_refresh (in, l_idx);
+    }
+  else
+    {
+      inner_refresh (in, l_idx);
+      inner_refresh (in, r_idx);
+    }
+}
+
+static void
+tree_splice (AsmArena *a, const Splice *sp)
+{
+  Node *sib;
+
+  if (a->root == NULL)
+    {
+      Leaf *l = leaf_new ();
+      g_assert (!sp->replace);
+      a->root = &l->h;
+      a->height = 1;
+    }
+  sib = node_splice (&a->root, sp);
+  if (sib != NULL)
+    {
+      Inner *root = inner_new ();
+      root->child[0] = a->root;
+      root->child[1] = sib;
+      root->h.n = 2;
+      inner_refresh (root, 0);
+      inner_refresh (root, 1);
+      a->root = &root->h;
+      a->height++;
+      return;
+    }
+  /* shrink: an inner root with one child, or an empty leaf root */
+  while (a->root != NULL && !a->root->leaf && a->root->n == 1)
+    {
+      Node *old = a->root;
+      a->root = node_ref (((Inner *) old)->child[0]);
+      node_unref (old);
+      a->height--;
+    }
+  if (a->root != NULL && a->root->leaf && a->root->n == 0)
+    {
+      node_unref (a->root);
+      a->root = NULL;
+      a->height = 0;
+    }
+}
+
+static void
+tree_replace (AsmArena *a, guint64 key, const Seg *segs, guint n_segs)
+{
+  Splice sp = { key, TRUE, segs, n_segs };
+  tree_splice (a, &sp);
+}
+
+static void
+tree_insert (AsmArena *a, const Seg *seg)
+{
+  Splice sp = { seg->first, FALSE, seg, 1 };
+  tree_splice (a, &sp);
+}
+
+/* ------------------------------------------------------------------ */
+/* tree: constrained search                                             */
+
+typedef struct {
+  const Req *r;
+  guint64 floor_;     /* LOWEST/NEXT: addresses below this are not wanted */
+  guint64 max_start;  /* no fit starts above this */
+  /* BEST: the best found so far */
+  gboolean found;
+  guint64 best_len;
+  guint64 addr;
+} Search;
+
+static inline gboolean
+agg_may_fit (guint64 max_free, guint8 max_order, guint64 max_tail,
+             const Req *r)
+{
+  return max_free >= r->size && max_order != NO_ORDER &&
+         max_order >= r->need_order &&
+         (max_order != r->tail_order || max_tail >= r->size);
+}
+
+static inline gboolean
+subtree_may_fit (const Inner *in, guint i, const Req *r)
+{
+  return agg_may_fit (in->max_free[i], in->max_order[i], in->max_tail[i], r);
+}
+
+/* the last unit that child i of in can hold (the next key minus one) */
+static inline guint64
+child_key_last (const Inner *in, guint i)
+{
+  return i + 1 < in->h.n ? in->key[i + 1] - 1 : G_MAXUINT64;
+}
+
+static gboolean
+search_lowest (const Node *n, Search *s)
+{
+  const Req *r = s->r;
+  guint64 lo = MAX (r->min, s->floor_);
+
+  if (n->leaf)
+    {
+      const Leaf *l = (const Leaf *) n;
+      for (guint i = 0; i < n->n; i++)
+        {
+          if (l->first[i] > s->max_start)
+            return FALSE;
+          if ((l->kind[i] & KIND_MASK) != ASM_SEGMENT_FREE || l->last[i] < lo)
+            continue;
+          if (seg_fit_lowest (r, l->first[i], l->last[i], s->floor_, &s->addr))
+            return TRUE;
+        }
+      return FALSE;
+    }
+  else
+    {
+      const Inner *in = (const Inner *) n;
+      for (guint i = inner_route (in, lo); i < n->n; i++)
+        {
+          if (in->key[i] > s->max_start)
+            return FALSE;
+          if (!subtree_may_fit (in, i, r))
+            continue;
+          if (search_lowest (in->child[i], s))
+            return TRUE;
+        }
+      return FALSE;
+    }
+}
+
+static gboolean
+search_highest (const Node *n, Search *s)
+{
+  const Req *r = s->r;
+
+  if (n->leaf)
+    {
+      const Leaf *l = (const Leaf *) n;
+      for (guint i = n->n; i-- > 0;)
+        {
+          if (l->last[i] < r->min)
+            return FALSE;
+          if ((l->kind[i] & KIND_MASK) != ASM_SEGMENT_FREE ||
+              l->first[i] > s->max_start)
+            continue;
+          if (seg_fit_highest (r, l->first[i], l->last[i], &s->addr))
+            return TRUE;
+        }
+      return FALSE;
+    }
+  else
+    {
+      const Inner *in = (const Inner *) n;
+      for (guint i = inner_route (in, s->max_start) + 1; i-- > 0;)
+        {
+          if (child_key_last (in, i) < r->min)
+            return FALSE;
+          if (!subtree_may_fit (in, i, r))
+            continue;
+          if (search_highest (in->child[i], s))
+            return TRUE;
+        }
+      return FALSE;
+    }
+}
+
+/* BEST: visits qualifying subtrees in address order; returns TRUE when the
+ * search may stop (a segment of exactly the requested size was found). */
+static gboolean
+search_best (const Node *n, Search *s)
+{
+  const Req *r = s->r;
+
+  if (n->leaf)
+    {
+      const Leaf *l = (const Leaf *) n;
+      for (guint i = 0; i < n->n; i++)
+        {
+          guint64 len, addr;
+          if (l->first[i] > s->max_start)
+            return TRUE;
+          if ((l->kind[i] & KIND_MASK) != ASM_SEGMENT_FREE ||
+              l->last[i] < r->min)
+            continue;
+          len = seg_len (l->first[i], l->last[i]);
+          if (s->found && len >= s->best_len)
+            continue;
+          if (seg_fit_lowest (r, l->first[i], l->last[i], 0, &addr))
+            {
+              s->found = TRUE;
+              s->best_len = len;
+              s->addr = addr;
+              if (len == r->size)
+                return TRUE;
+            }
+        }
+      return FALSE;
+    }
+  else
+    {
+      const Inner *in = (const Inner *) n;
+      for (guint i = inner_route (in, r->min); i < n->n; i++)
+        {
+          if (in->key[i] > s->max_start)
+            return TRUE;
+          if (!subtree_may_fit (in, i, r))
+            continue;
+          if (s->found && in->min_free[i] >= s->best_len)
+            continue;
+          if (search_best (in->child[i], s))
+            return TRUE;
+        }
+      return FALSE;
+    }
+}
+
+/* Finds the address the request's fit names; FALSE when none satisfies. */
+static gboolean
+arena_search (const AsmArena *a, const Req *r, guint64 *out_addr)
+{
+  Search s = { 0 };
+  Agg root;
+
+  if (a->root == NULL || r->max < r->size - 1)
+    return FALSE;
+  node_agg (a->root, &root);
+  if (!agg_may_fit (root.max_free, root.max_order, root.max_tail, r))
+    return FALSE;
+
+  s.r = r;
+  s.max_start = r->max - (r->size - 1);
+  switch (r->fit)
+    {
+    case ASM_FIT_LOWEST:
+      if (!search_lowest (a->root, &s))
+        return FALSE;
+      break;
+    case ASM_FIT_HIGHEST:
+      if (!search_highest (a->root, &s))
+        return FALSE;
+      break;
+    case ASM_FIT_BEST:
+      search_best (a->root, &s);
+      if (!s.found)
+        return FALSE;
+      break;
+    case ASM_FIT_NEXT:
+      if (a->next_valid && a->next_cursor != G_MAXUINT64)
+        {
+          s.floor_ = a->next_cursor + 1;
+          if (search_lowest (a->root, &s))
+            break;
+        }
+      s.floor_ = 0;
+      if (!search_lowest (a->root, &s))
+        return FALSE;
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  *out_addr = s.addr;
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* span table                                                           */
+
+static SpanTable *
+span_table_new (void)
+{
+  SpanTable *t = g_new0 (SpanTable, 1);
+  t->ref = 1;
+  return t;
+}
+
+static void
+span_table_unref (SpanTable *t)
+{
+  if (t != NULL && g_atomic_int_dec_and_test (&t->ref))
+    {
+      g_free (t->r);
+      g_free (t);
+    }
+}
+
+/* index of the span containing v, or -1 */
+static gint
+span_table_find (const SpanTable *t, guint64 v)
+{
+  guint lo = 0, hi = t->n;
+
+  while (lo < hi)
+    {
+      guint mid = (lo + hi) / 2;
+      if (t->r[mid].last < v)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  if (lo < t->n && t->r[lo].first <= v)
+    return (gint) lo;
+  return -1;
+}
+
+/* first index whose span ends at or after v */
+static guint
+span_table_lower (const SpanTable *t, guint64 v)
+{
+  guint lo = 0, hi = t->n;
+
+  while (lo < hi)
+    {
+      guint mid = (lo + hi) / 2;
+      if (t->r[mid].last < v)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return lo;
+}
+
+static void
+arena_spans_insert (AsmArena *a, guint64 first, guint64 last)
+{
+  SpanTable *t = a->spans;
+  guint pos;
+
+  if (g_atomic_int_get (&t->ref) != 1)
+    {
+      SpanTable *copy = span_table_new ();
+      copy->n = t->n;
+      copy->alloc = t->n + 1;
+      copy->r = g_new (AsmRange, copy->alloc);
+      memcpy (copy->r, t->r, t->n * sizeof (AsmRange));
+      span_table_unref (t);
+      a->spans = t = copy;
+    }
+  if (t->n == t->alloc)
+    {
+      t->alloc = MAX (4, t->alloc * 2);
+      t->r = g_renew (AsmRange, t->r, t->alloc);
+    }
+  pos = span_table_lower (t, first);
+  memmove (&t->r[pos + 1], &t->r[pos], (t->n - pos) * sizeof (AsmRange));
+  t->r[pos] = ASM_RANGE (first, last);
+  t->n++;
+}
+
+/* ------------------------------------------------------------------ */
+/* public API                                                           */
+
+/**
+ * asm_arena_new:
+ * @name: a name for messages and debugging
+ * @quantum: the allocation unit, a power of two (1 for an id allocator)
+ *
+ * Creates an empty arena.  Add the managed space with asm_arena_add_span().
+ * Every size, alignment, phase, span end and reservation end is a multiple
+ * of @quantum.  An arena with quantum 1 over `[0, 255]` is an allocator of
+ * 256 ids.
+ *
+ * A @quantum that is not a power of two is a programming error (a critical
+ * warning, and %NULL is returned).
+ *
+ * Returns: (transfer full): a new arena; free with asm_arena_unref()
+ *
+ * Since: 0.1
+ */
+AsmArena *
+asm_arena_new (const char *name, guint64 quantum)
+{
+  AsmArena *a;
+
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (is_pow2 (quantum), NULL);
+
+  a = g_new0 (AsmArena, 1);
+  a->ref = 1;
+  a->name = g_strdup (name);
+  a->quantum = quantum;
+  a->spans = span_table_new ();
+  return a;
+}
+
+/**
+ * asm_arena_ref:
+ * @a: an arena
+ *
+ * Takes a reference (atomically).
+ *
+ * Returns: (transfer full): @a
+ *
+ * Since: 0.1
+ */
+AsmArena *
+asm_arena_ref (AsmArena *a)
+{
+  g_return_val_if_fail (a != NULL, NULL);
+  g_atomic_int_inc (&a->ref);
+  return a;
+}
+
+/**
+ * asm_arena_unref:
+ * @a: (nullable) (transfer full): an arena
+ *
+ * Drops a reference; the last one frees the arena.  Nodes shared with
+ * clones are freed with the last arena that uses them.
+ *
+ * Since: 0.1
+ */
+void
+asm_arena_unref (AsmArena *a)
+{
+  if (a == NULL || !g_atomic_int_dec_and_test (&a->ref))
+    return;
+  node_unref (a->root);
+  span_table_unref (a->spans);
+  g_free (a->name);
+  g_free (a);
+}
+
+/**
+ * asm_arena_get_name:
+ * @a: an arena
+ *
+ * Returns: (transfer none): the arena's name
+ *
+ * Since: 0.1
+ */
+const char *
+asm_arena_get_name (AsmArena *a)
+{
+  g_return_val_if_fail (a != NULL, NULL);
+  return a->name;
+}
+
+/**
+ * asm_arena_get_quantum:
+ * @a: an arena
+ *
+ * Returns: the arena's quantum
+ *
+ * Since: 0.1
+ */
+guint64
+asm_arena_get_quantum (AsmArena *a)
+{
+  g_return_val_if_fail (a != NULL, 0);
+  return a->quantum;
+}
+
+static gboolean
+check_range (AsmArena *a, const char *what, guint64 first, guint64 last,
+             GError **error)
+{
+  if (first > last)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: %s 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+                   "x is empty (first above last)",
+                   a->name, what, first, last);
+      return FALSE;
+    }
+  if ((first & (a->quantum - 1)) != 0 || ((last + 1) & (a->quantum - 1)) != 0)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: %s 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+                   "x does not start and end on quantum (0x%"
+                   G_GINT64_MODIFIER "x) boundaries",
+                   a->name, what, first, last, a->quantum);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * asm_arena_add_span:
+ * @a: an arena
+ * @first: the first unit of the span
+ * @last: the last unit of the span (inclusive)
+ * @error: return location for a #GError
+ *
+ * Adds `[first, last]` to the space the arena manages.  The span may touch
+ * an existing span but stays separate from it: no allocation or reservation
+ * ever crosses from one span into another.
+ *
+ * Errors: %ASM_ERROR_INVALID when @first > @last, when the ends are not
+ * quantum boundaries (@first a multiple of the quantum, @last + 1 too), or
+ * when the span overlaps an existing one.  Nothing changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_add_span (AsmArena *a, guint64 first, guint64 last, GError **error)
+{
+  gint overlap;
+  guint pos;
+  Seg seg;
+
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_range (a, "span", first, last, error))
+    return FALSE;
+  pos = span_table_lower (a->spans, first);
+  overlap = (pos < a->spans->n && a->spans->r[pos].first <= last) ? (gint) pos
+                                                                   : -1;
+  if (overlap >= 0)
+    {
+      AsmRange o = a->spans->r[overlap];
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: span 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+                   "x overlaps span 0x%" G_GINT64_MODIFIER
+                   "x-0x%" G_GINT64_MODIFIER "x",
+                   a->name, first, last, o.first, o.last);
+      return FALSE;
+    }
+
+  arena_spans_insert (a, first, last);
+  seg = (Seg){ first, last, ASM_SEGMENT_FREE | SPAN_START };
+  tree_insert (a, &seg);
+  tally_add (&a->t_spans, first, last);
+  tally_add (&a->t_free, first, last);
+  return TRUE;
+}
+
+/* Turns the free segment f into up to three segments with [addr, end] of
+ * kind `kind` in the middle. */
+static void
+arena_carve (AsmArena *a, const Seg *f, guint64 addr, guint64 end,
+             AsmSegmentKind kind)
+{
+  Seg repl[SPLICE_MAX];
+  guint k = 0;
+  guint8 start_flag = f->kind & SPAN_START;
+
+  if (addr > f->first)
+    {
+      repl[k++] = (Seg){ f->first, addr - 1, ASM_SEGMENT_FREE | start_flag };
+      repl[k++] = (Seg){ addr, end, kind };
+      tally_add (&a->t_free, f->first, addr - 1);
+    }
+  else
+    {
+      repl[k++] = (Seg){ addr, end, kind | start_flag };
+    }
+  if (end < f->last)
+    {
+      repl[k++] = (Seg){ end + 1, f->last, ASM_SEGMENT_FREE };
+      tally_add (&a->t_free, end + 1, f->last);
+    }
+  tally_sub (&a->t_free, f->first, f->last);
+  tally_add (kind == ASM_SEGMENT_ALLOCATED ? &a->t_alloc : &a->t_reserved,
+             addr, end);
+  tree_replace (a, f->first, repl, k);
+}
+
+/**
+ * asm_arena_reserve:
+ * @a: an arena
+ * @first: the first unit to reserve
+ * @last: the last unit to reserve (inclusive)
+ * @error: return location for a #GError
+ *
+ * Claims exactly `[first, last]`: carves a hole (the x86 interrupt window,
+ * an RMRR identity range, a peer-to-peer window) or pins a range that was
+ * chosen elsewhere.  The reservation is a segment of its own: it never
+ * merges with a neighbour, asm_arena_free() on @first releases it, and
+ * asm_arena_lookup() reports it.
+ *
+ * Errors: %ASM_ERROR_INVALID when @first > @last, when the ends are not
+ * quantum boundaries, or when the range is not wholly inside one span
+ * (outside every span, or across two adjacent spans);
+ * %ASM_ERROR_IN_USE when any unit of it is allocated or reserved.  Nothing
+ * changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_reserve (AsmArena *a, guint64 first, guint64 last, GError **error)
+{
+  gint si;
+  Seg f;
+
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_range (a, "reservation", first, last, error))
+    return FALSE;
+  si = span_table_find (a->spans, first);
+  if (si < 0 || a->spans->r[si].last < last)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: reservation 0x%" G_GINT64_MODIFIER
+                   "x-0x%" G_GINT64_MODIFIER "x is not inside one span",
+                   a->name, first, last);
+      return FALSE;
+    }
+  if (!tree_find (a, first, &f))
+    g_assert_not_reached (); /* spans are tiled (I1) */
+  if ((f.kind & KIND_MASK) != ASM_SEGMENT_FREE || f.last < last)
+    {
+      Seg used = f;
+      if ((f.kind & KIND_MASK) == ASM_SEGMENT_FREE)
+        (void) tree_find (a, f.last + 1, &used);
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                   "%s: reservation 0x%" G_GINT64_MODIFIER
+                   "x-0x%" G_GINT64_MODIFIER "x overlaps %s 0x%"
+                   G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER "x",
+                   a->name, first, last,
+                   (used.kind & KIND_MASK) == ASM_SEGMENT_RESERVED
+                       ? "reservation"
+                       : "allocation",
+                   used.first, used.last);
+      return FALSE;
+    }
+  arena_carve (a, &f, first, last, ASM_SEGMENT_RESERVED);
+  return TRUE;
+}
+
+/* Checks a request against the rules of DESIGN.md section 4 and derives
+ * the search parameters.  INVALID only. */
+static gboolean
+request_validate (AsmArena *a, const AsmRequest *req, Req *r, GError **error)
+{
+  guint64 q = a->quantum;
+  guint t;
+  const char *bad = NULL;
+  guint64 bad_value = 0;
+  g_autofree char *why = NULL;
+
+  if (req->size == 0)
+    why = g_strdup ("size 0 is invalid: a size is a count >= 1");
+  else if ((req->size & (q - 1)) != 0)
+    bad = "size", bad_value = req->size,
+    why = g_strdup_printf ("is not a multiple of the quantum 0x%"
+                           G_GINT64_MODIFIER "x", q);
+  else if (req->align != 0 && !is_pow2 (req->align))
+    bad = "align", bad_value = req->align,
+    why = g_strdup ("is not a power of two");
+  else if (req->align != 0 && req->align < q)
+    bad = "align", bad_value = req->align,
+    why = g_strdup_printf ("is below the quantum 0x%" G_GINT64_MODIFIER "x", q);
+  else if (req->phase >= (req->align ? req->align : q))
+    bad = "phase", bad_value = req->phase,
+    why = g_strdup_printf ("is not below the alignment 0x%" G_GINT64_MODIFIER
+                           "x", req->align ? req->align : q);
+  else if ((req->phase & (q - 1)) != 0)
+    bad = "phase", bad_value = req->phase,
+    why = g_strdup_printf ("is not a multiple of the quantum 0x%"
+                           G_GINT64_MODIFIER "x", q);
+  else if (req->nocross != 0 && !is_pow2 (req->nocross))
+    bad = "nocross", bad_value = req->nocross,
+    why = g_strdup ("is not a power of two");
+  else if (req->nocross != 0 && req->nocross < req->size)
+    bad = "nocross", bad_value = req->nocross,
+    why = g_strdup_printf ("is smaller than the size 0x%" G_GINT64_MODIFIER
+                           "x", req->size);
+  else if (req->min > req->max)
+    bad = "min", bad_value = req->min,
+    why = g_strdup_printf ("is above max 0x%" G_GINT64_MODIFIER "x", req->max);
+  else if ((guint) req->fit > ASM_FIT_NEXT)
+    bad = "fit", bad_value = (guint64) req->fit,
+    why = g_strdup ("is not an AsmFit value");
+
+  if (why != NULL)
+    {
+      if (bad != NULL)
+        g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                     "%s: %s 0x%" G_GINT64_MODIFIER "x %s", a->name, bad,
+                     bad_value, why);
+      else
+        g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID, "%s: %s", a->name,
+                     why);
+      return FALSE;
+    }
+
+  r->size = req->size;
+  r->align = req->align ? req->align : q;
+  r->phase = req->phase;
+  r->nocross = req->nocross;
+  r->min = req->min;
+  r->max = req->max;
+  r->fit = req->fit;
+  /* any fit starts at a multiple of 2^t and so holds an aligned block of
+   * 2^min(t, floor(log2 size)) units */
+  t = r->phase ? (guint) __builtin_ctzll (r->phase) : log2_floor (r->align);
+  r->need_order = MIN (t, log2_floor (r->size));
+  r->tail_order = NO_ORDER;
+  if (r->phase == 0 && r->size < r->align && r->size > r->align / 2)
+    r->tail_order = log2_floor (r->align) - 1;
+  return TRUE;
+}
+
+static void
+set_no_space (AsmArena *a, const Req *r, GError **error)
+{
+  guint64 window = asm_arena_largest_free_within (a, r->min, r->max);
+  AsmArenaStats st;
+
+  asm_arena_get_stats (a, &st);
+  g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+               "%s: no free range of 0x%" G_GINT64_MODIFIER
+               "x units (align 0x%" G_GINT64_MODIFIER "x, phase 0x%"
+               G_GINT64_MODIFIER "x, nocross 0x%" G_GINT64_MODIFIER
+               "x) within 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+               "x: the largest free run there is 0x%" G_GINT64_MODIFIER
+               "x units, the largest anywhere 0x%" G_GINT64_MODIFIER "x",
+               a->name, r->size, r->align, r->phase, r->nocross, r->min,
+               r->max, window, st.largest_free);
+}
+
+static void
+arena_commit_alloc (AsmArena *a, const Req *r, guint64 addr)
+{
+  Seg f;
+
+  if (!tree_find (a, addr, &f))
+    g_assert_not_reached ();
+  arena_carve (a, &f, addr, addr + (r->size - 1), ASM_SEGMENT_ALLOCATED);
+  if (r->fit == ASM_FIT_NEXT)
+    {
+      a->next_cursor = addr + (r->size - 1);
+      a->next_valid = TRUE;
+    }
+}
+
+/**
+ * asm_arena_alloc_full:
+ * @a: an arena
+ * @req: the request: size and constraints
+ * @out_addr: (out): where the first unit of the allocation is stored
+ * @error: return location for a #GError
+ *
+ * Allocates @req->size units at the address @req->fit names among all the
+ * addresses that satisfy every constraint of @req (see #AsmRequest and
+ * #AsmFit).  The allocation lies inside one free segment of one span.
+ *
+ * Errors: %ASM_ERROR_INVALID for a malformed request (size 0 or not a
+ * multiple of the quantum; align not 0 and not a power of two or below the
+ * quantum; phase not below the alignment or not a multiple of the quantum;
+ * nocross not 0 and not a power of two or below the size; min above max),
+ * always reported before %ASM_ERROR_NO_SPACE, which means that no address
+ * satisfies the request; its message tells the largest free run within
+ * [min, max].  Nothing changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_alloc_full (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
+                      GError **error)
+{
+  Req r;
+  guint64 addr;
+
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (req != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!request_validate (a, req, &r, error))
+    return FALSE;
+  if (!arena_search (a, &r, &addr))
+    {
+      set_no_space (a, &r, error);
+      return FALSE;
+    }
+  arena_commit_alloc (a, &r, addr);
+  if (out_addr != NULL)
+    *out_addr = addr;
+  return TRUE;
+}
+
+/**
+ * asm_arena_alloc:
+ * @a: an arena
+ * @size: units to allocate, a multiple of the quantum
+ * @out_addr: (out): where the first unit of the allocation is stored
+ * @error: return location for a #GError
+ *
+ * Allocates @size units at the lowest free address aligned to the quantum:
+ * asm_arena_alloc_full() with ASM_REQUEST_INIT(@size).
+ *
+ * Errors: as asm_arena_alloc_full().
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_alloc (AsmArena *a, guint64 size, guint64 *out_addr, GError **error)
+{
+  AsmRequest req = ASM_REQUEST_INIT (size);
+  return asm_arena_alloc_full (a, &req, out_addr, error);
+}
+
+/* Frees the used segment u (which starts at u->first), merging it with free
+ * neighbours inside its span. */
+static void
+arena_release (AsmArena *a, const Seg *u)
+{
+  guint64 first = u->first, last = u->last;
+  gboolean merge_left = FALSE;
+  Seg left, right;
+
+  tally_sub ((u->kind & KIND_MASK) == ASM_SEGMENT_ALLOCATED ? &a->t_alloc
+                                                            : &a->t_reserved,
+             u->first, u->last);
+
+  if (u->last != G_MAXUINT64 && tree_find (a, u->last + 1, &right) &&
+      right.first == u->last + 1 && !(right.kind & SPAN_START) &&
+      (right.kind & KIND_MASK) == ASM_SEGMENT_FREE)
+    {
+      last = right.last;
+      tally_sub (&a->t_free, right.first, right.last);
+      tree_replace (a, right.first, NULL, 0);
+    }
+  if (!(u->kind & SPAN_START) && tree_find (a, u->first - 1, &left) &&
+      (left.kind & KIND_MASK) == ASM_SEGMENT_FREE)
+    {
+      merge_left = TRUE;
+      first = left.first;
+      tally_sub (&a->t_free, left.first, left.last);
+    }
+  tally_add (&a->t_free, first, last);
+  if (merge_left)
+    {
+      Seg merged = { first, last, left.kind };
+      tree_replace (a, u->first, NULL, 0);
+      tree_replace (a, left.first, &merged, 1);
+    }
+  else
+    {
+      Seg merged = { first, last,
+                     ASM_SEGMENT_FREE | (u->kind & SPAN_START) };
+      tree_replace (a, u->first, &merged, 1);
+    }
+}
+
+static gboolean
+find_used_at (AsmArena *a, guint64 addr, Seg *u, GError **error)
+{
+  if (!tree_find_le (a, addr, u) || u->first != addr ||
+      (u->kind & KIND_MASK) == ASM_SEGMENT_FREE)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+                   "%s: no allocation or reservation starts at 0x%"
+                   G_GINT64_MODIFIER "x",
+                   a->name, addr);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * asm_arena_free:
+ * @a: an arena
+ * @addr: the first unit of an allocation or reservation
+ * @error: return location for a #GError
+ *
+ * Releases the allocation or reservation that starts exactly at @addr; its
+ * units become free and join the free units around them in the same span.
+ *
+ * Errors: %ASM_ERROR_NOT_FOUND when nothing starts at @addr (a free
+ * address, an address inside an allocation, a double free).  Nothing
+ * changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_free (AsmArena *a, guint64 addr, GError **error)
+{
+  Seg u;
+
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!find_used_at (a, addr, &u, error))
+    return FALSE;
+  arena_release (a, &u);
+  return TRUE;
+}
+
+/**
+ * asm_arena_move:
+ * @a: an arena
+ * @addr: the first unit of an allocation or reservation
+ * @req: the request for the new place
+ * @out_addr: (out): where the first unit of the new allocation is stored
+ * @error: return location for a #GError
+ *
+ * Moves (or resizes) the allocation or reservation at @addr: the new place
+ * is chosen as asm_arena_alloc_full() would choose it if the old units were
+ * already free, so it may overlap the old place (growing or shrinking in
+ * place).  The result is an allocation.  All or nothing: when no place
+ * satisfies @req, the old allocation is still there, unchanged.
+ *
+ * Errors: %ASM_ERROR_INVALID for a malformed request (reported first),
+ * %ASM_ERROR_NOT_FOUND when nothing starts at @addr, %ASM_ERROR_NO_SPACE
+ * when no place satisfies @req.  Nothing changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_move (AsmArena *a, guint64 addr, const AsmRequest *req,
+                guint64 *out_addr, GError **error)
+{
+  Req r;
+  Seg u;
+  Node *saved_root;
+  guint saved_height;
+  Tally saved[4];
+  guint64 new_addr;
+
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (req != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!request_validate (a, req, &r, error) ||
+      !find_used_at (a, addr, &u, error))
+    return FALSE;
+
+  /* Keep the old tree alive: freeing copies the path it touches, and the
+   * old root is put back if no new place is found. */
+  saved_root = node_ref (a->root);
+  saved_height = a->height;
+  saved[0] = a->t_spans, saved[1] = a->t_alloc;
+  saved[2] = a->t_reserved, saved[3] = a->t_free;
+
+  arena_release (a, &u);
+  if (!arena_search (a, &r, &new_addr))
+    {
+      set_no_space (a, &r, error);
+      node_unref (a->root);
+      a->root = saved_root;
+      a->height = saved_height;
+      a->t_spans = saved[0], a->t_alloc = saved[1];
+      a->t_reserved = saved[2], a->t_free = saved[3];
+      return FALSE;
+    }
+  node_unref (saved_root);
+  arena_commit_alloc (a, &r, new_addr);
+  if (out_addr != NULL)
+    *out_addr = new_addr;
+  return TRUE;
+}
+
+/**
+ * asm_arena_clone:
+ * @a: an arena
+ * @name: the clone's name
+ *
+ * Makes an independent copy of @a (spans, holes, allocations and the NEXT
+ * cursor) in O(1) time and memory: the two share their tree until either
+ * is written, and a write then copies only the O(log n) nodes on its path.
+ * This is how one IOVA template with its holes becomes the arena of each new
+ * IOMMU domain.
+ *
+ * Returns: (transfer full): the clone; free with asm_arena_unref()
+ *
+ * Since: 0.1
+ */
+AsmArena *
+asm_arena_clone (AsmArena *a, const char *name)
+{
+  AsmArena *c;
+
+  g_return_val_if_fail (a != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  c = g_new (AsmArena, 1);
+  *c = *a;
+  c->ref = 1;
+  c->name = g_strdup (name);
+  if (c->root != NULL)
+    node_ref (c->root);
+  g_atomic_int_inc (&c->spans->ref);
+  return c;
+}
+
+/**
+ * asm_arena_lookup:
+ * @a: an arena
+ * @addr: any unit
+ * @out_segment: (out) (optional): the allocation or reservation found
+ *
+ * Finds the allocation or reservation that contains @addr.
+ *
+ * Returns: %TRUE when @addr is allocated or reserved (and @out_segment is
+ *   set), %FALSE when it is free or outside every span
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_lookup (AsmArena *a, guint64 addr, AsmRange *out_segment)
+{
+  Seg s;
+
+  g_return_val_if_fail (a != NULL, FALSE);
+
+  if (!tree_find (a, addr, &s) || (s.kind & KIND_MASK) == ASM_SEGMENT_FREE)
+    return FALSE;
+  if (out_segment != NULL)
+    *out_segment = ASM_RANGE (s.first, s.last);
+  return TRUE;
+}
+
+/**
+ * asm_arena_lookup_full:
+ * @a: an arena
+ * @addr: any unit
+ * @out_segment: (out) (optional): the segment that contains @addr
+ * @out_kind: (out) (optional): what the segment holds
+ *
+ * Finds the segment, free or not, that contains @addr.  A free segment is a
+ * maximal run of free units inside one span.
+ *
+ * Returns: %TRUE when @addr is inside a span, %FALSE otherwise
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_lookup_full (AsmArena *a, guint64 addr, AsmRange *out_segment,
+                       AsmSegmentKind *out_kind)
+{
+  Seg s;
+
+  g_return_val_if_fail (a != NULL, FALSE);
+
+  if (!tree_find (a, addr, &s))
+    return FALSE;
+  if (out_segment != NULL)
+    *out_segment = ASM_RANGE (s.first, s.last);
+  if (out_kind != NULL)
+    *out_kind = (AsmSegmentKind) (s.kind & KIND_MASK);
+  return TRUE;
+}
+
+/**
+ * asm_arena_get_stats:
+ * @a: an arena
+ * @out_stats: (out caller-allocates): where the figures are stored
+ *
+ * Reports the arena's accounting in O(1).  Unit counts are in address units
+ * (not quanta) and saturate at %G_MAXUINT64 for the one case that reaches
+ * 2^64, a span covering the whole space.
+ *
+ * Since: 0.1
+ */
+void
+asm_arena_get_stats (AsmArena *a, AsmArenaStats *out_stats)
+{
+  Agg root;
+
+  g_return_if_fail (a != NULL);
+  g_return_if_fail (out_stats != NULL);
+
+  out_stats->span_units = tally_units (&a->t_spans);
+  out_stats->allocated_units = tally_units (&a->t_alloc);
+  out_stats->reserved_units = tally_units (&a->t_reserved);
+  out_stats->free_units = tally_units (&a->t_free);
+  out_stats->n_spans = a->t_spans.n;
+  out_stats->n_allocated = a->t_alloc.n;
+  out_stats->n_reserved = a->t_reserved.n;
+  out_stats->n_free_segments = a->t_free.n;
+  if (a->root != NULL)
+    node_agg (a->root, &root);
+  else
+    agg_init (&root);
+  out_stats->largest_free = root.max_free;
+}
+
+static guint64
+largest_within (const Node *n, guint64 lo, guint64 hi, guint64 min,
+                guint64 max)
+{
+  guint64 best = 0;
+
+  if (n->leaf)
+    {
+      const Leaf *l = (const Leaf *) n;
+      for (guint i = 0; i < n->n; i++)
+        {
+          guint64 f = MAX (l->first[i], min), t = MIN (l->last[i], max);
+          if ((l->kind[i] & KIND_MASK) == ASM_SEGMENT_FREE && f <= t)
+            best = MAX (best, seg_len (f, t));
+        }
+      return best;
+    }
+  else
+    {
+      const Inner *in = (const Inner *) n;
+      for (guint i = 0; i < n->n; i++)
+        {
+          guint64 k_first = in->key[i], k_last = child_key_last (in, i);
+          if (in->max_free[i] == 0 || k_last < min || k_first > max ||
+              in->max_free[i] <= best)
+            continue;
+          if (k_first >= min && k_last <= max)
+            best = MAX (best, in->max_free[i]);
+          else
+            best = MAX (best, largest_within (in->child[i], k_first, k_last,
+                                              min, max));
+        }
+      return best;
+    }
+}
+
+/**
+ * asm_arena_largest_free_within:
+ * @a: an arena
+ * @min: the first unit of the window
+ * @max: the last unit of the window (inclusive)
+ *
+ * The size of the largest free run inside the window `[min, max]`: every
+ * free segment clipped to the window, the longest result.  O(log n).  A
+ * run of 2^64 units saturates at %G_MAXUINT64.
+ *
+ * Returns: the size in units, 0 when the window holds no free unit (or
+ *   @min > @max)
+ *
+ * Since: 0.1
+ */
+guint64
+asm_arena_largest_free_within (AsmArena *a, guint64 min, guint64 max)
+{
+  g_return_val_if_fail (a != NULL, 0);
+
+  if (a->root == NULL || min > max)
+    return 0;
+  return largest_within (a->root, 0, G_MAXUINT64, min, max);
+}
+
+static gboolean
+walk_node (const Node *n, AsmArenaWalkFunc func, gpointer user_data)
+{
+  if (n->leaf)
+    {
+      const Leaf *l = (const Leaf *) n;
+      for (guint i = 0; i < n->n; i++)
+        {
+          AsmRange r = ASM_RANGE (l->first[i], l->last[i]);
+          if (!func (&r, (AsmSegmentKind) (l->kind[i] & KIND_MASK), user_data))
+            return FALSE;
+        }
+      return TRUE;
+    }
+  for (guint i = 0; i < n->n; i++)
+    if (!walk_node (((const Inner *) n)->child[i], func, user_data))
+      return FALSE;
+  return TRUE;
+}
+
+/**
+ * asm_arena_walk:
+ * @a: an arena
+ * @func: (scope call): called for each segment in address order
+ * @user_data: passed to @func
+ *
+ * Visits every segment (free, allocated and reserved) in address order
+ * until @func returns %FALSE.  The arena must not change during the walk.
+ *
+ * Returns: %TRUE when every segment was visited, %FALSE when @func stopped
+ *   the walk
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_walk (AsmArena *a, AsmArenaWalkFunc func, gpointer user_data)
+{
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+
+  if (a->root == NULL)
+    return TRUE;
+  return walk_node (a->root, func, user_data);
+}
+
+/* ------------------------------------------------------------------ */
+/* invariant check                                                      */
+
+typedef struct {
+  AsmArena *a;
+  GError **error;
+  gboolean have_prev;
+  Seg prev;
+  guint span_idx;     /* span the previous segment belongs to */
+  guint leaf_depth;   /* depth of the first leaf seen, 0: none yet */
+  Tally t_alloc, t_reserved, t_free;
+} Check;
+
+#define CHECK_FAIL(c, ...)                                                    \
+  G_STMT_START                                                                \
+  {                                                                           \
+    g_autofree char *_msg = g_strdup_printf (__VA_ARGS__);                    \
+    g_set_error ((c)->error, ASM_ERROR, ASM_ERROR_FAILED,                     \
+                 "%s: invariant broken: %s", (c)->a->name, _msg);             \
+    return FALSE;                                                             \
+  }                                                                           \
+  G_STMT_END
+
+static gboolean
+check_segment (Check *c, const Seg *s)
+{
+  AsmArena *a = c->a;
+  guint kind = s->kind & KIND_MASK;
+  gint si;
+  gboolean starts_span;
+
+  if (s->first > s->last)
+    CHECK_FAIL (c, "segment 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+                "x is empty", s->first, s->last);
+  if (kind > ASM_SEGMENT_RESERVED || (s->kind & ~(KIND_MASK | SPAN_START)))
+    CHECK_FAIL (c, "segment 0x%" G_GINT64_MODIFIER "x has kind byte 0x%x",
+                s->first, s->kind);
+  if ((s->first & (a->quantum - 1)) || ((s->last + 1) & (a->quantum - 1)))
+    CHECK_FAIL (c, "segment 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+                "x is not on quantum boundaries", s->first, s->last);
+  si = span_table_find (a->spans, s->first);
+  if (si < 0 || a->spans->r[si].last < s->last)
+    CHECK_FAIL (c, "segment 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+                "x is not inside one span", s->first, s->last);
+  starts_span = a->spans->r[si].first == s->first;
+  if (starts_span != !!(s->kind & SPAN_START))
+    CHECK_FAIL (c, "segment 0x%" G_GINT64_MODIFIER "x has a wrong span-start "
+                "flag", s->first);
+  if (c->have_prev)
+    {
+      if (c->prev.last >= s->first)
+        CHECK_FAIL (c, "segments 0x%" G_GINT64_MODIFIER "x and 0x%"
+                    G_GINT64_MODIFIER "x overlap or are out of order",
+                    c->prev.first, s->first);
+      if (!starts_span && c->prev.last + 1 != s->first)
+        CHECK_FAIL (c, "gap before segment 0x%" G_GINT64_MODIFIER "x inside "
+                    "a span", s->first);
+      if (starts_span && (guint) si != c->span_idx + 1)
+        CHECK_FAIL (c, "span %d is not tiled completely", (gint) si - 1);
+      if (starts_span && a->spans->r[c->span_idx].last != c->prev.last)
+        CHECK_FAIL (c, "span %u does not end with a segment", c->span_idx);
+      if (!starts_span && kind == ASM_SEGMENT_FREE &&
+          (c->prev.kind & KIND_MASK) == ASM_SEGMENT_FREE)
+        CHECK_FAIL (c, "free segments 0x%" G_GINT64_MODIFIER "x and 0x%"
+                    G_GINT64_MODIFIER "x are adjacent", c->prev.first,
+                    s->first);
+    }
+  else if (si != 0 || !starts_span)
+    CHECK_FAIL (c, "the first segment 0x%" G_GINT64_MODIFIER "x does not "
+                "start the first span", s->first);
+  c->have_prev = TRUE;
+  c->prev = *s;
+  c->span_idx = (guint) si;
+  tally_add (kind == ASM_SEGMENT_FREE        ? &c->t_free
+             : kind == ASM_SEGMENT_ALLOCATED ? &c->t_alloc
+                                             : &c->t_reserved,
+             s->first, s->last);
+  return TRUE;
+}
+
+static gboolean
+check_node (Check *c, const Node *n, guint depth, gboolean is_root,
+            guint64 lo, guint64 hi, Agg *out_agg)
+{
+  if (g_atomic_int_get (&n->ref) < 1)
+    CHECK_FAIL (c, "node with reference count %d", n->ref);
+  if (n->n == 0 || n->n > (n->leaf ? LEAF_CAP : INNER_CAP))
+    CHECK_FAIL (c, "node with %u entries", n->n);
+  if (!is_root && n->n < (n->leaf ? LEAF_MIN : INNER_MIN))
+    CHECK_FAIL (c, "non-root node with %u entries (minimum %u)", n->n,
+                n->leaf ? LEAF_MIN : INNER_MIN);
+  if (is_root && !n->leaf && n->n < 2)
+    CHECK_FAIL (c, "inner root with one child");
+
+  if (n->leaf)
+    {
+      const Leaf *l = (const Leaf *) n;
+      if (c->leaf_depth == 0)
+        c->leaf_depth = depth;
+      else if (c->leaf_depth != depth)
+        CHECK_FAIL (c, "leaves at depths %u and %u: unbalanced",
+                    c->leaf_depth, depth);
+      for (guint i = 0; i < n->n; i++)
+        {
+          Seg s = { l->first[i], l->last[i], l->kind[i] };
+          if (s.first < lo || s.first > hi)
+            CHECK_FAIL (c, "segment 0x%" G_GINT64_MODIFIER "x outside its "
+                        "parent's key range", s.first);
+          if (!check_segment (c, &s))
+            return FALSE;
+        }
+    }
+  else
+    {
+      const Inner *in = (const Inner *) n;
+      for (guint i = 0; i < n->n; i++)
+        {
+          Agg ca;
+          guint64 k_last = child_key_last (in, i);
+          if (i > 0 && in->key[i] <= in->key[i - 1])
+            CHECK_FAIL (c, "inner keys out of order");
+          if (in->key[i] != node_min_key (in->child[i]))
+            CHECK_FAIL (c, "inner key 0x%" G_GINT64_MODIFIER "x is not its "
+                        "child's smallest key", in->key[i]);
+          if (!check_node (c, in->child[i], depth + 1, FALSE, in->key[i],
+                           MIN (k_last, hi), &ca))
+            return FALSE;
+          if (ca.max_free != in->max_free[i] ||
+              ca.min_free != in->min_free[i] ||
+              ca.max_order != in->max_order[i] ||
+              ca.max_tail != in->max_tail[i])
+            CHECK_FAIL (c, "augmented values of the child at key 0x%"
+                        G_GINT64_MODIFIER "x are stale", in->key[i]);
+        }
+    }
+  node_agg (n, out_agg);
+  return TRUE;
+}
+
+/**
+ * asm_arena_check:
+ * @a: an arena
+ * @error: return location for a #GError
+ *
+ * Verifies every invariant of the arena (see the theory comment in
+ * asm-arena.c): segments sorted, disjoint and tiling the spans, maximal free
+ * segments, quantum boundaries, the tree's balance, fill and augmented
+ * values, and the accounting.  O(n); for tests, fuzzers and debug builds.
+ *
+ * Returns: %TRUE when the arena is consistent; else %FALSE with an
+ *   %ASM_ERROR_FAILED error describing the first broken invariant
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_check (AsmArena *a, GError **error)
+{
+  Check c = { 0 };
+  Agg agg;
+  guint64 span_sum = 0;
+
+  g_return_val_if_fail (a != NULL, FALSE);
+
+  c.a = a;
+  c.error = error;
+  for (guint i = 0; i < a->spans->n; i++)
+    {
+      const AsmRange *r = &a->spans->r[i];
+      if (r->first > r->last || (i > 0 && a->spans->r[i - 1].last >= r->first))
+        CHECK_FAIL (&c, "span table out of order at %u", i);
+      span_sum += r->last - r->first;
+    }
+  if (span_sum != a->t_spans.sum || a->spans->n != a->t_spans.n)
+    CHECK_FAIL (&c, "span accounting differs from the span table");
+
+  if (a->root == NULL)
+    {
+      if (a->spans->n != 0 || a->height != 0)
+        CHECK_FAIL (&c, "empty tree but %u spans", a->spans->n);
+    }
+  else
+    {
+      if (!check_node (&c, a->root, 1, TRUE, 0, G_MAXUINT64, &agg))
+        return FALSE;
+      if (c.leaf_depth != a->height)
+        CHECK_FAIL (&c, "height %u but leaves at depth %u", a->height,
+                    c.leaf_depth);
+      if (c.span_idx + 1 != a->spans->n ||
+          a->spans->r[c.span_idx].last != c.prev.last)
+        CHECK_FAIL (&c, "the last span is not tiled completely");
+    }
+  if (memcmp (&c.t_alloc, &a->t_alloc, sizeof (Tally)) ||
+      memcmp (&c.t_reserved, &a->t_reserved, sizeof (Tally)) ||
+      memcmp (&c.t_free, &a->t_free, sizeof (Tally)))
+    CHECK_FAIL (&c, "accounting differs from a recount of the segments");
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* private introspection (asm-arena-private.h)                          */
+
+static void
+count_nodes (const Node *n, AsmArenaTreeInfo *info)
+{
+  if (n->leaf)
+    {
+      info->n_leaves++;
+      info->n_segments += n->n;
+      info->bytes += sizeof (Leaf);
+      return;
+    }
+  info->n_inner++;
+  info->bytes += sizeof (Inner);
+  for (guint i = 0; i < n->n; i++)
+    count_nodes (((const Inner *) n)->child[i], info);
+}
+
+void
+asm_arena_get_tree_info (AsmArena *a, AsmArenaTreeInfo *info)
+{
+  memset (info, 0, sizeof *info);
+  info->height = a->height;
+  info->leaf_bytes = sizeof (Leaf);
+  info->inner_bytes = sizeof (Inner);
+  if (a->root != NULL)
+    count_nodes (a->root, info);
+}
