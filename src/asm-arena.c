@@ -1641,6 +1641,47 @@ asm_arena_alloc_full (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
 }
 
 /**
+ * asm_arena_find_free:
+ * @a: an arena
+ * @req: the request: size and constraints
+ * @out_addr: (out): where the address found is stored
+ * @error: return location for a #GError
+ *
+ * A dry run of asm_arena_alloc_full(): finds the address it would return,
+ * and changes nothing (not even the %ASM_FIT_NEXT cursor).  Useful to plan
+ * a multi-step change before making it, and to ask "what is the lowest free
+ * unit at or above X" (size 1, min X).
+ *
+ * Errors: as asm_arena_alloc_full().
+ *
+ * Returns: %TRUE when an address satisfies @req
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_find_free (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
+                     GError **error)
+{
+  Req r;
+  guint64 addr;
+
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (req != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!request_validate (a, req, &r, error))
+    return FALSE;
+  if (!arena_search (a, &r, &addr))
+    {
+      set_no_space (a, &r, error);
+      return FALSE;
+    }
+  if (out_addr != NULL)
+    *out_addr = addr;
+  return TRUE;
+}
+
+/**
  * asm_arena_alloc:
  * @a: an arena
  * @size: units to allocate, a multiple of the quantum

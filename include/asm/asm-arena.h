@@ -176,6 +176,9 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_arena_alloc_full (AsmArena *a, const AsmRequest *req,
                                guint64 *out_addr, GError **error);
 ASM_AVAILABLE_IN_0_1
+gboolean asm_arena_find_free (AsmArena *a, const AsmRequest *req,
+                              guint64 *out_addr, GError **error);
+ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_arena_free (AsmArena *a, guint64 addr, GError **error);
 ASM_AVAILABLE_IN_0_1

@@ -15,5 +15,6 @@
 #include <asm/asm-error.h>
 #include <asm/asm-range.h>
 #include <asm/asm-arena.h>
+#include <asm/asm-addr.h>
 
 #undef ASM_INSIDE
