@@ -1194,7 +1194,8 @@ arena_spans_insert (AsmArena *a, guint64 first, guint64 last)
       copy->n = t->n;
       copy->alloc = t->n + 1;
       copy->r = g_new (AsmRange, copy->alloc);
-      memcpy (copy->r, t->r, t->n * sizeof (AsmRange));
+      if (t->n > 0)
+        memcpy (copy->r, t->r, t->n * sizeof (AsmRange));
       span_table_unref (t);
       a->spans = t = copy;
     }

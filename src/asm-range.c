@@ -346,7 +346,9 @@ gboolean
 asm_range_set_equal (const AsmRangeSet *a, const AsmRangeSet *b)
 {
   g_return_val_if_fail (a != NULL && b != NULL, FALSE);
-  return a->ranges->len == b->ranges->len &&
+  if (a->ranges->len != b->ranges->len)
+    return FALSE;
+  return a->ranges->len == 0 ||
          memcmp (a->ranges->data, b->ranges->data,
                  a->ranges->len * sizeof (AsmRange)) == 0;
 }
