@@ -68,12 +68,39 @@ struct _AsmAddrSpace {
   guint64 code_max;    /* the largest code, 2^total_bits - 1 */
   AsmArena *arena;     /* quantum 1 over [0, code_max] */
   AsmRangeSet *pools;  /* codes that belong to some pool */
-  guint64 n_reserved;  /* reserved tuples */
+  guint64 n_reserved;  /* reserved tuples, modulo 2^64 */
+  gboolean n_full;     /* ... and there are 2^64 of them (n_reserved 0) */
   AsmAddrFormatFunc format;
   AsmAddrParseFunc parse;
   gpointer fmt_data;
   GDestroyNotify fmt_destroy;
 };
+
+/* Counting reserved tuples: the count reaches 2^64 exactly when a 64-bit
+ * space is wholly reserved, so it is kept with one extra bit. */
+static void
+count_add (guint64 *n, gboolean *full, guint64 v)
+{
+  guint64 sum = *n + v;
+  if (sum < *n)
+    *full = TRUE; /* wrapped: the true count is 2^64 + sum, so sum is 0 */
+  *n = sum;
+}
+
+static void
+count_add_range (guint64 *n, gboolean *full, guint64 first, guint64 last)
+{
+  count_add (n, full, last - first);
+  count_add (n, full, 1);
+}
+
+static void
+count_sub_one (guint64 *n, gboolean *full)
+{
+  if (*n == 0 && *full)
+    *full = FALSE;
+  *n -= 1;
+}
 
 static inline guint64
 dim_max (const AsmAddrSpace *s, guint d)
@@ -619,7 +646,7 @@ asm_addr_space_reserve (AsmAddrSpace *s, const guint64 *addr, GError **error)
                    "%s: %s is already reserved", s->name, t);
       return FALSE;
     }
-  s->n_reserved++;
+  count_add (&s->n_reserved, &s->n_full, 1);
   return TRUE;
 }
 
@@ -646,7 +673,6 @@ asm_addr_space_reserve_box (AsmAddrSpace *s, const AsmRange *box,
 {
   RunIter it;
   AsmRange run;
-  guint64 count = 0;
 
   g_return_val_if_fail (s != NULL && box != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -682,9 +708,8 @@ asm_addr_space_reserve_box (AsmAddrSpace *s, const AsmRange *box,
       GError *err = NULL;
       if (!asm_arena_reserve (s->arena, run.first, run.last, &err))
         g_error ("%s", err->message); /* checked above */
-      count += run.last - run.first + 1;
+      count_add_range (&s->n_reserved, &s->n_full, run.first, run.last);
     }
-  s->n_reserved += count;
   return TRUE;
 }
 
@@ -918,7 +943,7 @@ asm_addr_space_release (AsmAddrSpace *s, const guint64 *addr, GError **error)
       (seg.last > code &&
        !asm_arena_reserve (s->arena, code + 1, seg.last, &err)))
     g_error ("%s", err->message); /* re-reserving what was just freed */
-  s->n_reserved--;
+  count_sub_one (&s->n_reserved, &s->n_full);
   return TRUE;
 }
 
@@ -973,7 +998,7 @@ guint64
 asm_addr_space_get_n_reserved (AsmAddrSpace *s)
 {
   g_return_val_if_fail (s != NULL, 0);
-  return s->n_reserved;
+  return s->n_full ? G_MAXUINT64 : s->n_reserved;
 }
 
 typedef struct {
@@ -1093,6 +1118,7 @@ asm_addr_space_parse (AsmAddrSpace *s, const char *text, guint64 *out_addr,
 typedef struct {
   AsmAddrSpace *s;
   guint64 reserved;
+  gboolean full;
   GError **error;
   gboolean ok;
 } CheckData;
@@ -1117,7 +1143,7 @@ check_segment (const AsmRange *seg, AsmSegmentKind kind, gpointer user_data)
       return FALSE;
     }
   if (kind == ASM_SEGMENT_RESERVED && in)
-    cd->reserved += seg->last - seg->first + 1;
+    count_add_range (&cd->reserved, &cd->full, seg->first, seg->last);
   return TRUE;
 }
 
@@ -1136,7 +1162,7 @@ check_segment (const AsmRange *seg, AsmSegmentKind kind, gpointer user_data)
 gboolean
 asm_addr_space_check (AsmAddrSpace *s, GError **error)
 {
-  CheckData cd = { s, 0, error, TRUE };
+  CheckData cd = { s, 0, FALSE, error, TRUE };
   AsmArenaStats st;
 
   g_return_val_if_fail (s != NULL, FALSE);
@@ -1152,7 +1178,7 @@ asm_addr_space_check (AsmAddrSpace *s, GError **error)
       return FALSE;
     }
   asm_arena_walk (s->arena, check_segment, &cd);
-  if (cd.ok && cd.reserved != s->n_reserved)
+  if (cd.ok && (cd.reserved != s->n_reserved || cd.full != s->n_full))
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
                    "%s: invariant broken: %" G_GUINT64_FORMAT " reserved "
