@@ -1,0 +1,2637 @@
+/* asm-pci.c: PCI addresses and sets of PCI buses (layer 2)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Theory
+ * ======
+ *
+ * Meaning (libvirt `domain_addr`, 9.0)
+ * ------------------------------------
+ * A machine's PCI topology is a set of controllers; each provides one bus.
+ * A bus accepts some connect types (PCI device, PCIe device, root port,
+ * switch ports, bridges, expander buses), may allow hotplug and
+ * auto-assignment, and has a slot range (pci-root 1..31, a root port 0..0,
+ * ...); the table `models` below holds libvirt's
+ * virDomainPCIAddressBusSetModel() for each model, and the connect flags a
+ * controller needs to be plugged in (virDomainPCIControllerModelToConnectType:
+ * a pcie-root-port is PCIE_ROOT_PORT | AGGREGATE_SLOT, other models their
+ * own type bit, roots nothing).
+ *
+ * Multiple domains (seed 002): a root controller (pci-root, pcie-root) with
+ * index N establishes domain N and provides its bus 0; a non-root controller
+ * with index N plugged into domain D provides bus N of D; a non-root
+ * controller's index exceeds the index of the controller that provides the
+ * bus it plugs into (for bus 0 of D that is root D), so index 0 is a root.
+ * Bus ids are not limited to 8 bits, but a domain holds at most 256 buses.
+ * Domains are 16-bit PCI segments, so a root's index is at most 0xffff.
+ * Controller names are libvirt's aliases: "pcie.N" for a pcie-root, "pci.N"
+ * for every other model.
+ *
+ * A device fits a bus (virDomainPCIAddressFlagsCompatible) when:
+ *   - INTEGRATED devices sit on bus 0 only, where auto-assignment is then
+ *     allowed;
+ *   - for an address from configuration, PCI and PCIe endpoints are
+ *     interchangeable (a bus taking either takes both) and a pci-bridge may
+ *     go wherever a PCI device may; otherwise an AUTOASSIGN device needs an
+ *     AUTOASSIGN bus (pcie-root has none: only root ports, bridges and
+ *     integrated devices are placed on it automatically);
+ *   - a HOTPLUGGABLE device needs a hotplug bus (from configuration too);
+ *   - the device and the bus share a type bit.
+ *
+ * A slot is 8 functions plus an "aggregate" mark.  Reserving the first
+ * function of an empty slot with AGGREGATE_SLOT marks the slot aggregate;
+ * the mark goes when the slot's last function is released (libvirt keeps a
+ * stale mark; clearing it keeps the meaning "this slot holds aggregating
+ * devices").  An exact reservation may take any free function of any slot.
+ *
+ * Next free address (virDomainPCIAddressGetNextAddr and
+ * FindUnusedFunctionOnBus, function "any"): buses in (domain, bus) order,
+ * slots in order; a slot qualifies when it is empty (function 0), or, for an
+ * AGGREGATE_SLOT device, when it is an aggregate slot with a free function
+ * (its lowest one).  So the answer is the lexicographically lowest of
+ * "function 0 of a wholly free slot" and, for aggregating devices, "a free
+ * function of an aggregate slot", over the buses that fit.  No cursor.
+ *
+ * Isolation groups (all of libvirt's rules): a bus has a group and a
+ * "locked" flag.  The search first considers only buses of the device's
+ * group; failing that, the lowest empty, unlocked bus that fits (which then
+ * adopts the group).  Any reservation on an empty unlocked bus sets the
+ * bus's group to the device's; a reservation from configuration whose group
+ * differs from a non-empty (or locked) bus's resets the bus to group 0.
+ *
+ * Encoding
+ * --------
+ * Tuples are {domain 16 bits, bus 32, slot 5, function 3} = 56 bits in
+ * #AsmAddrSpace instances; each bus is the pool {D, B, min..max, 0..7}:
+ *
+ *   all          every bus; a tuple is reserved iff it is in use.  The
+ *                truth, with per-bus copies (`funcs`, `agg_mask`) for O(1)
+ *                slot questions; asm_pci_bus_set_check() compares them.
+ *   class.free   a class is a distinct (accepted flags, isolation group);
+ *                it pools its buses; a tuple is free iff it is free.
+ *   class.agg    the same pools; a tuple is free iff it is free and its
+ *                slot is an aggregate slot.
+ *   empties.idle one per distinct accepted flags, 2 dimensions {domain,
+ *                bus}; a bus is free iff it has nothing reserved and is
+ *                unlocked (pass two of the search).
+ *
+ * A bus that changes class (its group or hotplug changes) is "parked" in
+ * the old class: every one of its tuples reserved there, so it is never
+ * found; pools cannot be removed, and a bus that comes back is un-parked.
+ *
+ * The search for the next address asks, for each class of the device's
+ * group that fits the flags, asm_addr_space_find_free() for the lowest
+ * wholly free slot (n_whole_dims 1) and, for aggregating devices, the lowest
+ * free tuple of class.agg, and keeps the lowest answer; then, if none, the
+ * lowest idle bus of each fitting `empties`.  The cost is O(k log n) with k
+ * the number of classes (a handful of models x hotplug, per group), never
+ * a walk over buses or slots: unlike libvirt's O(buses x 32 x 8) scan.
+ *
+ * Costs: reserve/release O(log n) (O(8 log n) when an aggregate mark
+ * changes); a class change O(256 log n); add_controller O(log n);
+ * asm_pci_bus_set_copy() O(buses + pool runs); check O(tuples log n).
+ *
+ * Growth: when reserve_next finds nothing and a grow callback is set, the
+ * whole state is copied (O(buses)), the callback runs once, and the search
+ * is retried once.  If that fails too, the copy is put back: whatever the
+ * callback added is rolled back and the call fails with NO_SPACE, so a
+ * failed call changes nothing.
+ *
+ * Locking: none; a container like GHashTable.  A copy may be read from
+ * another thread.
+ */
+#include <asm/asm.h>
+
+#include <stdarg.h>
+#include <string.h>
+
+#define N_DIMS 4
+
+static const guint8 tuple_dims[N_DIMS] = { 16, 32, 5, 3 };
+static const guint8 idle_dims[2] = { 16, 32 };
+
+/* ------------------------------------------------------------------ */
+/* Models                                                               */
+
+typedef struct {
+  const char *name;
+  AsmPciConnectFlags connect;  /* what plugging the controller in needs */
+  AsmPciConnectFlags accepts;  /* what its bus accepts, hotplug aside */
+  gboolean hotplug;            /* the bus can support hotplug */
+  guint8 min_slot;
+  guint8 max_slot;
+} ModelInfo;
+
+#define C(x) ASM_PCI_CONNECT_##x
+#define T(x) ASM_PCI_CONNECT_TYPE_##x
+
+static const ModelInfo models[] = {
+  [ASM_PCI_CONTROLLER_MODEL_PCI_ROOT] =
+    { "pci-root", 0,
+      C (AUTOASSIGN) | T (PCI_DEVICE) | T (PCI_BRIDGE) | T (PCI_EXPANDER_BUS),
+      TRUE, 1, ASM_PCI_SLOT_LAST },
+  [ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT] =
+    { "pcie-root", 0,
+      T (PCIE_DEVICE) | T (PCIE_ROOT_PORT) | T (DMI_TO_PCI_BRIDGE) |
+        T (PCIE_EXPANDER_BUS),
+      FALSE, 1, ASM_PCI_SLOT_LAST },
+  [ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE] =
+    { "pci-bridge", T (PCI_BRIDGE),
+      C (AUTOASSIGN) | T (PCI_DEVICE) | T (PCI_BRIDGE),
+      TRUE, 1, ASM_PCI_SLOT_LAST },
+  [ASM_PCI_CONTROLLER_MODEL_DMI_TO_PCI_BRIDGE] =
+    { "dmi-to-pci-bridge", T (DMI_TO_PCI_BRIDGE),
+      T (PCI_DEVICE) | T (PCI_BRIDGE),
+      FALSE, 0, ASM_PCI_SLOT_LAST },
+  [ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT] =
+    { "pcie-root-port", T (PCIE_ROOT_PORT) | C (AGGREGATE_SLOT),
+      C (AUTOASSIGN) | T (PCIE_DEVICE) | T (PCIE_SWITCH_UPSTREAM_PORT) |
+        T (PCIE_TO_PCI_BRIDGE),
+      TRUE, 0, 0 },
+  [ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_UPSTREAM_PORT] =
+    { "pcie-switch-upstream-port", T (PCIE_SWITCH_UPSTREAM_PORT),
+      T (PCIE_SWITCH_DOWNSTREAM_PORT),
+      FALSE, 0, ASM_PCI_SLOT_LAST },
+  [ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_DOWNSTREAM_PORT] =
+    { "pcie-switch-downstream-port", T (PCIE_SWITCH_DOWNSTREAM_PORT),
+      C (AUTOASSIGN) | T (PCIE_DEVICE) | T (PCIE_SWITCH_UPSTREAM_PORT) |
+        T (PCIE_TO_PCI_BRIDGE),
+      TRUE, 0, 0 },
+  [ASM_PCI_CONTROLLER_MODEL_PCI_EXPANDER_BUS] =
+    { "pci-expander-bus", T (PCI_EXPANDER_BUS),
+      C (AUTOASSIGN) | T (PCI_DEVICE) | T (PCI_BRIDGE),
+      TRUE, 0, ASM_PCI_SLOT_LAST },
+  [ASM_PCI_CONTROLLER_MODEL_PCIE_EXPANDER_BUS] =
+    { "pcie-expander-bus", T (PCIE_EXPANDER_BUS),
+      T (PCIE_ROOT_PORT) | T (DMI_TO_PCI_BRIDGE),
+      FALSE, 0, ASM_PCI_SLOT_LAST },
+  [ASM_PCI_CONTROLLER_MODEL_PCIE_TO_PCI_BRIDGE] =
+    { "pcie-to-pci-bridge", T (PCIE_TO_PCI_BRIDGE),
+      C (AUTOASSIGN) | T (PCI_DEVICE) | T (PCI_BRIDGE),
+      TRUE, 1, ASM_PCI_SLOT_LAST },
+};
+
+/* The type names, in the order libvirt picks one to name a device. */
+static const struct {
+  AsmPciConnectFlags bit;
+  const char *name;
+} type_names[] = {
+  { T (PCI_DEVICE), "PCI device" },
+  { T (PCIE_DEVICE), "PCIe device" },
+  { T (PCIE_ROOT_PORT), "pcie-root-port" },
+  { T (PCIE_SWITCH_UPSTREAM_PORT), "pcie-switch-upstream-port" },
+  { T (PCIE_SWITCH_DOWNSTREAM_PORT), "pcie-switch-downstream-port" },
+  { T (DMI_TO_PCI_BRIDGE), "dmi-to-pci-bridge" },
+  { T (PCIE_TO_PCI_BRIDGE), "pcie-to-pci-bridge" },
+  { T (PCI_EXPANDER_BUS), "pci-expander-bus" },
+  { T (PCIE_EXPANDER_BUS), "pcie-expander-bus" },
+  { T (PCI_BRIDGE), "pci-bridge" },
+};
+
+static const struct {
+  AsmPciConnectFlags bit;
+  const char *name;
+} modifier_names[] = {
+  { C (AUTOASSIGN), "auto-assign" },
+  { C (HOTPLUGGABLE), "hotpluggable" },
+  { C (INTEGRATED), "integrated" },
+  { C (AGGREGATE_SLOT), "aggregate-slot" },
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == 10);
+G_STATIC_ASSERT ((ASM_PCI_CONNECT_ALL & ~(guint) ((1 << 14) - 1)) == 0);
+
+static gboolean
+model_valid (AsmPciControllerModel model)
+{
+  return (guint) model < G_N_ELEMENTS (models);
+}
+
+static const char *
+type_name (AsmPciConnectFlags flags)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (type_names); i++)
+    if (flags & type_names[i].bit)
+      return type_names[i].name;
+  return "device of no known type";
+}
+
+/* ------------------------------------------------------------------ */
+/* Addresses                                                            */
+
+static gboolean
+parse_fail (const char *text, GError **error)
+{
+  g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
+               "'%s' is not a PCI address (DDDD:BB:SS.F or BB:SS.F, in hex)",
+               text);
+  return FALSE;
+}
+
+/**
+ * asm_pci_addr_parse:
+ * @text: `DDDD:BB:SS.F` or `BB:SS.F`, each part hexadecimal (1 or more
+ *   digits, no `0x`)
+ * @out: (out caller-allocates): the address
+ * @error: return location for a #GError
+ *
+ * Parses a PCI address; the domain is 0 when absent.  The bus may exceed 8
+ * bits (up to 0xffffffff), as bus ids in configuration may.
+ *
+ * Errors: %ASM_ERROR_PARSE for text of another shape; %ASM_ERROR_INVALID
+ * naming the part out of range ("slot 0x20 is out of range 0..0x1f",
+ * "function 8 is out of range 0..7", domain above 0xffff, bus above
+ * 0xffffffff).  @out is not changed on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_addr_parse (const char *text, AsmPciAddr *out, GError **error)
+{
+  guint64 part[4];
+  char sep[3];
+  guint n = 0;
+  const char *p = text;
+  guint64 domain, bus, slot, function;
+
+  g_return_val_if_fail (text != NULL, FALSE);
+  g_return_val_if_fail (out != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  for (;;)
+    {
+      guint64 v = 0;
+      guint digits = 0;
+      gboolean big = FALSE;
+
+      while (g_ascii_isxdigit (*p))
+        {
+          if (v > (G_MAXUINT64 >> 4))
+            big = TRUE;
+          else
+            v = v << 4 | (guint64) g_ascii_xdigit_value (*p);
+          digits++;
+          p++;
+        }
+      if (digits == 0)
+        return parse_fail (text, error);
+      part[n++] = big ? G_MAXUINT64 : v;
+      if (*p == '\0')
+        break;
+      if (n == 4 || (*p != ':' && *p != '.'))
+        return parse_fail (text, error);
+      sep[n - 1] = *p++;
+    }
+
+  if (n == 4 && sep[0] == ':' && sep[1] == ':' && sep[2] == '.')
+    {
+      domain = part[0];
+      bus = part[1];
+      slot = part[2];
+      function = part[3];
+    }
+  else if (n == 3 && sep[0] == ':' && sep[1] == '.')
+    {
+      domain = 0;
+      bus = part[0];
+      slot = part[1];
+      function = part[2];
+    }
+  else
+    return parse_fail (text, error);
+
+  if (domain > ASM_PCI_DOMAIN_LAST)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "'%s': domain %#" G_GINT64_MODIFIER "x is out of range "
+                   "0..%#x", text, domain, ASM_PCI_DOMAIN_LAST);
+      return FALSE;
+    }
+  if (bus > G_MAXUINT32)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "'%s': bus %#" G_GINT64_MODIFIER "x is out of range "
+                   "0..%#x", text, bus, G_MAXUINT32);
+      return FALSE;
+    }
+  if (slot > ASM_PCI_SLOT_LAST)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "'%s': slot %#" G_GINT64_MODIFIER "x is out of range "
+                   "0..%#x", text, slot, ASM_PCI_SLOT_LAST);
+      return FALSE;
+    }
+  if (function > ASM_PCI_FUNCTION_LAST)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "'%s': function %" G_GUINT64_FORMAT " is out of range "
+                   "0..%u", text, function, ASM_PCI_FUNCTION_LAST);
+      return FALSE;
+    }
+  out->domain = (guint32) domain;
+  out->bus = (guint32) bus;
+  out->slot = (guint8) slot;
+  out->function = (guint8) function;
+  return TRUE;
+}
+
+/**
+ * asm_pci_addr_format:
+ * @addr: an address
+ *
+ * Formats @addr as `%04x:%02x:%02x.%x` (`0000:00:1f.2`), the form
+ * asm_pci_addr_parse() reads back.
+ *
+ * Returns: (transfer full): the text
+ *
+ * Since: 0.1
+ */
+char *
+asm_pci_addr_format (const AsmPciAddr *addr)
+{
+  g_return_val_if_fail (addr != NULL, NULL);
+  return g_strdup_printf ("%04x:%02x:%02x.%x", addr->domain, addr->bus,
+                          addr->slot, addr->function);
+}
+
+/**
+ * asm_pci_addr_equal:
+ * @a: an address
+ * @b: another address
+ *
+ * Returns: %TRUE when every part of @a and @b is equal
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_addr_equal (const AsmPciAddr *a, const AsmPciAddr *b)
+{
+  g_return_val_if_fail (a != NULL && b != NULL, FALSE);
+  return a->domain == b->domain && a->bus == b->bus && a->slot == b->slot &&
+         a->function == b->function;
+}
+
+/**
+ * asm_pci_addr_compare:
+ * @a: an address
+ * @b: another address
+ *
+ * Orders addresses by domain, then bus, slot and function: the order in
+ * which asm_pci_bus_set_reserve_next() prefers them.
+ *
+ * Returns: negative, 0 or positive as @a sorts before, with or after @b
+ *
+ * Since: 0.1
+ */
+int
+asm_pci_addr_compare (const AsmPciAddr *a, const AsmPciAddr *b)
+{
+  g_return_val_if_fail (a != NULL && b != NULL, 0);
+  if (a->domain != b->domain)
+    return a->domain < b->domain ? -1 : 1;
+  if (a->bus != b->bus)
+    return a->bus < b->bus ? -1 : 1;
+  if (a->slot != b->slot)
+    return a->slot < b->slot ? -1 : 1;
+  if (a->function != b->function)
+    return a->function < b->function ? -1 : 1;
+  return 0;
+}
+
+/**
+ * asm_pci_connect_flags_to_string:
+ * @flags: connect flags
+ *
+ * Describes @flags for messages: the type names joined by " or ", then the
+ * other bits in parentheses, e.g. "PCI device (auto-assign, hotpluggable)"
+ * or "pcie-root-port (aggregate-slot)".
+ *
+ * Returns: (transfer full): the text
+ *
+ * Since: 0.1
+ */
+char *
+asm_pci_connect_flags_to_string (AsmPciConnectFlags flags)
+{
+  GString *str = g_string_new (NULL);
+  gboolean first = TRUE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (type_names); i++)
+    if (flags & type_names[i].bit)
+      {
+        g_string_append_printf (str, "%s%s", str->len ? " or " : "",
+                                type_names[i].name);
+      }
+  if (str->len == 0)
+    g_string_append (str, "no device type");
+  for (guint i = 0; i < G_N_ELEMENTS (modifier_names); i++)
+    if (flags & modifier_names[i].bit)
+      {
+        g_string_append_printf (str, "%s%s", first ? " (" : ", ",
+                                modifier_names[i].name);
+        first = FALSE;
+      }
+  if (flags & ~ASM_PCI_CONNECT_ALL)
+    {
+      g_string_append_printf (str, "%sunknown bits %#x", first ? " (" : ", ",
+                              (guint) (flags & ~ASM_PCI_CONNECT_ALL));
+      first = FALSE;
+    }
+  if (!first)
+    g_string_append_c (str, ')');
+  return g_string_free (str, FALSE);
+}
+
+/* ------------------------------------------------------------------ */
+/* Controller models                                                    */
+
+/**
+ * asm_pci_controller_model_to_string:
+ * @model: a controller model
+ *
+ * Returns: (nullable): libvirt's name of @model ("pci-root", "pcie-root",
+ *   "pci-bridge", "dmi-to-pci-bridge", "pcie-root-port",
+ *   "pcie-switch-upstream-port", "pcie-switch-downstream-port",
+ *   "pci-expander-bus", "pcie-expander-bus", "pcie-to-pci-bridge"), or
+ *   %NULL for a value that is no model
+ *
+ * Since: 0.1
+ */
+const char *
+asm_pci_controller_model_to_string (AsmPciControllerModel model)
+{
+  return model_valid (model) ? models[model].name : NULL;
+}
+
+/**
+ * asm_pci_controller_model_from_string:
+ * @name: a model name as asm_pci_controller_model_to_string() gives
+ * @out: (out): the model
+ * @error: return location for a #GError
+ *
+ * Errors: %ASM_ERROR_PARSE for an unknown name.
+ *
+ * Returns: %TRUE when @name is a model
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_controller_model_from_string (const char *name,
+                                      AsmPciControllerModel *out,
+                                      GError **error)
+{
+  g_return_val_if_fail (name != NULL && out != NULL, FALSE);
+  for (guint i = 0; i < G_N_ELEMENTS (models); i++)
+    if (strcmp (models[i].name, name) == 0)
+      {
+        *out = (AsmPciControllerModel) i;
+        return TRUE;
+      }
+  g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
+               "'%s' is not a PCI controller model", name);
+  return FALSE;
+}
+
+/**
+ * asm_pci_controller_model_is_root:
+ * @model: a controller model
+ *
+ * Returns: %TRUE for pci-root and pcie-root, the controllers that establish
+ *   a domain and are plugged nowhere
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_controller_model_is_root (AsmPciControllerModel model)
+{
+  return model == ASM_PCI_CONTROLLER_MODEL_PCI_ROOT ||
+         model == ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT;
+}
+
+/**
+ * asm_pci_controller_model_get_connect_flags:
+ * @model: a controller model
+ *
+ * The flags with which a controller of @model is plugged into its parent
+ * bus (libvirt's virDomainPCIControllerModelToConnectType): its own type
+ * bit, plus %ASM_PCI_CONNECT_AGGREGATE_SLOT for a pcie-root-port (8 share a
+ * slot).
+ *
+ * Returns: the flags; 0 for a root or an unknown model
+ *
+ * Since: 0.1
+ */
+AsmPciConnectFlags
+asm_pci_controller_model_get_connect_flags (AsmPciControllerModel model)
+{
+  return model_valid (model) ? models[model].connect : 0;
+}
+
+/**
+ * asm_pci_controller_model_get_bus_flags:
+ * @model: a controller model
+ * @hotplug: whether the bus has hotplug enabled (ignored for models whose
+ *   bus never supports it)
+ * @out_min_slot: (out) (optional): the lowest usable slot of the bus
+ * @out_max_slot: (out) (optional): the highest usable slot
+ *
+ * What the bus of a controller of @model accepts (libvirt's
+ * virDomainPCIAddressBusSetModel): e.g. pci-root takes PCI devices,
+ * pci-bridges and pci-expander-buses in slots 1..31, auto-assignment and
+ * hotplug; pcie-root takes PCIe devices, root ports, dmi-to-pci-bridges
+ * and pcie-expander-buses in slots 1..31, without auto-assignment or
+ * hotplug; a pcie-root-port has the single slot 0.
+ *
+ * Returns: the accepted flags; 0 for an unknown model
+ *
+ * Since: 0.1
+ */
+AsmPciConnectFlags
+asm_pci_controller_model_get_bus_flags (AsmPciControllerModel model,
+                                        gboolean hotplug, guint8 *out_min_slot,
+                                        guint8 *out_max_slot)
+{
+  if (!model_valid (model))
+    return 0;
+  if (out_min_slot != NULL)
+    *out_min_slot = models[model].min_slot;
+  if (out_max_slot != NULL)
+    *out_max_slot = models[model].max_slot;
+  return models[model].accepts |
+         (hotplug && models[model].hotplug ? ASM_PCI_CONNECT_HOTPLUGGABLE
+                                           : 0);
+}
+
+static char *
+controller_name (AsmPciControllerModel model, guint32 index)
+{
+  return g_strdup_printf ("%s.%u",
+                          model == ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT ? "pcie"
+                                                                      : "pci",
+                          index);
+}
+
+/* ------------------------------------------------------------------ */
+/* State                                                                */
+
+typedef struct {
+  guint64 key;                 /* domain << 32 | bus, the by_bus key */
+  guint32 index;               /* controller index */
+  AsmPciControllerModel model;
+  gboolean is_root;
+  guint32 domain;              /* 0..0xffff */
+  guint32 bus;                 /* 0 for a root, else index */
+  AsmPciAddr plugged_at;       /* non-root: a reserved tuple of the parent */
+  AsmPciConnectFlags accepts;  /* models[].accepts | maybe HOTPLUGGABLE */
+  guint8 min_slot, max_slot;   /* inclusive */
+  guint32 group;               /* isolation group */
+  gboolean locked;             /* the group only changes when told to */
+  guint n_domain_buses;        /* roots: buses in the domain, <= 256 */
+  guint cls;                   /* index of its Class in State.classes */
+  guint eidx;                  /* index of its Empties in State.empties */
+  guint n_used;                /* reserved functions, popcount of funcs */
+  guint32 agg_mask;            /* bit s: slot s is an aggregate slot */
+  guint8 funcs[ASM_PCI_SLOT_LAST + 1]; /* bit f of [s]: s.f reserved */
+  guint8 held[ASM_PCI_SLOT_LAST + 1];  /* bit f of [s]: a controller is
+                                          plugged at s.f (a subset of funcs) */
+} Bus;
+
+typedef struct {
+  AsmPciConnectFlags accepts;
+  guint32 group;
+  AsmAddrSpace *free;  /* free iff free (member buses; others parked) */
+  AsmAddrSpace *agg;   /* free iff free and in an aggregate slot */
+} Class;
+
+typedef struct {
+  AsmPciConnectFlags accepts;
+  AsmAddrSpace *idle;  /* {domain, bus} free iff empty and unlocked */
+} Empties;
+
+typedef struct {
+  GHashTable *by_index;  /* GUINT_TO_POINTER (index) -> Bus, owns */
+  GHashTable *by_bus;    /* &Bus.key -> Bus */
+  AsmAddrSpace *all;     /* every bus; reserved iff in use */
+  GPtrArray *classes;    /* Class */
+  GPtrArray *empties;    /* Empties */
+  GHashTable *groups;    /* GUINT_TO_POINTER (group) -> GArray of guint */
+} State;
+
+struct _AsmPciBusSet {
+  gint ref;
+  State *st;
+  AsmPciGrowFunc grow;
+  gpointer grow_data;
+  GDestroyNotify grow_destroy;
+  gboolean growing;  /* inside the grow callback: do not call it again */
+};
+
+static char *
+format_tuple (const guint64 *t, guint n_dims, gpointer user_data)
+{
+  if (n_dims == 2)
+    return g_strdup_printf ("%04x:%02x", (guint) t[0], (guint) t[1]);
+  return g_strdup_printf ("%04x:%02x:%02x.%x", (guint) t[0], (guint) t[1],
+                          (guint) t[2], (guint) t[3]);
+}
+
+static AsmAddrSpace *
+space_new (const char *name, guint n_dims, const guint8 *dims)
+{
+  GError *err = NULL;
+  AsmAddrSpace *s = asm_addr_space_new (name, n_dims, dims, &err);
+
+  if (s == NULL)
+    g_error ("%s", err->message); /* fixed, valid widths */
+  asm_addr_space_set_formatter (s, format_tuple, NULL, NULL, NULL);
+  return s;
+}
+
+/* Operations that cannot fail on a consistent state. */
+static void
+broken (AsmAddrSpace *s, GError *err)
+{
+  g_error ("%s: PCI bus set bookkeeping broken: %s",
+           asm_addr_space_get_name (s), err ? err->message : "(no error)");
+}
+
+static void
+take (AsmAddrSpace *s, const guint64 *t)
+{
+  GError *err = NULL;
+  if (!asm_addr_space_reserve (s, t, &err))
+    broken (s, err);
+}
+
+static void
+give (AsmAddrSpace *s, const guint64 *t)
+{
+  GError *err = NULL;
+  if (!asm_addr_space_release (s, t, &err))
+    broken (s, err);
+}
+
+static void
+take_box (AsmAddrSpace *s, const AsmRange *box)
+{
+  GError *err = NULL;
+  if (!asm_addr_space_reserve_box (s, box, &err))
+    broken (s, err);
+}
+
+static void
+pool (AsmAddrSpace *s, const AsmRange *box)
+{
+  GError *err = NULL;
+  if (!asm_addr_space_add_pool (s, box, &err))
+    broken (s, err);
+}
+
+static void
+tuple (guint64 *t, const Bus *b, guint slot, guint function)
+{
+  t[0] = b->domain;
+  t[1] = b->bus;
+  t[2] = slot;
+  t[3] = function;
+}
+
+static void
+bus_box (AsmRange *box, const Bus *b)
+{
+  box[0] = ASM_VALUE (b->domain);
+  box[1] = ASM_VALUE (b->bus);
+  box[2] = ASM_RANGE (b->min_slot, b->max_slot);
+  box[3] = ASM_RANGE (0, ASM_PCI_FUNCTION_LAST);
+}
+
+static guint64
+bus_key (guint32 domain, guint32 bus)
+{
+  return (guint64) domain << 32 | bus;
+}
+
+static State *
+state_new (void)
+{
+  State *st = g_new0 (State, 1);
+
+  st->by_index = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                        g_free);
+  st->by_bus = g_hash_table_new (g_int64_hash, g_int64_equal);
+  st->all = space_new ("pci", N_DIMS, tuple_dims);
+  st->classes = g_ptr_array_new ();
+  st->empties = g_ptr_array_new ();
+  st->groups = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                      (GDestroyNotify) g_array_unref);
+  return st;
+}
+
+static void
+state_free (State *st)
+{
+  if (st == NULL)
+    return;
+  for (guint i = 0; i < st->classes->len; i++)
+    {
+      Class *c = g_ptr_array_index (st->classes, i);
+      asm_addr_space_unref (c->free);
+      asm_addr_space_unref (c->agg);
+      g_free (c);
+    }
+  for (guint i = 0; i < st->empties->len; i++)
+    {
+      Empties *e = g_ptr_array_index (st->empties, i);
+      asm_addr_space_unref (e->idle);
+      g_free (e);
+    }
+  g_ptr_array_unref (st->classes);
+  g_ptr_array_unref (st->empties);
+  g_hash_table_unref (st->groups);
+  g_hash_table_unref (st->by_bus);
+  g_hash_table_unref (st->by_index);
+  asm_addr_space_unref (st->all);
+  g_free (st);
+}
+
+/* An independent copy: spaces cloned copy-on-write, buses copied. */
+static State *
+state_copy (State *st)
+{
+  State *n = g_new0 (State, 1);
+  GHashTableIter it;
+  gpointer key, value;
+
+  n->by_index = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                       g_free);
+  n->by_bus = g_hash_table_new (g_int64_hash, g_int64_equal);
+  n->all = asm_addr_space_clone (st->all, asm_addr_space_get_name (st->all));
+  asm_addr_space_set_formatter (n->all, format_tuple, NULL, NULL, NULL);
+  n->classes = g_ptr_array_sized_new (st->classes->len);
+  for (guint i = 0; i < st->classes->len; i++)
+    {
+      Class *c = g_ptr_array_index (st->classes, i);
+      Class *d = g_new (Class, 1);
+      *d = *c;
+      d->free = asm_addr_space_clone (c->free,
+                                      asm_addr_space_get_name (c->free));
+      d->agg = asm_addr_space_clone (c->agg, asm_addr_space_get_name (c->agg));
+      asm_addr_space_set_formatter (d->free, format_tuple, NULL, NULL, NULL);
+      asm_addr_space_set_formatter (d->agg, format_tuple, NULL, NULL, NULL);
+      g_ptr_array_add (n->classes, d);
+    }
+  n->empties = g_ptr_array_sized_new (st->empties->len);
+  for (guint i = 0; i < st->empties->len; i++)
+    {
+      Empties *e = g_ptr_array_index (st->empties, i);
+      Empties *d = g_new (Empties, 1);
+      d->accepts = e->accepts;
+      d->idle = asm_addr_space_clone (e->idle,
+                                      asm_addr_space_get_name (e->idle));
+      asm_addr_space_set_formatter (d->idle, format_tuple, NULL, NULL, NULL);
+      g_ptr_array_add (n->empties, d);
+    }
+  n->groups = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                     (GDestroyNotify) g_array_unref);
+  g_hash_table_iter_init (&it, st->groups);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    g_hash_table_insert (n->groups, key, g_array_copy (value));
+  g_hash_table_iter_init (&it, st->by_index);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    {
+      Bus *b = g_memdup2 (value, sizeof (Bus));
+      g_hash_table_insert (n->by_index, key, b);
+      g_hash_table_insert (n->by_bus, &b->key, b);
+    }
+  return n;
+}
+
+static Bus *
+lookup_bus (State *st, guint32 domain, guint32 bus)
+{
+  guint64 key = bus_key (domain, bus);
+  return g_hash_table_lookup (st->by_bus, &key);
+}
+
+static Bus *
+lookup_index (State *st, guint32 index)
+{
+  return g_hash_table_lookup (st->by_index, GUINT_TO_POINTER (index));
+}
+
+static Class *
+class_at (State *st, guint i)
+{
+  return g_ptr_array_index (st->classes, i);
+}
+
+static Empties *
+empties_at (State *st, guint i)
+{
+  return g_ptr_array_index (st->empties, i);
+}
+
+/* The class of (accepts, group), made when missing. */
+static guint
+class_get (State *st, AsmPciConnectFlags accepts, guint32 group)
+{
+  GArray *ids = g_hash_table_lookup (st->groups, GUINT_TO_POINTER (group));
+  Class *c;
+  guint id;
+
+  if (ids != NULL)
+    for (guint i = 0; i < ids->len; i++)
+      {
+        id = g_array_index (ids, guint, i);
+        if (class_at (st, id)->accepts == accepts)
+          return id;
+      }
+  else
+    {
+      ids = g_array_new (FALSE, FALSE, sizeof (guint));
+      g_hash_table_insert (st->groups, GUINT_TO_POINTER (group), ids);
+    }
+  c = g_new (Class, 1);
+  c->accepts = accepts;
+  c->group = group;
+  c->free = space_new ("pci-class", N_DIMS, tuple_dims);
+  c->agg = space_new ("pci-class-aggregate", N_DIMS, tuple_dims);
+  id = st->classes->len;
+  g_ptr_array_add (st->classes, c);
+  g_array_append_val (ids, id);
+  return id;
+}
+
+static guint
+empties_get (State *st, AsmPciConnectFlags accepts)
+{
+  Empties *e;
+
+  for (guint i = 0; i < st->empties->len; i++)
+    if (empties_at (st, i)->accepts == accepts)
+      return i;
+  e = g_new (Empties, 1);
+  e->accepts = accepts;
+  e->idle = space_new ("pci-idle-buses", 2, idle_dims);
+  g_ptr_array_add (st->empties, e);
+  return st->empties->len - 1;
+}
+
+static gboolean
+bus_is_idle (const Bus *b)
+{
+  return b->n_used == 0 && !b->locked;
+}
+
+static gboolean
+slot_is_aggregate (const Bus *b, guint slot)
+{
+  return (b->agg_mask >> slot) & 1;
+}
+
+/* Makes @b's tuples in @c follow the truth (a new or a parked member). */
+static void
+class_enroll (Class *c, const Bus *b)
+{
+  AsmRange box[N_DIMS];
+  guint64 t[N_DIMS];
+  gboolean fresh;
+
+  bus_box (box, b);
+  tuple (t, b, b->min_slot, 0);
+  fresh = !asm_addr_space_is_pooled (c->free, t);
+  if (fresh)
+    {
+      pool (c->free, box);
+      pool (c->agg, box);
+      take_box (c->agg, box);
+    }
+  for (guint s = b->min_slot; s <= b->max_slot; s++)
+    for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
+      {
+        gboolean used = (b->funcs[s] >> f) & 1;
+        tuple (t, b, s, f);
+        if (fresh && used)
+          take (c->free, t);
+        else if (!fresh && !used)
+          give (c->free, t);
+        if (!used && slot_is_aggregate (b, s))
+          give (c->agg, t);
+      }
+}
+
+/* Reserves every free tuple of @b in @c, so that no search finds it. */
+static void
+class_park (Class *c, const Bus *b)
+{
+  guint64 t[N_DIMS];
+
+  for (guint s = b->min_slot; s <= b->max_slot; s++)
+    {
+      if (b->funcs[s] == 0)
+        {
+          AsmRange box[N_DIMS];
+          bus_box (box, b);
+          box[2] = ASM_VALUE (s);
+          take_box (c->free, box);
+          continue;
+        }
+      for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
+        if (!((b->funcs[s] >> f) & 1))
+          {
+            tuple (t, b, s, f);
+            take (c->free, t);
+            if (slot_is_aggregate (b, s))
+              take (c->agg, t);
+          }
+    }
+}
+
+static void
+empties_enroll (Empties *e, const Bus *b)
+{
+  guint64 t[2] = { b->domain, b->bus };
+
+  if (!asm_addr_space_is_pooled (e->idle, t))
+    {
+      AsmRange box[2] = { ASM_VALUE (b->domain), ASM_VALUE (b->bus) };
+      pool (e->idle, box);
+      if (!bus_is_idle (b))
+        take (e->idle, t);
+    }
+  else if (bus_is_idle (b))
+    give (e->idle, t);
+}
+
+static void
+empties_park (Empties *e, const Bus *b)
+{
+  guint64 t[2] = { b->domain, b->bus };
+
+  if (bus_is_idle (b))
+    take (e->idle, t);
+}
+
+/* Moves @b to the class of (accepts, group).  O(256 log n). */
+static void
+bus_move (State *st, Bus *b, AsmPciConnectFlags accepts, guint32 group)
+{
+  guint cls;
+
+  if (accepts == b->accepts && group == b->group)
+    return;
+  class_park (class_at (st, b->cls), b);
+  cls = class_get (st, accepts, group);
+  if (accepts != b->accepts)
+    {
+      empties_park (empties_at (st, b->eidx), b);
+      b->eidx = empties_get (st, accepts);
+      empties_enroll (empties_at (st, b->eidx), b);
+    }
+  b->accepts = accepts;
+  b->group = group;
+  b->cls = cls;
+  class_enroll (class_at (st, cls), b);
+}
+
+static void
+bus_set_locked (State *st, Bus *b, gboolean locked)
+{
+  gboolean was_idle = bus_is_idle (b);
+  guint64 t[2] = { b->domain, b->bus };
+
+  b->locked = locked;
+  if (was_idle && !bus_is_idle (b))
+    take (empties_at (st, b->eidx)->idle, t);
+  else if (!was_idle && bus_is_idle (b))
+    give (empties_at (st, b->eidx)->idle, t);
+}
+
+/* Marks s.f used everywhere.  The function must be free. */
+static void
+bus_take (State *st, Bus *b, guint s, guint f, gboolean aggregating)
+{
+  Class *c = class_at (st, b->cls);
+  gboolean slot_was_empty = b->funcs[s] == 0;
+  gboolean was_idle = bus_is_idle (b);
+  guint64 t[N_DIMS];
+
+  tuple (t, b, s, f);
+  take (st->all, t);
+  take (c->free, t);
+  b->funcs[s] |= (guint8) (1u << f);
+  b->n_used++;
+  if (slot_was_empty && aggregating)
+    {
+      b->agg_mask |= 1u << s;
+      for (guint g = 0; g <= ASM_PCI_FUNCTION_LAST; g++)
+        if (g != f)
+          {
+            tuple (t, b, s, g);
+            give (c->agg, t);
+          }
+    }
+  else if (slot_is_aggregate (b, s))
+    take (c->agg, t);
+  if (was_idle)
+    {
+      guint64 u[2] = { b->domain, b->bus };
+      take (empties_at (st, b->eidx)->idle, u);
+    }
+}
+
+/* Marks s.f free everywhere.  The function must be used. */
+static void
+bus_give (State *st, Bus *b, guint s, guint f)
+{
+  Class *c = class_at (st, b->cls);
+  guint64 t[N_DIMS];
+
+  tuple (t, b, s, f);
+  give (st->all, t);
+  give (c->free, t);
+  b->funcs[s] &= (guint8) ~(1u << f);
+  b->n_used--;
+  if (slot_is_aggregate (b, s))
+    {
+      if (b->funcs[s] == 0)
+        {
+          /* the slot loses its mark: the other 7 were free in agg */
+          b->agg_mask &= ~(1u << s);
+          for (guint g = 0; g <= ASM_PCI_FUNCTION_LAST; g++)
+            if (g != f)
+              {
+                tuple (t, b, s, g);
+                take (c->agg, t);
+              }
+        }
+      else
+        give (c->agg, t);
+    }
+  if (bus_is_idle (b))
+    {
+      guint64 u[2] = { b->domain, b->bus };
+      give (empties_at (st, b->eidx)->idle, u);
+    }
+}
+
+/* libvirt's isolation rules, after a reservation on a bus that was empty
+ * (@was_empty) or not. */
+static void
+bus_apply_group (State *st, Bus *b, gboolean was_empty, guint32 group,
+                 gboolean from_config)
+{
+  if (was_empty && !b->locked)
+    bus_move (st, b, b->accepts, group);
+  else if (b->group != group && from_config)
+    bus_move (st, b, b->accepts, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Validation                                                           */
+
+typedef enum {
+  FIT_OK,
+  FIT_NOT_INTEGRATED,
+  FIT_NO_AUTOASSIGN,
+  FIT_NO_HOTPLUG,
+  FIT_NO_TYPE,
+} Fit;
+
+/* libvirt's virDomainPCIAddressFlagsCompatible */
+static Fit
+fits (AsmPciConnectFlags accepts, gboolean bus_zero, AsmPciConnectFlags dev,
+      gboolean from_config)
+{
+  if (dev & ASM_PCI_CONNECT_INTEGRATED)
+    {
+      if (!bus_zero)
+        return FIT_NOT_INTEGRATED;
+      accepts |= ASM_PCI_CONNECT_AUTOASSIGN;
+    }
+  if (from_config)
+    {
+      if (accepts & ASM_PCI_CONNECT_TYPES_ENDPOINT)
+        accepts |= ASM_PCI_CONNECT_TYPES_ENDPOINT;
+      if (dev & ASM_PCI_CONNECT_TYPE_PCI_BRIDGE)
+        dev |= ASM_PCI_CONNECT_TYPE_PCI_DEVICE;
+    }
+  else if ((dev & ASM_PCI_CONNECT_AUTOASSIGN) &&
+           !(accepts & ASM_PCI_CONNECT_AUTOASSIGN))
+    return FIT_NO_AUTOASSIGN;
+  if ((dev & ASM_PCI_CONNECT_HOTPLUGGABLE) &&
+      !(accepts & ASM_PCI_CONNECT_HOTPLUGGABLE))
+    return FIT_NO_HOTPLUG;
+  if (!(dev & accepts & ASM_PCI_CONNECT_TYPES_MASK))
+    return FIT_NO_TYPE;
+  return FIT_OK;
+}
+
+static char *
+bus_describe (const Bus *b)
+{
+  g_autofree char *name = controller_name (b->model, b->index);
+  return g_strdup_printf ("bus %04x:%02x (%s %s)", b->domain, b->bus,
+                          models[b->model].name, name);
+}
+
+static gboolean
+check_flags (AsmPciConnectFlags flags, GError **error)
+{
+  if (flags & ~ASM_PCI_CONNECT_ALL)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "connect flags %#x hold unknown bits %#x", (guint) flags,
+                   (guint) (flags & ~ASM_PCI_CONNECT_ALL));
+      return FALSE;
+    }
+  if (!(flags & ASM_PCI_CONNECT_TYPES_MASK))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "connect flags %#x name no device type", (guint) flags);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The parts of @a are in range and its bus exists. */
+static Bus *
+resolve_addr (State *st, const AsmPciAddr *a, GError **error)
+{
+  g_autofree char *s = asm_pci_addr_format (a);
+  Bus *b;
+
+  if (a->domain > ASM_PCI_DOMAIN_LAST)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: domain %#x is out of range 0..%#x", s, a->domain,
+                   ASM_PCI_DOMAIN_LAST);
+      return NULL;
+    }
+  if (a->slot > ASM_PCI_SLOT_LAST)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: slot %#x is out of range 0..%#x", s, a->slot,
+                   ASM_PCI_SLOT_LAST);
+      return NULL;
+    }
+  if (a->function > ASM_PCI_FUNCTION_LAST)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: function %u is out of range 0..%u", s, a->function,
+                   ASM_PCI_FUNCTION_LAST);
+      return NULL;
+    }
+  b = lookup_bus (st, a->domain, a->bus);
+  if (b == NULL)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+                   "%s: bus %04x:%02x does not exist (no controller provides "
+                   "it)", s, a->domain, a->bus);
+      return NULL;
+    }
+  return b;
+}
+
+/* libvirt's virDomainPCIAddressValidate: the bus exists, takes @flags, and
+ * the slot is in its range. */
+static Bus *
+validate_addr (State *st, const AsmPciAddr *a, AsmPciConnectFlags flags,
+               gboolean from_config, GError **error)
+{
+  g_autofree char *s = NULL;
+  g_autofree char *bd = NULL;
+  Bus *b;
+  Fit fit;
+
+  if (!check_flags (flags, error) || (b = resolve_addr (st, a, error)) == NULL)
+    return NULL;
+  fit = fits (b->accepts, b->bus == 0, flags, from_config);
+  s = asm_pci_addr_format (a);
+  bd = bus_describe (b);
+  switch (fit)
+    {
+    case FIT_OK:
+      break;
+    case FIT_NOT_INTEGRATED:
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: an integrated device must be on bus 0 of its domain, "
+                   "not on %s", s, bd);
+      return NULL;
+    case FIT_NO_AUTOASSIGN:
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: %s does not take auto-assigned devices", s, bd);
+      return NULL;
+    case FIT_NO_HOTPLUG:
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: %s does not support hotplug, which the device needs",
+                   s, bd);
+      return NULL;
+    case FIT_NO_TYPE:
+    default:
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: %s does not accept a %s", s, bd, type_name (flags));
+      return NULL;
+    }
+  if (a->slot < b->min_slot || a->slot > b->max_slot)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: slot %#x is out of range %#x..%#x of %s", s, a->slot,
+                   b->min_slot, b->max_slot, bd);
+      return NULL;
+    }
+  return b;
+}
+
+/* ------------------------------------------------------------------ */
+/* Search                                                               */
+
+typedef struct {
+  guint32 domain_first, domain_last;
+  guint32 bus_first, bus_last;
+} Scope;
+
+static const Scope scope_all = { 0, ASM_PCI_DOMAIN_LAST, 0, G_MAXUINT32 };
+
+static void
+consider (gboolean *found, guint64 *best, const guint64 *t, guint n)
+{
+  if (*found)
+    {
+      guint d;
+      for (d = 0; d < n && t[d] == best[d]; d++)
+        ;
+      if (d == n || t[d] > best[d])
+        return;
+    }
+  memcpy (best, t, n * sizeof (guint64));
+  *found = TRUE;
+}
+
+/* The next free address for @flags in @group inside @scope (libvirt's
+ * GetNextAddr with function "any"); FALSE when there is none. */
+static gboolean
+find_next (State *st, AsmPciConnectFlags flags, guint32 group,
+           const Scope *scope, AsmPciAddr *out)
+{
+  AsmRange within[N_DIMS];
+  guint64 best[N_DIMS], t[N_DIMS];
+  gboolean found = FALSE;
+  GArray *ids;
+
+  within[0] = ASM_RANGE (scope->domain_first, scope->domain_last);
+  within[1] = ASM_RANGE (scope->bus_first, scope->bus_last);
+  within[2] = ASM_RANGE (0, ASM_PCI_SLOT_LAST);
+  within[3] = ASM_RANGE (0, ASM_PCI_FUNCTION_LAST);
+  if (flags & ASM_PCI_CONNECT_INTEGRATED)
+    {
+      if (scope->bus_first > 0)
+        return FALSE;
+      within[1] = ASM_VALUE (0);
+    }
+
+  /* pass 1: the buses of the device's isolation group */
+  ids = g_hash_table_lookup (st->groups, GUINT_TO_POINTER (group));
+  for (guint i = 0; ids != NULL && i < ids->len; i++)
+    {
+      Class *c = class_at (st, g_array_index (ids, guint, i));
+
+      if (fits (c->accepts, TRUE, flags, FALSE) != FIT_OK)
+        continue;
+      if (asm_addr_space_find_free (c->free, within, 1, t, NULL))
+        consider (&found, best, t, N_DIMS);
+      if ((flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) &&
+          asm_addr_space_find_free (c->agg, within, 0, t, NULL))
+        consider (&found, best, t, N_DIMS);
+    }
+
+  /* pass 2: the lowest empty, unlocked bus, which will adopt the group */
+  if (!found)
+    {
+      for (guint i = 0; i < st->empties->len; i++)
+        {
+          Empties *e = empties_at (st, i);
+          if (fits (e->accepts, TRUE, flags, FALSE) != FIT_OK)
+            continue;
+          if (asm_addr_space_find_free (e->idle, within, 0, t, NULL))
+            consider (&found, best, t, 2);
+        }
+      if (found)
+        {
+          Bus *b = lookup_bus (st, (guint32) best[0], (guint32) best[1]);
+          g_assert (b != NULL && b->n_used == 0);
+          best[2] = b->min_slot;
+          best[3] = 0;
+        }
+    }
+  if (!found)
+    return FALSE;
+  out->domain = (guint32) best[0];
+  out->bus = (guint32) best[1];
+  out->slot = (guint8) best[2];
+  out->function = (guint8) best[3];
+  return TRUE;
+}
+
+/* Reserves @a (validated, free) for a device. */
+static void
+commit_reserve (State *st, Bus *b, const AsmPciAddr *a,
+                AsmPciConnectFlags flags, guint32 group, gboolean from_config)
+{
+  gboolean was_empty = b->n_used == 0;
+
+  bus_take (st, b, a->slot, a->function,
+            (flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) != 0);
+  bus_apply_group (st, b, was_empty, group, from_config);
+}
+
+/* ------------------------------------------------------------------ */
+/* The set                                                              */
+
+/**
+ * asm_pci_bus_set_new:
+ *
+ * Creates an empty set: no controller, no bus.  Add a root controller
+ * (index 0) first.
+ *
+ * Returns: (transfer full): the set
+ *
+ * Since: 0.1
+ */
+AsmPciBusSet *
+asm_pci_bus_set_new (void)
+{
+  AsmPciBusSet *set = g_new0 (AsmPciBusSet, 1);
+
+  set->ref = 1;
+  set->st = state_new ();
+  return set;
+}
+
+/**
+ * asm_pci_bus_set_ref:
+ * @set: a set
+ *
+ * Returns: (transfer full): @set, with one more reference
+ *
+ * Since: 0.1
+ */
+AsmPciBusSet *
+asm_pci_bus_set_ref (AsmPciBusSet *set)
+{
+  g_return_val_if_fail (set != NULL, NULL);
+  g_atomic_int_inc (&set->ref);
+  return set;
+}
+
+/**
+ * asm_pci_bus_set_unref:
+ * @set: (nullable) (transfer full): a set
+ *
+ * Drops a reference; the last one frees the set (and calls the grow
+ * callback's destroy notify).
+ *
+ * Since: 0.1
+ */
+void
+asm_pci_bus_set_unref (AsmPciBusSet *set)
+{
+  if (set == NULL || !g_atomic_int_dec_and_test (&set->ref))
+    return;
+  if (set->grow_destroy != NULL)
+    set->grow_destroy (set->grow_data);
+  state_free (set->st);
+  g_free (set);
+}
+
+/**
+ * asm_pci_bus_set_copy:
+ * @set: a set
+ *
+ * An independent copy of @set's controllers, buses and reservations (for a
+ * dry run: place every device on the copy, then on the real set).  The
+ * grow callback is not copied.  O(buses); the address spaces beneath are
+ * cloned copy-on-write.
+ *
+ * Returns: (transfer full): the copy
+ *
+ * Since: 0.1
+ */
+AsmPciBusSet *
+asm_pci_bus_set_copy (AsmPciBusSet *set)
+{
+  AsmPciBusSet *c;
+
+  g_return_val_if_fail (set != NULL, NULL);
+  c = g_new0 (AsmPciBusSet, 1);
+  c->ref = 1;
+  c->st = state_copy (set->st);
+  return c;
+}
+
+/* The checks common to both ways of adding a controller. */
+static gboolean
+validate_new_controller (State *st, guint32 index,
+                         AsmPciControllerModel model, GError **error)
+{
+  Bus *old;
+
+  if (!model_valid (model))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "controller %u: model %d is not a PCI controller model",
+                   index, (int) model);
+      return FALSE;
+    }
+  if (index == 0 && !asm_pci_controller_model_is_root (model))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "controller index 0 must be a root controller (pci-root or "
+                   "pcie-root), not %s", models[model].name);
+      return FALSE;
+    }
+  old = lookup_index (st, index);
+  if (old != NULL)
+    {
+      g_autofree char *name = controller_name (old->model, old->index);
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                   "controller index %u is already used (%s %s)", index,
+                   models[old->model].name, name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The bus of a non-root controller plugging into (domain, parent_bus). */
+static Bus *
+validate_parent (State *st, guint32 index, AsmPciControllerModel model,
+                 guint32 domain, guint32 parent_bus, GError **error)
+{
+  Bus *root, *parent;
+
+  if (domain > ASM_PCI_DOMAIN_LAST)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s controller %u: domain %#x is out of range 0..%#x",
+                   models[model].name, index, domain, ASM_PCI_DOMAIN_LAST);
+      return NULL;
+    }
+  root = lookup_index (st, domain);
+  if (root == NULL || !root->is_root)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+                   "%s controller %u: domain %04x does not exist (no root "
+                   "controller has index %u)",
+                   models[model].name, index, domain, domain);
+      return NULL;
+    }
+  parent = lookup_bus (st, domain, parent_bus);
+  if (parent == NULL)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+                   "%s controller %u: bus %04x:%02x does not exist (no "
+                   "controller provides it)",
+                   models[model].name, index, domain, parent_bus);
+      return NULL;
+    }
+  if (index <= parent->index)
+    {
+      g_autofree char *name = controller_name (parent->model, parent->index);
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s controller %u: its index must be above %u, the index "
+                   "of %s (%s) that provides bus %04x:%02x it plugs into",
+                   models[model].name, index, parent->index, name,
+                   models[parent->model].name, domain, parent_bus);
+      return NULL;
+    }
+  if (root->n_domain_buses >= ASM_PCI_MAX_BUSES_PER_DOMAIN)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                   "%s controller %u: domain %04x already holds %u buses, "
+                   "the most one PCI domain can hold",
+                   models[model].name, index, domain,
+                   ASM_PCI_MAX_BUSES_PER_DOMAIN);
+      return NULL;
+    }
+  return parent;
+}
+
+static Bus *
+bus_add (State *st, guint32 index, AsmPciControllerModel model,
+         guint32 domain, const AsmPciAddr *plugged_at)
+{
+  Bus *b = g_new0 (Bus, 1);
+  AsmRange box[N_DIMS];
+
+  b->index = index;
+  b->model = model;
+  b->is_root = asm_pci_controller_model_is_root (model);
+  b->domain = domain;
+  b->bus = b->is_root ? 0 : index;
+  b->key = bus_key (b->domain, b->bus);
+  if (plugged_at != NULL)
+    b->plugged_at = *plugged_at;
+  b->accepts = asm_pci_controller_model_get_bus_flags (model, TRUE,
+                                                       &b->min_slot,
+                                                       &b->max_slot);
+  g_hash_table_insert (st->by_index, GUINT_TO_POINTER (index), b);
+  g_hash_table_insert (st->by_bus, &b->key, b);
+  bus_box (box, b);
+  pool (st->all, box);
+  b->cls = class_get (st, b->accepts, 0);
+  class_enroll (class_at (st, b->cls), b);
+  b->eidx = empties_get (st, b->accepts);
+  empties_enroll (empties_at (st, b->eidx), b);
+  if (b->is_root)
+    b->n_domain_buses = 1;
+  else
+    lookup_index (st, domain)->n_domain_buses++;
+  return b;
+}
+
+/**
+ * asm_pci_bus_set_add_controller:
+ * @set: a set
+ * @index: the controller index
+ * @model: the controller model
+ * @plugged_at: (nullable): where a non-root controller is plugged in;
+ *   %NULL for a root
+ * @error: return location for a #GError
+ *
+ * Adds a controller and the bus it provides, with the mapping of seed 002:
+ * a root (pci-root, pcie-root) with index N establishes domain N and
+ * provides bus N:0; a non-root controller with index N plugged into a bus
+ * of domain D provides bus D:N.  A non-root controller's index must exceed
+ * that of the controller providing the bus it plugs into (root D for bus
+ * D:0), so index 0 is a root.  @plugged_at is reserved on that bus with the
+ * model's connect flags (asm_pci_controller_model_get_connect_flags()), as
+ * an address from configuration, isolation group 0.  Gaps between indexes
+ * are allowed.  The new bus has hotplug on where the model allows it,
+ * isolation group 0, unlocked.
+ *
+ * Errors: %ASM_ERROR_INVALID for an unknown model, a non-root index 0, a
+ * root given @plugged_at or a non-root not given one, a root index above
+ * 0xffff, an index not above the parent's, or a @plugged_at that the
+ * parent bus does not accept (see asm_pci_bus_set_reserve_addr());
+ * %ASM_ERROR_IN_USE for an index already used or a @plugged_at in use;
+ * %ASM_ERROR_NOT_FOUND when the domain or the parent bus does not exist;
+ * %ASM_ERROR_NO_SPACE when the domain already holds 256 buses.  Nothing
+ * changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_add_controller (AsmPciBusSet *set, guint32 index,
+                                AsmPciControllerModel model,
+                                const AsmPciAddr *plugged_at, GError **error)
+{
+  State *st;
+  Bus *parent;
+  AsmPciConnectFlags flags;
+
+  g_return_val_if_fail (set != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  st = set->st;
+
+  if (!validate_new_controller (st, index, model, error))
+    return FALSE;
+  if (asm_pci_controller_model_is_root (model))
+    {
+      if (plugged_at != NULL)
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                       "%s controller %u is a root: it is plugged into no "
+                       "bus", models[model].name, index);
+          return FALSE;
+        }
+      if (index > ASM_PCI_DOMAIN_LAST)
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                       "%s controller index %#x is out of range 0..%#x (a "
+                       "root's index is its 16-bit PCI domain)",
+                       models[model].name, index, ASM_PCI_DOMAIN_LAST);
+          return FALSE;
+        }
+      bus_add (st, index, model, index, NULL);
+      return TRUE;
+    }
+
+  if (plugged_at == NULL)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s controller %u needs the address it is plugged in at",
+                   models[model].name, index);
+      return FALSE;
+    }
+  parent = validate_parent (st, index, model, plugged_at->domain,
+                            plugged_at->bus, error);
+  if (parent == NULL)
+    return FALSE;
+  flags = models[model].connect;
+  if (validate_addr (st, plugged_at, flags, TRUE, error) == NULL)
+    {
+      g_prefix_error (error, "%s controller %u: ", models[model].name, index);
+      return FALSE;
+    }
+  if ((parent->funcs[plugged_at->slot] >> plugged_at->function) & 1)
+    {
+      g_autofree char *s = asm_pci_addr_format (plugged_at);
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                   "%s controller %u: %s is already in use",
+                   models[model].name, index, s);
+      return FALSE;
+    }
+  commit_reserve (st, parent, plugged_at, flags, 0, TRUE);
+  parent->held[plugged_at->slot] |= (guint8) (1u << plugged_at->function);
+  bus_add (st, index, model, plugged_at->domain, plugged_at);
+  return TRUE;
+}
+
+/**
+ * asm_pci_bus_set_add_controller_next:
+ * @set: a set
+ * @index: the controller index
+ * @model: a non-root controller model
+ * @domain: the domain to add it to
+ * @out_plugged_at: (out) (optional): where it was plugged in
+ * @error: return location for a #GError
+ *
+ * Adds a non-root controller at the next free address of @domain that
+ * accepts its connect flags, as asm_pci_bus_set_reserve_next() would choose
+ * it (isolation group 0), among the buses whose controller index is below
+ * @index.  Meant for growth policies (#AsmPciGrowFunc); never calls the
+ * grow callback.
+ *
+ * Errors: as asm_pci_bus_set_add_controller(); %ASM_ERROR_INVALID also for
+ * a root @model or when @domain's root index is not below @index;
+ * %ASM_ERROR_NO_SPACE when no address fits.  Nothing changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_add_controller_next (AsmPciBusSet *set, guint32 index,
+                                     AsmPciControllerModel model,
+                                     guint32 domain,
+                                     AsmPciAddr *out_plugged_at,
+                                     GError **error)
+{
+  State *st;
+  Bus *parent;
+  AsmPciAddr a;
+  Scope scope;
+
+  g_return_val_if_fail (set != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  st = set->st;
+
+  if (!validate_new_controller (st, index, model, error))
+    return FALSE;
+  if (asm_pci_controller_model_is_root (model))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s controller %u is a root: it is plugged into no bus",
+                   models[model].name, index);
+      return FALSE;
+    }
+  /* bus 0 checks the domain, the index order against the root, and the
+   * domain's bus count */
+  if (validate_parent (st, index, model, domain, 0, error) == NULL)
+    return FALSE;
+  scope.domain_first = scope.domain_last = domain;
+  scope.bus_first = 0;
+  scope.bus_last = index - 1;
+  if (!find_next (st, models[model].connect, 0, &scope, &a))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                   "%s controller %u: no free address in domain %04x on a bus "
+                   "below index %u accepts a %s",
+                   models[model].name, index, domain, index,
+                   type_name (models[model].connect));
+      return FALSE;
+    }
+  parent = lookup_bus (st, a.domain, a.bus);
+  commit_reserve (st, parent, &a, models[model].connect, 0, FALSE);
+  parent->held[a.slot] |= (guint8) (1u << a.function);
+  bus_add (st, index, model, domain, &a);
+  if (out_plugged_at != NULL)
+    *out_plugged_at = a;
+  return TRUE;
+}
+
+/**
+ * asm_pci_bus_set_get_n_controllers:
+ * @set: a set
+ *
+ * Returns: the number of controllers (and buses)
+ *
+ * Since: 0.1
+ */
+guint
+asm_pci_bus_set_get_n_controllers (AsmPciBusSet *set)
+{
+  g_return_val_if_fail (set != NULL, 0);
+  return g_hash_table_size (set->st->by_index);
+}
+
+/**
+ * asm_pci_bus_set_get_controller:
+ * @set: a set
+ * @index: a controller index
+ * @out_info: (out caller-allocates) (optional): the controller and its bus
+ *
+ * Returns: %TRUE when a controller has @index
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_get_controller (AsmPciBusSet *set, guint32 index,
+                                AsmPciControllerInfo *out_info)
+{
+  Bus *b;
+
+  g_return_val_if_fail (set != NULL, FALSE);
+  b = lookup_index (set->st, index);
+  if (b == NULL)
+    return FALSE;
+  if (out_info != NULL)
+    {
+      memset (out_info, 0, sizeof (*out_info));
+      out_info->index = b->index;
+      out_info->model = b->model;
+      out_info->is_root = b->is_root;
+      out_info->domain = b->domain;
+      out_info->bus = b->bus;
+      out_info->plugged_at = b->plugged_at;
+      out_info->accepts = b->accepts;
+      out_info->min_slot = b->min_slot;
+      out_info->max_slot = b->max_slot;
+      out_info->isolation_group = b->group;
+      out_info->isolation_locked = b->locked;
+      out_info->n_reserved = b->n_used;
+    }
+  return TRUE;
+}
+
+/**
+ * asm_pci_bus_set_get_controller_name:
+ * @set: a set
+ * @index: a controller index
+ *
+ * The name of the controller's bus as libvirt gives it to QEMU: `pcie.N`
+ * for a pcie-root, `pci.N` for every other model (pci-root included), N
+ * being the index.
+ *
+ * Returns: (transfer full) (nullable): the name, or %NULL when no
+ *   controller has @index
+ *
+ * Since: 0.1
+ */
+char *
+asm_pci_bus_set_get_controller_name (AsmPciBusSet *set, guint32 index)
+{
+  Bus *b;
+
+  g_return_val_if_fail (set != NULL, NULL);
+  b = lookup_index (set->st, index);
+  return b != NULL ? controller_name (b->model, b->index) : NULL;
+}
+
+/**
+ * asm_pci_bus_set_find_controller:
+ * @set: a set
+ * @domain: a domain
+ * @bus: a bus id in @domain
+ * @out_index: (out) (optional): the index of the controller providing it
+ *
+ * Maps a `domain:bus` pair to a controller index (seed 002: `0000:00` is
+ * root 0, `000f:1b` is the non-root controller 27 plugged into domain 15).
+ *
+ * Returns: %TRUE when the bus exists
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_find_controller (AsmPciBusSet *set, guint32 domain,
+                                 guint32 bus, guint32 *out_index)
+{
+  Bus *b;
+
+  g_return_val_if_fail (set != NULL, FALSE);
+  b = lookup_bus (set->st, domain, bus);
+  if (b == NULL)
+    return FALSE;
+  if (out_index != NULL)
+    *out_index = b->index;
+  return TRUE;
+}
+
+static Bus *
+controller_or_error (State *st, guint32 index, GError **error)
+{
+  Bus *b = lookup_index (st, index);
+
+  if (b == NULL)
+    g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+                 "no controller has index %u", index);
+  return b;
+}
+
+/**
+ * asm_pci_bus_set_set_hotplug:
+ * @set: a set
+ * @index: a controller index
+ * @hotplug: whether its bus supports hotplug
+ * @error: return location for a #GError
+ *
+ * Turns hotplug on or off for one bus (libvirt's `hotplug='off'` on a
+ * controller).  Addresses already reserved stay.  O(256 log n).
+ *
+ * Errors: %ASM_ERROR_NOT_FOUND for an unknown index; %ASM_ERROR_INVALID
+ * when turning it on for a model whose bus never supports hotplug
+ * (pcie-root, dmi-to-pci-bridge, switch upstream port, pcie-expander-bus).
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_set_hotplug (AsmPciBusSet *set, guint32 index,
+                             gboolean hotplug, GError **error)
+{
+  State *st;
+  Bus *b;
+
+  g_return_val_if_fail (set != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  st = set->st;
+  if ((b = controller_or_error (st, index, error)) == NULL)
+    return FALSE;
+  if (hotplug && !models[b->model].hotplug)
+    {
+      g_autofree char *bd = bus_describe (b);
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s never supports hotplug", bd);
+      return FALSE;
+    }
+  bus_move (st, b,
+            asm_pci_controller_model_get_bus_flags (b->model, hotplug, NULL,
+                                                    NULL),
+            b->group);
+  return TRUE;
+}
+
+/**
+ * asm_pci_bus_set_set_isolation_group:
+ * @set: a set
+ * @index: a controller index
+ * @group: the isolation group of its bus
+ * @locked: %TRUE to keep @group when the bus is empty (libvirt's
+ *   `isolationGroupLocked`), %FALSE to let the first device on the empty
+ *   bus choose
+ * @error: return location for a #GError
+ *
+ * Sets a bus's isolation group.  asm_pci_bus_set_reserve_next_full() puts a
+ * device on a bus of its own group first, else on the lowest empty unlocked
+ * bus, which adopts the device's group.  O(256 log n).
+ *
+ * Errors: %ASM_ERROR_NOT_FOUND for an unknown index.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_set_isolation_group (AsmPciBusSet *set, guint32 index,
+                                     guint32 group, gboolean locked,
+                                     GError **error)
+{
+  State *st;
+  Bus *b;
+
+  g_return_val_if_fail (set != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  st = set->st;
+  if ((b = controller_or_error (st, index, error)) == NULL)
+    return FALSE;
+  bus_move (st, b, b->accepts, group);
+  bus_set_locked (st, b, locked);
+  return TRUE;
+}
+
+/**
+ * asm_pci_bus_set_reserve_addr_full:
+ * @set: a set
+ * @addr: the address to reserve
+ * @flags: the device's connect flags
+ * @isolation_group: the device's isolation group
+ * @from_config: %TRUE when @addr was given in configuration (looser rules,
+ *   and a group mismatch resets the bus's group to 0)
+ * @error: return location for a #GError
+ *
+ * Reserves exactly @addr (libvirt's virDomainPCIAddressReserveAddr).  The
+ * bus must exist and accept @flags: they share a type bit; an
+ * %ASM_PCI_CONNECT_INTEGRATED device is on bus 0; a
+ * %ASM_PCI_CONNECT_HOTPLUGGABLE device needs a hotplug bus; unless
+ * @from_config, an %ASM_PCI_CONNECT_AUTOASSIGN device needs a bus that
+ * takes auto-assigned devices.  With @from_config, PCI and PCIe endpoints
+ * are interchangeable and a pci-bridge may go where a PCI device may.  The
+ * slot must be in the bus's range.  Any free function of any slot may be
+ * taken; the first function of an empty slot taken with
+ * %ASM_PCI_CONNECT_AGGREGATE_SLOT makes it an aggregate slot.  On an empty
+ * unlocked bus the bus adopts @isolation_group.
+ *
+ * Errors: %ASM_ERROR_INVALID for bad flags, a part out of range, a bus that
+ * does not accept @flags, or a slot outside the bus's range;
+ * %ASM_ERROR_NOT_FOUND when the bus does not exist; %ASM_ERROR_IN_USE when
+ * @addr is reserved.  Nothing changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_reserve_addr_full (AsmPciBusSet *set, const AsmPciAddr *addr,
+                                   AsmPciConnectFlags flags,
+                                   guint32 isolation_group,
+                                   gboolean from_config, GError **error)
+{
+  State *st;
+  Bus *b;
+
+  g_return_val_if_fail (set != NULL && addr != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  st = set->st;
+
+  if ((b = validate_addr (st, addr, flags, from_config, error)) == NULL)
+    return FALSE;
+  if ((b->funcs[addr->slot] >> addr->function) & 1)
+    {
+      g_autofree char *s = asm_pci_addr_format (addr);
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE, "%s is already in use",
+                   s);
+      return FALSE;
+    }
+  commit_reserve (st, b, addr, flags, isolation_group, from_config);
+  return TRUE;
+}
+
+/**
+ * asm_pci_bus_set_reserve_addr:
+ * @set: a set
+ * @addr: the address to reserve
+ * @flags: the device's connect flags
+ * @from_config: %TRUE when @addr was given in configuration
+ * @error: return location for a #GError
+ *
+ * asm_pci_bus_set_reserve_addr_full() with isolation group 0.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_reserve_addr (AsmPciBusSet *set, const AsmPciAddr *addr,
+                              AsmPciConnectFlags flags, gboolean from_config,
+                              GError **error)
+{
+  return asm_pci_bus_set_reserve_addr_full (set, addr, flags, 0, from_config,
+                                            error);
+}
+
+/**
+ * asm_pci_bus_set_reserve_slot:
+ * @set: a set
+ * @addr: function 0 of the slot to reserve
+ * @flags: the device's connect flags
+ * @from_config: %TRUE when @addr was given in configuration
+ * @error: return location for a #GError
+ *
+ * Reserves all 8 functions of a slot, all or nothing (for a device that
+ * must own its slot, or to keep a slot free of other devices), checked as
+ * asm_pci_bus_set_reserve_addr() checks one function; isolation group 0.
+ *
+ * Errors: as asm_pci_bus_set_reserve_addr(); %ASM_ERROR_INVALID also when
+ * @addr is not function 0; %ASM_ERROR_IN_USE when any function of the slot
+ * is reserved.  Nothing changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_reserve_slot (AsmPciBusSet *set, const AsmPciAddr *addr,
+                              AsmPciConnectFlags flags, gboolean from_config,
+                              GError **error)
+{
+  State *st;
+  Bus *b;
+  gboolean was_empty;
+
+  g_return_val_if_fail (set != NULL && addr != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  st = set->st;
+
+  if ((b = validate_addr (st, addr, flags, from_config, error)) == NULL)
+    return FALSE;
+  if (addr->function != 0)
+    {
+      g_autofree char *s = asm_pci_addr_format (addr);
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: a slot is named by its function 0", s);
+      return FALSE;
+    }
+  if (b->funcs[addr->slot] != 0)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                   "slot %04x:%02x:%02x has functions in use (mask %#x)",
+                   addr->domain, addr->bus, addr->slot, b->funcs[addr->slot]);
+      return FALSE;
+    }
+  was_empty = b->n_used == 0;
+  for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
+    bus_take (st, b, addr->slot, f,
+              (flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) != 0);
+  bus_apply_group (st, b, was_empty, 0, from_config);
+  return TRUE;
+}
+
+/**
+ * asm_pci_bus_set_reserve_next_full:
+ * @set: a set
+ * @flags: the device's connect flags (usually with
+ *   %ASM_PCI_CONNECT_AUTOASSIGN for endpoints)
+ * @isolation_group: the device's isolation group
+ * @out_addr: (out) (optional): the address reserved
+ * @error: return location for a #GError
+ *
+ * Reserves the next free address for a device, libvirt's policy: buses in
+ * (domain, bus) order, then slots, then functions; only buses that accept
+ * @flags (as asm_pci_bus_set_reserve_addr() with @from_config %FALSE); a
+ * slot qualifies when it is empty (the device gets function 0) or, for an
+ * %ASM_PCI_CONNECT_AGGREGATE_SLOT device, when it is an aggregate slot with
+ * a free function (the device gets the lowest).  So 8 root ports fill one
+ * slot before the next slot is taken.
+ *
+ * Isolation: buses of @isolation_group are tried first; failing that, the
+ * lowest empty unlocked bus that fits, which adopts @isolation_group.
+ *
+ * When nothing fits and a grow callback is set (and not running), it is
+ * called once; if it returns %TRUE the search is retried once.  If the call
+ * still fails, everything the callback did is rolled back.
+ *
+ * Errors: %ASM_ERROR_INVALID for bad flags; %ASM_ERROR_NO_SPACE when no
+ * address fits ("no room"), with the callback's message if it failed.
+ * Nothing changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_reserve_next_full (AsmPciBusSet *set, AsmPciConnectFlags flags,
+                                   guint32 isolation_group,
+                                   AsmPciAddr *out_addr, GError **error)
+{
+  AsmPciAddr a;
+  State *saved;
+  gboolean grown;
+  GError *grow_error = NULL;
+  g_autofree char *what = NULL;
+
+  g_return_val_if_fail (set != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_flags (flags, error))
+    return FALSE;
+  if (find_next (set->st, flags, isolation_group, &scope_all, &a))
+    goto found;
+
+  what = asm_pci_connect_flags_to_string (flags);
+  if (set->grow == NULL || set->growing)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                   "no room for flags %s: no free PCI address accepts them "
+                   "(isolation group %u)",
+                   what, isolation_group);
+      return FALSE;
+    }
+
+  saved = state_copy (set->st);
+  asm_pci_bus_set_ref (set);
+  set->growing = TRUE;
+  grown = set->grow (set, flags, set->grow_data, &grow_error);
+  set->growing = FALSE;
+  if (grown && find_next (set->st, flags, isolation_group, &scope_all, &a))
+    {
+      state_free (saved);
+      asm_pci_bus_set_unref (set);
+      goto found;
+    }
+  state_free (set->st);
+  set->st = saved;
+  if (!grown)
+    g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                 "no room for flags %s (isolation group %u), and growing the "
+                 "set failed: %s",
+                 what, isolation_group,
+                 grow_error ? grow_error->message : "no room was added");
+  else
+    g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                 "no room for flags %s (isolation group %u), even after the "
+                 "grow callback added some (rolled back)",
+                 what, isolation_group);
+  g_clear_error (&grow_error);
+  asm_pci_bus_set_unref (set);
+  return FALSE;
+
+found:
+  commit_reserve (set->st, lookup_bus (set->st, a.domain, a.bus), &a, flags,
+                  isolation_group, FALSE);
+  if (out_addr != NULL)
+    *out_addr = a;
+  return TRUE;
+}
+
+/**
+ * asm_pci_bus_set_reserve_next:
+ * @set: a set
+ * @flags: the device's connect flags
+ * @out_addr: (out) (optional): the address reserved
+ * @error: return location for a #GError
+ *
+ * asm_pci_bus_set_reserve_next_full() with isolation group 0.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_reserve_next (AsmPciBusSet *set, AsmPciConnectFlags flags,
+                              AsmPciAddr *out_addr, GError **error)
+{
+  return asm_pci_bus_set_reserve_next_full (set, flags, 0, out_addr, error);
+}
+
+/* The non-root controller plugged at @a (which must hold one); O(n). */
+static Bus *
+controller_at (State *st, const AsmPciAddr *a)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, st->by_index);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      Bus *c = value;
+      if (!c->is_root && asm_pci_addr_equal (&c->plugged_at, a))
+        return c;
+    }
+  g_error ("no controller is plugged at %04x:%02x:%02x.%x", a->domain,
+           a->bus, a->slot, a->function);
+  return NULL;
+}
+
+/**
+ * asm_pci_bus_set_release_addr:
+ * @set: a set
+ * @addr: a reserved address
+ * @error: return location for a #GError
+ *
+ * Releases one function, however it was reserved.  A slot left with no
+ * function in use loses its aggregate mark.  The bus keeps its isolation
+ * group; once empty (and unlocked) it may adopt another.  The address of a
+ * controller stays reserved as long as the controller (there is no removal
+ * of controllers).
+ *
+ * Errors: %ASM_ERROR_INVALID for a part out of range;
+ * %ASM_ERROR_NOT_FOUND when the bus does not exist or @addr is not
+ * reserved; %ASM_ERROR_IN_USE when a controller is plugged at @addr.
+ * Nothing changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_release_addr (AsmPciBusSet *set, const AsmPciAddr *addr,
+                              GError **error)
+{
+  State *st;
+  Bus *b;
+
+  g_return_val_if_fail (set != NULL && addr != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  st = set->st;
+
+  if ((b = resolve_addr (st, addr, error)) == NULL)
+    return FALSE;
+  if (!((b->funcs[addr->slot] >> addr->function) & 1))
+    {
+      g_autofree char *s = asm_pci_addr_format (addr);
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND, "%s is not reserved",
+                   s);
+      return FALSE;
+    }
+  if ((b->held[addr->slot] >> addr->function) & 1)
+    {
+      g_autofree char *s = asm_pci_addr_format (addr);
+      Bus *c = controller_at (st, addr);
+      g_autofree char *name = controller_name (c->model, c->index);
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                   "%s holds controller %u (%s %s), which cannot be released",
+                   s, c->index, models[c->model].name, name);
+      return FALSE;
+    }
+  bus_give (st, b, addr->slot, addr->function);
+  return TRUE;
+}
+
+static Bus *
+quiet_bus (AsmPciBusSet *set, const AsmPciAddr *addr)
+{
+  if (addr->slot > ASM_PCI_SLOT_LAST || addr->function > ASM_PCI_FUNCTION_LAST)
+    return NULL;
+  return lookup_bus (set->st, addr->domain, addr->bus);
+}
+
+/**
+ * asm_pci_bus_set_is_reserved:
+ * @set: a set
+ * @addr: an address
+ *
+ * Returns: %TRUE when @addr is reserved (%FALSE for an unknown bus)
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_is_reserved (AsmPciBusSet *set, const AsmPciAddr *addr)
+{
+  Bus *b;
+
+  g_return_val_if_fail (set != NULL && addr != NULL, FALSE);
+  b = quiet_bus (set, addr);
+  return b != NULL && ((b->funcs[addr->slot] >> addr->function) & 1);
+}
+
+/**
+ * asm_pci_bus_set_is_aggregate_slot:
+ * @set: a set
+ * @addr: an address in the slot (the function is ignored)
+ *
+ * Returns: %TRUE when the slot is marked aggregate: its first function was
+ *   reserved with %ASM_PCI_CONNECT_AGGREGATE_SLOT and it is not empty
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_is_aggregate_slot (AsmPciBusSet *set, const AsmPciAddr *addr)
+{
+  Bus *b;
+
+  g_return_val_if_fail (set != NULL && addr != NULL, FALSE);
+  b = quiet_bus (set, addr);
+  return b != NULL && slot_is_aggregate (b, addr->slot);
+}
+
+/**
+ * asm_pci_bus_set_is_multifunction:
+ * @set: a set
+ * @addr: an address in the slot (the function is ignored)
+ *
+ * Whether the device at function 0 of the slot needs `multifunction='on'`:
+ * libvirt sets it when any function other than 0 of the slot is in use
+ * (an aggregate slot of root ports, or a multifunction device).
+ *
+ * Returns: %TRUE when a function other than 0 of the slot is reserved
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_is_multifunction (AsmPciBusSet *set, const AsmPciAddr *addr)
+{
+  Bus *b;
+
+  g_return_val_if_fail (set != NULL && addr != NULL, FALSE);
+  b = quiet_bus (set, addr);
+  return b != NULL && (b->funcs[addr->slot] & 0xfe) != 0;
+}
+
+/**
+ * asm_pci_bus_set_get_n_reserved:
+ * @set: a set
+ *
+ * Returns: the number of reserved functions, controllers' own addresses
+ *   included
+ *
+ * Since: 0.1
+ */
+guint64
+asm_pci_bus_set_get_n_reserved (AsmPciBusSet *set)
+{
+  g_return_val_if_fail (set != NULL, 0);
+  return asm_addr_space_get_n_reserved (set->st->all);
+}
+
+typedef struct {
+  AsmPciForeachFunc func;
+  gpointer user_data;
+} ForeachData;
+
+static gboolean
+foreach_tuple (const guint64 *t, gpointer user_data)
+{
+  ForeachData *fd = user_data;
+  AsmPciAddr a = { (guint32) t[0], (guint32) t[1], (guint8) t[2],
+                   (guint8) t[3] };
+  return fd->func (&a, fd->user_data);
+}
+
+/**
+ * asm_pci_bus_set_foreach_reserved:
+ * @set: a set
+ * @func: (scope call): called with each reserved address in increasing
+ *   order
+ * @user_data: passed to @func
+ *
+ * Visits the reserved addresses until @func returns %FALSE.  The set must
+ * not change during the visit.
+ *
+ * Returns: %TRUE when every address was visited
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_foreach_reserved (AsmPciBusSet *set, AsmPciForeachFunc func,
+                                  gpointer user_data)
+{
+  ForeachData fd = { func, user_data };
+
+  g_return_val_if_fail (set != NULL && func != NULL, FALSE);
+  return asm_addr_space_foreach_reserved (set->st->all, foreach_tuple, &fd);
+}
+
+/**
+ * asm_pci_bus_set_set_grow_func:
+ * @set: a set
+ * @func: (nullable): the growth policy, or %NULL for none
+ * @user_data: passed to @func
+ * @destroy: (nullable): frees @user_data when replaced or when the set is
+ *   freed
+ *
+ * Sets the callback asm_pci_bus_set_reserve_next() calls when no address
+ * fits (see #AsmPciGrowFunc).
+ *
+ * Since: 0.1
+ */
+void
+asm_pci_bus_set_set_grow_func (AsmPciBusSet *set, AsmPciGrowFunc func,
+                               gpointer user_data, GDestroyNotify destroy)
+{
+  g_return_if_fail (set != NULL);
+  if (set->grow_destroy != NULL)
+    set->grow_destroy (set->grow_data);
+  set->grow = func;
+  set->grow_data = user_data;
+  set->grow_destroy = destroy;
+}
+
+/* ------------------------------------------------------------------ */
+/* Invariants                                                           */
+
+static gboolean
+fail (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+fail (GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *msg = NULL;
+
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
+               "PCI bus set invariant broken: %s", msg);
+  return FALSE;
+}
+
+static gint
+compare_bus_index (gconstpointer a, gconstpointer b)
+{
+  const Bus *x = *(Bus *const *) a;
+  const Bus *y = *(Bus *const *) b;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static gboolean
+check_bus_tuples (State *st, const Bus *b, GError **error)
+{
+  Class *own = class_at (st, b->cls);
+  Empties *own_e = empties_at (st, b->eidx);
+  guint64 t[N_DIMS], u[2] = { b->domain, b->bus };
+  AsmRange box[N_DIMS];
+  guint n_used = 0;
+
+  for (guint s = 0; s <= ASM_PCI_SLOT_LAST; s++)
+    {
+      if ((s < b->min_slot || s > b->max_slot) && b->funcs[s] != 0)
+        return fail (error, "bus %u has functions in slot %u, outside its "
+                     "range", b->index, s);
+      if ((b->held[s] & ~b->funcs[s]) != 0)
+        return fail (error, "bus %u slot %u holds a controller at a free "
+                     "function", b->index, s);
+      if (slot_is_aggregate (b, s) && b->funcs[s] == 0)
+        return fail (error, "bus %u slot %u is aggregate and empty", b->index,
+                     s);
+    }
+  for (guint s = b->min_slot; s <= b->max_slot; s++)
+    for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
+      {
+        gboolean used = (b->funcs[s] >> f) & 1;
+        gboolean agg_free = !used && slot_is_aggregate (b, s);
+
+        n_used += used;
+        tuple (t, b, s, f);
+        if (!asm_addr_space_is_pooled (st->all, t) ||
+            asm_addr_space_is_free (st->all, t) == used ||
+            asm_addr_space_is_free (own->free, t) == used ||
+            asm_addr_space_is_free (own->agg, t) != agg_free)
+          return fail (error, "bus %u: %04x:%02x:%02x.%x is %s in the "
+                       "bitmap but not in the spaces", b->index, b->domain,
+                       b->bus, s, f, used ? "used" : "free");
+      }
+  if (n_used != b->n_used)
+    return fail (error, "bus %u counts %u functions, holds %u", b->index,
+                 b->n_used, n_used);
+  if (asm_addr_space_is_free (own_e->idle, u) != bus_is_idle (b))
+    return fail (error, "bus %u: idle index disagrees", b->index);
+
+  /* parked in every other class and index */
+  bus_box (box, b);
+  for (guint i = 0; i < st->classes->len; i++)
+    {
+      Class *c = class_at (st, i);
+      if (i == b->cls)
+        continue;
+      if (asm_addr_space_find_free (c->free, box, 0, t, NULL) ||
+          asm_addr_space_find_free (c->agg, box, 0, t, NULL))
+        return fail (error, "bus %u is free in a class it left", b->index);
+    }
+  for (guint i = 0; i < st->empties->len; i++)
+    if (i != b->eidx && asm_addr_space_is_free (empties_at (st, i)->idle, u))
+      return fail (error, "bus %u is idle in an index it left", b->index);
+  return TRUE;
+}
+
+/**
+ * asm_pci_bus_set_check:
+ * @set: a set
+ * @error: return location for a #GError
+ *
+ * Verifies the invariants (see the theory comment in asm-pci.c): the
+ * controller rules of seed 002 (roots establish their domain, non-roots
+ * provide bus == index above their parent's index, each plugged at a
+ * reserved address of its parent bus, at most 256 buses per domain), each
+ * bus's bitmap against every address space (the truth, its class, the
+ * aggregate and idle indexes, and parked copies), counts, and each space's
+ * own check.  O(tuples log n).
+ *
+ * Returns: %TRUE when consistent, else %FALSE with %ASM_ERROR_FAILED
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
+{
+  State *st;
+  g_autoptr(GPtrArray) buses = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  GHashTableIter it;
+  gpointer value;
+  guint64 total = 0;
+  guint n_held = 0, n_nonroot = 0;
+
+  g_return_val_if_fail (set != NULL, FALSE);
+  st = set->st;
+
+  if (g_hash_table_size (st->by_bus) != g_hash_table_size (st->by_index))
+    return fail (error, "%u buses for %u controllers",
+                 g_hash_table_size (st->by_bus),
+                 g_hash_table_size (st->by_index));
+  buses = g_ptr_array_new ();
+  g_hash_table_iter_init (&it, st->by_index);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    g_ptr_array_add (buses, value);
+  g_ptr_array_sort (buses, compare_bus_index);
+  counts = g_hash_table_new (g_direct_hash, g_direct_equal);
+
+  for (guint i = 0; i < buses->len; i++)
+    {
+      Bus *b = g_ptr_array_index (buses, i);
+      Bus *root;
+      Class *c;
+      guint n;
+
+      if (!model_valid (b->model) ||
+          b->is_root != asm_pci_controller_model_is_root (b->model))
+        return fail (error, "controller %u has a bad model", b->index);
+      if (b->key != bus_key (b->domain, b->bus) ||
+          lookup_bus (st, b->domain, b->bus) != b)
+        return fail (error, "controller %u is not found by its bus",
+                     b->index);
+      if (b->is_root ? (b->domain != b->index || b->bus != 0 ||
+                        b->index > ASM_PCI_DOMAIN_LAST)
+                     : (b->bus != b->index || b->index == 0))
+        return fail (error, "controller %u provides bus %04x:%02x", b->index,
+                     b->domain, b->bus);
+      root = lookup_index (st, b->domain);
+      if (root == NULL || !root->is_root)
+        return fail (error, "controller %u is in domain %04x, which has no "
+                     "root", b->index, b->domain);
+      if (!b->is_root)
+        {
+          Bus *parent = lookup_bus (st, b->plugged_at.domain,
+                                    b->plugged_at.bus);
+          if (parent == NULL || b->plugged_at.domain != b->domain ||
+              parent->index >= b->index ||
+              !((parent->held[b->plugged_at.slot] >>
+                 b->plugged_at.function) & 1))
+            return fail (error, "controller %u is not plugged at a reserved "
+                         "address of a lower-index bus of its domain",
+                         b->index);
+        }
+      if (b->accepts != asm_pci_controller_model_get_bus_flags (b->model,
+                                                                TRUE, NULL,
+                                                                NULL) &&
+          b->accepts != asm_pci_controller_model_get_bus_flags (b->model,
+                                                                FALSE, NULL,
+                                                                NULL))
+        return fail (error, "controller %u accepts %#x", b->index,
+                     (guint) b->accepts);
+      if (b->min_slot != models[b->model].min_slot ||
+          b->max_slot != models[b->model].max_slot)
+        return fail (error, "controller %u has slots %u..%u", b->index,
+                     b->min_slot, b->max_slot);
+      if (b->cls >= st->classes->len || b->eidx >= st->empties->len)
+        return fail (error, "controller %u has no class", b->index);
+      c = class_at (st, b->cls);
+      if (c->accepts != b->accepts || c->group != b->group ||
+          empties_at (st, b->eidx)->accepts != b->accepts)
+        return fail (error, "controller %u is in the wrong class", b->index);
+      if (!check_bus_tuples (st, b, error))
+        return FALSE;
+      n = GPOINTER_TO_UINT (g_hash_table_lookup (counts,
+                                                 GUINT_TO_POINTER (b->domain)));
+      g_hash_table_insert (counts, GUINT_TO_POINTER (b->domain),
+                           GUINT_TO_POINTER (n + 1));
+      total += b->n_used;
+      if (!b->is_root)
+        n_nonroot++;
+      for (guint s = 0; s <= ASM_PCI_SLOT_LAST; s++)
+        for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
+          n_held += (b->held[s] >> f) & 1;
+    }
+  if (n_held != n_nonroot)
+    return fail (error, "%u addresses hold controllers, %u non-root "
+                 "controllers", n_held, n_nonroot);
+  for (guint i = 0; i < buses->len; i++)
+    {
+      Bus *b = g_ptr_array_index (buses, i);
+      guint n;
+      if (!b->is_root)
+        continue;
+      n = GPOINTER_TO_UINT (g_hash_table_lookup (counts,
+                                                 GUINT_TO_POINTER (b->domain)));
+      if (n != b->n_domain_buses || n > ASM_PCI_MAX_BUSES_PER_DOMAIN)
+        return fail (error, "domain %04x holds %u buses, counts %u",
+                     b->domain, n, b->n_domain_buses);
+    }
+  if (asm_addr_space_get_n_reserved (st->all) != total)
+    return fail (error, "%" G_GUINT64_FORMAT " functions reserved, buses "
+                 "count %" G_GUINT64_FORMAT,
+                 asm_addr_space_get_n_reserved (st->all), total);
+  for (guint i = 0; i < st->classes->len; i++)
+    {
+      Class *c = class_at (st, i);
+      GArray *ids = g_hash_table_lookup (st->groups,
+                                         GUINT_TO_POINTER (c->group));
+      gboolean listed = FALSE;
+      for (guint j = 0; ids != NULL && j < ids->len; j++)
+        listed |= g_array_index (ids, guint, j) == i;
+      if (!listed)
+        return fail (error, "class %u is not listed under its group", i);
+      if (!asm_addr_space_check (c->free, error) ||
+          !asm_addr_space_check (c->agg, error))
+        return FALSE;
+    }
+  for (guint i = 0; i < st->empties->len; i++)
+    if (!asm_addr_space_check (empties_at (st, i)->idle, error))
+      return FALSE;
+  return asm_addr_space_check (st->all, error);
+}
