@@ -1391,6 +1391,73 @@ asm_arena_add_span (AsmArena *a, guint64 first, guint64 last, GError **error)
   return TRUE;
 }
 
+/**
+ * asm_arena_remove_span:
+ * @a: an arena
+ * @first: the first unit of a span
+ * @last: the last unit of the span (inclusive)
+ * @error: return location for a #GError
+ *
+ * Removes the span `[first, last]`, which must have been added exactly so
+ * and hold no allocation or reservation.  A fabric uses this to give an
+ * empty switch window back.
+ *
+ * Errors: %ASM_ERROR_NOT_FOUND when no span is exactly `[first, last]`;
+ * %ASM_ERROR_IN_USE when some unit of it is allocated or reserved.
+ * Nothing changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_remove_span (AsmArena *a, guint64 first, guint64 last,
+                       GError **error)
+{
+  gint si;
+  Seg f;
+  SpanTable *t;
+
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  si = span_table_find (a->spans, first);
+  if (si < 0 || a->spans->r[si].first != first || a->spans->r[si].last != last)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+                   "%s: no span is exactly 0x%" G_GINT64_MODIFIER
+                   "x-0x%" G_GINT64_MODIFIER "x",
+                   a->name, first, last);
+      return FALSE;
+    }
+  if (!tree_find (a, first, &f))
+    g_assert_not_reached ();
+  if ((f.kind & KIND_MASK) != ASM_SEGMENT_FREE || f.last != last)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                   "%s: span 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+                   "x still holds allocations or reservations",
+                   a->name, first, last);
+      return FALSE;
+    }
+  tree_replace (a, first, NULL, 0);
+  tally_sub (&a->t_free, first, last);
+  tally_sub (&a->t_spans, first, last);
+  t = a->spans;
+  if (g_atomic_int_get (&t->ref) != 1)
+    {
+      SpanTable *copy = span_table_new ();
+      copy->n = copy->alloc = t->n;
+      copy->r = g_new (AsmRange, MAX (t->n, 1));
+      memcpy (copy->r, t->r, t->n * sizeof (AsmRange));
+      span_table_unref (t);
+      a->spans = t = copy;
+    }
+  memmove (&t->r[si], &t->r[si + 1], (t->n - si - 1) * sizeof (AsmRange));
+  t->n--;
+  return TRUE;
+}
+
 /* Turns the free segment f into up to three segments with [addr, end] of
  * kind `kind` in the middle. */
 static void

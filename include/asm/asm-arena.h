@@ -165,6 +165,10 @@ gboolean asm_arena_add_span (AsmArena *a, guint64 first, guint64 last,
                              GError **error);
 ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_arena_remove_span (AsmArena *a, guint64 first, guint64 last,
+                                GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_arena_reserve (AsmArena *a, guint64 first, guint64 last,
                             GError **error);
 ASM_AVAILABLE_IN_0_1

@@ -16,5 +16,9 @@
 #include <asm/asm-range.h>
 #include <asm/asm-arena.h>
 #include <asm/asm-addr.h>
+#include <asm/asm-pci.h>
+#include <asm/asm-backend.h>
+#include <asm/asm-fabric.h>
+#include <asm/asm-sim.h>
 
 #undef ASM_INSIDE

@@ -1,0 +1,138 @@
+/* asm-fabric-private.h: the fabric's model, shared by its source files
+ *
+ * Not installed.  See the theory comment in asm-fabric.c.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <asm/asm.h>
+#include <json-glib/json-glib.h>
+
+#include "asm-pmap-private.h"
+
+G_BEGIN_DECLS
+
+const AsmBackendOps *asm_backend_get_ops (AsmBackend *backend);
+
+/* Where workloads' virtual ranges live, and their spacing: each partition
+ * starts on a VIRT_ALIGN boundary so that it can grow in place up to that
+ * much without its virtual addresses moving. */
+#define ASM_FABRIC_VIRT_FIRST (G_GUINT64_CONSTANT (1) << 40)
+#define ASM_FABRIC_VIRT_LAST ((G_GUINT64_CONSTANT (1) << 56) - 1)
+#define ASM_FABRIC_VIRT_ALIGN (G_GUINT64_CONSTANT (1) << 40)
+
+/* Every object starts with an AsmPObj header and is copied on write
+ * (asm_pmap_get_writable()); strings and arrays are owned by the object
+ * and copied with it, arenas are cloned (O(1)). */
+
+typedef struct {
+  AsmPObj obj;
+  AsmId id;
+  char *name;
+  guint64 bandwidth;      /* MB/s */
+  guint64 bandwidth_used; /* sum of its partitions' demands */
+  guint32 latency_ns;
+  guint32 table_capacity;
+  guint32 table_used;     /* entries: partitions placed here + redirects */
+  guint32 n_ports;
+  gboolean pinned;
+  GArray *windows;        /* AsmRange, sorted; also the spans of `space` */
+  AsmArena *space;        /* quantum = granule; partitions and redirect
+                             bases are its allocations */
+  AsmId *ports;           /* n_ports device ids, 0 = free */
+  guint n_partitions;
+} FSwitch;
+
+typedef struct {
+  AsmPObj obj;
+  AsmId id;
+  char *name;
+  AsmDeviceKind kind;
+  AsmId sw;               /* switch (for a VF: its PF's) */
+  guint32 port;           /* port (for a VF: its PF's) */
+  guint64 bar_size;
+  AsmId pf;               /* VF: its PF */
+  guint32 vf_index;       /* VF: its index */
+  guint32 max_vfs;        /* PF */
+  guint64 vf_bar_size;    /* PF */
+  guint64 vf_used;        /* PF: bitmap of VF indexes in use (max 64) */
+  AsmId partition;        /* mapped into, 0 = none */
+  guint64 partition_offset;
+  AsmId redirect_sw;      /* VF transferred: the switch whose table routes
+                             its BAR, 0 = none */
+  guint64 redirect_base;  /* physical base of its BAR there */
+} FDevice;
+
+typedef struct {
+  AsmPObj obj;
+  AsmId id;
+  char *name;
+  AsmArena *virt;         /* its virtual space; partitions are allocations */
+  GArray *partitions;     /* AsmId, sorted by virtual address */
+  /* the profiler: Holt's double exponential smoothing of usage */
+  guint64 n_samples;
+  gdouble level;          /* bytes */
+  gdouble trend;          /* bytes per time unit */
+  gdouble last_time;
+} FWorkload;
+
+typedef struct {
+  AsmPObj obj;
+  AsmId id;
+  AsmId workload;
+  AsmId sw;
+  guint64 virt_first;
+  guint64 phys_first;
+  guint64 size;
+  guint64 align;
+  guint64 bandwidth_demand;
+  guint64 min_bandwidth;
+  guint32 max_latency_ns;
+  guint32 generation;
+  guint64 dev_next;       /* first offset not yet given to a device */
+  GArray *devices;        /* AsmId, in mapping order */
+} FPartition;
+
+typedef struct {
+  gint ref;
+  guint64 granule;
+  guint64 window_granule;
+  AsmId next_id;
+  AsmArena *global;       /* windows are allocations, holes reservations */
+  AsmRange global_span;
+  AsmPMap *switches, *devices, *workloads, *partitions;
+} FModel;
+
+FModel *asm_fmodel_new (guint64 first, guint64 last, guint64 granule);
+FModel *asm_fmodel_clone (FModel *m);
+FModel *asm_fmodel_ref (FModel *m);
+void asm_fmodel_unref (FModel *m);
+
+FSwitch *asm_fswitch_new (void);
+FDevice *asm_fdevice_new (void);
+FWorkload *asm_fworkload_new (guint64 granule);
+FPartition *asm_fpartition_new (void);
+
+/* the AsmXlatEntry of partition p (key = p->id) */
+void asm_fpartition_entry (const FPartition *p, AsmXlatEntry *out);
+/* the AsmXlatEntry of a redirected device */
+void asm_fdevice_entry (const FModel *m, const FDevice *d, AsmXlatEntry *out);
+
+/* JSON (asm-fabric-json.c) */
+JsonNode *asm_fmodel_to_json (FModel *m, guint64 journal_seq);
+FModel *asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
+                              GError **error);
+gboolean asm_fmodel_check (FModel *m, GError **error);
+
+#define FSW(m, id) ((FSwitch *) asm_pmap_get ((m)->switches, (id)))
+#define FDEV(m, id) ((FDevice *) asm_pmap_get ((m)->devices, (id)))
+#define FWL(m, id) ((FWorkload *) asm_pmap_get ((m)->workloads, (id)))
+#define FPART(m, id) ((FPartition *) asm_pmap_get ((m)->partitions, (id)))
+#define FSW_W(m, id) ((FSwitch *) asm_pmap_get_writable ((m)->switches, (id)))
+#define FDEV_W(m, id) ((FDevice *) asm_pmap_get_writable ((m)->devices, (id)))
+#define FWL_W(m, id) ((FWorkload *) asm_pmap_get_writable ((m)->workloads, (id)))
+#define FPART_W(m, id)                                                        \
+  ((FPartition *) asm_pmap_get_writable ((m)->partitions, (id)))
+
+G_END_DECLS

@@ -1,0 +1,1960 @@
+/* asm-sim.c: the simulated switch fabric, the default backend (layer 4)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Theory of operation
+ * ===================
+ *
+ * The sim backend is a deterministic model of switch hardware: the
+ * registers a fabric manager programs, the checks the hardware makes
+ * before it accepts a write, and faults injected on request.  It applies
+ * every capability (windows, translation, devices, hold, flush, VFs) and
+ * implements every member of AsmBackendOps, so a fabric that runs on it
+ * exercises all of its apply and undo paths.  asm_sim_verify() then reads
+ * the registers back and compares them with the fabric's model.
+ *
+ * Registers.  Per switch, created by switch_add (id, name, n_ports,
+ * table_capacity):
+ *   windows   the committed address windows, kept sorted by first address
+ *             (the order they were given in does not matter), pairwise
+ *             disjoint; adjacent windows stay separate;
+ *   table     the committed translation table: AsmXlatEntry sorted by key,
+ *             keys unique and non-zero, at most table_capacity entries;
+ *   staging   NULL, or the table being edited between xlat_begin and
+ *             xlat_commit / xlat_abort: xlat_begin copies the table,
+ *             xlat_set and xlat_remove edit the copy (it may exceed the
+ *             capacity while it is edited), xlat_commit makes it the table
+ *             in one step, and refuses ("table full") when it holds more
+ *             than table_capacity entries, leaving the update open;
+ *   ports     the device bound at each port, ASM_ID_NONE (0) when free.
+ *             Port 0 is an ordinary port: "free" is the device id 0, which
+ *             no device has, never a port number;
+ *   flushes   how many cache_flush calls the switch accepted.
+ * Global: the bindings (device -> switch, port, name), the VFs
+ * ((pf, vf_index) -> vf id) and the set of held devices.
+ *
+ * Validation, as hardware would refuse a write (every refusal is
+ * ASM_ERROR_BACKEND and changes nothing; the message names the call and
+ * its switch, port or device, then the reason):
+ *   every call   the switch must exist (switch_add first); ids are
+ *                non-zero; ports are below n_ports;
+ *   switch_add   an id that exists with the same name, ports and capacity
+ *                is accepted and changes nothing (a restarted fabric may
+ *                announce its switches again); with different ones it is
+ *                refused;
+ *   windows      each window has first <= last; no two overlap;
+ *   xlat         set/remove/commit need an open update; begin refuses a
+ *                second one; set needs size >= 1 and a virtual range that
+ *                does not pass 2^64 - 1; commit refuses more entries than
+ *                the capacity;
+ *   bind         the port must be free and the device bound nowhere else;
+ *                a VF is never bound to a port; binding a device again at
+ *                its own port succeeds and changes nothing;
+ *   unbind       a device bound at another port than the one named is
+ *                refused (that would unbind the wrong thing);
+ *   hold         the device must be present: bound, or a VF;
+ *   vf_create    the PF must be bound; the index must be free (creating
+ *                the same VF at the same index again succeeds and changes
+ *                nothing); the VF id must not exist elsewhere nor be bound;
+ *   vf_destroy   an index that holds another VF, or a VF that lives at
+ *                another index, is refused;
+ *   flush        the range has first <= last.
+ * Inverses are idempotent, as AsmBackendOps requires: removing an absent
+ * entry, unbinding an unbound device, releasing a device that is not held,
+ * destroying an absent VF and aborting when no update is open all succeed
+ * and change nothing.  Holding a held device succeeds too.
+ *
+ * Pending binds (asm_sim_set_pending_binds(), private, off by default).
+ * A bind or unbind that changes something returns ASM_BACKEND_PENDING and
+ * takes effect at device_wait.  Meanwhile a pending bind occupies its port
+ * but the device is not present (no hold, no VFs); a pending unbind keeps
+ * the device bound.  Repeating the pending call returns PENDING again;
+ * the opposite call is refused until the wait.  device_wait with nothing
+ * pending succeeds at once.
+ *
+ * Fault injection.  Every call of an operation that can fail is counted,
+ * whether it succeeds or not; transaction_begin, undo_begin,
+ * transaction_end, xlat_abort and destroy cannot fail and are not counted
+ * (so "fail call n" always lands on a call that can fail).  Call numbers
+ * start at 1.  Before it validates anything, call c fails when:
+ *   crash    asm_sim_crash_after(n) was called when n_calls was m, and
+ *            c > m + n: the controlling process is gone, every call fails
+ *            ("simulated crash"), and xlat_abort does nothing, until
+ *            asm_sim_clear_faults();
+ *   one-shot asm_sim_fail_call(n) was called when n_calls was m, and
+ *            c == m + n ("injected fault (call c)"); one pending at a time;
+ *   kind     the call's AsmSimOp (or ASM_SIM_OP_ANY) is set with
+ *            asm_sim_fail_kind(); device_wait has the kind of the call it
+ *            completes, switch_add only ASM_SIM_OP_ANY.
+ * One-shot and kind faults are not injected between undo_begin and
+ * transaction_end (undo must not stop halfway); a one-shot whose call
+ * falls there is spent without effect.  The crash applies everywhere.
+ * asm_sim_clear_faults() clears all three and the undo flag, and keeps the
+ * registers and the call count: a crash models the process dying, not the
+ * hardware, so an update left open stays open until someone aborts it.
+ *
+ * Dump.  asm_sim_dump() prints every register: switches by id, their
+ * windows by address, entries by key, ports by number, VFs by (pf, index),
+ * held devices by id.  Nothing depends on hash order or pointers, so the
+ * same calls give the same text.
+ *
+ * Verify.  asm_sim_verify() reads the fabric's model through the public
+ * fabric API only, then compares, stopping at the first difference, in
+ * this order: the set of switches (by id); devices the model binds where
+ * no hardware could hold them; then per switch by id: name, ports and
+ * capacity, windows by address, an update left open, table entries by key
+ * (every field), ports by number (and binds still pending); then VFs by
+ * (pf, index); then held devices (none may be held between transactions).
+ *
+ * Invariants (asm_sim_check(), private, verifies every one):
+ *   S1  switches are sorted by id, ids unique and non-zero;
+ *   S2  windows sorted, each first <= last, pairwise disjoint;
+ *   S3  table and staging sorted by key, keys unique and non-zero, sizes
+ *       >= 1; the table holds at most table_capacity entries;
+ *   S4  ports[p] == d != 0 iff the binding of d is (switch, p); every
+ *       binding's switch exists and its port is in range;
+ *   S5  VFs sorted by (pf, index), (pf, index) and vf ids unique, non-zero,
+ *       a VF is never bound;
+ *   S6  held ids sorted, unique and non-zero.
+ *
+ * Cost (s switches, t entries of one table, w windows, v VFs, h held):
+ * switch lookup O(log s); switch_add O(s); windows_commit O(w log w);
+ * xlat_begin O(t); xlat_set and xlat_remove O(log t) search plus O(t)
+ * move; xlat_commit O(1); bind, unbind, wait O(1) expected; hold and
+ * release O(h); vf_create, vf_destroy O(v); dump, check, verify linear.
+ *
+ * Locking.  One mutex per backend around every call, so the fault
+ * controls, dump and verify may be used from any thread.  The sim never
+ * calls out while it holds it: verify reads the fabric first, then locks
+ * the sim and compares.
+ */
+#include <asm/asm.h>
+#include <asm/asm-sim.h>
+
+#include <string.h>
+
+#include "asm-fabric-private.h"
+#include "asm-sim-private.h"
+
+#define SIM_MAGIC 0x5353494du /* "MISS": a live sim state */
+#define SIM_DEAD 0xdeadd1e5u  /* written by destroy */
+
+#define X "0x%" G_GINT64_MODIFIER "x"
+
+G_STATIC_ASSERT (ASM_SIM_OP_FLUSH < 32);
+
+typedef enum {
+  PENDING_NONE,
+  PENDING_BIND,
+  PENDING_UNBIND,
+} SimPending;
+
+typedef struct {
+  AsmId device;       /* never ASM_ID_NONE */
+  char *name;         /* as given to device_bind; "" when none was */
+  AsmId sw;           /* the switch it is bound to */
+  guint32 port;       /* the port, < that switch's n_ports */
+  SimPending pending; /* a bind or unbind that waits for device_wait */
+} SimBinding;
+
+typedef struct {
+  AsmId id;
+  char *name;
+  guint32 n_ports;
+  guint32 table_capacity;
+  GArray *windows;  /* AsmRange, sorted by first, disjoint (S2) */
+  GArray *table;    /* AsmXlatEntry, sorted by key (S3) */
+  GArray *staging;  /* AsmXlatEntry, sorted by key; NULL: no update open */
+  AsmId *ports;     /* n_ports device ids, ASM_ID_NONE = free (S4) */
+  guint64 n_flushes;
+} SimSwitch;
+
+typedef struct {
+  AsmId pf;
+  guint32 index;
+  AsmId vf;
+} SimVf;
+
+typedef struct {
+  guint32 magic;      /* SIM_MAGIC while alive */
+  GMutex lock;        /* held by every call */
+
+  GPtrArray *switches;  /* SimSwitch *, sorted by id (S1) */
+  GHashTable *bindings; /* device id -> SimBinding * (owned) */
+  GArray *vfs;          /* SimVf, sorted by (pf, index) (S5) */
+  GArray *held;         /* AsmId, sorted (S6) */
+  gboolean pending_binds;
+
+  /* fault injection; call numbers start at 1 */
+  guint64 n_calls;      /* calls counted so far */
+  guint64 fail_at;      /* the call that fails once; 0: none */
+  guint32 fail_kinds;   /* bit k set: calls of AsmSimOp k fail */
+  gboolean crash_armed;
+  guint64 crash_at;     /* with crash_armed: calls after this one fail */
+  gboolean in_undo;     /* between undo_begin and transaction_end */
+} Sim;
+
+/* ------------------------------------------------------------------ */
+/* state                                                                */
+
+static void
+sim_switch_free (gpointer data)
+{
+  SimSwitch *s = data;
+
+  g_free (s->name);
+  g_array_unref (s->windows);
+  g_array_unref (s->table);
+  if (s->staging != NULL)
+    g_array_unref (s->staging);
+  g_free (s->ports);
+  g_free (s);
+}
+
+static void
+sim_binding_free (gpointer data)
+{
+  SimBinding *b = data;
+
+  g_free (b->name);
+  g_free (b);
+}
+
+static Sim *
+sim_new (void)
+{
+  Sim *sim = g_new0 (Sim, 1);
+
+  sim->magic = SIM_MAGIC;
+  g_mutex_init (&sim->lock);
+  sim->switches = g_ptr_array_new_with_free_func (sim_switch_free);
+  sim->bindings = g_hash_table_new_full (NULL, NULL, NULL, sim_binding_free);
+  sim->vfs = g_array_new (FALSE, FALSE, sizeof (SimVf));
+  sim->held = g_array_new (FALSE, FALSE, sizeof (AsmId));
+  return sim;
+}
+
+static void
+sim_destroy (gpointer self)
+{
+  Sim *sim = self;
+
+  g_return_if_fail (sim != NULL && sim->magic == SIM_MAGIC);
+  sim->magic = SIM_DEAD;
+  g_ptr_array_unref (sim->switches);
+  g_hash_table_unref (sim->bindings);
+  g_array_unref (sim->vfs);
+  g_array_unref (sim->held);
+  g_mutex_clear (&sim->lock);
+  g_free (sim);
+}
+
+/* Binary search in a sorted array of switches; *out_pos is where @id is or
+ * would be inserted. */
+static SimSwitch *
+sim_find_switch (Sim *sim, AsmId id, guint *out_pos)
+{
+  guint lo = 0, hi = sim->switches->len;
+
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+      SimSwitch *s = g_ptr_array_index (sim->switches, mid);
+
+      if (s->id == id)
+        {
+          if (out_pos != NULL)
+            *out_pos = mid;
+          return s;
+        }
+      if (s->id < id)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  if (out_pos != NULL)
+    *out_pos = lo;
+  return NULL;
+}
+
+/* Binary search in a GArray sorted by key_of(); *out_pos as above. */
+typedef guint64 (*SimKeyFunc) (gconstpointer element);
+
+static gboolean
+sorted_find (GArray *array, guint64 key, SimKeyFunc key_of, guint *out_pos)
+{
+  gsize size = g_array_get_element_size (array);
+  guint lo = 0, hi = array->len;
+
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+      guint64 k = key_of (array->data + (gsize) mid * size);
+
+      if (k == key)
+        {
+          *out_pos = mid;
+          return TRUE;
+        }
+      if (k < key)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  *out_pos = lo;
+  return FALSE;
+}
+
+static guint64
+entry_key (gconstpointer e)
+{
+  return ((const AsmXlatEntry *) e)->key;
+}
+
+static guint64
+id_key (gconstpointer e)
+{
+  return *(const AsmId *) e;
+}
+
+static guint64
+vf_key_of (AsmId pf, guint32 index)
+{
+  return ((guint64) pf << 32) | index;
+}
+
+static guint64
+vf_key (gconstpointer e)
+{
+  const SimVf *v = e;
+
+  return vf_key_of (v->pf, v->index);
+}
+
+/* the position of VF @vf in sim->vfs, or -1 */
+static gint
+sim_find_vf_id (Sim *sim, AsmId vf)
+{
+  for (guint i = 0; i < sim->vfs->len; i++)
+    if (g_array_index (sim->vfs, SimVf, i).vf == vf)
+      return (gint) i;
+  return -1;
+}
+
+static SimBinding *
+sim_find_binding (Sim *sim, AsmId device)
+{
+  return g_hash_table_lookup (sim->bindings, GUINT_TO_POINTER (device));
+}
+
+/* A device the hardware can reach: bound (and not waiting for its bind),
+ * or a VF. */
+static gboolean
+sim_device_present (Sim *sim, AsmId device)
+{
+  SimBinding *b = sim_find_binding (sim, device);
+
+  if (b != NULL)
+    return b->pending != PENDING_BIND;
+  return sim_find_vf_id (sim, device) >= 0;
+}
+
+static gboolean
+sim_is_crashed (Sim *sim)
+{
+  return sim->crash_armed && sim->n_calls >= sim->crash_at;
+}
+
+/* ------------------------------------------------------------------ */
+/* errors and fault injection                                           */
+
+static void sim_fail (GError **error, const char *ctx, const char *format,
+                      ...) G_GNUC_PRINTF (3, 4);
+
+/* Sets "CTX: MESSAGE" as an ASM_ERROR_BACKEND error. */
+static void
+sim_fail (GError **error, const char *ctx, const char *format, ...)
+{
+  g_autofree char *msg = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  msg = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_set_error (error, ASM_ERROR, ASM_ERROR_BACKEND, "%s: %s", ctx, msg);
+}
+
+/* Counts a call and decides whether a fault is injected into it.  The
+ * first thing every operation that can fail does, with the lock held. */
+static gboolean
+sim_enter (Sim *sim, AsmSimOp kind, const char *ctx, GError **error)
+{
+  guint64 call = ++sim->n_calls;
+  guint32 kinds = 1u << ASM_SIM_OP_ANY;
+
+  if (kind != ASM_SIM_OP_ANY)
+    kinds |= 1u << kind;
+
+  if (sim->crash_armed && call > sim->crash_at)
+    {
+      sim_fail (error, ctx, "simulated crash (call %" G_GUINT64_FORMAT ")",
+                call);
+      return FALSE;
+    }
+  if (call == sim->fail_at)
+    {
+      sim->fail_at = 0;
+      if (!sim->in_undo)
+        {
+          sim_fail (error, ctx, "injected fault (call %" G_GUINT64_FORMAT ")",
+                    call);
+          return FALSE;
+        }
+    }
+  if (!sim->in_undo && (sim->fail_kinds & kinds) != 0)
+    {
+      sim_fail (error, ctx, "injected fault (call %" G_GUINT64_FORMAT ")",
+                call);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The switch @id, or NULL with the error set. */
+static SimSwitch *
+sim_get_switch (Sim *sim, AsmId id, const char *ctx, GError **error)
+{
+  SimSwitch *s = sim_find_switch (sim, id, NULL);
+
+  if (s == NULL)
+    sim_fail (error, ctx, "no such switch");
+  return s;
+}
+
+static gboolean
+sim_check_port (SimSwitch *s, guint32 port, const char *ctx, GError **error)
+{
+  if (port < s->n_ports)
+    return TRUE;
+  if (s->n_ports == 0)
+    sim_fail (error, ctx, "switch %u has no ports", s->id);
+  else
+    sim_fail (error, ctx, "port %u is out of range 0..%u", port,
+              s->n_ports - 1);
+  return FALSE;
+}
+
+#define SIM_LOCK(sim) \
+  g_autoptr (GMutexLocker) G_PASTE (locker_, __LINE__) = \
+      g_mutex_locker_new (&(sim)->lock)
+
+#define CTX(...) \
+  char ctx[128]; \
+  g_snprintf (ctx, sizeof ctx, __VA_ARGS__)
+
+/* ------------------------------------------------------------------ */
+/* operations                                                           */
+
+static void
+sim_transaction_begin (gpointer self, const char *what)
+{
+  Sim *sim = self;
+  SIM_LOCK (sim);
+
+  sim->in_undo = FALSE;
+}
+
+static void
+sim_undo_begin (gpointer self)
+{
+  Sim *sim = self;
+  SIM_LOCK (sim);
+
+  sim->in_undo = TRUE;
+}
+
+static void
+sim_transaction_end (gpointer self, gboolean committed)
+{
+  Sim *sim = self;
+  SIM_LOCK (sim);
+
+  sim->in_undo = FALSE;
+}
+
+static gboolean
+sim_switch_add (gpointer self, AsmId sw, const char *name, guint32 n_ports,
+                guint32 table_capacity, GError **error)
+{
+  Sim *sim = self;
+  SimSwitch *s;
+  guint pos;
+  SIM_LOCK (sim);
+  CTX ("switch_add switch %u", sw);
+
+  if (!sim_enter (sim, ASM_SIM_OP_ANY, ctx, error))
+    return FALSE;
+  if (sw == ASM_ID_NONE)
+    {
+      sim_fail (error, ctx, "switch id 0 is invalid");
+      return FALSE;
+    }
+  if (name == NULL)
+    name = "";
+  s = sim_find_switch (sim, sw, &pos);
+  if (s != NULL)
+    {
+      if (strcmp (s->name, name) == 0 && s->n_ports == n_ports &&
+          s->table_capacity == table_capacity)
+        return TRUE;
+      sim_fail (error, ctx,
+                "switch %u exists as \"%s\" with %u ports and %u table "
+                "entries, not \"%s\" with %u ports and %u entries",
+                sw, s->name, s->n_ports, s->table_capacity, name, n_ports,
+                table_capacity);
+      return FALSE;
+    }
+
+  s = g_new0 (SimSwitch, 1);
+  s->id = sw;
+  s->name = g_strdup (name);
+  s->n_ports = n_ports;
+  s->table_capacity = table_capacity;
+  s->windows = g_array_new (FALSE, FALSE, sizeof (AsmRange));
+  s->table = g_array_new (FALSE, FALSE, sizeof (AsmXlatEntry));
+  s->ports = g_new0 (AsmId, MAX (n_ports, 1));
+  g_ptr_array_insert (sim->switches, (gint) pos, s);
+  return TRUE;
+}
+
+static gint
+range_cmp (gconstpointer a, gconstpointer b)
+{
+  const AsmRange *x = a, *y = b;
+
+  if (x->first != y->first)
+    return x->first < y->first ? -1 : 1;
+  if (x->last != y->last)
+    return x->last < y->last ? -1 : 1;
+  return 0;
+}
+
+static gboolean
+sim_windows_commit (gpointer self, AsmId sw, const AsmRange *windows,
+                    guint n_windows, GError **error)
+{
+  Sim *sim = self;
+  g_autoptr (GArray) sorted = NULL;
+  SimSwitch *s;
+  SIM_LOCK (sim);
+  CTX ("windows_commit switch %u", sw);
+
+  g_return_val_if_fail (n_windows == 0 || windows != NULL, FALSE);
+
+  if (!sim_enter (sim, ASM_SIM_OP_WINDOWS, ctx, error))
+    return FALSE;
+  if ((s = sim_get_switch (sim, sw, ctx, error)) == NULL)
+    return FALSE;
+  for (guint i = 0; i < n_windows; i++)
+    if (windows[i].first > windows[i].last)
+      {
+        sim_fail (error, ctx, "window " X "-" X " is empty",
+                  windows[i].first, windows[i].last);
+        return FALSE;
+      }
+
+  sorted = g_array_sized_new (FALSE, FALSE, sizeof (AsmRange), n_windows);
+  if (n_windows > 0)
+    g_array_append_vals (sorted, windows, n_windows);
+  g_array_sort (sorted, range_cmp);
+  for (guint i = 1; i < sorted->len; i++)
+    {
+      const AsmRange *a = &g_array_index (sorted, AsmRange, i - 1);
+      const AsmRange *b = &g_array_index (sorted, AsmRange, i);
+
+      if (a->last >= b->first)
+        {
+          sim_fail (error, ctx, "windows " X "-" X " and " X "-" X " overlap",
+                    a->first, a->last, b->first, b->last);
+          return FALSE;
+        }
+    }
+
+  g_array_unref (s->windows);
+  s->windows = g_steal_pointer (&sorted);
+  return TRUE;
+}
+
+static gboolean
+sim_xlat_begin (gpointer self, AsmId sw, GError **error)
+{
+  Sim *sim = self;
+  SimSwitch *s;
+  SIM_LOCK (sim);
+  CTX ("xlat_begin switch %u", sw);
+
+  if (!sim_enter (sim, ASM_SIM_OP_XLAT, ctx, error))
+    return FALSE;
+  if ((s = sim_get_switch (sim, sw, ctx, error)) == NULL)
+    return FALSE;
+  if (s->staging != NULL)
+    {
+      sim_fail (error, ctx, "a table update is already open");
+      return FALSE;
+    }
+  s->staging = g_array_copy (s->table);
+  return TRUE;
+}
+
+/* The switch, with an open update, or NULL with the error set. */
+static SimSwitch *
+sim_get_staging (Sim *sim, AsmId sw, const char *ctx, GError **error)
+{
+  SimSwitch *s = sim_get_switch (sim, sw, ctx, error);
+
+  if (s != NULL && s->staging == NULL)
+    {
+      sim_fail (error, ctx, "no table update is open (xlat_begin first)");
+      return NULL;
+    }
+  return s;
+}
+
+static gboolean
+sim_xlat_set (gpointer self, AsmId sw, const AsmXlatEntry *entry,
+              GError **error)
+{
+  Sim *sim = self;
+  SimSwitch *s;
+  guint pos;
+  SIM_LOCK (sim);
+
+  g_return_val_if_fail (entry != NULL, FALSE);
+  {
+    CTX ("xlat_set switch %u key %u", sw, entry->key);
+
+    if (!sim_enter (sim, ASM_SIM_OP_XLAT, ctx, error))
+      return FALSE;
+    if ((s = sim_get_staging (sim, sw, ctx, error)) == NULL)
+      return FALSE;
+    if (entry->key == ASM_ID_NONE)
+      {
+        sim_fail (error, ctx, "key 0 is invalid");
+        return FALSE;
+      }
+    if (entry->size == 0)
+      {
+        sim_fail (error, ctx, "the entry's size is 0");
+        return FALSE;
+      }
+    if (entry->size - 1 > G_MAXUINT64 - entry->virt_first)
+      {
+        sim_fail (error, ctx,
+                  "virtual range " X " + " X " passes the end of the "
+                  "address space",
+                  entry->virt_first, entry->size);
+        return FALSE;
+      }
+    if (sorted_find (s->staging, entry->key, entry_key, &pos))
+      g_array_index (s->staging, AsmXlatEntry, pos) = *entry;
+    else
+      g_array_insert_val (s->staging, pos, *entry);
+  }
+  return TRUE;
+}
+
+static gboolean
+sim_xlat_remove (gpointer self, AsmId sw, AsmId key, GError **error)
+{
+  Sim *sim = self;
+  SimSwitch *s;
+  guint pos;
+  SIM_LOCK (sim);
+  CTX ("xlat_remove switch %u key %u", sw, key);
+
+  if (!sim_enter (sim, ASM_SIM_OP_XLAT, ctx, error))
+    return FALSE;
+  if ((s = sim_get_staging (sim, sw, ctx, error)) == NULL)
+    return FALSE;
+  if (sorted_find (s->staging, key, entry_key, &pos))
+    g_array_remove_index (s->staging, pos);
+  return TRUE;
+}
+
+static gboolean
+sim_xlat_commit (gpointer self, AsmId sw, GError **error)
+{
+  Sim *sim = self;
+  SimSwitch *s;
+  SIM_LOCK (sim);
+  CTX ("xlat_commit switch %u", sw);
+
+  if (!sim_enter (sim, ASM_SIM_OP_XLAT, ctx, error))
+    return FALSE;
+  if ((s = sim_get_staging (sim, sw, ctx, error)) == NULL)
+    return FALSE;
+  if (s->staging->len > s->table_capacity)
+    {
+      sim_fail (error, ctx, "table full: %u entries staged, capacity %u",
+                s->staging->len, s->table_capacity);
+      return FALSE;
+    }
+  g_array_unref (s->table);
+  s->table = g_steal_pointer (&s->staging);
+  return TRUE;
+}
+
+static void
+sim_xlat_abort (gpointer self, AsmId sw)
+{
+  Sim *sim = self;
+  SimSwitch *s;
+  SIM_LOCK (sim);
+
+  if (sim_is_crashed (sim))
+    return;
+  s = sim_find_switch (sim, sw, NULL);
+  if (s != NULL && s->staging != NULL)
+    g_clear_pointer (&s->staging, g_array_unref);
+}
+
+static AsmBackendStatus
+sim_device_bind (gpointer self, AsmId device, const char *device_name,
+                 AsmId sw, guint32 port, GError **error)
+{
+  Sim *sim = self;
+  SimSwitch *s;
+  SimBinding *b;
+  gint vf;
+  SIM_LOCK (sim);
+  CTX ("device_bind device %u to switch %u port %u", device, sw, port);
+
+  if (!sim_enter (sim, ASM_SIM_OP_BIND, ctx, error))
+    return ASM_BACKEND_FAILED;
+  if (device == ASM_ID_NONE)
+    {
+      sim_fail (error, ctx, "device id 0 is invalid");
+      return ASM_BACKEND_FAILED;
+    }
+  if ((s = sim_get_switch (sim, sw, ctx, error)) == NULL ||
+      !sim_check_port (s, port, ctx, error))
+    return ASM_BACKEND_FAILED;
+  if ((vf = sim_find_vf_id (sim, device)) >= 0)
+    {
+      const SimVf *v = &g_array_index (sim->vfs, SimVf, vf);
+
+      sim_fail (error, ctx, "device %u is VF %u of PF %u; a VF is not bound "
+                "to a port", device, v->index, v->pf);
+      return ASM_BACKEND_FAILED;
+    }
+  if ((b = sim_find_binding (sim, device)) != NULL)
+    {
+      if (b->sw != sw || b->port != port)
+        {
+          sim_fail (error, ctx, "device %u is already bound at switch %u "
+                    "port %u", device, b->sw, b->port);
+          return ASM_BACKEND_FAILED;
+        }
+      if (b->pending == PENDING_UNBIND)
+        {
+          sim_fail (error, ctx, "an unbind of device %u is pending", device);
+          return ASM_BACKEND_FAILED;
+        }
+      return b->pending == PENDING_BIND ? ASM_BACKEND_PENDING
+                                        : ASM_BACKEND_DONE;
+    }
+  if (s->ports[port] != ASM_ID_NONE)
+    {
+      sim_fail (error, ctx, "port %u is occupied by device %u", port,
+                s->ports[port]);
+      return ASM_BACKEND_FAILED;
+    }
+
+  b = g_new0 (SimBinding, 1);
+  b->device = device;
+  b->name = g_strdup (device_name != NULL ? device_name : "");
+  b->sw = sw;
+  b->port = port;
+  b->pending = sim->pending_binds ? PENDING_BIND : PENDING_NONE;
+  g_hash_table_insert (sim->bindings, GUINT_TO_POINTER (device), b);
+  s->ports[port] = device;
+  return sim->pending_binds ? ASM_BACKEND_PENDING : ASM_BACKEND_DONE;
+}
+
+static void
+sim_remove_binding (Sim *sim, SimBinding *b)
+{
+  SimSwitch *s = sim_find_switch (sim, b->sw, NULL);
+
+  s->ports[b->port] = ASM_ID_NONE;
+  g_hash_table_remove (sim->bindings, GUINT_TO_POINTER (b->device));
+}
+
+static AsmBackendStatus
+sim_device_unbind (gpointer self, AsmId device, AsmId sw, guint32 port,
+                   GError **error)
+{
+  Sim *sim = self;
+  SimSwitch *s;
+  SimBinding *b;
+  SIM_LOCK (sim);
+  CTX ("device_unbind device %u from switch %u port %u", device, sw, port);
+
+  if (!sim_enter (sim, ASM_SIM_OP_UNBIND, ctx, error))
+    return ASM_BACKEND_FAILED;
+  if (device == ASM_ID_NONE)
+    {
+      sim_fail (error, ctx, "device id 0 is invalid");
+      return ASM_BACKEND_FAILED;
+    }
+  if ((s = sim_get_switch (sim, sw, ctx, error)) == NULL ||
+      !sim_check_port (s, port, ctx, error))
+    return ASM_BACKEND_FAILED;
+  if ((b = sim_find_binding (sim, device)) == NULL)
+    return ASM_BACKEND_DONE;
+  if (b->sw != sw || b->port != port)
+    {
+      sim_fail (error, ctx, "device %u is bound at switch %u port %u",
+                device, b->sw, b->port);
+      return ASM_BACKEND_FAILED;
+    }
+  if (b->pending == PENDING_BIND)
+    {
+      sim_fail (error, ctx, "a bind of device %u is pending", device);
+      return ASM_BACKEND_FAILED;
+    }
+  if (b->pending == PENDING_UNBIND)
+    return ASM_BACKEND_PENDING;
+  if (sim->pending_binds)
+    {
+      b->pending = PENDING_UNBIND;
+      return ASM_BACKEND_PENDING;
+    }
+  sim_remove_binding (sim, b);
+  return ASM_BACKEND_DONE;
+}
+
+static gboolean
+sim_device_wait (gpointer self, AsmId device, guint timeout_ms,
+                 GError **error)
+{
+  Sim *sim = self;
+  SimBinding *b;
+  AsmSimOp kind = ASM_SIM_OP_ANY;
+  SIM_LOCK (sim);
+  CTX ("device_wait device %u", device);
+
+  b = sim_find_binding (sim, device);
+  if (b != NULL && b->pending == PENDING_BIND)
+    kind = ASM_SIM_OP_BIND;
+  else if (b != NULL && b->pending == PENDING_UNBIND)
+    kind = ASM_SIM_OP_UNBIND;
+  if (!sim_enter (sim, kind, ctx, error))
+    return FALSE;
+  if (device == ASM_ID_NONE)
+    {
+      sim_fail (error, ctx, "device id 0 is invalid");
+      return FALSE;
+    }
+  if (b == NULL || b->pending == PENDING_NONE)
+    return TRUE;
+  if (b->pending == PENDING_BIND)
+    b->pending = PENDING_NONE;
+  else
+    sim_remove_binding (sim, b);
+  return TRUE;
+}
+
+static gboolean
+sim_device_hold (gpointer self, AsmId device, GError **error)
+{
+  Sim *sim = self;
+  guint pos;
+  SIM_LOCK (sim);
+  CTX ("device_hold device %u", device);
+
+  if (!sim_enter (sim, ASM_SIM_OP_HOLD, ctx, error))
+    return FALSE;
+  if (device == ASM_ID_NONE)
+    {
+      sim_fail (error, ctx, "device id 0 is invalid");
+      return FALSE;
+    }
+  if (!sim_device_present (sim, device))
+    {
+      sim_fail (error, ctx, "device %u is not present (neither bound nor a "
+                "VF)", device);
+      return FALSE;
+    }
+  if (!sorted_find (sim->held, device, id_key, &pos))
+    g_array_insert_val (sim->held, pos, device);
+  return TRUE;
+}
+
+static gboolean
+sim_device_release (gpointer self, AsmId device, GError **error)
+{
+  Sim *sim = self;
+  guint pos;
+  SIM_LOCK (sim);
+  CTX ("device_release device %u", device);
+
+  if (!sim_enter (sim, ASM_SIM_OP_HOLD, ctx, error))
+    return FALSE;
+  if (device == ASM_ID_NONE)
+    {
+      sim_fail (error, ctx, "device id 0 is invalid");
+      return FALSE;
+    }
+  if (sorted_find (sim->held, device, id_key, &pos))
+    g_array_remove_index (sim->held, pos);
+  return TRUE;
+}
+
+static gboolean
+sim_check_vf_ids (AsmId pf, AsmId vf, const char *ctx, GError **error)
+{
+  if (pf == ASM_ID_NONE || vf == ASM_ID_NONE)
+    {
+      sim_fail (error, ctx, "device id 0 is invalid");
+      return FALSE;
+    }
+  if (pf == vf)
+    {
+      sim_fail (error, ctx, "device %u cannot be its own VF", vf);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+sim_vf_create (gpointer self, AsmId pf, guint32 vf_index, AsmId vf,
+               GError **error)
+{
+  Sim *sim = self;
+  SimBinding *b;
+  SimVf v = { pf, vf_index, vf };
+  guint pos;
+  gint other;
+  SIM_LOCK (sim);
+  CTX ("vf_create VF %u at PF %u index %u", vf, pf, vf_index);
+
+  if (!sim_enter (sim, ASM_SIM_OP_VF, ctx, error))
+    return FALSE;
+  if (!sim_check_vf_ids (pf, vf, ctx, error))
+    return FALSE;
+  b = sim_find_binding (sim, pf);
+  if (b == NULL || b->pending == PENDING_BIND)
+    {
+      if (sim_find_vf_id (sim, pf) >= 0)
+        sim_fail (error, ctx, "PF %u is itself a VF", pf);
+      else
+        sim_fail (error, ctx, "PF %u is not present (not bound)", pf);
+      return FALSE;
+    }
+  if (sorted_find (sim->vfs, vf_key (&v), vf_key, &pos))
+    {
+      AsmId there = g_array_index (sim->vfs, SimVf, pos).vf;
+
+      if (there == vf)
+        return TRUE;
+      sim_fail (error, ctx, "index %u of PF %u is in use by VF %u", vf_index,
+                pf, there);
+      return FALSE;
+    }
+  if ((other = sim_find_vf_id (sim, vf)) >= 0)
+    {
+      const SimVf *o = &g_array_index (sim->vfs, SimVf, other);
+
+      sim_fail (error, ctx, "VF %u already exists at PF %u index %u", vf,
+                o->pf, o->index);
+      return FALSE;
+    }
+  if ((b = sim_find_binding (sim, vf)) != NULL)
+    {
+      sim_fail (error, ctx, "device %u is bound at switch %u port %u; a VF "
+                "is not bound to a port", vf, b->sw, b->port);
+      return FALSE;
+    }
+  g_array_insert_val (sim->vfs, pos, v);
+  return TRUE;
+}
+
+static gboolean
+sim_vf_destroy (gpointer self, AsmId pf, guint32 vf_index, AsmId vf,
+                GError **error)
+{
+  Sim *sim = self;
+  SimVf v = { pf, vf_index, vf };
+  guint pos;
+  gint other;
+  SIM_LOCK (sim);
+  CTX ("vf_destroy VF %u at PF %u index %u", vf, pf, vf_index);
+
+  if (!sim_enter (sim, ASM_SIM_OP_VF, ctx, error))
+    return FALSE;
+  if (!sim_check_vf_ids (pf, vf, ctx, error))
+    return FALSE;
+  if (sorted_find (sim->vfs, vf_key (&v), vf_key, &pos))
+    {
+      AsmId there = g_array_index (sim->vfs, SimVf, pos).vf;
+
+      if (there != vf)
+        {
+          sim_fail (error, ctx, "index %u of PF %u holds VF %u", vf_index,
+                    pf, there);
+          return FALSE;
+        }
+      g_array_remove_index (sim->vfs, pos);
+      return TRUE;
+    }
+  if ((other = sim_find_vf_id (sim, vf)) >= 0)
+    {
+      const SimVf *o = &g_array_index (sim->vfs, SimVf, other);
+
+      sim_fail (error, ctx, "VF %u is at PF %u index %u", vf, o->pf,
+                o->index);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+sim_cache_flush (gpointer self, AsmId sw, const AsmRange *range,
+                 GError **error)
+{
+  Sim *sim = self;
+  SimSwitch *s;
+  SIM_LOCK (sim);
+
+  g_return_val_if_fail (range != NULL, FALSE);
+  {
+    CTX ("cache_flush switch %u range " X "-" X, sw, range->first,
+         range->last);
+
+    if (!sim_enter (sim, ASM_SIM_OP_FLUSH, ctx, error))
+      return FALSE;
+    if ((s = sim_get_switch (sim, sw, ctx, error)) == NULL)
+      return FALSE;
+    if (range->first > range->last)
+      {
+        sim_fail (error, ctx, "the range is empty");
+        return FALSE;
+      }
+    s->n_flushes++;
+  }
+  return TRUE;
+}
+
+static const AsmBackendOps sim_ops = {
+  .name = "sim",
+  .caps = ASM_BACKEND_CAP_WINDOWS | ASM_BACKEND_CAP_TRANSLATION |
+          ASM_BACKEND_CAP_DEVICES | ASM_BACKEND_CAP_HOLD |
+          ASM_BACKEND_CAP_FLUSH | ASM_BACKEND_CAP_VFS,
+  .transaction_begin = sim_transaction_begin,
+  .undo_begin = sim_undo_begin,
+  .transaction_end = sim_transaction_end,
+  .switch_add = sim_switch_add,
+  .windows_commit = sim_windows_commit,
+  .xlat_begin = sim_xlat_begin,
+  .xlat_set = sim_xlat_set,
+  .xlat_remove = sim_xlat_remove,
+  .xlat_commit = sim_xlat_commit,
+  .xlat_abort = sim_xlat_abort,
+  .device_bind = sim_device_bind,
+  .device_unbind = sim_device_unbind,
+  .device_wait = sim_device_wait,
+  .device_hold = sim_device_hold,
+  .device_release = sim_device_release,
+  .vf_create = sim_vf_create,
+  .vf_destroy = sim_vf_destroy,
+  .cache_flush = sim_cache_flush,
+  .destroy = sim_destroy,
+};
+
+const AsmBackendOps *
+asm_sim_get_ops (void)
+{
+  return &sim_ops;
+}
+
+/* ------------------------------------------------------------------ */
+/* public API                                                           */
+
+/**
+ * asm_sim_backend_new:
+ *
+ * Creates a simulated switch fabric: a deterministic model of the
+ * hardware registers a fabric programs (per switch its address windows,
+ * translation table and ports; the VFs of each PF; the held devices),
+ * with fault injection (asm_sim_fail_call(), asm_sim_fail_kind(),
+ * asm_sim_crash_after()) and a check against a fabric's model
+ * (asm_sim_verify()).  It applies every #AsmBackendCaps and starts empty:
+ * the fabric announces its switches.
+ *
+ * Returns: (transfer full): a new backend named "sim"; free with
+ *   asm_backend_unref()
+ *
+ * Since: 0.1
+ */
+AsmBackend *
+asm_sim_backend_new (void)
+{
+  return asm_backend_new (&sim_ops, sim_new ());
+}
+
+/**
+ * asm_sim_is_sim:
+ * @backend: a backend
+ *
+ * Tells a backend made by asm_sim_backend_new() from any other.
+ *
+ * Returns: %TRUE when @backend is a sim backend
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_sim_is_sim (AsmBackend *backend)
+{
+  Sim *sim;
+
+  g_return_val_if_fail (backend != NULL, FALSE);
+
+  if (asm_backend_get_ops (backend) != &sim_ops ||
+      g_strcmp0 (asm_backend_get_name (backend), "sim") != 0)
+    return FALSE;
+  sim = asm_backend_get_self (backend);
+  return sim != NULL && sim->magic == SIM_MAGIC;
+}
+
+static Sim *
+sim_from_backend (AsmBackend *backend)
+{
+  if (backend == NULL || !asm_sim_is_sim (backend))
+    return NULL;
+  return asm_backend_get_self (backend);
+}
+
+/**
+ * asm_sim_fail_call:
+ * @backend: a sim backend
+ * @n: which call from now fails: 1 is the next one; 0 cancels
+ *
+ * Makes the @n-th counted call from now fail once with %ASM_ERROR_BACKEND
+ * ("injected fault (call N)"), changing nothing.  Every call of an
+ * operation that can fail is counted (see asm_sim_get_n_calls()).  One
+ * such fault is pending at a time: a new call replaces it.  No fault is
+ * injected between a transaction's undo_begin and its transaction_end; a
+ * fault whose call falls there is spent without effect.
+ *
+ * Since: 0.1
+ */
+void
+asm_sim_fail_call (AsmBackend *backend, guint64 n)
+{
+  Sim *sim = sim_from_backend (backend);
+
+  g_return_if_fail (sim != NULL);
+  {
+    SIM_LOCK (sim);
+
+    sim->fail_at = n == 0 ? 0 : sim->n_calls + n;
+  }
+}
+
+/**
+ * asm_sim_fail_kind:
+ * @backend: a sim backend
+ * @kind: the kind of call; %ASM_SIM_OP_ANY for every call
+ * @fail: %TRUE to make every call of @kind fail, %FALSE to stop
+ *
+ * Makes every call of @kind fail with %ASM_ERROR_BACKEND, changing nothing,
+ * until this is called again with @fail %FALSE (or asm_sim_clear_faults()).
+ * Kinds are independent: clearing %ASM_SIM_OP_ANY does not clear the
+ * others.  Like asm_sim_fail_call(), not injected during an undo.
+ *
+ * Since: 0.1
+ */
+void
+asm_sim_fail_kind (AsmBackend *backend, AsmSimOp kind, gboolean fail)
+{
+  Sim *sim = sim_from_backend (backend);
+
+  g_return_if_fail (sim != NULL);
+  g_return_if_fail ((guint) kind <= ASM_SIM_OP_FLUSH);
+  {
+    SIM_LOCK (sim);
+
+    if (fail)
+      sim->fail_kinds |= 1u << kind;
+    else
+      sim->fail_kinds &= ~(1u << kind);
+  }
+}
+
+/**
+ * asm_sim_crash_after:
+ * @backend: a sim backend
+ * @n: how many more calls succeed
+ *
+ * Simulates the death of the process that drives the hardware: after @n
+ * more counted calls, every call fails ("simulated crash"), undo calls
+ * included, and xlat_abort does nothing, until asm_sim_clear_faults().
+ * The registers keep whatever the calls before the crash wrote, so a
+ * restarted fabric can be tested on them.
+ *
+ * Since: 0.1
+ */
+void
+asm_sim_crash_after (AsmBackend *backend, guint64 n)
+{
+  Sim *sim = sim_from_backend (backend);
+
+  g_return_if_fail (sim != NULL);
+  {
+    SIM_LOCK (sim);
+
+    sim->crash_armed = TRUE;
+    sim->crash_at = sim->n_calls + n;
+  }
+}
+
+/**
+ * asm_sim_clear_faults:
+ * @backend: a sim backend
+ *
+ * Cancels every injected fault, the crash included, and forgets an undo
+ * in progress (a restarted process starts afresh).  The registers and the
+ * call count are kept.
+ *
+ * Since: 0.1
+ */
+void
+asm_sim_clear_faults (AsmBackend *backend)
+{
+  Sim *sim = sim_from_backend (backend);
+
+  g_return_if_fail (sim != NULL);
+  {
+    SIM_LOCK (sim);
+
+    sim->fail_at = 0;
+    sim->fail_kinds = 0;
+    sim->crash_armed = FALSE;
+    sim->crash_at = 0;
+    sim->in_undo = FALSE;
+  }
+}
+
+/**
+ * asm_sim_is_crashed:
+ * @backend: a sim backend
+ *
+ * Whether the crash set with asm_sim_crash_after() has happened: the
+ * next call fails.
+ *
+ * Returns: %TRUE when every call now fails
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_sim_is_crashed (AsmBackend *backend)
+{
+  Sim *sim = sim_from_backend (backend);
+
+  g_return_val_if_fail (sim != NULL, FALSE);
+  {
+    SIM_LOCK (sim);
+
+    return sim_is_crashed (sim);
+  }
+}
+
+/**
+ * asm_sim_get_n_calls:
+ * @backend: a sim backend
+ *
+ * The number of counted calls so far: every call of an operation that can
+ * fail, successful or not.  transaction_begin, undo_begin,
+ * transaction_end and xlat_abort are not counted.
+ *
+ * Returns: the call count
+ *
+ * Since: 0.1
+ */
+guint64
+asm_sim_get_n_calls (AsmBackend *backend)
+{
+  Sim *sim = sim_from_backend (backend);
+
+  g_return_val_if_fail (sim != NULL, 0);
+  {
+    SIM_LOCK (sim);
+
+    return sim->n_calls;
+  }
+}
+
+static void
+dump_entry (GString *out, const char *indent, const AsmXlatEntry *e)
+{
+  g_string_append_printf (out,
+                          "%sentry key %u: partition %u, workload %u, "
+                          "virt " X ", size " X ", offset " X "\n",
+                          indent, e->key, e->partition, e->workload,
+                          e->virt_first, e->size, e->offset);
+}
+
+/**
+ * asm_sim_dump:
+ * @backend: a sim backend
+ *
+ * Prints every simulated register, one per line, in a fixed order:
+ * switches by id (their windows by address, translation entries by key, an
+ * open update and its staged entries, bound ports by number), then VFs by
+ * PF and index, then held devices by id.  The same calls always give the
+ * same text, so dumps can be compared with expected output.
+ *
+ * Returns: (transfer full): the dump; free with g_free()
+ *
+ * Since: 0.1
+ */
+char *
+asm_sim_dump (AsmBackend *backend)
+{
+  Sim *sim = sim_from_backend (backend);
+  GString *out;
+
+  g_return_val_if_fail (sim != NULL, NULL);
+
+  out = g_string_new (NULL);
+  {
+    SIM_LOCK (sim);
+
+    g_string_append_printf (out,
+                            "sim: %u switches, %u devices bound, %u VFs, "
+                            "%u held\n",
+                            sim->switches->len,
+                            g_hash_table_size (sim->bindings),
+                            sim->vfs->len, sim->held->len);
+    for (guint i = 0; i < sim->switches->len; i++)
+      {
+        SimSwitch *s = g_ptr_array_index (sim->switches, i);
+
+        g_string_append_printf (out,
+                                "switch %u \"%s\": %u ports, table %u/%u, "
+                                "%" G_GUINT64_FORMAT " flushes\n",
+                                s->id, s->name, s->n_ports, s->table->len,
+                                s->table_capacity, s->n_flushes);
+        for (guint j = 0; j < s->windows->len; j++)
+          {
+            const AsmRange *w = &g_array_index (s->windows, AsmRange, j);
+
+            g_string_append_printf (out, "  window " X "-" X "\n", w->first,
+                                    w->last);
+          }
+        for (guint j = 0; j < s->table->len; j++)
+          dump_entry (out, "  ", &g_array_index (s->table, AsmXlatEntry, j));
+        if (s->staging != NULL)
+          {
+            g_string_append_printf (out, "  update open: %u entries staged\n",
+                                    s->staging->len);
+            for (guint j = 0; j < s->staging->len; j++)
+              dump_entry (out, "    ",
+                          &g_array_index (s->staging, AsmXlatEntry, j));
+          }
+        for (guint p = 0; p < s->n_ports; p++)
+          {
+            SimBinding *b;
+
+            if (s->ports[p] == ASM_ID_NONE)
+              continue;
+            b = sim_find_binding (sim, s->ports[p]);
+            g_string_append_printf (out, "  port %u: device %u \"%s\"%s\n", p,
+                                    b->device, b->name,
+                                    b->pending == PENDING_BIND
+                                        ? ", bind pending"
+                                        : b->pending == PENDING_UNBIND
+                                              ? ", unbind pending"
+                                              : "");
+          }
+      }
+    for (guint i = 0; i < sim->vfs->len; i++)
+      {
+        const SimVf *v = &g_array_index (sim->vfs, SimVf, i);
+
+        g_string_append_printf (out, "vf %u: PF %u index %u\n", v->vf, v->pf,
+                                v->index);
+      }
+    for (guint i = 0; i < sim->held->len; i++)
+      g_string_append_printf (out, "held: device %u\n",
+                              g_array_index (sim->held, AsmId, i));
+  }
+  return g_string_free (out, FALSE);
+}
+
+/* ------------------------------------------------------------------ */
+/* verify                                                               */
+
+/* One switch of the fabric's model, as read through the public API. */
+typedef struct {
+  AsmSwitchInfo info; /* info.name belongs to the fabric */
+  GArray *windows;    /* AsmRange, sorted by first */
+  GArray *table;      /* AsmXlatEntry, sorted by key */
+  AsmId *ports;       /* info.n_ports device ids, ASM_ID_NONE = free */
+} ModelSwitch;
+
+typedef struct {
+  GArray *switch_ids;   /* AsmId, sorted */
+  GPtrArray *switches;  /* ModelSwitch *, parallel to switch_ids */
+  GArray *vfs;          /* SimVf, sorted by (pf, index) */
+  char *impossible;     /* the first thing no hardware could hold, or NULL */
+} Model;
+
+static void
+model_switch_free (gpointer data)
+{
+  ModelSwitch *m = data;
+
+  if (m->windows != NULL)
+    g_array_unref (m->windows);
+  if (m->table != NULL)
+    g_array_unref (m->table);
+  g_free (m->ports);
+  g_free (m);
+}
+
+static void
+model_clear (Model *m)
+{
+  g_clear_pointer (&m->switch_ids, g_array_unref);
+  g_clear_pointer (&m->switches, g_ptr_array_unref);
+  g_clear_pointer (&m->vfs, g_array_unref);
+  g_clear_pointer (&m->impossible, g_free);
+}
+
+static gint
+id_cmp (gconstpointer a, gconstpointer b)
+{
+  AsmId x = *(const AsmId *) a, y = *(const AsmId *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static gint
+entry_cmp (gconstpointer a, gconstpointer b)
+{
+  return id_cmp (&((const AsmXlatEntry *) a)->key,
+                 &((const AsmXlatEntry *) b)->key);
+}
+
+static gint
+vf_cmp (gconstpointer a, gconstpointer b)
+{
+  guint64 x = vf_key (a), y = vf_key (b);
+
+  return x < y ? -1 : x > y;
+}
+
+/* a sorted copy of an id list from asm_fabric_list(); never NULL */
+static GArray *
+model_list (AsmFabric *fabric, const char *what)
+{
+  GArray *ids = asm_fabric_list (fabric, what);
+  GArray *copy = g_array_new (FALSE, FALSE, sizeof (AsmId));
+
+  if (ids != NULL)
+    {
+      if (ids->len > 0)
+        g_array_append_vals (copy, ids->data, ids->len);
+      g_array_unref (ids);
+    }
+  g_array_sort (copy, id_cmp);
+  return copy;
+}
+
+static GArray *
+sorted_copy (GArray *array, gsize element_size, GCompareFunc cmp)
+{
+  GArray *copy = g_array_new (FALSE, FALSE, element_size);
+
+  if (array != NULL)
+    {
+      if (array->len > 0)
+        g_array_append_vals (copy, array->data, array->len);
+      g_array_unref (array);
+    }
+  g_array_sort (copy, cmp);
+  return copy;
+}
+
+static void
+model_note (Model *m, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* Records the first impossibility found in the model. */
+static void
+model_note (Model *m, const char *format, ...)
+{
+  va_list ap;
+
+  if (m->impossible != NULL)
+    return;
+  va_start (ap, format);
+  m->impossible = g_strdup_vprintf (format, ap);
+  va_end (ap);
+}
+
+static ModelSwitch *
+model_find_switch (Model *m, AsmId id)
+{
+  guint pos;
+
+  if (!sorted_find (m->switch_ids, id, id_key, &pos))
+    return NULL;
+  return g_ptr_array_index (m->switches, pos);
+}
+
+/* Reads the fabric's model through the public API. */
+static void
+model_load (Model *m, AsmFabric *fabric)
+{
+  g_autoptr (GArray) devices = NULL;
+
+  m->switch_ids = model_list (fabric, "switches");
+  m->switches = g_ptr_array_new_with_free_func (model_switch_free);
+  m->vfs = g_array_new (FALSE, FALSE, sizeof (SimVf));
+
+  for (guint i = 0; i < m->switch_ids->len; i++)
+    {
+      AsmId id = g_array_index (m->switch_ids, AsmId, i);
+      ModelSwitch *ms = g_new0 (ModelSwitch, 1);
+
+      if (!asm_fabric_get_switch_info (fabric, id, &ms->info))
+        {
+          model_note (m, "switch %u: listed by the model, but it has no "
+                      "information on it", id);
+          ms->info.id = id;
+        }
+      ms->windows = sorted_copy (asm_fabric_get_switch_windows (fabric, id),
+                                 sizeof (AsmRange), range_cmp);
+      ms->table = sorted_copy (asm_fabric_get_xlat_table (fabric, id),
+                               sizeof (AsmXlatEntry), entry_cmp);
+      ms->ports = g_new0 (AsmId, MAX (ms->info.n_ports, 1));
+      g_ptr_array_add (m->switches, ms);
+    }
+
+  devices = model_list (fabric, "devices");
+  for (guint i = 0; i < devices->len; i++)
+    {
+      AsmId id = g_array_index (devices, AsmId, i);
+      AsmDeviceInfo info;
+      ModelSwitch *ms;
+
+      if (!asm_fabric_get_device_info (fabric, id, &info))
+        {
+          model_note (m, "device %u: listed by the model, but it has no "
+                      "information on it", id);
+          continue;
+        }
+      if (info.kind == ASM_DEVICE_VF)
+        {
+          SimVf v = { info.pf, info.vf_index, id };
+
+          g_array_append_val (m->vfs, v);
+          continue;
+        }
+      if (info.switch_id == ASM_ID_NONE)
+        continue;
+      if ((ms = model_find_switch (m, info.switch_id)) == NULL)
+        model_note (m, "device %u: bound to switch %u in the model, which "
+                    "the model does not list", id, info.switch_id);
+      else if (info.port >= ms->info.n_ports)
+        model_note (m, "device %u: bound to port %u of switch %u in the "
+                    "model, which has %u ports", id, info.port,
+                    info.switch_id, ms->info.n_ports);
+      else if (ms->ports[info.port] != ASM_ID_NONE)
+        model_note (m, "switch %u port %u: devices %u and %u are both bound "
+                    "there in the model", info.switch_id, info.port,
+                    ms->ports[info.port], id);
+      else
+        ms->ports[info.port] = id;
+    }
+  g_array_sort (m->vfs, vf_cmp);
+}
+
+/* The first field in which two entries with the same key differ, or NULL. */
+static char *
+entry_diff (const AsmXlatEntry *hw, const AsmXlatEntry *mo)
+{
+#define ID_FIELD(f) \
+  if (hw->f != mo->f) \
+    return g_strdup_printf (#f " %u in hardware, %u in the model", hw->f, \
+                            mo->f)
+#define ADDR_FIELD(f) \
+  if (hw->f != mo->f) \
+    return g_strdup_printf (#f " " X " in hardware, " X " in the model", \
+                            hw->f, mo->f)
+  ID_FIELD (partition);
+  ID_FIELD (workload);
+  ADDR_FIELD (virt_first);
+  ADDR_FIELD (size);
+  ADDR_FIELD (offset);
+  return NULL;
+#undef ID_FIELD
+#undef ADDR_FIELD
+}
+
+static char *
+verify_switch (Sim *sim, SimSwitch *s, ModelSwitch *ms)
+{
+  guint i, j;
+
+  if (g_strcmp0 (s->name, ms->info.name) != 0)
+    return g_strdup_printf ("switch %u: name \"%s\" in hardware, \"%s\" in "
+                            "the model", s->id, s->name,
+                            ms->info.name ? ms->info.name : "(none)");
+  if (s->n_ports != ms->info.n_ports)
+    return g_strdup_printf ("switch %u: %u ports in hardware, %u in the "
+                            "model", s->id, s->n_ports, ms->info.n_ports);
+  if (s->table_capacity != ms->info.table_capacity)
+    return g_strdup_printf ("switch %u: table capacity %u in hardware, %u "
+                            "in the model", s->id, s->table_capacity,
+                            ms->info.table_capacity);
+
+  /* windows, merged by address */
+  for (i = 0, j = 0; i < s->windows->len || j < ms->windows->len;)
+    {
+      const AsmRange *hw = i < s->windows->len
+                               ? &g_array_index (s->windows, AsmRange, i)
+                               : NULL;
+      const AsmRange *mo = j < ms->windows->len
+                               ? &g_array_index (ms->windows, AsmRange, j)
+                               : NULL;
+
+      if (hw != NULL && mo != NULL && hw->first == mo->first)
+        {
+          if (hw->last != mo->last)
+            return g_strdup_printf ("switch %u: window " X "-" X " in "
+                                    "hardware, " X "-" X " in the model",
+                                    s->id, hw->first, hw->last, mo->first,
+                                    mo->last);
+          i++, j++;
+        }
+      else if (mo == NULL || (hw != NULL && hw->first < mo->first))
+        return g_strdup_printf ("switch %u: window " X "-" X " is in "
+                                "hardware but not in the model", s->id,
+                                hw->first, hw->last);
+      else
+        return g_strdup_printf ("switch %u: window " X "-" X " is in the "
+                                "model but not in hardware", s->id,
+                                mo->first, mo->last);
+    }
+
+  if (s->staging != NULL)
+    return g_strdup_printf ("switch %u: a table update is open in hardware "
+                            "(%u entries staged, neither committed nor "
+                            "aborted)", s->id, s->staging->len);
+
+  /* table entries, merged by key */
+  for (i = 0, j = 0; i < s->table->len || j < ms->table->len;)
+    {
+      const AsmXlatEntry *hw =
+          i < s->table->len ? &g_array_index (s->table, AsmXlatEntry, i)
+                            : NULL;
+      const AsmXlatEntry *mo =
+          j < ms->table->len ? &g_array_index (ms->table, AsmXlatEntry, j)
+                             : NULL;
+
+      if (hw != NULL && mo != NULL && hw->key == mo->key)
+        {
+          g_autofree char *diff = entry_diff (hw, mo);
+
+          if (diff != NULL)
+            return g_strdup_printf ("switch %u: table entry key %u: %s",
+                                    s->id, hw->key, diff);
+          i++, j++;
+        }
+      else if (mo == NULL || (hw != NULL && hw->key < mo->key))
+        return g_strdup_printf ("switch %u: table entry key %u is in "
+                                "hardware but not in the model", s->id,
+                                hw->key);
+      else
+        return g_strdup_printf ("switch %u: table entry key %u is in the "
+                                "model but not in hardware", s->id,
+                                mo->key);
+    }
+
+  /* ports */
+  for (guint p = 0; p < s->n_ports; p++)
+    {
+      AsmId hw = s->ports[p], mo = ms->ports[p];
+      SimBinding *b = hw != ASM_ID_NONE ? sim_find_binding (sim, hw) : NULL;
+
+      if (b != NULL && b->pending != PENDING_NONE)
+        return g_strdup_printf ("switch %u port %u: device %u has %s pending "
+                                "in hardware", s->id, p, hw,
+                                b->pending == PENDING_BIND ? "a bind"
+                                                           : "an unbind");
+      if (hw == mo)
+        continue;
+      if (hw == ASM_ID_NONE)
+        return g_strdup_printf ("switch %u port %u: free in hardware, device "
+                                "%u in the model", s->id, p, mo);
+      if (mo == ASM_ID_NONE)
+        return g_strdup_printf ("switch %u port %u: device %u in hardware, "
+                                "free in the model", s->id, p, hw);
+      return g_strdup_printf ("switch %u port %u: device %u in hardware, "
+                              "device %u in the model", s->id, p, hw, mo);
+    }
+  return NULL;
+}
+
+/* The first difference between the hardware and the model, or NULL. */
+static char *
+verify_diff (Sim *sim, Model *m)
+{
+  guint i, j;
+
+  /* the set of switches */
+  for (i = 0, j = 0; i < sim->switches->len || j < m->switch_ids->len;)
+    {
+      SimSwitch *s = i < sim->switches->len
+                         ? g_ptr_array_index (sim->switches, i)
+                         : NULL;
+      AsmId mo = j < m->switch_ids->len
+                     ? g_array_index (m->switch_ids, AsmId, j)
+                     : ASM_ID_NONE;
+
+      if (s != NULL && mo != ASM_ID_NONE && s->id == mo)
+        i++, j++;
+      else if (mo == ASM_ID_NONE || (s != NULL && s->id < mo))
+        return g_strdup_printf ("switch %u is in hardware but not in the "
+                                "model", s->id);
+      else
+        return g_strdup_printf ("switch %u is in the model but not in "
+                                "hardware", mo);
+    }
+
+  if (m->impossible != NULL)
+    return g_strdup (m->impossible);
+
+  for (i = 0; i < sim->switches->len; i++)
+    {
+      char *diff = verify_switch (sim, g_ptr_array_index (sim->switches, i),
+                                  g_ptr_array_index (m->switches, i));
+
+      if (diff != NULL)
+        return diff;
+    }
+
+  /* VFs, merged by (pf, index) */
+  for (i = 0, j = 0; i < sim->vfs->len || j < m->vfs->len;)
+    {
+      const SimVf *hw =
+          i < sim->vfs->len ? &g_array_index (sim->vfs, SimVf, i) : NULL;
+      const SimVf *mo =
+          j < m->vfs->len ? &g_array_index (m->vfs, SimVf, j) : NULL;
+
+      if (hw != NULL && mo != NULL && vf_key (hw) == vf_key (mo))
+        {
+          if (hw->vf != mo->vf)
+            return g_strdup_printf ("PF %u VF index %u: VF %u in hardware, "
+                                    "VF %u in the model", hw->pf, hw->index,
+                                    hw->vf, mo->vf);
+          i++, j++;
+        }
+      else if (mo == NULL || (hw != NULL && vf_key (hw) < vf_key (mo)))
+        return g_strdup_printf ("PF %u VF index %u: VF %u in hardware, none "
+                                "in the model", hw->pf, hw->index, hw->vf);
+      else
+        return g_strdup_printf ("PF %u VF index %u: none in hardware, VF %u "
+                                "in the model", mo->pf, mo->index, mo->vf);
+    }
+
+  if (sim->held->len > 0)
+    return g_strdup_printf ("device %u is held in hardware",
+                            g_array_index (sim->held, AsmId, 0));
+  return NULL;
+}
+
+/**
+ * asm_sim_verify:
+ * @backend: a sim backend
+ * @fabric: the fabric that drives it
+ * @error: return location for a #GError
+ *
+ * Compares the simulated hardware with @fabric's model, read through the
+ * public fabric API: the same switches (name, ports, table capacity), and
+ * per switch the same windows, the same committed translation table (every
+ * field of every entry) with no update left open, and the same device at
+ * every port; the same VFs under every PF; and no device held.  Call it
+ * when no operation is running on @fabric.
+ *
+ * The first difference is reported as %ASM_ERROR_FAILED, naming the
+ * object and both values ("switch 3: table entry key 7: offset 0x1000 in
+ * hardware, 0x2000 in the model").  The comparison order, and so which
+ * difference comes first, is fixed (see the theory comment of asm-sim.c).
+ *
+ * Returns: %TRUE when the hardware matches the model
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_sim_verify (AsmBackend *backend, AsmFabric *fabric, GError **error)
+{
+  Sim *sim = sim_from_backend (backend);
+  Model m = { 0 };
+  g_autofree char *diff = NULL;
+
+  g_return_val_if_fail (sim != NULL, FALSE);
+  g_return_val_if_fail (fabric != NULL, FALSE);
+
+  /* read the fabric first: the sim's lock is never held while calling out */
+  model_load (&m, fabric);
+  {
+    SIM_LOCK (sim);
+
+    diff = verify_diff (sim, &m);
+  }
+  model_clear (&m);
+  if (diff != NULL)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
+                   "hardware differs from the model: %s", diff);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* private                                                              */
+
+#define CHECK(cond, ...) \
+  G_STMT_START \
+  { \
+    if (!(cond)) \
+      { \
+        g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED, __VA_ARGS__); \
+        return FALSE; \
+      } \
+  } \
+  G_STMT_END
+
+static gboolean
+check_table (SimSwitch *s, GArray *t, const char *what, GError **error)
+{
+  for (guint i = 0; i < t->len; i++)
+    {
+      const AsmXlatEntry *e = &g_array_index (t, AsmXlatEntry, i);
+
+      CHECK (e->key != ASM_ID_NONE, "switch %u: %s entry %u has key 0",
+             s->id, what, i);
+      CHECK (i == 0 || g_array_index (t, AsmXlatEntry, i - 1).key < e->key,
+             "switch %u: %s keys out of order at entry %u", s->id, what, i);
+      CHECK (e->size >= 1 && e->size - 1 <= G_MAXUINT64 - e->virt_first,
+             "switch %u: %s entry key %u has a bad size", s->id, what,
+             e->key);
+    }
+  return TRUE;
+}
+
+gboolean
+asm_sim_check (AsmBackend *backend, GError **error)
+{
+  Sim *sim = sim_from_backend (backend);
+  guint n_bound = 0;
+
+  g_return_val_if_fail (sim != NULL, FALSE);
+  SIM_LOCK (sim);
+
+  for (guint i = 0; i < sim->switches->len; i++)
+    {
+      SimSwitch *s = g_ptr_array_index (sim->switches, i);
+
+      /* S1 */
+      CHECK (s->id != ASM_ID_NONE, "switch at %u has id 0", i);
+      CHECK (i == 0 ||
+                 ((SimSwitch *) g_ptr_array_index (sim->switches, i - 1))->id <
+                     s->id,
+             "switches out of order at %u", i);
+      /* S2 */
+      for (guint j = 0; j < s->windows->len; j++)
+        {
+          const AsmRange *w = &g_array_index (s->windows, AsmRange, j);
+
+          CHECK (w->first <= w->last, "switch %u: window %u is empty", s->id,
+                 j);
+          CHECK (j == 0 ||
+                     g_array_index (s->windows, AsmRange, j - 1).last <
+                         w->first,
+                 "switch %u: windows %u and %u overlap or are out of order",
+                 s->id, j - 1, j);
+        }
+      /* S3 */
+      if (!check_table (s, s->table, "table", error))
+        return FALSE;
+      CHECK (s->table->len <= s->table_capacity,
+             "switch %u: %u entries committed, capacity %u", s->id,
+             s->table->len, s->table_capacity);
+      if (s->staging != NULL && !check_table (s, s->staging, "staged", error))
+        return FALSE;
+      /* S4, from the ports' side */
+      for (guint p = 0; p < s->n_ports; p++)
+        {
+          SimBinding *b;
+
+          if (s->ports[p] == ASM_ID_NONE)
+            continue;
+          n_bound++;
+          b = sim_find_binding (sim, s->ports[p]);
+          CHECK (b != NULL && b->device == s->ports[p] && b->sw == s->id &&
+                     b->port == p,
+                 "switch %u port %u: device %u has no matching binding",
+                 s->id, p, s->ports[p]);
+        }
+    }
+  /* S4, from the bindings' side: each binding is at a distinct port that
+   * names it, so equal counts make the map a bijection */
+  CHECK (n_bound == g_hash_table_size (sim->bindings),
+         "%u ports bound but %u bindings", n_bound,
+         g_hash_table_size (sim->bindings));
+  /* S5 */
+  for (guint i = 0; i < sim->vfs->len; i++)
+    {
+      const SimVf *v = &g_array_index (sim->vfs, SimVf, i);
+
+      CHECK (v->pf != ASM_ID_NONE && v->vf != ASM_ID_NONE && v->pf != v->vf,
+             "VF entry %u has a bad id", i);
+      CHECK (i == 0 || vf_key (&g_array_index (sim->vfs, SimVf, i - 1)) <
+                           vf_key (v),
+             "VFs out of order at %u", i);
+      CHECK (sim_find_vf_id (sim, v->vf) == (gint) i, "VF %u appears twice",
+             v->vf);
+      CHECK (sim_find_binding (sim, v->vf) == NULL, "VF %u is bound", v->vf);
+    }
+  /* S6 */
+  for (guint i = 0; i < sim->held->len; i++)
+    {
+      AsmId d = g_array_index (sim->held, AsmId, i);
+
+      CHECK (d != ASM_ID_NONE, "held device %u has id 0", i);
+      CHECK (i == 0 || g_array_index (sim->held, AsmId, i - 1) < d,
+             "held devices out of order at %u", i);
+    }
+  return TRUE;
+}
+
+#undef CHECK
+
+void
+asm_sim_set_pending_binds (AsmBackend *backend, gboolean pending)
+{
+  Sim *sim = sim_from_backend (backend);
+
+  g_return_if_fail (sim != NULL);
+  {
+    SIM_LOCK (sim);
+
+    sim->pending_binds = pending;
+  }
+}
