@@ -98,7 +98,7 @@ die (GError *error)
 }
 
 static int
-cmd_demo (int argc, char **argv)
+demo_iova (void)
 {
   GError *error = NULL;
   g_autoptr (AsmArena) tmpl = NULL;
@@ -114,11 +114,8 @@ cmd_demo (int argc, char **argv)
     { "RMRR (integrated GPU)", 0x7c000000, 0x7fffffff },
   };
 
-  (void) argc;
-  (void) argv;
-
-  printf ("asm demo: IOVA domains cloned from one template\n");
-  printf ("===============================================\n\n");
+  printf ("Part 1: IOVA domains cloned from one template\n");
+  printf ("==============================================\n\n");
 
   /* 1. the template: a 48-bit IOVA space with holes carved out */
   tmpl = asm_arena_new ("template", PAGE);
@@ -244,6 +241,224 @@ cmd_demo (int argc, char **argv)
 
   g_ptr_array_unref (domains);
   return 0;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* part 2: the fabric                                                   */
+
+static void
+on_event (AsmFabric *fabric, const AsmFabricEvent *event, gpointer user_data)
+{
+  printf ("   | %s\n", event->message);
+}
+
+static void
+print_switches (AsmFabric *fabric)
+{
+  g_autoptr (GArray) ids = asm_fabric_list (fabric, "switches");
+
+  printf ("   %-6s %7s %8s %8s %9s %6s %5s  %s\n", "switch", "latency",
+          "bw used", "of MB/s", "windows", "free", "table", "window ranges");
+  for (guint i = 0; i < ids->len; i++)
+    {
+      AsmSwitchInfo si;
+      g_autoptr (GArray) w = NULL;
+      g_autofree char *wb = NULL, *fb = NULL;
+      GString *ranges = g_string_new (NULL);
+
+      asm_fabric_get_switch_info (fabric, g_array_index (ids, AsmId, i), &si);
+      w = asm_fabric_get_switch_windows (fabric, si.id);
+      for (guint j = 0; j < w->len; j++)
+        g_string_append_printf (ranges, "%s0x%" G_GINT64_MODIFIER "x-0x%"
+                                G_GINT64_MODIFIER "x", j ? ", " : "",
+                                g_array_index (w, AsmRange, j).first,
+                                g_array_index (w, AsmRange, j).last);
+      wb = format_size (si.window_bytes);
+      fb = format_size (si.free_bytes);
+      printf ("   %-6s %5uns %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT
+              " %9s %6s %2u/%-2u  %s\n",
+              si.name, si.latency_ns, si.bandwidth_used, si.bandwidth, wb,
+              fb, si.table_used, si.table_capacity,
+              ranges->len ? ranges->str : "-");
+      g_string_free (ranges, TRUE);
+    }
+}
+
+static void
+print_translation (AsmFabric *fabric, AsmId workload, guint64 virt,
+                   const char *when)
+{
+  AsmTranslation t;
+  AsmSwitchInfo si;
+  AsmDeviceInfo di = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  if (!asm_fabric_translate (fabric, workload, virt, &t, &error))
+    {
+      printf ("   %-8s virtual 0x%" G_GINT64_MODIFIER "x: %s\n", when, virt,
+              error->message);
+      return;
+    }
+  asm_fabric_get_switch_info (fabric, t.switch_id, &si);
+  if (t.device != ASM_ID_NONE)
+    asm_fabric_get_device_info (fabric, t.device, &di);
+  printf ("   %-8s virtual 0x%" G_GINT64_MODIFIER "x -> switch %-5s physical "
+          "0x%09" G_GINT64_MODIFIER "x  device %s +0x%" G_GINT64_MODIFIER
+          "x  (generation %u)\n",
+          when, virt, si.name, t.physical,
+          t.device ? di.name : "-", t.device_offset, t.generation);
+}
+
+#define CHECK_OK(call)                                                        \
+  G_STMT_START                                                                \
+  {                                                                           \
+    if (!(call))                                                              \
+      return die (error);                                                     \
+  }                                                                           \
+  G_STMT_END
+
+static int
+demo_fabric (void)
+{
+  GError *error = NULL;
+  g_autoptr (AsmBackend) sim = asm_sim_backend_new ();
+  g_autoptr (AsmFabric) fabric = NULL;
+  AsmId sw_a, sw_b, sw_c, nic0, nic1, gpu0, nvme0, vm1, vm2, p1, p2, vf, vf2;
+  guint64 v1, v2, gpu_off, vf_off, predicted;
+  AsmSwitchSpec spec = { 0 };
+  AsmPartitionRequest req = { 0 };
+  AsmRebalanceReport rep;
+  g_autofree char *before = NULL, *after = NULL;
+
+  printf ("\nPart 2: a switch fabric, partitioned and repartitioned at run "
+          "time\n");
+  printf ("=================================================================="
+          "\n\n");
+  fabric = asm_fabric_new ("demo", 0, (G_GUINT64_CONSTANT (1) << 40) - 1,
+                           2 * MiB, sim, &error);
+  if (fabric == NULL)
+    return die (error);
+  asm_fabric_set_window_granule (fabric, 1 * GiB);
+  asm_fabric_add_observer (fabric, on_event, NULL);
+
+  printf ("1. Three switches share a 1 TiB physical space; windows grow on "
+          "demand\n   (1 GiB at a time) from the global space (simulated "
+          "hardware backend).\n");
+  spec.table_capacity = 16;
+  spec.n_ports = 8;
+  spec.name = "sw-a", spec.bandwidth = 64000, spec.latency_ns = 300;
+  CHECK_OK (asm_fabric_add_switch (fabric, &spec, &sw_a, &error));
+  spec.name = "sw-b", spec.bandwidth = 32000, spec.latency_ns = 250;
+  CHECK_OK (asm_fabric_add_switch (fabric, &spec, &sw_b, &error));
+  spec.name = "sw-c", spec.bandwidth = 16000, spec.latency_ns = 200;
+  CHECK_OK (asm_fabric_add_switch (fabric, &spec, &sw_c, &error));
+
+  printf ("\n2. Devices: two SR-IOV NICs, a GPU and an NVMe drive bound to "
+          "switch ports\n");
+  CHECK_OK (asm_fabric_add_device (fabric, "nic0", ASM_DEVICE_PF, 1 * MiB,
+                                   sw_a, 0, &nic0, &error));
+  CHECK_OK (asm_fabric_set_sriov (fabric, nic0, 8, 64 * KiB, &error));
+  CHECK_OK (asm_fabric_add_device (fabric, "nic1", ASM_DEVICE_PF, 1 * MiB,
+                                   sw_b, 0, &nic1, &error));
+  CHECK_OK (asm_fabric_set_sriov (fabric, nic1, 8, 64 * KiB, &error));
+  CHECK_OK (asm_fabric_add_device (fabric, "gpu0", ASM_DEVICE_ENDPOINT,
+                                   256 * MiB, sw_a, 1, &gpu0, &error));
+  CHECK_OK (asm_fabric_add_device (fabric, "nvme0", ASM_DEVICE_ENDPOINT,
+                                   16 * KiB, sw_c, 0, &nvme0, &error));
+  CHECK_OK (asm_fabric_create_vf (fabric, nic0, &vf, &error));
+  printf ("   nic0 creates VF %u\n", vf);
+
+  printf ("\n3. Two workloads ask for address partitions; the placement "
+          "score picks the switch\n");
+  CHECK_OK (asm_fabric_add_workload (fabric, "vm1", &vm1, &error));
+  CHECK_OK (asm_fabric_add_workload (fabric, "vm2", &vm2, &error));
+  req.size = 512 * MiB;
+  req.bandwidth_demand = 20000;
+  req.preferred_switch = sw_a;
+  CHECK_OK (asm_fabric_request_partition (fabric, vm1, &req, &p1, &v1,
+                                          &error));
+  CHECK_OK (asm_fabric_map_device (fabric, p1, gpu0, &gpu_off, &error));
+  req.size = 64 * MiB;
+  req.bandwidth_demand = 4000;
+  req.preferred_switch = ASM_ID_NONE;
+  req.max_latency_ns = 400;
+  req.min_bandwidth = 40000; /* only sw-a is that wide */
+  CHECK_OK (asm_fabric_request_partition (fabric, vm2, &req, &p2, &v2,
+                                          &error));
+  CHECK_OK (asm_fabric_map_device (fabric, p2, vf, &vf_off, &error));
+  print_switches (fabric);
+  print_translation (fabric, vm1, v1 + gpu_off + 0x40, "vm1:");
+  print_translation (fabric, vm2, v2 + vf_off + 0x10, "vm2:");
+
+  printf ("\n4. The profiler watches vm1 grow and predicts its demand\n");
+  for (guint t = 0; t < 6; t++)
+    CHECK_OK (asm_fabric_record_usage (fabric, vm1, t,
+                                       (400 + 120 * t) * MiB, &error));
+  CHECK_OK (asm_fabric_predict (fabric, vm1, 4, &predicted, &error));
+  printf ("   samples 400, 520, ... 1000 MiB; predicted in 4 steps: %"
+          G_GUINT64_FORMAT " MiB\n", predicted / MiB);
+  CHECK_OK (asm_fabric_rebalance (fabric, 4, &rep, &error));
+  printf ("   rebalance: %u workloads examined, %u grown in place, %u moved "
+          "to grow, %u failed\n",
+          rep.n_examined, rep.n_grown, rep.n_migrated, rep.n_failed);
+  print_switches (fabric);
+
+  printf ("\n5. Transparent migration: vm1's partition moves to sw-b with "
+          "its GPU\n");
+  print_translation (fabric, vm1, v1 + gpu_off + 0x40, "before:");
+  CHECK_OK (asm_fabric_migrate_partition (fabric, p1, sw_b, &error));
+  print_translation (fabric, vm1, v1 + gpu_off + 0x40, "after:");
+
+  printf ("\n6. VF transfer (hold, new VF on nic1, offset stored, hold "
+          "lifted): same virtual address\n");
+  print_translation (fabric, vm2, v2 + vf_off + 0x10, "before:");
+  CHECK_OK (asm_fabric_transfer_vf (fabric, vf, nic1, &vf2, &error));
+  print_translation (fabric, vm2, v2 + vf_off + 0x10, "after:");
+
+  printf ("\n7. A backend failure in the middle of a migration is undone "
+          "exactly\n");
+  before = asm_fabric_save (fabric, NULL);
+  asm_sim_fail_call (sim, 5);
+  if (asm_fabric_migrate_partition (fabric, p1, sw_a, &error))
+    {
+      fprintf (stderr, "asmctl: the injected failure did not happen\n");
+      return 1;
+    }
+  printf ("   error: %s\n", error->message);
+  g_clear_error (&error);
+  asm_sim_clear_faults (sim);
+  after = asm_fabric_save (fabric, NULL);
+  printf ("   saved state identical to before: %s; hardware matches the "
+          "model: %s\n",
+          strcmp (before, after) == 0 ? "yes" : "NO",
+          asm_sim_verify (sim, fabric, NULL) ? "yes" : "NO");
+  print_translation (fabric, vm1, v1 + gpu_off + 0x40, "still:");
+
+  printf ("\n8. vm2 ends; its partition is reclaimed and empty windows go "
+          "back\n");
+  CHECK_OK (asm_fabric_release_partition (fabric, p2, &error));
+  print_switches (fabric);
+
+  CHECK_OK (asm_fabric_check (fabric, &error));
+  CHECK_OK (asm_sim_verify (sim, fabric, &error));
+  printf ("\nThe fabric passes asm_fabric_check() and the simulated "
+          "hardware matches the model.\n");
+  return 0;
+}
+
+static int
+cmd_demo (int argc, char **argv)
+{
+  int rc;
+
+  (void) argc;
+  (void) argv;
+  printf ("asm demo\n\n");
+  rc = demo_iova ();
+  if (rc != 0)
+    return rc;
+  return demo_fabric ();
 }
 
 static void

@@ -1101,6 +1101,8 @@ typedef struct {
   guint32 max_latency_ns;
   AsmId preferred;
   AsmId exclude;
+  AsmId own;        /* the switch that already counts this demand and
+                       table entry (a partition growing by relocation) */
   /* filled by choose_switch */
   FModel *m;
   gboolean global_can_grow;
@@ -1117,6 +1119,8 @@ score_switch (guint32 key, AsmPObj *o, gpointer data)
   AsmArenaStats st;
   gboolean fits = FALSE, grow = FALSE;
   guint64 wsize = 0, walign, align = MAX (c->align, c->m->granule);
+  guint64 demand = s->id == c->own ? 0 : c->demand;
+  guint32 entries = s->id == c->own ? 0 : 1;
   gdouble free_frac, bw_frac, score, window_bytes;
 
   if (s->id == c->exclude)
@@ -1127,12 +1131,12 @@ score_switch (guint32 key, AsmPObj *o, gpointer data)
       return TRUE;
     }
   if (s->bandwidth < c->min_bandwidth ||
-      s->bandwidth - s->bandwidth_used < c->demand)
+      s->bandwidth - s->bandwidth_used < demand)
     {
       c->n_bandwidth++;
       return TRUE;
     }
-  if (s->table_used >= s->table_capacity)
+  if (s->table_capacity - s->table_used < entries)
     {
       c->n_table++;
       return TRUE;
@@ -1170,7 +1174,7 @@ score_switch (guint32 key, AsmPObj *o, gpointer data)
                      - (gdouble) c->size) / window_bytes
                   : 0;
   bw_frac = s->bandwidth > 0 ? (gdouble) (s->bandwidth - s->bandwidth_used
-                                          - c->demand)
+                                          - demand)
                                    / (gdouble) s->bandwidth
                              : 0;
   score = 0.4 * free_frac + 0.4 * bw_frac + (grow ? 0.0 : 0.2)
@@ -2009,22 +2013,12 @@ plan_grow (AsmFabric *f, FModel *m, Txn *t, GError **error)
       c.align = p->align;
       c.min_bandwidth = p->min_bandwidth;
       c.max_latency_ns = p->max_latency_ns;
-      c.demand = 0; /* its demand is already counted on its own switch */
+      c.demand = p->bandwidth_demand;
+      c.own = from;
       if (!choose_switch (m, &c, error))
         {
           g_prefix_error (error, "grow partition %u: ", p->id);
           return FALSE;
-        }
-      if (c.best != from)
-        {
-          FSwitch *to = FSW (m, c.best);
-          if (to->bandwidth - to->bandwidth_used < p->bandwidth_demand)
-            {
-              g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
-                           "grow partition %u: switch '%s' has room but not "
-                           "the bandwidth", p->id, to->name);
-              return FALSE;
-            }
         }
       if (!plan_relocate (m, t, p->id, c.best, new_size, error))
         return FALSE;
