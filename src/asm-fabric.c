@@ -1245,6 +1245,65 @@ lowest_free_port (const FSwitch *s)
   return G_MAXUINT32;
 }
 
+typedef struct {
+  FModel *m;
+  AsmId pf;
+  AsmId sw;
+  guint32 port;
+} FollowCtx;
+
+static gboolean
+vf_follow_cb (guint32 key, AsmPObj *o, gpointer data)
+{
+  FollowCtx *c = data;
+  FDevice *d = (FDevice *) o;
+  if (d->kind == ASM_DEVICE_VF && d->pf == c->pf)
+    {
+      d = FDEV_W (c->m, key);
+      d->sw = c->sw;
+      d->port = c->port;
+    }
+  return TRUE;
+}
+
+/* Moves device `id` (an endpoint or a PF) from its port to port `port` of
+ * the writable switch `to` (its old switch is made writable here): the
+ * unbind and bind steps, the port maps, and its VFs, which live where
+ * their PF is. */
+static void
+move_device (FModel *m, Txn *t, AsmId id, FSwitch *to, guint32 port)
+{
+  FDevice *d = FDEV_W (m, id);
+  FSwitch *from = FSW_W (m, d->sw);
+  Step *st;
+
+  st = txn_step (t, ST_UNBIND);
+  st->device = d->id;
+  st->name = g_strdup (d->name);
+  st->sw = from->id;
+  st->port = d->port;
+  st = txn_step (t, ST_BIND);
+  st->device = d->id;
+  st->name = g_strdup (d->name);
+  st->sw = to->id;
+  st->port = port;
+  from->ports[d->port] = ASM_ID_NONE;
+  to->ports[port] = d->id;
+  d->sw = to->id;
+  d->port = port;
+  if (d->kind == ASM_DEVICE_PF && d->vf_used != 0)
+    {
+      /* collect first: the walk must not see the map change under it */
+      g_autoptr (GArray) ids = asm_pmap_keys (m->devices);
+      FollowCtx c = { m, d->id, to->id, port };
+      for (guint i = 0; i < ids->len; i++)
+        {
+          guint32 key = g_array_index (ids, guint32, i);
+          vf_follow_cb (key, asm_pmap_get (m->devices, key), &c);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* plans                                                                */
 
@@ -1687,9 +1746,8 @@ plan_map_device (AsmFabric *f, FModel *m, Txn *t, GError **error)
     }
   if (d->sw != p->sw)
     {
-      FSwitch *from, *to;
+      FSwitch *to;
       guint32 port;
-      Step *st;
 
       if (d->kind == ASM_DEVICE_VF)
         {
@@ -1698,13 +1756,6 @@ plan_map_device (AsmFabric *f, FModel *m, Txn *t, GError **error)
                        "mapped into partition %u on switch %u; transfer it "
                        "with asm_fabric_transfer_vf()", d->name, d->sw, p->id,
                        p->sw);
-          return FALSE;
-        }
-      if (d->vf_used != 0)
-        {
-          g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                       "PF '%s' has VFs and cannot move to switch %u",
-                       d->name, p->sw);
           return FALSE;
         }
       to = FSW (m, p->sw);
@@ -1716,23 +1767,7 @@ plan_map_device (AsmFabric *f, FModel *m, Txn *t, GError **error)
                        to->name, d->name);
           return FALSE;
         }
-      from = FSW_W (m, d->sw);
-      to = FSW_W (m, p->sw);
-      st = txn_step (t, ST_UNBIND);
-      st->device = d->id;
-      st->name = g_strdup (d->name);
-      st->sw = from->id;
-      st->port = d->port;
-      st = txn_step (t, ST_BIND);
-      st->device = d->id;
-      st->name = g_strdup (d->name);
-      st->sw = to->id;
-      st->port = port;
-      from->ports[d->port] = ASM_ID_NONE;
-      to->ports[port] = d->id;
-      d = FDEV_W (m, d->id);
-      d->sw = to->id;
-      d->port = port;
+      move_device (m, t, d->id, FSW_W (m, p->sw), port);
     }
   d = FDEV_W (m, d->id);
   p = FPART_W (m, p->id);
@@ -1841,37 +1876,10 @@ plan_relocate (FModel *m, Txn *t, AsmId pid, AsmId to_id, guint64 size,
   push_xlat_set (t, to_id, &new_entry, same ? &old_entry : NULL);
   if (!same)
     {
-      from = FSW_W (m, from->id);
       for (guint i = 0; i < movers->len; i++)
-        {
-          FDevice *d = FDEV_W (m, g_array_index (movers, AsmId, i));
-          guint32 port = lowest_free_port (to);
-          Step *st = txn_step (t, ST_UNBIND);
-          st->device = d->id;
-          st->name = g_strdup (d->name);
-          st->sw = from->id;
-          st->port = d->port;
-          st = txn_step (t, ST_BIND);
-          st->device = d->id;
-          st->name = g_strdup (d->name);
-          st->sw = to->id;
-          st->port = port;
-          from->ports[d->port] = ASM_ID_NONE;
-          to->ports[port] = d->id;
-          d->sw = to->id;
-          d->port = port;
-          /* its VFs follow it */
-          for (guint j = 0; j < p->devices->len; j++)
-            {
-              FDevice *v = FDEV (m, g_array_index (p->devices, AsmId, j));
-              if (v->kind == ASM_DEVICE_VF && v->pf == d->id)
-                {
-                  v = FDEV_W (m, v->id);
-                  v->sw = to->id;
-                  v->port = port;
-                }
-            }
-        }
+        move_device (m, t, g_array_index (movers, AsmId, i), to,
+                     lowest_free_port (to));
+      from = FSW_W (m, from->id);
       push_xlat_remove (t, from->id, &old_entry);
       from->bandwidth_used -= p->bandwidth_demand;
       from->table_used--;
@@ -3848,6 +3856,16 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
       /* an interrupted transaction: undo every step it may have run */
       if (fabric->ops != NULL && fabric->ops->undo_begin != NULL)
         fabric->ops->undo_begin (fabric->self);
+      /* a process that died inside xlat_begin..xlat_commit left that table
+       * update open: abort it first (xlat_abort cannot fail) */
+      if (has_cap (fabric, ASM_BACKEND_CAP_TRANSLATION) &&
+          fabric->ops->xlat_abort != NULL)
+        for (guint j = 0; j < pending_steps->len; j++)
+          {
+            Step *s = &g_array_index (pending_steps, Step, j);
+            if (s->kind == ST_XLAT_SET || s->kind == ST_XLAT_REMOVE)
+              fabric->ops->xlat_abort (fabric->self, s->sw);
+          }
       for (guint j = pending_steps->len; j-- > 0;)
         {
           g_autoptr (GError) uerr = NULL;
