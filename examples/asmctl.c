@@ -19,6 +19,7 @@ usage (FILE *out)
            "\n"
            "Commands:\n"
            "  demo      run the embedded default scenario and print the result\n"
+           "  run       run a fabric scenario file (asmctl run --help)\n"
            "  help      show this text\n"
            "\n"
            "asm %d.%d.%d, the Address Space Manager.\n",
@@ -35,6 +36,8 @@ main (int argc, char **argv)
     }
   if (strcmp (argv[1], "demo") == 0)
     return asmctl_cmd_demo (argc - 1, argv + 1);
+  if (strcmp (argv[1], "run") == 0)
+    return asmctl_cmd_run (argc - 1, argv + 1);
   if (strcmp (argv[1], "help") == 0 || strcmp (argv[1], "--help") == 0 ||
       strcmp (argv[1], "-h") == 0)
     {

@@ -28,5 +28,6 @@ gboolean asmctl_write_json (AsmFabric *fabric, const char *path,
 void asmctl_print_switches (AsmFabric *fabric, FILE *out);
 
 int asmctl_cmd_demo (int argc, char **argv);
+int asmctl_cmd_run (int argc, char **argv);
 
 G_END_DECLS

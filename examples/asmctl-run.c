@@ -1,0 +1,824 @@
+/* asmctl-run.c: `asmctl run SCENARIO.json`
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A scenario file describes a fabric (global space, switches, devices,
+ * workloads) and a list of steps to run on it; see README.md ("Scenario
+ * files") for the format with an example.  Reading is strict: every key
+ * is known or refused, every value checked, and each error names its JSON
+ * path ("$.steps[3].partition: unknown partition 'p9'").  Objects are
+ * named in the file and steps may name what they create ("as": "p1") so
+ * later steps can refer to it.  A step may carry "expect": "<error code>"
+ * when it is meant to fail; any other failure stops the run with exit
+ * status 1.  The output is a timeline of the steps and the fabric's
+ * events, then the switches; `--json` prints the final snapshot instead.
+ */
+#include "asmctl.h"
+
+#include <errno.h>
+#include <json-glib/json-glib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+  AsmFabric *fabric;
+  AsmBackend *backend;
+  GHashTable *names;   /* name -> AsmId (switches, devices, workloads,
+                          partitions, VFs share one namespace) */
+  GHashTable *virt;    /* partition name -> its first virtual address */
+  gboolean quiet;
+  GError **error;
+  char *path;          /* the JSON path being read, for messages */
+} Run;
+
+static gboolean
+fail_at (Run *r, const char *key, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+static gboolean
+fail_at (Run *r, const char *key, const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *msg = NULL;
+
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  if (r->error != NULL && *r->error == NULL)
+    g_set_error (r->error, ASM_ERROR, ASM_ERROR_PARSE, "%s%s%s: %s", r->path,
+                 key ? "." : "", key ? key : "", msg);
+  return FALSE;
+}
+
+/* sizes and addresses: a JSON integer, or a string "0x...", "123", "2M" */
+static gboolean
+parse_u64 (const char *s, guint64 *out)
+{
+  char *end;
+  guint64 v, mult = 1;
+
+  if (s == NULL || *s == '\0' || *s == '-')
+    return FALSE;
+  errno = 0;
+  v = g_ascii_strtoull (s, &end, 0);
+  if (errno != 0 || end == s)
+    return FALSE;
+  switch (*end)
+    {
+    case 'K': mult = G_GUINT64_CONSTANT (1) << 10; end++; break;
+    case 'M': mult = G_GUINT64_CONSTANT (1) << 20; end++; break;
+    case 'G': mult = G_GUINT64_CONSTANT (1) << 30; end++; break;
+    case 'T': mult = G_GUINT64_CONSTANT (1) << 40; end++; break;
+    default: break;
+    }
+  if (*end != '\0' || (v != 0 && mult > G_MAXUINT64 / v))
+    return FALSE;
+  *out = v * mult;
+  return TRUE;
+}
+
+static gboolean
+node_u64 (Run *r, JsonNode *n, const char *key, guint64 *out)
+{
+  if (n != NULL && JSON_NODE_HOLDS_VALUE (n) &&
+      json_node_get_value_type (n) == G_TYPE_INT64 && json_node_get_int (n) >= 0)
+    {
+      *out = (guint64) json_node_get_int (n);
+      return TRUE;
+    }
+  if (n != NULL && JSON_NODE_HOLDS_VALUE (n) &&
+      json_node_get_value_type (n) == G_TYPE_STRING &&
+      parse_u64 (json_node_get_string (n), out))
+    return TRUE;
+  return fail_at (r, key, "expected a number >= 0 (\"0x..\", \"2M\" or an "
+                  "integer)");
+}
+
+/* A strict view of one JSON object. */
+typedef struct {
+  Run *r;
+  JsonObject *o;
+  GHashTable *seen;
+} Obj;
+
+static gboolean
+obj_open (Obj *ob, Run *r, JsonNode *n)
+{
+  ob->r = r;
+  ob->seen = g_hash_table_new (g_str_hash, g_str_equal);
+  if (n == NULL || !JSON_NODE_HOLDS_OBJECT (n))
+    {
+      ob->o = NULL;
+      return fail_at (r, NULL, "expected an object");
+    }
+  ob->o = json_node_get_object (n);
+  return TRUE;
+}
+
+static void
+obj_close (Obj *ob)
+{
+  g_hash_table_unref (ob->seen);
+}
+
+static JsonNode *
+obj_get (Obj *ob, const char *key, gboolean required)
+{
+  JsonNode *n;
+  g_hash_table_add (ob->seen, (gpointer) key);
+  n = json_object_get_member (ob->o, key);
+  if (n == NULL && required)
+    fail_at (ob->r, key, "missing");
+  return n;
+}
+
+static gboolean
+obj_u64 (Obj *ob, const char *key, gboolean required, guint64 dflt,
+         guint64 *out)
+{
+  JsonNode *n = obj_get (ob, key, required);
+  if (n == NULL)
+    {
+      *out = dflt;
+      return !required;
+    }
+  return node_u64 (ob->r, n, key, out);
+}
+
+static const char *
+obj_str (Obj *ob, const char *key, gboolean required)
+{
+  JsonNode *n = obj_get (ob, key, required);
+  if (n == NULL)
+    return NULL;
+  if (!JSON_NODE_HOLDS_VALUE (n) ||
+      json_node_get_value_type (n) != G_TYPE_STRING)
+    {
+      fail_at (ob->r, key, "expected a string");
+      return NULL;
+    }
+  return json_node_get_string (n);
+}
+
+static gboolean
+obj_bool (Obj *ob, const char *key, gboolean *out)
+{
+  JsonNode *n = obj_get (ob, key, FALSE);
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n) ||
+      json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+    return fail_at (ob->r, key, "expected true or false");
+  *out = json_node_get_boolean (n);
+  return TRUE;
+}
+
+/* refuses keys nobody asked for */
+static gboolean
+obj_done (Obj *ob)
+{
+  JsonObjectIter it;
+  const char *name;
+  JsonNode *node;
+
+  json_object_iter_init (&it, ob->o);
+  while (json_object_iter_next (&it, &name, &node))
+    if (!g_hash_table_contains (ob->seen, name))
+      return fail_at (ob->r, name, "unknown key");
+  return TRUE;
+}
+
+static gboolean
+lookup (Run *r, const char *key, const char *name, AsmId *out)
+{
+  gpointer v;
+  if (name == NULL)
+    return FALSE;
+  if (!g_hash_table_lookup_extended (r->names, name, NULL, &v))
+    return fail_at (r, key, "unknown name '%s'", name);
+  *out = GPOINTER_TO_UINT (v);
+  return TRUE;
+}
+
+static gboolean
+name_new (Run *r, const char *key, const char *name, AsmId id)
+{
+  if (name == NULL)
+    return TRUE;
+  if (g_hash_table_contains (r->names, name))
+    return fail_at (r, key, "the name '%s' is already used", name);
+  g_hash_table_insert (r->names, g_strdup (name), GUINT_TO_POINTER (id));
+  return TRUE;
+}
+
+static void
+set_path (Run *r, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+set_path (Run *r, const char *fmt, ...)
+{
+  va_list ap;
+  g_free (r->path);
+  va_start (ap, fmt);
+  r->path = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+}
+
+static void
+on_event (AsmFabric *fabric, const AsmFabricEvent *event, gpointer user_data)
+{
+  Run *r = user_data;
+  if (!r->quiet)
+    printf ("   | %s\n", event->message);
+}
+
+static const struct {
+  const char *name;
+  AsmError code;
+} error_codes[] = {
+  { "invalid", ASM_ERROR_INVALID },   { "no-space", ASM_ERROR_NO_SPACE },
+  { "in-use", ASM_ERROR_IN_USE },     { "not-found", ASM_ERROR_NOT_FOUND },
+  { "held", ASM_ERROR_HELD },         { "backend", ASM_ERROR_BACKEND },
+  { "timeout", ASM_ERROR_TIMEOUT },   { "parse", ASM_ERROR_PARSE },
+  { "unsupported", ASM_ERROR_UNSUPPORTED }, { "failed", ASM_ERROR_FAILED },
+};
+
+static const struct {
+  const char *name;
+  AsmSimOp op;
+} sim_ops[] = {
+  { "any", ASM_SIM_OP_ANY },       { "windows", ASM_SIM_OP_WINDOWS },
+  { "xlat", ASM_SIM_OP_XLAT },     { "bind", ASM_SIM_OP_BIND },
+  { "unbind", ASM_SIM_OP_UNBIND }, { "hold", ASM_SIM_OP_HOLD },
+  { "vf", ASM_SIM_OP_VF },         { "flush", ASM_SIM_OP_FLUSH },
+};
+
+static gboolean
+build_fabric (Run *r, JsonObject *root)
+{
+  Obj ob;
+  JsonNode *n;
+  guint64 first = 0, last = 0, granule = 0, wgran = 0;
+  const char *name;
+  GError *err = NULL;
+
+  set_path (r, "$.fabric");
+  if (!obj_open (&ob, r, json_object_get_member (root, "fabric")))
+    {
+      obj_close (&ob);
+      return FALSE;
+    }
+  name = obj_str (&ob, "name", FALSE);
+  n = obj_get (&ob, "global", TRUE);
+  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n) ||
+      json_array_get_length (json_node_get_array (n)) != 2 ||
+      !node_u64 (r, json_array_get_element (json_node_get_array (n), 0),
+                 "global[0]", &first) ||
+      !node_u64 (r, json_array_get_element (json_node_get_array (n), 1),
+                 "global[1]", &last))
+    {
+      fail_at (r, "global", "expected [first, last]");
+      obj_close (&ob);
+      return FALSE;
+    }
+  if (!obj_u64 (&ob, "granule", TRUE, 0, &granule) ||
+      !obj_u64 (&ob, "window_granule", FALSE, 0, &wgran) || !obj_done (&ob))
+    {
+      obj_close (&ob);
+      return FALSE;
+    }
+  obj_close (&ob);
+  r->fabric = asm_fabric_new (name ? name : "scenario", first, last, granule,
+                              r->backend, &err);
+  if (r->fabric == NULL)
+    {
+      fail_at (r, NULL, "%s", err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+  if (wgran != 0)
+    asm_fabric_set_window_granule (r->fabric, wgran);
+  asm_fabric_add_observer (r->fabric, on_event, r);
+  return TRUE;
+}
+
+static gboolean
+op_fail (Run *r, GError *err)
+{
+  fail_at (r, NULL, "%s", err->message);
+  (*r->error)->code = err->code;
+  g_error_free (err);
+  return FALSE;
+}
+
+static gboolean
+build_switches (Run *r, JsonArray *a)
+{
+  for (guint i = 0; a != NULL && i < json_array_get_length (a); i++)
+    {
+      Obj ob;
+      AsmSwitchSpec spec = { 0 };
+      guint64 bw, lat, cap, ports;
+      gboolean pinned = FALSE;
+      JsonNode *windows;
+      AsmId id;
+      GError *err = NULL;
+      gboolean ok;
+
+      set_path (r, "$.switches[%u]", i);
+      ok = obj_open (&ob, r, json_array_get_element (a, i)) &&
+           (spec.name = obj_str (&ob, "name", TRUE)) != NULL &&
+           obj_u64 (&ob, "bandwidth", TRUE, 0, &bw) &&
+           obj_u64 (&ob, "latency_ns", FALSE, 0, &lat) &&
+           obj_u64 (&ob, "table_capacity", FALSE, 64, &cap) &&
+           obj_u64 (&ob, "ports", FALSE, 8, &ports) &&
+           obj_bool (&ob, "pinned", &pinned);
+      windows = ok ? obj_get (&ob, "windows", FALSE) : NULL;
+      ok = ok && obj_done (&ob);
+      if (ok)
+        {
+          spec.bandwidth = bw;
+          spec.latency_ns = (guint32) MIN (lat, G_MAXUINT32);
+          spec.table_capacity = (guint32) MIN (cap, G_MAXUINT32);
+          spec.n_ports = (guint32) MIN (ports, G_MAXUINT32);
+          spec.pinned = pinned;
+          ok = asm_fabric_add_switch (r->fabric, &spec, &id, &err)
+                   ? name_new (r, "name", spec.name, id)
+                   : op_fail (r, err);
+        }
+      if (ok && windows != NULL)
+        {
+          JsonArray *wa = JSON_NODE_HOLDS_ARRAY (windows)
+                              ? json_node_get_array (windows)
+                              : NULL;
+          if (wa == NULL)
+            ok = fail_at (r, "windows", "expected an array of [first, last]");
+          for (guint j = 0; ok && j < json_array_get_length (wa); j++)
+            {
+              JsonNode *e = json_array_get_element (wa, j);
+              guint64 f, l;
+              if (!JSON_NODE_HOLDS_ARRAY (e) ||
+                  json_array_get_length (json_node_get_array (e)) != 2 ||
+                  !node_u64 (r, json_array_get_element (json_node_get_array (e), 0),
+                             "windows", &f) ||
+                  !node_u64 (r, json_array_get_element (json_node_get_array (e), 1),
+                             "windows", &l))
+                ok = fail_at (r, "windows", "element %u is not [first, last]",
+                              j);
+              else if (!asm_fabric_add_window (r->fabric, id, f, l, &err))
+                ok = op_fail (r, err);
+            }
+        }
+      obj_close (&ob);
+      if (!ok)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+build_devices (Run *r, JsonArray *a)
+{
+  for (guint i = 0; a != NULL && i < json_array_get_length (a); i++)
+    {
+      Obj ob;
+      const char *name, *kind, *sw;
+      guint64 bar, port, vfs = 0, vf_bar = 0;
+      AsmId sw_id = 0, id;
+      AsmDeviceKind k = ASM_DEVICE_ENDPOINT;
+      GError *err = NULL;
+      gboolean ok;
+
+      set_path (r, "$.devices[%u]", i);
+      ok = obj_open (&ob, r, json_array_get_element (a, i)) &&
+           (name = obj_str (&ob, "name", TRUE)) != NULL &&
+           (kind = obj_str (&ob, "kind", TRUE)) != NULL &&
+           obj_u64 (&ob, "bar", TRUE, 0, &bar) &&
+           (sw = obj_str (&ob, "switch", TRUE)) != NULL &&
+           lookup (r, "switch", sw, &sw_id) &&
+           obj_u64 (&ob, "port", TRUE, 0, &port) &&
+           obj_u64 (&ob, "vfs", FALSE, 0, &vfs) &&
+           obj_u64 (&ob, "vf_bar", FALSE, 0, &vf_bar) && obj_done (&ob);
+      if (ok)
+        {
+          if (strcmp (kind, "pf") == 0)
+            k = ASM_DEVICE_PF;
+          else if (strcmp (kind, "endpoint") != 0)
+            ok = fail_at (r, "kind", "'%s' is not \"endpoint\" or \"pf\"",
+                          kind);
+        }
+      if (ok && !asm_fabric_add_device (r->fabric, name, k, bar, sw_id,
+                                        (guint32) MIN (port, G_MAXUINT32),
+                                        &id, &err))
+        ok = op_fail (r, err);
+      ok = ok && name_new (r, "name", name, id);
+      if (ok && k == ASM_DEVICE_PF && vfs > 0 &&
+          !asm_fabric_set_sriov (r->fabric, id, (guint32) MIN (vfs, 64),
+                                 vf_bar, &err))
+        ok = op_fail (r, err);
+      obj_close (&ob);
+      if (!ok)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+print_translation (Run *r, AsmId workload, guint64 virt)
+{
+  AsmTranslation t;
+  AsmSwitchInfo si;
+  AsmDeviceInfo di = { 0 };
+  g_autoptr (GError) err = NULL;
+
+  if (!asm_fabric_translate (r->fabric, workload, virt, &t, &err))
+    {
+      printf ("   virtual 0x%" G_GINT64_MODIFIER "x: %s\n", virt, err->message);
+      return;
+    }
+  asm_fabric_get_switch_info (r->fabric, t.switch_id, &si);
+  if (t.device != ASM_ID_NONE)
+    asm_fabric_get_device_info (r->fabric, t.device, &di);
+  printf ("   virtual 0x%" G_GINT64_MODIFIER "x -> switch %s physical 0x%"
+          G_GINT64_MODIFIER "x device %s +0x%" G_GINT64_MODIFIER "x "
+          "(generation %u)\n",
+          virt, si.name, t.physical, t.device ? di.name : "-",
+          t.device_offset, t.generation);
+}
+
+/* Runs one step; returns FALSE with r->error set on an unexpected
+ * failure or a bad step. */
+static gboolean
+run_step (Run *r, guint index, JsonNode *node)
+{
+  Obj ob;
+  const char *what, *expect, *as;
+  GError *err = NULL;
+  gboolean ok = TRUE;
+  AsmId id = ASM_ID_NONE, a = 0, b = 0;
+  guint64 u = 0, v = 0;
+
+  set_path (r, "$.steps[%u]", index);
+  if (!obj_open (&ob, r, node) || (what = obj_str (&ob, "do", TRUE)) == NULL)
+    {
+      obj_close (&ob);
+      return FALSE;
+    }
+  expect = obj_str (&ob, "expect", FALSE);
+  as = obj_str (&ob, "as", FALSE);
+  if (!r->quiet)
+    printf ("%u. %s\n", index + 1, what);
+
+  if (strcmp (what, "request") == 0)
+    {
+      AsmPartitionRequest req = { 0 };
+      const char *w = obj_str (&ob, "workload", TRUE), *prefer;
+      guint64 lat = 0;
+      ok = lookup (r, "workload", w, &a) &&
+           obj_u64 (&ob, "size", TRUE, 0, &req.size) &&
+           obj_u64 (&ob, "align", FALSE, 0, &req.align) &&
+           obj_u64 (&ob, "min_bandwidth", FALSE, 0, &req.min_bandwidth) &&
+           obj_u64 (&ob, "bandwidth", FALSE, 0, &req.bandwidth_demand) &&
+           obj_u64 (&ob, "max_latency_ns", FALSE, 0, &lat);
+      prefer = ok ? obj_str (&ob, "prefer", FALSE) : NULL;
+      ok = ok && (prefer == NULL ||
+                  lookup (r, "prefer", prefer, &req.preferred_switch)) &&
+           obj_done (&ob);
+      req.max_latency_ns = (guint32) MIN (lat, G_MAXUINT32);
+      if (ok && asm_fabric_request_partition (r->fabric, a, &req, &id, &u,
+                                              &err) &&
+          as != NULL)
+        g_hash_table_insert (r->virt, g_strdup (as), g_memdup2 (&u, sizeof u));
+    }
+  else if (strcmp (what, "map") == 0)
+    ok = lookup (r, "partition", obj_str (&ob, "partition", TRUE), &a) &&
+         lookup (r, "device", obj_str (&ob, "device", TRUE), &b) &&
+         obj_done (&ob) &&
+         (asm_fabric_map_device (r->fabric, a, b, &u, &err), TRUE);
+  else if (strcmp (what, "create_vf") == 0)
+    ok = lookup (r, "pf", obj_str (&ob, "pf", TRUE), &a) && obj_done (&ob) &&
+         (asm_fabric_create_vf (r->fabric, a, &id, &err), TRUE);
+  else if (strcmp (what, "migrate") == 0)
+    {
+      const char *to;
+      ok = lookup (r, "partition", obj_str (&ob, "partition", TRUE), &a);
+      to = ok ? obj_str (&ob, "to", FALSE) : NULL;
+      ok = ok && (to == NULL || lookup (r, "to", to, &b)) && obj_done (&ob) &&
+           (asm_fabric_migrate_partition (r->fabric, a, b, &err), TRUE);
+    }
+  else if (strcmp (what, "grow") == 0)
+    ok = lookup (r, "partition", obj_str (&ob, "partition", TRUE), &a) &&
+         obj_u64 (&ob, "size", TRUE, 0, &u) && obj_done (&ob) &&
+         (asm_fabric_grow_partition (r->fabric, a, u, &err), TRUE);
+  else if (strcmp (what, "release") == 0)
+    ok = lookup (r, "partition", obj_str (&ob, "partition", TRUE), &a) &&
+         obj_done (&ob) &&
+         (asm_fabric_release_partition (r->fabric, a, &err), TRUE);
+  else if (strcmp (what, "transfer_vf") == 0)
+    ok = lookup (r, "vf", obj_str (&ob, "vf", TRUE), &a) &&
+         lookup (r, "to", obj_str (&ob, "to", TRUE), &b) && obj_done (&ob) &&
+         (asm_fabric_transfer_vf (r->fabric, a, b, &id, &err), TRUE);
+  else if (strcmp (what, "usage") == 0)
+    {
+      JsonNode *samples;
+      ok = lookup (r, "workload", obj_str (&ob, "workload", TRUE), &a) &&
+           (samples = obj_get (&ob, "samples", TRUE)) != NULL &&
+           obj_done (&ob);
+      if (ok && !JSON_NODE_HOLDS_ARRAY (samples))
+        ok = fail_at (r, "samples", "expected [[time, bytes], ...]");
+      for (guint i = 0; ok && err == NULL &&
+                        i < json_array_get_length (json_node_get_array (samples));
+           i++)
+        {
+          JsonNode *e = json_array_get_element (json_node_get_array (samples),
+                                                i);
+          JsonArray *pair = JSON_NODE_HOLDS_ARRAY (e) ? json_node_get_array (e)
+                                                      : NULL;
+          if (pair == NULL || json_array_get_length (pair) != 2 ||
+              !node_u64 (r, json_array_get_element (pair, 0), "samples", &u) ||
+              !node_u64 (r, json_array_get_element (pair, 1), "samples", &v))
+            ok = fail_at (r, "samples", "element %u is not [time, bytes]", i);
+          else
+            asm_fabric_record_usage (r->fabric, a, (gdouble) u, v, &err);
+        }
+    }
+  else if (strcmp (what, "predict") == 0)
+    {
+      ok = lookup (r, "workload", obj_str (&ob, "workload", TRUE), &a) &&
+           obj_u64 (&ob, "horizon", TRUE, 0, &u) && obj_done (&ob);
+      if (ok && asm_fabric_predict (r->fabric, a, (gdouble) u, &v, &err) &&
+          !r->quiet)
+        {
+          g_autofree char *s = asmctl_format_size (v);
+          printf ("   predicted use in %" G_GUINT64_FORMAT ": %s\n", u, s);
+        }
+    }
+  else if (strcmp (what, "rebalance") == 0)
+    {
+      AsmRebalanceReport rep;
+      ok = obj_u64 (&ob, "horizon", TRUE, 0, &u) && obj_done (&ob);
+      if (ok && asm_fabric_rebalance (r->fabric, (gdouble) u, &rep, &err) &&
+          !r->quiet)
+        printf ("   %u examined, %u grown in place, %u moved to grow, %u "
+                "failed\n", rep.n_examined, rep.n_grown, rep.n_migrated,
+                rep.n_failed);
+    }
+  else if (strcmp (what, "translate") == 0)
+    {
+      const char *pname = obj_str (&ob, "partition", TRUE);
+      guint64 *base = pname ? g_hash_table_lookup (r->virt, pname) : NULL;
+      ok = lookup (r, "workload", obj_str (&ob, "workload", TRUE), &a) &&
+           obj_u64 (&ob, "offset", FALSE, 0, &u) && obj_done (&ob);
+      if (ok && base == NULL)
+        ok = fail_at (r, "partition", "'%s' is not a partition this scenario "
+                      "requested", pname ? pname : "");
+      if (ok && !r->quiet)
+        print_translation (r, a, *base + u);
+    }
+  else if (strcmp (what, "fail") == 0)
+    {
+      const char *kind = obj_str (&ob, "kind", FALSE);
+      ok = obj_u64 (&ob, "call", FALSE, 0, &u) && obj_done (&ob);
+      if (ok && (r->backend == NULL || !asm_sim_is_sim (r->backend)))
+        ok = fail_at (r, NULL, "fault injection needs the sim backend");
+      if (ok && kind != NULL)
+        {
+          gboolean known = FALSE;
+          for (guint i = 0; i < G_N_ELEMENTS (sim_ops); i++)
+            if (strcmp (kind, sim_ops[i].name) == 0)
+              {
+                asm_sim_fail_kind (r->backend, sim_ops[i].op, TRUE);
+                known = TRUE;
+              }
+          if (!known)
+            ok = fail_at (r, "kind", "'%s' is not a sim operation kind", kind);
+        }
+      if (ok && u > 0)
+        asm_sim_fail_call (r->backend, u);
+    }
+  else if (strcmp (what, "clear_faults") == 0)
+    {
+      ok = obj_done (&ob);
+      if (ok && r->backend != NULL && asm_sim_is_sim (r->backend))
+        asm_sim_clear_faults (r->backend);
+    }
+  else if (strcmp (what, "check") == 0)
+    {
+      ok = obj_done (&ob);
+      if (ok && asm_fabric_check (r->fabric, &err) && r->backend != NULL &&
+          asm_sim_is_sim (r->backend))
+        asm_sim_verify (r->backend, r->fabric, &err);
+      if (ok && err == NULL && !r->quiet)
+        printf ("   the model is consistent%s\n",
+                r->backend ? " and the hardware matches it" : "");
+    }
+  else
+    {
+      obj_close (&ob);
+      return fail_at (r, "do", "unknown step '%s'", what);
+    }
+  obj_close (&ob);
+  if (!ok)
+    return FALSE;
+
+  if (err != NULL)
+    {
+      const char *code = "failed";
+      for (guint i = 0; i < G_N_ELEMENTS (error_codes); i++)
+        if (error_codes[i].code == (AsmError) err->code)
+          code = error_codes[i].name;
+      if (expect != NULL && strcmp (expect, code) == 0)
+        {
+          if (!r->quiet)
+            printf ("   failed as expected (%s): %s\n", code, err->message);
+          g_error_free (err);
+          return TRUE;
+        }
+      return op_fail (r, err);
+    }
+  if (expect != NULL)
+    return fail_at (r, "expect", "the step succeeded, '%s' was expected",
+                    expect);
+  if (id != ASM_ID_NONE && as != NULL)
+    return name_new (r, "as", as, id);
+  return TRUE;
+}
+
+static JsonArray *
+member_array (JsonObject *o, const char *key)
+{
+  JsonNode *n = json_object_get_member (o, key);
+  return n != NULL && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n)
+                                                : NULL;
+}
+
+int
+asmctl_cmd_run (int argc, char **argv)
+{
+  g_autofree char *backend_name = NULL, *svg = NULL, *snapshot = NULL;
+  gboolean json_out = FALSE;
+  g_autoptr (GOptionContext) ctx = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonParser) parser = NULL;
+  GOptionEntry entries[] = {
+    { "backend", 'b', 0, G_OPTION_ARG_STRING, &backend_name,
+      "sim (default) or none (model only)", "NAME" },
+    { "svg", 0, 0, G_OPTION_ARG_FILENAME, &svg,
+      "Write a picture of the final fabric", "FILE" },
+    { "snapshot", 0, 0, G_OPTION_ARG_FILENAME, &snapshot,
+      "Write the final state as JSON", "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json_out,
+      "Print the final state as JSON instead of the timeline", NULL },
+    { NULL }
+  };
+  Run r = { 0 };
+  JsonObject *root;
+  JsonObjectIter it;
+  const char *key;
+  JsonNode *node;
+  int rc = ASMCTL_EXIT_OK;
+
+  ctx = g_option_context_new ("SCENARIO.json - run a fabric scenario");
+  g_option_context_set_summary (
+      ctx, "Builds the fabric a scenario file describes and runs its steps.\n"
+           "The format is documented in README.md (\"Scenario files\").");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      fprintf (stderr, "asmctl run: %s\n", error->message);
+      return ASMCTL_EXIT_USAGE;
+    }
+  if (argc != 2)
+    {
+      fprintf (stderr, "asmctl run: expected one scenario file (see asmctl "
+                       "run --help)\n");
+      return ASMCTL_EXIT_USAGE;
+    }
+  if (backend_name == NULL || strcmp (backend_name, "sim") == 0)
+    r.backend = asm_sim_backend_new ();
+  else if (strcmp (backend_name, "none") != 0)
+    {
+      fprintf (stderr, "asmctl run: unknown backend '%s' (sim or none)\n",
+               backend_name);
+      return ASMCTL_EXIT_USAGE;
+    }
+  parser = json_parser_new ();
+  if (!json_parser_load_from_file (parser, argv[1], &error))
+    {
+      fprintf (stderr, "asmctl run: %s: %s\n", argv[1], error->message);
+      asm_backend_unref (r.backend);
+      return g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||
+                     error->domain == G_FILE_ERROR
+                 ? ASMCTL_EXIT_FAILED
+                 : ASMCTL_EXIT_INPUT;
+    }
+  r.error = &error;
+  r.quiet = json_out;
+  r.names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  r.virt = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  node = json_parser_get_root (parser);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      r.path = g_strdup ("$");
+      fail_at (&r, NULL, "a scenario is a JSON object");
+      goto out;
+    }
+  root = json_node_get_object (node);
+  json_object_iter_init (&it, root);
+  while (json_object_iter_next (&it, &key, &node))
+    if (strcmp (key, "fabric") && strcmp (key, "switches") &&
+        strcmp (key, "devices") && strcmp (key, "workloads") &&
+        strcmp (key, "steps") && strcmp (key, "description"))
+      {
+        set_path (&r, "$");
+        fail_at (&r, key, "unknown key");
+        goto out;
+      }
+  if (!build_fabric (&r, root))
+    goto out;
+  if (!r.quiet)
+    printf ("scenario %s: fabric '%s'\n", argv[1],
+            asm_fabric_get_name (r.fabric));
+  if ((json_object_has_member (root, "switches") &&
+       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "switches"))) ||
+      (json_object_has_member (root, "devices") &&
+       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "devices"))) ||
+      (json_object_has_member (root, "workloads") &&
+       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "workloads"))) ||
+      (json_object_has_member (root, "steps") &&
+       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "steps"))))
+    {
+      set_path (&r, "$");
+      fail_at (&r, NULL, "switches, devices, workloads and steps are arrays");
+      goto out;
+    }
+  if (!build_switches (&r, member_array (root, "switches")) ||
+      !build_devices (&r, member_array (root, "devices")))
+    goto out;
+  {
+    JsonArray *w = member_array (root, "workloads");
+    for (guint i = 0; w != NULL && i < json_array_get_length (w); i++)
+      {
+        const char *name = json_array_get_string_element (w, i);
+        AsmId id;
+        GError *err = NULL;
+        set_path (&r, "$.workloads[%u]", i);
+        if (name == NULL)
+          {
+            fail_at (&r, NULL, "expected a workload name");
+            goto out;
+          }
+        if (!asm_fabric_add_workload (r.fabric, name, &id, &err))
+          {
+            op_fail (&r, err);
+            goto out;
+          }
+        if (!name_new (&r, NULL, name, id))
+          goto out;
+      }
+  }
+  {
+    JsonArray *steps = member_array (root, "steps");
+    gboolean tty = isatty (fileno (stderr)) && !json_out;
+    for (guint i = 0; steps != NULL && i < json_array_get_length (steps); i++)
+      {
+        if (tty && json_array_get_length (steps) > 20)
+          fprintf (stderr, "\r[%u/%u]", i + 1, json_array_get_length (steps));
+        if (!run_step (&r, i, json_array_get_element (steps, i)))
+          goto out;
+      }
+    if (tty && steps != NULL && json_array_get_length (steps) > 20)
+      fprintf (stderr, "\r\033[K");
+  }
+  if (!r.quiet)
+    {
+      printf ("\nfinal state:\n");
+      asmctl_print_switches (r.fabric, stdout);
+    }
+  if (json_out)
+    {
+      g_autofree char *json = asm_fabric_save (r.fabric, NULL);
+      printf ("%s\n", json);
+    }
+  if ((svg != NULL && !asmctl_write_svg (r.fabric, svg, &error)) ||
+      (snapshot != NULL && !asmctl_write_json (r.fabric, snapshot, &error)))
+    {
+      fprintf (stderr, "asmctl run: %s\n", error->message);
+      rc = ASMCTL_EXIT_FAILED;
+    }
+
+out:
+  if (error != NULL && rc == ASMCTL_EXIT_OK)
+    {
+      fprintf (stderr, "asmctl run: %s: %s\n", argv[1], error->message);
+      rc = error->code == ASM_ERROR_PARSE ? ASMCTL_EXIT_INPUT
+                                          : ASMCTL_EXIT_FAILED;
+    }
+  g_hash_table_unref (r.names);
+  g_hash_table_unref (r.virt);
+  g_free (r.path);
+  if (r.fabric)
+    asm_fabric_unref (r.fabric);
+  asm_backend_unref (r.backend);
+  return rc;
+}
