@@ -2392,6 +2392,8 @@ asm_fabric_new (const char *name, guint64 global_first, guint64 global_last,
  * asm_fabric_ref:
  * @fabric: a fabric
  *
+ * Takes a reference on a fabric.
+ *
  * Returns: (transfer full): @fabric
  *
  * Since: 0.1
@@ -2437,6 +2439,8 @@ asm_fabric_unref (AsmFabric *fabric)
  * asm_fabric_get_name:
  * @fabric: a fabric
  *
+ * Gets the name of the fabric.
+ *
  * Returns: (transfer none): its name
  *
  * Since: 0.1
@@ -2451,6 +2455,8 @@ asm_fabric_get_name (AsmFabric *fabric)
 /**
  * asm_fabric_get_backend:
  * @fabric: a fabric
+ *
+ * Gets the backend of the fabric.
  *
  * Returns: (transfer none) (nullable): its backend
  *
@@ -2477,6 +2483,8 @@ model_get (AsmFabric *f)
 /**
  * asm_fabric_get_granule:
  * @fabric: a fabric
+ *
+ * Gets the granule of the fabric.
  *
  * Returns: the unit of windows and partitions
  *
@@ -2942,6 +2950,9 @@ asm_fabric_record_usage (AsmFabric *fabric, AsmId workload, gdouble time,
  * @out_bytes: (out): the predicted use (level + trend * horizon, at least 0)
  * @error: return location for a #GError
  *
+ * Predicts the address space a workload will use @horizon after its last usage
+ * sample, from the profiler's smoothed level and trend.
+ *
  * Returns: %TRUE on success
  *
  * Since: 0.1
@@ -3177,7 +3188,8 @@ asm_fabric_set_driver_funcs (AsmFabric *fabric, const AsmDriverFuncs *funcs,
 /**
  * asm_fabric_add_observer:
  * @fabric: a fabric
- * @func: called for each event
+ * @func: (scope forever): called for each event until
+ *   asm_fabric_remove_observer()
  * @user_data: passed to @func
  *
  * Subscribes to the fabric's events.  Observers run after the change, with
@@ -3287,6 +3299,8 @@ intern (const char *s)
  * @sw: a switch
  * @out: (out caller-allocates): the snapshot
  *
+ * Takes a snapshot of one switch.
+ *
  * Returns: %FALSE when the switch does not exist
  *
  * Since: 0.1
@@ -3333,6 +3347,8 @@ asm_fabric_get_switch_info (AsmFabric *fabric, AsmId sw, AsmSwitchInfo *out)
  * @fabric: a fabric
  * @sw: a switch
  *
+ * Lists the address windows of a switch.
+ *
  * Returns: (transfer full) (element-type AsmRange) (nullable): the
  *   switch's windows in address order, or %NULL for an unknown switch
  *
@@ -3359,6 +3375,8 @@ asm_fabric_get_switch_windows (AsmFabric *fabric, AsmId sw)
  * @fabric: a fabric
  * @partition: a partition
  * @out: (out caller-allocates): the snapshot
+ *
+ * Takes a snapshot of one partition.
  *
  * Returns: %FALSE when the partition does not exist
  *
@@ -3395,6 +3413,8 @@ asm_fabric_get_partition_info (AsmFabric *fabric, AsmId partition,
  * @fabric: a fabric
  * @device: a device
  * @out: (out caller-allocates): the snapshot
+ *
+ * Takes a snapshot of one device.
  *
  * Returns: %FALSE when the device does not exist
  *
@@ -3433,6 +3453,8 @@ asm_fabric_get_device_info (AsmFabric *fabric, AsmId device,
  * asm_fabric_list:
  * @fabric: a fabric
  * @what: "switches", "devices", "workloads" or "partitions"
+ *
+ * Lists the ids of the fabric's objects of one kind.
  *
  * Returns: (transfer full) (element-type AsmId) (nullable): the ids, in
  *   increasing order; %NULL for an unknown @what
@@ -3540,6 +3562,8 @@ asm_fabric_get_xlat_table (AsmFabric *fabric, AsmId sw)
  * @fabric: a fabric
  * @out: (out caller-allocates): the global arena's stats (windows are
  *   allocations, reserved ranges reservations)
+ *
+ * Gets the accounting of the fabric's global address space.
  *
  * Since: 0.1
  */
@@ -3851,21 +3875,28 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
           pending_steps = NULL;
         }
     }
+  /* A process that died inside xlat_begin..xlat_commit left that table
+   * update open, whether or not the journal saw the step finish: abort
+   * any open update on every switch (xlat_abort cannot fail and is a
+   * no-op when nothing is open). */
+  if (ok && has_cap (fabric, ASM_BACKEND_CAP_TRANSLATION) &&
+      fabric->ops->xlat_abort != NULL)
+    {
+      g_autoptr (GArray) ids = asm_pmap_keys (fabric->current->switches);
+      for (guint j = 0; j < ids->len; j++)
+        fabric->ops->xlat_abort (fabric->self, g_array_index (ids, guint32, j));
+      for (guint j = 0; pending_steps != NULL && j < pending_steps->len; j++)
+        {
+          Step *s = &g_array_index (pending_steps, Step, j);
+          if (s->kind == ST_XLAT_SET || s->kind == ST_XLAT_REMOVE)
+            fabric->ops->xlat_abort (fabric->self, s->sw);
+        }
+    }
   if (ok && pending_steps != NULL)
     {
       /* an interrupted transaction: undo every step it may have run */
       if (fabric->ops != NULL && fabric->ops->undo_begin != NULL)
         fabric->ops->undo_begin (fabric->self);
-      /* a process that died inside xlat_begin..xlat_commit left that table
-       * update open: abort it first (xlat_abort cannot fail) */
-      if (has_cap (fabric, ASM_BACKEND_CAP_TRANSLATION) &&
-          fabric->ops->xlat_abort != NULL)
-        for (guint j = 0; j < pending_steps->len; j++)
-          {
-            Step *s = &g_array_index (pending_steps, Step, j);
-            if (s->kind == ST_XLAT_SET || s->kind == ST_XLAT_REMOVE)
-              fabric->ops->xlat_abort (fabric->self, s->sw);
-          }
       for (guint j = pending_steps->len; j-- > 0;)
         {
           g_autoptr (GError) uerr = NULL;
