@@ -1288,6 +1288,8 @@ asm_arena_unref (AsmArena *a)
  * asm_arena_get_name:
  * @a: an arena
  *
+ * Gets the name of the arena.
+ *
  * Returns: (transfer none): the arena's name
  *
  * Since: 0.1
@@ -1302,6 +1304,8 @@ asm_arena_get_name (AsmArena *a)
 /**
  * asm_arena_get_quantum:
  * @a: an arena
+ *
+ * Gets the quantum of the arena: the unit of every address and size.
  *
  * Returns: the arena's quantum
  *
@@ -1556,60 +1560,72 @@ asm_arena_reserve (AsmArena *a, guint64 first, guint64 last, GError **error)
 
 /* Checks a request against the rules of DESIGN.md section 4 and derives
  * the search parameters.  INVALID only. */
+/* Sets INVALID naming the field and its value ("iova: align 0x3 is not a
+ * power of two"), or just the reason when field is NULL. */
+G_GNUC_PRINTF (5, 6)
+static gboolean
+request_invalid (AsmArena *a, GError **error, const char *field,
+                 guint64 value, const char *why, ...)
+{
+  va_list ap;
+  g_autofree char *reason = NULL;
+
+  va_start (ap, why);
+  reason = g_strdup_vprintf (why, ap);
+  va_end (ap);
+  if (field != NULL)
+    g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                 "%s: %s 0x%" G_GINT64_MODIFIER "x %s", a->name, field, value,
+                 reason);
+  else
+    g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID, "%s: %s", a->name,
+                 reason);
+  return FALSE;
+}
+
 static gboolean
 request_validate (AsmArena *a, const AsmRequest *req, Req *r, GError **error)
 {
   guint64 q = a->quantum;
+  guint64 align = req->align ? req->align : q;
   guint t;
-  const char *bad = NULL;
-  guint64 bad_value = 0;
-  g_autofree char *why = NULL;
 
   if (req->size == 0)
-    why = g_strdup ("size 0 is invalid: a size is a count >= 1");
-  else if ((req->size & (q - 1)) != 0)
-    bad = "size", bad_value = req->size,
-    why = g_strdup_printf ("is not a multiple of the quantum 0x%"
-                           G_GINT64_MODIFIER "x", q);
-  else if (req->align != 0 && !is_pow2 (req->align))
-    bad = "align", bad_value = req->align,
-    why = g_strdup ("is not a power of two");
-  else if (req->align != 0 && req->align < q)
-    bad = "align", bad_value = req->align,
-    why = g_strdup_printf ("is below the quantum 0x%" G_GINT64_MODIFIER "x", q);
-  else if (req->phase >= (req->align ? req->align : q))
-    bad = "phase", bad_value = req->phase,
-    why = g_strdup_printf ("is not below the alignment 0x%" G_GINT64_MODIFIER
-                           "x", req->align ? req->align : q);
-  else if ((req->phase & (q - 1)) != 0)
-    bad = "phase", bad_value = req->phase,
-    why = g_strdup_printf ("is not a multiple of the quantum 0x%"
-                           G_GINT64_MODIFIER "x", q);
-  else if (req->nocross != 0 && !is_pow2 (req->nocross))
-    bad = "nocross", bad_value = req->nocross,
-    why = g_strdup ("is not a power of two");
-  else if (req->nocross != 0 && req->nocross < req->size)
-    bad = "nocross", bad_value = req->nocross,
-    why = g_strdup_printf ("is smaller than the size 0x%" G_GINT64_MODIFIER
-                           "x", req->size);
-  else if (req->min > req->max)
-    bad = "min", bad_value = req->min,
-    why = g_strdup_printf ("is above max 0x%" G_GINT64_MODIFIER "x", req->max);
-  else if ((guint) req->fit > ASM_FIT_NEXT)
-    bad = "fit", bad_value = (guint64) req->fit,
-    why = g_strdup ("is not an AsmFit value");
-
-  if (why != NULL)
-    {
-      if (bad != NULL)
-        g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                     "%s: %s 0x%" G_GINT64_MODIFIER "x %s", a->name, bad,
-                     bad_value, why);
-      else
-        g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID, "%s: %s", a->name,
-                     why);
-      return FALSE;
-    }
+    return request_invalid (a, error, NULL, 0,
+                            "size 0 is invalid: a size is a count >= 1");
+  if ((req->size & (q - 1)) != 0)
+    return request_invalid (a, error, "size", req->size,
+                            "is not a multiple of the quantum 0x%"
+                            G_GINT64_MODIFIER "x", q);
+  if (req->align != 0 && !is_pow2 (req->align))
+    return request_invalid (a, error, "align", req->align,
+                            "is not a power of two");
+  if (req->align != 0 && req->align < q)
+    return request_invalid (a, error, "align", req->align,
+                            "is below the quantum 0x%" G_GINT64_MODIFIER "x",
+                            q);
+  if (req->phase >= align)
+    return request_invalid (a, error, "phase", req->phase,
+                            "is not below the alignment 0x%"
+                            G_GINT64_MODIFIER "x", align);
+  if ((req->phase & (q - 1)) != 0)
+    return request_invalid (a, error, "phase", req->phase,
+                            "is not a multiple of the quantum 0x%"
+                            G_GINT64_MODIFIER "x", q);
+  if (req->nocross != 0 && !is_pow2 (req->nocross))
+    return request_invalid (a, error, "nocross", req->nocross,
+                            "is not a power of two");
+  if (req->nocross != 0 && req->nocross < req->size)
+    return request_invalid (a, error, "nocross", req->nocross,
+                            "is smaller than the size 0x%" G_GINT64_MODIFIER
+                            "x", req->size);
+  if (req->min > req->max)
+    return request_invalid (a, error, "min", req->min,
+                            "is above max 0x%" G_GINT64_MODIFIER "x",
+                            req->max);
+  if ((guint) req->fit > ASM_FIT_NEXT)
+    return request_invalid (a, error, "fit", (guint64) req->fit,
+                            "is not an AsmFit value");
 
   r->size = req->size;
   r->align = req->align ? req->align : q;
