@@ -253,6 +253,8 @@ asm_addr_space_new (const char *name, guint n_dims, const guint8 *dim_bits,
  * asm_addr_space_ref:
  * @s: a space
  *
+ * Takes a reference on a space.
+ *
  * Returns: (transfer full): @s, with one more reference
  *
  * Since: 0.1
@@ -322,6 +324,8 @@ asm_addr_space_clone (AsmAddrSpace *s, const char *name)
  * asm_addr_space_get_name:
  * @s: a space
  *
+ * Gets the name of the space.
+ *
  * Returns: (transfer none): the name
  *
  * Since: 0.1
@@ -336,6 +340,8 @@ asm_addr_space_get_name (AsmAddrSpace *s)
 /**
  * asm_addr_space_get_n_dims:
  * @s: a space
+ *
+ * Gets the number of dimensions of the space.
  *
  * Returns: the number of dimensions
  *
@@ -352,6 +358,8 @@ asm_addr_space_get_n_dims (AsmAddrSpace *s)
  * asm_addr_space_get_dim_bits:
  * @s: a space
  * @dim: a dimension, below asm_addr_space_get_n_dims()
+ *
+ * Gets the width of one dimension.
  *
  * Returns: the width of @dim in bits (0 for a bad @dim)
  *
@@ -952,6 +960,8 @@ asm_addr_space_release (AsmAddrSpace *s, const guint64 *addr, GError **error)
  * @s: a space
  * @addr: (array): a tuple
  *
+ * Tells whether a tuple is free.
+ *
  * Returns: %TRUE when @addr is pooled and not reserved (%FALSE also for a
  *   value beyond its width)
  *
@@ -974,6 +984,8 @@ asm_addr_space_is_free (AsmAddrSpace *s, const guint64 *addr)
  * @s: a space
  * @addr: (array): a tuple
  *
+ * Tells whether a tuple belongs to a pool.
+ *
  * Returns: %TRUE when @addr belongs to a pool, reserved or not
  *
  * Since: 0.1
@@ -989,6 +1001,8 @@ asm_addr_space_is_pooled (AsmAddrSpace *s, const guint64 *addr)
 /**
  * asm_addr_space_get_n_reserved:
  * @s: a space
+ *
+ * Counts the reserved tuples.
  *
  * Returns: the number of reserved tuples (saturated at %G_MAXUINT64)
  *
@@ -1058,8 +1072,10 @@ asm_addr_space_foreach_reserved (AsmAddrSpace *s, AsmAddrForeachFunc func,
 /**
  * asm_addr_space_set_formatter:
  * @s: a space
- * @format: (nullable): formats a tuple; %NULL for the default
- * @parse: (nullable): parses a tuple; %NULL for the default
+ * @format: (nullable) (scope notified) (closure user_data) (destroy destroy):
+ *   formats a tuple; %NULL for the default
+ * @parse: (nullable) (scope notified) (closure user_data) (destroy destroy):
+ *   parses a tuple; %NULL for the default
  * @user_data: passed to both
  * @destroy: (nullable): frees @user_data when the space is freed or the
  *   formatter replaced

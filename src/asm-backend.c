@@ -47,6 +47,8 @@ asm_backend_new (const AsmBackendOps *ops, gpointer self)
  * asm_backend_ref:
  * @backend: a backend
  *
+ * Takes a reference on a backend.
+ *
  * Returns: (transfer full): @backend
  *
  * Since: 0.1
@@ -81,6 +83,8 @@ asm_backend_unref (AsmBackend *backend)
  * asm_backend_get_name:
  * @backend: a backend
  *
+ * Gets the name of the backend.
+ *
  * Returns: (transfer none): the ops table's name
  *
  * Since: 0.1
@@ -96,6 +100,8 @@ asm_backend_get_name (AsmBackend *backend)
  * asm_backend_get_caps:
  * @backend: a backend
  *
+ * Gets what the backend applies to hardware.
+ *
  * Returns: the #AsmBackendCaps of the backend
  *
  * Since: 0.1
@@ -110,6 +116,8 @@ asm_backend_get_caps (AsmBackend *backend)
 /**
  * asm_backend_get_self:
  * @backend: a backend
+ *
+ * Gets the state of the backend, the pointer its operations receive.
  *
  * Returns: (transfer none): the state given to asm_backend_new()
  *

@@ -72,6 +72,8 @@ asm_range_set_new (void)
  * asm_range_set_copy:
  * @set: a set
  *
+ * Copies a set.
+ *
  * Returns: (transfer full): an independent copy of @set
  *
  * Since: 0.1
@@ -215,6 +217,8 @@ asm_range_set_remove (AsmRangeSet *set, guint64 first, guint64 last,
  * @set: a set
  * @value: a value
  *
+ * Tells whether a value is in the set.
+ *
  * Returns: %TRUE when @value is in the set
  *
  * Since: 0.1
@@ -230,6 +234,8 @@ asm_range_set_contains (const AsmRangeSet *set, guint64 value)
  * @set: a set
  * @first: first value
  * @last: last value (inclusive)
+ *
+ * Tells whether a whole range is in the set.
  *
  * Returns: %TRUE when every value of `[first, last]` is in the set (always
  *   %FALSE for an empty range, @first > @last)
@@ -256,6 +262,8 @@ asm_range_set_contains_range (const AsmRangeSet *set, guint64 first,
  * @first: first value
  * @last: last value (inclusive)
  *
+ * Tells whether a range and the set have a value in common.
+ *
  * Returns: %TRUE when some value of `[first, last]` is in the set
  *
  * Since: 0.1
@@ -276,6 +284,8 @@ asm_range_set_overlaps (const AsmRangeSet *set, guint64 first, guint64 last)
  * asm_range_set_get_n_ranges:
  * @set: a set
  *
+ * Counts the ranges of the set.
+ *
  * Returns: the number of maximal ranges in the set
  *
  * Since: 0.1
@@ -292,10 +302,12 @@ asm_range_set_get_n_ranges (const AsmRangeSet *set)
  * @set: a set
  * @index: 0 to asm_range_set_get_n_ranges() - 1
  *
- * The ranges in increasing order.  An @index out of bounds is a programming
- * error (a critical warning and the empty-looking range `{1, 0}`).
+ * Gets one range of the set; ranges are numbered in increasing order.  An
+ * @index out of bounds is a programming error (a critical warning and the
+ * empty-looking range `{1, 0}`).
  *
- * Returns: the range at @index
+ * Returns: (transfer none): a copy of the range at @index (a plain value,
+ *   nothing to free)
  *
  * Since: 0.1
  */
@@ -310,6 +322,8 @@ asm_range_set_get_range (const AsmRangeSet *set, guint index)
 /**
  * asm_range_set_get_units:
  * @set: a set
+ *
+ * Counts the values in the set.
  *
  * Returns: the number of values in the set, saturated at %G_MAXUINT64 (the
  *   full set has 2^64)
@@ -337,6 +351,8 @@ asm_range_set_get_units (const AsmRangeSet *set)
  * asm_range_set_equal:
  * @a: a set
  * @b: another set
+ *
+ * Compares two sets.
  *
  * Returns: %TRUE when the two sets hold the same values
  *

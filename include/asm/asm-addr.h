@@ -22,7 +22,7 @@ G_BEGIN_DECLS
 #define ASM_ADDR_MAX_DIMS 8
 
 /**
- * AsmAddrSpace:
+ * AsmAddrSpace: (foreign)
  *
  * A set of N-dimensional integer tuples (PCI `domain:bus:slot.function`,
  * IPv4 `a.b.c.d`, SCSI `controller:bus:unit`, ...) made of pools, from
@@ -72,6 +72,9 @@ typedef gboolean (*AsmAddrParseFunc) (const char *text, guint64 *out_addr,
  * AsmAddrForeachFunc:
  * @addr: (array): a reserved tuple
  * @user_data: the data given to asm_addr_space_foreach_reserved()
+ *
+ * Called by asm_addr_space_foreach_reserved() for each reserved tuple, in
+ * increasing order.
  *
  * Returns: %TRUE to go on, %FALSE to stop
  *

@@ -123,7 +123,7 @@ typedef struct {
 } AsmArenaStats;
 
 /**
- * AsmArena:
+ * AsmArena: (foreign)
  *
  * An allocator of u64 address ranges: spans of managed space, holes carved
  * out of them, constrained allocations, and O(1) copy-on-write clones.  A

@@ -177,7 +177,7 @@ typedef struct {
 } AsmBackendOps;
 
 /**
- * AsmBackend:
+ * AsmBackend: (foreign)
  *
  * A backend instance: an #AsmBackendOps table and its state.  Reference
  * counted; a fabric holds a reference to its backend.

@@ -14,7 +14,7 @@
 G_BEGIN_DECLS
 
 /**
- * AsmFabric:
+ * AsmFabric: (foreign)
  *
  * A switch fabric: a global physical address space, switches that own
  * windows of it, devices bound to switch ports, workloads, and the address
@@ -54,6 +54,8 @@ typedef struct {
  * @ASM_DEVICE_ENDPOINT: a plain PCIe endpoint
  * @ASM_DEVICE_PF: an SR-IOV physical function (may create VFs)
  * @ASM_DEVICE_VF: an SR-IOV virtual function of a PF
+ *
+ * What kind of PCIe function a fabric device is.
  *
  * Since: 0.1
  */

@@ -229,7 +229,7 @@ typedef struct {
 } AsmPciControllerInfo;
 
 /**
- * AsmPciBusSet:
+ * AsmPciBusSet: (foreign)
  *
  * The PCI buses of one machine, one per controller, with libvirt
  * `domain_addr` meaning, and the addresses reserved on them.  Reference
@@ -264,6 +264,9 @@ typedef gboolean (*AsmPciGrowFunc) (AsmPciBusSet *set,
  * AsmPciForeachFunc:
  * @addr: a reserved address
  * @user_data: the data given to asm_pci_bus_set_foreach_reserved()
+ *
+ * Called by asm_pci_bus_set_foreach_reserved() for each reserved address,
+ * in increasing order.
  *
  * Returns: %TRUE to go on, %FALSE to stop
  *

@@ -50,7 +50,7 @@ typedef struct {
 #define ASM_VALUE(v) ((AsmRange){ (v), (v) })
 
 /**
- * AsmRangeSet:
+ * AsmRangeSet: (foreign)
  *
  * An ordered set of disjoint, non-adjacent inclusive ranges (a value type:
  * create with asm_range_set_new(), copy with asm_range_set_copy(), free with

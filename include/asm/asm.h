@@ -20,5 +20,6 @@
 #include <asm/asm-backend.h>
 #include <asm/asm-fabric.h>
 #include <asm/asm-sim.h>
+#include <asm/asm-qemu.h>
 
 #undef ASM_INSIDE
