@@ -1,0 +1,1655 @@
+/* test-sim.c: unit tests of the sim backend (layer 4)
+ *
+ * The "sim" group drives the backend through its AsmBackendOps table, as a
+ * fabric would: every operation, the validation a hardware write gets, the
+ * staging of translation updates and the table capacity, idempotent
+ * inverses, every fault mode, and the determinism of the dump.  Every
+ * refused call is checked to leave the dump unchanged and to report
+ * ASM_ERROR_BACKEND naming the call; every test ends with asm_sim_check().
+ *
+ * The "sim-verify" group builds real fabrics on a sim backend and checks
+ * asm_sim_verify(): it agrees with the fabric after each operation, after
+ * every injected fault, and finds each kind of difference made by writing
+ * the simulated hardware behind the fabric's back.  It runs when the
+ * program's first argument is "verify" (each group is its own TAP stream,
+ * so the two are registered as two tests).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <asm/asm.h>
+
+#include "asm-sim-private.h"
+
+#define X "0x%" G_GINT64_MODIFIER "x"
+#define MIB (G_GUINT64_CONSTANT (1) << 20)
+
+#define FAIL_AT(file, line, ...) \
+  G_STMT_START { \
+    print_error ("%s:%d: ", (file), (line)); \
+    print_error (__VA_ARGS__); \
+    print_error ("\n"); \
+    _fail ((file), (line)); \
+  } G_STMT_END
+
+/* ---------------------------------------------------------------------- */
+/* Fixture and helpers                                                    */
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+  AsmBackend *b;
+  const AsmBackendOps *ops;
+  gpointer self;
+} Fx;
+
+static Fx *
+fx_new (void)
+{
+  Fx *fx = g_new0 (Fx, 1);
+
+  fx->b = asm_sim_backend_new ();
+  fx->ops = asm_sim_get_ops ();
+  fx->self = asm_backend_get_self (fx->b);
+  return fx;
+}
+
+static void
+fx_free (Fx *fx)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!asm_sim_check (fx->b, &error))
+    fail_msg ("asm_sim_check: %s", error->message);
+  asm_backend_unref (fx->b);
+  g_free (fx);
+}
+
+static int
+setup (void **state)
+{
+  *state = fx_new ();
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  fx_free (*state);
+  return 0;
+}
+
+/* The operations, as a fabric calls them. */
+
+static gboolean
+hw_switch (Fx *fx, AsmId sw, const char *name, guint32 n_ports,
+           guint32 capacity, GError **error)
+{
+  return fx->ops->switch_add (fx->self, sw, name, n_ports, capacity, error);
+}
+
+static gboolean
+hw_windows_v (Fx *fx, AsmId sw, const AsmRange *w, guint n, GError **error)
+{
+  return fx->ops->windows_commit (fx->self, sw, w, n, error);
+}
+#define hw_windows(fx, sw, error, ...) \
+  hw_windows_v ((fx), (sw), (const AsmRange[]) { __VA_ARGS__ }, \
+                G_N_ELEMENTS (((const AsmRange[]) { __VA_ARGS__ })), (error))
+
+static gboolean
+hw_begin (Fx *fx, AsmId sw, GError **error)
+{
+  return fx->ops->xlat_begin (fx->self, sw, error);
+}
+
+static AsmXlatEntry
+entry (AsmId key, guint64 virt, guint64 size, guint64 offset)
+{
+  AsmXlatEntry e = { key, key, 100 + key, virt, size, offset };
+
+  return e;
+}
+
+static gboolean
+hw_set_entry (Fx *fx, AsmId sw, AsmXlatEntry e, GError **error)
+{
+  return fx->ops->xlat_set (fx->self, sw, &e, error);
+}
+
+static gboolean
+hw_set (Fx *fx, AsmId sw, AsmId key, guint64 offset, GError **error)
+{
+  return hw_set_entry (fx, sw, entry (key, (guint64) key << 32, MIB, offset),
+                       error);
+}
+
+static gboolean
+hw_remove (Fx *fx, AsmId sw, AsmId key, GError **error)
+{
+  return fx->ops->xlat_remove (fx->self, sw, key, error);
+}
+
+static gboolean
+hw_commit (Fx *fx, AsmId sw, GError **error)
+{
+  return fx->ops->xlat_commit (fx->self, sw, error);
+}
+
+static void
+hw_abort (Fx *fx, AsmId sw)
+{
+  fx->ops->xlat_abort (fx->self, sw);
+}
+
+static AsmBackendStatus
+hw_bind (Fx *fx, AsmId dev, AsmId sw, guint32 port, GError **error)
+{
+  g_autofree char *name = g_strdup_printf ("dev%u", dev);
+
+  return fx->ops->device_bind (fx->self, dev, name, sw, port, error);
+}
+
+static AsmBackendStatus
+hw_unbind (Fx *fx, AsmId dev, AsmId sw, guint32 port, GError **error)
+{
+  return fx->ops->device_unbind (fx->self, dev, sw, port, error);
+}
+
+static gboolean
+hw_wait (Fx *fx, AsmId dev, GError **error)
+{
+  return fx->ops->device_wait (fx->self, dev, 1000, error);
+}
+
+static gboolean
+hw_hold (Fx *fx, AsmId dev, GError **error)
+{
+  return fx->ops->device_hold (fx->self, dev, error);
+}
+
+static gboolean
+hw_release (Fx *fx, AsmId dev, GError **error)
+{
+  return fx->ops->device_release (fx->self, dev, error);
+}
+
+static gboolean
+hw_vf_create (Fx *fx, AsmId pf, guint32 index, AsmId vf, GError **error)
+{
+  return fx->ops->vf_create (fx->self, pf, index, vf, error);
+}
+
+static gboolean
+hw_vf_destroy (Fx *fx, AsmId pf, guint32 index, AsmId vf, GError **error)
+{
+  return fx->ops->vf_destroy (fx->self, pf, index, vf, error);
+}
+
+static gboolean
+hw_flush (Fx *fx, AsmId sw, guint64 first, guint64 last, GError **error)
+{
+  AsmRange r = ASM_RANGE (first, last);
+
+  return fx->ops->cache_flush (fx->self, sw, &r, error);
+}
+
+#define DONE(expr) ((expr) == ASM_BACKEND_DONE)
+#define PENDING(expr) ((expr) == ASM_BACKEND_PENDING)
+#define NOT_FAILED(expr) ((expr) != ASM_BACKEND_FAILED)
+
+static void
+ok_at (gboolean ok, GError *err, const char *expr, const char *file,
+       int line)
+{
+  g_autoptr(GError) e = err;
+
+  if (!ok)
+    FAIL_AT (file, line, "%s failed: %s", expr,
+             e ? e->message : "(no error set)");
+  if (e != NULL)
+    FAIL_AT (file, line, "%s succeeded with an error set: %s", expr,
+             e->message);
+}
+
+/* OK (expr): expr, which may use `&err`, is TRUE and sets no error. */
+#define OK(expr) \
+  G_STMT_START { \
+    GError *err = NULL; \
+    gboolean ok_ = (expr); \
+    ok_at (ok_, err, #expr, __FILE__, __LINE__); \
+  } G_STMT_END
+
+static void
+fails_at (gboolean ok, GError *err, const char *substr, const char *before,
+          const char *after, const char *expr, const char *file, int line)
+{
+  g_autoptr(GError) e = err;
+
+  if (ok)
+    FAIL_AT (file, line, "%s succeeded, expected \"%s\"", expr, substr);
+  if (e == NULL)
+    FAIL_AT (file, line, "%s failed without an error", expr);
+  if (!g_error_matches (e, ASM_ERROR, ASM_ERROR_BACKEND))
+    FAIL_AT (file, line, "%s: wrong error (domain %s, code %d): %s", expr,
+             g_quark_to_string (e->domain), e->code, e->message);
+  if (strstr (e->message, substr) == NULL)
+    FAIL_AT (file, line, "%s: error \"%s\" does not contain \"%s\"", expr,
+             e->message, substr);
+  if (strcmp (before, after) != 0)
+    FAIL_AT (file, line, "%s failed but changed the hardware:\n--- before\n"
+             "%s--- after\n%s", expr, before, after);
+}
+
+/* FAILS (expr, substr): expr is FALSE with an ASM_ERROR_BACKEND error that
+ * contains substr, and the hardware (the dump of fx) did not change. */
+#define FAILS(expr, substr) \
+  G_STMT_START { \
+    GError *err = NULL; \
+    g_autofree char *before_ = asm_sim_dump (fx->b); \
+    gboolean ok_ = (expr); \
+    g_autofree char *after_ = asm_sim_dump (fx->b); \
+    fails_at (ok_, err, (substr), before_, after_, #expr, __FILE__, \
+              __LINE__); \
+  } G_STMT_END
+
+static void
+dump_has_at (Fx *fx, const char *text, gboolean want, const char *file,
+             int line)
+{
+  g_autofree char *dump = asm_sim_dump (fx->b);
+
+  if ((strstr (dump, text) != NULL) != want)
+    FAIL_AT (file, line, "dump %s \"%s\":\n%s",
+             want ? "does not contain" : "contains", text, dump);
+}
+#define assert_dump_has(fx, text) \
+  dump_has_at ((fx), (text), TRUE, __FILE__, __LINE__)
+#define assert_dump_lacks(fx, text) \
+  dump_has_at ((fx), (text), FALSE, __FILE__, __LINE__)
+
+static void
+check_at (Fx *fx, const char *file, int line)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!asm_sim_check (fx->b, &error))
+    FAIL_AT (file, line, "asm_sim_check: %s", error->message);
+}
+#define assert_check(fx) check_at ((fx), __FILE__, __LINE__)
+
+/* Two switches: 1 "sw1" (4 ports, 4 entries), 2 "sw2" (2 ports, 1 entry). */
+static void
+two_switches (Fx *fx)
+{
+  OK (hw_switch (fx, 1, "sw1", 4, 4, &err));
+  OK (hw_switch (fx, 2, "sw2", 2, 1, &err));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Operations                                                             */
+/* ---------------------------------------------------------------------- */
+
+static gboolean
+noop_switch_add (gpointer self, AsmId sw, const char *name, guint32 n_ports,
+                 guint32 table_capacity, GError **error)
+{
+  return TRUE;
+}
+
+static void
+test_sim_new (void **state)
+{
+  Fx *fx = *state;
+  const AsmBackendOps *o = fx->ops;
+  static const AsmBackendOps other_ops = {
+    .name = "sim",
+    .switch_add = noop_switch_add,
+  };
+  static const AsmBackendOps qemu_ops = { .name = "qemu" };
+  static guint8 small_state = 0;
+  g_autoptr(AsmBackend) other = asm_backend_new (&other_ops, &small_state);
+  g_autoptr(AsmBackend) qemu = asm_backend_new (&qemu_ops, NULL);
+  g_autofree char *dump = asm_sim_dump (fx->b);
+
+  assert_true (asm_sim_is_sim (fx->b));
+  assert_string_equal (asm_backend_get_name (fx->b), "sim");
+  assert_int_equal (asm_backend_get_caps (fx->b),
+                    ASM_BACKEND_CAP_WINDOWS | ASM_BACKEND_CAP_TRANSLATION |
+                    ASM_BACKEND_CAP_DEVICES | ASM_BACKEND_CAP_HOLD |
+                    ASM_BACKEND_CAP_FLUSH | ASM_BACKEND_CAP_VFS);
+  assert_ptr_equal (o->name, asm_backend_get_name (fx->b));
+  /* every operation is implemented */
+  assert_non_null (o->transaction_begin);
+  assert_non_null (o->undo_begin);
+  assert_non_null (o->transaction_end);
+  assert_non_null (o->switch_add);
+  assert_non_null (o->windows_commit);
+  assert_non_null (o->xlat_begin);
+  assert_non_null (o->xlat_set);
+  assert_non_null (o->xlat_remove);
+  assert_non_null (o->xlat_commit);
+  assert_non_null (o->xlat_abort);
+  assert_non_null (o->device_bind);
+  assert_non_null (o->device_unbind);
+  assert_non_null (o->device_wait);
+  assert_non_null (o->device_hold);
+  assert_non_null (o->device_release);
+  assert_non_null (o->vf_create);
+  assert_non_null (o->vf_destroy);
+  assert_non_null (o->cache_flush);
+  assert_non_null (o->destroy);
+
+  /* another backend, even one named "sim", is not a sim */
+  assert_false (asm_sim_is_sim (other));
+  assert_false (asm_sim_is_sim (qemu));
+
+  assert_int_equal (asm_sim_get_n_calls (fx->b), 0);
+  assert_false (asm_sim_is_crashed (fx->b));
+  assert_string_equal (dump, "sim: 0 switches, 0 devices bound, 0 VFs, "
+                             "0 held\n");
+
+  /* two backends have separate hardware */
+  {
+    Fx *fx2 = fx_new ();
+
+    OK (hw_switch (fx2, 1, "a", 1, 1, &err));
+    assert_int_equal (asm_sim_get_n_calls (fx2->b), 1);
+    assert_int_equal (asm_sim_get_n_calls (fx->b), 0);
+    assert_dump_lacks (fx, "switch 1");
+    fx_free (fx2);
+  }
+}
+
+static void
+test_sim_switch_add (void **state)
+{
+  Fx *fx = *state;
+
+  OK (hw_switch (fx, 2, "sw2", 8, 64, &err));
+  OK (hw_switch (fx, 1, NULL, 0, 0, &err));
+  assert_dump_has (fx, "switch 1 \"\": 0 ports, table 0/0, 0 flushes\n"
+                       "switch 2 \"sw2\": 8 ports, table 0/64, 0 flushes\n");
+
+  /* announcing the same switch again changes nothing */
+  OK (hw_switch (fx, 2, "sw2", 8, 64, &err));
+  /* a different switch under the same id is refused */
+  FAILS (hw_switch (fx, 2, "other", 8, 64, &err),
+         "switch_add switch 2: switch 2 exists as \"sw2\"");
+  FAILS (hw_switch (fx, 2, "sw2", 4, 64, &err), "with 8 ports");
+  FAILS (hw_switch (fx, 2, "sw2", 8, 32, &err), "and 64 table entries");
+  FAILS (hw_switch (fx, 0, "zero", 1, 1, &err), "switch id 0 is invalid");
+
+  /* every call that names an unknown switch is refused */
+  FAILS (hw_windows (fx, 9, &err, ASM_RANGE (0, 1)),
+         "windows_commit switch 9: no such switch");
+  FAILS (hw_begin (fx, 9, &err), "xlat_begin switch 9: no such switch");
+  FAILS (hw_set (fx, 9, 1, 0, &err), "xlat_set switch 9 key 1: no such "
+         "switch");
+  FAILS (hw_remove (fx, 9, 1, &err), "xlat_remove switch 9 key 1: no such");
+  FAILS (hw_commit (fx, 9, &err), "xlat_commit switch 9: no such switch");
+  FAILS (NOT_FAILED (hw_bind (fx, 5, 9, 0, &err)),
+         "device_bind device 5 to switch 9 port 0: no such switch");
+  FAILS (NOT_FAILED (hw_unbind (fx, 5, 9, 0, &err)),
+         "device_unbind device 5 from switch 9 port 0: no such switch");
+  FAILS (hw_flush (fx, 9, 0, 0, &err),
+         "cache_flush switch 9 range 0x0-0x0: no such switch");
+  hw_abort (fx, 9); /* cannot fail */
+  assert_check (fx);
+}
+
+static void
+test_sim_windows (void **state)
+{
+  Fx *fx = *state;
+
+  two_switches (fx);
+  /* kept sorted by address, whatever order they come in */
+  OK (hw_windows (fx, 1, &err, ASM_RANGE (0x300000, 0x3fffff),
+                  ASM_RANGE (0x100000, 0x1fffff), ASM_RANGE (0, 0xfffff)));
+  assert_dump_has (fx, "  window 0x0-0xfffff\n"
+                       "  window 0x100000-0x1fffff\n"
+                       "  window 0x300000-0x3fffff\n");
+  /* each switch has its own windows */
+  OK (hw_windows (fx, 2, &err, ASM_RANGE (0x400000, 0x4fffff)));
+  assert_dump_has (fx, "  window 0x300000-0x3fffff\nswitch 2");
+
+  /* overlapping or empty windows are refused and change nothing */
+  FAILS (hw_windows (fx, 1, &err, ASM_RANGE (0, 0xfffff),
+                     ASM_RANGE (0x80000, 0x17ffff)),
+         "windows_commit switch 1: windows 0x0-0xfffff and "
+         "0x80000-0x17ffff overlap");
+  FAILS (hw_windows (fx, 1, &err, ASM_RANGE (0x5000, 0x5000),
+                     ASM_RANGE (0x5000, 0x5000)),
+         "overlap");
+  FAILS (hw_windows (fx, 1, &err, ASM_RANGE (0x2000, 0x1fff)),
+         "window 0x2000-0x1fff is empty");
+
+  /* a commit replaces all of them; the top of the space is usable */
+  OK (hw_windows (fx, 1, &err, ASM_RANGE (G_MAXUINT64, G_MAXUINT64),
+                  ASM_RANGE (0, 0)));
+  assert_dump_has (fx, "  window 0x0-0x0\n"
+                       "  window 0xffffffffffffffff-0xffffffffffffffff\n");
+  assert_dump_lacks (fx, "0x300000");
+  /* adjacent windows stay separate */
+  OK (hw_windows (fx, 1, &err, ASM_RANGE (0x1000, 0x1fff),
+                  ASM_RANGE (0, 0xfff)));
+  assert_dump_has (fx, "  window 0x0-0xfff\n  window 0x1000-0x1fff\n");
+  /* no windows at all */
+  OK (hw_windows_v (fx, 1, NULL, 0, &err));
+  assert_dump_lacks (fx, "0x1000-0x1fff");
+  assert_check (fx);
+}
+
+static void
+test_sim_xlat_staging (void **state)
+{
+  Fx *fx = *state;
+
+  two_switches (fx);
+  /* no update open */
+  FAILS (hw_set (fx, 1, 5, 0, &err), "xlat_set switch 1 key 5: no table "
+         "update is open");
+  FAILS (hw_remove (fx, 1, 5, &err), "no table update is open");
+  FAILS (hw_commit (fx, 1, &err), "no table update is open");
+  hw_abort (fx, 1); /* nothing to abort: no-op */
+
+  OK (hw_begin (fx, 1, &err));
+  FAILS (hw_begin (fx, 1, &err), "xlat_begin switch 1: a table update is "
+         "already open");
+  OK (hw_set (fx, 1, 7, 0x1000, &err));
+  OK (hw_set (fx, 1, 3, 0x3000, &err));
+  /* staged, not committed */
+  assert_dump_has (fx, "table 0/4");
+  assert_dump_has (fx, "  update open: 2 entries staged\n"
+                       "    entry key 3: partition 3, workload 103, virt "
+                       "0x300000000, size 0x100000, offset 0x3000\n"
+                       "    entry key 7:");
+  /* the other switch's table is independent */
+  FAILS (hw_set (fx, 2, 1, 0, &err), "no table update is open");
+  OK (hw_commit (fx, 1, &err));
+  assert_dump_has (fx, "table 2/4");
+  assert_dump_has (fx, "  entry key 3: partition 3, workload 103, virt "
+                       "0x300000000, size 0x100000, offset 0x3000\n"
+                       "  entry key 7: partition 7, workload 107, virt "
+                       "0x700000000, size 0x100000, offset 0x1000\n");
+  assert_dump_lacks (fx, "update open");
+  FAILS (hw_commit (fx, 1, &err), "no table update is open");
+
+  /* replace by key, remove, remove an absent key */
+  OK (hw_begin (fx, 1, &err));
+  OK (hw_set (fx, 1, 7, 0x7777, &err));
+  OK (hw_remove (fx, 1, 3, &err));
+  OK (hw_remove (fx, 1, 3, &err));
+  OK (hw_remove (fx, 1, 42, &err));
+  /* the committed table is untouched until the commit */
+  assert_dump_has (fx, "  entry key 3: ");
+  assert_dump_has (fx, "offset 0x1000\n");
+  OK (hw_commit (fx, 1, &err));
+  assert_dump_has (fx, "table 1/4");
+  assert_dump_lacks (fx, "entry key 3:");
+  assert_dump_has (fx, "  entry key 7: partition 7, workload 107, virt "
+                       "0x700000000, size 0x100000, offset 0x7777\n");
+
+  /* abort drops the staged changes */
+  OK (hw_begin (fx, 1, &err));
+  OK (hw_remove (fx, 1, 7, &err));
+  OK (hw_set (fx, 1, 9, 0x9, &err));
+  hw_abort (fx, 1);
+  hw_abort (fx, 1);
+  assert_dump_has (fx, "table 1/4");
+  assert_dump_has (fx, "entry key 7:");
+  assert_dump_lacks (fx, "entry key 9:");
+  assert_dump_lacks (fx, "update open");
+
+  /* malformed entries */
+  OK (hw_begin (fx, 1, &err));
+  FAILS (hw_set_entry (fx, 1, entry (0, 0, MIB, 0), &err), "key 0 is "
+         "invalid");
+  FAILS (hw_set_entry (fx, 1, entry (4, 0, 0, 0), &err), "xlat_set switch "
+         "1 key 4: the entry's size is 0");
+  FAILS (hw_set_entry (fx, 1, entry (4, G_MAXUINT64 - 0xfff, 0x1001, 0),
+                       &err),
+         "virtual range 0xfffffffffffff000 + 0x1001 passes the end");
+  /* the last byte of the space is fine, and so is any offset */
+  OK (hw_set_entry (fx, 1, entry (4, G_MAXUINT64 - 0xfff, 0x1000,
+                                  G_MAXUINT64), &err));
+  OK (hw_set_entry (fx, 1, entry (5, 0, G_MAXUINT64, 1), &err));
+  OK (hw_commit (fx, 1, &err));
+  assert_dump_has (fx, "entry key 4: partition 4, workload 104, virt "
+                       "0xfffffffffffff000, size 0x1000, offset "
+                       "0xffffffffffffffff\n");
+  assert_check (fx);
+}
+
+static void
+test_sim_xlat_capacity (void **state)
+{
+  Fx *fx = *state;
+
+  two_switches (fx); /* switch 2 holds one entry */
+  OK (hw_begin (fx, 2, &err));
+  OK (hw_set (fx, 2, 1, 0x10, &err));
+  OK (hw_commit (fx, 2, &err));
+
+  /* a staged table may exceed the capacity while it is edited */
+  OK (hw_begin (fx, 2, &err));
+  OK (hw_set (fx, 2, 2, 0x20, &err));
+  OK (hw_set (fx, 2, 3, 0x30, &err));
+  FAILS (hw_commit (fx, 2, &err), "xlat_commit switch 2: table full: 3 "
+         "entries staged, capacity 1");
+  /* the refused commit leaves the update open and the table as it was */
+  assert_dump_has (fx, "table 1/1");
+  assert_dump_has (fx, "update open: 3 entries staged");
+  OK (hw_remove (fx, 2, 3, &err));
+  FAILS (hw_commit (fx, 2, &err), "table full: 2 entries staged");
+  /* replacing the entry in place fits */
+  OK (hw_remove (fx, 2, 1, &err));
+  OK (hw_commit (fx, 2, &err));
+  assert_dump_has (fx, "switch 2 \"sw2\": 2 ports, table 1/1, 0 flushes\n"
+                       "  entry key 2: ");
+
+  /* an update that stays within the capacity commits; a capacity of 0
+   * takes an empty table only */
+  OK (hw_switch (fx, 3, "none", 1, 0, &err));
+  OK (hw_begin (fx, 3, &err));
+  OK (hw_commit (fx, 3, &err));
+  OK (hw_begin (fx, 3, &err));
+  OK (hw_set (fx, 3, 1, 0, &err));
+  FAILS (hw_commit (fx, 3, &err), "table full: 1 entries staged, capacity "
+         "0");
+  hw_abort (fx, 3);
+  assert_check (fx);
+}
+
+static void
+test_sim_bind (void **state)
+{
+  Fx *fx = *state;
+
+  two_switches (fx);
+  /* port 0 is an ordinary port */
+  OK (DONE (hw_bind (fx, 10, 1, 0, &err)));
+  OK (DONE (hw_bind (fx, 11, 1, 3, &err)));
+  OK (DONE (hw_bind (fx, 12, 2, 1, &err)));
+  assert_dump_has (fx, "  port 0: device 10 \"dev10\"\n"
+                       "  port 3: device 11 \"dev11\"\n");
+  assert_dump_has (fx, "  port 1: device 12 \"dev12\"\n");
+  assert_dump_has (fx, "sim: 2 switches, 3 devices bound, 0 VFs, 0 held\n");
+
+  /* binding again at the same port succeeds and changes nothing */
+  OK (DONE (hw_bind (fx, 10, 1, 0, &err)));
+  /* the device elsewhere, the port taken, the port out of range */
+  FAILS (NOT_FAILED (hw_bind (fx, 10, 1, 1, &err)),
+         "device_bind device 10 to switch 1 port 1: device 10 is already "
+         "bound at switch 1 port 0");
+  FAILS (NOT_FAILED (hw_bind (fx, 10, 2, 0, &err)),
+         "already bound at switch 1 port 0");
+  FAILS (NOT_FAILED (hw_bind (fx, 13, 1, 3, &err)),
+         "device_bind device 13 to switch 1 port 3: port 3 is occupied by "
+         "device 11");
+  FAILS (NOT_FAILED (hw_bind (fx, 13, 1, 4, &err)),
+         "port 4 is out of range 0..3");
+  FAILS (NOT_FAILED (hw_bind (fx, 0, 1, 2, &err)), "device id 0 is invalid");
+  OK (hw_switch (fx, 3, "portless", 0, 1, &err));
+  FAILS (NOT_FAILED (hw_bind (fx, 13, 3, 0, &err)), "switch 3 has no ports");
+
+  /* unbind: the wrong port is refused, an unbound device succeeds */
+  FAILS (NOT_FAILED (hw_unbind (fx, 10, 1, 1, &err)),
+         "device_unbind device 10 from switch 1 port 1: device 10 is bound "
+         "at switch 1 port 0");
+  FAILS (NOT_FAILED (hw_unbind (fx, 10, 2, 0, &err)),
+         "device 10 is bound at switch 1 port 0");
+  FAILS (NOT_FAILED (hw_unbind (fx, 10, 1, 9, &err)), "port 9 is out of "
+         "range 0..3");
+  FAILS (NOT_FAILED (hw_unbind (fx, 0, 1, 0, &err)), "device id 0");
+  OK (DONE (hw_unbind (fx, 10, 1, 0, &err)));
+  assert_dump_lacks (fx, "device 10");
+  OK (DONE (hw_unbind (fx, 10, 1, 0, &err)));
+  OK (DONE (hw_unbind (fx, 99, 1, 2, &err)));
+  /* an unbound device with another one at the named port: nothing to do */
+  OK (DONE (hw_unbind (fx, 10, 1, 3, &err)));
+  assert_dump_has (fx, "port 3: device 11");
+
+  /* the freed port and the unbound device can be used again */
+  OK (DONE (hw_bind (fx, 13, 1, 0, &err)));
+  OK (DONE (hw_bind (fx, 10, 1, 1, &err)));
+  assert_dump_has (fx, "  port 0: device 13 \"dev13\"\n"
+                       "  port 1: device 10 \"dev10\"\n"
+                       "  port 3: device 11 \"dev11\"\n");
+  /* device_wait with nothing pending */
+  OK (hw_wait (fx, 10, &err));
+  OK (hw_wait (fx, 77, &err));
+  assert_check (fx);
+}
+
+static void
+test_sim_hold (void **state)
+{
+  Fx *fx = *state;
+
+  two_switches (fx);
+  FAILS (hw_hold (fx, 10, &err), "device_hold device 10: device 10 is not "
+         "present");
+  FAILS (hw_hold (fx, 0, &err), "device id 0 is invalid");
+  FAILS (hw_release (fx, 0, &err), "device id 0 is invalid");
+  OK (DONE (hw_bind (fx, 10, 1, 0, &err)));
+  OK (DONE (hw_bind (fx, 4, 1, 1, &err)));
+  OK (hw_hold (fx, 10, &err));
+  OK (hw_hold (fx, 10, &err)); /* holding again changes nothing */
+  OK (hw_hold (fx, 4, &err));
+  assert_dump_has (fx, "held: device 4\nheld: device 10\n");
+  assert_dump_has (fx, "0 VFs, 2 held\n");
+  OK (hw_release (fx, 10, &err));
+  assert_dump_lacks (fx, "held: device 10");
+  OK (hw_release (fx, 10, &err)); /* not held: succeeds */
+  OK (hw_release (fx, 55, &err)); /* never known: succeeds */
+  /* a VF can be held */
+  OK (hw_vf_create (fx, 10, 0, 20, &err));
+  OK (hw_hold (fx, 20, &err));
+  assert_dump_has (fx, "held: device 4\nheld: device 20\n");
+  OK (hw_release (fx, 20, &err));
+  OK (hw_release (fx, 4, &err));
+  assert_dump_lacks (fx, "held:");
+  assert_check (fx);
+}
+
+static void
+test_sim_vf (void **state)
+{
+  Fx *fx = *state;
+
+  two_switches (fx);
+  FAILS (hw_vf_create (fx, 10, 0, 20, &err),
+         "vf_create VF 20 at PF 10 index 0: PF 10 is not present");
+  OK (DONE (hw_bind (fx, 10, 1, 0, &err)));
+  OK (DONE (hw_bind (fx, 11, 1, 1, &err)));
+  OK (hw_vf_create (fx, 10, 1, 21, &err));
+  OK (hw_vf_create (fx, 10, 0, 20, &err));
+  OK (hw_vf_create (fx, 11, 0, 30, &err));
+  assert_dump_has (fx, "vf 20: PF 10 index 0\n"
+                       "vf 21: PF 10 index 1\n"
+                       "vf 30: PF 11 index 0\n");
+  /* the same VF again changes nothing */
+  OK (hw_vf_create (fx, 10, 0, 20, &err));
+  FAILS (hw_vf_create (fx, 10, 0, 22, &err), "index 0 of PF 10 is in use "
+         "by VF 20");
+  FAILS (hw_vf_create (fx, 10, 2, 30, &err), "VF 30 already exists at PF "
+         "11 index 0");
+  FAILS (hw_vf_create (fx, 10, 2, 11, &err), "device 11 is bound at switch "
+         "1 port 1");
+  FAILS (hw_vf_create (fx, 20, 0, 40, &err), "PF 20 is itself a VF");
+  FAILS (hw_vf_create (fx, 10, 2, 10, &err), "device 10 cannot be its own "
+         "VF");
+  FAILS (hw_vf_create (fx, 0, 2, 40, &err), "device id 0 is invalid");
+  FAILS (hw_vf_create (fx, 10, 2, 0, &err), "device id 0 is invalid");
+  /* a VF is not bound to a port */
+  FAILS (NOT_FAILED (hw_bind (fx, 20, 1, 2, &err)),
+         "device 20 is VF 0 of PF 10");
+
+  /* destroy: idempotent, but never the wrong VF */
+  FAILS (hw_vf_destroy (fx, 10, 0, 21, &err),
+         "vf_destroy VF 21 at PF 10 index 0: index 0 of PF 10 holds VF 20");
+  FAILS (hw_vf_destroy (fx, 10, 5, 21, &err), "VF 21 is at PF 10 index 1");
+  FAILS (hw_vf_destroy (fx, 10, 5, 0, &err), "device id 0 is invalid");
+  OK (hw_vf_destroy (fx, 10, 0, 20, &err));
+  OK (hw_vf_destroy (fx, 10, 0, 20, &err));
+  OK (hw_vf_destroy (fx, 12, 3, 40, &err));
+  assert_dump_lacks (fx, "vf 20:");
+  /* the index is free again */
+  OK (hw_vf_create (fx, 10, 0, 22, &err));
+  assert_dump_has (fx, "vf 22: PF 10 index 0\n");
+  assert_dump_has (fx, "3 VFs");
+  assert_check (fx);
+}
+
+static void
+test_sim_flush (void **state)
+{
+  Fx *fx = *state;
+
+  two_switches (fx);
+  OK (hw_flush (fx, 1, 0, 0xfff, &err));
+  OK (hw_flush (fx, 1, 0, G_MAXUINT64, &err));
+  OK (hw_flush (fx, 2, 5, 5, &err));
+  FAILS (hw_flush (fx, 1, 0x1000, 0xfff, &err),
+         "cache_flush switch 1 range 0x1000-0xfff: the range is empty");
+  assert_dump_has (fx, "switch 1 \"sw1\": 4 ports, table 0/4, 2 flushes\n");
+  assert_dump_has (fx, "switch 2 \"sw2\": 2 ports, table 0/1, 1 flushes\n");
+  assert_check (fx);
+}
+
+static void
+test_sim_pending_binds (void **state)
+{
+  Fx *fx = *state;
+
+  two_switches (fx);
+  OK (DONE (hw_bind (fx, 9, 1, 3, &err)));
+  asm_sim_set_pending_binds (fx->b, TRUE);
+
+  OK (PENDING (hw_bind (fx, 10, 1, 0, &err)));
+  assert_dump_has (fx, "  port 0: device 10 \"dev10\", bind pending\n");
+  /* the pending bind holds its port; repeating it is still pending */
+  FAILS (NOT_FAILED (hw_bind (fx, 11, 1, 0, &err)), "port 0 is occupied by "
+         "device 10");
+  OK (PENDING (hw_bind (fx, 10, 1, 0, &err)));
+  FAILS (NOT_FAILED (hw_unbind (fx, 10, 1, 0, &err)),
+         "a bind of device 10 is pending");
+  /* the device is not present until the wait */
+  FAILS (hw_hold (fx, 10, &err), "device 10 is not present");
+  FAILS (hw_vf_create (fx, 10, 0, 20, &err), "PF 10 is not present");
+  /* a fault in the wait leaves it pending */
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_BIND, TRUE);
+  FAILS (hw_wait (fx, 10, &err), "device_wait device 10: injected fault");
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_BIND, FALSE);
+  OK (hw_wait (fx, 10, &err));
+  assert_dump_has (fx, "  port 0: device 10 \"dev10\"\n");
+  OK (hw_hold (fx, 10, &err));
+  OK (hw_release (fx, 10, &err));
+  /* already bound: done at once */
+  OK (DONE (hw_bind (fx, 10, 1, 0, &err)));
+
+  /* unbind: the device stays bound until the wait */
+  OK (PENDING (hw_unbind (fx, 10, 1, 0, &err)));
+  assert_dump_has (fx, "  port 0: device 10 \"dev10\", unbind pending\n");
+  OK (PENDING (hw_unbind (fx, 10, 1, 0, &err)));
+  FAILS (NOT_FAILED (hw_bind (fx, 10, 1, 0, &err)),
+         "an unbind of device 10 is pending");
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_UNBIND, TRUE);
+  FAILS (hw_wait (fx, 10, &err), "injected fault");
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_UNBIND, FALSE);
+  OK (hw_wait (fx, 10, &err));
+  assert_dump_lacks (fx, "device 10");
+  /* nothing pending, nothing bound */
+  OK (hw_wait (fx, 10, &err));
+  OK (DONE (hw_unbind (fx, 10, 1, 0, &err)));
+
+  /* off again: done at once */
+  asm_sim_set_pending_binds (fx->b, FALSE);
+  OK (DONE (hw_unbind (fx, 9, 1, 3, &err)));
+  OK (DONE (hw_bind (fx, 10, 1, 0, &err)));
+  assert_check (fx);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Fault injection                                                        */
+/* ---------------------------------------------------------------------- */
+
+static void
+test_sim_fail_call (void **state)
+{
+  Fx *fx = *state;
+
+  two_switches (fx);
+  assert_int_equal (asm_sim_get_n_calls (fx->b), 2);
+  /* markers and xlat_abort are not counted; refused calls are */
+  fx->ops->transaction_begin (fx->self, "t");
+  fx->ops->undo_begin (fx->self);
+  fx->ops->transaction_end (fx->self, FALSE);
+  hw_abort (fx, 1);
+  assert_int_equal (asm_sim_get_n_calls (fx->b), 2);
+  FAILS (hw_commit (fx, 1, &err), "no table update");
+  assert_int_equal (asm_sim_get_n_calls (fx->b), 3);
+
+  /* the next call */
+  asm_sim_fail_call (fx->b, 1);
+  FAILS (hw_begin (fx, 1, &err), "xlat_begin switch 1: injected fault "
+         "(call 4)");
+  /* one-shot: the call after it succeeds */
+  OK (hw_begin (fx, 1, &err));
+  assert_int_equal (asm_sim_get_n_calls (fx->b), 5);
+
+  /* the third call from now, whatever it is */
+  asm_sim_fail_call (fx->b, 3);
+  OK (hw_set (fx, 1, 1, 0, &err));
+  OK (hw_set (fx, 1, 2, 0, &err));
+  FAILS (hw_commit (fx, 1, &err), "xlat_commit switch 1: injected fault "
+         "(call 8)");
+  /* the failed commit left the update open */
+  assert_dump_has (fx, "update open: 2 entries staged");
+  OK (hw_commit (fx, 1, &err));
+  OK (DONE (hw_bind (fx, 5, 1, 0, &err)));
+
+  /* each kind of call can be hit; messages name the call */
+  asm_sim_fail_call (fx->b, 1);
+  FAILS (NOT_FAILED (hw_bind (fx, 6, 1, 1, &err)),
+         "device_bind device 6 to switch 1 port 1: injected fault (call 11)");
+  asm_sim_fail_call (fx->b, 1);
+  FAILS (NOT_FAILED (hw_unbind (fx, 5, 1, 0, &err)),
+         "device_unbind device 5 from switch 1 port 0: injected fault");
+  asm_sim_fail_call (fx->b, 1);
+  FAILS (hw_hold (fx, 5, &err), "device_hold device 5: injected fault");
+  asm_sim_fail_call (fx->b, 1);
+  FAILS (hw_release (fx, 5, &err), "device_release device 5: injected");
+  asm_sim_fail_call (fx->b, 1);
+  FAILS (hw_vf_create (fx, 5, 0, 7, &err), "vf_create VF 7 at PF 5 index 0: "
+         "injected fault");
+  asm_sim_fail_call (fx->b, 1);
+  FAILS (hw_vf_destroy (fx, 5, 0, 7, &err), "vf_destroy VF 7 at PF 5 index "
+         "0: injected fault");
+  asm_sim_fail_call (fx->b, 1);
+  FAILS (hw_flush (fx, 1, 0, 1, &err), "cache_flush switch 1 range 0x0-0x1: "
+         "injected fault");
+  asm_sim_fail_call (fx->b, 1);
+  FAILS (hw_windows (fx, 1, &err, ASM_RANGE (0, 1)),
+         "windows_commit switch 1: injected fault");
+  asm_sim_fail_call (fx->b, 1);
+  FAILS (hw_switch (fx, 3, "sw3", 1, 1, &err), "switch_add switch 3: "
+         "injected fault");
+  asm_sim_fail_call (fx->b, 1);
+  FAILS (hw_wait (fx, 5, &err), "device_wait device 5: injected fault");
+  /* the injected fault comes before validation */
+  asm_sim_fail_call (fx->b, 1);
+  FAILS (hw_begin (fx, 9, &err), "xlat_begin switch 9: injected fault");
+
+  /* a new request replaces the pending one; 0 cancels */
+  asm_sim_fail_call (fx->b, 1);
+  asm_sim_fail_call (fx->b, 2);
+  OK (hw_flush (fx, 1, 0, 1, &err));
+  FAILS (hw_flush (fx, 1, 0, 1, &err), "injected fault");
+  asm_sim_fail_call (fx->b, 1);
+  asm_sim_fail_call (fx->b, 0);
+  OK (hw_flush (fx, 1, 0, 1, &err));
+  /* markers between the request and the call do not move it */
+  asm_sim_fail_call (fx->b, 2);
+  fx->ops->transaction_begin (fx->self, "t");
+  OK (hw_begin (fx, 2, &err));
+  hw_abort (fx, 2);
+  FAILS (hw_begin (fx, 2, &err), "injected fault");
+  fx->ops->transaction_end (fx->self, TRUE);
+  OK (hw_begin (fx, 2, &err));
+  hw_abort (fx, 2);
+  assert_false (asm_sim_is_crashed (fx->b));
+  assert_check (fx);
+}
+
+static void
+test_sim_fail_kind (void **state)
+{
+  Fx *fx = *state;
+
+  two_switches (fx);
+  OK (DONE (hw_bind (fx, 5, 1, 0, &err)));
+
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_XLAT, TRUE);
+  FAILS (hw_begin (fx, 1, &err), "xlat_begin switch 1: injected fault");
+  FAILS (hw_begin (fx, 1, &err), "injected fault"); /* persistent */
+  OK (hw_windows (fx, 1, &err, ASM_RANGE (0, 0xfff)));
+  OK (hw_flush (fx, 1, 0, 1, &err));
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_XLAT, FALSE);
+  OK (hw_begin (fx, 1, &err));
+  OK (hw_set (fx, 1, 1, 0, &err));
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_XLAT, TRUE);
+  FAILS (hw_set (fx, 1, 2, 0, &err), "xlat_set switch 1 key 2: injected");
+  FAILS (hw_remove (fx, 1, 1, &err), "xlat_remove switch 1 key 1: injected");
+  FAILS (hw_commit (fx, 1, &err), "xlat_commit switch 1: injected");
+  hw_abort (fx, 1); /* abort cannot fail */
+  assert_dump_lacks (fx, "update open");
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_XLAT, FALSE);
+
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_WINDOWS, TRUE);
+  FAILS (hw_windows (fx, 1, &err, ASM_RANGE (0, 1)), "injected fault");
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_WINDOWS, FALSE);
+
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_BIND, TRUE);
+  FAILS (NOT_FAILED (hw_bind (fx, 6, 1, 1, &err)), "injected fault");
+  OK (DONE (hw_unbind (fx, 5, 1, 0, &err)));
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_BIND, FALSE);
+  OK (DONE (hw_bind (fx, 5, 1, 0, &err)));
+
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_UNBIND, TRUE);
+  FAILS (NOT_FAILED (hw_unbind (fx, 5, 1, 0, &err)), "injected fault");
+  OK (DONE (hw_bind (fx, 6, 1, 1, &err)));
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_UNBIND, FALSE);
+
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_HOLD, TRUE);
+  FAILS (hw_hold (fx, 5, &err), "injected fault");
+  FAILS (hw_release (fx, 5, &err), "injected fault");
+  OK (hw_vf_create (fx, 5, 0, 7, &err));
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_HOLD, FALSE);
+
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_VF, TRUE);
+  FAILS (hw_vf_create (fx, 5, 1, 8, &err), "injected fault");
+  FAILS (hw_vf_destroy (fx, 5, 0, 7, &err), "injected fault");
+  OK (hw_hold (fx, 7, &err));
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_VF, FALSE);
+
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_FLUSH, TRUE);
+  FAILS (hw_flush (fx, 1, 0, 1, &err), "injected fault");
+  OK (hw_release (fx, 7, &err));
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_FLUSH, FALSE);
+
+  /* ANY: every call, switch_add and device_wait included */
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_ANY, TRUE);
+  FAILS (hw_switch (fx, 3, "sw3", 1, 1, &err), "injected fault");
+  FAILS (hw_wait (fx, 5, &err), "injected fault");
+  FAILS (hw_flush (fx, 1, 0, 1, &err), "injected fault");
+  FAILS (hw_release (fx, 7, &err), "injected fault");
+  /* kinds are independent: clearing one leaves the others */
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_FLUSH, TRUE);
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_ANY, FALSE);
+  OK (hw_switch (fx, 3, "sw3", 1, 1, &err));
+  FAILS (hw_flush (fx, 1, 0, 1, &err), "injected fault");
+  asm_sim_clear_faults (fx->b);
+  OK (hw_flush (fx, 1, 0, 1, &err));
+  assert_check (fx);
+}
+
+static void
+test_sim_crash (void **state)
+{
+  Fx *fx = *state;
+  g_autofree char *before = NULL, *after = NULL;
+  guint64 n;
+
+  two_switches (fx);
+  OK (hw_begin (fx, 1, &err));
+  asm_sim_crash_after (fx->b, 2);
+  assert_false (asm_sim_is_crashed (fx->b));
+  OK (hw_set (fx, 1, 1, 0x100, &err));
+  assert_false (asm_sim_is_crashed (fx->b));
+  OK (hw_set (fx, 1, 2, 0x200, &err));
+  assert_true (asm_sim_is_crashed (fx->b));
+  before = asm_sim_dump (fx->b);
+  FAILS (hw_commit (fx, 1, &err), "xlat_commit switch 1: simulated crash "
+         "(call 6)");
+  FAILS (hw_flush (fx, 2, 0, 0, &err), "simulated crash");
+  FAILS (hw_switch (fx, 3, "sw3", 1, 1, &err), "simulated crash");
+  /* the crash applies during undo too; abort does nothing */
+  fx->ops->transaction_begin (fx->self, "t");
+  fx->ops->undo_begin (fx->self);
+  FAILS (hw_remove (fx, 1, 2, &err), "simulated crash");
+  hw_abort (fx, 1);
+  fx->ops->transaction_end (fx->self, FALSE);
+  FAILS (NOT_FAILED (hw_bind (fx, 4, 1, 0, &err)), "simulated crash");
+  assert_true (asm_sim_is_crashed (fx->b));
+  after = asm_sim_dump (fx->b);
+  assert_string_equal (before, after);
+  assert_dump_has (fx, "update open: 2 entries staged");
+
+  /* the restart: faults cleared, registers and the call count kept */
+  n = asm_sim_get_n_calls (fx->b);
+  asm_sim_clear_faults (fx->b);
+  assert_false (asm_sim_is_crashed (fx->b));
+  assert_int_equal (asm_sim_get_n_calls (fx->b), n);
+  g_free (after);
+  after = asm_sim_dump (fx->b);
+  assert_string_equal (before, after);
+  /* the recovering process finds the open update and aborts it */
+  FAILS (hw_begin (fx, 1, &err), "already open");
+  hw_abort (fx, 1);
+  OK (hw_begin (fx, 1, &err));
+  OK (hw_commit (fx, 1, &err));
+  assert_dump_has (fx, "table 0/4");
+
+  /* crash_after (0): the very next call fails */
+  asm_sim_crash_after (fx->b, 0);
+  assert_true (asm_sim_is_crashed (fx->b));
+  FAILS (hw_flush (fx, 1, 0, 0, &err), "simulated crash");
+  asm_sim_clear_faults (fx->b);
+  OK (hw_flush (fx, 1, 0, 0, &err));
+  assert_check (fx);
+}
+
+static void
+test_sim_undo_suppresses_faults (void **state)
+{
+  Fx *fx = *state;
+
+  two_switches (fx);
+  OK (DONE (hw_bind (fx, 5, 1, 0, &err)));
+
+  /* fail_kind: the forward step fails, the undo goes through */
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_ANY, TRUE);
+  fx->ops->transaction_begin (fx->self, "move");
+  FAILS (hw_begin (fx, 1, &err), "injected fault");
+  fx->ops->undo_begin (fx->self);
+  OK (DONE (hw_unbind (fx, 5, 1, 0, &err)));
+  OK (hw_begin (fx, 1, &err));
+  OK (hw_set (fx, 1, 1, 0, &err));
+  OK (hw_commit (fx, 1, &err));
+  OK (hw_windows (fx, 1, &err, ASM_RANGE (0, 0xfff)));
+  fx->ops->transaction_end (fx->self, FALSE);
+  /* after the transaction the kind fails again */
+  FAILS (hw_flush (fx, 1, 0, 0, &err), "injected fault");
+  /* and a new transaction starts outside any undo */
+  fx->ops->transaction_begin (fx->self, "again");
+  FAILS (hw_flush (fx, 1, 0, 0, &err), "injected fault");
+  fx->ops->transaction_end (fx->self, FALSE);
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_ANY, FALSE);
+
+  /* fail_call: a fault that falls inside the undo is spent */
+  fx->ops->transaction_begin (fx->self, "t");
+  asm_sim_fail_call (fx->b, 2);
+  OK (DONE (hw_bind (fx, 5, 1, 0, &err)));
+  fx->ops->undo_begin (fx->self);
+  OK (DONE (hw_unbind (fx, 5, 1, 0, &err)));  /* the targeted call */
+  fx->ops->transaction_end (fx->self, FALSE);
+  OK (DONE (hw_bind (fx, 5, 1, 0, &err)));
+  OK (hw_flush (fx, 1, 0, 0, &err));
+
+  /* the crash is not suppressed */
+  fx->ops->transaction_begin (fx->self, "t");
+  asm_sim_crash_after (fx->b, 0);
+  fx->ops->undo_begin (fx->self);
+  FAILS (NOT_FAILED (hw_unbind (fx, 5, 1, 0, &err)), "simulated crash");
+  fx->ops->transaction_end (fx->self, FALSE);
+  asm_sim_clear_faults (fx->b);
+
+  /* clear_faults forgets an undo in progress */
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_FLUSH, TRUE);
+  fx->ops->undo_begin (fx->self);
+  OK (hw_flush (fx, 1, 0, 0, &err));
+  asm_sim_clear_faults (fx->b);
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_FLUSH, TRUE);
+  FAILS (hw_flush (fx, 1, 0, 0, &err), "injected fault");
+  asm_sim_clear_faults (fx->b);
+  assert_check (fx);
+}
+
+/* A script that uses every operation.  Step i returns its result. */
+#define N_STEPS 24
+
+static gboolean
+run_step (Fx *fx, guint i, GError **error)
+{
+  switch (i)
+    {
+    case 0: return hw_switch (fx, 1, "sw1", 4, 4, error);
+    case 1: return hw_switch (fx, 2, "sw2", 2, 1, error);
+    case 2: return hw_windows (fx, 1, error, ASM_RANGE (0x100000, 0x1fffff),
+                               ASM_RANGE (0, 0xfffff));
+    case 3: return hw_windows (fx, 2, error, ASM_RANGE (0x200000, 0x2fffff));
+    case 4: return hw_begin (fx, 1, error);
+    case 5: return hw_set (fx, 1, 10, 0x10, error);
+    case 6: return hw_set (fx, 1, 5, 0x5, error);
+    case 7: return hw_commit (fx, 1, error);
+    case 8: return hw_begin (fx, 1, error);
+    case 9: return hw_remove (fx, 1, 10, error);
+    case 10: return hw_set (fx, 1, 5, 0x55, error);
+    case 11: return hw_commit (fx, 1, error);
+    case 12: return DONE (hw_bind (fx, 20, 1, 0, error));
+    case 13: return DONE (hw_bind (fx, 21, 2, 1, error));
+    case 14: return hw_vf_create (fx, 20, 0, 30, error);
+    case 15: return hw_hold (fx, 30, error);
+    case 16: return hw_hold (fx, 21, error);
+    case 17: return hw_flush (fx, 1, 0, 0xfff, error);
+    case 18: return hw_release (fx, 30, error);
+    case 19: return DONE (hw_unbind (fx, 21, 2, 1, error));
+    case 20: return hw_vf_destroy (fx, 20, 0, 30, error);
+    case 21: return hw_vf_create (fx, 20, 3, 31, error);
+    case 22: return hw_begin (fx, 2, error);
+    case 23: return hw_set (fx, 2, 7, 0x7, error);
+    default: g_assert_not_reached ();
+    }
+}
+
+static const char script_dump[] =
+  "sim: 2 switches, 1 devices bound, 1 VFs, 1 held\n"
+  "switch 1 \"sw1\": 4 ports, table 1/4, 1 flushes\n"
+  "  window 0x0-0xfffff\n"
+  "  window 0x100000-0x1fffff\n"
+  "  entry key 5: partition 5, workload 105, virt 0x500000000, size "
+  "0x100000, offset 0x55\n"
+  "  port 0: device 20 \"dev20\"\n"
+  "switch 2 \"sw2\": 2 ports, table 0/1, 0 flushes\n"
+  "  window 0x200000-0x2fffff\n"
+  "  update open: 1 entries staged\n"
+  "    entry key 7: partition 7, workload 107, virt 0x700000000, size "
+  "0x100000, offset 0x7\n"
+  "vf 31: PF 20 index 3\n"
+  "held: device 21\n";
+
+static void
+test_sim_dump_golden (void **state)
+{
+  Fx *fx = *state;
+  g_autofree char *dump = NULL;
+
+  for (guint i = 0; i < N_STEPS; i++)
+    OK (run_step (fx, i, &err));
+  dump = asm_sim_dump (fx->b);
+  assert_string_equal (dump, script_dump);
+  assert_int_equal (asm_sim_get_n_calls (fx->b), N_STEPS);
+  assert_check (fx);
+}
+
+/* Fail each step of the script in turn: the failed step changes nothing,
+ * and when it is retried the script ends where it would have. */
+static void
+test_sim_every_step_fails_cleanly (void **state)
+{
+  for (guint k = 0; k < N_STEPS; k++)
+    {
+      Fx *fx = fx_new ();
+      g_autofree char *dump = NULL;
+
+      for (guint i = 0; i < k; i++)
+        OK (run_step (fx, i, &err));
+      asm_sim_fail_call (fx->b, 1);
+      FAILS (run_step (fx, k, &err), "injected fault");
+      assert_check (fx);
+      for (guint i = k; i < N_STEPS; i++)
+        OK (run_step (fx, i, &err));
+      dump = asm_sim_dump (fx->b);
+      assert_string_equal (dump, script_dump);
+      assert_int_equal (asm_sim_get_n_calls (fx->b), N_STEPS + 1);
+      fx_free (fx);
+    }
+}
+
+/* The same hardware state reached in different orders dumps the same. */
+static void
+test_sim_dump_deterministic (void **state)
+{
+  Fx *a = fx_new (), *b = fx_new ();
+  g_autofree char *da = NULL, *db = NULL;
+  const guint n = 40;
+  Fx *fx;
+
+  fx = a;
+  for (guint i = 1; i <= n; i++)
+    OK (hw_switch (fx, i, "s", 2, 8, &err));
+  for (guint i = 1; i <= n; i++)
+    {
+      OK (DONE (hw_bind (fx, 1000 + i, i, i % 2, &err)));
+      OK (hw_begin (fx, i, &err));
+      for (guint k = 1; k <= 8; k++)
+        OK (hw_set (fx, i, k * 3, k, &err));
+      OK (hw_commit (fx, i, &err));
+      OK (hw_vf_create (fx, 1000 + i, 0, 5000 + i, &err));
+      OK (hw_hold (fx, 5000 + i, &err));
+    }
+
+  fx = b;
+  for (guint i = n; i >= 1; i--)
+    OK (hw_switch (fx, i, "s", 2, 8, &err));
+  for (guint j = 0; j < n; j++)
+    {
+      guint i = (j * 7) % n + 1; /* another order: 7 is prime to 40 */
+
+      OK (DONE (hw_bind (fx, 1000 + i, i, i % 2, &err)));
+      OK (hw_begin (fx, i, &err));
+      for (guint k = 8; k >= 1; k--)
+        OK (hw_set (fx, i, k * 3, k, &err));
+      OK (hw_commit (fx, i, &err));
+    }
+  for (guint i = n; i >= 1; i--)
+    OK (hw_vf_create (fx, 1000 + i, 0, 5000 + i, &err));
+  for (guint j = 0; j < n; j++)
+    OK (hw_hold (fx, 5000 + (j * 13) % n + 1, &err));
+
+  da = asm_sim_dump (a->b);
+  db = asm_sim_dump (b->b);
+  assert_string_equal (da, db);
+  fx_free (a);
+  fx_free (b);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Verify (against a real fabric)                                         */
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+  Fx *fx;
+  AsmFabric *fabric;
+  AsmId sw1, sw2;      /* switches: 4 ports, 8 entries; 2 ports, 8 entries */
+  AsmId nic, pf, vf;   /* endpoint at sw1 port 0, PF at sw2 port 1, its VF */
+  AsmId wl, part;      /* a workload and its partition */
+  AsmId part_sw;       /* the switch the partition is on */
+} Fab;
+
+static AsmId
+add_switch (AsmFabric *fabric, const char *name, guint32 n_ports)
+{
+  AsmSwitchSpec spec = {
+    .name = name,
+    .bandwidth = 10000,
+    .latency_ns = 100,
+    .table_capacity = 8,
+    .n_ports = n_ports,
+  };
+  g_autoptr(GError) error = NULL;
+  AsmId id = ASM_ID_NONE;
+
+  if (!asm_fabric_add_switch (fabric, &spec, &id, &error))
+    fail_msg ("add_switch %s: %s", name, error->message);
+  return id;
+}
+
+static void
+verify_ok_at (Fab *f, const char *file, int line)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!asm_sim_verify (f->fx->b, f->fabric, &error))
+    {
+      g_autofree char *dump = asm_sim_dump (f->fx->b);
+
+      FAIL_AT (file, line, "asm_sim_verify: %s\n%s", error->message, dump);
+    }
+  if (!asm_fabric_check (f->fabric, &error))
+    FAIL_AT (file, line, "asm_fabric_check: %s", error->message);
+}
+#define assert_verify_ok(f) verify_ok_at ((f), __FILE__, __LINE__)
+
+static void
+verify_differs_at (Fab *f, const char *expected, const char *file, int line)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (asm_sim_verify (f->fx->b, f->fabric, &error))
+    FAIL_AT (file, line, "asm_sim_verify passed, expected \"%s\"", expected);
+  if (!g_error_matches (error, ASM_ERROR, ASM_ERROR_FAILED))
+    FAIL_AT (file, line, "asm_sim_verify: wrong error: %s", error->message);
+  if (strstr (error->message, expected) == NULL)
+    FAIL_AT (file, line, "asm_sim_verify: \"%s\" does not contain \"%s\"",
+             error->message, expected);
+}
+#define assert_verify_differs(f, ...) \
+  G_STMT_START { \
+    g_autofree char *exp_ = g_strdup_printf (__VA_ARGS__); \
+    verify_differs_at ((f), exp_, __FILE__, __LINE__); \
+  } G_STMT_END
+
+static Fab *
+fab_new (gboolean with_partition)
+{
+  Fab *f = g_new0 (Fab, 1);
+  g_autoptr(GError) error = NULL;
+
+  f->fx = fx_new ();
+  f->fabric = asm_fabric_new ("f", 0, (G_GUINT64_CONSTANT (1) << 36) - 1,
+                              MIB, f->fx->b, &error);
+  if (f->fabric == NULL)
+    fail_msg ("asm_fabric_new: %s", error->message);
+  f->sw1 = add_switch (f->fabric, "sw1", 4);
+  f->sw2 = add_switch (f->fabric, "sw2", 2);
+  if (!asm_fabric_add_device (f->fabric, "nic", ASM_DEVICE_ENDPOINT, MIB,
+                              f->sw1, 0, &f->nic, &error) ||
+      !asm_fabric_add_device (f->fabric, "pf", ASM_DEVICE_PF, MIB, f->sw2, 1,
+                              &f->pf, &error) ||
+      !asm_fabric_set_sriov (f->fabric, f->pf, 4, MIB, &error) ||
+      !asm_fabric_create_vf (f->fabric, f->pf, &f->vf, &error) ||
+      !asm_fabric_add_workload (f->fabric, "wl", &f->wl, &error))
+    fail_msg ("building the fabric: %s", error->message);
+  if (with_partition)
+    {
+      AsmPartitionRequest req = { .size = 4 * MIB };
+      AsmPartitionInfo info;
+      guint64 virt;
+
+      if (!asm_fabric_request_partition (f->fabric, f->wl, &req, &f->part,
+                                         &virt, &error))
+        fail_msg ("request_partition: %s", error->message);
+      assert_true (asm_fabric_get_partition_info (f->fabric, f->part, &info));
+      f->part_sw = info.switch_id;
+    }
+  return f;
+}
+
+static void
+fab_free (Fab *f)
+{
+  asm_fabric_unref (f->fabric);
+  fx_free (f->fx);
+  g_free (f);
+}
+
+static void
+test_verify_matches (void **state)
+{
+  Fab *f = fab_new (TRUE);
+  Fx *fx = f->fx;
+
+  assert_verify_ok (f);
+  /* the fabric's calls reached the hardware */
+  assert_dump_has (fx, "2 switches, 2 devices bound, 1 VFs, 0 held");
+  assert_dump_has (fx, "window ");
+  assert_dump_has (fx, "entry key ");
+  fab_free (f);
+
+  /* VFs created in an order where their ids do not follow (PF, index) */
+  f = fab_new (TRUE);
+  fx = f->fx;
+  {
+    g_autoptr(GError) error = NULL;
+    AsmId pf2, vf2, vf3;
+
+    if (!asm_fabric_add_device (f->fabric, "pf2", ASM_DEVICE_PF, MIB, f->sw2,
+                                0, &pf2, &error) ||
+        !asm_fabric_set_sriov (f->fabric, pf2, 4, MIB, &error) ||
+        !asm_fabric_create_vf (f->fabric, pf2, &vf2, &error) ||
+        !asm_fabric_create_vf (f->fabric, f->pf, &vf3, &error))
+      fail_msg ("%s", error->message);
+    assert_true (pf2 > f->pf && vf3 > vf2);
+    assert_verify_ok (f);
+    assert_dump_has (fx, "3 devices bound, 3 VFs");
+  }
+  fab_free (f);
+
+  /* the switches' configuration is compared: the sim of one fabric
+   * checked against another fabric whose first switch differs */
+  {
+    static const struct {
+      const char *name;
+      guint32 n_ports, capacity;
+      const char *expected;
+    } cases[] = {
+      { "sw1", 3, 8, "switch 1: 4 ports in hardware, 3 in the model" },
+      { "sw1", 4, 9, "switch 1: table capacity 8 in hardware, 9 in the "
+                     "model" },
+      { "other", 4, 8, "switch 1: name \"sw1\" in hardware, \"other\" in "
+                       "the model" },
+    };
+    Fab *g = fab_new (FALSE);
+
+    assert_int_equal (g->sw1, 1);
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+      {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(AsmBackend) b2 = asm_sim_backend_new ();
+        g_autoptr(AsmFabric) other = asm_fabric_new ("o", 0,
+                                                     (1u << 30) - 1, MIB, b2,
+                                                     &error);
+        AsmSwitchSpec spec = { .name = cases[i].name, .bandwidth = 10000,
+                               .latency_ns = 100,
+                               .table_capacity = cases[i].capacity,
+                               .n_ports = cases[i].n_ports };
+        AsmId id;
+
+        assert_non_null (other);
+        assert_true (asm_fabric_add_switch (other, &spec, &id, &error));
+        assert_int_equal (id, 1);
+        spec.name = "sw2";
+        spec.n_ports = 2;
+        spec.table_capacity = 8;
+        assert_true (asm_fabric_add_switch (other, &spec, &id, &error));
+        assert_false (asm_sim_verify (g->fx->b, other, &error));
+        assert_true (g_error_matches (error, ASM_ERROR, ASM_ERROR_FAILED));
+        if (strstr (error->message, cases[i].expected) == NULL)
+          fail_msg ("\"%s\" does not contain \"%s\"", error->message,
+                    cases[i].expected);
+      }
+    fab_free (g);
+  }
+
+  /* an empty fabric matches an empty sim */
+  {
+    g_autoptr(GError) error = NULL;
+    Fx *fx2 = fx_new ();
+    g_autoptr(AsmFabric) fabric = asm_fabric_new ("e", 0, (1u << 30) - 1,
+                                                  MIB, fx2->b, &error);
+
+    assert_non_null (fabric);
+    assert_true (asm_sim_verify (fx2->b, fabric, &error));
+    g_clear_pointer (&fabric, asm_fabric_unref);
+    fx_free (fx2);
+  }
+}
+
+/* Each kind of difference, made behind the fabric's back, is found and
+ * named; putting the hardware back makes verify pass again. */
+static void
+test_verify_finds_differences (void **state)
+{
+  Fab *f = fab_new (TRUE);
+  Fx *fx = f->fx;
+  g_autoptr(GArray) windows = asm_fabric_get_switch_windows (f->fabric,
+                                                             f->part_sw);
+  g_autoptr(GArray) table = asm_fabric_get_xlat_table (f->fabric,
+                                                       f->part_sw);
+  AsmXlatEntry e, changed;
+  AsmRange extra;
+  AsmId other_sw = f->part_sw == f->sw1 ? f->sw2 : f->sw1;
+
+  assert_verify_ok (f);
+  assert_true (windows->len > 0);
+  assert_int_equal (table->len, 1);
+  e = g_array_index (table, AsmXlatEntry, 0);
+  assert_int_equal (e.key, f->part);
+
+  /* a window too many, then one too few */
+  extra = g_array_index (windows, AsmRange, windows->len - 1);
+  extra.first = extra.last + 1 + MIB;
+  extra.last = extra.first + MIB - 1;
+  g_array_append_val (windows, extra);
+  OK (hw_windows_v (fx, f->part_sw, (AsmRange *) windows->data, windows->len,
+                    &err));
+  assert_verify_differs (f, "switch %u: window " X "-" X " is in hardware "
+                         "but not in the model", f->part_sw, extra.first,
+                         extra.last);
+  OK (hw_windows_v (fx, f->part_sw, (AsmRange *) windows->data,
+                    windows->len - 2, &err));
+  extra = g_array_index (windows, AsmRange, windows->len - 2);
+  assert_verify_differs (f, "switch %u: window " X "-" X " is in the model "
+                         "but not in hardware", f->part_sw, extra.first,
+                         extra.last);
+  OK (hw_windows_v (fx, f->part_sw, (AsmRange *) windows->data,
+                    windows->len - 1, &err));
+  assert_verify_ok (f);
+
+  /* a table entry: changed, missing, extra, and an update left open */
+  changed = e;
+  changed.offset += MIB;
+  OK (hw_begin (fx, f->part_sw, &err));
+  OK (hw_set_entry (fx, f->part_sw, changed, &err));
+  assert_verify_differs (f, "switch %u: a table update is open",
+                         f->part_sw);
+  OK (hw_commit (fx, f->part_sw, &err));
+  assert_verify_differs (f, "switch %u: table entry key %u: offset " X
+                         " in hardware, " X " in the model", f->part_sw,
+                         e.key, changed.offset, e.offset);
+  /* every field is compared */
+  for (guint field = 0; field < 4; field++)
+    {
+      g_autofree char *expected = NULL;
+
+      changed = e;
+      switch (field)
+        {
+        case 0:
+          changed.partition = 4241;
+          expected = g_strdup_printf ("partition 4241 in hardware, %u in the "
+                                      "model", e.partition);
+          break;
+        case 1:
+          changed.workload = 4242;
+          expected = g_strdup_printf ("workload 4242 in hardware, %u in the "
+                                      "model", e.workload);
+          break;
+        case 2:
+          changed.virt_first += MIB;
+          expected = g_strdup_printf ("virt_first " X " in hardware, " X
+                                      " in the model", changed.virt_first,
+                                      e.virt_first);
+          break;
+        default:
+          changed.size += MIB;
+          expected = g_strdup_printf ("size " X " in hardware, " X " in the "
+                                      "model", changed.size, e.size);
+          break;
+        }
+      OK (hw_begin (fx, f->part_sw, &err));
+      OK (hw_set_entry (fx, f->part_sw, changed, &err));
+      OK (hw_commit (fx, f->part_sw, &err));
+      assert_verify_differs (f, "switch %u: table entry key %u: %s",
+                             f->part_sw, e.key, expected);
+    }
+  OK (hw_begin (fx, f->part_sw, &err));
+  OK (hw_remove (fx, f->part_sw, e.key, &err));
+  OK (hw_commit (fx, f->part_sw, &err));
+  assert_verify_differs (f, "switch %u: table entry key %u is in the model "
+                         "but not in hardware", f->part_sw, e.key);
+  OK (hw_begin (fx, f->part_sw, &err));
+  OK (hw_set_entry (fx, f->part_sw, e, &err));
+  OK (hw_commit (fx, f->part_sw, &err));
+  assert_verify_ok (f);
+  changed = entry (777, 0, MIB, 0);
+  OK (hw_begin (fx, other_sw, &err));
+  OK (hw_set_entry (fx, other_sw, changed, &err));
+  OK (hw_commit (fx, other_sw, &err));
+  assert_verify_differs (f, "switch %u: table entry key 777 is in hardware "
+                         "but not in the model", other_sw);
+  OK (hw_begin (fx, other_sw, &err));
+  OK (hw_remove (fx, other_sw, 777, &err));
+  OK (hw_commit (fx, other_sw, &err));
+  assert_verify_ok (f);
+
+  /* ports */
+  OK (DONE (hw_bind (fx, 888, f->sw1, 3, &err)));
+  assert_verify_differs (f, "switch %u port 3: device 888 in hardware, free "
+                         "in the model", f->sw1);
+  OK (DONE (hw_unbind (fx, 888, f->sw1, 3, &err)));
+  OK (DONE (hw_unbind (fx, f->nic, f->sw1, 0, &err)));
+  assert_verify_differs (f, "switch %u port 0: free in hardware, device %u "
+                         "in the model", f->sw1, f->nic);
+  OK (DONE (hw_bind (fx, 888, f->sw1, 0, &err)));
+  assert_verify_differs (f, "switch %u port 0: device 888 in hardware, "
+                         "device %u in the model", f->sw1, f->nic);
+  OK (DONE (hw_unbind (fx, 888, f->sw1, 0, &err)));
+  OK (DONE (hw_bind (fx, f->nic, f->sw1, 0, &err)));
+  assert_verify_ok (f);
+
+  /* a bind or unbind still pending */
+  asm_sim_set_pending_binds (fx->b, TRUE);
+  OK (PENDING (hw_unbind (fx, f->nic, f->sw1, 0, &err)));
+  assert_verify_differs (f, "switch %u port 0: device %u has an unbind "
+                         "pending in hardware", f->sw1, f->nic);
+  OK (hw_wait (fx, f->nic, &err));
+  OK (PENDING (hw_bind (fx, f->nic, f->sw1, 0, &err)));
+  assert_verify_differs (f, "switch %u port 0: device %u has a bind pending "
+                         "in hardware", f->sw1, f->nic);
+  OK (hw_wait (fx, f->nic, &err));
+  asm_sim_set_pending_binds (fx->b, FALSE);
+  assert_verify_ok (f);
+
+  /* VFs */
+  OK (hw_vf_create (fx, f->pf, 3, 889, &err));
+  assert_verify_differs (f, "PF %u VF index 3: VF 889 in hardware, none in "
+                         "the model", f->pf);
+  OK (hw_vf_destroy (fx, f->pf, 3, 889, &err));
+  {
+    AsmDeviceInfo vf;
+
+    assert_true (asm_fabric_get_device_info (f->fabric, f->vf, &vf));
+    OK (hw_vf_destroy (fx, f->pf, vf.vf_index, f->vf, &err));
+    assert_verify_differs (f, "PF %u VF index %u: none in hardware, VF %u in "
+                           "the model", f->pf, vf.vf_index, f->vf);
+    OK (hw_vf_create (fx, f->pf, vf.vf_index, 890, &err));
+    assert_verify_differs (f, "PF %u VF index %u: VF 890 in hardware, VF %u "
+                           "in the model", f->pf, vf.vf_index, f->vf);
+    OK (hw_vf_destroy (fx, f->pf, vf.vf_index, 890, &err));
+    OK (hw_vf_create (fx, f->pf, vf.vf_index, f->vf, &err));
+  }
+  assert_verify_ok (f);
+
+  /* a device left held */
+  OK (hw_hold (fx, f->nic, &err));
+  assert_verify_differs (f, "device %u is held in hardware", f->nic);
+  OK (hw_release (fx, f->nic, &err));
+  assert_verify_ok (f);
+
+  /* a switch the fabric does not know; it is the first difference, as
+   * switches are compared before everything else */
+  OK (hw_hold (fx, f->nic, &err));
+  OK (hw_switch (fx, 999, "ghost", 1, 1, &err));
+  assert_verify_differs (f, "hardware differs from the model: switch 999 is "
+                         "in hardware but not in the model");
+  fab_free (f);
+}
+
+/* Fail each backend call of an operation in turn: the fabric undoes what
+ * it applied, and the hardware matches the unchanged model every time. */
+static void
+test_verify_after_each_fault (void **state)
+{
+  gboolean done = FALSE;
+
+  for (guint64 n = 1; !done; n++)
+    {
+      Fab *f = fab_new (FALSE);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *before = asm_sim_dump (f->fx->b);
+      AsmPartitionRequest req = { .size = 4 * MIB };
+      AsmId part;
+      guint64 virt;
+
+      assert_true (n < 1000);
+      asm_sim_fail_call (f->fx->b, n);
+      done = asm_fabric_request_partition (f->fabric, f->wl, &req, &part,
+                                           &virt, &error);
+      if (!done)
+        {
+          g_autofree char *after = asm_sim_dump (f->fx->b);
+
+          assert_non_null (error);
+          assert_string_equal (before, after);
+        }
+      assert_verify_ok (f);
+      fab_free (f);
+    }
+
+  /* a whole kind failing */
+  for (AsmSimOp kind = ASM_SIM_OP_ANY; kind <= ASM_SIM_OP_FLUSH; kind++)
+    {
+      Fab *f = fab_new (TRUE);
+      g_autoptr(GError) error = NULL;
+      AsmPartitionRequest req = { .size = 8 * MIB };
+      AsmId part;
+      guint64 virt;
+
+      asm_sim_fail_kind (f->fx->b, kind, TRUE);
+      (void) asm_fabric_request_partition (f->fabric, f->wl, &req, &part,
+                                           &virt, &error);
+      (void) asm_fabric_migrate_partition (f->fabric, f->part,
+                                           f->part_sw == f->sw1 ? f->sw2
+                                                                : f->sw1,
+                                           NULL);
+      asm_sim_clear_faults (f->fx->b);
+      assert_verify_ok (f);
+      fab_free (f);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+#define T(name) cmocka_unit_test_setup_teardown (name, setup, teardown)
+  const struct CMUnitTest tests[] = {
+    T (test_sim_new),
+    T (test_sim_switch_add),
+    T (test_sim_windows),
+    T (test_sim_xlat_staging),
+    T (test_sim_xlat_capacity),
+    T (test_sim_bind),
+    T (test_sim_hold),
+    T (test_sim_vf),
+    T (test_sim_flush),
+    T (test_sim_pending_binds),
+    T (test_sim_fail_call),
+    T (test_sim_fail_kind),
+    T (test_sim_crash),
+    T (test_sim_undo_suppresses_faults),
+    T (test_sim_dump_golden),
+    cmocka_unit_test (test_sim_every_step_fails_cleanly),
+    cmocka_unit_test (test_sim_dump_deterministic),
+  };
+#undef T
+  const struct CMUnitTest verify_tests[] = {
+    cmocka_unit_test (test_verify_matches),
+    cmocka_unit_test (test_verify_finds_differences),
+    cmocka_unit_test (test_verify_after_each_fault),
+  };
+
+  if (argc > 1 && strcmp (argv[1], "verify") == 0)
+    return cmocka_run_group_tests_name ("sim-verify", verify_tests, NULL,
+                                        NULL);
+  return cmocka_run_group_tests_name ("sim", tests, NULL, NULL);
+}
