@@ -20,6 +20,9 @@ usage (FILE *out)
            "Commands:\n"
            "  demo      run the embedded default scenario and print the result\n"
            "  run       run a fabric scenario file (asmctl run --help)\n"
+           "  script    run a script of arena, address, PCI and fabric operations\n"
+           "  iova      show an IOVA arena with its holes; allocate with constraints\n"
+           "  pci       parse and format PCI addresses\n"
            "  help      show this text\n"
            "\n"
            "asm %d.%d.%d, the Address Space Manager.\n",
@@ -38,6 +41,12 @@ main (int argc, char **argv)
     return asmctl_cmd_demo (argc - 1, argv + 1);
   if (strcmp (argv[1], "run") == 0)
     return asmctl_cmd_run (argc - 1, argv + 1);
+  if (strcmp (argv[1], "script") == 0)
+    return asmctl_cmd_script (argc - 1, argv + 1);
+  if (strcmp (argv[1], "iova") == 0)
+    return asmctl_cmd_iova (argc - 1, argv + 1);
+  if (strcmp (argv[1], "pci") == 0)
+    return asmctl_cmd_pci (argc - 1, argv + 1);
   if (strcmp (argv[1], "help") == 0 || strcmp (argv[1], "--help") == 0 ||
       strcmp (argv[1], "-h") == 0)
     {

@@ -30,4 +30,16 @@ void asmctl_print_switches (AsmFabric *fabric, FILE *out);
 int asmctl_cmd_demo (int argc, char **argv);
 int asmctl_cmd_run (int argc, char **argv);
 
+/* asmctl-script.c: `asmctl script`, and the parsers it shares */
+gboolean asmctl_parse_u64 (const char *text, guint64 *out, GError **error);
+gboolean asmctl_parse_fit (const char *text, AsmFit *out, GError **error);
+const char *asmctl_fit_name (AsmFit fit);
+const char *asmctl_segment_kind_name (AsmSegmentKind kind);
+const char *asmctl_error_code_name (const GError *error);
+int asmctl_cmd_script (int argc, char **argv);
+
+/* asmctl-quick.c: `asmctl iova` and `asmctl pci` */
+int asmctl_cmd_iova (int argc, char **argv);
+int asmctl_cmd_pci (int argc, char **argv);
+
 G_END_DECLS
