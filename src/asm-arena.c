@@ -127,6 +127,9 @@ typedef struct {
   guint8 pad;
 } Node;
 
+/* where a node's contents start after its reference count */
+#define NODE_BODY G_STRUCT_OFFSET (Node, n)
+
 typedef struct {
   Node h;
   guint8 kind[LEAF_CAP];    /* AsmSegmentKind | SPAN_START */
@@ -446,18 +449,21 @@ node_make_writable (Node **slot)
 
   if (g_atomic_int_get (&n->ref) == 1)
     return n;
+  /* Copy everything but the reference count, which other threads may be
+   * changing (atomically) while we read: a plain read of it would race. */
   if (n->leaf)
-    {
-      copy = g_memdup2 (n, sizeof (Leaf));
-    }
+    copy = (Node *) g_new (Leaf, 1);
   else
-    {
-      Inner *in = g_memdup2 (n, sizeof (Inner));
-      for (guint i = 0; i < n->n; i++)
-        node_ref (in->child[i]);
-      copy = &in->h;
-    }
+    copy = (Node *) g_new (Inner, 1);
+  memcpy ((char *) copy + NODE_BODY, (const char *) n + NODE_BODY,
+          (n->leaf ? sizeof (Leaf) : sizeof (Inner)) - NODE_BODY);
   copy->ref = 1;
+  if (!copy->leaf)
+    {
+      Inner *in = (Inner *) copy;
+      for (guint i = 0; i < copy->n; i++)
+        node_ref (in->child[i]);
+    }
   node_unref (n);
   *slot = copy;
   return copy;
@@ -1967,7 +1973,10 @@ asm_arena_clone (AsmArena *a, const char *name)
   g_return_val_if_fail (name != NULL, NULL);
 
   c = g_new (AsmArena, 1);
-  *c = *a;
+  /* everything but the reference count (see node_make_writable) */
+  memcpy ((char *) c + G_STRUCT_OFFSET (AsmArena, height),
+          (const char *) a + G_STRUCT_OFFSET (AsmArena, height),
+          sizeof *c - G_STRUCT_OFFSET (AsmArena, height));
   c->ref = 1;
   c->name = g_strdup (name);
   if (c->root != NULL)

@@ -92,6 +92,8 @@ typedef struct {
   guint32 generation;
   guint64 dev_next;       /* first offset not yet given to a device */
   GArray *devices;        /* AsmId, in mapping order */
+  gint held;              /* atomic: holds of a transaction in flight on
+                             this copy (see hold_mark); not saved */
 } FPartition;
 
 typedef struct {

@@ -50,13 +50,16 @@
  * under the write side of an RW lock) and the drivers are told.
  *
  * Concurrency.  Writers are serialised by `write_lock`; planning and
- * applying happen without blocking readers.  asm_fabric_translate() holds
- * the read side of `rw` only while it reads the published model, so it
- * never waits for a plan, only (for nanoseconds) for a pointer swap, and it
- * sees the old model or the new one, never a mix.  A partition whose
- * drivers are held by a transaction is in the `held` set; the set is
- * cleared in the same critical section as the swap, so a reader sees
- * (old mapping, held) or (new mapping, not held).
+ * applying happen without blocking readers.  A reader (asm_fabric_translate
+ * and the getters) takes `current_lock` only to read the published pointer
+ * and take a reference on that model, then reads it with no lock held: it
+ * never waits for a plan, only (for nanoseconds) for a pointer swap, it
+ * cannot starve a writer (a mutex, unlike glibc's reader-preferring RW
+ * locks, lets the swap in), and it answers from one model, the old or the
+ * new, never a mix.  The hold step marks the partition object of the
+ * published model held (an atomic count); the model published next has
+ * its own copy of that partition, not held, so a reader sees (old mapping,
+ * held) or (new mapping, not held).
  *
  * Journal.  With asm_fabric_set_journal(), each transaction appends JSON
  * lines: "begin" (the operation and its arguments), one "step" per step
@@ -169,11 +172,9 @@ struct _AsmFabric {
   gpointer self;
 
   GMutex write_lock;         /* serialises changes */
-  GRWLock rw;                /* guards `current` and `held` */
+  GMutex current_lock;       /* guards the pointer `current` only */
   FModel *current;           /* the published model */
-  GMutex hold_lock;
   GHashTable *held;          /* partition id -> count */
-  gint n_held;
   gboolean broken;
 
   AsmDriverFuncs drivers;
@@ -315,24 +316,22 @@ xlat_apply (AsmFabric *f, AsmId sw, const AsmXlatEntry *set, AsmId remove_key,
   return ok;
 }
 
+/* Marks a partition of the published model held (or not): readers that
+ * translate through that model see it.  Only the writer calls this, so the
+ * published model does not change under it.  A transaction that holds a
+ * partition always writes it too, so the model it publishes has its own
+ * copy, never held; the old copy stays marked, which is right for readers
+ * still answering from the old model. */
 static void
 hold_mark (AsmFabric *f, AsmId partition, gint delta)
 {
-  gint n;
+  FPartition *p;
 
   if (partition == ASM_ID_NONE)
     return;
-  g_mutex_lock (&f->hold_lock);
-  n = GPOINTER_TO_INT (g_hash_table_lookup (f->held,
-                                            GUINT_TO_POINTER (partition)));
-  n += delta;
-  if (n > 0)
-    g_hash_table_insert (f->held, GUINT_TO_POINTER (partition),
-                         GINT_TO_POINTER (n));
-  else
-    g_hash_table_remove (f->held, GUINT_TO_POINTER (partition));
-  g_atomic_int_set (&f->n_held, (gint) g_hash_table_size (f->held));
-  g_mutex_unlock (&f->hold_lock);
+  p = FPART (f->current, partition);
+  if (p != NULL)
+    g_atomic_int_add (&p->held, delta);
 }
 
 static gboolean
@@ -833,18 +832,20 @@ publish (AsmFabric *f, FModel *next, Txn *t)
 {
   FModel *old;
 
-  g_rw_lock_writer_lock (&f->rw);
-  old = f->current;
-  f->current = next;
   /* the holds end with the old mapping: readers see (old, held) or
-   * (new, not held) */
+   * (new, not held), see hold_mark() */
   for (guint i = 0; i < t->steps->len; i++)
     {
       const Step *s = &g_array_index (t->steps, Step, i);
-      if (s->kind == ST_HOLD)
-        hold_mark (f, s->partition, -1);
+      if (s->kind == ST_HOLD && s->partition != ASM_ID_NONE)
+        g_assert (FPART (next, s->partition) == NULL ||
+                  FPART (next, s->partition) != FPART (f->current,
+                                                       s->partition));
     }
-  g_rw_lock_writer_unlock (&f->rw);
+  g_mutex_lock (&f->current_lock);
+  old = f->current;
+  f->current = next;
+  g_mutex_unlock (&f->current_lock);
   asm_fmodel_unref (old);
 }
 
@@ -1264,6 +1265,50 @@ vf_follow_cb (guint32 key, AsmPObj *o, gpointer data)
       d->port = c->port;
     }
   return TRUE;
+}
+
+typedef struct {
+  AsmId pf;
+  AsmId partition;  /* the partition moving with the PF, or 0 */
+  const FDevice *blocker;
+} PfMoveCtx;
+
+static gboolean
+pf_move_cb (guint32 key, AsmPObj *o, gpointer data)
+{
+  PfMoveCtx *c = data;
+  const FDevice *d = (const FDevice *) o;
+  if (d->kind == ASM_DEVICE_VF && d->pf == c->pf &&
+      (d->redirect_sw != ASM_ID_NONE ||
+       (d->partition != ASM_ID_NONE && d->partition != c->partition)))
+    {
+      c->blocker = d;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A PF can change switch only if each of its VFs can follow it: a VF
+ * mapped into another partition, or routed by its own table entry after a
+ * transfer, would be left behind a switch that does not reach it. */
+static gboolean
+pf_can_move (FModel *m, const FDevice *pf, AsmId moving_partition,
+             GError **error)
+{
+  PfMoveCtx c = { pf->id, moving_partition, NULL };
+
+  if (pf->kind != ASM_DEVICE_PF || pf->vf_used == 0)
+    return TRUE;
+  asm_pmap_foreach (m->devices, pf_move_cb, &c);
+  if (c.blocker == NULL)
+    return TRUE;
+  g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+               "PF '%s' cannot change switch: its VF '%s' %s", pf->name,
+               c.blocker->name,
+               c.blocker->redirect_sw != ASM_ID_NONE
+                   ? "is routed by its own table entry on this switch"
+                   : "is mapped into another partition");
+  return FALSE;
 }
 
 /* Moves device `id` (an endpoint or a PF) from its port to port `port` of
@@ -1758,6 +1803,8 @@ plan_map_device (AsmFabric *f, FModel *m, Txn *t, GError **error)
                        p->sw);
           return FALSE;
         }
+      if (!pf_can_move (m, d, ASM_ID_NONE, error))
+        return FALSE;
       to = FSW (m, p->sw);
       port = lowest_free_port (to);
       if (port == G_MAXUINT32)
@@ -1836,6 +1883,8 @@ plan_relocate (FModel *m, Txn *t, AsmId pid, AsmId to_id, guint64 size,
                 }
               continue; /* moves with its PF */
             }
+          if (!pf_can_move (m, d, p->id, error))
+            return FALSE;
           g_array_append_val (movers, d->id);
         }
       for (guint i = 0; i < to->n_ports; i++)
@@ -2335,10 +2384,8 @@ fabric_alloc (const char *name, FModel *m, AsmBackend *backend)
       f->self = asm_backend_get_self (backend);
     }
   g_mutex_init (&f->write_lock);
-  g_rw_lock_init (&f->rw);
-  g_mutex_init (&f->hold_lock);
+  g_mutex_init (&f->current_lock);
   g_mutex_init (&f->obs_lock);
-  f->held = g_hash_table_new (g_direct_hash, g_direct_equal);
   f->observers = g_array_new (FALSE, FALSE, sizeof (Observer));
   f->next_observer = 1;
   f->current = m;
@@ -2422,14 +2469,12 @@ asm_fabric_unref (AsmFabric *fabric)
     return;
   asm_fmodel_unref (fabric->current);
   asm_backend_unref (fabric->backend);
-  g_hash_table_unref (fabric->held);
   g_array_unref (fabric->observers);
   if (fabric->journal)
     fclose (fabric->journal);
   g_free (fabric->journal_path);
   g_mutex_clear (&fabric->write_lock);
-  g_rw_lock_clear (&fabric->rw);
-  g_mutex_clear (&fabric->hold_lock);
+  g_mutex_clear (&fabric->current_lock);
   g_mutex_clear (&fabric->obs_lock);
   g_free (fabric->name);
   g_free (fabric);
@@ -2474,9 +2519,9 @@ static FModel *
 model_get (AsmFabric *f)
 {
   FModel *m;
-  g_rw_lock_reader_lock (&f->rw);
+  g_mutex_lock (&f->current_lock);
   m = asm_fmodel_ref (f->current);
-  g_rw_lock_reader_unlock (&f->rw);
+  g_mutex_unlock (&f->current_lock);
   return m;
 }
 
@@ -3092,8 +3137,7 @@ asm_fabric_translate (AsmFabric *fabric, AsmId workload, guint64 virt,
   gboolean ok = FALSE;
 
   g_return_val_if_fail (fabric != NULL && out != NULL, FALSE);
-  g_rw_lock_reader_lock (&fabric->rw);
-  m = fabric->current;
+  m = model_get (fabric);
   w = FWL (m, workload);
   if (w == NULL)
     {
@@ -3142,17 +3186,10 @@ asm_fabric_translate (AsmFabric *fabric, AsmId workload, guint64 virt,
           break;
         }
     }
-  out->held = FALSE;
-  if (g_atomic_int_get (&fabric->n_held) > 0)
-    {
-      g_mutex_lock (&fabric->hold_lock);
-      out->held = g_hash_table_contains (fabric->held,
-                                         GUINT_TO_POINTER (p->id));
-      g_mutex_unlock (&fabric->hold_lock);
-    }
+  out->held = g_atomic_int_get (&p->held) > 0;
   ok = TRUE;
 out:
-  g_rw_lock_reader_unlock (&fabric->rw);
+  asm_fmodel_unref (m);
   return ok;
 }
 

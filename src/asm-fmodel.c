@@ -32,13 +32,22 @@
 /* ------------------------------------------------------------------ */
 /* objects                                                              */
 
+/* Copies *src into *dst from `first_field` on, leaving out the reference
+ * count before it: other threads may change that count (atomically) while
+ * we copy, and a plain read of it would be a data race.  The caller sets
+ * the copy's count. */
+#define COPY_BODY(dst, src, type, first_field)                                \
+  memcpy ((char *) (dst) + G_STRUCT_OFFSET (type, first_field),               \
+          (const char *) (src) + G_STRUCT_OFFSET (type, first_field),         \
+          sizeof (type) - G_STRUCT_OFFSET (type, first_field))
+
 static AsmPObj *
 fswitch_copy (const AsmPObj *o)
 {
   const FSwitch *s = (const FSwitch *) o;
   FSwitch *c = g_new (FSwitch, 1);
 
-  *c = *s;
+  COPY_BODY (c, s, FSwitch, id);
   c->name = g_strdup (s->name);
   c->windows = g_array_copy (s->windows);
   c->space = asm_arena_clone (s->space, s->name);
@@ -70,7 +79,7 @@ static AsmPObj *
 fdevice_copy (const AsmPObj *o)
 {
   FDevice *c = g_new (FDevice, 1);
-  *c = *(const FDevice *) o;
+  COPY_BODY (c, (const FDevice *) o, FDevice, id);
   c->name = g_strdup (((const FDevice *) o)->name);
   return &c->obj;
 }
@@ -96,7 +105,7 @@ fworkload_copy (const AsmPObj *o)
   const FWorkload *w = (const FWorkload *) o;
   FWorkload *c = g_new (FWorkload, 1);
 
-  *c = *w;
+  COPY_BODY (c, w, FWorkload, id);
   c->name = g_strdup (w->name);
   c->virt = asm_arena_clone (w->virt, w->name);
   c->partitions = g_array_copy (w->partitions);
@@ -134,7 +143,7 @@ fpartition_copy (const AsmPObj *o)
   const FPartition *p = (const FPartition *) o;
   FPartition *c = g_new (FPartition, 1);
 
-  *c = *p;
+  COPY_BODY (c, p, FPartition, id);
   c->devices = g_array_copy (p->devices);
   return &c->obj;
 }
@@ -208,7 +217,7 @@ asm_fmodel_clone (FModel *m)
 {
   FModel *c = g_new (FModel, 1);
 
-  *c = *m;
+  COPY_BODY (c, m, FModel, granule);
   c->ref = 1;
   c->global = asm_arena_clone (m->global, "global");
   c->switches = asm_pmap_clone (m->switches);
@@ -857,8 +866,9 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
       s->ports = g_new0 (AsmId, MAX (s->n_ports, 1));
       if (asm_pmap_get (m->switches, s->id) != NULL)
         {
+          AsmId dup = s->id;
           asm_pobj_unref (&s->obj, fswitch_free);
-          MODEL_FAIL ("%s.id: %u is used twice", path, s->id);
+          MODEL_FAIL ("%s.id: %u is used twice", path, dup);
         }
       asm_pmap_insert (m->switches, s->id, &s->obj);
       for (guint j = 0; j < windows->len; j++)
@@ -898,8 +908,9 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
       w->name = g_strdup (name);
       if (asm_pmap_get (m->workloads, w->id) != NULL)
         {
+          AsmId dup = w->id;
           asm_pobj_unref (&w->obj, fworkload_free);
-          MODEL_FAIL ("%s.id: %u is used twice", path, w->id);
+          MODEL_FAIL ("%s.id: %u is used twice", path, dup);
         }
       asm_pmap_insert (m->workloads, w->id, &w->obj);
     }
@@ -1010,8 +1021,9 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
       d->name = g_strdup (name);
       if (asm_pmap_get (m->devices, d->id) != NULL)
         {
+          AsmId dup = d->id;
           asm_pobj_unref (&d->obj, fdevice_free);
-          MODEL_FAIL ("%s.id: %u is used twice", path, d->id);
+          MODEL_FAIL ("%s.id: %u is used twice", path, dup);
         }
       asm_pmap_insert (m->devices, d->id, &d->obj);
     }
@@ -1125,9 +1137,8 @@ check_partition (guint32 key, AsmPObj *o, gpointer data)
              d->partition_offset + d->bar_size <= p->dev_next,
              "partition %u: device %u is not mapped inside it", p->id,
              g_array_index (p->devices, AsmId, i));
-      CHECK (d->redirect_sw != ASM_ID_NONE || d->kind == ASM_DEVICE_VF ||
-             d->sw == p->sw,
-             "partition %u: device %u is bound to switch %u, not %u", p->id,
+      CHECK (d->redirect_sw != ASM_ID_NONE || d->sw == p->sw,
+             "partition %u: device %u is behind switch %u, not %u", p->id,
              d->id, d->sw, p->sw);
     }
   c->bw_used[p->sw] += p->bandwidth_demand;
@@ -1171,6 +1182,9 @@ check_device (guint32 key, AsmPObj *o, gpointer data)
     {
       FSwitch *rs = FSW (c->m, d->redirect_sw);
       AsmRange seg;
+      CHECK (d->redirect_sw == d->sw,
+             "device %u: redirected to switch %u but behind switch %u", d->id,
+             d->redirect_sw, d->sw);
       CHECK (rs != NULL && d->partition != ASM_ID_NONE &&
              asm_arena_lookup (rs->space, d->redirect_base, &seg) &&
              seg.first == d->redirect_base &&

@@ -61,35 +61,52 @@
  *
  * Encoding
  * --------
- * Tuples are {domain 16 bits, bus 32, slot 5, function 3} = 56 bits in
- * #AsmAddrSpace instances; each bus is the pool {D, B, min..max, 0..7}:
+ * Tuples are {domain 16 bits, bus 32, slot 5, function 3} = 56 bits.
+ * Each bus owns one #AsmAddrSpace of these dimensions whose single pool is
+ * the bus, {D, B, min..max, 0..7}; a tuple is reserved there iff it is in
+ * use.  That space is the truth; the bus also keeps a bitmap copy
+ * (`funcs`, plus `agg_mask` and `held`) for O(1) slot questions, and
+ * asm_pci_bus_set_check() compares the two.
  *
- *   all          every bus; a tuple is reserved iff it is in use.  The
- *                truth, with per-bus copies (`funcs`, `agg_mask`) for O(1)
- *                slot questions; asm_pci_bus_set_check() compares them.
- *   class.free   a class is a distinct (accepted flags, isolation group);
- *                it pools its buses; a tuple is free iff it is free.
- *   class.agg    the same pools; a tuple is free iff it is free and its
- *                slot is an aggregate slot.
- *   empties.idle one per distinct accepted flags, 2 dimensions {domain,
- *                bus}; a bus is free iff it has nothing reserved and is
- *                unlocked (pass two of the search).
+ * One space per bus (rather than one space for every bus) keeps each
+ * space's arena at most 256 segments, so a reservation on a machine of
+ * 64 domains x 256 buses does the same work, on spaces of the same size, as
+ * on a one-bus machine (only cache misses differ, when the bus touched is
+ * cold), and a bus changing class moves no tuple.
  *
- * A bus that changes class (its group or hotplug changes) is "parked" in
- * the old class: every one of its tuples reserved there, so it is never
- * found; pools cannot be removed, and a bus that comes back is un-parked.
+ * Where to look for the next address is a two-level index per class (a
+ * class is a distinct (accepted flags, isolation group)).  A bus has
+ * "empty room" when it has a wholly free slot and "aggregate room" when an
+ * aggregate slot of it has a free function.  For each kind of room:
  *
- * The search for the next address asks, for each class of the device's
- * group that fits the flags, asm_addr_space_find_free() for the lowest
- * wholly free slot (n_whole_dims 1) and, for aggregating devices, the lowest
- * free tuple of class.agg, and keeps the lowest answer; then, if none, the
- * lowest idle bus of each fitting `empties`.  The cost is O(k log n) with k
- * the number of classes (a handful of models x hotplug, per group), never
- * a walk over buses or slots: unlike libvirt's O(buses x 32 x 8) scan.
+ *   class.room[r]        1 dimension {domain}: a domain is free iff some
+ *                        member bus in it has room r;
+ *   domain_room.room[r]  per (class, domain), 1 dimension {bus}: a bus is
+ *                        free iff it is a member with room r.
  *
- * Costs: reserve/release O(log n) (O(8 log n) when an aggregate mark
- * changes); a class change O(256 log n); add_controller O(log n);
- * asm_pci_bus_set_copy() O(buses + pool runs); check O(tuples log n).
+ * A bus enters them when it joins the class and flips only when its room
+ * appears or goes (its last empty slot is taken, ...), O(log n).  A bus
+ * that leaves a class (its group or hotplug changes) is "parked": its
+ * entries stay pooled and reserved, since pools are never removed.  Pass
+ * two of the search uses, per distinct accepted flags, a {domain, bus}
+ * space whose free buses are the empty, unlocked ones.
+ *
+ * reserve_next asks, for each class of the device's group that fits the
+ * flags, the lowest domain with empty room, then its lowest bus, then
+ * that bus's lowest wholly free slot (asm_addr_space_find_free() with
+ * n_whole_dims 1); for an aggregating device likewise the lowest bus with
+ * aggregate room, then its lowest free function in an aggregate slot (from
+ * the bitmap); the lowest answer wins; failing all that, the lowest idle
+ * bus.  The cost is O(k log n) with k the number of classes (a handful of
+ * models x hotplug, per group) and n at most 65536 domains or 256 buses or
+ * 256 tuples: never a walk over buses or slots (libvirt scans
+ * O(buses x 32 x 8) per device).
+ *
+ * Costs: reserve/release O(log n); a class change O(log n); add_controller
+ * O(log n); asm_pci_bus_set_copy() O(buses + classes x domains), each
+ * space cloned copy-on-write; check O(tuples log n + buses x classes).
+ * Memory: one small space per bus (about 3.5 KiB with a device in every
+ * slot, about 10 KiB with every function in use).
  *
  * Growth: when reserve_next finds nothing and a grow callback is set, the
  * whole state is copied (O(buses)), the callback runs once, and the search
@@ -361,6 +378,8 @@ asm_pci_addr_format (const AsmPciAddr *addr)
  * @a: an address
  * @b: another address
  *
+ * Compares two PCI addresses for equality.
+ *
  * Returns: %TRUE when every part of @a and @b is equal
  *
  * Since: 0.1
@@ -451,6 +470,8 @@ asm_pci_connect_flags_to_string (AsmPciConnectFlags flags)
  * asm_pci_controller_model_to_string:
  * @model: a controller model
  *
+ * Gets the name libvirt gives a controller model.
+ *
  * Returns: (nullable): libvirt's name of @model ("pci-root", "pcie-root",
  *   "pci-bridge", "dmi-to-pci-bridge", "pcie-root-port",
  *   "pcie-switch-upstream-port", "pcie-switch-downstream-port",
@@ -497,6 +518,8 @@ asm_pci_controller_model_from_string (const char *name,
 /**
  * asm_pci_controller_model_is_root:
  * @model: a controller model
+ *
+ * Tells whether @model is a root controller.
  *
  * Returns: %TRUE for pci-root and pcie-root, the controllers that establish
  *   a domain and are plugged nowhere
@@ -591,29 +614,51 @@ typedef struct {
   guint n_domain_buses;        /* roots: buses in the domain, <= 256 */
   guint cls;                   /* index of its Class in State.classes */
   guint eidx;                  /* index of its Empties in State.empties */
+  AsmAddrSpace *space;         /* the bus's tuples, one pool: the truth */
   guint n_used;                /* reserved functions, popcount of funcs */
+  guint n_empty;               /* wholly free slots */
+  guint n_agg_free;            /* free functions of aggregate slots */
   guint32 agg_mask;            /* bit s: slot s is an aggregate slot */
-  guint8 funcs[ASM_PCI_SLOT_LAST + 1]; /* bit f of [s]: s.f reserved */
+  guint8 funcs[ASM_PCI_SLOT_LAST + 1]; /* bit f of [s]: s.f reserved (a
+                                          copy of space, for O(1) slot
+                                          questions) */
   guint8 held[ASM_PCI_SLOT_LAST + 1];  /* bit f of [s]: a controller is
-                                          plugged at s.f (a subset of funcs) */
+                                          plugged at s.f (within funcs) */
 } Bus;
 
+/* The two kinds of room a bus can have for reserve_next. */
+enum {
+  ROOM_EMPTY, /* a wholly free slot (n_empty > 0) */
+  ROOM_AGG,   /* a free function in an aggregate slot (n_agg_free > 0) */
+  N_ROOMS
+};
+
+/* Where the member buses of one class in one domain have room. */
+typedef struct {
+  AsmAddrSpace *room[N_ROOMS]; /* {bus}: free iff a member bus with room */
+  guint n[N_ROOMS];            /* free entries */
+} DomainRoom;
+
+/* A class: the buses of one (accepted flags, isolation group). */
 typedef struct {
   AsmPciConnectFlags accepts;
   guint32 group;
-  AsmAddrSpace *free;  /* free iff free (member buses; others parked) */
-  AsmAddrSpace *agg;   /* free iff free and in an aggregate slot */
+  AsmAddrSpace *room[N_ROOMS]; /* {domain}: free iff its DomainRoom.n > 0 */
+  guint n[N_ROOMS];            /* free entries */
+  GHashTable *domains;         /* GUINT_TO_POINTER (domain) -> DomainRoom */
 } Class;
 
+/* The buses of one accepted-flags value that are empty and unlocked. */
 typedef struct {
   AsmPciConnectFlags accepts;
-  AsmAddrSpace *idle;  /* {domain, bus} free iff empty and unlocked */
+  AsmAddrSpace *idle;  /* {domain, bus}: free iff empty and unlocked */
+  guint64 n_idle;      /* free entries */
 } Empties;
 
 typedef struct {
   GHashTable *by_index;  /* GUINT_TO_POINTER (index) -> Bus, owns */
   GHashTable *by_bus;    /* &Bus.key -> Bus */
-  AsmAddrSpace *all;     /* every bus; reserved iff in use */
+  guint64 n_reserved;    /* functions in use, all buses */
   GPtrArray *classes;    /* Class */
   GPtrArray *empties;    /* Empties */
   GHashTable *groups;    /* GUINT_TO_POINTER (group) -> GArray of guint */
@@ -628,9 +673,14 @@ struct _AsmPciBusSet {
   gboolean growing;  /* inside the grow callback: do not call it again */
 };
 
+static const guint8 domain_dims[1] = { 16 };
+static const guint8 busid_dims[1] = { 32 };
+
 static char *
 format_tuple (const guint64 *t, guint n_dims, gpointer user_data)
 {
+  if (n_dims == 1)
+    return g_strdup_printf ("%02x", (guint) t[0]);
   if (n_dims == 2)
     return g_strdup_printf ("%04x:%02x", (guint) t[0], (guint) t[1]);
   return g_strdup_printf ("%04x:%02x:%02x.%x", (guint) t[0], (guint) t[1],
@@ -647,6 +697,15 @@ space_new (const char *name, guint n_dims, const guint8 *dims)
     g_error ("%s", err->message); /* fixed, valid widths */
   asm_addr_space_set_formatter (s, format_tuple, NULL, NULL, NULL);
   return s;
+}
+
+static AsmAddrSpace *
+space_clone (AsmAddrSpace *s)
+{
+  AsmAddrSpace *c = asm_addr_space_clone (s, asm_addr_space_get_name (s));
+
+  asm_addr_space_set_formatter (c, format_tuple, NULL, NULL, NULL);
+  return c;
 }
 
 /* Operations that cannot fail on a consistent state. */
@@ -674,19 +733,22 @@ give (AsmAddrSpace *s, const guint64 *t)
 }
 
 static void
-take_box (AsmAddrSpace *s, const AsmRange *box)
-{
-  GError *err = NULL;
-  if (!asm_addr_space_reserve_box (s, box, &err))
-    broken (s, err);
-}
-
-static void
 pool (AsmAddrSpace *s, const AsmRange *box)
 {
   GError *err = NULL;
   if (!asm_addr_space_add_pool (s, box, &err))
     broken (s, err);
+}
+
+/* Adds the one-value pool {v} to a 1-dimension space, reserved. */
+static void
+pool_one_taken (AsmAddrSpace *s, guint64 v)
+{
+  AsmRange box[1] = { ASM_VALUE (v) };
+  guint64 t[1] = { v };
+
+  pool (s, box);
+  take (s, t);
 }
 
 static void
@@ -713,17 +775,69 @@ bus_key (guint32 domain, guint32 bus)
   return (guint64) domain << 32 | bus;
 }
 
+static void
+bus_free (gpointer data)
+{
+  Bus *b = data;
+
+  asm_addr_space_unref (b->space);
+  g_free (b);
+}
+
+static void
+domain_room_free (gpointer data)
+{
+  DomainRoom *dr = data;
+
+  for (guint r = 0; r < N_ROOMS; r++)
+    asm_addr_space_unref (dr->room[r]);
+  g_free (dr);
+}
+
+static Class *
+class_new (AsmPciConnectFlags accepts, guint32 group)
+{
+  Class *c = g_new0 (Class, 1);
+
+  c->accepts = accepts;
+  c->group = group;
+  for (guint r = 0; r < N_ROOMS; r++)
+    c->room[r] = space_new ("pci-room-domains", 1, domain_dims);
+  c->domains = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                      domain_room_free);
+  return c;
+}
+
+static void
+class_free (gpointer data)
+{
+  Class *c = data;
+
+  for (guint r = 0; r < N_ROOMS; r++)
+    asm_addr_space_unref (c->room[r]);
+  g_hash_table_unref (c->domains);
+  g_free (c);
+}
+
+static void
+empties_free (gpointer data)
+{
+  Empties *e = data;
+
+  asm_addr_space_unref (e->idle);
+  g_free (e);
+}
+
 static State *
-state_new (void)
+state_alloc (void)
 {
   State *st = g_new0 (State, 1);
 
   st->by_index = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
-                                        g_free);
+                                        bus_free);
   st->by_bus = g_hash_table_new (g_int64_hash, g_int64_equal);
-  st->all = space_new ("pci", N_DIMS, tuple_dims);
-  st->classes = g_ptr_array_new ();
-  st->empties = g_ptr_array_new ();
+  st->classes = g_ptr_array_new_with_free_func (class_free);
+  st->empties = g_ptr_array_new_with_free_func (empties_free);
   st->groups = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
                                       (GDestroyNotify) g_array_unref);
   return st;
@@ -734,67 +848,62 @@ state_free (State *st)
 {
   if (st == NULL)
     return;
-  for (guint i = 0; i < st->classes->len; i++)
-    {
-      Class *c = g_ptr_array_index (st->classes, i);
-      asm_addr_space_unref (c->free);
-      asm_addr_space_unref (c->agg);
-      g_free (c);
-    }
-  for (guint i = 0; i < st->empties->len; i++)
-    {
-      Empties *e = g_ptr_array_index (st->empties, i);
-      asm_addr_space_unref (e->idle);
-      g_free (e);
-    }
   g_ptr_array_unref (st->classes);
   g_ptr_array_unref (st->empties);
   g_hash_table_unref (st->groups);
   g_hash_table_unref (st->by_bus);
   g_hash_table_unref (st->by_index);
-  asm_addr_space_unref (st->all);
   g_free (st);
 }
 
-/* An independent copy: spaces cloned copy-on-write, buses copied. */
+/* An independent copy: every space cloned copy-on-write (O(1) each plus
+ * its pool set), buses copied.  O(buses + classes x domains). */
 static State *
 state_copy (State *st)
 {
-  State *n = g_new0 (State, 1);
+  State *n = state_alloc ();
   GHashTableIter it;
   gpointer key, value;
 
-  n->by_index = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
-                                       g_free);
-  n->by_bus = g_hash_table_new (g_int64_hash, g_int64_equal);
-  n->all = asm_addr_space_clone (st->all, asm_addr_space_get_name (st->all));
-  asm_addr_space_set_formatter (n->all, format_tuple, NULL, NULL, NULL);
-  n->classes = g_ptr_array_sized_new (st->classes->len);
+  n->n_reserved = st->n_reserved;
   for (guint i = 0; i < st->classes->len; i++)
     {
       Class *c = g_ptr_array_index (st->classes, i);
-      Class *d = g_new (Class, 1);
-      *d = *c;
-      d->free = asm_addr_space_clone (c->free,
-                                      asm_addr_space_get_name (c->free));
-      d->agg = asm_addr_space_clone (c->agg, asm_addr_space_get_name (c->agg));
-      asm_addr_space_set_formatter (d->free, format_tuple, NULL, NULL, NULL);
-      asm_addr_space_set_formatter (d->agg, format_tuple, NULL, NULL, NULL);
+      Class *d = g_new0 (Class, 1);
+
+      d->accepts = c->accepts;
+      d->group = c->group;
+      for (guint r = 0; r < N_ROOMS; r++)
+        {
+          d->room[r] = space_clone (c->room[r]);
+          d->n[r] = c->n[r];
+        }
+      d->domains = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                          domain_room_free);
+      g_hash_table_iter_init (&it, c->domains);
+      while (g_hash_table_iter_next (&it, &key, &value))
+        {
+          DomainRoom *dr = value;
+          DomainRoom *dd = g_new0 (DomainRoom, 1);
+          for (guint r = 0; r < N_ROOMS; r++)
+            {
+              dd->room[r] = space_clone (dr->room[r]);
+              dd->n[r] = dr->n[r];
+            }
+          g_hash_table_insert (d->domains, key, dd);
+        }
       g_ptr_array_add (n->classes, d);
     }
-  n->empties = g_ptr_array_sized_new (st->empties->len);
   for (guint i = 0; i < st->empties->len; i++)
     {
       Empties *e = g_ptr_array_index (st->empties, i);
-      Empties *d = g_new (Empties, 1);
+      Empties *d = g_new0 (Empties, 1);
+
       d->accepts = e->accepts;
-      d->idle = asm_addr_space_clone (e->idle,
-                                      asm_addr_space_get_name (e->idle));
-      asm_addr_space_set_formatter (d->idle, format_tuple, NULL, NULL, NULL);
+      d->n_idle = e->n_idle;
+      d->idle = space_clone (e->idle);
       g_ptr_array_add (n->empties, d);
     }
-  n->groups = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
-                                     (GDestroyNotify) g_array_unref);
   g_hash_table_iter_init (&it, st->groups);
   while (g_hash_table_iter_next (&it, &key, &value))
     g_hash_table_insert (n->groups, key, g_array_copy (value));
@@ -802,6 +911,8 @@ state_copy (State *st)
   while (g_hash_table_iter_next (&it, &key, &value))
     {
       Bus *b = g_memdup2 (value, sizeof (Bus));
+
+      b->space = space_clone (b->space);
       g_hash_table_insert (n->by_index, key, b);
       g_hash_table_insert (n->by_bus, &b->key, b);
     }
@@ -838,7 +949,6 @@ static guint
 class_get (State *st, AsmPciConnectFlags accepts, guint32 group)
 {
   GArray *ids = g_hash_table_lookup (st->groups, GUINT_TO_POINTER (group));
-  Class *c;
   guint id;
 
   if (ids != NULL)
@@ -853,13 +963,8 @@ class_get (State *st, AsmPciConnectFlags accepts, guint32 group)
       ids = g_array_new (FALSE, FALSE, sizeof (guint));
       g_hash_table_insert (st->groups, GUINT_TO_POINTER (group), ids);
     }
-  c = g_new (Class, 1);
-  c->accepts = accepts;
-  c->group = group;
-  c->free = space_new ("pci-class", N_DIMS, tuple_dims);
-  c->agg = space_new ("pci-class-aggregate", N_DIMS, tuple_dims);
   id = st->classes->len;
-  g_ptr_array_add (st->classes, c);
+  g_ptr_array_add (st->classes, class_new (accepts, group));
   g_array_append_val (ids, id);
   return id;
 }
@@ -872,7 +977,7 @@ empties_get (State *st, AsmPciConnectFlags accepts)
   for (guint i = 0; i < st->empties->len; i++)
     if (empties_at (st, i)->accepts == accepts)
       return i;
-  e = g_new (Empties, 1);
+  e = g_new0 (Empties, 1);
   e->accepts = accepts;
   e->idle = space_new ("pci-idle-buses", 2, idle_dims);
   g_ptr_array_add (st->empties, e);
@@ -891,62 +996,86 @@ slot_is_aggregate (const Bus *b, guint slot)
   return (b->agg_mask >> slot) & 1;
 }
 
-/* Makes @b's tuples in @c follow the truth (a new or a parked member). */
+static gboolean
+bus_has_room (const Bus *b, guint r)
+{
+  return r == ROOM_EMPTY ? b->n_empty > 0 : b->n_agg_free > 0;
+}
+
+/* Marks @b as having room @r in its class @c, or as not having it. */
+static void
+room_set (Class *c, const Bus *b, guint r, gboolean on)
+{
+  DomainRoom *dr = g_hash_table_lookup (c->domains,
+                                        GUINT_TO_POINTER (b->domain));
+  guint64 tb[1] = { b->bus };
+  guint64 td[1] = { b->domain };
+
+  if (on)
+    {
+      give (dr->room[r], tb);
+      if (dr->n[r]++ == 0)
+        {
+          give (c->room[r], td);
+          c->n[r]++;
+        }
+    }
+  else
+    {
+      take (dr->room[r], tb);
+      if (--dr->n[r] == 0)
+        {
+          take (c->room[r], td);
+          c->n[r]--;
+        }
+    }
+}
+
+/* Brings @c's room indexes up to date after @b changed; @had is what it
+ * had before. */
+static void
+room_sync (Class *c, const Bus *b, const gboolean *had)
+{
+  for (guint r = 0; r < N_ROOMS; r++)
+    if (bus_has_room (b, r) != had[r])
+      room_set (c, b, r, !had[r]);
+}
+
+/* Makes @b a member of @c: pools its entries (reserved) the first time,
+ * then frees those it has room for.  A bus that leaves a class is
+ * "parked": its entries stay pooled and reserved (pools are never
+ * removed). */
 static void
 class_enroll (Class *c, const Bus *b)
 {
-  AsmRange box[N_DIMS];
-  guint64 t[N_DIMS];
-  gboolean fresh;
+  DomainRoom *dr = g_hash_table_lookup (c->domains,
+                                        GUINT_TO_POINTER (b->domain));
+  guint64 tb[1] = { b->bus };
 
-  bus_box (box, b);
-  tuple (t, b, b->min_slot, 0);
-  fresh = !asm_addr_space_is_pooled (c->free, t);
-  if (fresh)
+  if (dr == NULL)
     {
-      pool (c->free, box);
-      pool (c->agg, box);
-      take_box (c->agg, box);
+      dr = g_new0 (DomainRoom, 1);
+      for (guint r = 0; r < N_ROOMS; r++)
+        {
+          dr->room[r] = space_new ("pci-room-buses", 1, busid_dims);
+          pool_one_taken (c->room[r], b->domain);
+        }
+      g_hash_table_insert (c->domains, GUINT_TO_POINTER (b->domain), dr);
     }
-  for (guint s = b->min_slot; s <= b->max_slot; s++)
-    for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
-      {
-        gboolean used = (b->funcs[s] >> f) & 1;
-        tuple (t, b, s, f);
-        if (fresh && used)
-          take (c->free, t);
-        else if (!fresh && !used)
-          give (c->free, t);
-        if (!used && slot_is_aggregate (b, s))
-          give (c->agg, t);
-      }
+  if (!asm_addr_space_is_pooled (dr->room[ROOM_EMPTY], tb))
+    for (guint r = 0; r < N_ROOMS; r++)
+      pool_one_taken (dr->room[r], b->bus);
+  for (guint r = 0; r < N_ROOMS; r++)
+    if (bus_has_room (b, r))
+      room_set (c, b, r, TRUE);
 }
 
-/* Reserves every free tuple of @b in @c, so that no search finds it. */
 static void
 class_park (Class *c, const Bus *b)
 {
-  guint64 t[N_DIMS];
-
-  for (guint s = b->min_slot; s <= b->max_slot; s++)
-    {
-      if (b->funcs[s] == 0)
-        {
-          AsmRange box[N_DIMS];
-          bus_box (box, b);
-          box[2] = ASM_VALUE (s);
-          take_box (c->free, box);
-          continue;
-        }
-      for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
-        if (!((b->funcs[s] >> f) & 1))
-          {
-            tuple (t, b, s, f);
-            take (c->free, t);
-            if (slot_is_aggregate (b, s))
-              take (c->agg, t);
-          }
-    }
+  for (guint r = 0; r < N_ROOMS; r++)
+    if (bus_has_room (b, r))
+      room_set (c, b, r, FALSE);
 }
 
 static void
@@ -958,11 +1087,13 @@ empties_enroll (Empties *e, const Bus *b)
     {
       AsmRange box[2] = { ASM_VALUE (b->domain), ASM_VALUE (b->bus) };
       pool (e->idle, box);
-      if (!bus_is_idle (b))
-        take (e->idle, t);
+      take (e->idle, t);
     }
-  else if (bus_is_idle (b))
-    give (e->idle, t);
+  if (bus_is_idle (b))
+    {
+      give (e->idle, t);
+      e->n_idle++;
+    }
 }
 
 static void
@@ -971,10 +1102,13 @@ empties_park (Empties *e, const Bus *b)
   guint64 t[2] = { b->domain, b->bus };
 
   if (bus_is_idle (b))
-    take (e->idle, t);
+    {
+      take (e->idle, t);
+      e->n_idle--;
+    }
 }
 
-/* Moves @b to the class of (accepts, group).  O(256 log n). */
+/* Moves @b to the class of (accepts, group).  O(log n). */
 static void
 bus_move (State *st, Bus *b, AsmPciConnectFlags accepts, guint32 group)
 {
@@ -1001,80 +1135,89 @@ bus_set_locked (State *st, Bus *b, gboolean locked)
 {
   gboolean was_idle = bus_is_idle (b);
   guint64 t[2] = { b->domain, b->bus };
+  Empties *e = empties_at (st, b->eidx);
 
   b->locked = locked;
   if (was_idle && !bus_is_idle (b))
-    take (empties_at (st, b->eidx)->idle, t);
+    {
+      take (e->idle, t);
+      e->n_idle--;
+    }
   else if (!was_idle && bus_is_idle (b))
-    give (empties_at (st, b->eidx)->idle, t);
+    {
+      give (e->idle, t);
+      e->n_idle++;
+    }
 }
 
-/* Marks s.f used everywhere.  The function must be free. */
+/* Marks s.f used.  The function must be free. */
 static void
 bus_take (State *st, Bus *b, guint s, guint f, gboolean aggregating)
 {
-  Class *c = class_at (st, b->cls);
+  gboolean had[N_ROOMS] = { bus_has_room (b, ROOM_EMPTY),
+                            bus_has_room (b, ROOM_AGG) };
   gboolean slot_was_empty = b->funcs[s] == 0;
   gboolean was_idle = bus_is_idle (b);
   guint64 t[N_DIMS];
 
   tuple (t, b, s, f);
-  take (st->all, t);
-  take (c->free, t);
+  take (b->space, t);
   b->funcs[s] |= (guint8) (1u << f);
   b->n_used++;
+  st->n_reserved++;
+  if (slot_was_empty)
+    b->n_empty--;
   if (slot_was_empty && aggregating)
     {
       b->agg_mask |= 1u << s;
-      for (guint g = 0; g <= ASM_PCI_FUNCTION_LAST; g++)
-        if (g != f)
-          {
-            tuple (t, b, s, g);
-            give (c->agg, t);
-          }
+      b->n_agg_free += ASM_PCI_FUNCTION_LAST;
     }
   else if (slot_is_aggregate (b, s))
-    take (c->agg, t);
+    b->n_agg_free--;
   if (was_idle)
     {
+      Empties *e = empties_at (st, b->eidx);
       guint64 u[2] = { b->domain, b->bus };
-      take (empties_at (st, b->eidx)->idle, u);
+      take (e->idle, u);
+      e->n_idle--;
     }
+  room_sync (class_at (st, b->cls), b, had);
 }
 
-/* Marks s.f free everywhere.  The function must be used. */
+/* Marks s.f free.  The function must be used. */
 static void
 bus_give (State *st, Bus *b, guint s, guint f)
 {
-  Class *c = class_at (st, b->cls);
+  gboolean had[N_ROOMS] = { bus_has_room (b, ROOM_EMPTY),
+                            bus_has_room (b, ROOM_AGG) };
   guint64 t[N_DIMS];
 
   tuple (t, b, s, f);
-  give (st->all, t);
-  give (c->free, t);
+  give (b->space, t);
   b->funcs[s] &= (guint8) ~(1u << f);
   b->n_used--;
+  st->n_reserved--;
+  if (b->funcs[s] == 0)
+    b->n_empty++;
   if (slot_is_aggregate (b, s))
     {
       if (b->funcs[s] == 0)
         {
-          /* the slot loses its mark: the other 7 were free in agg */
+          /* the slot loses its mark, and its 7 other free functions */
           b->agg_mask &= ~(1u << s);
-          for (guint g = 0; g <= ASM_PCI_FUNCTION_LAST; g++)
-            if (g != f)
-              {
-                tuple (t, b, s, g);
-                take (c->agg, t);
-              }
+          b->n_agg_free -= ASM_PCI_FUNCTION_LAST;
         }
       else
-        give (c->agg, t);
+        b->n_agg_free++;
     }
   if (bus_is_idle (b))
     {
+      Empties *e = empties_at (st, b->eidx);
       guint64 u[2] = { b->domain, b->bus };
-      give (empties_at (st, b->eidx)->idle, u);
+      give (e->idle, u);
+      e->n_idle++;
     }
+  room_sync (class_at (st, b->cls), b, had);
 }
 
 /* libvirt's isolation rules, after a reservation on a bus that was empty
@@ -1156,12 +1299,26 @@ check_flags (AsmPciConnectFlags flags, GError **error)
   return TRUE;
 }
 
+static Bus *resolve_addr_error (const AsmPciAddr *a, GError **error);
+
 /* The parts of @a are in range and its bus exists. */
 static Bus *
 resolve_addr (State *st, const AsmPciAddr *a, GError **error)
 {
-  g_autofree char *s = asm_pci_addr_format (a);
   Bus *b;
+
+  if (a->domain <= ASM_PCI_DOMAIN_LAST && a->slot <= ASM_PCI_SLOT_LAST &&
+      a->function <= ASM_PCI_FUNCTION_LAST &&
+      (b = lookup_bus (st, a->domain, a->bus)) != NULL)
+    return b;
+  return resolve_addr_error (a, error);
+}
+
+/* The error of resolve_addr(), formatted only when there is one. */
+static Bus *
+resolve_addr_error (const AsmPciAddr *a, GError **error)
+{
+  g_autofree char *s = asm_pci_addr_format (a);
 
   if (a->domain > ASM_PCI_DOMAIN_LAST)
     {
@@ -1184,15 +1341,10 @@ resolve_addr (State *st, const AsmPciAddr *a, GError **error)
                    ASM_PCI_FUNCTION_LAST);
       return NULL;
     }
-  b = lookup_bus (st, a->domain, a->bus);
-  if (b == NULL)
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
-                   "%s: bus %04x:%02x does not exist (no controller provides "
-                   "it)", s, a->domain, a->bus);
-      return NULL;
-    }
-  return b;
+  g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+               "%s: bus %04x:%02x does not exist (no controller provides it)",
+               s, a->domain, a->bus);
+  return NULL;
 }
 
 /* libvirt's virDomainPCIAddressValidate: the bus exists, takes @flags, and
@@ -1209,6 +1361,8 @@ validate_addr (State *st, const AsmPciAddr *a, AsmPciConnectFlags flags,
   if (!check_flags (flags, error) || (b = resolve_addr (st, a, error)) == NULL)
     return NULL;
   fit = fits (b->accepts, b->bus == 0, flags, from_config);
+  if (fit == FIT_OK && a->slot >= b->min_slot && a->slot <= b->max_slot)
+    return b;
   s = asm_pci_addr_format (a);
   bd = bus_describe (b);
   switch (fit)
@@ -1255,18 +1409,71 @@ typedef struct {
 
 static const Scope scope_all = { 0, ASM_PCI_DOMAIN_LAST, 0, G_MAXUINT32 };
 
-static void
-consider (gboolean *found, guint64 *best, const guint64 *t, guint n)
+/* The lowest bus of @c inside @scope with room @r, or NULL.  One lookup
+ * in the domain index and one in that domain's bus index; when @scope
+ * narrows the buses, domains with room only outside it are skipped one by
+ * one (only for integrated devices, which look at bus 0 of each domain). */
+static Bus *
+class_lowest_bus (State *st, Class *c, guint r, const Scope *scope)
 {
-  if (*found)
+  AsmRange dwithin[1] = { ASM_RANGE (scope->domain_first,
+                                     scope->domain_last) };
+  AsmRange bwithin[1] = { ASM_RANGE (scope->bus_first, scope->bus_last) };
+
+  if (c->n[r] == 0)
+    return NULL;
+  for (;;)
     {
-      guint d;
-      for (d = 0; d < n && t[d] == best[d]; d++)
-        ;
-      if (d == n || t[d] > best[d])
-        return;
+      guint64 d, bus;
+      DomainRoom *dr;
+
+      if (!asm_addr_space_find_free (c->room[r], dwithin, 0, &d, NULL))
+        return NULL;
+      dr = g_hash_table_lookup (c->domains, GUINT_TO_POINTER ((guint) d));
+      if (asm_addr_space_find_free (dr->room[r], bwithin, 0, &bus, NULL))
+        return lookup_bus (st, (guint32) d, (guint32) bus);
+      if (d >= dwithin[0].last)
+        return NULL;
+      dwithin[0].first = d + 1;
     }
-  memcpy (best, t, n * sizeof (guint64));
+}
+
+/* The lowest wholly free slot of @b, from its space. */
+static guint
+bus_lowest_empty_slot (const Bus *b)
+{
+  AsmRange box[N_DIMS];
+  guint64 t[N_DIMS];
+  GError *err = NULL;
+
+  bus_box (box, b);
+  if (!asm_addr_space_find_free (b->space, box, 1, t, &err))
+    broken (b->space, err); /* n_empty > 0 */
+  return (guint) t[2];
+}
+
+/* The lowest free function of an aggregate slot of @b: libvirt's
+ * FindUnusedFunctionOnBus order (slots, then functions). */
+static void
+bus_lowest_agg_function (const Bus *b, guint *out_slot, guint *out_function)
+{
+  for (guint s = b->min_slot; s <= b->max_slot; s++)
+    if (slot_is_aggregate (b, s) && b->funcs[s] != 0xff)
+      for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
+        if (!((b->funcs[s] >> f) & 1))
+          {
+            *out_slot = s;
+            *out_function = f;
+            return;
+          }
+  g_error ("bus %04x:%02x: aggregate room count broken", b->domain, b->bus);
+}
+
+static void
+consider (gboolean *found, AsmPciAddr *best, const AsmPciAddr *a)
+{
+  if (!*found || asm_pci_addr_compare (a, best) < 0)
+    *best = *a;
   *found = TRUE;
 }
 
@@ -1274,22 +1481,18 @@ consider (gboolean *found, guint64 *best, const guint64 *t, guint n)
  * GetNextAddr with function "any"); FALSE when there is none. */
 static gboolean
 find_next (State *st, AsmPciConnectFlags flags, guint32 group,
-           const Scope *scope, AsmPciAddr *out)
+           const Scope *scope_in, AsmPciAddr *out)
 {
-  AsmRange within[N_DIMS];
-  guint64 best[N_DIMS], t[N_DIMS];
+  Scope scope = *scope_in;
+  AsmPciAddr best = { 0 }, a;
   gboolean found = FALSE;
   GArray *ids;
 
-  within[0] = ASM_RANGE (scope->domain_first, scope->domain_last);
-  within[1] = ASM_RANGE (scope->bus_first, scope->bus_last);
-  within[2] = ASM_RANGE (0, ASM_PCI_SLOT_LAST);
-  within[3] = ASM_RANGE (0, ASM_PCI_FUNCTION_LAST);
   if (flags & ASM_PCI_CONNECT_INTEGRATED)
     {
-      if (scope->bus_first > 0)
+      if (scope.bus_first > 0)
         return FALSE;
-      within[1] = ASM_VALUE (0);
+      scope.bus_last = 0;
     }
 
   /* pass 1: the buses of the device's isolation group */
@@ -1297,42 +1500,51 @@ find_next (State *st, AsmPciConnectFlags flags, guint32 group,
   for (guint i = 0; ids != NULL && i < ids->len; i++)
     {
       Class *c = class_at (st, g_array_index (ids, guint, i));
+      Bus *b;
 
       if (fits (c->accepts, TRUE, flags, FALSE) != FIT_OK)
         continue;
-      if (asm_addr_space_find_free (c->free, within, 1, t, NULL))
-        consider (&found, best, t, N_DIMS);
+      if ((b = class_lowest_bus (st, c, ROOM_EMPTY, &scope)) != NULL)
+        {
+          a = (AsmPciAddr) { b->domain, b->bus,
+                             (guint8) bus_lowest_empty_slot (b), 0 };
+          consider (&found, &best, &a);
+        }
       if ((flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) &&
-          asm_addr_space_find_free (c->agg, within, 0, t, NULL))
-        consider (&found, best, t, N_DIMS);
+          (b = class_lowest_bus (st, c, ROOM_AGG, &scope)) != NULL)
+        {
+          guint s, f;
+          bus_lowest_agg_function (b, &s, &f);
+          a = (AsmPciAddr) { b->domain, b->bus, (guint8) s, (guint8) f };
+          consider (&found, &best, &a);
+        }
     }
 
   /* pass 2: the lowest empty, unlocked bus, which will adopt the group */
   if (!found)
     {
+      AsmRange within[2] = { ASM_RANGE (scope.domain_first,
+                                        scope.domain_last),
+                             ASM_RANGE (scope.bus_first, scope.bus_last) };
       for (guint i = 0; i < st->empties->len; i++)
         {
           Empties *e = empties_at (st, i);
-          if (fits (e->accepts, TRUE, flags, FALSE) != FIT_OK)
+          guint64 t[2];
+          Bus *b;
+
+          if (e->n_idle == 0 || fits (e->accepts, TRUE, flags, FALSE) != FIT_OK)
             continue;
-          if (asm_addr_space_find_free (e->idle, within, 0, t, NULL))
-            consider (&found, best, t, 2);
-        }
-      if (found)
-        {
-          Bus *b = lookup_bus (st, (guint32) best[0], (guint32) best[1]);
+          if (!asm_addr_space_find_free (e->idle, within, 0, t, NULL))
+            continue;
+          b = lookup_bus (st, (guint32) t[0], (guint32) t[1]);
           g_assert (b != NULL && b->n_used == 0);
-          best[2] = b->min_slot;
-          best[3] = 0;
+          a = (AsmPciAddr) { b->domain, b->bus, b->min_slot, 0 };
+          consider (&found, &best, &a);
         }
     }
-  if (!found)
-    return FALSE;
-  out->domain = (guint32) best[0];
-  out->bus = (guint32) best[1];
-  out->slot = (guint8) best[2];
-  out->function = (guint8) best[3];
-  return TRUE;
+  if (found)
+    *out = best;
+  return found;
 }
 
 /* Reserves @a (validated, free) for a device. */
@@ -1366,13 +1578,15 @@ asm_pci_bus_set_new (void)
   AsmPciBusSet *set = g_new0 (AsmPciBusSet, 1);
 
   set->ref = 1;
-  set->st = state_new ();
+  set->st = state_alloc ();
   return set;
 }
 
 /**
  * asm_pci_bus_set_ref:
  * @set: a set
+ *
+ * Takes a reference on a bus set.
  *
  * Returns: (transfer full): @set, with one more reference
  *
@@ -1536,10 +1750,12 @@ bus_add (State *st, guint32 index, AsmPciControllerModel model,
   b->accepts = asm_pci_controller_model_get_bus_flags (model, TRUE,
                                                        &b->min_slot,
                                                        &b->max_slot);
+  b->n_empty = b->max_slot - b->min_slot + 1u;
+  b->space = space_new ("pci-bus", N_DIMS, tuple_dims);
+  bus_box (box, b);
+  pool (b->space, box);
   g_hash_table_insert (st->by_index, GUINT_TO_POINTER (index), b);
   g_hash_table_insert (st->by_bus, &b->key, b);
-  bus_box (box, b);
-  pool (st->all, box);
   b->cls = class_get (st, b->accepts, 0);
   class_enroll (class_at (st, b->cls), b);
   b->eidx = empties_get (st, b->accepts);
@@ -1728,6 +1944,8 @@ asm_pci_bus_set_add_controller_next (AsmPciBusSet *set, guint32 index,
  * asm_pci_bus_set_get_n_controllers:
  * @set: a set
  *
+ * Counts the controllers of the set.
+ *
  * Returns: the number of controllers (and buses)
  *
  * Since: 0.1
@@ -1744,6 +1962,8 @@ asm_pci_bus_set_get_n_controllers (AsmPciBusSet *set)
  * @set: a set
  * @index: a controller index
  * @out_info: (out caller-allocates) (optional): the controller and its bus
+ *
+ * Describes the controller with index @index and the bus it provides.
  *
  * Returns: %TRUE when a controller has @index
  *
@@ -1850,7 +2070,7 @@ controller_or_error (State *st, guint32 index, GError **error)
  * @error: return location for a #GError
  *
  * Turns hotplug on or off for one bus (libvirt's `hotplug='off'` on a
- * controller).  Addresses already reserved stay.  O(256 log n).
+ * controller).  Addresses already reserved stay.  O(log n).
  *
  * Errors: %ASM_ERROR_NOT_FOUND for an unknown index; %ASM_ERROR_INVALID
  * when turning it on for a model whose bus never supports hotplug
@@ -1898,7 +2118,7 @@ asm_pci_bus_set_set_hotplug (AsmPciBusSet *set, guint32 index,
  *
  * Sets a bus's isolation group.  asm_pci_bus_set_reserve_next_full() puts a
  * device on a bus of its own group first, else on the lowest empty unlocked
- * bus, which adopts the device's group.  O(256 log n).
+ * bus, which adopts the device's group.  O(log n).
  *
  * Errors: %ASM_ERROR_NOT_FOUND for an unknown index.
  *
@@ -2265,6 +2485,8 @@ quiet_bus (AsmPciBusSet *set, const AsmPciAddr *addr)
  * @set: a set
  * @addr: an address
  *
+ * Tells whether a PCI address is reserved.
+ *
  * Returns: %TRUE when @addr is reserved (%FALSE for an unknown bus)
  *
  * Since: 0.1
@@ -2283,6 +2505,8 @@ asm_pci_bus_set_is_reserved (AsmPciBusSet *set, const AsmPciAddr *addr)
  * asm_pci_bus_set_is_aggregate_slot:
  * @set: a set
  * @addr: an address in the slot (the function is ignored)
+ *
+ * Tells whether the slot of @addr is an aggregate slot.
  *
  * Returns: %TRUE when the slot is marked aggregate: its first function was
  *   reserved with %ASM_PCI_CONNECT_AGGREGATE_SLOT and it is not empty
@@ -2326,6 +2550,8 @@ asm_pci_bus_set_is_multifunction (AsmPciBusSet *set, const AsmPciAddr *addr)
  * asm_pci_bus_set_get_n_reserved:
  * @set: a set
  *
+ * Counts the reserved functions of the set.
+ *
  * Returns: the number of reserved functions, controllers' own addresses
  *   included
  *
@@ -2335,21 +2561,38 @@ guint64
 asm_pci_bus_set_get_n_reserved (AsmPciBusSet *set)
 {
   g_return_val_if_fail (set != NULL, 0);
-  return asm_addr_space_get_n_reserved (set->st->all);
+  return set->st->n_reserved;
 }
 
-typedef struct {
-  AsmPciForeachFunc func;
-  gpointer user_data;
-} ForeachData;
-
-static gboolean
-foreach_tuple (const guint64 *t, gpointer user_data)
+static gint
+compare_bus_key (gconstpointer a, gconstpointer b)
 {
-  ForeachData *fd = user_data;
-  AsmPciAddr a = { (guint32) t[0], (guint32) t[1], (guint8) t[2],
-                   (guint8) t[3] };
-  return fd->func (&a, fd->user_data);
+  const Bus *x = *(Bus *const *) a;
+  const Bus *y = *(Bus *const *) b;
+  return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static gint
+compare_bus_index (gconstpointer a, gconstpointer b)
+{
+  const Bus *x = *(Bus *const *) a;
+  const Bus *y = *(Bus *const *) b;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The buses in a deterministic order. */
+static GPtrArray *
+sorted_buses (State *st, GCompareFunc compare)
+{
+  GPtrArray *buses = g_ptr_array_sized_new (g_hash_table_size (st->by_index));
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, st->by_index);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    g_ptr_array_add (buses, value);
+  g_ptr_array_sort (buses, compare);
+  return buses;
 }
 
 /**
@@ -2370,10 +2613,23 @@ gboolean
 asm_pci_bus_set_foreach_reserved (AsmPciBusSet *set, AsmPciForeachFunc func,
                                   gpointer user_data)
 {
-  ForeachData fd = { func, user_data };
+  g_autoptr(GPtrArray) buses = NULL;
 
   g_return_val_if_fail (set != NULL && func != NULL, FALSE);
-  return asm_addr_space_foreach_reserved (set->st->all, foreach_tuple, &fd);
+  buses = sorted_buses (set->st, compare_bus_key);
+  for (guint i = 0; i < buses->len; i++)
+    {
+      const Bus *b = g_ptr_array_index (buses, i);
+      for (guint s = b->min_slot; b->n_used > 0 && s <= b->max_slot; s++)
+        for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
+          if ((b->funcs[s] >> f) & 1)
+            {
+              AsmPciAddr a = { b->domain, b->bus, (guint8) s, (guint8) f };
+              if (!func (&a, user_data))
+                return FALSE;
+            }
+    }
+  return TRUE;
 }
 
 /**
@@ -2421,28 +2677,19 @@ fail (GError **error, const char *fmt, ...)
   return FALSE;
 }
 
-static gint
-compare_bus_index (gconstpointer a, gconstpointer b)
-{
-  const Bus *x = *(Bus *const *) a;
-  const Bus *y = *(Bus *const *) b;
-  return x->index < y->index ? -1 : x->index > y->index;
-}
-
 static gboolean
 check_bus_tuples (State *st, const Bus *b, GError **error)
 {
-  Class *own = class_at (st, b->cls);
   Empties *own_e = empties_at (st, b->eidx);
-  guint64 t[N_DIMS], u[2] = { b->domain, b->bus };
-  AsmRange box[N_DIMS];
-  guint n_used = 0;
+  guint64 t[N_DIMS], u[2] = { b->domain, b->bus }, tb[1] = { b->bus };
+  guint n_used = 0, n_empty = 0, n_agg_free = 0;
 
   for (guint s = 0; s <= ASM_PCI_SLOT_LAST; s++)
     {
-      if ((s < b->min_slot || s > b->max_slot) && b->funcs[s] != 0)
-        return fail (error, "bus %u has functions in slot %u, outside its "
-                     "range", b->index, s);
+      if ((s < b->min_slot || s > b->max_slot) &&
+          (b->funcs[s] != 0 || slot_is_aggregate (b, s)))
+        return fail (error, "bus %u uses slot %u, outside its range",
+                     b->index, s);
       if ((b->held[s] & ~b->funcs[s]) != 0)
         return fail (error, "bus %u slot %u holds a controller at a free "
                      "function", b->index, s);
@@ -2451,41 +2698,127 @@ check_bus_tuples (State *st, const Bus *b, GError **error)
                      s);
     }
   for (guint s = b->min_slot; s <= b->max_slot; s++)
-    for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
-      {
-        gboolean used = (b->funcs[s] >> f) & 1;
-        gboolean agg_free = !used && slot_is_aggregate (b, s);
+    {
+      n_empty += b->funcs[s] == 0;
+      for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
+        {
+          gboolean used = (b->funcs[s] >> f) & 1;
 
-        n_used += used;
-        tuple (t, b, s, f);
-        if (!asm_addr_space_is_pooled (st->all, t) ||
-            asm_addr_space_is_free (st->all, t) == used ||
-            asm_addr_space_is_free (own->free, t) == used ||
-            asm_addr_space_is_free (own->agg, t) != agg_free)
-          return fail (error, "bus %u: %04x:%02x:%02x.%x is %s in the "
-                       "bitmap but not in the spaces", b->index, b->domain,
-                       b->bus, s, f, used ? "used" : "free");
-      }
-  if (n_used != b->n_used)
-    return fail (error, "bus %u counts %u functions, holds %u", b->index,
-                 b->n_used, n_used);
+          n_used += used;
+          n_agg_free += !used && slot_is_aggregate (b, s);
+          tuple (t, b, s, f);
+          if (!asm_addr_space_is_pooled (b->space, t) ||
+              asm_addr_space_is_free (b->space, t) == used)
+            return fail (error, "bus %u: %04x:%02x:%02x.%x is %s in the "
+                         "bitmap but not in the bus's space", b->index,
+                         b->domain, b->bus, s, f, used ? "used" : "free");
+        }
+    }
+  if (n_used != b->n_used || n_empty != b->n_empty ||
+      n_agg_free != b->n_agg_free)
+    return fail (error, "bus %u counts %u/%u/%u used/empty/aggregate, holds "
+                 "%u/%u/%u", b->index, b->n_used, b->n_empty, b->n_agg_free,
+                 n_used, n_empty, n_agg_free);
+  if (asm_addr_space_get_n_reserved (b->space) != b->n_used)
+    return fail (error, "bus %u: its space holds %" G_GUINT64_FORMAT
+                 " tuples", b->index,
+                 asm_addr_space_get_n_reserved (b->space));
+  if (!asm_addr_space_check (b->space, error))
+    return FALSE;
   if (asm_addr_space_is_free (own_e->idle, u) != bus_is_idle (b))
     return fail (error, "bus %u: idle index disagrees", b->index);
 
-  /* parked in every other class and index */
-  bus_box (box, b);
+  /* a member of its class, parked in every other one */
   for (guint i = 0; i < st->classes->len; i++)
     {
       Class *c = class_at (st, i);
-      if (i == b->cls)
+      DomainRoom *dr = g_hash_table_lookup (c->domains,
+                                            GUINT_TO_POINTER (b->domain));
+
+      if (i == b->cls && (dr == NULL ||
+                          !asm_addr_space_is_pooled (dr->room[0], tb)))
+        return fail (error, "bus %u is not in its class", b->index);
+      if (dr == NULL || !asm_addr_space_is_pooled (dr->room[0], tb))
         continue;
-      if (asm_addr_space_find_free (c->free, box, 0, t, NULL) ||
-          asm_addr_space_find_free (c->agg, box, 0, t, NULL))
-        return fail (error, "bus %u is free in a class it left", b->index);
+      for (guint r = 0; r < N_ROOMS; r++)
+        if (asm_addr_space_is_free (dr->room[r], tb) !=
+            (i == b->cls && bus_has_room (b, r)))
+          return fail (error, "bus %u: room index %u of class %u disagrees",
+                       b->index, r, i);
     }
   for (guint i = 0; i < st->empties->len; i++)
     if (i != b->eidx && asm_addr_space_is_free (empties_at (st, i)->idle, u))
       return fail (error, "bus %u is idle in an index it left", b->index);
+  return TRUE;
+}
+
+/* Each class's counts and domain index against the member buses. */
+static gboolean
+check_classes (State *st, GPtrArray *buses, GError **error)
+{
+  for (guint i = 0; i < st->classes->len; i++)
+    {
+      Class *c = class_at (st, i);
+      GArray *ids = g_hash_table_lookup (st->groups,
+                                         GUINT_TO_POINTER (c->group));
+      g_autoptr(GHashTable) counts = g_hash_table_new_full (g_direct_hash,
+                                                            g_direct_equal,
+                                                            NULL, g_free);
+      gboolean listed = FALSE;
+      guint n_domains[N_ROOMS] = { 0 };
+      GHashTableIter it;
+      gpointer key, value;
+
+      for (guint j = 0; ids != NULL && j < ids->len; j++)
+        listed |= g_array_index (ids, guint, j) == i;
+      if (!listed)
+        return fail (error, "class %u is not listed under its group", i);
+      for (guint j = 0; j < buses->len; j++)
+        {
+          Bus *b = g_ptr_array_index (buses, j);
+          guint *n;
+          if (b->cls != i)
+            continue;
+          n = g_hash_table_lookup (counts, GUINT_TO_POINTER (b->domain));
+          if (n == NULL)
+            {
+              n = g_new0 (guint, N_ROOMS);
+              g_hash_table_insert (counts, GUINT_TO_POINTER (b->domain), n);
+            }
+          for (guint r = 0; r < N_ROOMS; r++)
+            n[r] += bus_has_room (b, r);
+        }
+      g_hash_table_iter_init (&it, c->domains);
+      while (g_hash_table_iter_next (&it, &key, &value))
+        {
+          DomainRoom *dr = value;
+          guint *n = g_hash_table_lookup (counts, key);
+          guint64 td[1] = { GPOINTER_TO_UINT (key) };
+
+          for (guint r = 0; r < N_ROOMS; r++)
+            {
+              guint want = n != NULL ? n[r] : 0;
+              if (dr->n[r] != want ||
+                  asm_addr_space_is_free (c->room[r], td) != (want > 0))
+                return fail (error, "class %u domain %04x counts %u buses "
+                             "with room %u, holds %u", i,
+                             GPOINTER_TO_UINT (key), dr->n[r], r, want);
+              n_domains[r] += want > 0;
+            }
+          if (!asm_addr_space_check (dr->room[ROOM_EMPTY], error) ||
+              !asm_addr_space_check (dr->room[ROOM_AGG], error))
+            return FALSE;
+        }
+      for (guint r = 0; r < N_ROOMS; r++)
+        if (c->n[r] != n_domains[r])
+          return fail (error, "class %u counts %u domains with room %u, "
+                       "holds %u", i, c->n[r], r, n_domains[r]);
+      if (g_hash_table_size (counts) > g_hash_table_size (c->domains))
+        return fail (error, "class %u lacks a domain index", i);
+      if (!asm_addr_space_check (c->room[ROOM_EMPTY], error) ||
+          !asm_addr_space_check (c->room[ROOM_AGG], error))
+        return FALSE;
+    }
   return TRUE;
 }
 
@@ -2498,9 +2831,9 @@ check_bus_tuples (State *st, const Bus *b, GError **error)
  * controller rules of seed 002 (roots establish their domain, non-roots
  * provide bus == index above their parent's index, each plugged at a
  * reserved address of its parent bus, at most 256 buses per domain), each
- * bus's bitmap against every address space (the truth, its class, the
- * aggregate and idle indexes, and parked copies), counts, and each space's
- * own check.  O(tuples log n).
+ * bus's bitmaps and counts against its address space, the room and idle
+ * indexes of every class (members and parked buses), and each space's own
+ * check.  O(tuples log n + buses x classes).
  *
  * Returns: %TRUE when consistent, else %FALSE with %ASM_ERROR_FAILED
  *
@@ -2512,8 +2845,7 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
   State *st;
   g_autoptr(GPtrArray) buses = NULL;
   g_autoptr(GHashTable) counts = NULL;
-  GHashTableIter it;
-  gpointer value;
+  g_autofree guint64 *n_idle = NULL;
   guint64 total = 0;
   guint n_held = 0, n_nonroot = 0;
 
@@ -2524,12 +2856,9 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
     return fail (error, "%u buses for %u controllers",
                  g_hash_table_size (st->by_bus),
                  g_hash_table_size (st->by_index));
-  buses = g_ptr_array_new ();
-  g_hash_table_iter_init (&it, st->by_index);
-  while (g_hash_table_iter_next (&it, NULL, &value))
-    g_ptr_array_add (buses, value);
-  g_ptr_array_sort (buses, compare_bus_index);
+  buses = sorted_buses (st, compare_bus_index);
   counts = g_hash_table_new (g_direct_hash, g_direct_equal);
+  n_idle = g_new0 (guint64, st->empties->len);
 
   for (guint i = 0; i < buses->len; i++)
     {
@@ -2593,6 +2922,7 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
       total += b->n_used;
       if (!b->is_root)
         n_nonroot++;
+      n_idle[b->eidx] += bus_is_idle (b);
       for (guint s = 0; s <= ASM_PCI_SLOT_LAST; s++)
         for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
           n_held += (b->held[s] >> f) & 1;
@@ -2612,26 +2942,20 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
         return fail (error, "domain %04x holds %u buses, counts %u",
                      b->domain, n, b->n_domain_buses);
     }
-  if (asm_addr_space_get_n_reserved (st->all) != total)
+  if (st->n_reserved != total)
     return fail (error, "%" G_GUINT64_FORMAT " functions reserved, buses "
-                 "count %" G_GUINT64_FORMAT,
-                 asm_addr_space_get_n_reserved (st->all), total);
-  for (guint i = 0; i < st->classes->len; i++)
+                 "count %" G_GUINT64_FORMAT, st->n_reserved, total);
+  if (!check_classes (st, buses, error))
+    return FALSE;
+  for (guint i = 0; i < st->empties->len; i++)
     {
-      Class *c = class_at (st, i);
-      GArray *ids = g_hash_table_lookup (st->groups,
-                                         GUINT_TO_POINTER (c->group));
-      gboolean listed = FALSE;
-      for (guint j = 0; ids != NULL && j < ids->len; j++)
-        listed |= g_array_index (ids, guint, j) == i;
-      if (!listed)
-        return fail (error, "class %u is not listed under its group", i);
-      if (!asm_addr_space_check (c->free, error) ||
-          !asm_addr_space_check (c->agg, error))
+      Empties *e = empties_at (st, i);
+      if (e->n_idle != n_idle[i])
+        return fail (error, "idle index %u counts %" G_GUINT64_FORMAT
+                     " buses, holds %" G_GUINT64_FORMAT, i, e->n_idle,
+                     n_idle[i]);
+      if (!asm_addr_space_check (e->idle, error))
         return FALSE;
     }
-  for (guint i = 0; i < st->empties->len; i++)
-    if (!asm_addr_space_check (empties_at (st, i)->idle, error))
-      return FALSE;
-  return asm_addr_space_check (st->all, error);
+  return TRUE;
 }

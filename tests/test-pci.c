@@ -12,7 +12,10 @@
  * added by growth with the 30th disk at 01:01.0, reuse of the lowest freed
  * slot, aggregate slots, the looser rules for addresses from
  * configuration, and isolation groups.  asm_pci_bus_set_check() runs after
- * every change.
+ * every change.  Last, random operation sequences (controllers, exact and
+ * next reservations, releases, isolation groups, hotplug) are checked step
+ * by step against a naive copy of libvirt's scan over per-bus bitmaps;
+ * ASM_TEST_SEED=N replays one seed for longer.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -356,9 +359,9 @@ test_models (void **state)
   assert_int_equal (
       asm_pci_controller_model_get_connect_flags (M (PCIE_TO_PCI_BRIDGE)),
       ASM_PCI_CONNECT_TYPE_PCIE_TO_PCI_BRIDGE);
-  assert_int_equal (
-      asm_pci_controller_model_get_connect_flags (M (PCIE_SWITCH_DOWNSTREAM_PORT)),
-      ASM_PCI_CONNECT_TYPE_PCIE_SWITCH_DOWNSTREAM_PORT);
+  m = M (PCIE_SWITCH_DOWNSTREAM_PORT);
+  assert_int_equal (asm_pci_controller_model_get_connect_flags (m),
+                    ASM_PCI_CONNECT_TYPE_PCIE_SWITCH_DOWNSTREAM_PORT);
 
   /* what each bus accepts (virDomainPCIAddressBusSetModel) */
   assert_int_equal (asm_pci_controller_model_get_bus_flags (M (PCI_ROOT), TRUE,
@@ -616,11 +619,6 @@ test_seed002_rules (void **state)
                                     FALSE, &error));
   CHECK (set);
 }
-
-typedef struct {
-  AsmPciBusSet *set;
-  guint32 next_index;
-} Filler;
 
 static void
 test_seed002_256_buses (void **state)
@@ -1522,6 +1520,373 @@ test_foreach_reserved (void **state)
   CHECK (set);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Model-based test: random operations against libvirt's scan             */
+/* ---------------------------------------------------------------------- */
+
+/* A naive copy of libvirt's address set: one bitmap per bus, buses in
+ * (domain, bus) order, every search a scan. */
+typedef struct {
+  guint32 index, domain, bus;
+  AsmPciControllerModel model;
+  AsmPciConnectFlags accepts;
+  guint8 min_slot, max_slot;
+  guint32 group;
+  gboolean locked;
+  guint32 agg;
+  guint8 funcs[32];
+  guint8 held[32];
+} MBus;
+
+typedef struct {
+  GArray *buses; /* MBus, sorted by (domain, bus) */
+} Model;
+
+static MBus *
+model_bus (Model *m, guint32 domain, guint32 bus)
+{
+  for (guint i = 0; i < m->buses->len; i++)
+    {
+      MBus *b = &g_array_index (m->buses, MBus, i);
+      if (b->domain == domain && b->bus == bus)
+        return b;
+    }
+  return NULL;
+}
+
+static void
+model_add (Model *m, guint32 index, AsmPciControllerModel model,
+           guint32 domain)
+{
+  MBus nb = { 0 };
+  guint i;
+
+  nb.index = index;
+  nb.domain = domain;
+  nb.bus = asm_pci_controller_model_is_root (model) ? 0 : index;
+  nb.model = model;
+  nb.accepts = asm_pci_controller_model_get_bus_flags (model, TRUE,
+                                                       &nb.min_slot,
+                                                       &nb.max_slot);
+  for (i = 0; i < m->buses->len; i++)
+    {
+      MBus *b = &g_array_index (m->buses, MBus, i);
+      if (b->domain > domain || (b->domain == domain && b->bus > nb.bus))
+        break;
+    }
+  g_array_insert_val (m->buses, i, nb);
+}
+
+/* libvirt's virDomainPCIAddressFlagsCompatible, written out again */
+static gboolean
+model_fits (const MBus *b, AsmPciConnectFlags dev, gboolean from_config)
+{
+  AsmPciConnectFlags bus = b->accepts;
+
+  if (dev & ASM_PCI_CONNECT_INTEGRATED)
+    {
+      if (b->bus != 0)
+        return FALSE;
+      bus |= ASM_PCI_CONNECT_AUTOASSIGN;
+    }
+  if (from_config)
+    {
+      if (bus & ASM_PCI_CONNECT_TYPES_ENDPOINT)
+        bus |= ASM_PCI_CONNECT_TYPES_ENDPOINT;
+      if (dev & ASM_PCI_CONNECT_TYPE_PCI_BRIDGE)
+        dev |= ASM_PCI_CONNECT_TYPE_PCI_DEVICE;
+    }
+  else if ((dev & ASM_PCI_CONNECT_AUTOASSIGN) &&
+           !(bus & ASM_PCI_CONNECT_AUTOASSIGN))
+    return FALSE;
+  if ((dev & ASM_PCI_CONNECT_HOTPLUGGABLE) &&
+      !(bus & ASM_PCI_CONNECT_HOTPLUGGABLE))
+    return FALSE;
+  return (dev & bus & ASM_PCI_CONNECT_TYPES_MASK) != 0;
+}
+
+static gboolean
+model_empty (const MBus *b)
+{
+  for (guint s = 0; s < 32; s++)
+    if (b->funcs[s])
+      return FALSE;
+  return TRUE;
+}
+
+/* virDomainPCIAddressGetNextAddr with function -1, restricted to domain
+ * @dom (G_MAXUINT32: any) and buses below @below */
+static gboolean
+model_next (Model *m, AsmPciConnectFlags flags, guint32 group, guint32 dom,
+            guint32 below, AsmPciAddr *out)
+{
+  for (int pass = 1; pass <= 2; pass++)
+    for (guint i = 0; i < m->buses->len; i++)
+      {
+        MBus *b = &g_array_index (m->buses, MBus, i);
+
+        if ((dom != G_MAXUINT32 && b->domain != dom) || b->bus >= below ||
+            !model_fits (b, flags, FALSE))
+          continue;
+        if (pass == 1 ? b->group != group : (!model_empty (b) || b->locked))
+          continue;
+        for (guint s = b->min_slot; s <= b->max_slot; s++)
+          {
+            gint f = -1;
+            if (b->funcs[s] == 0)
+              f = 0;
+            else if ((flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) &&
+                     ((b->agg >> s) & 1))
+              for (guint g = 0; g < 8 && f < 0; g++)
+                if (!((b->funcs[s] >> g) & 1))
+                  f = (gint) g;
+            if (f >= 0)
+              {
+                *out = (AsmPciAddr) { b->domain, b->bus, (guint8) s,
+                                      (guint8) f };
+                return TRUE;
+              }
+          }
+      }
+  return FALSE;
+}
+
+/* virDomainPCIAddressReserveAddrInternal, after validation */
+static void
+model_take (MBus *b, guint s, guint f, AsmPciConnectFlags flags,
+            guint32 group, gboolean from_config)
+{
+  gboolean was_empty = model_empty (b);
+
+  if (b->funcs[s] == 0)
+    b->agg = (flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) ? b->agg | 1u << s
+                                                      : b->agg & ~(1u << s);
+  if (was_empty && !b->locked)
+    b->group = group;
+  else if (b->group != group && from_config)
+    b->group = 0;
+  b->funcs[s] |= (guint8) (1u << f);
+}
+
+static gboolean
+model_listing (const AsmPciAddr *a, gpointer user_data)
+{
+  GString *s = user_data;
+  g_string_append_printf (s, " %x:%x:%x.%x", a->domain, a->bus, a->slot,
+                          a->function);
+  return TRUE;
+}
+
+static char *
+model_list (Model *m)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < m->buses->len; i++)
+    {
+      MBus *b = &g_array_index (m->buses, MBus, i);
+      for (guint sl = 0; sl < 32; sl++)
+        for (guint f = 0; f < 8; f++)
+          if ((b->funcs[sl] >> f) & 1)
+            g_string_append_printf (s, " %x:%x:%x.%x", b->domain, b->bus, sl,
+                                    f);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static void
+compare_listing (AsmPciBusSet *set, Model *m, guint32 seed, guint step)
+{
+  g_autoptr(GString) got = g_string_new (NULL);
+  g_autofree char *want = model_list (m);
+
+  asm_pci_bus_set_foreach_reserved (set, model_listing, got);
+  if (strcmp (got->str, want) != 0)
+    fail_msg ("seed %u step %u: reserved addresses differ\n got: %s\nwant: %s",
+              seed, step, got->str, want);
+}
+
+static const AsmPciConnectFlags model_flags[] = {
+  PCI_DEV,
+  PCI_DEV | ASM_PCI_CONNECT_HOTPLUGGABLE,
+  PCIE_DEV,
+  PCIE_DEV | ASM_PCI_CONNECT_HOTPLUGGABLE,
+  ASM_PCI_CONNECT_TYPE_PCIE_DEVICE,
+  ROOT_PORT,
+  ASM_PCI_CONNECT_TYPE_PCI_BRIDGE,
+  ASM_PCI_CONNECT_TYPE_PCIE_DEVICE | ASM_PCI_CONNECT_INTEGRATED |
+      ASM_PCI_CONNECT_AUTOASSIGN,
+  PCI_DEV | ASM_PCI_CONNECT_AGGREGATE_SLOT,
+  ASM_PCI_CONNECT_TYPE_PCIE_SWITCH_DOWNSTREAM_PORT,
+};
+
+static void
+run_model (guint32 seed, guint n_steps)
+{
+  g_autoptr(AsmPciBusSet) set = asm_pci_bus_set_new ();
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  Model m = { g_array_new (FALSE, TRUE, sizeof (MBus)) };
+  guint32 next_index = 0x10;
+  static const guint32 domains[] = { 0, 3, 9 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (domains); i++)
+    {
+      AsmPciControllerModel root = g_rand_boolean (rand) ? M (PCI_ROOT)
+                                                         : M (PCIE_ROOT);
+      OK (asm_pci_bus_set_add_controller (set, domains[i], root, NULL,
+                                          &error));
+      model_add (&m, domains[i], root, domains[i]);
+    }
+
+  for (guint step = 0; step < n_steps; step++)
+    {
+      guint op = g_rand_int_range (rand, 0, 100);
+      AsmPciConnectFlags flags =
+          model_flags[g_rand_int_range (rand, 0, G_N_ELEMENTS (model_flags))];
+      guint32 group = g_rand_int_range (rand, 0, 3);
+      AsmPciAddr got = { 0 }, want = { 0 };
+      gboolean ok, want_ok;
+
+      if (op < 8)
+        {
+          /* a controller at the next free place of a domain */
+          AsmPciControllerModel model = g_rand_int_range (rand, 2, 10);
+          AsmPciConnectFlags cflags =
+              asm_pci_controller_model_get_connect_flags (model);
+          guint32 dom = domains[g_rand_int_range (rand, 0, 3)];
+          guint32 index = next_index;
+
+          if (m.buses->len >= 60)
+            continue;
+          want_ok = model_next (&m, cflags, 0, dom, index, &want);
+          ok = asm_pci_bus_set_add_controller_next (set, index, model, dom,
+                                                    &got, NULL);
+          if (ok != want_ok)
+            fail_msg ("seed %u step %u: add_controller_next %d", seed, step,
+                      ok);
+          if (!ok)
+            continue;
+          if (!asm_pci_addr_equal (&got, &want))
+            fail_msg ("seed %u step %u: controller placed differently",
+                      seed, step);
+          {
+            MBus *p = model_bus (&m, got.domain, got.bus);
+            model_take (p, got.slot, got.function, cflags, 0, FALSE);
+            p->held[got.slot] |= (guint8) (1u << got.function);
+          }
+          model_add (&m, index, model, dom);
+          next_index++;
+        }
+      else if (op < 50)
+        {
+          /* reserve_next */
+          want_ok = model_next (&m, flags, group, G_MAXUINT32, G_MAXUINT32,
+                                &want);
+          ok = asm_pci_bus_set_reserve_next_full (set, flags, group, &got,
+                                                  NULL);
+          if (ok != want_ok ||
+              (ok && !asm_pci_addr_equal (&got, &want)))
+            {
+              g_autofree char *g = asm_pci_addr_format (&got);
+              g_autofree char *w = asm_pci_addr_format (&want);
+              fail_msg ("seed %u step %u: reserve_next %#x group %u: got %s, "
+                        "want %s", seed, step, flags, group,
+                        ok ? g : "nothing", want_ok ? w : "nothing");
+            }
+          if (ok)
+            model_take (model_bus (&m, got.domain, got.bus), got.slot,
+                        got.function, flags, group, FALSE);
+        }
+      else if (op < 65)
+        {
+          /* an exact address */
+          MBus *b = &g_array_index (m.buses, MBus,
+                                    g_rand_int_range (rand, 0, m.buses->len));
+          gboolean from_config = g_rand_boolean (rand);
+          AsmPciAddr a = { b->domain, b->bus,
+                           (guint8) g_rand_int_range (rand, 0, 32),
+                           (guint8) g_rand_int_range (rand, 0, 8) };
+          want_ok = model_fits (b, flags, from_config) &&
+                    a.slot >= b->min_slot && a.slot <= b->max_slot &&
+                    !((b->funcs[a.slot] >> a.function) & 1);
+          ok = asm_pci_bus_set_reserve_addr_full (set, &a, flags, group,
+                                                  from_config, NULL);
+          if (ok != want_ok)
+            fail_msg ("seed %u step %u: reserve_addr %x:%x:%x.%x flags %#x "
+                      "config %d: %d", seed, step, a.domain, a.bus, a.slot,
+                      a.function, flags, from_config, ok);
+          if (ok)
+            model_take (b, a.slot, a.function, flags, group, from_config);
+        }
+      else if (op < 92)
+        {
+          /* release a random reserved function */
+          MBus *b = &g_array_index (m.buses, MBus,
+                                    g_rand_int_range (rand, 0, m.buses->len));
+          guint s = g_rand_int_range (rand, 0, 32);
+          guint f = g_rand_int_range (rand, 0, 8);
+          AsmPciAddr a = { b->domain, b->bus, (guint8) s, (guint8) f };
+          want_ok = ((b->funcs[s] >> f) & 1) && !((b->held[s] >> f) & 1);
+          ok = asm_pci_bus_set_release_addr (set, &a, NULL);
+          if (ok != want_ok)
+            fail_msg ("seed %u step %u: release %x:%x:%x.%x: %d", seed, step,
+                      a.domain, a.bus, s, f, ok);
+          if (ok)
+            {
+              b->funcs[s] &= (guint8) ~(1u << f);
+              if (b->funcs[s] == 0)
+                b->agg &= ~(1u << s);
+            }
+        }
+      else if (op < 97)
+        {
+          MBus *b = &g_array_index (m.buses, MBus,
+                                    g_rand_int_range (rand, 0, m.buses->len));
+          gboolean locked = g_rand_int_range (rand, 0, 4) == 0;
+          OK (asm_pci_bus_set_set_isolation_group (set, b->index, group,
+                                                   locked, &error));
+          b->group = group;
+          b->locked = locked;
+        }
+      else
+        {
+          MBus *b = &g_array_index (m.buses, MBus,
+                                    g_rand_int_range (rand, 0, m.buses->len));
+          gboolean hot = g_rand_boolean (rand);
+          AsmPciConnectFlags accepts =
+              asm_pci_controller_model_get_bus_flags (b->model, hot, NULL,
+                                                      NULL);
+          ok = asm_pci_bus_set_set_hotplug (set, b->index, hot, NULL);
+          if (ok != (!hot || (accepts & ASM_PCI_CONNECT_HOTPLUGGABLE)))
+            fail_msg ("seed %u step %u: set_hotplug", seed, step);
+          if (ok)
+            b->accepts = accepts;
+        }
+      if (step % 64 == 0 || step == n_steps - 1)
+        {
+          g_autoptr(GError) error = NULL;
+          if (!asm_pci_bus_set_check (set, &error))
+            fail_msg ("seed %u step %u: %s", seed, step, error->message);
+          compare_listing (set, &m, seed, step);
+        }
+    }
+  g_array_unref (m.buses);
+}
+
+static void
+test_model_random (void **state)
+{
+  const char *env = g_getenv ("ASM_TEST_SEED");
+
+  if (env != NULL)
+    {
+      run_model ((guint32) g_ascii_strtoull (env, NULL, 10), 4000);
+      return;
+    }
+  for (guint32 seed = 1; seed <= 40; seed++)
+    run_model (seed, 1500);
+}
+
 int
 main (void)
 {
@@ -1550,6 +1915,7 @@ main (void)
     cmocka_unit_test (test_isolation_groups),
     cmocka_unit_test (test_copy_independent),
     cmocka_unit_test (test_foreach_reserved),
+    cmocka_unit_test (test_model_random),
   };
 
   return cmocka_run_group_tests_name ("pci", tests, NULL, NULL);
