@@ -857,6 +857,7 @@ asm_addr_space_find_free (AsmAddrSpace *s, const AsmRange *within,
       if (!next_in_box (s, within, u, t))
         break;
     }
+  if (error != NULL) /* callers probing many boxes pass NULL: skip the text */
   {
     g_autofree char *b = format_box (s, within);
     g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,

@@ -632,9 +632,13 @@ typedef struct {
 static void inner_fix_underflow (Inner *in, guint i);
 
 /* Applies sp under *slot; returns the new right sibling when the node had to
- * split, else NULL.  The caller refreshes its entry for *slot. */
+ * split, else NULL.  *changed tells whether the node's smallest key or
+ * augmented values may have changed: when they did not, the caller's entry
+ * for *slot is still exact and nothing above needs recomputing, which is
+ * the common case (most writes inside a leaf leave its largest free run
+ * and its key alone as seen from two levels up). */
 static Node *
-node_splice (Node **slot, const Splice *sp)
+node_splice (Node **slot, const Splice *sp, gboolean *changed)
 {
   Node *n = node_make_writable (slot);
 
@@ -647,6 +651,7 @@ node_splice (Node **slot, const Splice *sp)
       guint tail = l->h.n - pos - removed;
 
       g_assert (!sp->replace || (pos < l->h.n && l->first[pos] == sp->key));
+      *changed = TRUE; /* the parent compares the leaf's new values */
 
       if (total <= LEAF_CAP)
         {
@@ -696,15 +701,34 @@ node_splice (Node **slot, const Splice *sp)
     {
       Inner *in = (Inner *) n;
       guint i = inner_route (in, sp->key);
-      Node *sib = node_splice (&in->child[i], sp);
+      gboolean child_changed = TRUE;
+      Node *sib = node_splice (&in->child[i], sp, &child_changed);
 
-      inner_refresh (in, i);
+      *changed = TRUE;
       if (sib == NULL)
         {
           if (in->child[i]->n < (in->child[i]->leaf ? LEAF_MIN : INNER_MIN))
-            inner_fix_underflow (in, i);
+            {
+              inner_refresh (in, i);
+              inner_fix_underflow (in, i);
+              return NULL;
+            }
+          if (child_changed)
+            {
+              guint64 key = in->key[i], max_free = in->max_free[i];
+              guint64 min_free = in->min_free[i], max_tail = in->max_tail[i];
+              guint8 max_order = in->max_order[i];
+              inner_refresh (in, i);
+              *changed = key != in->key[i] || max_free != in->max_free[i] ||
+                         min_free != in->min_free[i] ||
+                         max_tail != in->max_tail[i] ||
+                         max_order != in->max_order[i];
+            }
+          else
+            *changed = FALSE;
           return NULL;
         }
+      inner_refresh (in, i);
       /* insert sib after child i, splitting this node if it is full */
       if (in->h.n < INNER_CAP)
         {
@@ -875,6 +899,7 @@ static void
 tree_splice (AsmArena *a, const Splice *sp)
 {
   Node *sib;
+  gboolean changed;
 
   if (a->root == NULL)
     {
@@ -883,7 +908,7 @@ tree_splice (AsmArena *a, const Splice *sp)
       a->root = &l->h;
       a->height = 1;
     }
-  sib = node_splice (&a->root, sp);
+  sib = node_splice (&a->root, sp, &changed);
   if (sib != NULL)
     {
       Inner *root = inner_new ();
