@@ -286,12 +286,88 @@ write_outputs (AsmFabric *fabric, const char *output_dir)
   return 0;
 }
 
+/* The hardware side of the demo: the simulator (default), or a real QEMU
+ * whose topology has the demo's three switches. */
+static AsmBackend *
+demo_backend_new (const char *name, GError **error)
+{
+  static const AsmQemuSwitch switches[] = {
+    { "sw-a", 8 }, { "sw-b", 8 }, { "sw-c", 8 },
+  };
+
+  if (name == NULL || strcmp (name, "sim") == 0)
+    return asm_sim_backend_new ();
+  if (strcmp (name, "qemu") == 0)
+    return asm_qemu_backend_new (NULL, switches, G_N_ELEMENTS (switches),
+                                 error);
+  g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+               "unknown backend '%s' (sim or qemu)", name);
+  return NULL;
+}
+
+/* Does the hardware hold what the model says?  The sim compares every
+ * register; with QEMU, every endpoint and PF must sit behind the port the
+ * model binds it to (windows and tables are model-only there). */
+static gboolean
+demo_verify (AsmBackend *backend, AsmFabric *fabric, GError **error)
+{
+  g_autoptr (GArray) ids = NULL;
+
+  if (asm_sim_is_sim (backend))
+    return asm_sim_verify (backend, fabric, error);
+  ids = asm_fabric_list (fabric, "devices");
+  for (guint i = 0; i < ids->len; i++)
+    {
+      AsmDeviceInfo di;
+      g_autofree char *qid = NULL, *bus = NULL, *port = NULL;
+
+      asm_fabric_get_device_info (fabric, g_array_index (ids, AsmId, i), &di);
+      if (di.kind == ASM_DEVICE_VF)
+        continue;
+      qid = asm_qemu_get_device_id (di.id);
+      bus = asm_qemu_get_device_bus (backend, qid, error);
+      port = asm_qemu_get_port_id (backend, di.switch_id, di.port);
+      if (bus == NULL)
+        return FALSE;
+      if (port == NULL || strcmp (bus, port) != 0)
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
+                       "device '%s' is behind %s in QEMU, the model says %s",
+                       di.name, bus, port ? port : "(no port)");
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static void
+print_qom (AsmBackend *backend, const char *when)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tree = NULL;
+
+  if (!asm_qemu_is_qemu (backend))
+    return;
+  tree = asm_qemu_get_qom_tree (backend, &error);
+  printf ("   QEMU's ports %s:\n", when);
+  if (tree == NULL)
+    printf ("     (%s)\n", error->message);
+  else
+    {
+      g_auto (GStrv) lines = g_strsplit (tree, "\n", -1);
+      for (guint i = 0; lines[i] != NULL; i++)
+        if (lines[i][0] != '\0')
+          printf ("     %s\n", lines[i]);
+    }
+}
+
 static int
-demo_fabric (const char *output_dir)
+demo_fabric (const char *output_dir, const char *backend_name)
 {
   GError *error = NULL;
-  g_autoptr (AsmBackend) sim = asm_sim_backend_new ();
+  g_autoptr (AsmBackend) sim = NULL;
   g_autoptr (AsmFabric) fabric = NULL;
+  gboolean is_qemu;
   AsmId sw_a, sw_b, sw_c, nic0, nic1, gpu0, nvme0, vm1, vm2, p1, p2, vf, vf2;
   guint64 v1, v2, gpu_off, vf_off, predicted;
   AsmSwitchSpec spec = { 0 };
@@ -303,6 +379,19 @@ demo_fabric (const char *output_dir)
           "time\n");
   printf ("=================================================================="
           "\n\n");
+  sim = demo_backend_new (backend_name, &error);
+  if (sim == NULL)
+    {
+      if (g_error_matches (error, ASM_ERROR, ASM_ERROR_NOT_FOUND))
+        fprintf (stderr, "asmctl: QEMU is not installed (Debian package "
+                         "qemu-system-x86)\n");
+      return die (error);
+    }
+  is_qemu = asm_qemu_is_qemu (sim);
+  if (is_qemu)
+    printf ("Backend: %s, pid %d; windows and translation tables stay in "
+            "the model (QMP cannot program them).\n\n",
+            asm_qemu_get_version (sim), (int) asm_qemu_get_pid (sim));
   fabric = asm_fabric_new ("demo", 0, (G_GUINT64_CONSTANT (1) << 40) - 1,
                            2 * MiB, sim, &error);
   if (fabric == NULL)
@@ -311,8 +400,8 @@ demo_fabric (const char *output_dir)
   asm_fabric_add_observer (fabric, on_event, NULL);
 
   printf ("1. Three switches share a 1 TiB physical space; windows grow on "
-          "demand\n   (1 GiB at a time) from the global space (simulated "
-          "hardware backend).\n");
+          "demand\n   (1 GiB at a time) from the global space (%s).\n",
+          is_qemu ? "a real QEMU" : "simulated hardware backend");
   spec.table_capacity = 16;
   spec.n_ports = 8;
   spec.name = "sw-a", spec.bandwidth = 64000, spec.latency_ns = 300;
@@ -375,8 +464,10 @@ demo_fabric (const char *output_dir)
   printf ("\n5. Transparent migration: vm1's partition moves to sw-b with "
           "its GPU\n");
   print_translation (fabric, vm1, v1 + gpu_off + 0x40, "before:");
+  print_qom (sim, "before");
   CHECK_OK (asm_fabric_migrate_partition (fabric, p1, sw_b, &error));
   print_translation (fabric, vm1, v1 + gpu_off + 0x40, "after:");
+  print_qom (sim, "after");
 
   printf ("\n6. VF transfer (hold, new VF on nic1, offset stored, hold "
           "lifted): same virtual address\n");
@@ -387,7 +478,22 @@ demo_fabric (const char *output_dir)
   printf ("\n7. A backend failure in the middle of a migration is undone "
           "exactly\n");
   before = asm_fabric_save (fabric, NULL);
-  asm_sim_fail_call (sim, 5);
+  if (is_qemu)
+    {
+      /* a device plugged behind the fabric's back where gpu0 would go */
+      g_autofree char *port = asm_qemu_get_port_id (sim, sw_a, 1);
+      g_autofree char *args = g_strdup_printf (
+          "{\"driver\":\"edu\",\"id\":\"intruder\",\"bus\":\"%s\","
+          "\"addr\":\"0x0\"}", port);
+      g_autofree char *reply = asm_qemu_command (sim, "device_add", args, 0,
+                                                 &error);
+      if (reply == NULL)
+        return die (error);
+      printf ("   (a device 'intruder' was plugged into %s behind the "
+              "fabric's back)\n", port);
+    }
+  else
+    asm_sim_fail_call (sim, 5);
   if (asm_fabric_migrate_partition (fabric, p1, sw_a, &error))
     {
       fprintf (stderr, "asmctl: the injected failure did not happen\n");
@@ -395,12 +501,13 @@ demo_fabric (const char *output_dir)
     }
   printf ("   error: %s\n", error->message);
   g_clear_error (&error);
-  asm_sim_clear_faults (sim);
+  if (!is_qemu)
+    asm_sim_clear_faults (sim);
   after = asm_fabric_save (fabric, NULL);
   printf ("   saved state identical to before: %s; hardware matches the "
           "model: %s\n",
           strcmp (before, after) == 0 ? "yes" : "NO",
-          asm_sim_verify (sim, fabric, NULL) ? "yes" : "NO");
+          demo_verify (sim, fabric, NULL) ? "yes" : "NO");
   print_translation (fabric, vm1, v1 + gpu_off + 0x40, "still:");
 
   if (output_dir != NULL && write_outputs (fabric, output_dir) != 0)
@@ -412,16 +519,16 @@ demo_fabric (const char *output_dir)
   asmctl_print_switches (fabric, stdout);
 
   CHECK_OK (asm_fabric_check (fabric, &error));
-  CHECK_OK (asm_sim_verify (sim, fabric, &error));
-  printf ("\nThe fabric passes asm_fabric_check() and the simulated "
-          "hardware matches the model.\n");
+  CHECK_OK (demo_verify (sim, fabric, &error));
+  printf ("\nThe fabric passes asm_fabric_check() and the %s "
+          "hardware matches the model.\n", is_qemu ? "QEMU" : "simulated");
   return 0;
 }
 
 int
 asmctl_cmd_demo (int argc, char **argv)
 {
-  g_autofree char *output_dir = NULL;
+  g_autofree char *output_dir = NULL, *backend = NULL;
   gboolean no_files = FALSE;
   g_autoptr (GOptionContext) ctx = NULL;
   g_autoptr (GError) error = NULL;
@@ -431,6 +538,9 @@ asmctl_cmd_demo (int argc, char **argv)
       "(default: the current directory)", "DIR" },
     { "no-files", 0, 0, G_OPTION_ARG_NONE, &no_files,
       "Print only; write no picture and no snapshot", NULL },
+    { "backend", 'b', 0, G_OPTION_ARG_STRING, &backend,
+      "sim (default: the simulated switch hardware) or qemu (a real "
+      "qemu-system-x86_64 driven over QMP)", "NAME" },
     { NULL }
   };
   int rc;
@@ -457,6 +567,7 @@ asmctl_cmd_demo (int argc, char **argv)
   rc = demo_iova ();
   if (rc != 0)
     return rc;
-  return demo_fabric (no_files ? NULL : (output_dir ? output_dir : "."));
+  return demo_fabric (no_files ? NULL : (output_dir ? output_dir : "."),
+                      backend);
 }
 
