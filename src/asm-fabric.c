@@ -1104,12 +1104,13 @@ typedef struct {
   AsmId exclude;
   AsmId own;        /* the switch that already counts this demand and
                        table entry (a partition growing by relocation) */
+  guint need_ports; /* free ports the devices moving along need */
   /* filled by choose_switch */
   FModel *m;
   gboolean global_can_grow;
   AsmId best;
   gdouble best_score;
-  guint n_latency, n_bandwidth, n_table, n_space;
+  guint n_latency, n_bandwidth, n_table, n_space, n_ports;
 } PlaceCtx;
 
 static gboolean
@@ -1141,6 +1142,17 @@ score_switch (guint32 key, AsmPObj *o, gpointer data)
     {
       c->n_table++;
       return TRUE;
+    }
+  if (c->need_ports > 0 && s->id != c->own)
+    {
+      guint free_ports = 0;
+      for (guint i = 0; i < s->n_ports; i++)
+        free_ports += s->ports[i] == ASM_ID_NONE;
+      if (free_ports < c->need_ports)
+        {
+          c->n_ports++;
+          return TRUE;
+        }
     }
   asm_arena_get_stats (s->space, &st);
   if (st.largest_free >= c->size &&
@@ -1188,6 +1200,19 @@ score_switch (guint32 key, AsmPObj *o, gpointer data)
   return TRUE;
 }
 
+/* the devices of p that take a port of the switch it moves to */
+static guint
+partition_movers (FModel *m, const FPartition *p)
+{
+  guint n = 0;
+  for (guint i = 0; i < p->devices->len; i++)
+    {
+      const FDevice *d = FDEV (m, g_array_index (p->devices, AsmId, i));
+      n += d->kind != ASM_DEVICE_VF && d->redirect_sw == ASM_ID_NONE;
+    }
+  return n;
+}
+
 static gboolean
 choose_switch (FModel *m, PlaceCtx *c, GError **error)
 {
@@ -1203,13 +1228,18 @@ choose_switch (FModel *m, PlaceCtx *c, GError **error)
   asm_pmap_foreach (m->switches, score_switch, c);
   if (c->best == ASM_ID_NONE)
     {
+      g_autofree char *ports_note =
+          c->need_ports > 0 ? g_strdup_printf ("%u short of free ports, ",
+                                               c->n_ports)
+                            : g_strdup ("");
       g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
                    "no switch can hold 0x%" G_GINT64_MODIFIER "x bytes: %u "
                    "too slow, %u short of bandwidth, %u with a full "
-                   "translation table, %u without room (and the global "
+                   "translation table, %s%u without room (and the global "
                    "space %s grow a window)",
                    c->size, c->n_latency, c->n_bandwidth, c->n_table,
-                   c->n_space, c->global_can_grow ? "can" : "cannot");
+                   ports_note, c->n_space,
+                   c->global_can_grow ? "can" : "cannot");
       return FALSE;
     }
   return TRUE;
@@ -1980,6 +2010,7 @@ plan_migrate (AsmFabric *f, FModel *m, Txn *t, GError **error)
       c.max_latency_ns = p->max_latency_ns;
       c.demand = p->bandwidth_demand;
       c.exclude = p->sw;
+      c.need_ports = partition_movers (m, p);
       if (!choose_switch (m, &c, error))
         {
           g_prefix_error (error, "migrate partition %u: ", p->id);
@@ -2072,6 +2103,7 @@ plan_grow (AsmFabric *f, FModel *m, Txn *t, GError **error)
       c.max_latency_ns = p->max_latency_ns;
       c.demand = p->bandwidth_demand;
       c.own = from;
+      c.need_ports = partition_movers (m, p);
       if (!choose_switch (m, &c, error))
         {
           g_prefix_error (error, "grow partition %u: ", p->id);
