@@ -398,6 +398,14 @@ arg_u64 (int *i, int argc, char **argv)
   return g_ascii_strtoull (argv[++*i], NULL, 0);
 }
 
+/* MAX() would evaluate (and consume) the argument twice */
+static guint64
+arg_at_least_1 (int *i, int argc, char **argv)
+{
+  guint64 v = arg_u64 (i, argc, argv);
+  return MAX (v, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -412,13 +420,13 @@ main (int argc, char **argv)
       else if (strcmp (argv[i], "--runs") == 0)
         opt.runs = (guint) CLAMP (arg_u64 (&i, argc, argv), 1, MAX_RUNS);
       else if (strcmp (argv[i], "--k") == 0)
-        opt.k = (guint) MAX (arg_u64 (&i, argc, argv), 1);
+        opt.k = (guint) arg_at_least_1 (&i, argc, argv);
       else if (strcmp (argv[i], "--rounds") == 0)
-        opt.rounds = (guint) MAX (arg_u64 (&i, argc, argv), 1);
+        opt.rounds = (guint) arg_at_least_1 (&i, argc, argv);
       else if (strcmp (argv[i], "--max-n") == 0)
         opt.max_n = arg_u64 (&i, argc, argv);
       else if (strcmp (argv[i], "--far-calls") == 0)
-        opt.far_calls = (guint) MAX (arg_u64 (&i, argc, argv), 1);
+        opt.far_calls = (guint) arg_at_least_1 (&i, argc, argv);
       else if (strcmp (argv[i], "--seed") == 0)
         opt.seed = arg_u64 (&i, argc, argv);
       else
