@@ -671,6 +671,8 @@ struct _AsmPciBusSet {
   gpointer grow_data;
   GDestroyNotify grow_destroy;
   gboolean growing;  /* inside the grow callback: do not call it again */
+  gboolean keep_growth; /* no snapshot before growing: what the callback
+                           added stays even when the retry fails */
 };
 
 static const guint8 domain_dims[1] = { 16 };
@@ -2342,19 +2344,23 @@ asm_pci_bus_set_reserve_next_full (AsmPciBusSet *set, AsmPciConnectFlags flags,
       return FALSE;
     }
 
-  saved = state_copy (set->st);
+  saved = set->keep_growth ? NULL : state_copy (set->st);
   asm_pci_bus_set_ref (set);
   set->growing = TRUE;
   grown = set->grow (set, flags, set->grow_data, &grow_error);
   set->growing = FALSE;
   if (grown && find_next (set->st, flags, isolation_group, &scope_all, &a))
     {
-      state_free (saved);
+      if (saved != NULL)
+        state_free (saved);
       asm_pci_bus_set_unref (set);
       goto found;
     }
-  state_free (set->st);
-  set->st = saved;
+  if (saved != NULL)
+    {
+      state_free (set->st);
+      set->st = saved;
+    }
   if (!grown)
     g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
                  "no room for flags %s (isolation group %u), and growing the "
@@ -2364,8 +2370,9 @@ asm_pci_bus_set_reserve_next_full (AsmPciBusSet *set, AsmPciConnectFlags flags,
   else
     g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
                  "no room for flags %s (isolation group %u), even after the "
-                 "grow callback added some (rolled back)",
-                 what, isolation_group);
+                 "grow callback added some (%s)",
+                 what, isolation_group,
+                 saved != NULL ? "rolled back" : "kept, as asked");
   g_clear_error (&grow_error);
   asm_pci_bus_set_unref (set);
   return FALSE;
@@ -2655,6 +2662,29 @@ asm_pci_bus_set_set_grow_func (AsmPciBusSet *set, AsmPciGrowFunc func,
   set->grow = func;
   set->grow_data = user_data;
   set->grow_destroy = destroy;
+}
+
+/**
+ * asm_pci_bus_set_set_keep_growth:
+ * @set: a set
+ * @keep: %TRUE to keep what the grow callback adds even when the retry
+ *   still finds no room
+ *
+ * By default asm_pci_bus_set_reserve_next() snapshots the set before it
+ * calls the grow callback (O(buses)) and restores the snapshot when the
+ * call fails, so a failed call changes nothing.  A policy that grows once
+ * per device and takes the responsibility of undoing its own additions
+ * (or runs on a throw-away copy, as a dry run) can skip the snapshot with
+ * @keep = %TRUE: a failed call then leaves the controllers the callback
+ * added.
+ *
+ * Since: 0.1
+ */
+void
+asm_pci_bus_set_set_keep_growth (AsmPciBusSet *set, gboolean keep)
+{
+  g_return_if_fail (set != NULL);
+  set->keep_growth = keep;
 }
 
 /* ------------------------------------------------------------------ */

@@ -406,6 +406,8 @@ void asm_pci_bus_set_set_grow_func (AsmPciBusSet *set, AsmPciGrowFunc func,
                                     gpointer user_data,
                                     GDestroyNotify destroy);
 ASM_AVAILABLE_IN_0_1
+void asm_pci_bus_set_set_keep_growth (AsmPciBusSet *set, gboolean keep);
+ASM_AVAILABLE_IN_0_1
 gboolean asm_pci_bus_set_check (AsmPciBusSet *set, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AsmPciBusSet, asm_pci_bus_set_unref)
