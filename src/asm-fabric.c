@@ -187,6 +187,10 @@ struct _AsmFabric {
   FILE *journal;
   char *journal_path;
   guint64 journal_seq;       /* last sequence number written */
+  guint64 journal_closed;    /* last "commit" or "undone": a save taken
+                                while a transaction is unfinished (the
+                                fabric broken) records this, so recovery
+                                still sees that transaction */
 };
 
 static void
@@ -627,6 +631,8 @@ journal_write (AsmFabric *f, const char *type, JsonNode *payload)
   line = json_generator_to_data (gen, NULL);
   fprintf (f->journal, "%s\n", line);
   fflush (f->journal);
+  if (strcmp (type, "commit") == 0 || strcmp (type, "undone") == 0)
+    f->journal_closed = f->journal_seq;
 }
 
 static JsonNode *
@@ -3074,7 +3080,9 @@ asm_fabric_predict (AsmFabric *fabric, AsmId workload, gdouble horizon,
  * migration.  Each change is its own transaction; one that fails is
  * counted in @out_report and leaves no trace.
  *
- * Returns: %TRUE (failures of single changes are reported, not returned)
+ * Returns: %TRUE, failures of single changes being counted in
+ *   @out_report; %FALSE with %ASM_ERROR_BACKEND only when a change could
+ *   not be undone and the fabric needs asm_fabric_recover()
  *
  * Since: 0.1
  */
@@ -3113,12 +3121,28 @@ asm_fabric_rebalance (AsmFabric *fabric, gdouble horizon,
         continue;
       grow = round_up (predicted - have, m->granule);
       asm_fabric_get_partition_info (fabric, largest, &before);
-      if (!asm_fabric_grow_partition (fabric, largest, largest_size + grow,
-                                      NULL))
-        {
-          rep.n_failed++;
-          continue;
-        }
+      {
+        g_autoptr (GError) gerr = NULL;
+        if (!asm_fabric_grow_partition (fabric, largest, largest_size + grow,
+                                        &gerr))
+          {
+            gboolean broken;
+            g_mutex_lock (&fabric->write_lock);
+            broken = fabric->broken;
+            g_mutex_unlock (&fabric->write_lock);
+            if (broken)
+              {
+                /* an undo failed: stop, and say so */
+                asm_fmodel_unref (m);
+                if (out_report != NULL)
+                  *out_report = rep;
+                g_propagate_error (error, g_steal_pointer (&gerr));
+                return FALSE;
+              }
+            rep.n_failed++;
+            continue;
+          }
+      }
       asm_fabric_get_partition_info (fabric, largest, &after);
       if (after.switch_id == before.switch_id &&
           after.phys_first == before.phys_first)
@@ -3703,7 +3727,7 @@ asm_fabric_save (AsmFabric *fabric, gsize *out_length)
   g_return_val_if_fail (fabric != NULL, NULL);
   g_mutex_lock (&fabric->write_lock);
   m = asm_fmodel_ref (fabric->current);
-  seq = fabric->journal_seq;
+  seq = fabric->broken ? fabric->journal_closed : fabric->journal_seq;
   g_mutex_unlock (&fabric->write_lock);
   root = asm_fmodel_to_json (m, seq);
   asm_fmodel_unref (m);
@@ -3754,7 +3778,7 @@ asm_fabric_restore (const char *json, gssize length, AsmBackend *backend,
   if (m == NULL)
     return NULL;
   f = fabric_alloc ("restored", m, backend);
-  f->journal_seq = seq;
+  f->journal_seq = f->journal_closed = seq;
   return f;
 }
 
@@ -3992,7 +4016,10 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
   if (pending_steps)
     g_array_unref (pending_steps);
   if (ok)
-    fabric->broken = FALSE;
+    {
+      fabric->broken = FALSE;
+      fabric->journal_closed = fabric->journal_seq;
+    }
   g_mutex_unlock (&fabric->write_lock);
   return ok;
 }

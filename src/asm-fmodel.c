@@ -1132,6 +1132,11 @@ check_partition (guint32 key, AsmPObj *o, gpointer data)
   for (guint i = 0; i < p->devices->len; i++)
     {
       FDevice *d = FDEV (c->m, g_array_index (p->devices, AsmId, i));
+      for (guint j = 0; j < i; j++)
+        CHECK (g_array_index (p->devices, AsmId, j) !=
+                   g_array_index (p->devices, AsmId, i),
+               "partition %u lists device %u twice", p->id,
+               g_array_index (p->devices, AsmId, i));
       CHECK (d != NULL && d->partition == p->id &&
              d->partition_offset + d->bar_size <= p->size &&
              d->partition_offset + d->bar_size <= p->dev_next,
