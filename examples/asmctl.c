@@ -23,6 +23,8 @@ usage (FILE *out)
            "  script    run a script of arena, address, PCI and fabric operations\n"
            "  iova      show an IOVA arena with its holes; allocate with constraints\n"
            "  pci       parse and format PCI addresses\n"
+           "  pci assign|attach|detach  libvirt domain XML: PCI addresses as\n"
+           "            libvirt assigns them (asmctl pci assign --help)\n"
            "  help      show this text\n"
            "\n"
            "asm %d.%d.%d, the Address Space Manager.\n",
@@ -45,6 +47,15 @@ main (int argc, char **argv)
     return asmctl_cmd_script (argc - 1, argv + 1);
   if (strcmp (argv[1], "iova") == 0)
     return asmctl_cmd_iova (argc - 1, argv + 1);
+  if (strcmp (argv[1], "pci") == 0 && argc >= 3 &&
+      strcmp (argv[2], "assign") == 0)
+    return asmctl_cmd_pci_assign (argc - 2, argv + 2);
+  if (strcmp (argv[1], "pci") == 0 && argc >= 3 &&
+      strcmp (argv[2], "attach") == 0)
+    return asmctl_cmd_pci_attach (argc - 2, argv + 2);
+  if (strcmp (argv[1], "pci") == 0 && argc >= 3 &&
+      strcmp (argv[2], "detach") == 0)
+    return asmctl_cmd_pci_detach (argc - 2, argv + 2);
   if (strcmp (argv[1], "pci") == 0)
     return asmctl_cmd_pci (argc - 1, argv + 1);
   if (strcmp (argv[1], "help") == 0 || strcmp (argv[1], "--help") == 0 ||

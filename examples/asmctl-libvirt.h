@@ -1,0 +1,137 @@
+/* asmctl-libvirt.h: a libvirt domain XML as asmctl's PCI policy sees it
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Private to asmctl.  asmctl-libvirt-xml.c reads a domain XML (libxml2)
+ * into an LvDomain: the machine, every device that may take a PCI address
+ * (with its libvirt connect flags, its category in libvirt's assignment
+ * order and the address the XML gives), the PCI controllers, and the
+ * implicit devices libvirt adds (usb, sata, memballoon, ...).  It also
+ * writes addresses and new controllers back into the document, touching
+ * nothing else.  asmctl-pci-assign.c is the policy on top: it drives an
+ * #AsmPciBusSet the way libvirt's qemu driver drives its `domain_addr`.
+ */
+#pragma once
+
+#include "asmctl.h"
+
+#include <libxml/tree.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  LV_MACHINE_PC,   /* i440fx: pci-root */
+  LV_MACHINE_Q35,  /* q35: pcie-root */
+} LvMachine;
+
+/* libvirt's order of device categories when it assigns PCI addresses
+ * (qemuDomainAssignDevicePCISlots); LV_CAT_NONE is no PCI device. */
+typedef enum {
+  LV_CAT_PCI_CONTROLLER,
+  LV_CAT_FILESYSTEM,
+  LV_CAT_NET,
+  LV_CAT_SOUND,
+  LV_CAT_CONTROLLER,
+  LV_CAT_DISK,
+  LV_CAT_HOSTDEV,
+  LV_CAT_MEMBALLOON,
+  LV_CAT_RNG,
+  LV_CAT_WATCHDOG,
+  LV_CAT_VIDEO,
+  LV_CAT_SHMEM,
+  LV_CAT_INPUT,
+  LV_CAT_SERIAL,
+  LV_CAT_IOMMU,
+  LV_CAT_VSOCK,
+  LV_CAT_MEMORY,
+  LV_CAT_CRYPTO,
+  LV_CAT_PANIC,
+  LV_CAT_NONE,
+} LvCategory;
+
+/* the multifunction attribute of an address */
+typedef enum {
+  LV_MULTI_ABSENT,
+  LV_MULTI_ON,
+  LV_MULTI_OFF,
+} LvMulti;
+
+/* fixed places of chipset devices (see the chipset step of the policy) */
+typedef enum {
+  LV_ROLE_NONE,
+  LV_ROLE_PIIX3_IDE,       /* pc: ide controller 0 at 00:01.1 */
+  LV_ROLE_PIIX3_USB,       /* pc: piix3-uhci usb controller 0 at 00:01.2 */
+  LV_ROLE_Q35_SATA,        /* q35: sata controller 0 at 00:1f.2 */
+  LV_ROLE_Q35_USB_UHCI1,   /* q35: ich9-uhci1 preferred at 00:1d.0/00:1a.0 */
+  LV_ROLE_Q35_DMI_BRIDGE,  /* q35: dmi-to-pci-bridge preferred at 00:1e.0 */
+  LV_ROLE_Q35_ICH9_SOUND,  /* q35: ich9 sound preferred at 00:1b.0 */
+} LvRole;
+
+typedef struct _LvDevice LvDevice;
+
+struct _LvDevice {
+  xmlNodePtr node;          /* the element; NULL for an implicit device not
+                               yet written */
+  char *tag;                /* element name: disk, interface, ... */
+  char *desc;               /* for messages: "<disk> 'vda' (line 12)" */
+  LvCategory cat;
+  AsmPciConnectFlags flags; /* libvirt's connect flags; 0: not on PCI */
+  guint64 ord[3];           /* sort key: libvirt's list order among the
+                               devices of its category */
+
+  gboolean fixed;           /* the XML gives a (non-zero) PCI address */
+  AsmPciAddr addr;          /* that address, or the one assigned */
+  gboolean assigned;        /* addr holds an assigned address */
+  LvMulti multi;            /* multifunction attribute */
+  LvRole role;
+  int usb2_function;        /* ich9 usb companions: their function; else -1 */
+  gboolean primary_video;
+  int numa_node;            /* a NUMA node the device names, or -1 */
+  gboolean implicit;        /* added by the policy, not in the input */
+
+  /* controllers */
+  char *ctype;              /* controller type, NULL for other devices */
+  guint32 index;
+  char *cmodel;             /* its model attribute (default filled in) */
+  gboolean cmodel_defaulted;/* the model was absent: write it */
+
+  /* PCI controllers (ctype "pci") */
+  AsmPciControllerModel pmodel;
+  gboolean hotplug_off;     /* <target hotplug='off'/> */
+  gint64 chassis_nr, chassis, port, bus_nr; /* -1 when absent */
+  gboolean has_model_name;  /* <model name=.../> given */
+  int target_node;          /* expander buses: <target><node>, or -1 */
+  gint64 parent_index;      /* controllers the policy adds behind a given
+                               bus (NUMA): that bus's index, else -1 */
+  guint32 grow_domain;      /* controllers the policy adds: their domain */
+};
+
+typedef struct {
+  xmlDocPtr doc;
+  xmlNodePtr devices;       /* the <devices> element */
+  char *name;               /* <name> */
+  LvMachine machine;
+  GPtrArray *devs;          /* LvDevice*, owned, in document order */
+  guint32 max_pci_index;    /* the highest PCI controller index in the input
+                               (libvirt's max_idx), 0 with roots only */
+  gboolean had_decl;        /* the input began with an XML declaration */
+  char *source;             /* the file name, for messages */
+} LvDomain;
+
+void lv_device_free (LvDevice *dev);
+void lv_domain_free (LvDomain *dom);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LvDomain, lv_domain_free)
+
+xmlDocPtr lv_doc_read (const char *path, GError **error);
+LvDomain *lv_domain_new (xmlDocPtr doc, const char *source, GError **error);
+LvDevice *lv_domain_add_pci_controller (LvDomain *dom, guint32 index,
+                                        AsmPciControllerModel model);
+LvDevice *lv_domain_find_pci_controller (LvDomain *dom, guint32 index);
+char *lv_addr_format (const AsmPciAddr *addr);
+gboolean lv_domain_write (LvDomain *dom, const char *path, GError **error);
+gboolean lv_doc_write (xmlDocPtr doc, gboolean had_decl, const char *path,
+                       GError **error);
+gboolean lv_doc_detach (xmlDocPtr doc, xmlNodePtr device, GError **error);
+gboolean lv_doc_attach (xmlDocPtr doc, xmlNodePtr device, GError **error);
+
+G_END_DECLS

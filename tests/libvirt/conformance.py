@@ -1,0 +1,338 @@
+#!/usr/bin/env python3
+# conformance.py: asmctl pci assign against the real libvirt
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Usage:
+#   conformance.py libvirt ASMCTL DIR [NAME...]   compare with libvirt
+#   conformance.py beyond ASMCTL DIR [--update]   asm's own goldens
+#   conformance.py normalize FILE.xml             print the normal form
+#
+# libvirt mode: every DIR/*.xml is a domain.  libvirt's embedded qemu driver
+# (virsh -c qemu:///embed?root=..., no daemon) defines it and dumps it back;
+# `asmctl pci assign` assigns it.  A file NAME.steps beside it lists
+# `detach FILE` / `attach FILE` lines, run after the define as
+# `virsh detach-device|attach-device --config` and as `asmctl pci
+# detach|attach`.  Both results are reduced to a normal form: for every
+# device with a PCI address, (identity -> address, multifunction), and for
+# every PCI controller, its model, model name and target options.  An
+# input is identical, different, refused by both, or refused by one only.
+# Exit 0 when every input is identical or refused by both; 77 (skip) when
+# libvirt cannot run here, saying why loudly.
+#
+# libvirt runs as an unprivileged user: as root the script uses (and
+# creates, with useradd) the user `asmtest`; HOME and XDG_* point into a
+# temporary directory.
+#
+# beyond mode: DIR/*.xml are inputs for what libvirt cannot do (several
+# PCI domains, --numa-aware, --spare-ports) and for bad input.  The first
+# line of each may be a comment `<!-- asmctl: numa-aware spare-ports=4 -->`
+# naming extra options (without their dashes, which XML comments forbid).  NAME.expect holds the normal form of the output, or
+# `exit N` and lines that the error message must contain.
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+USER = "asmtest"
+
+
+def num(s):
+    return int(s, 0) if s is not None else 0
+
+
+def normalize(text):
+    """(addresses, controllers) of a domain XML"""
+    root = ET.fromstring(text)
+    devices = root.find("devices")
+    addrs = {}
+    ctrls = {}
+    seen = {}
+    if devices is None:
+        return addrs, ctrls
+    for dev in devices:
+        if not isinstance(dev.tag, str) or "}" in dev.tag:
+            continue
+        tag = dev.tag
+        n = seen.get(tag, 0)
+        seen[tag] = n + 1
+        if tag == "controller":
+            key = "controller[%s][%s]" % (dev.get("type"), num(dev.get("index")))
+            if dev.get("type") == "usb" and dev.get("model", "").startswith("ich9"):
+                key += "[%s]" % dev.get("model")
+        elif tag == "disk" and dev.find("target") is not None:
+            key = "disk[%s]" % dev.find("target").get("dev")
+        else:
+            key = "%s#%d" % (tag, n)
+        a = dev.find("address")
+        if a is not None and a.get("type") == "pci":
+            addrs[key] = "%04x:%02x:%02x.%x%s" % (
+                num(a.get("domain")), num(a.get("bus")), num(a.get("slot")),
+                num(a.get("function")),
+                " multifunction=" + a.get("multifunction")
+                if a.get("multifunction") else "")
+        if tag == "controller" and dev.get("type") == "pci":
+            parts = [dev.get("model") or "?"]
+            m = dev.find("model")
+            if m is not None and m.get("name"):
+                parts.append("name=" + m.get("name"))
+            t = dev.find("target")
+            if t is not None:
+                for k in ("chassisNr", "chassis", "port", "busNr", "hotplug"):
+                    if t.get(k) is not None:
+                        v = t.get(k)
+                        parts.append("%s=%s" % (k, num(v) if k != "hotplug" else v))
+                node = t.find("node")
+                if node is not None:
+                    parts.append("node=%s" % node.text.strip())
+            ctrls[num(dev.get("index"))] = " ".join(parts)
+    return addrs, ctrls
+
+
+def normal_text(text):
+    addrs, ctrls = normalize(text)
+    lines = ["%s %s" % (k, addrs[k]) for k in sorted(addrs)]
+    lines += ["pci-controller %d %s" % (k, ctrls[k]) for k in sorted(ctrls)]
+    return "\n".join(lines) + "\n"
+
+
+def diff(lv, asm):
+    la, lc = normalize(lv)
+    aa, ac = normalize(asm)
+    out = []
+    for k in sorted(set(la) | set(aa)):
+        if la.get(k) != aa.get(k):
+            out.append("  %s: libvirt %s, asm %s" % (k, la.get(k), aa.get(k)))
+    for k in sorted(set(lc) | set(ac)):
+        if lc.get(k) != ac.get(k):
+            out.append("  pci controller %d: libvirt %s, asm %s"
+                       % (k, lc.get(k), ac.get(k)))
+    return out
+
+
+def skip(why):
+    bar = "=" * 72
+    print(bar)
+    print("SKIP: the libvirt conformance test cannot run here:")
+    print("  " + why)
+    print("  (install libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu")
+    print("   qemu-system-x86; see .ci/install-deps)")
+    print(bar)
+    sys.exit(77)
+
+
+class Libvirt:
+    def __init__(self):
+        if shutil.which("virsh") is None:
+            skip("virsh is not installed")
+        if shutil.which("qemu-system-x86_64") is None:
+            skip("qemu-system-x86_64 is not installed")
+        self.dir = tempfile.mkdtemp(prefix="asm-libvirt-")
+        os.chmod(self.dir, 0o755)
+        self.prefix = []
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam(USER)
+            except KeyError:
+                r = subprocess.run(["useradd", "-m", USER],
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    skip("running as root and cannot create the user %s: %s"
+                         % (USER, r.stderr.strip()))
+            pw = pwd.getpwnam(USER)
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+            runuser = shutil.which("runuser")
+            if runuser is None:
+                skip("running as root and runuser is missing")
+            self.prefix = [runuser, "-u", USER, "--"]
+        d = self.dir
+        self.env = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                    "HOME=" + d, "XDG_CONFIG_HOME=" + d + "/config",
+                    "XDG_CACHE_HOME=" + d + "/cache",
+                    "XDG_RUNTIME_DIR=" + d + "/run",
+                    "XDG_DATA_HOME=" + d + "/data", "LC_ALL=C"]
+        self.uri = "qemu:///embed?root=" + d + "/root"
+        r = self.virsh("uri")
+        if r.returncode != 0:
+            skip("virsh -c %s fails: %s" % (self.uri, r.stderr.strip()))
+
+    def virsh(self, cmds):
+        return subprocess.run(self.prefix + self.env +
+                              ["virsh", "-q", "-c", self.uri, cmds],
+                              capture_output=True, text=True, timeout=600)
+
+    def put(self, path):
+        dst = os.path.join(self.dir, os.path.basename(path))
+        shutil.copyfile(path, dst)
+        os.chmod(dst, 0o644)
+        return dst
+
+    def run(self, path, steps):
+        """(xml, None) or (None, error)"""
+        name = ET.parse(path).getroot().findtext("name")
+        f = self.put(path)
+        r = self.virsh("define " + f)
+        if r.returncode != 0:
+            return None, r.stderr.strip()
+        cmds = []
+        for op, dev in steps:
+            cmds.append("%s-device %s %s --config" % (op, name, self.put(dev)))
+        cmds.append("dumpxml " + name)
+        r = self.virsh("; ".join(cmds))
+        self.virsh("undefine " + name)
+        if r.returncode != 0:
+            return None, r.stderr.strip()
+        return r.stdout, None
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def asm_run(asmctl, path, steps, extra=()):
+    """(xml, None) or (None, (exit code, message))"""
+    with tempfile.TemporaryDirectory(prefix="asm-assign-") as t:
+        out = os.path.join(t, "out.xml")
+        r = subprocess.run([asmctl, "pci", "assign", *extra, path, "-o", out],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return None, (r.returncode, r.stderr.strip())
+        for op, dev in steps:
+            nxt = os.path.join(t, "next.xml")
+            r = subprocess.run([asmctl, "pci", op, out, dev, "-o", nxt],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                return None, (r.returncode, r.stderr.strip())
+            os.replace(nxt, out)
+        with open(out) as f:
+            return f.read(), None
+
+
+def read_steps(path):
+    steps = []
+    sp = path[:-4] + ".steps"
+    if os.path.exists(sp):
+        with open(sp) as f:
+            for line in f:
+                line = line.split("#")[0].strip()
+                if not line:
+                    continue
+                op, dev = line.split()
+                steps.append((op, os.path.join(os.path.dirname(path), dev)))
+    return steps
+
+
+def inputs(d, names):
+    files = sorted(f for f in os.listdir(d)
+                   if f.endswith(".xml") and not f.startswith("dev-"))
+    if names:
+        files = [f for f in files if f[:-4] in names]
+    return [os.path.join(d, f) for f in files]
+
+
+def cmd_libvirt(asmctl, d, names):
+    lv = Libvirt()
+    counts = {"identical": 0, "different": 0, "refused-by-both": 0,
+              "refused-by-libvirt-only": 0, "refused-by-asm-only": 0}
+    try:
+        for path in inputs(d, names):
+            name = os.path.basename(path)[:-4]
+            steps = read_steps(path)
+            lx, lerr = lv.run(path, steps)
+            ax, aerr = asm_run(asmctl, path, steps)
+            if lx is None and ax is None:
+                kind = "refused-by-both"
+                print("%-24s %s\n  libvirt: %s\n  asm:     %s"
+                      % (kind, name, lerr.splitlines()[-1] if lerr else "",
+                         aerr[1].splitlines()[-1] if aerr[1] else ""))
+            elif lx is None:
+                kind = "refused-by-libvirt-only"
+                print("%-24s %s\n  libvirt: %s" % (kind, name, lerr))
+            elif ax is None:
+                kind = "refused-by-asm-only"
+                print("%-24s %s\n  asm (exit %d): %s" % (kind, name, *aerr))
+            else:
+                d_ = diff(lx, ax)
+                kind = "different" if d_ else "identical"
+                na = len(normalize(lx)[0])
+                print("%-24s %s (%d addresses, %d PCI controllers)"
+                      % (kind, name, na, len(normalize(lx)[1])))
+                for line in d_[:40]:
+                    print(line)
+            counts[kind] += 1
+    finally:
+        lv.close()
+    bad = (counts["different"] + counts["refused-by-libvirt-only"] +
+           counts["refused-by-asm-only"])
+    print("conformance: %d identical, %d different, %d refused by both, "
+          "%d refused by one only"
+          % (counts["identical"], counts["different"],
+             counts["refused-by-both"],
+             counts["refused-by-libvirt-only"] + counts["refused-by-asm-only"]))
+    print("%d passed, %d failed" % (counts["identical"] +
+                                    counts["refused-by-both"], bad))
+    return 1 if bad else 0
+
+
+def cmd_beyond(asmctl, d, update):
+    passed = failed = 0
+    for path in inputs(d, None):
+        name = os.path.basename(path)[:-4]
+        with open(path) as f:
+            first = f.readline()
+        extra = []
+        if first.startswith("<!-- asmctl:"):
+            for word in first[len("<!-- asmctl:"):].split("-->")[0].split():
+                extra += ["--" + word.split("=")[0]] + word.split("=")[1:]
+        exp_path = path[:-4] + ".expect"
+        ax, aerr = asm_run(asmctl, path, read_steps(path), extra)
+        if ax is not None:
+            got = normal_text(ax)
+        else:
+            # the message without the command and the file name
+            got = "exit %d\n%s\n" % (aerr[0],
+                                      aerr[1].split(path + ": ", 1)[-1])
+        if update and (not os.path.exists(exp_path) or ax is not None):
+            with open(exp_path, "w") as f:
+                f.write(got)
+            print("updated", exp_path)
+            continue
+        with open(exp_path) as f:
+            want = f.read()
+        if want.startswith("exit "):
+            lines = want.splitlines()
+            ok = (ax is None and lines[0] == "exit %d" % aerr[0] and
+                  all(l in aerr[1] for l in lines[1:] if l.strip()))
+        else:
+            ok = got == want
+        if ok:
+            passed += 1
+            print("ok     %s" % name)
+        else:
+            failed += 1
+            print("FAILED %s\n--- expected\n%s--- got\n%s" % (name, want, got))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[1] == "normalize":
+        with open(argv[2]) as f:
+            sys.stdout.write(normal_text(f.read()))
+        return 0
+    if len(argv) < 4:
+        sys.stderr.write(__doc__ if __doc__ else "usage: see the header\n")
+        return 2
+    mode, asmctl, d = argv[1], argv[2], argv[3]
+    if mode == "libvirt":
+        return cmd_libvirt(asmctl, d, argv[4:])
+    if mode == "beyond":
+        return cmd_beyond(asmctl, d, "--update" in argv[4:])
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
