@@ -7,8 +7,10 @@
  */
 #include "asmctl.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define KiB (G_GUINT64_CONSTANT (1) << 10)
 #define MiB (G_GUINT64_CONSTANT (1) << 20)
@@ -261,6 +263,10 @@ print_translation (AsmFabric *fabric, AsmId workload, guint64 virt,
       return die (error);                                                     \
   }                                                                           \
   G_STMT_END
+
+/* --json: the final snapshot, printed after the run */
+static gboolean demo_json;
+static char *demo_snapshot;
 
 static int
 write_outputs (AsmFabric *fabric, const char *output_dir)
@@ -520,6 +526,8 @@ demo_fabric (const char *output_dir, const char *backend_name)
 
   CHECK_OK (asm_fabric_check (fabric, &error));
   CHECK_OK (demo_verify (sim, fabric, &error));
+  if (demo_json)
+    demo_snapshot = asm_fabric_save (fabric, NULL);
   printf ("\nThe fabric passes asm_fabric_check() and the %s "
           "hardware matches the model.\n", is_qemu ? "QEMU" : "simulated");
   return 0;
@@ -529,7 +537,7 @@ int
 asmctl_cmd_demo (int argc, char **argv)
 {
   g_autofree char *output_dir = NULL, *backend = NULL;
-  gboolean no_files = FALSE;
+  gboolean no_files = FALSE, json = FALSE;
   g_autoptr (GOptionContext) ctx = NULL;
   g_autoptr (GError) error = NULL;
   GOptionEntry entries[] = {
@@ -538,6 +546,9 @@ asmctl_cmd_demo (int argc, char **argv)
       "(default: the current directory)", "DIR" },
     { "no-files", 0, 0, G_OPTION_ARG_NONE, &no_files,
       "Print only; write no picture and no snapshot", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      "Print the final state of the fabric as JSON (for machines) instead "
+      "of the timeline; writes no files", NULL },
     { "backend", 'b', 0, G_OPTION_ARG_STRING, &backend,
       "sim (default: the simulated switch hardware) or qemu (a real "
       "qemu-system-x86_64 driven over QMP)", "NAME" },
@@ -562,6 +573,30 @@ asmctl_cmd_demo (int argc, char **argv)
     {
       fprintf (stderr, "asmctl demo: unexpected argument '%s'\n", argv[1]);
       return ASMCTL_EXIT_USAGE;
+    }
+  if (json)
+    {
+      /* the timeline goes to /dev/null, the snapshot to the real stdout */
+      int saved = dup (STDOUT_FILENO);
+      int null_fd = open ("/dev/null", O_WRONLY);
+      fflush (stdout);
+      if (saved < 0 || null_fd < 0 || dup2 (null_fd, STDOUT_FILENO) < 0)
+        {
+          fprintf (stderr, "asmctl demo: cannot redirect the timeline\n");
+          return ASMCTL_EXIT_FAILED;
+        }
+      close (null_fd);
+      demo_json = TRUE;
+      rc = demo_iova ();
+      if (rc == 0)
+        rc = demo_fabric (NULL, backend);
+      fflush (stdout);
+      dup2 (saved, STDOUT_FILENO);
+      close (saved);
+      if (rc == 0)
+        printf ("%s\n", demo_snapshot);
+      g_free (demo_snapshot);
+      return rc;
     }
   printf ("asm demo\n\n");
   rc = demo_iova ();

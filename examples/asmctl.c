@@ -25,7 +25,10 @@ usage (FILE *out)
            "  pci       parse and format PCI addresses\n"
            "  pci assign|attach|detach  libvirt domain XML: PCI addresses as\n"
            "            libvirt assigns them (asmctl pci assign --help)\n"
-           "  help      show this text\n"
+           "  help      show this text (also --help; --version)\n"
+           "\n"
+           "Every command has --help.  Exit status: 0 success, 1 an operation\n"
+           "failed, 2 a bad command line, 3 a bad input file.\n"
            "\n"
            "asm %d.%d.%d, the Address Space Manager.\n",
            ASM_MAJOR_VERSION, ASM_MINOR_VERSION, ASM_MICRO_VERSION);
@@ -58,6 +61,12 @@ main (int argc, char **argv)
     return asmctl_cmd_pci_detach (argc - 2, argv + 2);
   if (strcmp (argv[1], "pci") == 0)
     return asmctl_cmd_pci (argc - 1, argv + 1);
+  if (strcmp (argv[1], "--version") == 0)
+    {
+      printf ("asmctl (asm) %d.%d.%d\n", ASM_MAJOR_VERSION, ASM_MINOR_VERSION,
+              ASM_MICRO_VERSION);
+      return 0;
+    }
   if (strcmp (argv[1], "help") == 0 || strcmp (argv[1], "--help") == 0 ||
       strcmp (argv[1], "-h") == 0)
     {

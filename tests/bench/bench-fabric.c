@@ -23,12 +23,12 @@
  *    median over threads is the run's sample).  On a machine with fewer
  *    than 4 cores the threads share them, and the per-thread figure
  *    includes that wait.
- * P  placement.  16 switches (not pinned, window granule 1 GiB, tables of
+ * P  placement.  1,000 switches (--switches; not pinned, window granule 1 GiB, tables of
  *    10^6 entries), 1,000 workloads.  The fabric is filled with N
  *    partitions of 1 MiB (requests round-robin over the workloads, the
  *    switch chosen by the placement score), then a batch of 1,000 more
  *    requests is timed, then 1,000 migrations of distinct random
- *    partitions, each to an explicit target (its switch + 1, modulo 16).
+ *    partitions, each to an explicit target (the next switch by id).
  *    N = 10^3 and 10^5; model-only and sim backend.  ns/op of each, and
  *    the ratio ns/op(10^5) / ns/op(10^3) (a model whose costs grow with
  *    log N gives a small ratio; a linear one about 100).
@@ -65,11 +65,13 @@ static struct {
   gint runs;
   gint64 seed;
   gint64 max_n;
+  gint switches;
   gchar *only;
 } opt = {
   .runs = 5,
   .seed = 0xfab,
   .max_n = 100000,
+  .switches = 1000,
 };
 
 static int exit_status = 0;
@@ -435,7 +437,7 @@ pfab_init (PFab *p, gboolean sim, guint n_sw, guint n_wl)
 {
   memset (p, 0, sizeof *p);
   p->backend = sim ? asm_sim_backend_new () : NULL;
-  p->fabric = asm_fabric_new ("place", 0, (G_GUINT64_CONSTANT (1) << 40) - 1,
+  p->fabric = asm_fabric_new ("place", 0, (G_GUINT64_CONSTANT (1) << 44) - 1,
                               MIB, p->backend, NULL);
   if (p->fabric == NULL)
     bench_die ("asm_fabric_new");
@@ -481,15 +483,19 @@ pfab_clear (PFab *p)
 static void
 bench_placement (void)
 {
-  const guint n_sw = opt.smoke ? 4 : 16;
+  const guint n_sw = opt.smoke ? 4 : (guint) opt.switches;
   const guint n_wl = opt.smoke ? 10 : 1000;
   const guint batch = opt.smoke ? 20 : 1000;
   guint64 ns[2] = { opt.smoke ? 100 : 1000, opt.smoke ? 400 : 100000 };
   guint runs = opt.smoke ? 1 : (guint) opt.runs;
 
   ns[1] = MIN (ns[1], (guint64) opt.max_n);
-  header (opt.smoke ? "P placement (smoke)" : "P placement: 16 switches, "
-          "1,000 workloads, 1 MiB partitions, batches of 1,000");
+  {
+    g_autofree char *h = g_strdup_printf (
+        "P placement: %u switches, 1,000 workloads, 1 MiB partitions, "
+        "batches of 1,000", n_sw);
+    header (opt.smoke ? "P placement (smoke)" : h);
+  }
   for (guint b = 0; b < 2; b++)
     {
       double req_med[2], mig_med[2];
@@ -699,6 +705,8 @@ main (int argc, char **argv)
     { "seed", 0, 0, G_OPTION_ARG_INT64, &opt.seed, "base seed", "S" },
     { "max-n", 0, 0, G_OPTION_ARG_INT64, &opt.max_n,
       "largest N of sections P and S (100000)", "N" },
+    { "switches", 0, 0, G_OPTION_ARG_INT, &opt.switches,
+      "switches of section P (1000)", "N" },
     { "only", 0, 0, G_OPTION_ARG_STRING, &opt.only,
       "one section: translate, placement, rebalance or save", "S" },
     { NULL }
