@@ -83,7 +83,7 @@ with tempfile.TemporaryDirectory() as tmp:
         (["demo", "extra"], 2, "unexpected argument 'extra'"),
         (["run"], 2, "expected one scenario file"),
         (["run", "/nonexistent/x.json"], 1, "/nonexistent/x.json"),
-        (["run", bad], 3, "not JSON"),
+        (["run", bad], 3, "Parse error"),
         (["script", "/nonexistent/x.asm"], 3, "cannot open"),
     ]
     with open(bad, "w") as f:
