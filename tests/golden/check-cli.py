@@ -17,7 +17,7 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
-asmctl, root = sys.argv[1], sys.argv[2]
+asmctl, root = os.path.abspath(sys.argv[1]), sys.argv[2]
 failures = []
 
 
