@@ -610,7 +610,9 @@ run_step (Run *r, guint index, JsonNode *node)
         asm_sim_verify (r->backend, r->fabric, &err);
       if (ok && err == NULL && !r->quiet)
         printf ("   the model is consistent%s\n",
-                r->backend ? " and the hardware matches it" : "");
+                r->backend != NULL && asm_sim_is_sim (r->backend)
+                    ? " and the hardware matches it"
+                    : "");
     }
   else
     {
@@ -644,6 +646,37 @@ run_step (Run *r, guint index, JsonNode *node)
   return TRUE;
 }
 
+/* A QEMU whose topology has the scenario's switches (names and ports as
+ * the scenario gives them; defaults as build_switches applies them). */
+static AsmBackend *
+qemu_for_scenario (JsonNode *root, GError **error)
+{
+  JsonNode *sn = JSON_NODE_HOLDS_OBJECT (root)
+                     ? json_object_get_member (json_node_get_object (root),
+                                               "switches")
+                     : NULL;
+  JsonArray *a = sn != NULL && JSON_NODE_HOLDS_ARRAY (sn)
+                     ? json_node_get_array (sn)
+                     : NULL;
+  g_autoptr (GArray) sw = g_array_new (FALSE, TRUE, sizeof (AsmQemuSwitch));
+
+  for (guint i = 0; a != NULL && i < json_array_get_length (a); i++)
+    {
+      JsonNode *e = json_array_get_element (a, i);
+      JsonObject *o = JSON_NODE_HOLDS_OBJECT (e) ? json_node_get_object (e)
+                                                 : NULL;
+      AsmQemuSwitch q = { 0 };
+      if (o == NULL || !json_object_has_member (o, "name"))
+        continue; /* build_switches reports it with its JSON path */
+      q.name = json_object_get_string_member_with_default (o, "name", "");
+      q.n_ports = (guint32) json_object_get_int_member_with_default (o, "ports",
+                                                                     8);
+      g_array_append_val (sw, q);
+    }
+  return asm_qemu_backend_new (NULL, (const AsmQemuSwitch *) sw->data,
+                               sw->len, error);
+}
+
 static JsonArray *
 member_array (JsonObject *o, const char *key)
 {
@@ -662,7 +695,8 @@ asmctl_cmd_run (int argc, char **argv)
   g_autoptr (JsonParser) parser = NULL;
   GOptionEntry entries[] = {
     { "backend", 'b', 0, G_OPTION_ARG_STRING, &backend_name,
-      "sim (default) or none (model only)", "NAME" },
+      "sim (default), qemu (a real qemu-system-x86_64 with the scenario's "
+      "switches) or none (model only)", "NAME" },
     { "svg", 0, 0, G_OPTION_ARG_FILENAME, &svg,
       "Write a picture of the final fabric", "FILE" },
     { "snapshot", 0, 0, G_OPTION_ARG_FILENAME, &snapshot,
@@ -694,23 +728,33 @@ asmctl_cmd_run (int argc, char **argv)
                        "run --help)\n");
       return ASMCTL_EXIT_USAGE;
     }
-  if (backend_name == NULL || strcmp (backend_name, "sim") == 0)
-    r.backend = asm_sim_backend_new ();
-  else if (strcmp (backend_name, "none") != 0)
+  if (backend_name != NULL && strcmp (backend_name, "sim") != 0 &&
+      strcmp (backend_name, "none") != 0 && strcmp (backend_name, "qemu") != 0)
     {
-      fprintf (stderr, "asmctl run: unknown backend '%s' (sim or none)\n",
-               backend_name);
+      fprintf (stderr, "asmctl run: unknown backend '%s' (sim, qemu or "
+                       "none)\n", backend_name);
       return ASMCTL_EXIT_USAGE;
     }
   parser = json_parser_new ();
   if (!json_parser_load_from_file (parser, argv[1], &error))
     {
       fprintf (stderr, "asmctl run: %s: %s\n", argv[1], error->message);
-      asm_backend_unref (r.backend);
       return g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||
                      error->domain == G_FILE_ERROR
                  ? ASMCTL_EXIT_FAILED
                  : ASMCTL_EXIT_INPUT;
+    }
+  if (backend_name == NULL || strcmp (backend_name, "sim") == 0)
+    r.backend = asm_sim_backend_new ();
+  else if (strcmp (backend_name, "qemu") == 0)
+    {
+      /* QEMU's topology is fixed at launch: read the switches first */
+      r.backend = qemu_for_scenario (json_parser_get_root (parser), &error);
+      if (r.backend == NULL)
+        {
+          fprintf (stderr, "asmctl run: %s: %s\n", argv[1], error->message);
+          return ASMCTL_EXIT_FAILED;
+        }
     }
   r.error = &error;
   r.quiet = json_out;
