@@ -77,6 +77,7 @@
  */
 #include "asmctl-libvirt.h"
 
+#include <json-glib/json-glib.h>
 #include <string.h>
 
 #define PCI_AUTO (ASM_PCI_CONNECT_TYPE_PCI_DEVICE | ASM_PCI_CONNECT_AUTOASSIGN)
@@ -1712,7 +1713,58 @@ plan_numa (Policy *p)
 typedef struct {
   gboolean numa_aware;
   gint spare_ports;
+  gboolean json;
 } AssignOptions;
+
+/* --json: every device on PCI with its address, for machines */
+static void
+print_json (LvDomain *dom)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "domain");
+  json_builder_add_string_value (b, dom->name ? dom->name : "");
+  json_builder_set_member_name (b, "devices");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < dom->devs->len; i++)
+    {
+      LvDevice *d = g_ptr_array_index (dom->devs, i);
+      g_autofree char *addr = NULL;
+      if (d->flags == 0 || !(d->fixed || d->assigned))
+        continue;
+      addr = asm_pci_addr_format (&d->addr);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "element");
+      json_builder_add_string_value (b, d->tag);
+      json_builder_set_member_name (b, "description");
+      json_builder_add_string_value (b, d->desc);
+      json_builder_set_member_name (b, "address");
+      json_builder_add_string_value (b, addr);
+      json_builder_set_member_name (b, "assigned");
+      json_builder_add_boolean_value (b, d->assigned && !d->fixed);
+      json_builder_set_member_name (b, "implicit");
+      json_builder_add_boolean_value (b, d->implicit);
+      if (d->ctype != NULL && strcmp (d->ctype, "pci") == 0)
+        {
+          json_builder_set_member_name (b, "controller_index");
+          json_builder_add_int_value (b, d->index);
+          json_builder_set_member_name (b, "model");
+          json_builder_add_string_value (b, d->cmodel ? d->cmodel : "");
+        }
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_root (gen, root);
+  text = json_generator_to_data (gen, NULL);
+  printf ("%s\n", text);
+}
 
 /* assigns every missing address of @dom, libvirt's way */
 static gboolean
@@ -1844,11 +1896,18 @@ run (const char *cmd, const char *input, const char *device_file,
       fprintf (stderr, "asmctl pci %s: %s: %s\n", cmd, input, error->message);
       return exit_for (error);
     }
+  if (opts->json && output == NULL)
+    {
+      print_json (dom);
+      return ASMCTL_EXIT_OK;
+    }
   if (!lv_domain_write (dom, output, &error))
     {
       fprintf (stderr, "asmctl pci %s: %s\n", cmd, error->message);
       return ASMCTL_EXIT_FAILED;
     }
+  if (opts->json)
+    print_json (dom);
   return ASMCTL_EXIT_OK;
 }
 
@@ -1856,7 +1915,7 @@ static int
 command (int argc, char **argv, const char *cmd, gboolean needs_device)
 {
   g_autofree char *output = NULL;
-  gboolean numa = FALSE;
+  gboolean numa = FALSE, json = FALSE;
   gint spare = -1;
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) ctx = NULL;
@@ -1867,6 +1926,9 @@ command (int argc, char **argv, const char *cmd, gboolean needs_device)
     { "numa-aware", 0, 0, G_OPTION_ARG_NONE, &numa,
       "Place devices that name a NUMA node behind an expander bus of that "
       "node", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      "Print every PCI device with its address as JSON (instead of the XML "
+      "on standard output; with -o, in addition to writing OUT)", NULL },
     { "spare-ports", 0, 0, G_OPTION_ARG_INT, &spare,
       "Keep N empty hotplug root ports (q35) or slots (pc) instead of "
       "libvirt's one",
@@ -1916,6 +1978,7 @@ command (int argc, char **argv, const char *cmd, gboolean needs_device)
     }
   opts.numa_aware = numa;
   opts.spare_ports = spare;
+  opts.json = json;
   return run (cmd, argv[1], needs_device ? argv[2] : NULL, output, &opts);
 }
 

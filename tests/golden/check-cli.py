@@ -66,6 +66,15 @@ with tempfile.TemporaryDirectory() as tmp:
               "demo --json prints the snapshot")
     except ValueError:
         check(False, "demo --json prints JSON")
+    rc, out, err = run("pci", "assign", "--json",
+                       "tests/libvirt/q35-240-rootports.xml")
+    try:
+        devs = json.loads(out)["devices"]
+        check(rc == 0 and len(devs) >= 240 and
+              all(d["address"].startswith("0000:00:") for d in devs),
+              "pci assign --json lists every PCI device with its address")
+    except (ValueError, KeyError):
+        check(False, "pci assign --json prints JSON")
     rc, out, err = run("--version")
     check(rc == 0 and out.startswith("asmctl (asm) "), "--version")
     for cmd in (["--help"], ["demo", "--help"], ["run", "--help"],
