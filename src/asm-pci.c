@@ -70,9 +70,11 @@
  *
  * One space per bus (rather than one space for every bus) keeps each
  * space's arena at most 256 segments, so a reservation on a machine of
- * 64 domains x 256 buses does the same work, on spaces of the same size, as
- * on a one-bus machine (only cache misses differ, when the bus touched is
- * cold), and a bus changing class moves no tuple.
+ * 64 domains x 256 buses works on spaces of the same size as on a one-bus
+ * machine, and a bus changing class moves no tuple.  What differs at scale
+ * is memory traffic (the bus touched may be cold) and, when a full bus
+ * gains room or a bus loses its last room, an update of the class index
+ * below; tests/bench/bench-pci.c measures both.
  *
  * Where to look for the next address is a two-level index per class (a
  * class is a distinct (accepted flags, isolation group)).  A bus has
