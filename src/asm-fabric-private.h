@@ -126,6 +126,7 @@ JsonNode *asm_fmodel_to_json (FModel *m, guint64 journal_seq);
 FModel *asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
                               GError **error);
 gboolean asm_fmodel_check (FModel *m, GError **error);
+gboolean asm_fmodel_alloc_exact (AsmArena *a, guint64 first, guint64 size);
 
 #define FSW(m, id) ((FSwitch *) asm_pmap_get ((m)->switches, (id)))
 #define FDEV(m, id) ((FDevice *) asm_pmap_get ((m)->devices, (id)))

@@ -1021,6 +1021,32 @@ window_growth (FModel *m, guint64 size, guint64 align, guint64 *wsize,
   *walign = MAX (align, m->granule);
 }
 
+/* Makes win, already taken from the global space, a window of the writable
+ * switch s: a span of its space, the windows_commit step, the event. */
+static gboolean
+switch_attach_window (Txn *t, FSwitch *s, AsmRange win, const char *verb,
+                      GError **error)
+{
+  g_autoptr (GArray) old = NULL;
+  Step *st;
+
+  if (!asm_arena_add_span (s->space, win.first, win.last, error))
+    return FALSE;
+  old = windows_copy (s->windows);
+  windows_insert (s->windows, win);
+  st = txn_step (t, ST_WINDOWS);
+  st->sw = s->id;
+  st->windows = windows_copy (s->windows);
+  st->old_windows = g_steal_pointer (&old);
+  {
+    AsmFabricEvent e = { ASM_EVENT_WINDOW_GROWN, s->id };
+    e.range = win;
+    txn_event (t, &e, "switch '%s' %s 0x%" G_GINT64_MODIFIER "x-0x%"
+               G_GINT64_MODIFIER "x", s->name, verb, win.first, win.last);
+  }
+  return TRUE;
+}
+
 /* Places `size` bytes at `align` in the writable switch s, growing a window
  * from the global space when needed (and allowed). */
 static gboolean
@@ -1031,8 +1057,6 @@ switch_place (FModel *m, Txn *t, FSwitch *s, guint64 size, guint64 align,
   guint64 wsize, walign, w;
   AsmRequest wreq;
   AsmRange win;
-  Step *st;
-  g_autoptr (GArray) old = NULL;
 
   req.align = MAX (align, m->granule);
   if (asm_arena_alloc_full (s->space, &req, out_phys, NULL))
@@ -1053,20 +1077,8 @@ switch_place (FModel *m, Txn *t, FSwitch *s, guint64 size, guint64 align,
       return FALSE;
     }
   win = ASM_RANGE (w, w + wsize - 1);
-  if (!asm_arena_add_span (s->space, win.first, win.last, error))
+  if (!switch_attach_window (t, s, win, "grew a window", error))
     return FALSE;
-  old = windows_copy (s->windows);
-  windows_insert (s->windows, win);
-  st = txn_step (t, ST_WINDOWS);
-  st->sw = s->id;
-  st->windows = windows_copy (s->windows);
-  st->old_windows = g_steal_pointer (&old);
-  {
-    AsmFabricEvent e = { ASM_EVENT_WINDOW_GROWN, s->id };
-    e.range = win;
-    txn_event (t, &e, "switch '%s' grew a window 0x%" G_GINT64_MODIFIER
-               "x-0x%" G_GINT64_MODIFIER "x", s->name, win.first, win.last);
-  }
   if (!asm_arena_alloc_full (s->space, &req, out_phys, error))
     return FALSE;
   return TRUE;
@@ -1464,8 +1476,6 @@ plan_add_window (AsmFabric *f, FModel *m, Txn *t, GError **error)
   FSwitch *s = get_switch (m, a->id1, error);
   guint64 first = a->n[0], last = a->n[1];
   AsmRange win = ASM_RANGE (first, last);
-  Step *st;
-  g_autoptr (GArray) old = NULL;
 
   if (s == NULL)
     return FALSE;
@@ -1479,11 +1489,7 @@ plan_add_window (AsmFabric *f, FModel *m, Txn *t, GError **error)
       return FALSE;
     }
   {
-    AsmRequest req = ASM_REQUEST_INIT (last - first + 1);
-    guint64 addr;
-    req.min = first;
-    req.max = last;
-    if (!asm_arena_alloc_full (m->global, &req, &addr, NULL) || addr != first)
+    if (!asm_fmodel_alloc_exact (m->global, first, last - first + 1))
       {
         g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
                      "window 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
@@ -1493,22 +1499,8 @@ plan_add_window (AsmFabric *f, FModel *m, Txn *t, GError **error)
       }
   }
   s = FSW_W (m, a->id1);
-  if (!asm_arena_add_span (s->space, first, last, error))
-    return FALSE;
-  old = windows_copy (s->windows);
-  windows_insert (s->windows, win);
-  st = txn_step (t, ST_WINDOWS);
-  st->sw = s->id;
-  st->windows = windows_copy (s->windows);
-  st->old_windows = g_steal_pointer (&old);
   t->desc = g_strdup_printf ("add window to switch '%s'", s->name);
-  {
-    AsmFabricEvent e = { ASM_EVENT_WINDOW_GROWN, s->id };
-    e.range = win;
-    txn_event (t, &e, "switch '%s' got window 0x%" G_GINT64_MODIFIER
-               "x-0x%" G_GINT64_MODIFIER "x", s->name, first, last);
-  }
-  return TRUE;
+  return switch_attach_window (t, s, win, "got window", error);
 }
 
 static gboolean

@@ -748,8 +748,10 @@ reader_done (Reader *r)
   }                                                                           \
   G_STMT_END
 
-static gboolean
-alloc_exact (AsmArena *a, guint64 first, guint64 size)
+/* Allocates exactly [first, first + size - 1] in a; FALSE (and no change)
+ * when any of it is not free. */
+gboolean
+asm_fmodel_alloc_exact (AsmArena *a, guint64 first, guint64 size)
 {
   AsmRequest req = ASM_REQUEST_INIT (size);
   guint64 addr;
@@ -875,7 +877,7 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
         {
           AsmRange w = g_array_index (windows, AsmRange, j);
           if (!asm_arena_add_span (s->space, w.first, w.last, NULL) ||
-              !alloc_exact (m->global, w.first, w.last - w.first + 1))
+              !asm_fmodel_alloc_exact (m->global, w.first, w.last - w.first + 1))
             MODEL_FAIL ("%s.windows[%u]: 0x%" G_GINT64_MODIFIER "x-0x%"
                         G_GINT64_MODIFIER "x overlaps another window or a "
                         "reserved range, is outside the global space, or is "
@@ -955,8 +957,8 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
           MODEL_FAIL ("%s: id %u is used twice, or its switch or workload "
                       "does not exist", path, id);
         }
-      if (p->size == 0 || !alloc_exact (s->space, p->phys_first, p->size) ||
-          !alloc_exact (w->virt, p->virt_first, p->size))
+      if (p->size == 0 || !asm_fmodel_alloc_exact (s->space, p->phys_first, p->size) ||
+          !asm_fmodel_alloc_exact (w->virt, p->virt_first, p->size))
         {
           asm_pobj_unref (&p->obj, fpartition_free);
           MODEL_FAIL ("%s: its physical or virtual range overlaps another "
@@ -1059,7 +1061,7 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
         {
           FSwitch *rs = FSW_W (m, d->redirect_sw);
           if (rs == NULL || d->partition == ASM_ID_NONE ||
-              !alloc_exact (rs->space, d->redirect_base,
+              !asm_fmodel_alloc_exact (rs->space, d->redirect_base,
                             redirect_bytes (m, d)))
             MODEL_FAIL ("$.devices[%u].redirect_base: 0x%" G_GINT64_MODIFIER
                         "x is not free in switch %u's windows", i,
