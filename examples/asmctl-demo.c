@@ -246,9 +246,11 @@ print_translation (AsmFabric *fabric, AsmId workload, guint64 virt,
               error->message);
       return;
     }
-  asm_fabric_get_switch_info (fabric, t.switch_id, &si);
-  if (t.device != ASM_ID_NONE)
-    asm_fabric_get_device_info (fabric, t.device, &di);
+  if (!asm_fabric_get_switch_info (fabric, t.switch_id, &si))
+    si.name = "?";
+  if (t.device != ASM_ID_NONE &&
+      !asm_fabric_get_device_info (fabric, t.device, &di))
+    di.name = "?";
   printf ("   %-8s virtual 0x%" G_GINT64_MODIFIER "x -> switch %-5s physical "
           "0x%09" G_GINT64_MODIFIER "x  device %s +0x%" G_GINT64_MODIFIER
           "x  (generation %u)\n",
@@ -321,14 +323,15 @@ demo_verify (AsmBackend *backend, AsmFabric *fabric, GError **error)
 
   if (asm_sim_is_sim (backend))
     return asm_sim_verify (backend, fabric, error);
-  ids = asm_fabric_list (fabric, "devices");
+  ids = asm_fabric_list (fabric, ASM_FABRIC_DEVICES);
   for (guint i = 0; i < ids->len; i++)
     {
       AsmDeviceInfo di;
       g_autofree char *qid = NULL, *bus = NULL, *port = NULL;
 
-      asm_fabric_get_device_info (fabric, g_array_index (ids, AsmId, i), &di);
-      if (di.kind == ASM_DEVICE_VF)
+      if (!asm_fabric_get_device_info (fabric, g_array_index (ids, AsmId, i),
+                                       &di) ||
+          di.kind == ASM_DEVICE_VF)
         continue;
       qid = asm_qemu_get_device_id (di.id);
       bus = asm_qemu_get_device_bus (backend, qid, error);
@@ -402,7 +405,8 @@ demo_fabric (const char *output_dir, const char *backend_name)
                            2 * MiB, sim, &error);
   if (fabric == NULL)
     return die (error);
-  asm_fabric_set_window_granule (fabric, 1 * GiB);
+  if (!asm_fabric_set_window_granule (fabric, 1 * GiB, &error))
+    return die (error);
   asm_fabric_add_observer (fabric, on_event, NULL);
 
   printf ("1. Three switches share a 1 TiB physical space; windows grow on "

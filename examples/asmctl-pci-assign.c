@@ -281,7 +281,7 @@ after_controller_added (Policy *p, LvDevice *c, GError **error)
 {
   AsmPciControllerInfo info;
 
-  asm_pci_bus_set_get_controller (p->set, c->index, &info);
+  ASMCTL_MUST (asm_pci_bus_set_get_controller (p->set, c->index, &info));
   if (!info.is_root)
     own (p, &info.plugged_at, c->desc);
   if (c->hotplug_off && (info.accepts & ASM_PCI_CONNECT_HOTPLUGGABLE) &&
@@ -655,7 +655,7 @@ park_plug (Policy *p, guint32 q, guint32 bus, guint32 index,
   AsmPciControllerInfo info;
   AsmPciAddr a;
 
-  asm_pci_bus_set_get_controller (p->set, bus == 0 ? q : bus, &info);
+  ASMCTL_MUST (asm_pci_bus_set_get_controller (p->set, bus == 0 ? q : bus, &info));
   a.domain = q;
   a.bus = bus;
   a.slot = info.min_slot;
@@ -1289,7 +1289,7 @@ apply_defaults (Policy *p, GError **error)
         {
           AsmPciControllerInfo info;
 
-          asm_pci_bus_set_get_controller (p->set, d->index, &info);
+          ASMCTL_MUST (asm_pci_bus_set_get_controller (p->set, d->index, &info));
           if (!info.is_root)
             {
               if (!d->fixed)

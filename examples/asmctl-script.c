@@ -46,19 +46,6 @@ script_error_quark (void)
   return g_quark_from_static_string ("asmctl-script-error-quark");
 }
 
-static const char *const error_names[] = {
-  [ASM_ERROR_INVALID] = "invalid",
-  [ASM_ERROR_NO_SPACE] = "no-space",
-  [ASM_ERROR_IN_USE] = "in-use",
-  [ASM_ERROR_NOT_FOUND] = "not-found",
-  [ASM_ERROR_HELD] = "held",
-  [ASM_ERROR_BACKEND] = "backend",
-  [ASM_ERROR_TIMEOUT] = "timeout",
-  [ASM_ERROR_PARSE] = "parse",
-  [ASM_ERROR_UNSUPPORTED] = "unsupported",
-  [ASM_ERROR_FAILED] = "failed",
-};
-
 /**
  * asmctl_error_code_name:
  * @error: an error
@@ -72,13 +59,12 @@ static const char *const error_names[] = {
 const char *
 asmctl_error_code_name (const GError *error)
 {
-  if (error->domain == ASM_ERROR && error->code >= 0 &&
-      (guint) error->code < G_N_ELEMENTS (error_names) &&
-      error_names[error->code] != NULL)
-    return error_names[error->code];
-  if (error->domain == ASM_ERROR)
-    return "unknown";
-  return "failed";
+  const char *name;
+
+  if (error->domain != ASM_ERROR)
+    return "failed";
+  name = asm_error_code_to_string (error->code);
+  return name != NULL ? name : "unknown";
 }
 
 static gboolean G_GNUC_PRINTF (2, 3)
@@ -1093,7 +1079,7 @@ describe_bus (Obj *o, guint32 index)
   AsmPciControllerInfo info;
   g_autofree char *name = asm_pci_bus_set_get_controller_name (o->pci, index);
 
-  asm_pci_bus_set_get_controller (o->pci, index, &info);
+  ASMCTL_MUST (asm_pci_bus_set_get_controller (o->pci, index, &info));
   return g_strdup_printf ("%s, bus %04x:%02x", name, info.domain, info.bus);
 }
 
@@ -1369,7 +1355,7 @@ show_pci (Script *s, Obj *o)
                                                                    index);
       g_autofree char *at = NULL;
 
-      asm_pci_bus_set_get_controller (o->pci, index, &info);
+      ASMCTL_MUST (asm_pci_bus_set_get_controller (o->pci, index, &info));
       if (!info.is_root)
         at = format_pci (&info.plugged_at);
       emit (s, "  %u %s %s%s%s: bus %04x:%02x, slots 0x%02x-0x%02x%s, "
@@ -1404,7 +1390,7 @@ fab_switch (Obj *o, const char *text, AsmId *out, GError **error)
 static gboolean
 find_device (Obj *o, const char *name, AsmId *out)
 {
-  g_autoptr (GArray) ids = asm_fabric_list (o->fabric, "devices");
+  g_autoptr (GArray) ids = asm_fabric_list (o->fabric, ASM_FABRIC_DEVICES);
 
   for (guint i = 0; i < ids->len; i++)
     {
@@ -1540,7 +1526,8 @@ cmd_fabric (Script *s, Args *a, Obj *unused, GError **error)
         return fail (error, ASM_ERROR_INVALID,
                      "%s: window=" HEX " is not a power of two of at least "
                      "the granule " HEX, a->pos[0], window, granule);
-      asm_fabric_set_window_granule (fabric, window);
+      if (!asm_fabric_set_window_granule (fabric, window, error))
+        return FALSE;
     }
   o = fabric_obj_new (s, a->pos[0]);
   o->fabric = g_steal_pointer (&fabric);
@@ -1744,7 +1731,7 @@ cmd_partition (Script *s, Args *a, Obj *o, GError **error)
       !asm_fabric_request_partition (o->fabric, wl, &req, &id, &virt, error))
     return FALSE;
   name_id (o->partitions, o->partition_names, a->pos[1], id);
-  asm_fabric_get_partition_info (o->fabric, id, &info);
+  ASMCTL_MUST (asm_fabric_get_partition_info (o->fabric, id, &info));
   sw = switch_name (o, info.switch_id);
   emit (s, "%s: partition %s %s " HEX " -> id %u on %s, virtual " HEX
         ", physical " HEX, o->name, a->pos[1], a->pos[2], req.size, id, sw,
@@ -1824,7 +1811,7 @@ emit_placement (Script *s, Obj *o, const char *what, AsmId part)
   AsmPartitionInfo info;
   g_autofree char *sw = NULL;
 
-  asm_fabric_get_partition_info (o->fabric, part, &info);
+  ASMCTL_MUST (asm_fabric_get_partition_info (o->fabric, part, &info));
   sw = switch_name (o, info.switch_id);
   emit (s, "%s: %s -> %s, physical " HEX ", size " HEX, o->name, what, sw,
         info.phys_first, info.size);
@@ -2043,10 +2030,10 @@ cmd_save (Script *s, Args *a, Obj *o, GError **error)
 static void
 show_fabric (Script *s, Obj *o)
 {
-  g_autoptr (GArray) sws = asm_fabric_list (o->fabric, "switches");
-  g_autoptr (GArray) devs = asm_fabric_list (o->fabric, "devices");
-  g_autoptr (GArray) wls = asm_fabric_list (o->fabric, "workloads");
-  g_autoptr (GArray) parts = asm_fabric_list (o->fabric, "partitions");
+  g_autoptr (GArray) sws = asm_fabric_list (o->fabric, ASM_FABRIC_SWITCHES);
+  g_autoptr (GArray) devs = asm_fabric_list (o->fabric, ASM_FABRIC_DEVICES);
+  g_autoptr (GArray) wls = asm_fabric_list (o->fabric, ASM_FABRIC_WORKLOADS);
+  g_autoptr (GArray) parts = asm_fabric_list (o->fabric, ASM_FABRIC_PARTITIONS);
 
   emit (s, "%s: show -> %u switches, %u devices, %u workloads, "
         "%u partitions", o->name, sws->len, devs->len, wls->len, parts->len);
@@ -2056,8 +2043,8 @@ show_fabric (Script *s, Obj *o)
       g_autoptr (GArray) w = NULL;
       GString *ranges = g_string_new (NULL);
 
-      asm_fabric_get_switch_info (o->fabric, g_array_index (sws, AsmId, i),
-                                  &si);
+      ASMCTL_MUST (asm_fabric_get_switch_info (o->fabric, g_array_index (sws, AsmId, i),
+                                  &si));
       w = asm_fabric_get_switch_windows (o->fabric, si.id);
       for (guint j = 0; j < w->len; j++)
         g_string_append_printf (ranges, "%s" HEX "-" HEX, j ? " " : "",
@@ -2077,8 +2064,8 @@ show_fabric (Script *s, Obj *o)
       AsmDeviceInfo di;
       g_autofree char *sw = NULL, *where = NULL, *kind = NULL;
 
-      asm_fabric_get_device_info (o->fabric, g_array_index (devs, AsmId, i),
-                                  &di);
+      ASMCTL_MUST (asm_fabric_get_device_info (o->fabric, g_array_index (devs, AsmId, i),
+                                  &di));
       sw = switch_name (o, di.switch_id);
       if (di.kind == ASM_DEVICE_PF)
         kind = g_strdup_printf ("pf (max %u vfs of " HEX ")", di.max_vfs,
@@ -2115,8 +2102,8 @@ show_fabric (Script *s, Obj *o)
       g_autofree char *name = NULL, *wl = NULL, *sw = NULL;
       const char *given;
 
-      asm_fabric_get_partition_info (o->fabric,
-                                     g_array_index (parts, AsmId, i), &pi);
+      ASMCTL_MUST (asm_fabric_get_partition_info (o->fabric,
+                                     g_array_index (parts, AsmId, i), &pi));
       given = g_hash_table_lookup (o->partition_names,
                                    GUINT_TO_POINTER (pi.id));
       name = given ? g_strdup_printf ("%s (id %u)", given, pi.id)
@@ -2207,7 +2194,7 @@ cmd_clone (Script *s, Args *a, Obj *o, GError **error)
       break;
     case OBJ_PCI:
       n = pci_obj_new (s, a->pos[1]);
-      n->pci = asm_pci_bus_set_copy (o->pci);
+      n->pci = asm_pci_bus_set_clone (o->pci);
       g_array_append_vals (n->pci_indexes, o->pci_indexes->data,
                            o->pci_indexes->len);
       if (o->pci_grow)
@@ -2235,10 +2222,10 @@ cmd_expect (Script *s, Args *a, Obj *o, GError **error)
 
   if (strcmp (a->pos[0], "any") != 0)
     {
-      for (code = 0; code < (int) G_N_ELEMENTS (error_names); code++)
-        if (strcmp (a->pos[0], error_names[code]) == 0)
+      for (code = 0; asm_error_code_to_string (code) != NULL; code++)
+        if (strcmp (a->pos[0], asm_error_code_to_string (code)) == 0)
           break;
-      if (code == (int) G_N_ELEMENTS (error_names))
+      if (asm_error_code_to_string (code) == NULL)
         return syntax (error, "expect: '%s' is not an error code (invalid, "
                        "no-space, in-use, not-found, held, backend, timeout, "
                        "parse, unsupported, failed, or any)", a->pos[0]);

@@ -80,9 +80,9 @@ text (GString *svg, double x, double y, const char *size, const char *s)
 gboolean
 asmctl_write_svg (AsmFabric *fabric, const char *path, GError **error)
 {
-  g_autoptr (GArray) switches = asm_fabric_list (fabric, "switches");
-  g_autoptr (GArray) parts = asm_fabric_list (fabric, "partitions");
-  g_autoptr (GArray) devices = asm_fabric_list (fabric, "devices");
+  g_autoptr (GArray) switches = asm_fabric_list (fabric, ASM_FABRIC_SWITCHES);
+  g_autoptr (GArray) parts = asm_fabric_list (fabric, ASM_FABRIC_PARTITIONS);
+  g_autoptr (GArray) devices = asm_fabric_list (fabric, ASM_FABRIC_DEVICES);
   GString *svg = g_string_new (NULL);
   Axis axis = { G_MAXUINT64, 0 };
   guint height = 70 + ROW_H * MAX (switches->len, 1) + 40;
@@ -127,8 +127,8 @@ asmctl_write_svg (AsmFabric *fabric, const char *path, GError **error)
       g_autofree char *label = NULL, *wb = NULL;
       GString *devline = g_string_new ("ports:");
 
-      asm_fabric_get_switch_info (fabric, g_array_index (switches, AsmId, i),
-                                  &si);
+      ASMCTL_MUST (asm_fabric_get_switch_info (fabric, g_array_index (switches, AsmId, i),
+                                  &si));
       w = asm_fabric_get_switch_windows (fabric, si.id);
       wb = asmctl_format_size (si.window_bytes);
       text (svg, 10, y + 16, "13", si.name);
@@ -157,8 +157,8 @@ asmctl_write_svg (AsmFabric *fabric, const char *path, GError **error)
           g_autofree char *t = NULL;
           double x0, x1;
 
-          asm_fabric_get_partition_info (fabric,
-                                         g_array_index (parts, AsmId, j), &pi);
+          ASMCTL_MUST (asm_fabric_get_partition_info (fabric,
+                                         g_array_index (parts, AsmId, j), &pi));
           if (pi.switch_id != si.id)
             continue;
           t = g_strdup_printf ("partition %u of workload %u: physical 0x%"
@@ -179,8 +179,8 @@ asmctl_write_svg (AsmFabric *fabric, const char *path, GError **error)
       for (guint j = 0; j < devices->len; j++)
         {
           AsmDeviceInfo di;
-          asm_fabric_get_device_info (fabric,
-                                      g_array_index (devices, AsmId, j), &di);
+          ASMCTL_MUST (asm_fabric_get_device_info (fabric,
+                                      g_array_index (devices, AsmId, j), &di));
           if (di.switch_id == si.id && di.kind != ASM_DEVICE_VF)
             g_string_append_printf (devline, " %u:%s", di.port, di.name);
         }
@@ -221,10 +221,10 @@ asmctl_write_svg (AsmFabric *fabric, const char *path, GError **error)
 gboolean
 asmctl_write_dot_svg (AsmFabric *fabric, const char *path, GError **error)
 {
-  g_autoptr (GArray) switches = asm_fabric_list (fabric, "switches");
-  g_autoptr (GArray) parts = asm_fabric_list (fabric, "partitions");
-  g_autoptr (GArray) devices = asm_fabric_list (fabric, "devices");
-  g_autoptr (GArray) workloads = asm_fabric_list (fabric, "workloads");
+  g_autoptr (GArray) switches = asm_fabric_list (fabric, ASM_FABRIC_SWITCHES);
+  g_autoptr (GArray) parts = asm_fabric_list (fabric, ASM_FABRIC_PARTITIONS);
+  g_autoptr (GArray) devices = asm_fabric_list (fabric, ASM_FABRIC_DEVICES);
+  g_autoptr (GArray) workloads = asm_fabric_list (fabric, ASM_FABRIC_WORKLOADS);
   g_autofree char *dot = g_find_program_in_path ("dot");
   GString *g = g_string_new ("digraph fabric {\n  rankdir=LR;\n"
                              "  node [fontname=\"monospace\"];\n");
@@ -247,8 +247,8 @@ asmctl_write_dot_svg (AsmFabric *fabric, const char *path, GError **error)
     {
       AsmSwitchInfo si;
       g_autofree char *n = NULL;
-      asm_fabric_get_switch_info (fabric, g_array_index (switches, AsmId, i),
-                                  &si);
+      ASMCTL_MUST (asm_fabric_get_switch_info (fabric, g_array_index (switches, AsmId, i),
+                                  &si));
       n = g_strescape (si.name, NULL);
       g_string_append_printf (g, "  s%u [shape=box,style=filled,fillcolor="
                               "\"#dbe8f5\",label=\"%s\"];\n", si.id, n);
@@ -256,8 +256,8 @@ asmctl_write_dot_svg (AsmFabric *fabric, const char *path, GError **error)
   for (guint i = 0; i < parts->len; i++)
     {
       AsmPartitionInfo pi;
-      asm_fabric_get_partition_info (fabric, g_array_index (parts, AsmId, i),
-                                     &pi);
+      ASMCTL_MUST (asm_fabric_get_partition_info (fabric, g_array_index (parts, AsmId, i),
+                                     &pi));
       g_string_append_printf (g, "  p%u [shape=ellipse,label=\"p%u\"];\n"
                               "  w%u -> p%u;\n  p%u -> s%u;\n", pi.id, pi.id,
                               pi.workload, pi.id, pi.id, pi.switch_id);
@@ -266,8 +266,8 @@ asmctl_write_dot_svg (AsmFabric *fabric, const char *path, GError **error)
     {
       AsmDeviceInfo di;
       g_autofree char *n = NULL;
-      asm_fabric_get_device_info (fabric, g_array_index (devices, AsmId, i),
-                                  &di);
+      ASMCTL_MUST (asm_fabric_get_device_info (fabric, g_array_index (devices, AsmId, i),
+                                  &di));
       n = g_strescape (di.name, NULL);
       g_string_append_printf (g, "  d%u [shape=note,label=\"%s\"];\n", di.id,
                               n);
@@ -309,7 +309,7 @@ asmctl_write_json (AsmFabric *fabric, const char *path, GError **error)
 void
 asmctl_print_switches (AsmFabric *fabric, FILE *out)
 {
-  g_autoptr (GArray) ids = asm_fabric_list (fabric, "switches");
+  g_autoptr (GArray) ids = asm_fabric_list (fabric, ASM_FABRIC_SWITCHES);
 
   fprintf (out, "   %-6s %7s %8s %8s %9s %8s %5s  %s\n", "switch", "latency",
            "bw used", "of MB/s", "windows", "free", "table", "window ranges");
@@ -320,7 +320,7 @@ asmctl_print_switches (AsmFabric *fabric, FILE *out)
       g_autofree char *wb = NULL, *fb = NULL;
       GString *ranges = g_string_new (NULL);
 
-      asm_fabric_get_switch_info (fabric, g_array_index (ids, AsmId, i), &si);
+      ASMCTL_MUST (asm_fabric_get_switch_info (fabric, g_array_index (ids, AsmId, i), &si));
       w = asm_fabric_get_switch_windows (fabric, si.id);
       for (guint j = 0; j < w->len; j++)
         g_string_append_printf (ranges, "%s0x%" G_GINT64_MODIFIER "x-0x%"

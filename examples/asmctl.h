@@ -16,6 +16,17 @@ G_BEGIN_DECLS
 #define ASMCTL_EXIT_USAGE 2    /* bad command line */
 #define ASMCTL_EXIT_INPUT 3    /* bad input file (JSON, script, XML) */
 
+/* ASMCTL_MUST (lookup): a lookup of an object asmctl just listed or made,
+ * which cannot fail in this single-threaded program; if it does, asmctl
+ * has a bug and stops with the call named. */
+#define ASMCTL_MUST(lookup)                                                   \
+  G_STMT_START                                                                \
+  {                                                                           \
+    if (!(lookup))                                                            \
+      g_error ("asmctl bug: %s failed", #lookup);                             \
+  }                                                                           \
+  G_STMT_END
+
 char *asmctl_format_size (guint64 bytes);
 
 gboolean asmctl_write_svg (AsmFabric *fabric, const char *path,

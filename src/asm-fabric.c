@@ -2596,22 +2596,26 @@ asm_fabric_get_granule (AsmFabric *fabric)
  * asm_fabric_set_window_granule:
  * @fabric: a fabric
  * @bytes: a power of two >= the granule
+ * @error: return location for a #GError
  *
- * Sets the smallest window a switch grows by.  A bad value is ignored with
- * a warning.
+ * Sets the smallest window a switch grows by.
+ *
+ * Errors: %ASM_ERROR_INVALID when @bytes is not a power of two at least
+ * the fabric's granule; nothing changes then.
+ *
+ * Returns: %TRUE on success
  *
  * Since: 0.1
  */
-void
-asm_fabric_set_window_granule (AsmFabric *fabric, guint64 bytes)
+gboolean
+asm_fabric_set_window_granule (AsmFabric *fabric, guint64 bytes,
+                               GError **error)
 {
   OpArgs a = { "set_window_granule" };
-  g_autoptr (GError) error = NULL;
 
-  g_return_if_fail (fabric != NULL);
+  g_return_val_if_fail (fabric != NULL, FALSE);
   a.n[0] = bytes;
-  if (!run_op (fabric, &a, NULL, NULL, &error))
-    g_warning ("%s", error->message);
+  return run_op (fabric, &a, NULL, NULL, error);
 }
 
 /* ------------------------------------------------------------------ */
@@ -3126,7 +3130,8 @@ asm_fabric_rebalance (AsmFabric *fabric, gdouble horizon,
       if (predicted <= have)
         continue;
       grow = round_up (predicted - have, m->granule);
-      asm_fabric_get_partition_info (fabric, largest, &before);
+      if (!asm_fabric_get_partition_info (fabric, largest, &before))
+        continue; /* released since m was taken */
       {
         g_autoptr (GError) gerr = NULL;
         if (!asm_fabric_grow_partition (fabric, largest, largest_size + grow,
@@ -3149,7 +3154,8 @@ asm_fabric_rebalance (AsmFabric *fabric, gdouble horizon,
             continue;
           }
       }
-      asm_fabric_get_partition_info (fabric, largest, &after);
+      if (!asm_fabric_get_partition_info (fabric, largest, &after))
+        continue; /* released by another thread since it grew */
       if (after.switch_id == before.switch_id &&
           after.phys_first == before.phys_first)
         rep.n_grown++;
@@ -3598,34 +3604,41 @@ asm_fabric_get_device_info (AsmFabric *fabric, AsmId device,
 /**
  * asm_fabric_list:
  * @fabric: a fabric
- * @what: "switches", "devices", "workloads" or "partitions"
+ * @what: which kind of object
  *
  * Lists the ids of the fabric's objects of one kind.
  *
- * Returns: (transfer full) (element-type AsmId) (nullable): the ids, in
- *   increasing order; %NULL for an unknown @what
+ * Returns: (transfer full) (element-type AsmId): the ids, in increasing
+ *   order
  *
  * Since: 0.1
  */
 GArray *
-asm_fabric_list (AsmFabric *fabric, const char *what)
+asm_fabric_list (AsmFabric *fabric, AsmFabricObjects what)
 {
   FModel *m;
   AsmPMap *map = NULL;
-  GArray *ids = NULL;
+  GArray *ids;
 
-  g_return_val_if_fail (fabric != NULL && what != NULL, NULL);
+  g_return_val_if_fail (fabric != NULL, NULL);
+  g_return_val_if_fail (what <= ASM_FABRIC_PARTITIONS, NULL);
   m = model_get (fabric);
-  if (strcmp (what, "switches") == 0)
-    map = m->switches;
-  else if (strcmp (what, "devices") == 0)
-    map = m->devices;
-  else if (strcmp (what, "workloads") == 0)
-    map = m->workloads;
-  else if (strcmp (what, "partitions") == 0)
-    map = m->partitions;
-  if (map != NULL)
-    ids = asm_pmap_keys (map);
+  switch (what)
+    {
+    case ASM_FABRIC_SWITCHES:
+      map = m->switches;
+      break;
+    case ASM_FABRIC_DEVICES:
+      map = m->devices;
+      break;
+    case ASM_FABRIC_WORKLOADS:
+      map = m->workloads;
+      break;
+    case ASM_FABRIC_PARTITIONS:
+      map = m->partitions;
+      break;
+    }
+  ids = asm_pmap_keys (map);
   asm_fmodel_unref (m);
   return ids;
 }

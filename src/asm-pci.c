@@ -105,7 +105,7 @@
  * O(buses x 32 x 8) per device).
  *
  * Costs: reserve/release O(log n); a class change O(log n); add_controller
- * O(log n); asm_pci_bus_set_copy() O(buses + classes x domains), each
+ * O(log n); asm_pci_bus_set_clone() O(buses + classes x domains), each
  * space cloned copy-on-write; check O(tuples log n + buses x classes).
  * Memory: one small space per bus (about 3.5 KiB with a device in every
  * slot, about 10 KiB with every function in use).
@@ -673,8 +673,6 @@ struct _AsmPciBusSet {
   gpointer grow_data;
   GDestroyNotify grow_destroy;
   gboolean growing;  /* inside the grow callback: do not call it again */
-  gboolean keep_growth; /* no snapshot before growing: what the callback
-                           added stays even when the retry fails */
 };
 
 static const guint8 domain_dims[1] = { 16 };
@@ -1625,7 +1623,7 @@ asm_pci_bus_set_unref (AsmPciBusSet *set)
 }
 
 /**
- * asm_pci_bus_set_copy:
+ * asm_pci_bus_set_clone:
  * @set: a set
  *
  * An independent copy of @set's controllers, buses and reservations (for a
@@ -1638,7 +1636,7 @@ asm_pci_bus_set_unref (AsmPciBusSet *set)
  * Since: 0.1
  */
 AsmPciBusSet *
-asm_pci_bus_set_copy (AsmPciBusSet *set)
+asm_pci_bus_set_clone (AsmPciBusSet *set)
 {
   AsmPciBusSet *c;
 
@@ -2346,7 +2344,7 @@ asm_pci_bus_set_reserve_next_full (AsmPciBusSet *set, AsmPciConnectFlags flags,
       return FALSE;
     }
 
-  saved = set->keep_growth ? NULL : state_copy (set->st);
+  saved = state_copy (set->st);
   asm_pci_bus_set_ref (set);
   set->growing = TRUE;
   grown = set->grow (set, flags, set->grow_data, &grow_error);
@@ -2664,29 +2662,6 @@ asm_pci_bus_set_set_grow_func (AsmPciBusSet *set, AsmPciGrowFunc func,
   set->grow = func;
   set->grow_data = user_data;
   set->grow_destroy = destroy;
-}
-
-/**
- * asm_pci_bus_set_set_keep_growth:
- * @set: a set
- * @keep: %TRUE to keep what the grow callback adds even when the retry
- *   still finds no room
- *
- * By default asm_pci_bus_set_reserve_next() snapshots the set before it
- * calls the grow callback (O(buses)) and restores the snapshot when the
- * call fails, so a failed call changes nothing.  A policy that grows once
- * per device and takes the responsibility of undoing its own additions
- * (or runs on a throw-away copy, as a dry run) can skip the snapshot with
- * @keep = %TRUE: a failed call then leaves the controllers the callback
- * added.
- *
- * Since: 0.1
- */
-void
-asm_pci_bus_set_set_keep_growth (AsmPciBusSet *set, gboolean keep)
-{
-  g_return_if_fail (set != NULL);
-  set->keep_growth = keep;
 }
 
 /* ------------------------------------------------------------------ */

@@ -1208,7 +1208,7 @@ asm_qemu_backend_new_for_fabric (AsmFabric *fabric,
   Qemu *q;
 
   g_return_val_if_fail (fabric != NULL, NULL);
-  ids = asm_fabric_list (fabric, "switches");
+  ids = asm_fabric_list (fabric, ASM_FABRIC_SWITCHES);
   for (guint i = 0; i < ids->len; i++)
     {
       AsmSwitchInfo si;
@@ -1232,7 +1232,7 @@ asm_qemu_backend_new_for_fabric (AsmFabric *fabric,
       QSwitch *s = q->switches->pdata[i];
       s->fabric_id = s->number;
     }
-  devs = asm_fabric_list (fabric, "devices");
+  devs = asm_fabric_list (fabric, ASM_FABRIC_DEVICES);
   for (guint i = 0; i < devs->len; i++)
     {
       AsmDeviceInfo di;

@@ -1458,7 +1458,7 @@ vf_cmp (gconstpointer a, gconstpointer b)
 
 /* a sorted copy of an id list from asm_fabric_list(); never NULL */
 static GArray *
-model_list (AsmFabric *fabric, const char *what)
+model_list (AsmFabric *fabric, AsmFabricObjects what)
 {
   GArray *ids = asm_fabric_list (fabric, what);
   GArray *copy = g_array_new (FALSE, FALSE, sizeof (AsmId));
@@ -1520,7 +1520,7 @@ model_load (Model *m, AsmFabric *fabric)
 {
   g_autoptr (GArray) devices = NULL;
 
-  m->switch_ids = model_list (fabric, "switches");
+  m->switch_ids = model_list (fabric, ASM_FABRIC_SWITCHES);
   m->switches = g_ptr_array_new_with_free_func (model_switch_free);
   m->vfs = g_array_new (FALSE, FALSE, sizeof (SimVf));
 
@@ -1543,7 +1543,7 @@ model_load (Model *m, AsmFabric *fabric)
       g_ptr_array_add (m->switches, ms);
     }
 
-  devices = model_list (fabric, "devices");
+  devices = model_list (fabric, ASM_FABRIC_DEVICES);
   for (guint i = 0; i < devices->len; i++)
     {
       AsmId id = g_array_index (devices, AsmId, i);

@@ -180,7 +180,7 @@ fingerprint (AsmPciBusSet *set, guint32 max_index)
   for (guint i = 0; i < G_N_ELEMENTS (probes); i++)
     for (guint32 g = 0; g < 2; g++)
       {
-        g_autoptr(AsmPciBusSet) copy = asm_pci_bus_set_copy (set);
+        g_autoptr(AsmPciBusSet) copy = asm_pci_bus_set_clone (set);
         AsmPciAddr a;
         if (asm_pci_bus_set_reserve_next_full (copy, probes[i], g, &a, NULL))
           {
@@ -1471,7 +1471,7 @@ test_copy_independent (void **state)
                                            &error));
   NEXT_IS (set, PCIE_DEV, "0000:01:00.0");
   before = fingerprint (set, 4);
-  copy = asm_pci_bus_set_copy (set);
+  copy = asm_pci_bus_set_clone (set);
   CHECK (copy);
   {
     g_autofree char *c = fingerprint (copy, 4);

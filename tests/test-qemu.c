@@ -167,7 +167,7 @@ scene_new_at (AsmBackend *b, guint n, const char *file, int line)
                          &error);
   if (s->f == NULL)
     FAIL_AT (file, line, "asm_fabric_new: %s", error->message);
-  asm_fabric_set_window_granule (s->f, 64 * MIB);
+  g_assert_true (asm_fabric_set_window_granule (s->f, 64 * MIB, NULL));
   spec.name = "sw1";
   if (!asm_fabric_add_switch (s->f, &spec, &s->sw1, &error))
     FAIL_AT (file, line, "add_switch sw1: %s", error->message);
@@ -531,12 +531,12 @@ test_migration (void **state)
   t0 = now_s ();
   CHECK_OK (asm_fabric_migrate_partition (s->f, s->p, s->sw2, &error), error);
   print_message ("# migration of 3 devices: %.0f ms\n", (now_s () - t0) * 1e3);
-  asm_fabric_get_partition_info (s->f, s->p, &pi);
+  assert_true (asm_fabric_get_partition_info (s->f, s->p, &pi));
   assert_int_equal (pi.switch_id, s->sw2);
   for (guint i = 0; i < s->n_dev; i++)
     {
       AsmDeviceInfo di;
-      asm_fabric_get_device_info (s->f, s->dev[i], &di);
+      assert_true (asm_fabric_get_device_info (s->f, s->dev[i], &di));
       assert_int_equal (di.switch_id, s->sw2);
       CHECK_PLACEMENT (s->b, s->f, s->dev[i]);
     }
@@ -889,7 +889,7 @@ test_for_fabric (void **state)
   model = asm_fabric_new ("model", BASE, BASE + 1024 * MIB - 1, GRAN, NULL,
                           &error);
   CHECK_OK (model != NULL, error);
-  asm_fabric_set_window_granule (model, 64 * MIB);
+  g_assert_true (asm_fabric_set_window_granule (model, 64 * MIB, NULL));
   spec.name = "a";
   CHECK_OK (asm_fabric_add_switch (model, &spec, &a, &error), error);
   spec.name = "c";

@@ -116,6 +116,7 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_addr_space_reserve_any (AsmAddrSpace *s, const AsmRange *within,
                                      guint64 *out_addr, GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_addr_space_find_free (AsmAddrSpace *s, const AsmRange *within,
                                    guint n_whole_dims, guint64 *out_addr,
                                    GError **error);
@@ -124,8 +125,10 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_addr_space_release (AsmAddrSpace *s, const guint64 *addr,
                                  GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_addr_space_is_free (AsmAddrSpace *s, const guint64 *addr);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_addr_space_is_pooled (AsmAddrSpace *s, const guint64 *addr);
 ASM_AVAILABLE_IN_0_1
 guint64 asm_addr_space_get_n_reserved (AsmAddrSpace *s);
@@ -140,12 +143,15 @@ void asm_addr_space_set_formatter (AsmAddrSpace *s, AsmAddrFormatFunc format,
 ASM_AVAILABLE_IN_0_1
 char *asm_addr_space_format (AsmAddrSpace *s, const guint64 *addr);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_addr_space_parse (AsmAddrSpace *s, const char *text,
                                guint64 *out_addr, GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_addr_space_check (AsmAddrSpace *s, GError **error);
 
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_disk_name_parse (const char *name, char **out_prefix,
                               guint64 *out_index, GError **error);
 ASM_AVAILABLE_IN_0_1

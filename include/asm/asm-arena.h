@@ -180,6 +180,7 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_arena_alloc_full (AsmArena *a, const AsmRequest *req,
                                guint64 *out_addr, GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_arena_find_free (AsmArena *a, const AsmRequest *req,
                               guint64 *out_addr, GError **error);
 ASM_AVAILABLE_IN_0_1
@@ -192,11 +193,13 @@ gboolean asm_arena_move (AsmArena *a, guint64 addr, const AsmRequest *req,
 ASM_AVAILABLE_IN_0_1
 AsmArena *asm_arena_clone (AsmArena *a, const char *name);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_arena_lookup (AsmArena *a, guint64 addr, AsmRange *out_segment);
 /* Like asm_arena_lookup(), but reports any segment that contains @addr,
  * free ones included, with its kind; FALSE only when @addr is outside every
  * span.  Full documentation is on the definition in src/asm-arena.c. */
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_arena_lookup_full (AsmArena *a, guint64 addr,
                                 AsmRange *out_segment,
                                 AsmSegmentKind *out_kind);
@@ -208,6 +211,7 @@ ASM_AVAILABLE_IN_0_1
 gboolean asm_arena_walk (AsmArena *a, AsmArenaWalkFunc func,
                          gpointer user_data);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_arena_check (AsmArena *a, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AsmArena, asm_arena_unref)

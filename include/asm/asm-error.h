@@ -56,4 +56,7 @@ typedef enum {
 ASM_AVAILABLE_IN_0_1
 GQuark asm_error_quark (void);
 
+ASM_AVAILABLE_IN_0_1
+const char *asm_error_code_to_string (gint code);
+
 G_END_DECLS

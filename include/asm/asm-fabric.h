@@ -66,6 +66,24 @@ typedef enum {
 } AsmDeviceKind;
 
 /**
+ * AsmFabricObjects:
+ * @ASM_FABRIC_SWITCHES: the switches
+ * @ASM_FABRIC_DEVICES: the devices (endpoints, PFs and VFs)
+ * @ASM_FABRIC_WORKLOADS: the workloads
+ * @ASM_FABRIC_PARTITIONS: the address partitions
+ *
+ * The kinds of object asm_fabric_list() lists.
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  ASM_FABRIC_SWITCHES,
+  ASM_FABRIC_DEVICES,
+  ASM_FABRIC_WORKLOADS,
+  ASM_FABRIC_PARTITIONS,
+} AsmFabricObjects;
+
+/**
  * AsmPartitionRequest:
  * @size: bytes, a multiple of the fabric's granule
  * @align: 0 (the granule) or a power of two
@@ -338,66 +356,85 @@ AsmBackend *asm_fabric_get_backend (AsmFabric *fabric);
 ASM_AVAILABLE_IN_0_1
 guint64 asm_fabric_get_granule (AsmFabric *fabric);
 ASM_AVAILABLE_IN_0_1
-void asm_fabric_set_window_granule (AsmFabric *fabric, guint64 bytes);
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_set_window_granule (AsmFabric *fabric, guint64 bytes,
+                                        GError **error);
 
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_reserve_global (AsmFabric *fabric, guint64 first,
                                     guint64 last, GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_add_switch (AsmFabric *fabric, const AsmSwitchSpec *spec,
                                 AsmId *out_id, GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_add_window (AsmFabric *fabric, AsmId sw, guint64 first,
                                 guint64 last, GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_add_device (AsmFabric *fabric, const char *name,
                                 AsmDeviceKind kind, guint64 bar_size,
                                 AsmId sw, guint32 port, AsmId *out_id,
                                 GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_set_sriov (AsmFabric *fabric, AsmId pf, guint32 max_vfs,
                                guint64 vf_bar_size, GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_create_vf (AsmFabric *fabric, AsmId pf, AsmId *out_vf,
                                GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_add_workload (AsmFabric *fabric, const char *name,
                                   AsmId *out_id, GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_request_partition (AsmFabric *fabric, AsmId workload,
                                        const AsmPartitionRequest *req,
                                        AsmId *out_partition,
                                        guint64 *out_virt, GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_map_device (AsmFabric *fabric, AsmId partition,
                                 AsmId device, guint64 *out_offset,
                                 GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_translate (AsmFabric *fabric, AsmId workload,
                                guint64 virt, AsmTranslation *out,
                                GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_grow_partition (AsmFabric *fabric, AsmId partition,
                                     guint64 new_size, GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_migrate_partition (AsmFabric *fabric, AsmId partition,
                                        AsmId target_switch, GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_release_partition (AsmFabric *fabric, AsmId partition,
                                        GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_transfer_vf (AsmFabric *fabric, AsmId vf, AsmId target_pf,
                                  AsmId *out_new_vf, GError **error);
 
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_record_usage (AsmFabric *fabric, AsmId workload,
                                   gdouble time, guint64 bytes_used,
                                   GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_predict (AsmFabric *fabric, AsmId workload,
                              gdouble horizon, guint64 *out_bytes,
                              GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_rebalance (AsmFabric *fabric, gdouble horizon,
                                AsmRebalanceReport *out_report,
                                GError **error);
@@ -413,21 +450,25 @@ ASM_AVAILABLE_IN_0_1
 void asm_fabric_remove_observer (AsmFabric *fabric, guint observer_id);
 
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_find_switch (AsmFabric *fabric, const char *name,
                                  AsmId *out_id);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_get_switch_info (AsmFabric *fabric, AsmId sw,
                                      AsmSwitchInfo *out);
 ASM_AVAILABLE_IN_0_1
 GArray *asm_fabric_get_switch_windows (AsmFabric *fabric, AsmId sw);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_get_partition_info (AsmFabric *fabric, AsmId partition,
                                         AsmPartitionInfo *out);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_get_device_info (AsmFabric *fabric, AsmId device,
                                      AsmDeviceInfo *out);
 ASM_AVAILABLE_IN_0_1
-GArray *asm_fabric_list (AsmFabric *fabric, const char *what);
+GArray *asm_fabric_list (AsmFabric *fabric, AsmFabricObjects what);
 ASM_AVAILABLE_IN_0_1
 GArray *asm_fabric_get_xlat_table (AsmFabric *fabric, AsmId sw);
 ASM_AVAILABLE_IN_0_1
@@ -439,12 +480,15 @@ ASM_AVAILABLE_IN_0_1
 AsmFabric *asm_fabric_restore (const char *json, gssize length,
                                AsmBackend *backend, GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_set_journal (AsmFabric *fabric, const char *path,
                                  GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
                              GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_check (AsmFabric *fabric, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AsmFabric, asm_fabric_unref)

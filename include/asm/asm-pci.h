@@ -276,11 +276,13 @@ typedef gboolean (*AsmPciForeachFunc) (const AsmPciAddr *addr,
                                        gpointer user_data);
 
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_pci_addr_parse (const char *text, AsmPciAddr *out,
                              GError **error);
 ASM_AVAILABLE_IN_0_1
 char *asm_pci_addr_format (const AsmPciAddr *addr);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_pci_addr_equal (const AsmPciAddr *a, const AsmPciAddr *b);
 ASM_AVAILABLE_IN_0_1
 int asm_pci_addr_compare (const AsmPciAddr *a, const AsmPciAddr *b);
@@ -291,10 +293,12 @@ char *asm_pci_connect_flags_to_string (AsmPciConnectFlags flags);
 ASM_AVAILABLE_IN_0_1
 const char *asm_pci_controller_model_to_string (AsmPciControllerModel model);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_pci_controller_model_from_string (const char *name,
                                                AsmPciControllerModel *out,
                                                GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_pci_controller_model_is_root (AsmPciControllerModel model);
 ASM_AVAILABLE_IN_0_1
 AsmPciConnectFlags
@@ -312,7 +316,7 @@ AsmPciBusSet *asm_pci_bus_set_ref (AsmPciBusSet *set);
 ASM_AVAILABLE_IN_0_1
 void asm_pci_bus_set_unref (AsmPciBusSet *set);
 ASM_AVAILABLE_IN_0_1
-AsmPciBusSet *asm_pci_bus_set_copy (AsmPciBusSet *set);
+AsmPciBusSet *asm_pci_bus_set_clone (AsmPciBusSet *set);
 
 ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
@@ -331,11 +335,13 @@ gboolean asm_pci_bus_set_add_controller_next (AsmPciBusSet *set,
 ASM_AVAILABLE_IN_0_1
 guint asm_pci_bus_set_get_n_controllers (AsmPciBusSet *set);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_pci_bus_set_get_controller (AsmPciBusSet *set, guint32 index,
                                          AsmPciControllerInfo *out_info);
 ASM_AVAILABLE_IN_0_1
 char *asm_pci_bus_set_get_controller_name (AsmPciBusSet *set, guint32 index);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_pci_bus_set_find_controller (AsmPciBusSet *set, guint32 domain,
                                           guint32 bus, guint32 *out_index);
 ASM_AVAILABLE_IN_0_1
@@ -387,12 +393,15 @@ gboolean asm_pci_bus_set_release_addr (AsmPciBusSet *set,
                                        const AsmPciAddr *addr,
                                        GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_pci_bus_set_is_reserved (AsmPciBusSet *set,
                                       const AsmPciAddr *addr);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_pci_bus_set_is_aggregate_slot (AsmPciBusSet *set,
                                             const AsmPciAddr *addr);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_pci_bus_set_is_multifunction (AsmPciBusSet *set,
                                            const AsmPciAddr *addr);
 ASM_AVAILABLE_IN_0_1
@@ -406,8 +415,7 @@ void asm_pci_bus_set_set_grow_func (AsmPciBusSet *set, AsmPciGrowFunc func,
                                     gpointer user_data,
                                     GDestroyNotify destroy);
 ASM_AVAILABLE_IN_0_1
-void asm_pci_bus_set_set_keep_growth (AsmPciBusSet *set, gboolean keep);
-ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_pci_bus_set_check (AsmPciBusSet *set, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AsmPciBusSet, asm_pci_bus_set_unref)

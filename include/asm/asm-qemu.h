@@ -98,6 +98,7 @@ char **asm_qemu_build_argv (const AsmQemuConfig *config,
                             const char *socket_path, GError **error);
 
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_qemu_is_qemu (AsmBackend *backend);
 ASM_AVAILABLE_IN_0_1
 GPid asm_qemu_get_pid (AsmBackend *backend);
@@ -108,8 +109,10 @@ const char *asm_qemu_get_version (AsmBackend *backend);
 ASM_AVAILABLE_IN_0_1
 char **asm_qemu_get_argv (AsmBackend *backend);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_qemu_is_alive (AsmBackend *backend);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_qemu_kill (AsmBackend *backend);
 
 ASM_AVAILABLE_IN_0_1

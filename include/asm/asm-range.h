@@ -76,11 +76,14 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_range_set_remove (AsmRangeSet *set, guint64 first, guint64 last,
                                GError **error);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_range_set_contains (const AsmRangeSet *set, guint64 value);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_range_set_contains_range (const AsmRangeSet *set, guint64 first,
                                        guint64 last);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_range_set_overlaps (const AsmRangeSet *set, guint64 first,
                                  guint64 last);
 ASM_AVAILABLE_IN_0_1
@@ -90,8 +93,10 @@ AsmRange asm_range_set_get_range (const AsmRangeSet *set, guint index);
 ASM_AVAILABLE_IN_0_1
 guint64 asm_range_set_get_units (const AsmRangeSet *set);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_range_set_equal (const AsmRangeSet *a, const AsmRangeSet *b);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_range_set_check (const AsmRangeSet *set, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AsmRangeSet, asm_range_set_free)

@@ -41,6 +41,7 @@ typedef enum {
 ASM_AVAILABLE_IN_0_1
 AsmBackend *asm_sim_backend_new (void);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_sim_is_sim (AsmBackend *backend);
 ASM_AVAILABLE_IN_0_1
 void asm_sim_fail_call (AsmBackend *backend, guint64 n);
@@ -51,6 +52,7 @@ void asm_sim_crash_after (AsmBackend *backend, guint64 n);
 ASM_AVAILABLE_IN_0_1
 void asm_sim_clear_faults (AsmBackend *backend);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_sim_is_crashed (AsmBackend *backend);
 ASM_AVAILABLE_IN_0_1
 guint64 asm_sim_get_n_calls (AsmBackend *backend);
@@ -58,6 +60,7 @@ ASM_AVAILABLE_IN_0_1
 char *asm_sim_dump (AsmBackend *backend);
 
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_sim_verify (AsmBackend *backend, AsmFabric *fabric,
                          GError **error);
 

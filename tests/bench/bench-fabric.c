@@ -333,7 +333,7 @@ bench_translate (void)
 
       if (f == NULL)
         bench_die ("asm_fabric_new");
-      asm_fabric_set_window_granule (f, 64 * MIB);
+      g_assert_true (asm_fabric_set_window_granule (f, 64 * MIB, NULL));
       for (guint i = 0; i < n_switches; i++)
         sw[i] = add_switch (f, i, 8, 64);
       for (guint i = 0; i < n_workloads; i++)
@@ -441,7 +441,7 @@ pfab_init (PFab *p, gboolean sim, guint n_sw, guint n_wl)
                               MIB, p->backend, NULL);
   if (p->fabric == NULL)
     bench_die ("asm_fabric_new");
-  asm_fabric_set_window_granule (p->fabric, GIB);
+  g_assert_true (asm_fabric_set_window_granule (p->fabric, GIB, NULL));
   p->n_sw = n_sw;
   p->sw = g_new (AsmId, n_sw);
   for (guint i = 0; i < n_sw; i++)

@@ -155,7 +155,7 @@ bench_migration (guint n_migrations)
                       2 * MIB, b, &error);
   if (f == NULL)
     return die ("asm_fabric_new", error);
-  asm_fabric_set_window_granule (f, 64 * MIB);
+  g_assert_true (asm_fabric_set_window_granule (f, 64 * MIB, NULL));
   for (guint i = 0; i < 2; i++)
     {
       spec.name = sws[i].name;
@@ -195,7 +195,7 @@ bench_migration (guint n_migrations)
           g_autofree char *bus = asm_qemu_get_device_bus (b, id, &error);
           g_autofree char *want = NULL;
 
-          asm_fabric_get_device_info (f, dev[d], &di);
+          g_assert_true (asm_fabric_get_device_info (f, dev[d], &di));
           want = asm_qemu_get_port_id (b, di.switch_id, di.port);
           if (di.switch_id != to || g_strcmp0 (bus, want) != 0)
             return die ("QEMU disagrees with the fabric after a migration",

@@ -76,8 +76,8 @@ check (AsmFabric *f, const char *when)
 
   if (!asm_fabric_check (f, &error))
     die ("asm_fabric_check %s: %s", when, error->message);
-  parts = asm_fabric_list (f, "partitions");
-  devs = asm_fabric_list (f, "devices");
+  parts = asm_fabric_list (f, ASM_FABRIC_PARTITIONS);
+  devs = asm_fabric_list (f, ASM_FABRIC_DEVICES);
   mapped = g_hash_table_new (NULL, NULL);
   for (guint i = 0; i < devs->len; i++)
     {
@@ -181,7 +181,7 @@ step (AsmFabric *f, gboolean ok, GError *error, const char *before,
 static void
 drive (AsmFabric *f)
 {
-  g_autoptr(GArray) parts = asm_fabric_list (f, "partitions");
+  g_autoptr(GArray) parts = asm_fabric_list (f, ASM_FABRIC_PARTITIONS);
   guint64 granule = asm_fabric_get_granule (f);
 
   for (guint i = 0; i < parts->len && i < MAX_DRIVEN; i++)
@@ -215,7 +215,7 @@ drive (AsmFabric *f)
     }
   /* the profiler on restored samples: predictions, then a rebalance */
   {
-    g_autoptr(GArray) wls = asm_fabric_list (f, "workloads");
+    g_autoptr(GArray) wls = asm_fabric_list (f, ASM_FABRIC_WORKLOADS);
     AsmRebalanceReport rep;
     g_autoptr(GError) error = NULL;
 
@@ -379,7 +379,7 @@ main (int argc, char **argv)
                                              NULL, NULL);
     OK (asm_fabric_reserve_global (f, 0, 16 * MIB - 1, error));
     OK (asm_fabric_reserve_global (f, 1024 * MIB, 1040 * MIB - 1, error));
-    asm_fabric_set_window_granule (f, 8 * MIB);
+    g_assert_true (asm_fabric_set_window_granule (f, 8 * MIB, NULL));
     s1 = gen_switch (f, "fw1", 5000, 50, 2, 1, TRUE);
     OK (asm_fabric_add_window (f, s1, 64 * MIB, 80 * MIB - 1, error));
     OK (asm_fabric_add_window (f, s1, 128 * MIB, 132 * MIB - 1, error));

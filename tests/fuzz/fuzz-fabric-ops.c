@@ -148,7 +148,7 @@ save_masked (AsmFabric *f)
 }
 
 static AsmId
-pick (State *st, Src *s, const char *what)
+pick (State *st, Src *s, AsmFabricObjects what)
 {
   g_autoptr(GArray) ids = asm_fabric_list (st->fabric, what);
   guint k = src_below (s, ids->len + 1);
@@ -159,7 +159,7 @@ pick (State *st, Src *s, const char *what)
 }
 
 static guint
-count (State *st, const char *what)
+count (State *st, AsmFabricObjects what)
 {
   g_autoptr(GArray) ids = asm_fabric_list (st->fabric, what);
   return ids->len;
@@ -169,8 +169,8 @@ count (State *st, const char *what)
 static void
 check_device_counts (State *st)
 {
-  g_autoptr(GArray) parts = asm_fabric_list (st->fabric, "partitions");
-  g_autoptr(GArray) devs = asm_fabric_list (st->fabric, "devices");
+  g_autoptr(GArray) parts = asm_fabric_list (st->fabric, ASM_FABRIC_PARTITIONS);
+  g_autoptr(GArray) devs = asm_fabric_list (st->fabric, ASM_FABRIC_DEVICES);
 
   for (guint i = 0; i < parts->len; i++)
     {
@@ -213,7 +213,7 @@ check_all (State *st)
 static void
 check_translations (State *st)
 {
-  g_autoptr(GArray) parts = asm_fabric_list (st->fabric, "partitions");
+  g_autoptr(GArray) parts = asm_fabric_list (st->fabric, ASM_FABRIC_PARTITIONS);
 
   for (guint i = 0; i < parts->len; i++)
     {
@@ -312,7 +312,7 @@ round_trip (State *st, gboolean replace)
 }
 
 static const char *
-name (State *st, Src *s, const char *prefix, const char *kind)
+name (State *st, Src *s, const char *prefix, AsmFabricObjects kind)
 {
   static char buf[32];
   guint c = src_below (s, 8);
@@ -323,7 +323,7 @@ name (State *st, Src *s, const char *prefix, const char *kind)
     {
       /* an existing name (duplicate switch names are refused) */
       g_autoptr(GArray) ids = asm_fabric_list (st->fabric, kind);
-      if (ids->len > 0 && strcmp (kind, "switches") == 0)
+      if (ids->len > 0 && kind == ASM_FABRIC_SWITCHES)
         {
           AsmSwitchInfo si;
           if (asm_fabric_get_switch_info (st->fabric,
@@ -400,9 +400,9 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
       {
         AsmSwitchSpec spec;
         guint c = src_byte (s);
-        if (count (st, "switches") >= MAX_SWITCHES)
+        if (count (st, ASM_FABRIC_SWITCHES) >= MAX_SWITCHES)
           break;
-        spec.name = name (st, s, "s", "switches");
+        spec.name = name (st, s, "s", ASM_FABRIC_SWITCHES);
         spec.bandwidth = bandwidths[c % 4];
         spec.latency_ns = latencies[(c / 4) % 4];
         spec.table_capacity = capacities[src_below (s, 5)];
@@ -423,7 +423,7 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
         last = first + (1 + c % 16) * MIB - 1;
         if (c >= 0xf0)
           first += 4096;
-        a = op == OP_ADD_WINDOW ? pick (st, s, "switches") : 0;
+        a = op == OP_ADD_WINDOW ? pick (st, s, ASM_FABRIC_SWITCHES) : 0;
         OPF ("%s (%u, 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER "x)",
              op == OP_ADD_WINDOW ? "add_window" : "reserve_global", a, first,
              last);
@@ -440,12 +440,12 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
         guint64 bar;
         guint32 port;
         AsmDeviceKind kind = (AsmDeviceKind) (c % 3);
-        if (count (st, "devices") >= MAX_DEVICES)
+        if (count (st, ASM_FABRIC_DEVICES) >= MAX_DEVICES)
           break;
-        n = name (st, s, "d", "devices");
+        n = name (st, s, "d", ASM_FABRIC_DEVICES);
         bar = (c / 3) % 16 == 15 ? 3 * MIB
                                  : G_GUINT64_CONSTANT (1) << (12 + (c / 3) % 12);
-        a = pick (st, s, "switches");
+        a = pick (st, s, ASM_FABRIC_SWITCHES);
         port = src_below (s, 5);
         OPF ("add_device ('%s', kind %d, bar 0x%" G_GINT64_MODIFIER "x, "
              "switch %u, port %u)", n, kind, bar, a, port);
@@ -458,7 +458,7 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
       {
         guint32 n;
         guint64 bar;
-        a = pick (st, s, "devices");
+        a = pick (st, s, ASM_FABRIC_DEVICES);
         n = max_vfs[src_below (s, 5)];
         bar = vf_bars[src_below (s, 4)];
         OPF ("set_sriov (%u, %u VFs, bar 0x%" G_GINT64_MODIFIER "x)", a, n,
@@ -468,9 +468,9 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
         return asm_fabric_set_sriov (st->fabric, a, n, bar, error);
       }
     case OP_CREATE_VF:
-      if (count (st, "devices") >= MAX_DEVICES)
+      if (count (st, ASM_FABRIC_DEVICES) >= MAX_DEVICES)
         break;
-      a = pick (st, s, "devices");
+      a = pick (st, s, ASM_FABRIC_DEVICES);
       OPF ("create_vf (%u)", a);
       if (trace)
         fprintf (stderr, "%u: %s\n", st->step, st->op);
@@ -478,9 +478,9 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
     case OP_ADD_WORKLOAD:
       {
         const char *n;
-        if (count (st, "workloads") >= MAX_WORKLOADS)
+        if (count (st, ASM_FABRIC_WORKLOADS) >= MAX_WORKLOADS)
           break;
-        n = name (st, s, "w", "workloads");
+        n = name (st, s, "w", ASM_FABRIC_WORKLOADS);
         OPF ("add_workload ('%s')", n);
         if (trace)
           fprintf (stderr, "%u: %s\n", st->step, st->op);
@@ -491,12 +491,12 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
       {
         AsmPartitionRequest req;
         guint c = src_byte (s);
-        a = pick (st, s, "workloads");
+        a = pick (st, s, ASM_FABRIC_WORKLOADS);
         req.size = size_mib (s, 10);
         req.align = aligns[c % 5];
         req.min_bandwidth = min_bws[(c / 5) % 4];
         req.max_latency_ns = latencies[(c / 20) % 4];
-        req.preferred_switch = (c / 80) ? pick (st, s, "switches") : 0;
+        req.preferred_switch = (c / 80) ? pick (st, s, ASM_FABRIC_SWITCHES) : 0;
         req.bandwidth_demand = demands[src_below (s, 5)];
         OPF ("request_partition (workload %u, size 0x%" G_GINT64_MODIFIER
              "x, align 0x%" G_GINT64_MODIFIER "x, min bw %" G_GUINT64_FORMAT
@@ -509,8 +509,8 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
                                              error);
       }
     case OP_MAP:
-      a = pick (st, s, "partitions");
-      b = pick (st, s, "devices");
+      a = pick (st, s, ASM_FABRIC_PARTITIONS);
+      b = pick (st, s, ASM_FABRIC_DEVICES);
       OPF ("map_device (partition %u, device %u)", a, b);
       if (trace)
         fprintf (stderr, "%u: %s\n", st->step, st->op);
@@ -518,7 +518,7 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
     case OP_GROW:
       {
         guint64 sz;
-        a = pick (st, s, "partitions");
+        a = pick (st, s, ASM_FABRIC_PARTITIONS);
         sz = size_mib (s, 16);
         OPF ("grow_partition (%u, 0x%" G_GINT64_MODIFIER "x)", a, sz);
         if (trace)
@@ -527,23 +527,23 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
       }
     case OP_MIGRATE:
     case OP_MIGRATE2:
-      a = pick (st, s, "partitions");
-      b = src_below (s, 4) == 0 ? ASM_ID_NONE : pick (st, s, "switches");
+      a = pick (st, s, ASM_FABRIC_PARTITIONS);
+      b = src_below (s, 4) == 0 ? ASM_ID_NONE : pick (st, s, ASM_FABRIC_SWITCHES);
       OPF ("migrate_partition (%u, to %u)", a, b);
       if (trace)
         fprintf (stderr, "%u: %s\n", st->step, st->op);
       return asm_fabric_migrate_partition (st->fabric, a, b, error);
     case OP_RELEASE:
-      a = pick (st, s, "partitions");
+      a = pick (st, s, ASM_FABRIC_PARTITIONS);
       OPF ("release_partition (%u)", a);
       if (trace)
         fprintf (stderr, "%u: %s\n", st->step, st->op);
       return asm_fabric_release_partition (st->fabric, a, error);
     case OP_TRANSFER_VF:
-      if (count (st, "devices") >= MAX_DEVICES + 2)
+      if (count (st, ASM_FABRIC_DEVICES) >= MAX_DEVICES + 2)
         break;
-      a = pick (st, s, "devices");
-      b = pick (st, s, "devices");
+      a = pick (st, s, ASM_FABRIC_DEVICES);
+      b = pick (st, s, ASM_FABRIC_DEVICES);
       OPF ("transfer_vf (%u, to PF %u)", a, b);
       if (trace)
         fprintf (stderr, "%u: %s\n", st->step, st->op);
@@ -553,7 +553,7 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
         guint c = src_byte (s);
         guint64 bytes = (guint64) src_byte (s) * MIB / 4;
         gdouble t = st->time + (c % 4);  /* + 0: not after the last */
-        a = pick (st, s, "workloads");
+        a = pick (st, s, ASM_FABRIC_WORKLOADS);
         OPF ("record_usage (%u, time %g, 0x%" G_GINT64_MODIFIER "x)", a, t,
              bytes);
         if (trace)
@@ -565,7 +565,7 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
     case OP_PREDICT:
       {
         guint64 out = 0;
-        a = pick (st, s, "workloads");
+        a = pick (st, s, ASM_FABRIC_WORKLOADS);
         OPF ("predict (%u)", a);
         if (trace)
           fprintf (stderr, "%u: %s\n", st->step, st->op);
@@ -594,9 +594,17 @@ run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
         OPF ("set_window_granule (0x%" G_GINT64_MODIFIER "x)", g);
         if (trace)
           fprintf (stderr, "%u: %s\n", st->step, st->op);
-        allow_warning = TRUE; /* a bad value is ignored with a warning */
-        asm_fabric_set_window_granule (st->fabric, g);
-        allow_warning = st->crash_armed;
+        {
+          g_autoptr (GError) gerr = NULL;
+          gboolean good = g >= asm_fabric_get_granule (st->fabric) &&
+                          (g & (g - 1)) == 0;
+          if (asm_fabric_set_window_granule (st->fabric, g, &gerr) != good)
+            die (st, "set_window_granule (0x%" G_GINT64_MODIFIER "x): %s",
+                 g, gerr ? gerr->message : "accepted a bad value");
+          if (gerr != NULL && !g_error_matches (gerr, ASM_ERROR,
+                                                ASM_ERROR_INVALID))
+            die (st, "set_window_granule: wrong code: %s", gerr->message);
+        }
         return TRUE;
       }
     case OP_ROUND_TRIP:
