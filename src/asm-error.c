@@ -2,7 +2,9 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <asm/asm.h>
+#include <asm/asm-error.h>
+
+#include "asm-bug-private.h"
 
 /**
  * asm_error_quark:
@@ -51,4 +53,18 @@ asm_error_code_to_string (gint code)
   if (code < 0 || (guint) code >= G_N_ELEMENTS (error_code_names))
     return NULL;
   return error_code_names[code];
+}
+
+/* See asm-bug-private.h. */
+void
+asm_bug_at (const char *where, const char *format, ...)
+{
+  g_autofree char *what = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  what = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_error ("asm bug: %s: %s (please report it with the steps that led "
+           "here)", where, what);
 }
