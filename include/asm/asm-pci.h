@@ -233,7 +233,7 @@ typedef struct {
  *
  * The PCI buses of one machine, one per controller, with libvirt
  * `domain_addr` meaning, and the addresses reserved on them.  Reference
- * counted; see the theory comment in src/asm-pci.c.
+ * counted; see the theory comment in src/asm-pci-bus.c.
  *
  * Since: 0.1
  */

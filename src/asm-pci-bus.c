@@ -1,21 +1,21 @@
-/* asm-pci.c: PCI addresses and sets of PCI buses (layer 2)
+/* asm-pci-bus.c: sets of PCI buses (layer 2)
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Theory
  * ======
  *
+ * This module owns the bus set #AsmPciBusSet: its controllers and the bus
+ * each provides, the addresses reserved on them, the search for the next
+ * free address, growth, the class index behind that search, and
+ * asm_pci_bus_set_check().  What an address or a controller model means on
+ * its own (parsing, the model table, names) is asm-pci-addr.c.
+ *
  * Meaning (libvirt `domain_addr`, 9.0)
  * ------------------------------------
- * A machine's PCI topology is a set of controllers; each provides one bus.
- * A bus accepts some connect types (PCI device, PCIe device, root port,
- * switch ports, bridges, expander buses), may allow hotplug and
- * auto-assignment, and has a slot range (pci-root 1..31, a root port 0..0,
- * ...); the table `models` below holds libvirt's
- * virDomainPCIAddressBusSetModel() for each model, and the connect flags a
- * controller needs to be plugged in (virDomainPCIControllerModelToConnectType:
- * a pcie-root-port is PCIE_ROOT_PORT | AGGREGATE_SLOT, other models their
- * own type bit, roots nothing).
+ * A machine's PCI topology is a set of controllers; each provides one bus,
+ * whose accepted connect flags, hotplug support and slot range come from
+ * its model (asm_pci_controller_model_get_bus_flags()).
  *
  * Multiple domains (seed 002): a root controller (pci-root, pcie-root) with
  * index N establishes domain N and provides its bus 0; a non-root controller
@@ -24,19 +24,10 @@
  * bus it plugs into (for bus 0 of D that is root D), so index 0 is a root.
  * Bus ids are not limited to 8 bits, but a domain holds at most 256 buses.
  * Domains are 16-bit PCI segments, so a root's index is at most 0xffff.
- * Controller names are libvirt's aliases: "pcie.N" for a pcie-root, "pci.N"
- * for every other model.
  *
- * A device fits a bus (virDomainPCIAddressFlagsCompatible) when:
- *   - INTEGRATED devices sit on bus 0 only, where auto-assignment is then
- *     allowed;
- *   - for an address from configuration, PCI and PCIe endpoints are
- *     interchangeable (a bus taking either takes both) and a pci-bridge may
- *     go wherever a PCI device may; otherwise an AUTOASSIGN device needs an
- *     AUTOASSIGN bus (pcie-root has none: only root ports, bridges and
- *     integrated devices are placed on it automatically);
- *   - a HOTPLUGGABLE device needs a hotplug bus (from configuration too);
- *   - the device and the bus share a type bit.
+ * A device fits a bus when their connect flags are compatible
+ * (libvirt's virDomainPCIAddressFlagsCompatible; the rules are in
+ * asm-pci-addr.c, asm_pci_connect_fits()).
  *
  * A slot is 8 functions plus an "aggregate" mark.  Reserving the first
  * function of an empty slot with AGGREGATE_SLOT marks the slot aggregate;
@@ -119,10 +110,12 @@
  * Locking: none; a container like GHashTable.  A copy may be read from
  * another thread.
  */
-#include <asm/asm.h>
+#include <asm/asm-pci.h>
 
 #include <stdarg.h>
 #include <string.h>
+
+#include "asm-pci-private.h"
 
 #define N_DIMS 4
 
@@ -130,474 +123,28 @@ static const guint8 tuple_dims[N_DIMS] = { 16, 32, 5, 3 };
 static const guint8 idle_dims[2] = { 16, 32 };
 
 /* ------------------------------------------------------------------ */
-/* Models                                                               */
-
-typedef struct {
-  const char *name;
-  AsmPciConnectFlags connect;  /* what plugging the controller in needs */
-  AsmPciConnectFlags accepts;  /* what its bus accepts, hotplug aside */
-  gboolean hotplug;            /* the bus can support hotplug */
-  guint8 min_slot;
-  guint8 max_slot;
-} ModelInfo;
-
-#define C(x) ASM_PCI_CONNECT_##x
-#define T(x) ASM_PCI_CONNECT_TYPE_##x
-
-static const ModelInfo models[] = {
-  [ASM_PCI_CONTROLLER_MODEL_PCI_ROOT] =
-    { "pci-root", 0,
-      C (AUTOASSIGN) | T (PCI_DEVICE) | T (PCI_BRIDGE) | T (PCI_EXPANDER_BUS),
-      TRUE, 1, ASM_PCI_SLOT_LAST },
-  [ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT] =
-    { "pcie-root", 0,
-      T (PCIE_DEVICE) | T (PCIE_ROOT_PORT) | T (DMI_TO_PCI_BRIDGE) |
-        T (PCIE_EXPANDER_BUS),
-      FALSE, 1, ASM_PCI_SLOT_LAST },
-  [ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE] =
-    { "pci-bridge", T (PCI_BRIDGE),
-      C (AUTOASSIGN) | T (PCI_DEVICE) | T (PCI_BRIDGE),
-      TRUE, 1, ASM_PCI_SLOT_LAST },
-  [ASM_PCI_CONTROLLER_MODEL_DMI_TO_PCI_BRIDGE] =
-    { "dmi-to-pci-bridge", T (DMI_TO_PCI_BRIDGE),
-      T (PCI_DEVICE) | T (PCI_BRIDGE),
-      FALSE, 0, ASM_PCI_SLOT_LAST },
-  [ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT] =
-    { "pcie-root-port", T (PCIE_ROOT_PORT) | C (AGGREGATE_SLOT),
-      C (AUTOASSIGN) | T (PCIE_DEVICE) | T (PCIE_SWITCH_UPSTREAM_PORT) |
-        T (PCIE_TO_PCI_BRIDGE),
-      TRUE, 0, 0 },
-  [ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_UPSTREAM_PORT] =
-    { "pcie-switch-upstream-port", T (PCIE_SWITCH_UPSTREAM_PORT),
-      T (PCIE_SWITCH_DOWNSTREAM_PORT),
-      FALSE, 0, ASM_PCI_SLOT_LAST },
-  [ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_DOWNSTREAM_PORT] =
-    { "pcie-switch-downstream-port", T (PCIE_SWITCH_DOWNSTREAM_PORT),
-      C (AUTOASSIGN) | T (PCIE_DEVICE) | T (PCIE_SWITCH_UPSTREAM_PORT) |
-        T (PCIE_TO_PCI_BRIDGE),
-      TRUE, 0, 0 },
-  [ASM_PCI_CONTROLLER_MODEL_PCI_EXPANDER_BUS] =
-    { "pci-expander-bus", T (PCI_EXPANDER_BUS),
-      C (AUTOASSIGN) | T (PCI_DEVICE) | T (PCI_BRIDGE),
-      TRUE, 0, ASM_PCI_SLOT_LAST },
-  [ASM_PCI_CONTROLLER_MODEL_PCIE_EXPANDER_BUS] =
-    { "pcie-expander-bus", T (PCIE_EXPANDER_BUS),
-      T (PCIE_ROOT_PORT) | T (DMI_TO_PCI_BRIDGE),
-      FALSE, 0, ASM_PCI_SLOT_LAST },
-  [ASM_PCI_CONTROLLER_MODEL_PCIE_TO_PCI_BRIDGE] =
-    { "pcie-to-pci-bridge", T (PCIE_TO_PCI_BRIDGE),
-      C (AUTOASSIGN) | T (PCI_DEVICE) | T (PCI_BRIDGE),
-      TRUE, 1, ASM_PCI_SLOT_LAST },
-};
-
-/* The type names, in the order libvirt picks one to name a device. */
-static const struct {
-  AsmPciConnectFlags bit;
-  const char *name;
-} type_names[] = {
-  { T (PCI_DEVICE), "PCI device" },
-  { T (PCIE_DEVICE), "PCIe device" },
-  { T (PCIE_ROOT_PORT), "pcie-root-port" },
-  { T (PCIE_SWITCH_UPSTREAM_PORT), "pcie-switch-upstream-port" },
-  { T (PCIE_SWITCH_DOWNSTREAM_PORT), "pcie-switch-downstream-port" },
-  { T (DMI_TO_PCI_BRIDGE), "dmi-to-pci-bridge" },
-  { T (PCIE_TO_PCI_BRIDGE), "pcie-to-pci-bridge" },
-  { T (PCI_EXPANDER_BUS), "pci-expander-bus" },
-  { T (PCIE_EXPANDER_BUS), "pcie-expander-bus" },
-  { T (PCI_BRIDGE), "pci-bridge" },
-};
-
-static const struct {
-  AsmPciConnectFlags bit;
-  const char *name;
-} modifier_names[] = {
-  { C (AUTOASSIGN), "auto-assign" },
-  { C (HOTPLUGGABLE), "hotpluggable" },
-  { C (INTEGRATED), "integrated" },
-  { C (AGGREGATE_SLOT), "aggregate-slot" },
-};
-
-G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == 10);
-G_STATIC_ASSERT ((ASM_PCI_CONNECT_ALL & ~(guint) ((1 << 14) - 1)) == 0);
+/* Models, through asm-pci-addr.c                                       */
 
 static gboolean
 model_valid (AsmPciControllerModel model)
 {
-  return (guint) model < G_N_ELEMENTS (models);
+  return asm_pci_controller_model_to_string (model) != NULL;
 }
 
+/* libvirt's name of @model, which is valid. */
 static const char *
-type_name (AsmPciConnectFlags flags)
+model_name (AsmPciControllerModel model)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (type_names); i++)
-    if (flags & type_names[i].bit)
-      return type_names[i].name;
-  return "device of no known type";
+  return asm_pci_controller_model_to_string (model);
 }
 
-/* ------------------------------------------------------------------ */
-/* Addresses                                                            */
-
+/* Whether the bus of a @model controller can support hotplug at all. */
 static gboolean
-parse_fail (const char *text, GError **error)
+model_has_hotplug (AsmPciControllerModel model)
 {
-  g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
-               "'%s' is not a PCI address (DDDD:BB:SS.F or BB:SS.F, in hex)",
-               text);
-  return FALSE;
+  return (asm_pci_controller_model_get_bus_flags (model, TRUE, NULL, NULL) &
+          ASM_PCI_CONNECT_HOTPLUGGABLE) != 0;
 }
-
-/**
- * asm_pci_addr_parse:
- * @text: `DDDD:BB:SS.F` or `BB:SS.F`, each part hexadecimal (1 or more
- *   digits, no `0x`)
- * @out: (out caller-allocates): the address
- * @error: return location for a #GError
- *
- * Parses a PCI address; the domain is 0 when absent.  The bus may exceed 8
- * bits (up to 0xffffffff), as bus ids in configuration may.
- *
- * Errors: %ASM_ERROR_PARSE for text of another shape; %ASM_ERROR_INVALID
- * naming the part out of range ("slot 0x20 is out of range 0..0x1f",
- * "function 8 is out of range 0..7", domain above 0xffff, bus above
- * 0xffffffff).  @out is not changed on error.
- *
- * Returns: %TRUE on success
- *
- * Since: 0.1
- */
-gboolean
-asm_pci_addr_parse (const char *text, AsmPciAddr *out, GError **error)
-{
-  guint64 part[4];
-  char sep[3];
-  guint n = 0;
-  const char *p = text;
-  guint64 domain, bus, slot, function;
-
-  g_return_val_if_fail (text != NULL, FALSE);
-  g_return_val_if_fail (out != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  for (;;)
-    {
-      guint64 v = 0;
-      guint digits = 0;
-      gboolean big = FALSE;
-
-      while (g_ascii_isxdigit (*p))
-        {
-          if (v > (G_MAXUINT64 >> 4))
-            big = TRUE;
-          else
-            v = v << 4 | (guint64) g_ascii_xdigit_value (*p);
-          digits++;
-          p++;
-        }
-      if (digits == 0)
-        return parse_fail (text, error);
-      part[n++] = big ? G_MAXUINT64 : v;
-      if (*p == '\0')
-        break;
-      if (n == 4 || (*p != ':' && *p != '.'))
-        return parse_fail (text, error);
-      sep[n - 1] = *p++;
-    }
-
-  if (n == 4 && sep[0] == ':' && sep[1] == ':' && sep[2] == '.')
-    {
-      domain = part[0];
-      bus = part[1];
-      slot = part[2];
-      function = part[3];
-    }
-  else if (n == 3 && sep[0] == ':' && sep[1] == '.')
-    {
-      domain = 0;
-      bus = part[0];
-      slot = part[1];
-      function = part[2];
-    }
-  else
-    return parse_fail (text, error);
-
-  if (domain > ASM_PCI_DOMAIN_LAST)
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "'%s': domain %#" G_GINT64_MODIFIER "x is out of range "
-                   "0..%#x", text, domain, ASM_PCI_DOMAIN_LAST);
-      return FALSE;
-    }
-  if (bus > G_MAXUINT32)
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "'%s': bus %#" G_GINT64_MODIFIER "x is out of range "
-                   "0..%#x", text, bus, G_MAXUINT32);
-      return FALSE;
-    }
-  if (slot > ASM_PCI_SLOT_LAST)
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "'%s': slot %#" G_GINT64_MODIFIER "x is out of range "
-                   "0..%#x", text, slot, ASM_PCI_SLOT_LAST);
-      return FALSE;
-    }
-  if (function > ASM_PCI_FUNCTION_LAST)
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "'%s': function %" G_GUINT64_FORMAT " is out of range "
-                   "0..%u", text, function, ASM_PCI_FUNCTION_LAST);
-      return FALSE;
-    }
-  out->domain = (guint32) domain;
-  out->bus = (guint32) bus;
-  out->slot = (guint8) slot;
-  out->function = (guint8) function;
-  return TRUE;
-}
-
-/**
- * asm_pci_addr_format:
- * @addr: an address
- *
- * Formats @addr as `%04x:%02x:%02x.%x` (`0000:00:1f.2`), the form
- * asm_pci_addr_parse() reads back.
- *
- * Returns: (transfer full): the text
- *
- * Since: 0.1
- */
-char *
-asm_pci_addr_format (const AsmPciAddr *addr)
-{
-  g_return_val_if_fail (addr != NULL, NULL);
-  return g_strdup_printf ("%04x:%02x:%02x.%x", addr->domain, addr->bus,
-                          addr->slot, addr->function);
-}
-
-/**
- * asm_pci_addr_equal:
- * @a: an address
- * @b: another address
- *
- * Compares two PCI addresses for equality.
- *
- * Returns: %TRUE when every part of @a and @b is equal
- *
- * Since: 0.1
- */
-gboolean
-asm_pci_addr_equal (const AsmPciAddr *a, const AsmPciAddr *b)
-{
-  g_return_val_if_fail (a != NULL && b != NULL, FALSE);
-  return a->domain == b->domain && a->bus == b->bus && a->slot == b->slot &&
-         a->function == b->function;
-}
-
-/**
- * asm_pci_addr_compare:
- * @a: an address
- * @b: another address
- *
- * Orders addresses by domain, then bus, slot and function: the order in
- * which asm_pci_bus_set_reserve_next() prefers them.
- *
- * Returns: negative, 0 or positive as @a sorts before, with or after @b
- *
- * Since: 0.1
- */
-int
-asm_pci_addr_compare (const AsmPciAddr *a, const AsmPciAddr *b)
-{
-  g_return_val_if_fail (a != NULL && b != NULL, 0);
-  if (a->domain != b->domain)
-    return a->domain < b->domain ? -1 : 1;
-  if (a->bus != b->bus)
-    return a->bus < b->bus ? -1 : 1;
-  if (a->slot != b->slot)
-    return a->slot < b->slot ? -1 : 1;
-  if (a->function != b->function)
-    return a->function < b->function ? -1 : 1;
-  return 0;
-}
-
-/**
- * asm_pci_connect_flags_to_string:
- * @flags: connect flags
- *
- * Describes @flags for messages: the type names joined by " or ", then the
- * other bits in parentheses, e.g. "PCI device (auto-assign, hotpluggable)"
- * or "pcie-root-port (aggregate-slot)".
- *
- * Returns: (transfer full): the text
- *
- * Since: 0.1
- */
-char *
-asm_pci_connect_flags_to_string (AsmPciConnectFlags flags)
-{
-  GString *str = g_string_new (NULL);
-  gboolean first = TRUE;
-
-  for (guint i = 0; i < G_N_ELEMENTS (type_names); i++)
-    if (flags & type_names[i].bit)
-      {
-        g_string_append_printf (str, "%s%s", str->len ? " or " : "",
-                                type_names[i].name);
-      }
-  if (str->len == 0)
-    g_string_append (str, "no device type");
-  for (guint i = 0; i < G_N_ELEMENTS (modifier_names); i++)
-    if (flags & modifier_names[i].bit)
-      {
-        g_string_append_printf (str, "%s%s", first ? " (" : ", ",
-                                modifier_names[i].name);
-        first = FALSE;
-      }
-  if (flags & ~ASM_PCI_CONNECT_ALL)
-    {
-      g_string_append_printf (str, "%sunknown bits %#x", first ? " (" : ", ",
-                              (guint) (flags & ~ASM_PCI_CONNECT_ALL));
-      first = FALSE;
-    }
-  if (!first)
-    g_string_append_c (str, ')');
-  return g_string_free (str, FALSE);
-}
-
-/* ------------------------------------------------------------------ */
-/* Controller models                                                    */
-
-/**
- * asm_pci_controller_model_to_string:
- * @model: a controller model
- *
- * Gets the name libvirt gives a controller model.
- *
- * Returns: (nullable): libvirt's name of @model ("pci-root", "pcie-root",
- *   "pci-bridge", "dmi-to-pci-bridge", "pcie-root-port",
- *   "pcie-switch-upstream-port", "pcie-switch-downstream-port",
- *   "pci-expander-bus", "pcie-expander-bus", "pcie-to-pci-bridge"), or
- *   %NULL for a value that is no model
- *
- * Since: 0.1
- */
-const char *
-asm_pci_controller_model_to_string (AsmPciControllerModel model)
-{
-  return model_valid (model) ? models[model].name : NULL;
-}
-
-/**
- * asm_pci_controller_model_from_string:
- * @name: a model name as asm_pci_controller_model_to_string() gives
- * @out: (out): the model
- * @error: return location for a #GError
- *
- * Errors: %ASM_ERROR_PARSE for an unknown name.
- *
- * Returns: %TRUE when @name is a model
- *
- * Since: 0.1
- */
-gboolean
-asm_pci_controller_model_from_string (const char *name,
-                                      AsmPciControllerModel *out,
-                                      GError **error)
-{
-  g_return_val_if_fail (name != NULL && out != NULL, FALSE);
-  for (guint i = 0; i < G_N_ELEMENTS (models); i++)
-    if (strcmp (models[i].name, name) == 0)
-      {
-        *out = (AsmPciControllerModel) i;
-        return TRUE;
-      }
-  g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
-               "'%s' is not a PCI controller model", name);
-  return FALSE;
-}
-
-/**
- * asm_pci_controller_model_is_root:
- * @model: a controller model
- *
- * Tells whether @model is a root controller.
- *
- * Returns: %TRUE for pci-root and pcie-root, the controllers that establish
- *   a domain and are plugged nowhere
- *
- * Since: 0.1
- */
-gboolean
-asm_pci_controller_model_is_root (AsmPciControllerModel model)
-{
-  return model == ASM_PCI_CONTROLLER_MODEL_PCI_ROOT ||
-         model == ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT;
-}
-
-/**
- * asm_pci_controller_model_get_connect_flags:
- * @model: a controller model
- *
- * The flags with which a controller of @model is plugged into its parent
- * bus (libvirt's virDomainPCIControllerModelToConnectType): its own type
- * bit, plus %ASM_PCI_CONNECT_AGGREGATE_SLOT for a pcie-root-port (8 share a
- * slot).
- *
- * Returns: the flags; 0 for a root or an unknown model
- *
- * Since: 0.1
- */
-AsmPciConnectFlags
-asm_pci_controller_model_get_connect_flags (AsmPciControllerModel model)
-{
-  return model_valid (model) ? models[model].connect : 0;
-}
-
-/**
- * asm_pci_controller_model_get_bus_flags:
- * @model: a controller model
- * @hotplug: whether the bus has hotplug enabled (ignored for models whose
- *   bus never supports it)
- * @out_min_slot: (out) (optional): the lowest usable slot of the bus
- * @out_max_slot: (out) (optional): the highest usable slot
- *
- * What the bus of a controller of @model accepts (libvirt's
- * virDomainPCIAddressBusSetModel): e.g. pci-root takes PCI devices,
- * pci-bridges and pci-expander-buses in slots 1..31, auto-assignment and
- * hotplug; pcie-root takes PCIe devices, root ports, dmi-to-pci-bridges
- * and pcie-expander-buses in slots 1..31, without auto-assignment or
- * hotplug; a pcie-root-port has the single slot 0.
- *
- * Returns: the accepted flags; 0 for an unknown model
- *
- * Since: 0.1
- */
-AsmPciConnectFlags
-asm_pci_controller_model_get_bus_flags (AsmPciControllerModel model,
-                                        gboolean hotplug, guint8 *out_min_slot,
-                                        guint8 *out_max_slot)
-{
-  if (!model_valid (model))
-    return 0;
-  if (out_min_slot != NULL)
-    *out_min_slot = models[model].min_slot;
-  if (out_max_slot != NULL)
-    *out_max_slot = models[model].max_slot;
-  return models[model].accepts |
-         (hotplug && models[model].hotplug ? ASM_PCI_CONNECT_HOTPLUGGABLE
-                                           : 0);
-}
-
-static char *
-controller_name (AsmPciControllerModel model, guint32 index)
-{
-  return g_strdup_printf ("%s.%u",
-                          model == ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT ? "pcie"
-                                                                      : "pci",
-                          index);
-}
-
 /* ------------------------------------------------------------------ */
 /* State                                                                */
 
@@ -609,7 +156,7 @@ typedef struct {
   guint32 domain;              /* 0..0xffff */
   guint32 bus;                 /* 0 for a root, else index */
   AsmPciAddr plugged_at;       /* non-root: a reserved tuple of the parent */
-  AsmPciConnectFlags accepts;  /* models[].accepts | maybe HOTPLUGGABLE */
+  AsmPciConnectFlags accepts;  /* the model's bus flags, hotplug on/off */
   guint8 min_slot, max_slot;   /* inclusive */
   guint32 group;               /* isolation group */
   gboolean locked;             /* the group only changes when told to */
@@ -1237,68 +784,12 @@ bus_apply_group (State *st, Bus *b, gboolean was_empty, guint32 group,
 /* ------------------------------------------------------------------ */
 /* Validation                                                           */
 
-typedef enum {
-  FIT_OK,
-  FIT_NOT_INTEGRATED,
-  FIT_NO_AUTOASSIGN,
-  FIT_NO_HOTPLUG,
-  FIT_NO_TYPE,
-} Fit;
-
-/* libvirt's virDomainPCIAddressFlagsCompatible */
-static Fit
-fits (AsmPciConnectFlags accepts, gboolean bus_zero, AsmPciConnectFlags dev,
-      gboolean from_config)
-{
-  if (dev & ASM_PCI_CONNECT_INTEGRATED)
-    {
-      if (!bus_zero)
-        return FIT_NOT_INTEGRATED;
-      accepts |= ASM_PCI_CONNECT_AUTOASSIGN;
-    }
-  if (from_config)
-    {
-      if (accepts & ASM_PCI_CONNECT_TYPES_ENDPOINT)
-        accepts |= ASM_PCI_CONNECT_TYPES_ENDPOINT;
-      if (dev & ASM_PCI_CONNECT_TYPE_PCI_BRIDGE)
-        dev |= ASM_PCI_CONNECT_TYPE_PCI_DEVICE;
-    }
-  else if ((dev & ASM_PCI_CONNECT_AUTOASSIGN) &&
-           !(accepts & ASM_PCI_CONNECT_AUTOASSIGN))
-    return FIT_NO_AUTOASSIGN;
-  if ((dev & ASM_PCI_CONNECT_HOTPLUGGABLE) &&
-      !(accepts & ASM_PCI_CONNECT_HOTPLUGGABLE))
-    return FIT_NO_HOTPLUG;
-  if (!(dev & accepts & ASM_PCI_CONNECT_TYPES_MASK))
-    return FIT_NO_TYPE;
-  return FIT_OK;
-}
-
 static char *
 bus_describe (const Bus *b)
 {
-  g_autofree char *name = controller_name (b->model, b->index);
+  g_autofree char *name = asm_pci_controller_name (b->model, b->index);
   return g_strdup_printf ("bus %04x:%02x (%s %s)", b->domain, b->bus,
-                          models[b->model].name, name);
-}
-
-static gboolean
-check_flags (AsmPciConnectFlags flags, GError **error)
-{
-  if (flags & ~ASM_PCI_CONNECT_ALL)
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "connect flags %#x hold unknown bits %#x", (guint) flags,
-                   (guint) (flags & ~ASM_PCI_CONNECT_ALL));
-      return FALSE;
-    }
-  if (!(flags & ASM_PCI_CONNECT_TYPES_MASK))
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "connect flags %#x name no device type", (guint) flags);
-      return FALSE;
-    }
-  return TRUE;
+                          model_name (b->model), name);
 }
 
 static Bus *resolve_addr_error (const AsmPciAddr *a, GError **error);
@@ -1358,37 +849,40 @@ validate_addr (State *st, const AsmPciAddr *a, AsmPciConnectFlags flags,
   g_autofree char *s = NULL;
   g_autofree char *bd = NULL;
   Bus *b;
-  Fit fit;
+  AsmPciFit fit;
 
-  if (!check_flags (flags, error) || (b = resolve_addr (st, a, error)) == NULL)
+  if (!asm_pci_connect_flags_check (flags, error) ||
+      (b = resolve_addr (st, a, error)) == NULL)
     return NULL;
-  fit = fits (b->accepts, b->bus == 0, flags, from_config);
-  if (fit == FIT_OK && a->slot >= b->min_slot && a->slot <= b->max_slot)
+  fit = asm_pci_connect_fits (b->accepts, b->bus == 0, flags, from_config);
+  if (fit == ASM_PCI_FIT_OK && a->slot >= b->min_slot &&
+      a->slot <= b->max_slot)
     return b;
   s = asm_pci_addr_format (a);
   bd = bus_describe (b);
   switch (fit)
     {
-    case FIT_OK:
+    case ASM_PCI_FIT_OK:
       break;
-    case FIT_NOT_INTEGRATED:
+    case ASM_PCI_FIT_NOT_INTEGRATED:
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "%s: an integrated device must be on bus 0 of its domain, "
                    "not on %s", s, bd);
       return NULL;
-    case FIT_NO_AUTOASSIGN:
+    case ASM_PCI_FIT_NO_AUTOASSIGN:
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "%s: %s does not take auto-assigned devices", s, bd);
       return NULL;
-    case FIT_NO_HOTPLUG:
+    case ASM_PCI_FIT_NO_HOTPLUG:
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "%s: %s does not support hotplug, which the device needs",
                    s, bd);
       return NULL;
-    case FIT_NO_TYPE:
+    case ASM_PCI_FIT_NO_TYPE:
     default:
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "%s: %s does not accept a %s", s, bd, type_name (flags));
+                   "%s: %s does not accept a %s", s, bd,
+                   asm_pci_connect_type_name (flags));
       return NULL;
     }
   if (a->slot < b->min_slot || a->slot > b->max_slot)
@@ -1504,7 +998,8 @@ find_next (State *st, AsmPciConnectFlags flags, guint32 group,
       Class *c = class_at (st, g_array_index (ids, guint, i));
       Bus *b;
 
-      if (fits (c->accepts, TRUE, flags, FALSE) != FIT_OK)
+      if (asm_pci_connect_fits (c->accepts, TRUE, flags, FALSE) !=
+          ASM_PCI_FIT_OK)
         continue;
       if ((b = class_lowest_bus (st, c, ROOM_EMPTY, &scope)) != NULL)
         {
@@ -1534,7 +1029,9 @@ find_next (State *st, AsmPciConnectFlags flags, guint32 group,
           guint64 t[2];
           Bus *b;
 
-          if (e->n_idle == 0 || fits (e->accepts, TRUE, flags, FALSE) != FIT_OK)
+          if (e->n_idle == 0 ||
+              asm_pci_connect_fits (e->accepts, TRUE, flags, FALSE) !=
+                  ASM_PCI_FIT_OK)
             continue;
           if (!asm_addr_space_find_free (e->idle, within, 0, t, NULL))
             continue;
@@ -1665,16 +1162,17 @@ validate_new_controller (State *st, guint32 index,
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "controller index 0 must be a root controller (pci-root or "
-                   "pcie-root), not %s", models[model].name);
+                   "pcie-root), not %s", model_name (model));
       return FALSE;
     }
   old = lookup_index (st, index);
   if (old != NULL)
     {
-      g_autofree char *name = controller_name (old->model, old->index);
+      g_autofree char *name = asm_pci_controller_name (old->model,
+                                                       old->index);
       g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
                    "controller index %u is already used (%s %s)", index,
-                   models[old->model].name, name);
+                   model_name (old->model), name);
       return FALSE;
     }
   return TRUE;
@@ -1691,7 +1189,7 @@ validate_parent (State *st, guint32 index, AsmPciControllerModel model,
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "%s controller %u: domain %#x is out of range 0..%#x",
-                   models[model].name, index, domain, ASM_PCI_DOMAIN_LAST);
+                   model_name (model), index, domain, ASM_PCI_DOMAIN_LAST);
       return NULL;
     }
   root = lookup_index (st, domain);
@@ -1700,7 +1198,7 @@ validate_parent (State *st, guint32 index, AsmPciControllerModel model,
       g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
                    "%s controller %u: domain %04x does not exist (no root "
                    "controller has index %u)",
-                   models[model].name, index, domain, domain);
+                   model_name (model), index, domain, domain);
       return NULL;
     }
   parent = lookup_bus (st, domain, parent_bus);
@@ -1709,17 +1207,18 @@ validate_parent (State *st, guint32 index, AsmPciControllerModel model,
       g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
                    "%s controller %u: bus %04x:%02x does not exist (no "
                    "controller provides it)",
-                   models[model].name, index, domain, parent_bus);
+                   model_name (model), index, domain, parent_bus);
       return NULL;
     }
   if (index <= parent->index)
     {
-      g_autofree char *name = controller_name (parent->model, parent->index);
+      g_autofree char *name = asm_pci_controller_name (parent->model,
+                                                       parent->index);
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "%s controller %u: its index must be above %u, the index "
                    "of %s (%s) that provides bus %04x:%02x it plugs into",
-                   models[model].name, index, parent->index, name,
-                   models[parent->model].name, domain, parent_bus);
+                   model_name (model), index, parent->index, name,
+                   model_name (parent->model), domain, parent_bus);
       return NULL;
     }
   if (root->n_domain_buses >= ASM_PCI_MAX_BUSES_PER_DOMAIN)
@@ -1727,7 +1226,7 @@ validate_parent (State *st, guint32 index, AsmPciControllerModel model,
       g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
                    "%s controller %u: domain %04x already holds %u buses, "
                    "the most one PCI domain can hold",
-                   models[model].name, index, domain,
+                   model_name (model), index, domain,
                    ASM_PCI_MAX_BUSES_PER_DOMAIN);
       return NULL;
     }
@@ -1823,7 +1322,7 @@ asm_pci_bus_set_add_controller (AsmPciBusSet *set, guint32 index,
         {
           g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                        "%s controller %u is a root: it is plugged into no "
-                       "bus", models[model].name, index);
+                       "bus", model_name (model), index);
           return FALSE;
         }
       if (index > ASM_PCI_DOMAIN_LAST)
@@ -1831,7 +1330,7 @@ asm_pci_bus_set_add_controller (AsmPciBusSet *set, guint32 index,
           g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                        "%s controller index %#x is out of range 0..%#x (a "
                        "root's index is its 16-bit PCI domain)",
-                       models[model].name, index, ASM_PCI_DOMAIN_LAST);
+                       model_name (model), index, ASM_PCI_DOMAIN_LAST);
           return FALSE;
         }
       bus_add (st, index, model, index, NULL);
@@ -1842,17 +1341,17 @@ asm_pci_bus_set_add_controller (AsmPciBusSet *set, guint32 index,
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "%s controller %u needs the address it is plugged in at",
-                   models[model].name, index);
+                   model_name (model), index);
       return FALSE;
     }
   parent = validate_parent (st, index, model, plugged_at->domain,
                             plugged_at->bus, error);
   if (parent == NULL)
     return FALSE;
-  flags = models[model].connect;
+  flags = asm_pci_controller_model_get_connect_flags (model);
   if (validate_addr (st, plugged_at, flags, TRUE, error) == NULL)
     {
-      g_prefix_error (error, "%s controller %u: ", models[model].name, index);
+      g_prefix_error (error, "%s controller %u: ", model_name (model), index);
       return FALSE;
     }
   if ((parent->funcs[plugged_at->slot] >> plugged_at->function) & 1)
@@ -1860,7 +1359,7 @@ asm_pci_bus_set_add_controller (AsmPciBusSet *set, guint32 index,
       g_autofree char *s = asm_pci_addr_format (plugged_at);
       g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
                    "%s controller %u: %s is already in use",
-                   models[model].name, index, s);
+                   model_name (model), index, s);
       return FALSE;
     }
   commit_reserve (st, parent, plugged_at, flags, 0, TRUE);
@@ -1903,6 +1402,7 @@ asm_pci_bus_set_add_controller_next (AsmPciBusSet *set, guint32 index,
   Bus *parent;
   AsmPciAddr a;
   Scope scope;
+  AsmPciConnectFlags connect;
 
   g_return_val_if_fail (set != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -1914,7 +1414,7 @@ asm_pci_bus_set_add_controller_next (AsmPciBusSet *set, guint32 index,
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "%s controller %u is a root: it is plugged into no bus",
-                   models[model].name, index);
+                   model_name (model), index);
       return FALSE;
     }
   /* bus 0 checks the domain, the index order against the root, and the
@@ -1924,17 +1424,18 @@ asm_pci_bus_set_add_controller_next (AsmPciBusSet *set, guint32 index,
   scope.domain_first = scope.domain_last = domain;
   scope.bus_first = 0;
   scope.bus_last = index - 1;
-  if (!find_next (st, models[model].connect, 0, &scope, &a))
+  connect = asm_pci_controller_model_get_connect_flags (model);
+  if (!find_next (st, connect, 0, &scope, &a))
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
                    "%s controller %u: no free address in domain %04x on a bus "
                    "below index %u accepts a %s",
-                   models[model].name, index, domain, index,
-                   type_name (models[model].connect));
+                   model_name (model), index, domain, index,
+                   asm_pci_connect_type_name (connect));
       return FALSE;
     }
   parent = lookup_bus (st, a.domain, a.bus);
-  commit_reserve (st, parent, &a, models[model].connect, 0, FALSE);
+  commit_reserve (st, parent, &a, connect, 0, FALSE);
   parent->held[a.slot] |= (guint8) (1u << a.function);
   bus_add (st, index, model, domain, &a);
   if (out_plugged_at != NULL)
@@ -2021,7 +1522,7 @@ asm_pci_bus_set_get_controller_name (AsmPciBusSet *set, guint32 index)
 
   g_return_val_if_fail (set != NULL, NULL);
   b = lookup_index (set->st, index);
-  return b != NULL ? controller_name (b->model, b->index) : NULL;
+  return b != NULL ? asm_pci_controller_name (b->model, b->index) : NULL;
 }
 
 /**
@@ -2094,7 +1595,7 @@ asm_pci_bus_set_set_hotplug (AsmPciBusSet *set, guint32 index,
   st = set->st;
   if ((b = controller_or_error (st, index, error)) == NULL)
     return FALSE;
-  if (hotplug && !models[b->model].hotplug)
+  if (hotplug && !model_has_hotplug (b->model))
     {
       g_autofree char *bd = bus_describe (b);
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
@@ -2329,7 +1830,7 @@ asm_pci_bus_set_reserve_next_full (AsmPciBusSet *set, AsmPciConnectFlags flags,
   g_return_val_if_fail (set != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!check_flags (flags, error))
+  if (!asm_pci_connect_flags_check (flags, error))
     return FALSE;
   if (find_next (set->st, flags, isolation_group, &scope_all, &a))
     goto found;
@@ -2469,10 +1970,11 @@ asm_pci_bus_set_release_addr (AsmPciBusSet *set, const AsmPciAddr *addr,
     {
       g_autofree char *s = asm_pci_addr_format (addr);
       Bus *c = controller_at (st, addr);
-      g_autofree char *name = controller_name (c->model, c->index);
+      g_autofree char *name = asm_pci_controller_name (c->model,
+                                                       c->index);
       g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
                    "%s holds controller %u (%s %s), which cannot be released",
-                   s, c->index, models[c->model].name, name);
+                   s, c->index, model_name (c->model), name);
       return FALSE;
     }
   bus_give (st, b, addr->slot, addr->function);
@@ -2834,7 +2336,7 @@ check_classes (State *st, GPtrArray *buses, GError **error)
  * @set: a set
  * @error: return location for a #GError
  *
- * Verifies the invariants (see the theory comment in asm-pci.c): the
+ * Verifies the invariants (see the theory comment in asm-pci-bus.c): the
  * controller rules of seed 002 (roots establish their domain, non-roots
  * provide bus == index above their parent's index, each plugged at a
  * reserved address of its parent bus, at most 256 buses per domain), each
@@ -2873,6 +2375,7 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
       Bus *root;
       Class *c;
       guint n;
+      guint8 min_slot, max_slot;
 
       if (!model_valid (b->model) ||
           b->is_root != asm_pci_controller_model_is_root (b->model))
@@ -2910,8 +2413,9 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
                                                                 NULL))
         return fail (error, "controller %u accepts %#x", b->index,
                      (guint) b->accepts);
-      if (b->min_slot != models[b->model].min_slot ||
-          b->max_slot != models[b->model].max_slot)
+      asm_pci_controller_model_get_bus_flags (b->model, FALSE, &min_slot,
+                                              &max_slot);
+      if (b->min_slot != min_slot || b->max_slot != max_slot)
         return fail (error, "controller %u has slots %u..%u", b->index,
                      b->min_slot, b->max_slot);
       if (b->cls >= st->classes->len || b->eidx >= st->empties->len)
