@@ -57,7 +57,8 @@ with tempfile.TemporaryDirectory() as tmp:
         svg_names(os.path.join(tmp, "asm-demo-topology.svg"), names,
                   "demo topology SVG")
     svg = os.path.join(tmp, "lab.svg")
-    rc, out, err = run("run", "examples/scenarios/lab.json", "--svg", svg)
+    rc, out, err = run("run", "examples/asmctl/scenarios/lab.json",
+                       "--svg", svg)
     check(rc == 0, "run --svg exits 0")
     svg_names(svg, ["sw-a", "sw-b", "sw-c"], "scenario SVG")
 

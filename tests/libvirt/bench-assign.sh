@@ -18,7 +18,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-asmctl=${1:-$here/../../build/examples/asmctl}
+asmctl=${1:-$here/../../build/examples/asmctl/asmctl}
 runs=${2:-5}
 tmp=$(mktemp -d /tmp/asm-bench-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
