@@ -5,11 +5,11 @@
  * An AsmBackend pairs a const ops table with the state it works on and
  * counts references, so a fabric and its creator can share it.  Nothing
  * else lives here: what the operations mean is documented on
- * AsmBackendOps, and how the fabric drives them in asm-fabric.c.
+ * AsmBackendOps, and how the fabric drives them in asm-ftxn.c.
  */
-#include <asm/asm.h>
+#include <asm/asm-backend.h>
 
-#include "asm-fabric-private.h"
+#include "asm-backend-private.h"
 
 struct _AsmBackend {
   gint ref;

@@ -90,7 +90,7 @@
  * command is sent with it held.  device_wait sleeps on `cond`, which the
  * hooks signal.
  */
-#include <asm/asm.h>
+#include <asm/asm-qemu.h>
 
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -99,7 +99,7 @@
 #include <sys/prctl.h>
 #endif
 
-#include "asm-fabric-private.h"
+#include "asm-backend-private.h"
 #include "asm-qmp-private.h"
 
 #define QEMU_MAGIC 0x51454d55u /* "QEMU" */

@@ -8,7 +8,7 @@
  */
 #pragma once
 
-#include <asm/asm.h>
+#include <asm/asm-backend.h>
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 

@@ -7,7 +7,6 @@
  */
 #pragma once
 
-#include <asm/asm.h>
 #include <asm/asm-sim.h>
 
 G_BEGIN_DECLS

@@ -128,12 +128,11 @@
  * calls out while it holds it: verify reads the fabric first, then locks
  * the sim and compares.
  */
-#include <asm/asm.h>
 #include <asm/asm-sim.h>
 
 #include <string.h>
 
-#include "asm-fabric-private.h"
+#include "asm-backend-private.h"
 #include "asm-sim-private.h"
 
 #define SIM_MAGIC 0x5353494du /* "MISS": a live sim state */

@@ -1,19 +1,18 @@
-/* asm-fabric-private.h: the fabric's model, shared by its source files
+/* asm-fmodel-private.h: the fabric's model, shared by its modules
  *
- * Not installed.  See the theory comment in asm-fabric.c.
+ * Not installed.  See the theory comment in asm-fmodel.c for the
+ * invariants (F1-F8) and asm-fabric.c for how the modules fit together.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
 
-#include <asm/asm.h>
-#include <json-glib/json-glib.h>
+#include <asm/asm-fabric.h>
 
+#include "asm-bug-private.h"
 #include "asm-pmap-private.h"
 
 G_BEGIN_DECLS
-
-const AsmBackendOps *asm_backend_get_ops (AsmBackend *backend);
 
 /* Where workloads' virtual ranges live, and their spacing: each partition
  * starts on a VIRT_ALIGN boundary so that it can grow in place up to that
@@ -96,6 +95,16 @@ typedef struct {
                              this copy (see hold_mark); not saved */
 } FPartition;
 
+/* The switch name index: switches whose names hash alike share a bucket
+ * (F8).  Buckets are keyed by the top FNAME_BITS bits of g_str_hash(), so
+ * the index is a persistent map of bounded height like the object maps. */
+#define FNAME_BITS 15
+
+typedef struct {
+  AsmPObj obj;
+  GArray *ids;            /* AsmId of the switches, in id order */
+} FNameBucket;
+
 typedef struct {
   gint ref;
   guint64 granule;
@@ -104,6 +113,7 @@ typedef struct {
   AsmArena *global;       /* windows are allocations, holes reservations */
   AsmRange global_span;
   AsmPMap *switches, *devices, *workloads, *partitions;
+  AsmPMap *switch_names;  /* FNameBucket, see FNAME_BITS */
 } FModel;
 
 FModel *asm_fmodel_new (guint64 first, guint64 last, guint64 granule);
@@ -115,18 +125,52 @@ FSwitch *asm_fswitch_new (void);
 FDevice *asm_fdevice_new (void);
 FWorkload *asm_fworkload_new (guint64 granule);
 FPartition *asm_fpartition_new (void);
+/* frees an object nobody else holds (one that never entered a map) */
+void asm_fswitch_free (AsmPObj *o);
+void asm_fdevice_free (AsmPObj *o);
+void asm_fworkload_free (AsmPObj *o);
+void asm_fpartition_free (AsmPObj *o);
 
 /* the AsmXlatEntry of partition p (key = p->id) */
 void asm_fpartition_entry (const FPartition *p, AsmXlatEntry *out);
 /* the AsmXlatEntry of a redirected device */
 void asm_fdevice_entry (const FModel *m, const FDevice *d, AsmXlatEntry *out);
 
-/* JSON (asm-fabric-json.c) */
-JsonNode *asm_fmodel_to_json (FModel *m, guint64 journal_seq);
-FModel *asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
-                              GError **error);
+/* the object with that id, or NULL with ASM_ERROR_NOT_FOUND naming it */
+FSwitch *asm_fmodel_get_switch (FModel *m, AsmId id, GError **error);
+FDevice *asm_fmodel_get_device (FModel *m, AsmId id, GError **error);
+FWorkload *asm_fmodel_get_workload (FModel *m, AsmId id, GError **error);
+FPartition *asm_fmodel_get_partition (FModel *m, AsmId id, GError **error);
+
+static inline gboolean
+asm_is_pow2 (guint64 v)
+{
+  return v != 0 && (v & (v - 1)) == 0;
+}
+
+/* v rounded up to a multiple of the power of two `to` (wraps past
+ * G_MAXUINT64: callers compare the result with v) */
+static inline guint64
+asm_round_up (guint64 v, guint64 to)
+{
+  return (v + to - 1) & ~(to - 1);
+}
+
+/* switches by name (F8): O(1) */
+FSwitch *asm_fmodel_find_switch (const FModel *m, const char *name);
+/* inserts the new switch s (with its id and name set) into the switches
+ * and the name index */
+void asm_fmodel_insert_switch (FModel *m, FSwitch *s);
+/* removes switch id from the switches and the name index */
+void asm_fmodel_remove_switch (FModel *m, AsmId id);
+
+/* Verifies every invariant F1-F8; the error names the invariant broken. */
 gboolean asm_fmodel_check (FModel *m, GError **error);
+/* Allocates exactly [first, first + size - 1] in a; FALSE (and no change)
+ * when any of it is not free. */
 gboolean asm_fmodel_alloc_exact (AsmArena *a, guint64 first, guint64 size);
+/* the bytes a redirected BAR takes in its switch's space: whole granules */
+guint64 asm_fmodel_redirect_bytes (const FModel *m, const FDevice *d);
 
 #define FSW(m, id) ((FSwitch *) asm_pmap_get ((m)->switches, (id)))
 #define FDEV(m, id) ((FDevice *) asm_pmap_get ((m)->devices, (id)))

@@ -1,0 +1,1446 @@
+/* asm-fplan.c: placement and the planners of the fabric's operations
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Theory
+ * ======
+ *
+ * A planner (asm_fplan_NAME, one per line of ASM_FABRIC_OPS) changes a
+ * private clone of the published model exactly as its operation would,
+ * and records in the transaction the hardware steps that realise the
+ * change, its description, its events and its results.  It validates
+ * first: every refusal is a GError that names the bad value or what
+ * blocks it, and since the clone is thrown away on any error a planner
+ * may stop anywhere.  Planners are deterministic (ids in order, ties to
+ * the lowest id, no hash or pointer order), so recovery replays a
+ * committed operation by planning it again (asm-fsave.c).
+ *
+ * Placement score.  asm_fabric_request_partition() (and a migration
+ * without a target) considers every switch, in id order, that meets the
+ * request's latency, minimum bandwidth, bandwidth headroom and table room,
+ * and that has space (a free range that fits, or the right to grow a
+ * window and a global range to grow it with).  A qualifying preferred
+ * switch wins.  Otherwise the highest score wins, ties to the lowest id:
+ *
+ *     score = 0.4 * free space fraction after placement
+ *           + 0.4 * bandwidth headroom fraction after placement
+ *           + 0.2 if no window has to grow
+ *           - latency in ns / 10^6
+ *
+ * so space and bandwidth balance across switches, growing windows is a
+ * last resort, and 1 us of latency costs as much as 0.1 of either.
+ *
+ * Windows are the dynamic partitioning of seed 000: when no window of a
+ * switch can hold a partition, the switch gets a new window from the
+ * global space (window_granule bytes at least); when a window of a switch
+ * that is not pinned becomes empty, it goes back (switch_shrink).
+ *
+ * Migration (plan_relocate) follows seed 000's steps: hold the devices'
+ * drivers, build the new map, program the new switch's entry, move the
+ * devices (unbind, bind), remove the old entry, flush the old switch,
+ * give emptied windows back, lift the holds.  A VF transfer follows seed
+ * 003 (asm_fplan_transfer_vf).
+ *
+ * Costs: see the table in asm-fmodel.c.
+ */
+#include "asm-ftxn-private.h"
+
+#include <math.h>
+#include <string.h>
+
+static GArray *
+windows_copy (GArray *w)
+{
+  return g_array_copy (w);
+}
+
+/* ------------------------------------------------------------------ */
+/* planning helpers                                                     */
+
+static gboolean
+new_id (FModel *m, AsmId *out, GError **error)
+{
+  if (m->next_id == G_MAXUINT32)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                   "every object id has been used");
+      return FALSE;
+    }
+  *out = m->next_id++;
+  return TRUE;
+}
+
+static void
+windows_insert (GArray *w, AsmRange r)
+{
+  guint pos = 0;
+  while (pos < w->len && g_array_index (w, AsmRange, pos).first < r.first)
+    pos++;
+  g_array_insert_val (w, pos, r);
+}
+
+/* the window size and alignment a switch grows by to hold (size, align) */
+static void
+window_growth (FModel *m, guint64 size, guint64 align, guint64 *wsize,
+               guint64 *walign)
+{
+  *wsize = asm_round_up (MAX (size, m->window_granule), m->granule);
+  *walign = MAX (align, m->granule);
+}
+
+/* Makes win, already taken from the global space, a window of the writable
+ * switch s: a span of its space, the windows_commit step, the event. */
+static gboolean
+switch_attach_window (Txn *t, FSwitch *s, AsmRange win, const char *verb,
+                      GError **error)
+{
+  g_autoptr (GArray) old = NULL;
+  Step *st;
+
+  if (!asm_arena_add_span (s->space, win.first, win.last, error))
+    return FALSE;
+  old = windows_copy (s->windows);
+  windows_insert (s->windows, win);
+  st = asm_txn_step (t, ST_WINDOWS);
+  st->sw = s->id;
+  st->windows = windows_copy (s->windows);
+  st->old_windows = g_steal_pointer (&old);
+  {
+    AsmFabricEvent e = { ASM_EVENT_WINDOW_GROWN, s->id };
+    e.range = win;
+    asm_txn_event (t, &e, "switch '%s' %s 0x%" G_GINT64_MODIFIER "x-0x%"
+               G_GINT64_MODIFIER "x", s->name, verb, win.first, win.last);
+  }
+  return TRUE;
+}
+
+/* Places `size` bytes at `align` in the writable switch s, growing a window
+ * from the global space when needed (and allowed). */
+static gboolean
+switch_place (FModel *m, Txn *t, FSwitch *s, guint64 size, guint64 align,
+              guint64 *out_phys, GError **error)
+{
+  AsmRequest req = ASM_REQUEST_INIT (size);
+  guint64 wsize, walign, w;
+  AsmRequest wreq;
+  AsmRange win;
+
+  req.align = MAX (align, m->granule);
+  if (asm_arena_alloc_full (s->space, &req, out_phys, NULL))
+    return TRUE;
+  if (s->pinned)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                   "switch '%s' has no room for 0x%" G_GINT64_MODIFIER
+                   "x bytes and its windows are pinned", s->name, size);
+      return FALSE;
+    }
+  window_growth (m, size, align, &wsize, &walign);
+  wreq = ASM_REQUEST_INIT (wsize);
+  wreq.align = walign;
+  if (!asm_arena_alloc_full (m->global, &wreq, &w, error))
+    {
+      g_prefix_error (error, "switch '%s' cannot grow a window: ", s->name);
+      return FALSE;
+    }
+  win = ASM_RANGE (w, w + wsize - 1);
+  if (!switch_attach_window (t, s, win, "grew a window", error))
+    return FALSE;
+  if (!asm_arena_alloc_full (s->space, &req, out_phys, error))
+    return FALSE;
+  return TRUE;
+}
+
+/* Gives every empty window of the writable switch s back (unless pinned). */
+static void
+switch_shrink (FModel *m, Txn *t, FSwitch *s)
+{
+  g_autoptr (GArray) old = NULL;
+  gboolean changed = FALSE;
+
+  if (s->pinned)
+    return;
+  old = windows_copy (s->windows);
+  for (guint i = s->windows->len; i-- > 0;)
+    {
+      AsmRange w = g_array_index (s->windows, AsmRange, i);
+      if (asm_arena_remove_span (s->space, w.first, w.last, NULL))
+        {
+          GError *err = NULL;
+          if (!asm_arena_free (m->global, w.first, &err))
+            ASM_BUG ("the model lost an allocation (F2, F3, F6): %s",
+                 err->message);
+          g_array_remove_index (s->windows, i);
+          changed = TRUE;
+          {
+            AsmFabricEvent e = { ASM_EVENT_WINDOW_SHRUNK, s->id };
+            e.range = w;
+            asm_txn_event (t, &e, "switch '%s' gave window 0x%" G_GINT64_MODIFIER
+                       "x-0x%" G_GINT64_MODIFIER "x back", s->name, w.first,
+                       w.last);
+          }
+        }
+    }
+  if (changed)
+    {
+      Step *st = asm_txn_step (t, ST_WINDOWS);
+      st->sw = s->id;
+      st->windows = windows_copy (s->windows);
+      st->old_windows = g_steal_pointer (&old);
+    }
+}
+
+typedef struct {
+  guint64 size;
+  guint64 align;
+  guint64 demand;
+  guint64 min_bandwidth;
+  guint32 max_latency_ns;
+  AsmId preferred;
+  AsmId exclude;
+  AsmId own;        /* the switch that already counts this demand and
+                       table entry (a partition growing by relocation) */
+  guint need_ports; /* free ports the devices moving along need */
+  /* filled by choose_switch */
+  FModel *m;
+  gboolean global_can_grow;
+  AsmId best;
+  gdouble best_score;
+  guint n_latency, n_bandwidth, n_table, n_space, n_ports;
+} PlaceCtx;
+
+static gboolean
+score_switch (guint32 key, AsmPObj *o, gpointer data)
+{
+  PlaceCtx *c = data;
+  FSwitch *s = (FSwitch *) o;
+  AsmArenaStats st;
+  gboolean fits = FALSE, grow = FALSE;
+  guint64 wsize = 0, walign, align = MAX (c->align, c->m->granule);
+  guint64 demand = s->id == c->own ? 0 : c->demand;
+  guint32 entries = s->id == c->own ? 0 : 1;
+  gdouble free_frac, bw_frac, score, window_bytes;
+
+  if (s->id == c->exclude)
+    return TRUE;
+  if (c->max_latency_ns != 0 && s->latency_ns > c->max_latency_ns)
+    {
+      c->n_latency++;
+      return TRUE;
+    }
+  if (s->bandwidth < c->min_bandwidth ||
+      s->bandwidth - s->bandwidth_used < demand)
+    {
+      c->n_bandwidth++;
+      return TRUE;
+    }
+  if (s->table_capacity - s->table_used < entries)
+    {
+      c->n_table++;
+      return TRUE;
+    }
+  if (c->need_ports > 0 && s->id != c->own)
+    {
+      guint free_ports = 0;
+      for (guint i = 0; i < s->n_ports; i++)
+        free_ports += s->ports[i] == ASM_ID_NONE;
+      if (free_ports < c->need_ports)
+        {
+          c->n_ports++;
+          return TRUE;
+        }
+    }
+  asm_arena_get_stats (s->space, &st);
+  if (st.largest_free >= c->size &&
+      st.largest_free - c->size >= align - c->m->granule)
+    fits = TRUE;
+  else if (st.largest_free >= c->size)
+    {
+      AsmRequest req = ASM_REQUEST_INIT (c->size);
+      guint64 addr;
+      req.align = align;
+      fits = asm_arena_find_free (s->space, &req, &addr, NULL);
+    }
+  if (!fits)
+    {
+      if (s->pinned || !c->global_can_grow)
+        {
+          c->n_space++;
+          return TRUE;
+        }
+      grow = TRUE;
+      window_growth (c->m, c->size, c->align, &wsize, &walign);
+    }
+  if (s->id == c->preferred)
+    {
+      c->best = s->id;
+      c->best_score = G_MAXDOUBLE;
+      return FALSE; /* a qualifying preferred switch wins */
+    }
+  window_bytes = (gdouble) st.span_units + (gdouble) wsize;
+  free_frac = window_bytes > 0
+                  ? ((gdouble) st.free_units + (gdouble) wsize
+                     - (gdouble) c->size) / window_bytes
+                  : 0;
+  bw_frac = s->bandwidth > 0 ? (gdouble) (s->bandwidth - s->bandwidth_used
+                                          - demand)
+                                   / (gdouble) s->bandwidth
+                             : 0;
+  score = 0.4 * free_frac + 0.4 * bw_frac + (grow ? 0.0 : 0.2)
+          - (gdouble) s->latency_ns / 1e6;
+  if (c->best == ASM_ID_NONE || score > c->best_score)
+    {
+      c->best = s->id;
+      c->best_score = score;
+    }
+  return TRUE;
+}
+
+/* the devices of p that take a port of the switch it moves to */
+static guint
+partition_movers (FModel *m, const FPartition *p)
+{
+  guint n = 0;
+  for (guint i = 0; i < p->devices->len; i++)
+    {
+      const FDevice *d = FDEV (m, g_array_index (p->devices, AsmId, i));
+      n += d->kind != ASM_DEVICE_VF && d->redirect_sw == ASM_ID_NONE;
+    }
+  return n;
+}
+
+static gboolean
+choose_switch (FModel *m, PlaceCtx *c, GError **error)
+{
+  guint64 wsize, walign, addr;
+  AsmRequest wreq;
+
+  c->m = m;
+  c->best = ASM_ID_NONE;
+  window_growth (m, c->size, c->align, &wsize, &walign);
+  wreq = ASM_REQUEST_INIT (wsize);
+  wreq.align = walign;
+  c->global_can_grow = asm_arena_find_free (m->global, &wreq, &addr, NULL);
+  asm_pmap_foreach (m->switches, score_switch, c);
+  if (c->best == ASM_ID_NONE)
+    {
+      g_autofree char *ports_note =
+          c->need_ports > 0 ? g_strdup_printf ("%u short of free ports, ",
+                                               c->n_ports)
+                            : g_strdup ("");
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                   "no switch can hold 0x%" G_GINT64_MODIFIER "x bytes: %u "
+                   "too slow, %u short of bandwidth, %u with a full "
+                   "translation table, %s%u without room (and the global "
+                   "space %s grow a window)",
+                   c->size, c->n_latency, c->n_bandwidth, c->n_table,
+                   ports_note, c->n_space,
+                   c->global_can_grow ? "can" : "cannot");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+workload_insert_partition (FModel *m, FWorkload *w, FPartition *p)
+{
+  guint pos = 0;
+  while (pos < w->partitions->len &&
+         FPART (m, g_array_index (w->partitions, AsmId, pos))->virt_first
+             < p->virt_first)
+    pos++;
+  g_array_insert_val (w->partitions, pos, p->id);
+}
+
+static void
+workload_remove_partition (FWorkload *w, AsmId id)
+{
+  for (guint i = 0; i < w->partitions->len; i++)
+    if (g_array_index (w->partitions, AsmId, i) == id)
+      {
+        g_array_remove_index (w->partitions, i);
+        return;
+      }
+}
+
+static guint32
+lowest_free_port (const FSwitch *s)
+{
+  for (guint32 i = 0; i < s->n_ports; i++)
+    if (s->ports[i] == ASM_ID_NONE)
+      return i;
+  return G_MAXUINT32;
+}
+
+typedef struct {
+  FModel *m;
+  AsmId pf;
+  AsmId sw;
+  guint32 port;
+} FollowCtx;
+
+static gboolean
+vf_follow_cb (guint32 key, AsmPObj *o, gpointer data)
+{
+  FollowCtx *c = data;
+  FDevice *d = (FDevice *) o;
+  if (d->kind == ASM_DEVICE_VF && d->pf == c->pf)
+    {
+      d = FDEV_W (c->m, key);
+      d->sw = c->sw;
+      d->port = c->port;
+    }
+  return TRUE;
+}
+
+typedef struct {
+  AsmId pf;
+  AsmId partition;  /* the partition moving with the PF, or 0 */
+  const FDevice *blocker;
+} PfMoveCtx;
+
+static gboolean
+pf_move_cb (guint32 key, AsmPObj *o, gpointer data)
+{
+  PfMoveCtx *c = data;
+  const FDevice *d = (const FDevice *) o;
+  if (d->kind == ASM_DEVICE_VF && d->pf == c->pf &&
+      (d->redirect_sw != ASM_ID_NONE ||
+       (d->partition != ASM_ID_NONE && d->partition != c->partition)))
+    {
+      c->blocker = d;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A PF can change switch only if each of its VFs can follow it: a VF
+ * mapped into another partition, or routed by its own table entry after a
+ * transfer, would be left behind a switch that does not reach it. */
+static gboolean
+pf_can_move (FModel *m, const FDevice *pf, AsmId moving_partition,
+             GError **error)
+{
+  PfMoveCtx c = { pf->id, moving_partition, NULL };
+
+  if (pf->kind != ASM_DEVICE_PF || pf->vf_used == 0)
+    return TRUE;
+  asm_pmap_foreach (m->devices, pf_move_cb, &c);
+  if (c.blocker == NULL)
+    return TRUE;
+  g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+               "PF '%s' cannot change switch: its VF '%s' %s", pf->name,
+               c.blocker->name,
+               c.blocker->redirect_sw != ASM_ID_NONE
+                   ? "is routed by its own table entry on this switch"
+                   : "is mapped into another partition");
+  return FALSE;
+}
+
+/* Moves device `id` (an endpoint or a PF) from its port to port `port` of
+ * the writable switch `to` (its old switch is made writable here): the
+ * unbind and bind steps, the port maps, and its VFs, which live where
+ * their PF is. */
+static void
+move_device (FModel *m, Txn *t, AsmId id, FSwitch *to, guint32 port)
+{
+  FDevice *d = FDEV_W (m, id);
+  FSwitch *from = FSW_W (m, d->sw);
+  Step *st;
+
+  st = asm_txn_step (t, ST_UNBIND);
+  st->device = d->id;
+  st->name = g_strdup (d->name);
+  st->sw = from->id;
+  st->port = d->port;
+  st = asm_txn_step (t, ST_BIND);
+  st->device = d->id;
+  st->name = g_strdup (d->name);
+  st->sw = to->id;
+  st->port = port;
+  from->ports[d->port] = ASM_ID_NONE;
+  to->ports[port] = d->id;
+  d->sw = to->id;
+  d->port = port;
+  if (d->kind == ASM_DEVICE_PF && d->vf_used != 0)
+    {
+      /* collect first: the walk must not see the map change under it */
+      g_autoptr (GArray) ids = asm_pmap_keys (m->devices);
+      FollowCtx c = { m, d->id, to->id, port };
+      for (guint i = 0; i < ids->len; i++)
+        {
+          guint32 key = g_array_index (ids, guint32, i);
+          vf_follow_cb (key, asm_pmap_get (m->devices, key), &c);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* plans                                                                */
+
+gboolean
+asm_fplan_add_switch (FModel *m, Txn *t, const FOpAddSwitch *a,
+                      GError **error)
+{
+  FSwitch *s;
+  AsmId id;
+  Step *st;
+
+  if (a->name == NULL || a->name[0] == '\0')
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "a switch needs a name");
+      return FALSE;
+    }
+  if (asm_fmodel_find_switch (m, a->name) != NULL)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "switch name '%s' is already used", a->name);
+      return FALSE;
+    }
+  if (a->bandwidth == 0 || a->table_capacity == 0 || a->n_ports > 65536)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "switch '%s': bandwidth %" G_GUINT64_FORMAT ", table "
+                   "capacity %u and %u ports: bandwidth and capacity must be "
+                   ">= 1, ports at most 65536",
+                   a->name, a->bandwidth, a->table_capacity, a->n_ports);
+      return FALSE;
+    }
+  if (!new_id (m, &id, error))
+    return FALSE;
+  s = asm_fswitch_new ();
+  s->id = id;
+  s->name = g_strdup (a->name);
+  s->bandwidth = a->bandwidth;
+  s->latency_ns = a->latency_ns;
+  s->table_capacity = a->table_capacity;
+  s->n_ports = a->n_ports;
+  s->pinned = a->pinned;
+  s->space = asm_arena_new (s->name, m->granule);
+  s->ports = g_new0 (AsmId, MAX (s->n_ports, 1));
+  asm_fmodel_insert_switch (m, s);
+  st = asm_txn_step (t, ST_SWITCH_ADD);
+  st->sw = id;
+  st->name = g_strdup (s->name);
+  st->n_ports = s->n_ports;
+  st->capacity = s->table_capacity;
+  t->out_id = id;
+  t->desc = g_strdup_printf ("add switch '%s'", s->name);
+  {
+    AsmFabricEvent e = { ASM_EVENT_SWITCH_ADDED, id };
+    asm_txn_event (t, &e, "switch '%s' (id %u) joined", s->name, id);
+  }
+  return TRUE;
+}
+
+gboolean
+asm_fplan_add_window (FModel *m, Txn *t, const FOpAddWindow *a,
+                      GError **error)
+{
+  FSwitch *s = asm_fmodel_get_switch (m, a->sw, error);
+  guint64 first = a->first, last = a->last;
+  AsmRange win = ASM_RANGE (first, last);
+
+  if (s == NULL)
+    return FALSE;
+  if (first > last || (first & (m->granule - 1)) ||
+      ((last + 1) & (m->granule - 1)))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "window 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+                   "x is empty or not on granule (0x%" G_GINT64_MODIFIER
+                   "x) boundaries", first, last, m->granule);
+      return FALSE;
+    }
+  {
+    if (!asm_fmodel_alloc_exact (m->global, first, last - first + 1))
+      {
+        g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                     "window 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+                     "x is outside the global space or overlaps a window or "
+                     "a reserved range", first, last);
+        return FALSE;
+      }
+  }
+  s = FSW_W (m, a->sw);
+  t->desc = g_strdup_printf ("add window to switch '%s'", s->name);
+  return switch_attach_window (t, s, win, "got window", error);
+}
+
+gboolean
+asm_fplan_reserve_global (FModel *m, Txn *t, const FOpReserveGlobal *a,
+                          GError **error)
+{
+  t->desc = g_strdup ("reserve global range");
+  return asm_arena_reserve (m->global, a->first, a->last, error);
+}
+
+gboolean
+asm_fplan_add_device (FModel *m, Txn *t, const FOpAddDevice *a,
+                      GError **error)
+{
+  FSwitch *s = asm_fmodel_get_switch (m, a->sw, error);
+  FDevice *d;
+  AsmId id;
+  guint32 port = (guint32) a->port;
+  Step *st;
+
+  if (s == NULL)
+    return FALSE;
+  if (a->name == NULL || a->name[0] == '\0')
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "a device needs a name");
+      return FALSE;
+    }
+  if (a->kind != ASM_DEVICE_ENDPOINT && a->kind != ASM_DEVICE_PF)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "device '%s': kind %u cannot be added "
+                   "(VFs come from asm_fabric_create_vf())", a->name, a->kind);
+      return FALSE;
+    }
+  if (!asm_is_pow2 (a->bar_size))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "device '%s': BAR size 0x%" G_GINT64_MODIFIER "x is not a "
+                   "power of two", a->name, a->bar_size);
+      return FALSE;
+    }
+  if (a->port >= s->n_ports || s->ports[port] != ASM_ID_NONE)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                   "device '%s': port %u of switch '%s' "
+                   "is out of range 0..%u or taken", a->name, a->port, s->name,
+                   s->n_ports ? s->n_ports - 1 : 0);
+      return FALSE;
+    }
+  if (!new_id (m, &id, error))
+    return FALSE;
+  s = FSW_W (m, a->sw);
+  d = asm_fdevice_new ();
+  d->id = id;
+  d->name = g_strdup (a->name);
+  d->kind = (AsmDeviceKind) a->kind;
+  d->sw = s->id;
+  d->port = port;
+  d->bar_size = a->bar_size;
+  s->ports[port] = id;
+  asm_pmap_insert (m->devices, id, &d->obj);
+  st = asm_txn_step (t, ST_BIND);
+  st->device = id;
+  st->name = g_strdup (d->name);
+  st->sw = s->id;
+  st->port = port;
+  t->out_id = id;
+  t->desc = g_strdup_printf ("add device '%s'", d->name);
+  return TRUE;
+}
+
+gboolean
+asm_fplan_set_sriov (FModel *m, Txn *t, const FOpSetSriov *a,
+                     GError **error)
+{
+  FDevice *d = asm_fmodel_get_device (m, a->pf, error);
+
+  if (d == NULL)
+    return FALSE;
+  if (d->kind != ASM_DEVICE_PF || a->max_vfs > 64 ||
+      !asm_is_pow2 (a->vf_bar_size) || d->vf_used != 0)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "device %u: SR-IOV needs a PF without VFs, at most 64 VFs "
+                   "(%u asked) and a power-of-two VF BAR "
+                   "(0x%" G_GINT64_MODIFIER "x asked)", d->id, a->max_vfs,
+                   a->vf_bar_size);
+      return FALSE;
+    }
+  d = FDEV_W (m, a->pf);
+  d->max_vfs = (guint32) a->max_vfs;
+  d->vf_bar_size = a->vf_bar_size;
+  t->desc = g_strdup_printf ("enable SR-IOV on '%s'", d->name);
+  return TRUE;
+}
+
+/* Adds a new VF under the PF to the model and the VF_CREATE step. */
+static FDevice *
+vf_new (FModel *m, Txn *t, AsmId pf_id, GError **error)
+{
+  FDevice *pf = FDEV (m, pf_id), *vf;
+  guint32 index;
+  AsmId id;
+  Step *st;
+
+  for (index = 0; index < pf->max_vfs; index++)
+    if (!(pf->vf_used & (G_GUINT64_CONSTANT (1) << index)))
+      break;
+  if (index >= pf->max_vfs)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                   "PF '%s' has all its %u VFs", pf->name, pf->max_vfs);
+      return NULL;
+    }
+  if (!new_id (m, &id, error))
+    return NULL;
+  pf = FDEV_W (m, pf_id);
+  pf->vf_used |= G_GUINT64_CONSTANT (1) << index;
+  vf = asm_fdevice_new ();
+  vf->id = id;
+  vf->name = g_strdup_printf ("%s-vf%u", pf->name, index);
+  vf->kind = ASM_DEVICE_VF;
+  vf->sw = pf->sw;
+  vf->port = pf->port;
+  vf->bar_size = pf->vf_bar_size;
+  vf->pf = pf->id;
+  vf->vf_index = index;
+  asm_pmap_insert (m->devices, id, &vf->obj);
+  st = asm_txn_step (t, ST_VF_CREATE);
+  st->device = id;
+  st->pf = pf->id;
+  st->vf_index = index;
+  st->sw = pf->sw;
+  return vf;
+}
+
+gboolean
+asm_fplan_create_vf (FModel *m, Txn *t, const FOpCreateVf *a,
+                     GError **error)
+{
+  FDevice *pf = asm_fmodel_get_device (m, a->pf, error), *vf;
+
+  if (pf == NULL)
+    return FALSE;
+  if (pf->kind != ASM_DEVICE_PF)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "device '%s' is not an SR-IOV PF", pf->name);
+      return FALSE;
+    }
+  vf = vf_new (m, t, pf->id, error);
+  if (vf == NULL)
+    return FALSE;
+  t->out_id = vf->id;
+  t->desc = g_strdup_printf ("create VF %u of '%s'", vf->vf_index, pf->name);
+  return TRUE;
+}
+
+gboolean
+asm_fplan_add_workload (FModel *m, Txn *t, const FOpAddWorkload *a,
+                        GError **error)
+{
+  FWorkload *w;
+  AsmId id;
+
+  if (a->name == NULL || a->name[0] == '\0')
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "a workload needs a name");
+      return FALSE;
+    }
+  if (!new_id (m, &id, error))
+    return FALSE;
+  w = asm_fworkload_new (m->granule);
+  w->id = id;
+  w->name = g_strdup (a->name);
+  asm_pmap_insert (m->workloads, id, &w->obj);
+  t->out_id = id;
+  t->desc = g_strdup_printf ("add workload '%s'", w->name);
+  return TRUE;
+}
+
+static Step *
+push_xlat_set (Txn *t, AsmId sw, const AsmXlatEntry *entry,
+               const AsmXlatEntry *old)
+{
+  Step *st = asm_txn_step (t, ST_XLAT_SET);
+  st->sw = sw;
+  st->entry = *entry;
+  if (old != NULL)
+    {
+      st->old_entry = *old;
+      st->has_old = TRUE;
+    }
+  return st;
+}
+
+static Step *
+push_xlat_remove (Txn *t, AsmId sw, const AsmXlatEntry *old)
+{
+  Step *st = asm_txn_step (t, ST_XLAT_REMOVE);
+  st->sw = sw;
+  st->entry = *old;
+  st->old_entry = *old;
+  st->has_old = TRUE;
+  return st;
+}
+
+static gboolean
+validate_size (FModel *m, const char *what, guint64 size, guint64 align,
+               GError **error)
+{
+  if (size == 0 || (size & (m->granule - 1)) ||
+      size > ASM_FABRIC_VIRT_ALIGN)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s size 0x%" G_GINT64_MODIFIER "x is not a non-zero "
+                   "multiple of the granule 0x%" G_GINT64_MODIFIER "x up to "
+                   "0x%" G_GINT64_MODIFIER "x", what, size, m->granule,
+                   ASM_FABRIC_VIRT_ALIGN);
+      return FALSE;
+    }
+  if (align != 0 && !asm_is_pow2 (align))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s alignment 0x%" G_GINT64_MODIFIER "x is not a power "
+                   "of two", what, align);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+asm_fplan_request_partition (FModel *m, Txn *t, const FOpRequestPartition *a,
+                             GError **error)
+{
+  FWorkload *w = asm_fmodel_get_workload (m, a->workload, error);
+  PlaceCtx c = { 0 };
+  FSwitch *s;
+  FPartition *p;
+  AsmRequest vreq;
+  AsmXlatEntry entry;
+  AsmId id;
+
+  if (w == NULL || !validate_size (m, "partition", a->size, a->align, error))
+    return FALSE;
+  if (a->preferred_switch != ASM_ID_NONE && asm_fmodel_get_switch (m, a->preferred_switch, error) == NULL)
+    return FALSE;
+  c.size = a->size;
+  c.align = a->align;
+  c.min_bandwidth = a->min_bandwidth;
+  c.max_latency_ns = (guint32) MIN (a->max_latency_ns, G_MAXUINT32);
+  c.demand = a->bandwidth_demand ? a->bandwidth_demand : a->min_bandwidth;
+  c.preferred = a->preferred_switch;
+  if (!choose_switch (m, &c, error) || !new_id (m, &id, error))
+    return FALSE;
+
+  p = asm_fpartition_new ();
+  p->id = id;
+  p->workload = w->id;
+  p->sw = c.best;
+  p->size = c.size;
+  p->align = c.align;
+  p->min_bandwidth = c.min_bandwidth;
+  p->max_latency_ns = c.max_latency_ns;
+  p->bandwidth_demand = c.demand;
+  /* on failure the whole clone is thrown away, partition included */
+  asm_pmap_insert (m->partitions, id, &p->obj);
+  s = FSW_W (m, c.best);
+  if (!switch_place (m, t, s, p->size, p->align, &p->phys_first, error))
+    return FALSE;
+  w = FWL_W (m, w->id);
+  vreq = ASM_REQUEST_INIT (p->size);
+  vreq.align = ASM_FABRIC_VIRT_ALIGN;
+  if (!asm_arena_alloc_full (w->virt, &vreq, &p->virt_first, error))
+    {
+      g_prefix_error (error, "workload '%s': ", w->name);
+      return FALSE;
+    }
+  workload_insert_partition (m, w, p);
+  s->bandwidth_used += p->bandwidth_demand;
+  s->table_used++;
+  s->n_partitions++;
+  asm_fpartition_entry (p, &entry);
+  push_xlat_set (t, s->id, &entry, NULL);
+  t->out_id = id;
+  t->out_u64 = p->virt_first;
+  t->desc = g_strdup_printf ("place partition %u of workload '%s' on switch "
+                             "'%s'", id, w->name, s->name);
+  {
+    AsmFabricEvent e = { ASM_EVENT_PARTITION_PLACED, s->id };
+    e.partition = id;
+    e.range = ASM_RANGE (p->phys_first, p->phys_first + p->size - 1);
+    asm_txn_event (t, &e, "partition %u (0x%" G_GINT64_MODIFIER "x bytes) of "
+               "'%s' placed on '%s' at 0x%" G_GINT64_MODIFIER "x", id,
+               p->size, w->name, s->name, p->phys_first);
+  }
+  return TRUE;
+}
+
+gboolean
+asm_fplan_map_device (FModel *m, Txn *t, const FOpMapDevice *a,
+                      GError **error)
+{
+  FPartition *p = asm_fmodel_get_partition (m, a->partition, error);
+  FDevice *d = p ? asm_fmodel_get_device (m, a->device, error) : NULL;
+  guint64 offset;
+
+  if (d == NULL)
+    return FALSE;
+  if (d->partition != ASM_ID_NONE)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                   "device '%s' is already mapped into partition %u", d->name,
+                   d->partition);
+      return FALSE;
+    }
+  offset = asm_round_up (p->dev_next, d->bar_size);
+  if (offset < p->dev_next || offset > p->size ||
+      p->size - offset < d->bar_size)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                   "partition %u (0x%" G_GINT64_MODIFIER "x bytes, 0x%"
+                   G_GINT64_MODIFIER "x used) has no room for the 0x%"
+                   G_GINT64_MODIFIER "x-byte BAR of '%s'", p->id, p->size,
+                   p->dev_next, d->bar_size, d->name);
+      return FALSE;
+    }
+  if (d->sw != p->sw)
+    {
+      FSwitch *to;
+      guint32 port;
+
+      if (d->kind == ASM_DEVICE_VF)
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                       "VF '%s' lives on switch %u with its PF and cannot be "
+                       "mapped into partition %u on switch %u; transfer it "
+                       "with asm_fabric_transfer_vf()", d->name, d->sw, p->id,
+                       p->sw);
+          return FALSE;
+        }
+      if (!pf_can_move (m, d, ASM_ID_NONE, error))
+        return FALSE;
+      to = FSW (m, p->sw);
+      port = lowest_free_port (to);
+      if (port == G_MAXUINT32)
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                       "switch '%s' has no free port for device '%s'",
+                       to->name, d->name);
+          return FALSE;
+        }
+      move_device (m, t, d->id, FSW_W (m, p->sw), port);
+    }
+  d = FDEV_W (m, d->id);
+  p = FPART_W (m, p->id);
+  d->partition = p->id;
+  d->partition_offset = offset;
+  p->dev_next = offset + d->bar_size;
+  g_array_append_val (p->devices, d->id);
+  p->generation++;
+  t->out_u64 = offset;
+  t->desc = g_strdup_printf ("map device '%s' into partition %u", d->name,
+                             p->id);
+  {
+    AsmFabricEvent e = { ASM_EVENT_DEVICE_MAPPED, p->sw };
+    e.partition = p->id;
+    e.device = d->id;
+    asm_txn_event (t, &e, "device '%s' mapped into partition %u at offset 0x%"
+               G_GINT64_MODIFIER "x", d->name, p->id, offset);
+  }
+  return TRUE;
+}
+
+/* Moves partition p (with new size `size`) to switch `to`, which may be its
+ * own switch (a move inside it): the steps of seed 000's migration. */
+static gboolean
+plan_relocate (FModel *m, Txn *t, AsmId pid, AsmId to_id, guint64 size,
+               GError **error)
+{
+  FPartition *p = FPART (m, pid);
+  FSwitch *from, *to;
+  guint64 phys;
+  AsmXlatEntry old_entry, new_entry;
+  AsmRange old_range = ASM_RANGE (p->phys_first, p->phys_first + p->size - 1);
+  g_autoptr (GArray) movers = g_array_new (FALSE, FALSE, sizeof (AsmId));
+  gboolean same = to_id == p->sw;
+  GError *err = NULL;
+
+  to = FSW (m, to_id);
+  if (!same)
+    {
+      guint free_ports = 0;
+      if (to->bandwidth - to->bandwidth_used < p->bandwidth_demand ||
+          to->table_used >= to->table_capacity ||
+          (p->max_latency_ns && to->latency_ns > p->max_latency_ns) ||
+          to->bandwidth < p->min_bandwidth)
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                       "switch '%s' cannot take partition %u: bandwidth, "
+                       "latency or translation-table room", to->name, p->id);
+          return FALSE;
+        }
+      for (guint i = 0; i < p->devices->len; i++)
+        {
+          FDevice *d = FDEV (m, g_array_index (p->devices, AsmId, i));
+          if (d->redirect_sw != ASM_ID_NONE)
+            continue; /* routed by its own entry elsewhere */
+          if (d->kind == ASM_DEVICE_VF)
+            {
+              FDevice *pf = FDEV (m, d->pf);
+              if (pf->partition != p->id)
+                {
+                  g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                               "partition %u holds VF '%s' whose PF stays on "
+                               "switch %u; transfer the VF instead", p->id,
+                               d->name, d->sw);
+                  return FALSE;
+                }
+              continue; /* moves with its PF */
+            }
+          if (!pf_can_move (m, d, p->id, error))
+            return FALSE;
+          g_array_append_val (movers, d->id);
+        }
+      for (guint i = 0; i < to->n_ports; i++)
+        free_ports += to->ports[i] == ASM_ID_NONE;
+      if (free_ports < movers->len)
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                       "switch '%s' has %u free ports, partition %u needs %u",
+                       to->name, free_ports, p->id, movers->len);
+          return FALSE;
+        }
+    }
+
+  /* 1. lock: hold every device of the partition */
+  for (guint i = 0; i < p->devices->len; i++)
+    {
+      Step *st = asm_txn_step (t, ST_HOLD);
+      st->device = g_array_index (p->devices, AsmId, i);
+      st->partition = p->id;
+    }
+
+  /* 2-3. collect the devices (above) and build the new map */
+  from = FSW_W (m, p->sw);
+  if (!asm_arena_free (from->space, p->phys_first, &err))
+    ASM_BUG ("the model lost an allocation (F2, F3, F6): %s",
+                 err->message);
+  to = FSW_W (m, to_id);
+  if (!switch_place (m, t, to, size, p->align, &phys, error))
+    return FALSE;
+  asm_fpartition_entry (p, &old_entry);
+  p = FPART_W (m, pid);
+  p->phys_first = phys;
+  p->size = size;
+  p->sw = to_id;
+  p->generation++;
+  asm_fpartition_entry (p, &new_entry);
+
+  /* 4. broadcast: the new entry, the devices, the old entry away */
+  push_xlat_set (t, to_id, &new_entry, same ? &old_entry : NULL);
+  if (!same)
+    {
+      for (guint i = 0; i < movers->len; i++)
+        move_device (m, t, g_array_index (movers, AsmId, i), to,
+                     lowest_free_port (to));
+      from = FSW_W (m, from->id);
+      push_xlat_remove (t, from->id, &old_entry);
+      from->bandwidth_used -= p->bandwidth_demand;
+      from->table_used--;
+      from->n_partitions--;
+      to->bandwidth_used += p->bandwidth_demand;
+      to->table_used++;
+      to->n_partitions++;
+    }
+  /* 5. flush what the old switch cached */
+  {
+    Step *st = asm_txn_step (t, ST_FLUSH);
+    st->sw = from->id;
+    st->range = old_range;
+  }
+  /* 6. re-associate (the model above); give empty windows back */
+  switch_shrink (m, t, FSW_W (m, from->id));
+  /* 7. unlock */
+  for (guint i = 0; i < p->devices->len; i++)
+    {
+      AsmId dev = g_array_index (p->devices, AsmId, i);
+      FDevice *d = FDEV (m, dev);
+      Step *st = asm_txn_step (t, ST_RELEASE);
+      MovedNote note = { dev, d->redirect_sw ? d->redirect_sw : p->sw,
+                         d->redirect_sw ? d->redirect_base
+                                        : p->phys_first + d->partition_offset };
+      st->device = dev;
+      g_array_append_val (t->moved, note);
+      g_array_append_val (t->resumed, dev);
+    }
+  return TRUE;
+}
+
+gboolean
+asm_fplan_migrate_partition (FModel *m, Txn *t, const FOpMigratePartition *a,
+                             GError **error)
+{
+  FPartition *p = asm_fmodel_get_partition (m, a->partition, error);
+  AsmId from, to = a->target_switch;
+
+  if (p == NULL)
+    return FALSE;
+  from = p->sw;
+  if (to == ASM_ID_NONE)
+    {
+      PlaceCtx c = { 0 };
+      c.size = p->size;
+      c.align = p->align;
+      c.min_bandwidth = p->min_bandwidth;
+      c.max_latency_ns = p->max_latency_ns;
+      c.demand = p->bandwidth_demand;
+      c.exclude = p->sw;
+      c.need_ports = partition_movers (m, p);
+      if (!choose_switch (m, &c, error))
+        {
+          g_prefix_error (error, "migrate partition %u: ", p->id);
+          return FALSE;
+        }
+      to = c.best;
+    }
+  else if (asm_fmodel_get_switch (m, to, error) == NULL)
+    return FALSE;
+  if (to == from)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "partition %u is already on switch %u", p->id, to);
+      return FALSE;
+    }
+  if (!plan_relocate (m, t, p->id, to, p->size, error))
+    return FALSE;
+  t->out_id = to;
+  t->desc = g_strdup_printf ("migrate partition %u from switch '%s' to '%s'",
+                             p->id, FSW (m, from)->name, FSW (m, to)->name);
+  {
+    AsmFabricEvent e = { ASM_EVENT_PARTITION_MIGRATED, to, from, p->id };
+    p = FPART (m, p->id);
+    e.range = ASM_RANGE (p->phys_first, p->phys_first + p->size - 1);
+    asm_txn_event (t, &e, "partition %u migrated from '%s' to '%s' (physical 0x%"
+               G_GINT64_MODIFIER "x, virtual 0x%" G_GINT64_MODIFIER "x "
+               "unchanged)", p->id, FSW (m, from)->name, FSW (m, to)->name,
+               p->phys_first, p->virt_first);
+  }
+  return TRUE;
+}
+
+gboolean
+asm_fplan_grow_partition (FModel *m, Txn *t, const FOpGrowPartition *a,
+                          GError **error)
+{
+  FPartition *p = asm_fmodel_get_partition (m, a->partition, error);
+  guint64 new_size = a->new_size;
+  FWorkload *w;
+  FSwitch *s;
+  AsmRequest req;
+  guint64 addr;
+  AsmId from;
+
+  if (p == NULL || !validate_size (m, "partition", new_size, 0, error))
+    return FALSE;
+  if (new_size <= p->size)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "partition %u: new size 0x%" G_GINT64_MODIFIER "x is not "
+                   "above its size 0x%" G_GINT64_MODIFIER "x", p->id,
+                   new_size, p->size);
+      return FALSE;
+    }
+  /* the virtual range grows in place, always (VIRT_ALIGN spacing) */
+  w = FWL_W (m, p->workload);
+  req = ASM_REQUEST_INIT (new_size);
+  req.min = p->virt_first;
+  req.max = p->virt_first + new_size - 1;
+  if (!asm_arena_move (w->virt, p->virt_first, &req, &addr, error))
+    {
+      g_prefix_error (error, "partition %u: ", p->id);
+      return FALSE;
+    }
+  from = p->sw;
+  s = FSW_W (m, p->sw);
+  req.min = p->phys_first;
+  req.max = p->phys_first + new_size - 1;
+  req.align = MAX (p->align, m->granule);
+  if (asm_arena_move (s->space, p->phys_first, &req, &addr, NULL))
+    {
+      AsmXlatEntry old_entry, entry;
+      asm_fpartition_entry (p, &old_entry);
+      p = FPART_W (m, p->id);
+      p->size = new_size;
+      p->generation++;
+      asm_fpartition_entry (p, &entry);
+      push_xlat_set (t, s->id, &entry, &old_entry);
+      t->out_id = s->id;
+      t->desc = g_strdup_printf ("grow partition %u in place to 0x%"
+                                 G_GINT64_MODIFIER "x", p->id, new_size);
+    }
+  else
+    {
+      /* elsewhere: the best switch, its own included */
+      PlaceCtx c = { 0 };
+      c.size = new_size;
+      c.align = p->align;
+      c.min_bandwidth = p->min_bandwidth;
+      c.max_latency_ns = p->max_latency_ns;
+      c.demand = p->bandwidth_demand;
+      c.own = from;
+      c.need_ports = partition_movers (m, p);
+      if (!choose_switch (m, &c, error))
+        {
+          g_prefix_error (error, "grow partition %u: ", p->id);
+          return FALSE;
+        }
+      if (!plan_relocate (m, t, p->id, c.best, new_size, error))
+        return FALSE;
+      t->out_id = c.best;
+      t->desc = g_strdup_printf ("grow partition %u to 0x%" G_GINT64_MODIFIER
+                                 "x by moving it to switch '%s'", p->id,
+                                 new_size, FSW (m, c.best)->name);
+    }
+  {
+    AsmFabricEvent e = { ASM_EVENT_PARTITION_GROWN };
+    p = FPART (m, p->id);
+    e.switch_id = p->sw;
+    e.old_switch_id = from;
+    e.partition = p->id;
+    e.range = ASM_RANGE (p->phys_first, p->phys_first + p->size - 1);
+    asm_txn_event (t, &e, "partition %u grew to 0x%" G_GINT64_MODIFIER "x bytes "
+               "on '%s'", p->id, p->size, FSW (m, p->sw)->name);
+  }
+  return TRUE;
+}
+
+/* drops a device's redirect: its base and its table entry */
+static void
+drop_redirect (FModel *m, Txn *t, FDevice *d)
+{
+  FSwitch *rs = FSW_W (m, d->redirect_sw);
+  AsmXlatEntry old;
+  GError *err = NULL;
+
+  asm_fdevice_entry (m, d, &old);
+  push_xlat_remove (t, rs->id, &old);
+  if (!asm_arena_free (rs->space, d->redirect_base, &err))
+    ASM_BUG ("the model lost an allocation (F2, F3, F6): %s",
+                 err->message);
+  rs->table_used--;
+  switch_shrink (m, t, rs);
+}
+
+gboolean
+asm_fplan_release_partition (FModel *m, Txn *t, const FOpReleasePartition *a,
+                             GError **error)
+{
+  FPartition *p = asm_fmodel_get_partition (m, a->partition, error);
+  FSwitch *s;
+  FWorkload *w;
+  AsmXlatEntry entry;
+  GError *err = NULL;
+  Step *st;
+
+  if (p == NULL)
+    return FALSE;
+  asm_fpartition_entry (p, &entry);
+  s = FSW_W (m, p->sw);
+  push_xlat_remove (t, s->id, &entry);
+  for (guint i = 0; i < p->devices->len; i++)
+    {
+      FDevice *d = FDEV_W (m, g_array_index (p->devices, AsmId, i));
+      if (d->redirect_sw != ASM_ID_NONE)
+        drop_redirect (m, t, d);
+      d->partition = ASM_ID_NONE;
+      d->partition_offset = 0;
+      d->redirect_sw = ASM_ID_NONE;
+      d->redirect_base = 0;
+    }
+  st = asm_txn_step (t, ST_FLUSH);
+  st->sw = s->id;
+  st->range = ASM_RANGE (p->phys_first, p->phys_first + p->size - 1);
+  s = FSW_W (m, p->sw);
+  if (!asm_arena_free (s->space, p->phys_first, &err))
+    ASM_BUG ("the model lost an allocation (F2, F3, F6): %s",
+                 err->message);
+  s->bandwidth_used -= p->bandwidth_demand;
+  s->table_used--;
+  s->n_partitions--;
+  w = FWL_W (m, p->workload);
+  if (!asm_arena_free (w->virt, p->virt_first, &err))
+    ASM_BUG ("the model lost an allocation (F2, F3, F6): %s",
+                 err->message);
+  workload_remove_partition (w, p->id);
+  t->desc = g_strdup_printf ("release partition %u", p->id);
+  {
+    AsmFabricEvent e = { ASM_EVENT_PARTITION_RELEASED, s->id };
+    e.partition = p->id;
+    e.range = ASM_RANGE (p->phys_first, p->phys_first + p->size - 1);
+    asm_txn_event (t, &e, "partition %u released; 0x%" G_GINT64_MODIFIER
+               "x bytes of '%s' reclaimed", p->id, p->size, s->name);
+  }
+  asm_pmap_remove (m->partitions, p->id);
+  switch_shrink (m, t, s);
+  return TRUE;
+}
+
+/* Seed 003: function transfer using virtualized mapping. */
+gboolean
+asm_fplan_transfer_vf (FModel *m, Txn *t, const FOpTransferVf *a,
+                       GError **error)
+{
+  FDevice *vf = asm_fmodel_get_device (m, a->vf, error), *target, *nvf, *opf;
+  FPartition *p;
+  FSwitch *s2;
+  guint64 base, virt;
+  AsmXlatEntry entry;
+  Step *st;
+
+  if (vf == NULL || (target = asm_fmodel_get_device (m, a->target_pf, error)) == NULL)
+    return FALSE;
+  if (vf->kind != ASM_DEVICE_VF || vf->partition == ASM_ID_NONE)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "device '%s' is not a VF mapped into a partition",
+                   vf->name);
+      return FALSE;
+    }
+  if (target->kind != ASM_DEVICE_PF || target->id == vf->pf ||
+      target->vf_bar_size != vf->bar_size)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "device '%s' is not another SR-IOV PF with %"
+                   G_GUINT64_FORMAT "-byte VF BARs", target->name,
+                   vf->bar_size);
+      return FALSE;
+    }
+  p = FPART (m, vf->partition);
+  virt = p->virt_first + vf->partition_offset;
+
+  /* 1. create the second VF on the second device */
+  nvf = vf_new (m, t, target->id, error);
+  if (nvf == NULL)
+    return FALSE;
+  /* 2. its base, from its place in the topology: the lowest free range of
+   * its size, naturally aligned, in the windows of its PF's switch */
+  s2 = FSW (m, nvf->sw);
+  if (s2->table_used >= s2->table_capacity)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                   "switch '%s' has no free translation entry", s2->name);
+      return FALSE;
+    }
+  s2 = FSW_W (m, nvf->sw);
+  if (!switch_place (m, t, s2, asm_round_up (nvf->bar_size, m->granule),
+                     nvf->bar_size, &base, error))
+    return FALSE;
+  s2->table_used++;
+  /* 3. the offset */
+  nvf = FDEV_W (m, nvf->id);
+  nvf->partition = p->id;
+  nvf->partition_offset = vf->partition_offset;
+  nvf->redirect_sw = s2->id;
+  nvf->redirect_base = base;
+  asm_fdevice_entry (m, nvf, &entry);
+  ASM_BUG_UNLESS (entry.virt_first == virt);
+  /* 4. hold the driver */
+  st = asm_txn_step (t, ST_HOLD);
+  st->device = vf->id;
+  st->partition = p->id;
+  /* 5. store the offset in the translation table */
+  push_xlat_set (t, s2->id, &entry, NULL);
+  if (vf->redirect_sw != ASM_ID_NONE)
+    drop_redirect (m, t, FDEV_W (m, vf->id));
+  /* 6. lift the hold; the first VF goes away */
+  st = asm_txn_step (t, ST_RELEASE);
+  st->device = vf->id;
+  st = asm_txn_step (t, ST_VF_DESTROY);
+  st->device = vf->id;
+  st->pf = vf->pf;
+  st->vf_index = vf->vf_index;
+  st->sw = vf->sw;
+  opf = FDEV_W (m, vf->pf);
+  opf->vf_used &= ~(G_GUINT64_CONSTANT (1) << vf->vf_index);
+  p = FPART_W (m, p->id);
+  for (guint i = 0; i < p->devices->len; i++)
+    if (g_array_index (p->devices, AsmId, i) == vf->id)
+      g_array_index (p->devices, AsmId, i) = nvf->id;
+  p->generation++;
+  /* 7. route by the offset: published with the model */
+  {
+    MovedNote note = { nvf->id, s2->id, base };
+    g_array_append_val (t->moved, note);
+    g_array_append_val (t->resumed, nvf->id);
+  }
+  t->out_id = nvf->id;
+  t->desc = g_strdup_printf ("transfer VF '%s' to PF '%s'", vf->name,
+                             target->name);
+  {
+    AsmFabricEvent e = { ASM_EVENT_VF_TRANSFERRED, s2->id, vf->sw };
+    e.partition = p->id;
+    e.device = nvf->id;
+    e.range = ASM_RANGE (base, base + nvf->bar_size - 1);
+    asm_txn_event (t, &e, "VF '%s' transferred to '%s' on '%s': virtual 0x%"
+               G_GINT64_MODIFIER "x now routes to 0x%" G_GINT64_MODIFIER
+               "x (offset 0x%" G_GINT64_MODIFIER "x)", vf->name, nvf->name,
+               s2->name, virt, base, entry.offset);
+  }
+  asm_pmap_remove (m->devices, vf->id);
+  return TRUE;
+}
+
+/* Holt's double exponential smoothing with time-scaled trend */
+#define PROFILE_ALPHA 0.5
+#define PROFILE_BETA 0.3
+
+gboolean
+asm_fplan_record_usage (FModel *m, Txn *t, const FOpRecordUsage *a,
+                        GError **error)
+{
+  FWorkload *w = asm_fmodel_get_workload (m, a->workload, error);
+  gdouble y = (gdouble) a->bytes_used, time = a->time;
+
+  if (w == NULL)
+    return FALSE;
+  if (!isfinite (time) || (w->n_samples > 0 && time <= w->last_time))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "workload '%s': sample time %g is not after the last "
+                   "sample's %g", w->name, time, w->last_time);
+      return FALSE;
+    }
+  w = FWL_W (m, w->id);
+  if (w->n_samples == 0)
+    {
+      w->level = y;
+      w->trend = 0;
+    }
+  else
+    {
+      gdouble dt = time - w->last_time;
+      gdouble forecast = w->level + w->trend * dt;
+      gdouble level = PROFILE_ALPHA * y + (1 - PROFILE_ALPHA) * forecast;
+      if (w->n_samples == 1)
+        w->trend = (y - w->level) / dt;
+      else
+        w->trend = PROFILE_BETA * (level - w->level) / dt
+                   + (1 - PROFILE_BETA) * w->trend;
+      w->level = w->n_samples == 1 ? y : level;
+    }
+  w->n_samples++;
+  w->last_time = time;
+  t->desc = g_strdup_printf ("record usage of '%s'", w->name);
+  return TRUE;
+}
+
+gboolean
+asm_fplan_set_window_granule (FModel *m, Txn *t, const FOpSetWindowGranule *a,
+                              GError **error)
+{
+  guint64 v = a->bytes;
+  if (!asm_is_pow2 (v) || v < m->granule)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "window granule 0x%" G_GINT64_MODIFIER "x is not a power "
+                   "of two >= the granule 0x%" G_GINT64_MODIFIER "x", v,
+                   m->granule);
+      return FALSE;
+    }
+  m->window_granule = v;
+  t->desc = g_strdup ("set window granule");
+  return TRUE;
+}
+
