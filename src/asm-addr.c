@@ -50,7 +50,7 @@
  *
  * Locking: none; a container like the arena under it.
  */
-#include <asm/asm.h>
+#include <asm/asm-addr.h>
 
 #include <errno.h>
 #include <stdlib.h>

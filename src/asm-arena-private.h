@@ -7,7 +7,7 @@
  */
 #pragma once
 
-#include <asm/asm.h>
+#include <asm/asm-arena.h>
 
 G_BEGIN_DECLS
 

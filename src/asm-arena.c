@@ -100,7 +100,7 @@
  * clone() may be used from different threads at the same time, and an arena
  * that nobody writes may be read from any number of threads.
  */
-#include <asm/asm.h>
+#include <asm/asm-arena.h>
 
 #include <string.h>
 

@@ -20,7 +20,7 @@
  * guarded against wrapping.  The unit count of [0, G_MAXUINT64] is 2^64,
  * which saturates at G_MAXUINT64.
  */
-#include <asm/asm.h>
+#include <asm/asm-range.h>
 
 #include <string.h>
 
