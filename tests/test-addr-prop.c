@@ -46,6 +46,8 @@
 
 #include <asm/asm.h>
 
+#include "asm-test.h"
+
 #define MAX_TUPLES 512
 #define N_SLOTS 2
 
@@ -567,18 +569,6 @@ append_box (GString *s, guint n, const AsmRange *box)
   g_string_append_c (s, '}');
 }
 
-static const char *
-code_name (int code)
-{
-  static const char *const names[] = {
-    "INVALID", "NO_SPACE", "IN_USE", "NOT_FOUND", "HELD",
-    "BACKEND", "TIMEOUT",  "PARSE",  "UNSUPPORTED", "FAILED",
-  };
-  if (code == MODEL_OK)
-    return "OK";
-  return code >= 0 && code < (int) G_N_ELEMENTS (names) ? names[code] : "?";
-}
-
 static void
 harness_new_space (Harness *h, guint slot)
 {
@@ -644,9 +634,10 @@ compare_result (Harness *h, gboolean ret, GError *error, int expect)
     }
   if (got != expect)
     {
-      g_string_printf (h->why, "gave %s%s%s, model says %s", code_name (got),
+      g_string_printf (h->why, "gave %s%s%s, model says %s",
+                       test_code_name (got),
                        error ? ": " : "", error ? error->message : "",
-                       code_name (expect));
+                       test_code_name (expect));
       return FALSE;
     }
   if (!ret)
@@ -1062,7 +1053,7 @@ test_random_sequences (void **state)
         fprintf (stderr, "#   %-12s", op_names[k]);
         for (int c = MODEL_OK; c <= ASM_ERROR_FAILED; c++)
           if (outcome[k][c + 1] != 0)
-            fprintf (stderr, " %s=%" G_GUINT64_FORMAT, code_name (c),
+            fprintf (stderr, " %s=%" G_GUINT64_FORMAT, test_code_name (c),
                      outcome[k][c + 1]);
         fprintf (stderr, "\n");
       }

@@ -24,6 +24,8 @@
 
 #include <asm/asm.h>
 
+#include "asm-test.h"
+
 #define MAX64 G_MAXUINT64
 #define MAX32 G_GUINT64_CONSTANT (0xffffffff)
 
@@ -35,24 +37,6 @@
 
 /* cmocka reports the line of the failing assertion; the helpers below take
  * the caller's file and line so that a failure points at the test. */
-#define FAIL_AT(file, line, ...) \
-  G_STMT_START { \
-    print_error ("%s:%d: ", (file), (line)); \
-    print_error (__VA_ARGS__); \
-    print_error ("\n"); \
-    _fail ((file), (line)); \
-  } G_STMT_END
-
-static const char *
-error_code_name (gint code)
-{
-  static const char *const names[] = {
-    "INVALID", "NO_SPACE", "IN_USE", "NOT_FOUND", "HELD",
-    "BACKEND", "TIMEOUT",  "PARSE",  "UNSUPPORTED", "FAILED",
-  };
-  return code >= 0 && code < (gint) G_N_ELEMENTS (names) ? names[code] : "?";
-}
-
 static char *
 tuple_str (guint n, const guint64 *t)
 {
@@ -251,14 +235,14 @@ expect_error_at (AsmAddrSpace *s, gboolean ret, GError *error, gint code,
 {
   if (ret)
     FAIL_AT (file, line, "%s succeeded, expected %s", what,
-             error_code_name (code));
+             test_code_name (code));
   if (error == NULL)
     FAIL_AT (file, line, "%s failed without setting an error", what);
   if (error->domain != ASM_ERROR || error->code != code)
     FAIL_AT (file, line, "%s failed with %s (%s), expected %s", what,
-             error->domain == ASM_ERROR ? error_code_name (error->code)
+             error->domain == ASM_ERROR ? test_code_name (error->code)
                                         : g_quark_to_string (error->domain),
-             error->message, error_code_name (code));
+             error->message, test_code_name (code));
   if (error->message == NULL || error->message[0] == '\0')
     FAIL_AT (file, line, "%s: empty error message", what);
   if (s != NULL && strstr (error->message, asm_addr_space_get_name (s)) == NULL)
@@ -1387,7 +1371,7 @@ parse_fails_at (AsmAddrSpace *s, const char *text, gint code,
   if (!g_error_matches (error, ASM_ERROR, code))
     FAIL_AT (file, line, "parse '%s': %s (code %d), expected %s", text,
              error ? error->message : "(no error)", error ? error->code : -1,
-             error_code_name (code));
+             test_code_name (code));
   for (guint d = 0; d < ASM_ADDR_MAX_DIMS; d++)
     if (got[d] != G_GUINT64_CONSTANT (0x5a5a5a5a5a5a5a5a))
       FAIL_AT (file, line, "a failed parse of '%s' wrote its output", text);

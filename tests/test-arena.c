@@ -18,6 +18,8 @@
 
 #include <asm/asm.h>
 
+#include "asm-test.h"
+
 #define X "0x%" G_GINT64_MODIFIER "x"
 #define MAX64 G_MAXUINT64
 #define KiB (G_GUINT64_CONSTANT (1) << 10)
@@ -26,14 +28,6 @@
 
 /* cmocka reports the line of the failing assertion; the helpers below take
  * the caller's file and line so that a failure points at the test. */
-#define FAIL_AT(file, line, ...) \
-  G_STMT_START { \
-    print_error ("%s:%d: ", (file), (line)); \
-    print_error (__VA_ARGS__); \
-    print_error ("\n"); \
-    _fail ((file), (line)); \
-  } G_STMT_END
-
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */
 /* ---------------------------------------------------------------------- */

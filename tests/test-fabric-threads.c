@@ -72,6 +72,8 @@
 
 #include <asm/asm.h>
 
+#include "asm-test.h"
+
 /* ---------------------------------------------------------------------- */
 /* ThreadSanitizer: make GLib's futex-based GMutex visible (see above)    */
 
@@ -610,15 +612,6 @@ on_moved (AsmFabric *fabric, AsmId device, AsmId switch_id, guint64 physical,
 /* ---------------------------------------------------------------------- */
 /* building                                                               */
 
-#define OK(call)                                                            \
-  G_STMT_START {                                                            \
-    g_autoptr(GError) error_ = NULL;                                        \
-    GError **error = &error_;                                               \
-    if (!(call))                                                            \
-      fail_msg ("%s:%d: %s: %s", __FILE__, __LINE__, #call,                 \
-                error_ ? error_->message : "failed without an error");      \
-  } G_STMT_END
-
 static AsmId
 add_switch (Ctx *c, const char *name, gboolean pinned)
 {
@@ -632,7 +625,7 @@ add_switch (Ctx *c, const char *name, gboolean pinned)
   };
   AsmId id = ASM_ID_NONE;
 
-  OK (asm_fabric_add_switch (c->fabric, &spec, &id, error));
+  OK (asm_fabric_add_switch (c->fabric, &spec, &id, &error));
   return id;
 }
 
@@ -759,48 +752,48 @@ ctx_build (Ctx *c)
   c->sw_c = add_switch (c, "C", TRUE);
   c->sw_d = add_switch (c, "D", TRUE);
   OK (asm_fabric_add_window (c->fabric, c->sw_c, base_cd,
-                             base_cd + 64 * MIB - 1, error));
+                             base_cd + 64 * MIB - 1, &error));
   OK (asm_fabric_add_window (c->fabric, c->sw_d, base_cd + 256 * MIB,
-                             base_cd + 320 * MIB - 1, error));
+                             base_cd + 320 * MIB - 1, &error));
 
   OK (asm_fabric_add_device (c->fabric, "ep1", ASM_DEVICE_ENDPOINT, MIB,
-                             c->sw_a, 0, &c->ep1, error));
+                             c->sw_a, 0, &c->ep1, &error));
   OK (asm_fabric_add_device (c->fabric, "ep2", ASM_DEVICE_ENDPOINT, 2 * MIB,
-                             c->sw_a, 1, &c->ep2, error));
+                             c->sw_a, 1, &c->ep2, &error));
   OK (asm_fabric_add_device (c->fabric, "pf", ASM_DEVICE_PF, MIB, c->sw_a, 2,
-                             &c->pf, error));
-  OK (asm_fabric_set_sriov (c->fabric, c->pf, 4, MIB, error));
-  OK (asm_fabric_create_vf (c->fabric, c->pf, &c->vf, error));
+                             &c->pf, &error));
+  OK (asm_fabric_set_sriov (c->fabric, c->pf, 4, MIB, &error));
+  OK (asm_fabric_create_vf (c->fabric, c->pf, &c->vf, &error));
   OK (asm_fabric_add_device (c->fabric, "ep3", ASM_DEVICE_ENDPOINT, MIB,
-                             c->sw_a, 3, &c->ep3, error));
+                             c->sw_a, 3, &c->ep3, &error));
   OK (asm_fabric_add_device (c->fabric, "ep4", ASM_DEVICE_ENDPOINT, MIB,
-                             c->sw_c, 0, &c->ep4, error));
-  OK (asm_fabric_add_workload (c->fabric, "w1", &c->w1, error));
-  OK (asm_fabric_add_workload (c->fabric, "w2", &c->w2, error));
-  OK (asm_fabric_add_workload (c->fabric, "w3", &c->w3, error));
+                             c->sw_c, 0, &c->ep4, &error));
+  OK (asm_fabric_add_workload (c->fabric, "w1", &c->w1, &error));
+  OK (asm_fabric_add_workload (c->fabric, "w2", &c->w2, &error));
+  OK (asm_fabric_add_workload (c->fabric, "w3", &c->w3, &error));
 
   /* P2 first, so that P1's window on A is a window of its own */
   req.size = 4 * MIB;
   req.preferred_switch = c->sw_a;
   OK (asm_fabric_request_partition (c->fabric, c->w2, &req, &c->parts[1].id,
-                                    &virt, error));
-  OK (asm_fabric_map_device (c->fabric, c->parts[1].id, c->ep3, &off, error));
+                                    &virt, &error));
+  OK (asm_fabric_map_device (c->fabric, c->parts[1].id, c->ep3, &off, &error));
   req.size = 8 * MIB;
   OK (asm_fabric_request_partition (c->fabric, c->w1, &req, &c->parts[0].id,
-                                    &virt, error));
-  OK (asm_fabric_map_device (c->fabric, c->parts[0].id, c->ep1, &off, error));
+                                    &virt, &error));
+  OK (asm_fabric_map_device (c->fabric, c->parts[0].id, c->ep1, &off, &error));
   assert_true (off == 0);
-  OK (asm_fabric_map_device (c->fabric, c->parts[0].id, c->ep2, &off, error));
+  OK (asm_fabric_map_device (c->fabric, c->parts[0].id, c->ep2, &off, &error));
   assert_true (off == 2 * MIB);
-  OK (asm_fabric_map_device (c->fabric, c->parts[0].id, c->pf, &off, error));
+  OK (asm_fabric_map_device (c->fabric, c->parts[0].id, c->pf, &off, &error));
   assert_true (off == 4 * MIB);
-  OK (asm_fabric_map_device (c->fabric, c->parts[0].id, c->vf, &off, error));
+  OK (asm_fabric_map_device (c->fabric, c->parts[0].id, c->vf, &off, &error));
   assert_true (off == 5 * MIB);
   req.size = 4 * MIB;
   req.preferred_switch = c->sw_c;
   OK (asm_fabric_request_partition (c->fabric, c->w3, &req, &c->parts[2].id,
-                                    &virt, error));
-  OK (asm_fabric_map_device (c->fabric, c->parts[2].id, c->ep4, &off, error));
+                                    &virt, &error));
+  OK (asm_fabric_map_device (c->fabric, c->parts[2].id, c->ep4, &off, &error));
 
   /* the warm-up round trip measures both placements */
   for (guint k = 0; k < 3; k++)
@@ -825,12 +818,12 @@ ctx_build (Ctx *c)
     {
       Part *p = &c->parts[k];
       OK (asm_fabric_migrate_partition (c->fabric, p->id, p->sw[SIDE_B],
-                                        error));
+                                        &error));
       part_info (c, p->id, &info);
       assert_int_equal (info.switch_id, p->sw[SIDE_B]);
       p->phys[SIDE_B] = info.phys_first;
       OK (asm_fabric_migrate_partition (c->fabric, p->id, p->sw[SIDE_A],
-                                        error));
+                                        &error));
       part_info (c, p->id, &info);
       assert_int_equal (info.switch_id, p->sw[SIDE_A]);
       assert_true (info.phys_first == p->phys[SIDE_A]);

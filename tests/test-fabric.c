@@ -57,6 +57,8 @@
 #include <cmocka.h>
 
 #include <asm/asm.h>
+
+#include "asm-test.h"
 #include <asm/asm-sim.h>
 #include <json-glib/json-glib.h>
 
@@ -66,54 +68,6 @@
 #define GRAN (2 * MIB)
 #define BASE (G_GUINT64_CONSTANT (1) << 32)
 #define GLOBAL_SIZE (256 * MIB)
-
-#define FAIL_AT(file, line, ...) \
-  G_STMT_START { \
-    print_error ("%s:%d: ", (file), (line)); \
-    print_error (__VA_ARGS__); \
-    print_error ("\n"); \
-    _fail ((file), (line)); \
-  } G_STMT_END
-
-static const char *
-code_name (gint code)
-{
-  static const char *const names[] = {
-    "INVALID", "NO_SPACE", "IN_USE", "NOT_FOUND", "HELD",
-    "BACKEND", "TIMEOUT",  "PARSE",  "UNSUPPORTED", "FAILED",
-  };
-  return code >= 0 && code < (gint) G_N_ELEMENTS (names) ? names[code] : "?";
-}
-
-/* OK (expr): expr, which may use `&error`, must succeed. */
-#define OK(expr) \
-  G_STMT_START { \
-    GError *error = NULL; \
-    if (!(expr)) \
-      FAIL_AT (__FILE__, __LINE__, "%s failed: %s", #expr, \
-               error ? error->message : "(no error)"); \
-    if (error != NULL) \
-      FAIL_AT (__FILE__, __LINE__, "%s succeeded with an error", #expr); \
-  } G_STMT_END
-
-/* FAILS (expr, CODE, "text"): expr must fail with ASM_ERROR_CODE and a
- * message containing text. */
-#define FAILS(expr, ecode, text) \
-  G_STMT_START { \
-    GError *error = NULL; \
-    if (expr) \
-      FAIL_AT (__FILE__, __LINE__, "%s succeeded, expected %s", #expr, \
-               #ecode); \
-    if (error == NULL) \
-      FAIL_AT (__FILE__, __LINE__, "%s failed with no error", #expr); \
-    if (error->domain != ASM_ERROR || error->code != ASM_ERROR_##ecode) \
-      FAIL_AT (__FILE__, __LINE__, "%s: got %s (%s), expected %s", #expr, \
-               code_name (error->code), error->message, #ecode); \
-    if (strstr (error->message, (text)) == NULL) \
-      FAIL_AT (__FILE__, __LINE__, "%s: message '%s' lacks '%s'", #expr, \
-               error->message, (text)); \
-    g_error_free (error); \
-  } G_STMT_END
 
 /* ---------------------------------------------------------------------- */
 /* Log: the warnings a crashed fabric prints are expected                  */
@@ -960,7 +914,7 @@ check_failure (const OpCase *c, Scene *s, const Snap *before, GError *error,
     }
   if (error->domain != ASM_ERROR || error->code != ASM_ERROR_BACKEND)
     g_string_append_printf (problems, "%s (%s): code %s: %s\n", c->name, how,
-                            code_name (error->code), error->message);
+                            test_code_name (error->code), error->message);
   want = g_strdup_printf ("step %u of %u (%s", step + 1, n, c->steps[step]);
   if (strstr (error->message, want) == NULL ||
       strstr (error->message, "injected fault") == NULL ||
@@ -3245,7 +3199,7 @@ test_restore_hostile (void **state)
       "does not exist" },
     { MUT_SET, "partitions.0.devices", "[0]",
       "$.partitions[0].devices: element 0 is not an id" },
-    { MUT_SET, "devices.0.partition", "0", "$: fabric invariant broken" },
+    { MUT_SET, "devices.0.partition", "0", "$: fabric invariant F4 broken" },
   };
   Scene s;
   g_autofree char *json = NULL;

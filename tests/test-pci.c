@@ -29,13 +29,7 @@
 
 #include <asm/asm.h>
 
-#define FAIL_AT(file, line, ...) \
-  G_STMT_START { \
-    print_error ("%s:%d: ", (file), (line)); \
-    print_error (__VA_ARGS__); \
-    print_error ("\n"); \
-    _fail ((file), (line)); \
-  } G_STMT_END
+#include "asm-test.h"
 
 /* Short names for the flags of common devices. */
 #define PCI_DEV (ASM_PCI_CONNECT_TYPE_PCI_DEVICE | ASM_PCI_CONNECT_AUTOASSIGN)
@@ -44,16 +38,6 @@
   (ASM_PCI_CONNECT_TYPE_PCIE_ROOT_PORT | ASM_PCI_CONNECT_AGGREGATE_SLOT)
 
 #define M(x) ASM_PCI_CONTROLLER_MODEL_##x
-
-static const char *
-code_name (gint code)
-{
-  static const char *const names[] = {
-    "INVALID", "NO_SPACE", "IN_USE", "NOT_FOUND", "HELD",
-    "BACKEND", "TIMEOUT",  "PARSE",  "UNSUPPORTED", "FAILED",
-  };
-  return code >= 0 && code < (gint) G_N_ELEMENTS (names) ? names[code] : "?";
-}
 
 static void
 check_at (AsmPciBusSet *set, const char *file, int line)
@@ -65,36 +49,6 @@ check_at (AsmPciBusSet *set, const char *file, int line)
              error ? error->message : "(no error)");
 }
 #define CHECK(set) check_at ((set), __FILE__, __LINE__)
-
-/* OK (expr): expr, which may use `&error`, must succeed. */
-#define OK(expr) \
-  G_STMT_START { \
-    GError *error = NULL; \
-    if (!(expr)) \
-      FAIL_AT (__FILE__, __LINE__, "%s failed: %s", #expr, \
-               error ? error->message : "(no error)"); \
-    if (error != NULL) \
-      FAIL_AT (__FILE__, __LINE__, "%s succeeded with an error", #expr); \
-  } G_STMT_END
-
-/* FAILS (expr, CODE, "text"): expr must fail with ASM_ERROR_CODE and a
- * message containing text. */
-#define FAILS(expr, ecode, text) \
-  G_STMT_START { \
-    GError *error = NULL; \
-    if (expr) \
-      FAIL_AT (__FILE__, __LINE__, "%s succeeded, expected %s", #expr, \
-               #ecode); \
-    if (error == NULL) \
-      FAIL_AT (__FILE__, __LINE__, "%s failed with no error", #expr); \
-    if (error->domain != ASM_ERROR || error->code != ASM_ERROR_##ecode) \
-      FAIL_AT (__FILE__, __LINE__, "%s: got %s (%s), expected %s", #expr, \
-               code_name (error->code), error->message, #ecode); \
-    if (strstr (error->message, (text)) == NULL) \
-      FAIL_AT (__FILE__, __LINE__, "%s: message '%s' lacks '%s'", #expr, \
-               error->message, (text)); \
-    g_error_free (error); \
-  } G_STMT_END
 
 static AsmPciAddr
 addr_at (const char *text, const char *file, int line)

@@ -44,19 +44,13 @@
 
 #include <asm/asm.h>
 
+#include "asm-test.h"
+
 #include "asm-qmp-private.h"
 
 #define MIB (G_GUINT64_CONSTANT (1) << 20)
 #define GRAN (2 * MIB)
 #define BASE (G_GUINT64_CONSTANT (1) << 32)
-
-#define FAIL_AT(file, line, ...) \
-  G_STMT_START { \
-    print_error ("%s:%d: ", (file), (line)); \
-    print_error (__VA_ARGS__); \
-    print_error ("\n"); \
-    _fail ((file), (line)); \
-  } G_STMT_END
 
 #define CHECK_OK(call, error) \
   G_STMT_START { \
@@ -70,8 +64,9 @@
     if ((err) == NULL) \
       FAIL_AT (__FILE__, __LINE__, "expected an error"); \
     if (!g_error_matches ((err), ASM_ERROR, (code_))) \
-      FAIL_AT (__FILE__, __LINE__, "error code %d, expected %d: %s", \
-               (err)->code, (code_), (err)->message); \
+      FAIL_AT (__FILE__, __LINE__, "error %s, expected %s: %s", \
+               test_code_name ((err)->code), test_code_name (code_), \
+               (err)->message); \
     if (!error_has ((err), (substr))) \
       FAIL_AT (__FILE__, __LINE__, "'%s' not in the error: %s", \
                (const char *) (substr), (err)->message); \

@@ -3,7 +3,8 @@
  * Each test builds sets by hand and compares them with the exact list of
  * ranges expected: adding merges overlapping and adjacent ranges, removing
  * splits, nothing wraps around at G_MAXUINT64, and a refused call leaves the
- * set unchanged.
+ * set unchanged.  Also the names of the error codes (asm-error.c, the other
+ * half of layer 0).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -16,16 +17,10 @@
 
 #include <asm/asm.h>
 
+#include "asm-test.h"
+
 #define X "0x%" G_GINT64_MODIFIER "x"
 #define MAX64 G_MAXUINT64
-
-#define FAIL_AT(file, line, ...) \
-  G_STMT_START { \
-    print_error ("%s:%d: ", (file), (line)); \
-    print_error (__VA_ARGS__); \
-    print_error ("\n"); \
-    _fail ((file), (line)); \
-  } G_STMT_END
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */
@@ -522,6 +517,43 @@ test_range_set_top_of_space (void **state)
   assert_true (asm_range_set_equal (t, u));
 }
 
+/* The error domain is the lowest layer's too: every code has its name, and
+ * nothing else has one. */
+static void
+test_error_code_names (void **state)
+{
+  static const struct {
+    gint code;
+    const char *name;
+  } names[] = {
+    { ASM_ERROR_INVALID, "invalid" },
+    { ASM_ERROR_NO_SPACE, "no-space" },
+    { ASM_ERROR_IN_USE, "in-use" },
+    { ASM_ERROR_NOT_FOUND, "not-found" },
+    { ASM_ERROR_HELD, "held" },
+    { ASM_ERROR_BACKEND, "backend" },
+    { ASM_ERROR_TIMEOUT, "timeout" },
+    { ASM_ERROR_PARSE, "parse" },
+    { ASM_ERROR_UNSUPPORTED, "unsupported" },
+    { ASM_ERROR_FAILED, "failed" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      const char *got = asm_error_code_to_string (names[i].code);
+
+      if (g_strcmp0 (got, names[i].name) != 0)
+        FAIL_AT (__FILE__, __LINE__, "code %d is named '%s', expected '%s'",
+                 names[i].code, got ? got : "(null)", names[i].name);
+    }
+  /* the table above is every code, in order */
+  assert_int_equal (G_N_ELEMENTS (names), ASM_ERROR_FAILED + 1);
+  assert_null (asm_error_code_to_string (-1));
+  assert_null (asm_error_code_to_string (ASM_ERROR_FAILED + 1));
+  assert_null (asm_error_code_to_string (G_MININT));
+  assert_null (asm_error_code_to_string (G_MAXINT));
+}
+
 int
 main (void)
 {
@@ -538,6 +570,7 @@ main (void)
     cmocka_unit_test (test_range_set_equal_and_copy),
     cmocka_unit_test (test_range_set_invalid),
     cmocka_unit_test (test_range_set_top_of_space),
+    cmocka_unit_test (test_error_code_names),
   };
 
   return cmocka_run_group_tests_name ("range", tests, NULL, NULL);

@@ -25,18 +25,12 @@
 
 #include <asm/asm.h>
 
+#include "asm-test.h"
+
 #include "asm-sim-private.h"
 
 #define X "0x%" G_GINT64_MODIFIER "x"
 #define MIB (G_GUINT64_CONSTANT (1) << 20)
-
-#define FAIL_AT(file, line, ...) \
-  G_STMT_START { \
-    print_error ("%s:%d: ", (file), (line)); \
-    print_error (__VA_ARGS__); \
-    print_error ("\n"); \
-    _fail ((file), (line)); \
-  } G_STMT_END
 
 /* ---------------------------------------------------------------------- */
 /* Fixture and helpers                                                    */
@@ -204,28 +198,6 @@ hw_flush (Fx *fx, AsmId sw, guint64 first, guint64 last, GError **error)
 #define NOT_FAILED(expr) ((expr) != ASM_BACKEND_FAILED)
 
 static void
-ok_at (gboolean ok, GError *err, const char *expr, const char *file,
-       int line)
-{
-  g_autoptr(GError) e = err;
-
-  if (!ok)
-    FAIL_AT (file, line, "%s failed: %s", expr,
-             e ? e->message : "(no error set)");
-  if (e != NULL)
-    FAIL_AT (file, line, "%s succeeded with an error set: %s", expr,
-             e->message);
-}
-
-/* OK (expr): expr, which may use `&err`, is TRUE and sets no error. */
-#define OK(expr) \
-  G_STMT_START { \
-    GError *err = NULL; \
-    gboolean ok_ = (expr); \
-    ok_at (ok_, err, #expr, __FILE__, __LINE__); \
-  } G_STMT_END
-
-static void
 fails_at (gboolean ok, GError *err, const char *substr, const char *before,
           const char *after, const char *expr, const char *file, int line)
 {
@@ -236,8 +208,10 @@ fails_at (gboolean ok, GError *err, const char *substr, const char *before,
   if (e == NULL)
     FAIL_AT (file, line, "%s failed without an error", expr);
   if (!g_error_matches (e, ASM_ERROR, ASM_ERROR_BACKEND))
-    FAIL_AT (file, line, "%s: wrong error (domain %s, code %d): %s", expr,
-             g_quark_to_string (e->domain), e->code, e->message);
+    FAIL_AT (file, line, "%s: got %s (%s), expected %s", expr,
+             e->domain == ASM_ERROR ? test_code_name (e->code)
+                                    : g_quark_to_string (e->domain),
+             e->message, test_code_name (ASM_ERROR_BACKEND));
   if (strstr (e->message, substr) == NULL)
     FAIL_AT (file, line, "%s: error \"%s\" does not contain \"%s\"", expr,
              e->message, substr);
@@ -246,15 +220,16 @@ fails_at (gboolean ok, GError *err, const char *substr, const char *before,
              "%s--- after\n%s", expr, before, after);
 }
 
-/* FAILS (expr, substr): expr is FALSE with an ASM_ERROR_BACKEND error that
- * contains substr, and the hardware (the dump of fx) did not change. */
-#define FAILS(expr, substr) \
+/* HW_FAILS (expr, substr): expr, which may use `&error`, is FALSE with an
+ * ASM_ERROR_BACKEND error that contains substr, and the hardware (the dump
+ * of fx) did not change. */
+#define HW_FAILS(expr, substr) \
   G_STMT_START { \
-    GError *err = NULL; \
+    GError *error = NULL; \
     g_autofree char *before_ = asm_sim_dump (fx->b); \
     gboolean ok_ = (expr); \
     g_autofree char *after_ = asm_sim_dump (fx->b); \
-    fails_at (ok_, err, (substr), before_, after_, #expr, __FILE__, \
+    fails_at (ok_, error, (substr), before_, after_, #expr, __FILE__, \
               __LINE__); \
   } G_STMT_END
 
@@ -287,8 +262,8 @@ check_at (Fx *fx, const char *file, int line)
 static void
 two_switches (Fx *fx)
 {
-  OK (hw_switch (fx, 1, "sw1", 4, 4, &err));
-  OK (hw_switch (fx, 2, "sw2", 2, 1, &err));
+  OK (hw_switch (fx, 1, "sw1", 4, 4, &error));
+  OK (hw_switch (fx, 2, "sw2", 2, 1, &error));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -358,7 +333,7 @@ test_sim_new (void **state)
   {
     Fx *fx2 = fx_new ();
 
-    OK (hw_switch (fx2, 1, "a", 1, 1, &err));
+    OK (hw_switch (fx2, 1, "a", 1, 1, &error));
     assert_int_equal (asm_sim_get_n_calls (fx2->b), 1);
     assert_int_equal (asm_sim_get_n_calls (fx->b), 0);
     assert_dump_lacks (fx, "switch 1");
@@ -371,34 +346,35 @@ test_sim_switch_add (void **state)
 {
   Fx *fx = *state;
 
-  OK (hw_switch (fx, 2, "sw2", 8, 64, &err));
-  OK (hw_switch (fx, 1, NULL, 0, 0, &err));
+  OK (hw_switch (fx, 2, "sw2", 8, 64, &error));
+  OK (hw_switch (fx, 1, NULL, 0, 0, &error));
   assert_dump_has (fx, "switch 1 \"\": 0 ports, table 0/0, 0 flushes\n"
                        "switch 2 \"sw2\": 8 ports, table 0/64, 0 flushes\n");
 
   /* announcing the same switch again changes nothing */
-  OK (hw_switch (fx, 2, "sw2", 8, 64, &err));
+  OK (hw_switch (fx, 2, "sw2", 8, 64, &error));
   /* a different switch under the same id is refused */
-  FAILS (hw_switch (fx, 2, "other", 8, 64, &err),
-         "switch_add switch 2: switch 2 exists as \"sw2\"");
-  FAILS (hw_switch (fx, 2, "sw2", 4, 64, &err), "with 8 ports");
-  FAILS (hw_switch (fx, 2, "sw2", 8, 32, &err), "and 64 table entries");
-  FAILS (hw_switch (fx, 0, "zero", 1, 1, &err), "switch id 0 is invalid");
+  HW_FAILS (hw_switch (fx, 2, "other", 8, 64, &error),
+            "switch_add switch 2: switch 2 exists as \"sw2\"");
+  HW_FAILS (hw_switch (fx, 2, "sw2", 4, 64, &error), "with 8 ports");
+  HW_FAILS (hw_switch (fx, 2, "sw2", 8, 32, &error), "and 64 table entries");
+  HW_FAILS (hw_switch (fx, 0, "zero", 1, 1, &error), "switch id 0 is invalid");
 
   /* every call that names an unknown switch is refused */
-  FAILS (hw_windows (fx, 9, &err, ASM_RANGE (0, 1)),
-         "windows_commit switch 9: no such switch");
-  FAILS (hw_begin (fx, 9, &err), "xlat_begin switch 9: no such switch");
-  FAILS (hw_set (fx, 9, 1, 0, &err), "xlat_set switch 9 key 1: no such "
-         "switch");
-  FAILS (hw_remove (fx, 9, 1, &err), "xlat_remove switch 9 key 1: no such");
-  FAILS (hw_commit (fx, 9, &err), "xlat_commit switch 9: no such switch");
-  FAILS (NOT_FAILED (hw_bind (fx, 5, 9, 0, &err)),
-         "device_bind device 5 to switch 9 port 0: no such switch");
-  FAILS (NOT_FAILED (hw_unbind (fx, 5, 9, 0, &err)),
-         "device_unbind device 5 from switch 9 port 0: no such switch");
-  FAILS (hw_flush (fx, 9, 0, 0, &err),
-         "cache_flush switch 9 range 0x0-0x0: no such switch");
+  HW_FAILS (hw_windows (fx, 9, &error, ASM_RANGE (0, 1)),
+            "windows_commit switch 9: no such switch");
+  HW_FAILS (hw_begin (fx, 9, &error), "xlat_begin switch 9: no such switch");
+  HW_FAILS (hw_set (fx, 9, 1, 0, &error), "xlat_set switch 9 key 1: no such "
+                                          "switch");
+  HW_FAILS (hw_remove (fx, 9, 1, &error),
+            "xlat_remove switch 9 key 1: no such");
+  HW_FAILS (hw_commit (fx, 9, &error), "xlat_commit switch 9: no such switch");
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 5, 9, 0, &error)),
+            "device_bind device 5 to switch 9 port 0: no such switch");
+  HW_FAILS (NOT_FAILED (hw_unbind (fx, 5, 9, 0, &error)),
+            "device_unbind device 5 from switch 9 port 0: no such switch");
+  HW_FAILS (hw_flush (fx, 9, 0, 0, &error),
+            "cache_flush switch 9 range 0x0-0x0: no such switch");
   hw_abort (fx, 9); /* cannot fail */
   assert_check (fx);
 }
@@ -410,38 +386,38 @@ test_sim_windows (void **state)
 
   two_switches (fx);
   /* kept sorted by address, whatever order they come in */
-  OK (hw_windows (fx, 1, &err, ASM_RANGE (0x300000, 0x3fffff),
+  OK (hw_windows (fx, 1, &error, ASM_RANGE (0x300000, 0x3fffff),
                   ASM_RANGE (0x100000, 0x1fffff), ASM_RANGE (0, 0xfffff)));
   assert_dump_has (fx, "  window 0x0-0xfffff\n"
                        "  window 0x100000-0x1fffff\n"
                        "  window 0x300000-0x3fffff\n");
   /* each switch has its own windows */
-  OK (hw_windows (fx, 2, &err, ASM_RANGE (0x400000, 0x4fffff)));
+  OK (hw_windows (fx, 2, &error, ASM_RANGE (0x400000, 0x4fffff)));
   assert_dump_has (fx, "  window 0x300000-0x3fffff\nswitch 2");
 
   /* overlapping or empty windows are refused and change nothing */
-  FAILS (hw_windows (fx, 1, &err, ASM_RANGE (0, 0xfffff),
-                     ASM_RANGE (0x80000, 0x17ffff)),
-         "windows_commit switch 1: windows 0x0-0xfffff and "
-         "0x80000-0x17ffff overlap");
-  FAILS (hw_windows (fx, 1, &err, ASM_RANGE (0x5000, 0x5000),
-                     ASM_RANGE (0x5000, 0x5000)),
-         "overlap");
-  FAILS (hw_windows (fx, 1, &err, ASM_RANGE (0x2000, 0x1fff)),
-         "window 0x2000-0x1fff is empty");
+  HW_FAILS (hw_windows (fx, 1, &error, ASM_RANGE (0, 0xfffff),
+                        ASM_RANGE (0x80000, 0x17ffff)),
+            "windows_commit switch 1: windows 0x0-0xfffff and "
+            "0x80000-0x17ffff overlap");
+  HW_FAILS (hw_windows (fx, 1, &error, ASM_RANGE (0x5000, 0x5000),
+                        ASM_RANGE (0x5000, 0x5000)),
+            "overlap");
+  HW_FAILS (hw_windows (fx, 1, &error, ASM_RANGE (0x2000, 0x1fff)),
+            "window 0x2000-0x1fff is empty");
 
   /* a commit replaces all of them; the top of the space is usable */
-  OK (hw_windows (fx, 1, &err, ASM_RANGE (G_MAXUINT64, G_MAXUINT64),
+  OK (hw_windows (fx, 1, &error, ASM_RANGE (G_MAXUINT64, G_MAXUINT64),
                   ASM_RANGE (0, 0)));
   assert_dump_has (fx, "  window 0x0-0x0\n"
                        "  window 0xffffffffffffffff-0xffffffffffffffff\n");
   assert_dump_lacks (fx, "0x300000");
   /* adjacent windows stay separate */
-  OK (hw_windows (fx, 1, &err, ASM_RANGE (0x1000, 0x1fff),
+  OK (hw_windows (fx, 1, &error, ASM_RANGE (0x1000, 0x1fff),
                   ASM_RANGE (0, 0xfff)));
   assert_dump_has (fx, "  window 0x0-0xfff\n  window 0x1000-0x1fff\n");
   /* no windows at all */
-  OK (hw_windows_v (fx, 1, NULL, 0, &err));
+  OK (hw_windows_v (fx, 1, NULL, 0, &error));
   assert_dump_lacks (fx, "0x1000-0x1fff");
   assert_check (fx);
 }
@@ -453,17 +429,17 @@ test_sim_xlat_staging (void **state)
 
   two_switches (fx);
   /* no update open */
-  FAILS (hw_set (fx, 1, 5, 0, &err), "xlat_set switch 1 key 5: no table "
-         "update is open");
-  FAILS (hw_remove (fx, 1, 5, &err), "no table update is open");
-  FAILS (hw_commit (fx, 1, &err), "no table update is open");
+  HW_FAILS (hw_set (fx, 1, 5, 0, &error), "xlat_set switch 1 key 5: no table "
+                                          "update is open");
+  HW_FAILS (hw_remove (fx, 1, 5, &error), "no table update is open");
+  HW_FAILS (hw_commit (fx, 1, &error), "no table update is open");
   hw_abort (fx, 1); /* nothing to abort: no-op */
 
-  OK (hw_begin (fx, 1, &err));
-  FAILS (hw_begin (fx, 1, &err), "xlat_begin switch 1: a table update is "
-         "already open");
-  OK (hw_set (fx, 1, 7, 0x1000, &err));
-  OK (hw_set (fx, 1, 3, 0x3000, &err));
+  OK (hw_begin (fx, 1, &error));
+  HW_FAILS (hw_begin (fx, 1, &error), "xlat_begin switch 1: a table update is "
+                                      "already open");
+  OK (hw_set (fx, 1, 7, 0x1000, &error));
+  OK (hw_set (fx, 1, 3, 0x3000, &error));
   /* staged, not committed */
   assert_dump_has (fx, "table 0/4");
   assert_dump_has (fx, "  update open: 2 entries staged\n"
@@ -471,35 +447,35 @@ test_sim_xlat_staging (void **state)
                        "0x300000000, size 0x100000, offset 0x3000\n"
                        "    entry key 7:");
   /* the other switch's table is independent */
-  FAILS (hw_set (fx, 2, 1, 0, &err), "no table update is open");
-  OK (hw_commit (fx, 1, &err));
+  HW_FAILS (hw_set (fx, 2, 1, 0, &error), "no table update is open");
+  OK (hw_commit (fx, 1, &error));
   assert_dump_has (fx, "table 2/4");
   assert_dump_has (fx, "  entry key 3: partition 3, workload 103, virt "
                        "0x300000000, size 0x100000, offset 0x3000\n"
                        "  entry key 7: partition 7, workload 107, virt "
                        "0x700000000, size 0x100000, offset 0x1000\n");
   assert_dump_lacks (fx, "update open");
-  FAILS (hw_commit (fx, 1, &err), "no table update is open");
+  HW_FAILS (hw_commit (fx, 1, &error), "no table update is open");
 
   /* replace by key, remove, remove an absent key */
-  OK (hw_begin (fx, 1, &err));
-  OK (hw_set (fx, 1, 7, 0x7777, &err));
-  OK (hw_remove (fx, 1, 3, &err));
-  OK (hw_remove (fx, 1, 3, &err));
-  OK (hw_remove (fx, 1, 42, &err));
+  OK (hw_begin (fx, 1, &error));
+  OK (hw_set (fx, 1, 7, 0x7777, &error));
+  OK (hw_remove (fx, 1, 3, &error));
+  OK (hw_remove (fx, 1, 3, &error));
+  OK (hw_remove (fx, 1, 42, &error));
   /* the committed table is untouched until the commit */
   assert_dump_has (fx, "  entry key 3: ");
   assert_dump_has (fx, "offset 0x1000\n");
-  OK (hw_commit (fx, 1, &err));
+  OK (hw_commit (fx, 1, &error));
   assert_dump_has (fx, "table 1/4");
   assert_dump_lacks (fx, "entry key 3:");
   assert_dump_has (fx, "  entry key 7: partition 7, workload 107, virt "
                        "0x700000000, size 0x100000, offset 0x7777\n");
 
   /* abort drops the staged changes */
-  OK (hw_begin (fx, 1, &err));
-  OK (hw_remove (fx, 1, 7, &err));
-  OK (hw_set (fx, 1, 9, 0x9, &err));
+  OK (hw_begin (fx, 1, &error));
+  OK (hw_remove (fx, 1, 7, &error));
+  OK (hw_set (fx, 1, 9, 0x9, &error));
   hw_abort (fx, 1);
   hw_abort (fx, 1);
   assert_dump_has (fx, "table 1/4");
@@ -508,19 +484,20 @@ test_sim_xlat_staging (void **state)
   assert_dump_lacks (fx, "update open");
 
   /* malformed entries */
-  OK (hw_begin (fx, 1, &err));
-  FAILS (hw_set_entry (fx, 1, entry (0, 0, MIB, 0), &err), "key 0 is "
-         "invalid");
-  FAILS (hw_set_entry (fx, 1, entry (4, 0, 0, 0), &err), "xlat_set switch "
-         "1 key 4: the entry's size is 0");
-  FAILS (hw_set_entry (fx, 1, entry (4, G_MAXUINT64 - 0xfff, 0x1001, 0),
-                       &err),
-         "virtual range 0xfffffffffffff000 + 0x1001 passes the end");
+  OK (hw_begin (fx, 1, &error));
+  HW_FAILS (hw_set_entry (fx, 1, entry (0, 0, MIB, 0), &error), "key 0 is "
+                                                                "invalid");
+  HW_FAILS (hw_set_entry (fx, 1, entry (4, 0, 0, 0), &error),
+            "xlat_set switch "
+            "1 key 4: the entry's size is 0");
+  HW_FAILS (hw_set_entry (fx, 1, entry (4, G_MAXUINT64 - 0xfff, 0x1001, 0),
+                          &error),
+            "virtual range 0xfffffffffffff000 + 0x1001 passes the end");
   /* the last byte of the space is fine, and so is any offset */
-  OK (hw_set_entry (fx, 1, entry (4, G_MAXUINT64 - 0xfff, 0x1000,
-                                  G_MAXUINT64), &err));
-  OK (hw_set_entry (fx, 1, entry (5, 0, G_MAXUINT64, 1), &err));
-  OK (hw_commit (fx, 1, &err));
+  OK (hw_set_entry (fx, 1, entry (4, G_MAXUINT64 - 0xfff, 0x1000, G_MAXUINT64),
+                    &error));
+  OK (hw_set_entry (fx, 1, entry (5, 0, G_MAXUINT64, 1), &error));
+  OK (hw_commit (fx, 1, &error));
   assert_dump_has (fx, "entry key 4: partition 4, workload 104, virt "
                        "0xfffffffffffff000, size 0x1000, offset "
                        "0xffffffffffffffff\n");
@@ -533,36 +510,36 @@ test_sim_xlat_capacity (void **state)
   Fx *fx = *state;
 
   two_switches (fx); /* switch 2 holds one entry */
-  OK (hw_begin (fx, 2, &err));
-  OK (hw_set (fx, 2, 1, 0x10, &err));
-  OK (hw_commit (fx, 2, &err));
+  OK (hw_begin (fx, 2, &error));
+  OK (hw_set (fx, 2, 1, 0x10, &error));
+  OK (hw_commit (fx, 2, &error));
 
   /* a staged table may exceed the capacity while it is edited */
-  OK (hw_begin (fx, 2, &err));
-  OK (hw_set (fx, 2, 2, 0x20, &err));
-  OK (hw_set (fx, 2, 3, 0x30, &err));
-  FAILS (hw_commit (fx, 2, &err), "xlat_commit switch 2: table full: 3 "
-         "entries staged, capacity 1");
+  OK (hw_begin (fx, 2, &error));
+  OK (hw_set (fx, 2, 2, 0x20, &error));
+  OK (hw_set (fx, 2, 3, 0x30, &error));
+  HW_FAILS (hw_commit (fx, 2, &error), "xlat_commit switch 2: table full: 3 "
+                                       "entries staged, capacity 1");
   /* the refused commit leaves the update open and the table as it was */
   assert_dump_has (fx, "table 1/1");
   assert_dump_has (fx, "update open: 3 entries staged");
-  OK (hw_remove (fx, 2, 3, &err));
-  FAILS (hw_commit (fx, 2, &err), "table full: 2 entries staged");
+  OK (hw_remove (fx, 2, 3, &error));
+  HW_FAILS (hw_commit (fx, 2, &error), "table full: 2 entries staged");
   /* replacing the entry in place fits */
-  OK (hw_remove (fx, 2, 1, &err));
-  OK (hw_commit (fx, 2, &err));
+  OK (hw_remove (fx, 2, 1, &error));
+  OK (hw_commit (fx, 2, &error));
   assert_dump_has (fx, "switch 2 \"sw2\": 2 ports, table 1/1, 0 flushes\n"
                        "  entry key 2: ");
 
   /* an update that stays within the capacity commits; a capacity of 0
    * takes an empty table only */
-  OK (hw_switch (fx, 3, "none", 1, 0, &err));
-  OK (hw_begin (fx, 3, &err));
-  OK (hw_commit (fx, 3, &err));
-  OK (hw_begin (fx, 3, &err));
-  OK (hw_set (fx, 3, 1, 0, &err));
-  FAILS (hw_commit (fx, 3, &err), "table full: 1 entries staged, capacity "
-         "0");
+  OK (hw_switch (fx, 3, "none", 1, 0, &error));
+  OK (hw_begin (fx, 3, &error));
+  OK (hw_commit (fx, 3, &error));
+  OK (hw_begin (fx, 3, &error));
+  OK (hw_set (fx, 3, 1, 0, &error));
+  HW_FAILS (hw_commit (fx, 3, &error), "table full: 1 entries staged, capacity "
+                                       "0");
   hw_abort (fx, 3);
   assert_check (fx);
 }
@@ -574,57 +551,59 @@ test_sim_bind (void **state)
 
   two_switches (fx);
   /* port 0 is an ordinary port */
-  OK (DONE (hw_bind (fx, 10, 1, 0, &err)));
-  OK (DONE (hw_bind (fx, 11, 1, 3, &err)));
-  OK (DONE (hw_bind (fx, 12, 2, 1, &err)));
+  OK (DONE (hw_bind (fx, 10, 1, 0, &error)));
+  OK (DONE (hw_bind (fx, 11, 1, 3, &error)));
+  OK (DONE (hw_bind (fx, 12, 2, 1, &error)));
   assert_dump_has (fx, "  port 0: device 10 \"dev10\"\n"
                        "  port 3: device 11 \"dev11\"\n");
   assert_dump_has (fx, "  port 1: device 12 \"dev12\"\n");
   assert_dump_has (fx, "sim: 2 switches, 3 devices bound, 0 VFs, 0 held\n");
 
   /* binding again at the same port succeeds and changes nothing */
-  OK (DONE (hw_bind (fx, 10, 1, 0, &err)));
+  OK (DONE (hw_bind (fx, 10, 1, 0, &error)));
   /* the device elsewhere, the port taken, the port out of range */
-  FAILS (NOT_FAILED (hw_bind (fx, 10, 1, 1, &err)),
-         "device_bind device 10 to switch 1 port 1: device 10 is already "
-         "bound at switch 1 port 0");
-  FAILS (NOT_FAILED (hw_bind (fx, 10, 2, 0, &err)),
-         "already bound at switch 1 port 0");
-  FAILS (NOT_FAILED (hw_bind (fx, 13, 1, 3, &err)),
-         "device_bind device 13 to switch 1 port 3: port 3 is occupied by "
-         "device 11");
-  FAILS (NOT_FAILED (hw_bind (fx, 13, 1, 4, &err)),
-         "port 4 is out of range 0..3");
-  FAILS (NOT_FAILED (hw_bind (fx, 0, 1, 2, &err)), "device id 0 is invalid");
-  OK (hw_switch (fx, 3, "portless", 0, 1, &err));
-  FAILS (NOT_FAILED (hw_bind (fx, 13, 3, 0, &err)), "switch 3 has no ports");
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 10, 1, 1, &error)),
+            "device_bind device 10 to switch 1 port 1: device 10 is already "
+            "bound at switch 1 port 0");
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 10, 2, 0, &error)),
+            "already bound at switch 1 port 0");
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 13, 1, 3, &error)),
+            "device_bind device 13 to switch 1 port 3: port 3 is occupied by "
+            "device 11");
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 13, 1, 4, &error)),
+            "port 4 is out of range 0..3");
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 0, 1, 2, &error)),
+            "device id 0 is invalid");
+  OK (hw_switch (fx, 3, "portless", 0, 1, &error));
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 13, 3, 0, &error)),
+            "switch 3 has no ports");
 
   /* unbind: the wrong port is refused, an unbound device succeeds */
-  FAILS (NOT_FAILED (hw_unbind (fx, 10, 1, 1, &err)),
-         "device_unbind device 10 from switch 1 port 1: device 10 is bound "
-         "at switch 1 port 0");
-  FAILS (NOT_FAILED (hw_unbind (fx, 10, 2, 0, &err)),
-         "device 10 is bound at switch 1 port 0");
-  FAILS (NOT_FAILED (hw_unbind (fx, 10, 1, 9, &err)), "port 9 is out of "
-         "range 0..3");
-  FAILS (NOT_FAILED (hw_unbind (fx, 0, 1, 0, &err)), "device id 0");
-  OK (DONE (hw_unbind (fx, 10, 1, 0, &err)));
+  HW_FAILS (NOT_FAILED (hw_unbind (fx, 10, 1, 1, &error)),
+            "device_unbind device 10 from switch 1 port 1: device 10 is bound "
+            "at switch 1 port 0");
+  HW_FAILS (NOT_FAILED (hw_unbind (fx, 10, 2, 0, &error)),
+            "device 10 is bound at switch 1 port 0");
+  HW_FAILS (NOT_FAILED (hw_unbind (fx, 10, 1, 9, &error)), "port 9 is out of "
+                                                           "range 0..3");
+  HW_FAILS (NOT_FAILED (hw_unbind (fx, 0, 1, 0, &error)), "device id 0");
+  OK (DONE (hw_unbind (fx, 10, 1, 0, &error)));
   assert_dump_lacks (fx, "device 10");
-  OK (DONE (hw_unbind (fx, 10, 1, 0, &err)));
-  OK (DONE (hw_unbind (fx, 99, 1, 2, &err)));
+  OK (DONE (hw_unbind (fx, 10, 1, 0, &error)));
+  OK (DONE (hw_unbind (fx, 99, 1, 2, &error)));
   /* an unbound device with another one at the named port: nothing to do */
-  OK (DONE (hw_unbind (fx, 10, 1, 3, &err)));
+  OK (DONE (hw_unbind (fx, 10, 1, 3, &error)));
   assert_dump_has (fx, "port 3: device 11");
 
   /* the freed port and the unbound device can be used again */
-  OK (DONE (hw_bind (fx, 13, 1, 0, &err)));
-  OK (DONE (hw_bind (fx, 10, 1, 1, &err)));
+  OK (DONE (hw_bind (fx, 13, 1, 0, &error)));
+  OK (DONE (hw_bind (fx, 10, 1, 1, &error)));
   assert_dump_has (fx, "  port 0: device 13 \"dev13\"\n"
                        "  port 1: device 10 \"dev10\"\n"
                        "  port 3: device 11 \"dev11\"\n");
   /* device_wait with nothing pending */
-  OK (hw_wait (fx, 10, &err));
-  OK (hw_wait (fx, 77, &err));
+  OK (hw_wait (fx, 10, &error));
+  OK (hw_wait (fx, 77, &error));
   assert_check (fx);
 }
 
@@ -634,27 +613,27 @@ test_sim_hold (void **state)
   Fx *fx = *state;
 
   two_switches (fx);
-  FAILS (hw_hold (fx, 10, &err), "device_hold device 10: device 10 is not "
-         "present");
-  FAILS (hw_hold (fx, 0, &err), "device id 0 is invalid");
-  FAILS (hw_release (fx, 0, &err), "device id 0 is invalid");
-  OK (DONE (hw_bind (fx, 10, 1, 0, &err)));
-  OK (DONE (hw_bind (fx, 4, 1, 1, &err)));
-  OK (hw_hold (fx, 10, &err));
-  OK (hw_hold (fx, 10, &err)); /* holding again changes nothing */
-  OK (hw_hold (fx, 4, &err));
+  HW_FAILS (hw_hold (fx, 10, &error), "device_hold device 10: device 10 is not "
+                                      "present");
+  HW_FAILS (hw_hold (fx, 0, &error), "device id 0 is invalid");
+  HW_FAILS (hw_release (fx, 0, &error), "device id 0 is invalid");
+  OK (DONE (hw_bind (fx, 10, 1, 0, &error)));
+  OK (DONE (hw_bind (fx, 4, 1, 1, &error)));
+  OK (hw_hold (fx, 10, &error));
+  OK (hw_hold (fx, 10, &error)); /* holding again changes nothing */
+  OK (hw_hold (fx, 4, &error));
   assert_dump_has (fx, "held: device 4\nheld: device 10\n");
   assert_dump_has (fx, "0 VFs, 2 held\n");
-  OK (hw_release (fx, 10, &err));
+  OK (hw_release (fx, 10, &error));
   assert_dump_lacks (fx, "held: device 10");
-  OK (hw_release (fx, 10, &err)); /* not held: succeeds */
-  OK (hw_release (fx, 55, &err)); /* never known: succeeds */
+  OK (hw_release (fx, 10, &error)); /* not held: succeeds */
+  OK (hw_release (fx, 55, &error)); /* never known: succeeds */
   /* a VF can be held */
-  OK (hw_vf_create (fx, 10, 0, 20, &err));
-  OK (hw_hold (fx, 20, &err));
+  OK (hw_vf_create (fx, 10, 0, 20, &error));
+  OK (hw_hold (fx, 20, &error));
   assert_dump_has (fx, "held: device 4\nheld: device 20\n");
-  OK (hw_release (fx, 20, &err));
-  OK (hw_release (fx, 4, &err));
+  OK (hw_release (fx, 20, &error));
+  OK (hw_release (fx, 4, &error));
   assert_dump_lacks (fx, "held:");
   assert_check (fx);
 }
@@ -665,44 +644,45 @@ test_sim_vf (void **state)
   Fx *fx = *state;
 
   two_switches (fx);
-  FAILS (hw_vf_create (fx, 10, 0, 20, &err),
-         "vf_create VF 20 at PF 10 index 0: PF 10 is not present");
-  OK (DONE (hw_bind (fx, 10, 1, 0, &err)));
-  OK (DONE (hw_bind (fx, 11, 1, 1, &err)));
-  OK (hw_vf_create (fx, 10, 1, 21, &err));
-  OK (hw_vf_create (fx, 10, 0, 20, &err));
-  OK (hw_vf_create (fx, 11, 0, 30, &err));
+  HW_FAILS (hw_vf_create (fx, 10, 0, 20, &error),
+            "vf_create VF 20 at PF 10 index 0: PF 10 is not present");
+  OK (DONE (hw_bind (fx, 10, 1, 0, &error)));
+  OK (DONE (hw_bind (fx, 11, 1, 1, &error)));
+  OK (hw_vf_create (fx, 10, 1, 21, &error));
+  OK (hw_vf_create (fx, 10, 0, 20, &error));
+  OK (hw_vf_create (fx, 11, 0, 30, &error));
   assert_dump_has (fx, "vf 20: PF 10 index 0\n"
                        "vf 21: PF 10 index 1\n"
                        "vf 30: PF 11 index 0\n");
   /* the same VF again changes nothing */
-  OK (hw_vf_create (fx, 10, 0, 20, &err));
-  FAILS (hw_vf_create (fx, 10, 0, 22, &err), "index 0 of PF 10 is in use "
-         "by VF 20");
-  FAILS (hw_vf_create (fx, 10, 2, 30, &err), "VF 30 already exists at PF "
-         "11 index 0");
-  FAILS (hw_vf_create (fx, 10, 2, 11, &err), "device 11 is bound at switch "
-         "1 port 1");
-  FAILS (hw_vf_create (fx, 20, 0, 40, &err), "PF 20 is itself a VF");
-  FAILS (hw_vf_create (fx, 10, 2, 10, &err), "device 10 cannot be its own "
-         "VF");
-  FAILS (hw_vf_create (fx, 0, 2, 40, &err), "device id 0 is invalid");
-  FAILS (hw_vf_create (fx, 10, 2, 0, &err), "device id 0 is invalid");
+  OK (hw_vf_create (fx, 10, 0, 20, &error));
+  HW_FAILS (hw_vf_create (fx, 10, 0, 22, &error), "index 0 of PF 10 is in use "
+                                                  "by VF 20");
+  HW_FAILS (hw_vf_create (fx, 10, 2, 30, &error), "VF 30 already exists at PF "
+                                                  "11 index 0");
+  HW_FAILS (hw_vf_create (fx, 10, 2, 11, &error),
+            "device 11 is bound at switch "
+            "1 port 1");
+  HW_FAILS (hw_vf_create (fx, 20, 0, 40, &error), "PF 20 is itself a VF");
+  HW_FAILS (hw_vf_create (fx, 10, 2, 10, &error), "device 10 cannot be its own "
+                                                  "VF");
+  HW_FAILS (hw_vf_create (fx, 0, 2, 40, &error), "device id 0 is invalid");
+  HW_FAILS (hw_vf_create (fx, 10, 2, 0, &error), "device id 0 is invalid");
   /* a VF is not bound to a port */
-  FAILS (NOT_FAILED (hw_bind (fx, 20, 1, 2, &err)),
-         "device 20 is VF 0 of PF 10");
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 20, 1, 2, &error)),
+            "device 20 is VF 0 of PF 10");
 
   /* destroy: idempotent, but never the wrong VF */
-  FAILS (hw_vf_destroy (fx, 10, 0, 21, &err),
-         "vf_destroy VF 21 at PF 10 index 0: index 0 of PF 10 holds VF 20");
-  FAILS (hw_vf_destroy (fx, 10, 5, 21, &err), "VF 21 is at PF 10 index 1");
-  FAILS (hw_vf_destroy (fx, 10, 5, 0, &err), "device id 0 is invalid");
-  OK (hw_vf_destroy (fx, 10, 0, 20, &err));
-  OK (hw_vf_destroy (fx, 10, 0, 20, &err));
-  OK (hw_vf_destroy (fx, 12, 3, 40, &err));
+  HW_FAILS (hw_vf_destroy (fx, 10, 0, 21, &error),
+            "vf_destroy VF 21 at PF 10 index 0: index 0 of PF 10 holds VF 20");
+  HW_FAILS (hw_vf_destroy (fx, 10, 5, 21, &error), "VF 21 is at PF 10 index 1");
+  HW_FAILS (hw_vf_destroy (fx, 10, 5, 0, &error), "device id 0 is invalid");
+  OK (hw_vf_destroy (fx, 10, 0, 20, &error));
+  OK (hw_vf_destroy (fx, 10, 0, 20, &error));
+  OK (hw_vf_destroy (fx, 12, 3, 40, &error));
   assert_dump_lacks (fx, "vf 20:");
   /* the index is free again */
-  OK (hw_vf_create (fx, 10, 0, 22, &err));
+  OK (hw_vf_create (fx, 10, 0, 22, &error));
   assert_dump_has (fx, "vf 22: PF 10 index 0\n");
   assert_dump_has (fx, "3 VFs");
   assert_check (fx);
@@ -714,11 +694,11 @@ test_sim_flush (void **state)
   Fx *fx = *state;
 
   two_switches (fx);
-  OK (hw_flush (fx, 1, 0, 0xfff, &err));
-  OK (hw_flush (fx, 1, 0, G_MAXUINT64, &err));
-  OK (hw_flush (fx, 2, 5, 5, &err));
-  FAILS (hw_flush (fx, 1, 0x1000, 0xfff, &err),
-         "cache_flush switch 1 range 0x1000-0xfff: the range is empty");
+  OK (hw_flush (fx, 1, 0, 0xfff, &error));
+  OK (hw_flush (fx, 1, 0, G_MAXUINT64, &error));
+  OK (hw_flush (fx, 2, 5, 5, &error));
+  HW_FAILS (hw_flush (fx, 1, 0x1000, 0xfff, &error),
+            "cache_flush switch 1 range 0x1000-0xfff: the range is empty");
   assert_dump_has (fx, "switch 1 \"sw1\": 4 ports, table 0/4, 2 flushes\n");
   assert_dump_has (fx, "switch 2 \"sw2\": 2 ports, table 0/1, 1 flushes\n");
   assert_check (fx);
@@ -730,50 +710,51 @@ test_sim_pending_binds (void **state)
   Fx *fx = *state;
 
   two_switches (fx);
-  OK (DONE (hw_bind (fx, 9, 1, 3, &err)));
+  OK (DONE (hw_bind (fx, 9, 1, 3, &error)));
   asm_sim_set_pending_binds (fx->b, TRUE);
 
-  OK (PENDING (hw_bind (fx, 10, 1, 0, &err)));
+  OK (PENDING (hw_bind (fx, 10, 1, 0, &error)));
   assert_dump_has (fx, "  port 0: device 10 \"dev10\", bind pending\n");
   /* the pending bind holds its port; repeating it is still pending */
-  FAILS (NOT_FAILED (hw_bind (fx, 11, 1, 0, &err)), "port 0 is occupied by "
-         "device 10");
-  OK (PENDING (hw_bind (fx, 10, 1, 0, &err)));
-  FAILS (NOT_FAILED (hw_unbind (fx, 10, 1, 0, &err)),
-         "a bind of device 10 is pending");
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 11, 1, 0, &error)),
+            "port 0 is occupied by "
+            "device 10");
+  OK (PENDING (hw_bind (fx, 10, 1, 0, &error)));
+  HW_FAILS (NOT_FAILED (hw_unbind (fx, 10, 1, 0, &error)),
+            "a bind of device 10 is pending");
   /* the device is not present until the wait */
-  FAILS (hw_hold (fx, 10, &err), "device 10 is not present");
-  FAILS (hw_vf_create (fx, 10, 0, 20, &err), "PF 10 is not present");
+  HW_FAILS (hw_hold (fx, 10, &error), "device 10 is not present");
+  HW_FAILS (hw_vf_create (fx, 10, 0, 20, &error), "PF 10 is not present");
   /* a fault in the wait leaves it pending */
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_BIND, TRUE);
-  FAILS (hw_wait (fx, 10, &err), "device_wait device 10: injected fault");
+  HW_FAILS (hw_wait (fx, 10, &error), "device_wait device 10: injected fault");
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_BIND, FALSE);
-  OK (hw_wait (fx, 10, &err));
+  OK (hw_wait (fx, 10, &error));
   assert_dump_has (fx, "  port 0: device 10 \"dev10\"\n");
-  OK (hw_hold (fx, 10, &err));
-  OK (hw_release (fx, 10, &err));
+  OK (hw_hold (fx, 10, &error));
+  OK (hw_release (fx, 10, &error));
   /* already bound: done at once */
-  OK (DONE (hw_bind (fx, 10, 1, 0, &err)));
+  OK (DONE (hw_bind (fx, 10, 1, 0, &error)));
 
   /* unbind: the device stays bound until the wait */
-  OK (PENDING (hw_unbind (fx, 10, 1, 0, &err)));
+  OK (PENDING (hw_unbind (fx, 10, 1, 0, &error)));
   assert_dump_has (fx, "  port 0: device 10 \"dev10\", unbind pending\n");
-  OK (PENDING (hw_unbind (fx, 10, 1, 0, &err)));
-  FAILS (NOT_FAILED (hw_bind (fx, 10, 1, 0, &err)),
-         "an unbind of device 10 is pending");
+  OK (PENDING (hw_unbind (fx, 10, 1, 0, &error)));
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 10, 1, 0, &error)),
+            "an unbind of device 10 is pending");
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_UNBIND, TRUE);
-  FAILS (hw_wait (fx, 10, &err), "injected fault");
+  HW_FAILS (hw_wait (fx, 10, &error), "injected fault");
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_UNBIND, FALSE);
-  OK (hw_wait (fx, 10, &err));
+  OK (hw_wait (fx, 10, &error));
   assert_dump_lacks (fx, "device 10");
   /* nothing pending, nothing bound */
-  OK (hw_wait (fx, 10, &err));
-  OK (DONE (hw_unbind (fx, 10, 1, 0, &err)));
+  OK (hw_wait (fx, 10, &error));
+  OK (DONE (hw_unbind (fx, 10, 1, 0, &error)));
 
   /* off again: done at once */
   asm_sim_set_pending_binds (fx->b, FALSE);
-  OK (DONE (hw_unbind (fx, 9, 1, 3, &err)));
-  OK (DONE (hw_bind (fx, 10, 1, 0, &err)));
+  OK (DONE (hw_unbind (fx, 9, 1, 3, &error)));
+  OK (DONE (hw_bind (fx, 10, 1, 0, &error)));
   assert_check (fx);
 }
 
@@ -794,76 +775,80 @@ test_sim_fail_call (void **state)
   fx->ops->transaction_end (fx->self, FALSE);
   hw_abort (fx, 1);
   assert_int_equal (asm_sim_get_n_calls (fx->b), 2);
-  FAILS (hw_commit (fx, 1, &err), "no table update");
+  HW_FAILS (hw_commit (fx, 1, &error), "no table update");
   assert_int_equal (asm_sim_get_n_calls (fx->b), 3);
 
   /* the next call */
   asm_sim_fail_call (fx->b, 1);
-  FAILS (hw_begin (fx, 1, &err), "xlat_begin switch 1: injected fault "
-         "(call 4)");
+  HW_FAILS (hw_begin (fx, 1, &error), "xlat_begin switch 1: injected fault "
+                                      "(call 4)");
   /* one-shot: the call after it succeeds */
-  OK (hw_begin (fx, 1, &err));
+  OK (hw_begin (fx, 1, &error));
   assert_int_equal (asm_sim_get_n_calls (fx->b), 5);
 
   /* the third call from now, whatever it is */
   asm_sim_fail_call (fx->b, 3);
-  OK (hw_set (fx, 1, 1, 0, &err));
-  OK (hw_set (fx, 1, 2, 0, &err));
-  FAILS (hw_commit (fx, 1, &err), "xlat_commit switch 1: injected fault "
-         "(call 8)");
+  OK (hw_set (fx, 1, 1, 0, &error));
+  OK (hw_set (fx, 1, 2, 0, &error));
+  HW_FAILS (hw_commit (fx, 1, &error), "xlat_commit switch 1: injected fault "
+                                       "(call 8)");
   /* the failed commit left the update open */
   assert_dump_has (fx, "update open: 2 entries staged");
-  OK (hw_commit (fx, 1, &err));
-  OK (DONE (hw_bind (fx, 5, 1, 0, &err)));
+  OK (hw_commit (fx, 1, &error));
+  OK (DONE (hw_bind (fx, 5, 1, 0, &error)));
 
   /* each kind of call can be hit; messages name the call */
   asm_sim_fail_call (fx->b, 1);
-  FAILS (NOT_FAILED (hw_bind (fx, 6, 1, 1, &err)),
-         "device_bind device 6 to switch 1 port 1: injected fault (call 11)");
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 6, 1, 1, &error)),
+            "device_bind device 6 to switch 1 port 1: injected fault (call "
+            "11)");
   asm_sim_fail_call (fx->b, 1);
-  FAILS (NOT_FAILED (hw_unbind (fx, 5, 1, 0, &err)),
-         "device_unbind device 5 from switch 1 port 0: injected fault");
+  HW_FAILS (NOT_FAILED (hw_unbind (fx, 5, 1, 0, &error)),
+            "device_unbind device 5 from switch 1 port 0: injected fault");
   asm_sim_fail_call (fx->b, 1);
-  FAILS (hw_hold (fx, 5, &err), "device_hold device 5: injected fault");
+  HW_FAILS (hw_hold (fx, 5, &error), "device_hold device 5: injected fault");
   asm_sim_fail_call (fx->b, 1);
-  FAILS (hw_release (fx, 5, &err), "device_release device 5: injected");
+  HW_FAILS (hw_release (fx, 5, &error), "device_release device 5: injected");
   asm_sim_fail_call (fx->b, 1);
-  FAILS (hw_vf_create (fx, 5, 0, 7, &err), "vf_create VF 7 at PF 5 index 0: "
-         "injected fault");
+  HW_FAILS (hw_vf_create (fx, 5, 0, 7, &error),
+            "vf_create VF 7 at PF 5 index 0: "
+            "injected fault");
   asm_sim_fail_call (fx->b, 1);
-  FAILS (hw_vf_destroy (fx, 5, 0, 7, &err), "vf_destroy VF 7 at PF 5 index "
-         "0: injected fault");
+  HW_FAILS (hw_vf_destroy (fx, 5, 0, 7, &error),
+            "vf_destroy VF 7 at PF 5 index "
+            "0: injected fault");
   asm_sim_fail_call (fx->b, 1);
-  FAILS (hw_flush (fx, 1, 0, 1, &err), "cache_flush switch 1 range 0x0-0x1: "
-         "injected fault");
+  HW_FAILS (hw_flush (fx, 1, 0, 1, &error),
+            "cache_flush switch 1 range 0x0-0x1: "
+            "injected fault");
   asm_sim_fail_call (fx->b, 1);
-  FAILS (hw_windows (fx, 1, &err, ASM_RANGE (0, 1)),
-         "windows_commit switch 1: injected fault");
+  HW_FAILS (hw_windows (fx, 1, &error, ASM_RANGE (0, 1)),
+            "windows_commit switch 1: injected fault");
   asm_sim_fail_call (fx->b, 1);
-  FAILS (hw_switch (fx, 3, "sw3", 1, 1, &err), "switch_add switch 3: "
-         "injected fault");
+  HW_FAILS (hw_switch (fx, 3, "sw3", 1, 1, &error), "switch_add switch 3: "
+                                                    "injected fault");
   asm_sim_fail_call (fx->b, 1);
-  FAILS (hw_wait (fx, 5, &err), "device_wait device 5: injected fault");
+  HW_FAILS (hw_wait (fx, 5, &error), "device_wait device 5: injected fault");
   /* the injected fault comes before validation */
   asm_sim_fail_call (fx->b, 1);
-  FAILS (hw_begin (fx, 9, &err), "xlat_begin switch 9: injected fault");
+  HW_FAILS (hw_begin (fx, 9, &error), "xlat_begin switch 9: injected fault");
 
   /* a new request replaces the pending one; 0 cancels */
   asm_sim_fail_call (fx->b, 1);
   asm_sim_fail_call (fx->b, 2);
-  OK (hw_flush (fx, 1, 0, 1, &err));
-  FAILS (hw_flush (fx, 1, 0, 1, &err), "injected fault");
+  OK (hw_flush (fx, 1, 0, 1, &error));
+  HW_FAILS (hw_flush (fx, 1, 0, 1, &error), "injected fault");
   asm_sim_fail_call (fx->b, 1);
   asm_sim_fail_call (fx->b, 0);
-  OK (hw_flush (fx, 1, 0, 1, &err));
+  OK (hw_flush (fx, 1, 0, 1, &error));
   /* markers between the request and the call do not move it */
   asm_sim_fail_call (fx->b, 2);
   fx->ops->transaction_begin (fx->self, "t");
-  OK (hw_begin (fx, 2, &err));
+  OK (hw_begin (fx, 2, &error));
   hw_abort (fx, 2);
-  FAILS (hw_begin (fx, 2, &err), "injected fault");
+  HW_FAILS (hw_begin (fx, 2, &error), "injected fault");
   fx->ops->transaction_end (fx->self, TRUE);
-  OK (hw_begin (fx, 2, &err));
+  OK (hw_begin (fx, 2, &error));
   hw_abort (fx, 2);
   assert_false (asm_sim_is_crashed (fx->b));
   assert_check (fx);
@@ -875,69 +860,70 @@ test_sim_fail_kind (void **state)
   Fx *fx = *state;
 
   two_switches (fx);
-  OK (DONE (hw_bind (fx, 5, 1, 0, &err)));
+  OK (DONE (hw_bind (fx, 5, 1, 0, &error)));
 
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_XLAT, TRUE);
-  FAILS (hw_begin (fx, 1, &err), "xlat_begin switch 1: injected fault");
-  FAILS (hw_begin (fx, 1, &err), "injected fault"); /* persistent */
-  OK (hw_windows (fx, 1, &err, ASM_RANGE (0, 0xfff)));
-  OK (hw_flush (fx, 1, 0, 1, &err));
+  HW_FAILS (hw_begin (fx, 1, &error), "xlat_begin switch 1: injected fault");
+  HW_FAILS (hw_begin (fx, 1, &error), "injected fault"); /* persistent */
+  OK (hw_windows (fx, 1, &error, ASM_RANGE (0, 0xfff)));
+  OK (hw_flush (fx, 1, 0, 1, &error));
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_XLAT, FALSE);
-  OK (hw_begin (fx, 1, &err));
-  OK (hw_set (fx, 1, 1, 0, &err));
+  OK (hw_begin (fx, 1, &error));
+  OK (hw_set (fx, 1, 1, 0, &error));
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_XLAT, TRUE);
-  FAILS (hw_set (fx, 1, 2, 0, &err), "xlat_set switch 1 key 2: injected");
-  FAILS (hw_remove (fx, 1, 1, &err), "xlat_remove switch 1 key 1: injected");
-  FAILS (hw_commit (fx, 1, &err), "xlat_commit switch 1: injected");
+  HW_FAILS (hw_set (fx, 1, 2, 0, &error), "xlat_set switch 1 key 2: injected");
+  HW_FAILS (hw_remove (fx, 1, 1, &error),
+            "xlat_remove switch 1 key 1: injected");
+  HW_FAILS (hw_commit (fx, 1, &error), "xlat_commit switch 1: injected");
   hw_abort (fx, 1); /* abort cannot fail */
   assert_dump_lacks (fx, "update open");
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_XLAT, FALSE);
 
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_WINDOWS, TRUE);
-  FAILS (hw_windows (fx, 1, &err, ASM_RANGE (0, 1)), "injected fault");
+  HW_FAILS (hw_windows (fx, 1, &error, ASM_RANGE (0, 1)), "injected fault");
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_WINDOWS, FALSE);
 
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_BIND, TRUE);
-  FAILS (NOT_FAILED (hw_bind (fx, 6, 1, 1, &err)), "injected fault");
-  OK (DONE (hw_unbind (fx, 5, 1, 0, &err)));
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 6, 1, 1, &error)), "injected fault");
+  OK (DONE (hw_unbind (fx, 5, 1, 0, &error)));
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_BIND, FALSE);
-  OK (DONE (hw_bind (fx, 5, 1, 0, &err)));
+  OK (DONE (hw_bind (fx, 5, 1, 0, &error)));
 
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_UNBIND, TRUE);
-  FAILS (NOT_FAILED (hw_unbind (fx, 5, 1, 0, &err)), "injected fault");
-  OK (DONE (hw_bind (fx, 6, 1, 1, &err)));
+  HW_FAILS (NOT_FAILED (hw_unbind (fx, 5, 1, 0, &error)), "injected fault");
+  OK (DONE (hw_bind (fx, 6, 1, 1, &error)));
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_UNBIND, FALSE);
 
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_HOLD, TRUE);
-  FAILS (hw_hold (fx, 5, &err), "injected fault");
-  FAILS (hw_release (fx, 5, &err), "injected fault");
-  OK (hw_vf_create (fx, 5, 0, 7, &err));
+  HW_FAILS (hw_hold (fx, 5, &error), "injected fault");
+  HW_FAILS (hw_release (fx, 5, &error), "injected fault");
+  OK (hw_vf_create (fx, 5, 0, 7, &error));
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_HOLD, FALSE);
 
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_VF, TRUE);
-  FAILS (hw_vf_create (fx, 5, 1, 8, &err), "injected fault");
-  FAILS (hw_vf_destroy (fx, 5, 0, 7, &err), "injected fault");
-  OK (hw_hold (fx, 7, &err));
+  HW_FAILS (hw_vf_create (fx, 5, 1, 8, &error), "injected fault");
+  HW_FAILS (hw_vf_destroy (fx, 5, 0, 7, &error), "injected fault");
+  OK (hw_hold (fx, 7, &error));
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_VF, FALSE);
 
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_FLUSH, TRUE);
-  FAILS (hw_flush (fx, 1, 0, 1, &err), "injected fault");
-  OK (hw_release (fx, 7, &err));
+  HW_FAILS (hw_flush (fx, 1, 0, 1, &error), "injected fault");
+  OK (hw_release (fx, 7, &error));
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_FLUSH, FALSE);
 
   /* ANY: every call, switch_add and device_wait included */
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_ANY, TRUE);
-  FAILS (hw_switch (fx, 3, "sw3", 1, 1, &err), "injected fault");
-  FAILS (hw_wait (fx, 5, &err), "injected fault");
-  FAILS (hw_flush (fx, 1, 0, 1, &err), "injected fault");
-  FAILS (hw_release (fx, 7, &err), "injected fault");
+  HW_FAILS (hw_switch (fx, 3, "sw3", 1, 1, &error), "injected fault");
+  HW_FAILS (hw_wait (fx, 5, &error), "injected fault");
+  HW_FAILS (hw_flush (fx, 1, 0, 1, &error), "injected fault");
+  HW_FAILS (hw_release (fx, 7, &error), "injected fault");
   /* kinds are independent: clearing one leaves the others */
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_FLUSH, TRUE);
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_ANY, FALSE);
-  OK (hw_switch (fx, 3, "sw3", 1, 1, &err));
-  FAILS (hw_flush (fx, 1, 0, 1, &err), "injected fault");
+  OK (hw_switch (fx, 3, "sw3", 1, 1, &error));
+  HW_FAILS (hw_flush (fx, 1, 0, 1, &error), "injected fault");
   asm_sim_clear_faults (fx->b);
-  OK (hw_flush (fx, 1, 0, 1, &err));
+  OK (hw_flush (fx, 1, 0, 1, &error));
   assert_check (fx);
 }
 
@@ -949,25 +935,25 @@ test_sim_crash (void **state)
   guint64 n;
 
   two_switches (fx);
-  OK (hw_begin (fx, 1, &err));
+  OK (hw_begin (fx, 1, &error));
   asm_sim_crash_after (fx->b, 2);
   assert_false (asm_sim_is_crashed (fx->b));
-  OK (hw_set (fx, 1, 1, 0x100, &err));
+  OK (hw_set (fx, 1, 1, 0x100, &error));
   assert_false (asm_sim_is_crashed (fx->b));
-  OK (hw_set (fx, 1, 2, 0x200, &err));
+  OK (hw_set (fx, 1, 2, 0x200, &error));
   assert_true (asm_sim_is_crashed (fx->b));
   before = asm_sim_dump (fx->b);
-  FAILS (hw_commit (fx, 1, &err), "xlat_commit switch 1: simulated crash "
-         "(call 6)");
-  FAILS (hw_flush (fx, 2, 0, 0, &err), "simulated crash");
-  FAILS (hw_switch (fx, 3, "sw3", 1, 1, &err), "simulated crash");
+  HW_FAILS (hw_commit (fx, 1, &error), "xlat_commit switch 1: simulated crash "
+                                       "(call 6)");
+  HW_FAILS (hw_flush (fx, 2, 0, 0, &error), "simulated crash");
+  HW_FAILS (hw_switch (fx, 3, "sw3", 1, 1, &error), "simulated crash");
   /* the crash applies during undo too; abort does nothing */
   fx->ops->transaction_begin (fx->self, "t");
   fx->ops->undo_begin (fx->self);
-  FAILS (hw_remove (fx, 1, 2, &err), "simulated crash");
+  HW_FAILS (hw_remove (fx, 1, 2, &error), "simulated crash");
   hw_abort (fx, 1);
   fx->ops->transaction_end (fx->self, FALSE);
-  FAILS (NOT_FAILED (hw_bind (fx, 4, 1, 0, &err)), "simulated crash");
+  HW_FAILS (NOT_FAILED (hw_bind (fx, 4, 1, 0, &error)), "simulated crash");
   assert_true (asm_sim_is_crashed (fx->b));
   after = asm_sim_dump (fx->b);
   assert_string_equal (before, after);
@@ -982,18 +968,18 @@ test_sim_crash (void **state)
   after = asm_sim_dump (fx->b);
   assert_string_equal (before, after);
   /* the recovering process finds the open update and aborts it */
-  FAILS (hw_begin (fx, 1, &err), "already open");
+  HW_FAILS (hw_begin (fx, 1, &error), "already open");
   hw_abort (fx, 1);
-  OK (hw_begin (fx, 1, &err));
-  OK (hw_commit (fx, 1, &err));
+  OK (hw_begin (fx, 1, &error));
+  OK (hw_commit (fx, 1, &error));
   assert_dump_has (fx, "table 0/4");
 
   /* crash_after (0): the very next call fails */
   asm_sim_crash_after (fx->b, 0);
   assert_true (asm_sim_is_crashed (fx->b));
-  FAILS (hw_flush (fx, 1, 0, 0, &err), "simulated crash");
+  HW_FAILS (hw_flush (fx, 1, 0, 0, &error), "simulated crash");
   asm_sim_clear_faults (fx->b);
-  OK (hw_flush (fx, 1, 0, 0, &err));
+  OK (hw_flush (fx, 1, 0, 0, &error));
   assert_check (fx);
 }
 
@@ -1003,52 +989,52 @@ test_sim_undo_suppresses_faults (void **state)
   Fx *fx = *state;
 
   two_switches (fx);
-  OK (DONE (hw_bind (fx, 5, 1, 0, &err)));
+  OK (DONE (hw_bind (fx, 5, 1, 0, &error)));
 
   /* fail_kind: the forward step fails, the undo goes through */
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_ANY, TRUE);
   fx->ops->transaction_begin (fx->self, "move");
-  FAILS (hw_begin (fx, 1, &err), "injected fault");
+  HW_FAILS (hw_begin (fx, 1, &error), "injected fault");
   fx->ops->undo_begin (fx->self);
-  OK (DONE (hw_unbind (fx, 5, 1, 0, &err)));
-  OK (hw_begin (fx, 1, &err));
-  OK (hw_set (fx, 1, 1, 0, &err));
-  OK (hw_commit (fx, 1, &err));
-  OK (hw_windows (fx, 1, &err, ASM_RANGE (0, 0xfff)));
+  OK (DONE (hw_unbind (fx, 5, 1, 0, &error)));
+  OK (hw_begin (fx, 1, &error));
+  OK (hw_set (fx, 1, 1, 0, &error));
+  OK (hw_commit (fx, 1, &error));
+  OK (hw_windows (fx, 1, &error, ASM_RANGE (0, 0xfff)));
   fx->ops->transaction_end (fx->self, FALSE);
   /* after the transaction the kind fails again */
-  FAILS (hw_flush (fx, 1, 0, 0, &err), "injected fault");
+  HW_FAILS (hw_flush (fx, 1, 0, 0, &error), "injected fault");
   /* and a new transaction starts outside any undo */
   fx->ops->transaction_begin (fx->self, "again");
-  FAILS (hw_flush (fx, 1, 0, 0, &err), "injected fault");
+  HW_FAILS (hw_flush (fx, 1, 0, 0, &error), "injected fault");
   fx->ops->transaction_end (fx->self, FALSE);
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_ANY, FALSE);
 
   /* fail_call: a fault that falls inside the undo is spent */
   fx->ops->transaction_begin (fx->self, "t");
   asm_sim_fail_call (fx->b, 2);
-  OK (DONE (hw_bind (fx, 5, 1, 0, &err)));
+  OK (DONE (hw_bind (fx, 5, 1, 0, &error)));
   fx->ops->undo_begin (fx->self);
-  OK (DONE (hw_unbind (fx, 5, 1, 0, &err)));  /* the targeted call */
+  OK (DONE (hw_unbind (fx, 5, 1, 0, &error))); /* the targeted call */
   fx->ops->transaction_end (fx->self, FALSE);
-  OK (DONE (hw_bind (fx, 5, 1, 0, &err)));
-  OK (hw_flush (fx, 1, 0, 0, &err));
+  OK (DONE (hw_bind (fx, 5, 1, 0, &error)));
+  OK (hw_flush (fx, 1, 0, 0, &error));
 
   /* the crash is not suppressed */
   fx->ops->transaction_begin (fx->self, "t");
   asm_sim_crash_after (fx->b, 0);
   fx->ops->undo_begin (fx->self);
-  FAILS (NOT_FAILED (hw_unbind (fx, 5, 1, 0, &err)), "simulated crash");
+  HW_FAILS (NOT_FAILED (hw_unbind (fx, 5, 1, 0, &error)), "simulated crash");
   fx->ops->transaction_end (fx->self, FALSE);
   asm_sim_clear_faults (fx->b);
 
   /* clear_faults forgets an undo in progress */
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_FLUSH, TRUE);
   fx->ops->undo_begin (fx->self);
-  OK (hw_flush (fx, 1, 0, 0, &err));
+  OK (hw_flush (fx, 1, 0, 0, &error));
   asm_sim_clear_faults (fx->b);
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_FLUSH, TRUE);
-  FAILS (hw_flush (fx, 1, 0, 0, &err), "injected fault");
+  HW_FAILS (hw_flush (fx, 1, 0, 0, &error), "injected fault");
   asm_sim_clear_faults (fx->b);
   assert_check (fx);
 }
@@ -1113,7 +1099,7 @@ test_sim_dump_golden (void **state)
   g_autofree char *dump = NULL;
 
   for (guint i = 0; i < N_STEPS; i++)
-    OK (run_step (fx, i, &err));
+    OK (run_step (fx, i, &error));
   dump = asm_sim_dump (fx->b);
   assert_string_equal (dump, script_dump);
   assert_int_equal (asm_sim_get_n_calls (fx->b), N_STEPS);
@@ -1131,12 +1117,12 @@ test_sim_every_step_fails_cleanly (void **state)
       g_autofree char *dump = NULL;
 
       for (guint i = 0; i < k; i++)
-        OK (run_step (fx, i, &err));
+        OK (run_step (fx, i, &error));
       asm_sim_fail_call (fx->b, 1);
-      FAILS (run_step (fx, k, &err), "injected fault");
+      HW_FAILS (run_step (fx, k, &error), "injected fault");
       assert_check (fx);
       for (guint i = k; i < N_STEPS; i++)
-        OK (run_step (fx, i, &err));
+        OK (run_step (fx, i, &error));
       dump = asm_sim_dump (fx->b);
       assert_string_equal (dump, script_dump);
       assert_int_equal (asm_sim_get_n_calls (fx->b), N_STEPS + 1);
@@ -1155,35 +1141,35 @@ test_sim_dump_deterministic (void **state)
 
   fx = a;
   for (guint i = 1; i <= n; i++)
-    OK (hw_switch (fx, i, "s", 2, 8, &err));
+    OK (hw_switch (fx, i, "s", 2, 8, &error));
   for (guint i = 1; i <= n; i++)
     {
-      OK (DONE (hw_bind (fx, 1000 + i, i, i % 2, &err)));
-      OK (hw_begin (fx, i, &err));
+      OK (DONE (hw_bind (fx, 1000 + i, i, i % 2, &error)));
+      OK (hw_begin (fx, i, &error));
       for (guint k = 1; k <= 8; k++)
-        OK (hw_set (fx, i, k * 3, k, &err));
-      OK (hw_commit (fx, i, &err));
-      OK (hw_vf_create (fx, 1000 + i, 0, 5000 + i, &err));
-      OK (hw_hold (fx, 5000 + i, &err));
+        OK (hw_set (fx, i, k * 3, k, &error));
+      OK (hw_commit (fx, i, &error));
+      OK (hw_vf_create (fx, 1000 + i, 0, 5000 + i, &error));
+      OK (hw_hold (fx, 5000 + i, &error));
     }
 
   fx = b;
   for (guint i = n; i >= 1; i--)
-    OK (hw_switch (fx, i, "s", 2, 8, &err));
+    OK (hw_switch (fx, i, "s", 2, 8, &error));
   for (guint j = 0; j < n; j++)
     {
       guint i = (j * 7) % n + 1; /* another order: 7 is prime to 40 */
 
-      OK (DONE (hw_bind (fx, 1000 + i, i, i % 2, &err)));
-      OK (hw_begin (fx, i, &err));
+      OK (DONE (hw_bind (fx, 1000 + i, i, i % 2, &error)));
+      OK (hw_begin (fx, i, &error));
       for (guint k = 8; k >= 1; k--)
-        OK (hw_set (fx, i, k * 3, k, &err));
-      OK (hw_commit (fx, i, &err));
+        OK (hw_set (fx, i, k * 3, k, &error));
+      OK (hw_commit (fx, i, &error));
     }
   for (guint i = n; i >= 1; i--)
-    OK (hw_vf_create (fx, 1000 + i, 0, 5000 + i, &err));
+    OK (hw_vf_create (fx, 1000 + i, 0, 5000 + i, &error));
   for (guint j = 0; j < n; j++)
-    OK (hw_hold (fx, 5000 + (j * 13) % n + 1, &err));
+    OK (hw_hold (fx, 5000 + (j * 13) % n + 1, &error));
 
   da = asm_sim_dump (a->b);
   db = asm_sim_dump (b->b);
@@ -1421,28 +1407,28 @@ test_verify_finds_differences (void **state)
   extra.last = extra.first + MIB - 1;
   g_array_append_val (windows, extra);
   OK (hw_windows_v (fx, f->part_sw, (AsmRange *) windows->data, windows->len,
-                    &err));
+                    &error));
   assert_verify_differs (f, "switch %u: window " X "-" X " is in hardware "
                          "but not in the model", f->part_sw, extra.first,
                          extra.last);
   OK (hw_windows_v (fx, f->part_sw, (AsmRange *) windows->data,
-                    windows->len - 2, &err));
+                    windows->len - 2, &error));
   extra = g_array_index (windows, AsmRange, windows->len - 2);
   assert_verify_differs (f, "switch %u: window " X "-" X " is in the model "
                          "but not in hardware", f->part_sw, extra.first,
                          extra.last);
   OK (hw_windows_v (fx, f->part_sw, (AsmRange *) windows->data,
-                    windows->len - 1, &err));
+                    windows->len - 1, &error));
   assert_verify_ok (f);
 
   /* a table entry: changed, missing, extra, and an update left open */
   changed = e;
   changed.offset += MIB;
-  OK (hw_begin (fx, f->part_sw, &err));
-  OK (hw_set_entry (fx, f->part_sw, changed, &err));
+  OK (hw_begin (fx, f->part_sw, &error));
+  OK (hw_set_entry (fx, f->part_sw, changed, &error));
   assert_verify_differs (f, "switch %u: a table update is open",
                          f->part_sw);
-  OK (hw_commit (fx, f->part_sw, &err));
+  OK (hw_commit (fx, f->part_sw, &error));
   assert_verify_differs (f, "switch %u: table entry key %u: offset " X
                          " in hardware, " X " in the model", f->part_sw,
                          e.key, changed.offset, e.offset);
@@ -1476,90 +1462,90 @@ test_verify_finds_differences (void **state)
                                       "model", changed.size, e.size);
           break;
         }
-      OK (hw_begin (fx, f->part_sw, &err));
-      OK (hw_set_entry (fx, f->part_sw, changed, &err));
-      OK (hw_commit (fx, f->part_sw, &err));
+      OK (hw_begin (fx, f->part_sw, &error));
+      OK (hw_set_entry (fx, f->part_sw, changed, &error));
+      OK (hw_commit (fx, f->part_sw, &error));
       assert_verify_differs (f, "switch %u: table entry key %u: %s",
                              f->part_sw, e.key, expected);
     }
-  OK (hw_begin (fx, f->part_sw, &err));
-  OK (hw_remove (fx, f->part_sw, e.key, &err));
-  OK (hw_commit (fx, f->part_sw, &err));
+  OK (hw_begin (fx, f->part_sw, &error));
+  OK (hw_remove (fx, f->part_sw, e.key, &error));
+  OK (hw_commit (fx, f->part_sw, &error));
   assert_verify_differs (f, "switch %u: table entry key %u is in the model "
                          "but not in hardware", f->part_sw, e.key);
-  OK (hw_begin (fx, f->part_sw, &err));
-  OK (hw_set_entry (fx, f->part_sw, e, &err));
-  OK (hw_commit (fx, f->part_sw, &err));
+  OK (hw_begin (fx, f->part_sw, &error));
+  OK (hw_set_entry (fx, f->part_sw, e, &error));
+  OK (hw_commit (fx, f->part_sw, &error));
   assert_verify_ok (f);
   changed = entry (777, 0, MIB, 0);
-  OK (hw_begin (fx, other_sw, &err));
-  OK (hw_set_entry (fx, other_sw, changed, &err));
-  OK (hw_commit (fx, other_sw, &err));
+  OK (hw_begin (fx, other_sw, &error));
+  OK (hw_set_entry (fx, other_sw, changed, &error));
+  OK (hw_commit (fx, other_sw, &error));
   assert_verify_differs (f, "switch %u: table entry key 777 is in hardware "
                          "but not in the model", other_sw);
-  OK (hw_begin (fx, other_sw, &err));
-  OK (hw_remove (fx, other_sw, 777, &err));
-  OK (hw_commit (fx, other_sw, &err));
+  OK (hw_begin (fx, other_sw, &error));
+  OK (hw_remove (fx, other_sw, 777, &error));
+  OK (hw_commit (fx, other_sw, &error));
   assert_verify_ok (f);
 
   /* ports */
-  OK (DONE (hw_bind (fx, 888, f->sw1, 3, &err)));
+  OK (DONE (hw_bind (fx, 888, f->sw1, 3, &error)));
   assert_verify_differs (f, "switch %u port 3: device 888 in hardware, free "
                          "in the model", f->sw1);
-  OK (DONE (hw_unbind (fx, 888, f->sw1, 3, &err)));
-  OK (DONE (hw_unbind (fx, f->nic, f->sw1, 0, &err)));
+  OK (DONE (hw_unbind (fx, 888, f->sw1, 3, &error)));
+  OK (DONE (hw_unbind (fx, f->nic, f->sw1, 0, &error)));
   assert_verify_differs (f, "switch %u port 0: free in hardware, device %u "
                          "in the model", f->sw1, f->nic);
-  OK (DONE (hw_bind (fx, 888, f->sw1, 0, &err)));
+  OK (DONE (hw_bind (fx, 888, f->sw1, 0, &error)));
   assert_verify_differs (f, "switch %u port 0: device 888 in hardware, "
                          "device %u in the model", f->sw1, f->nic);
-  OK (DONE (hw_unbind (fx, 888, f->sw1, 0, &err)));
-  OK (DONE (hw_bind (fx, f->nic, f->sw1, 0, &err)));
+  OK (DONE (hw_unbind (fx, 888, f->sw1, 0, &error)));
+  OK (DONE (hw_bind (fx, f->nic, f->sw1, 0, &error)));
   assert_verify_ok (f);
 
   /* a bind or unbind still pending */
   asm_sim_set_pending_binds (fx->b, TRUE);
-  OK (PENDING (hw_unbind (fx, f->nic, f->sw1, 0, &err)));
+  OK (PENDING (hw_unbind (fx, f->nic, f->sw1, 0, &error)));
   assert_verify_differs (f, "switch %u port 0: device %u has an unbind "
                          "pending in hardware", f->sw1, f->nic);
-  OK (hw_wait (fx, f->nic, &err));
-  OK (PENDING (hw_bind (fx, f->nic, f->sw1, 0, &err)));
+  OK (hw_wait (fx, f->nic, &error));
+  OK (PENDING (hw_bind (fx, f->nic, f->sw1, 0, &error)));
   assert_verify_differs (f, "switch %u port 0: device %u has a bind pending "
                          "in hardware", f->sw1, f->nic);
-  OK (hw_wait (fx, f->nic, &err));
+  OK (hw_wait (fx, f->nic, &error));
   asm_sim_set_pending_binds (fx->b, FALSE);
   assert_verify_ok (f);
 
   /* VFs */
-  OK (hw_vf_create (fx, f->pf, 3, 889, &err));
+  OK (hw_vf_create (fx, f->pf, 3, 889, &error));
   assert_verify_differs (f, "PF %u VF index 3: VF 889 in hardware, none in "
                          "the model", f->pf);
-  OK (hw_vf_destroy (fx, f->pf, 3, 889, &err));
+  OK (hw_vf_destroy (fx, f->pf, 3, 889, &error));
   {
     AsmDeviceInfo vf;
 
     assert_true (asm_fabric_get_device_info (f->fabric, f->vf, &vf));
-    OK (hw_vf_destroy (fx, f->pf, vf.vf_index, f->vf, &err));
+    OK (hw_vf_destroy (fx, f->pf, vf.vf_index, f->vf, &error));
     assert_verify_differs (f, "PF %u VF index %u: none in hardware, VF %u in "
                            "the model", f->pf, vf.vf_index, f->vf);
-    OK (hw_vf_create (fx, f->pf, vf.vf_index, 890, &err));
+    OK (hw_vf_create (fx, f->pf, vf.vf_index, 890, &error));
     assert_verify_differs (f, "PF %u VF index %u: VF 890 in hardware, VF %u "
                            "in the model", f->pf, vf.vf_index, f->vf);
-    OK (hw_vf_destroy (fx, f->pf, vf.vf_index, 890, &err));
-    OK (hw_vf_create (fx, f->pf, vf.vf_index, f->vf, &err));
+    OK (hw_vf_destroy (fx, f->pf, vf.vf_index, 890, &error));
+    OK (hw_vf_create (fx, f->pf, vf.vf_index, f->vf, &error));
   }
   assert_verify_ok (f);
 
   /* a device left held */
-  OK (hw_hold (fx, f->nic, &err));
+  OK (hw_hold (fx, f->nic, &error));
   assert_verify_differs (f, "device %u is held in hardware", f->nic);
-  OK (hw_release (fx, f->nic, &err));
+  OK (hw_release (fx, f->nic, &error));
   assert_verify_ok (f);
 
   /* a switch the fabric does not know; it is the first difference, as
    * switches are compared before everything else */
-  OK (hw_hold (fx, f->nic, &err));
-  OK (hw_switch (fx, 999, "ghost", 1, 1, &err));
+  OK (hw_hold (fx, f->nic, &error));
+  OK (hw_switch (fx, 999, "ghost", 1, 1, &error));
   assert_verify_differs (f, "hardware differs from the model: switch 999 is "
                          "in hardware but not in the model");
   fab_free (f);

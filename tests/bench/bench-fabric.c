@@ -56,6 +56,9 @@
 #include <string.h>
 #include <time.h>
 
+#define ASM_TEST_NO_CMOCKA
+#include "asm-test.h"
+
 #define MIB (G_GUINT64_CONSTANT (1) << 20)
 #define GIB (G_GUINT64_CONSTANT (1) << 30)
 #define NS_PER_S G_GUINT64_CONSTANT (1000000000)
@@ -104,15 +107,6 @@ say (const char *fmt, ...)
   va_end (ap);
   fflush (stdout);
 }
-
-#define OK(call)                                                            \
-  G_STMT_START {                                                            \
-    g_autoptr(GError) error_ = NULL;                                        \
-    GError **error = &error_;                                               \
-    if (!(call))                                                            \
-      bench_die ("%s:%d: %s: %s", __FILE__, __LINE__, #call,                \
-                 error_ ? error_->message : "failed without an error");     \
-  } G_STMT_END
 
 /* ------------------------------------------------------------ time, rng */
 
@@ -221,7 +215,7 @@ add_switch (AsmFabric *f, guint i, guint32 ports, guint32 capacity)
   AsmId id = 0;
 
   g_snprintf (name, sizeof name, "sw%u", i);
-  OK (asm_fabric_add_switch (f, &spec, &id, error));
+  OK (asm_fabric_add_switch (f, &spec, &id, &error));
   return id;
 }
 
@@ -340,13 +334,13 @@ bench_translate (void)
         {
           char name[32];
           g_snprintf (name, sizeof name, "w%u", i);
-          OK (asm_fabric_add_workload (f, name, &wls[i], error));
+          OK (asm_fabric_add_workload (f, name, &wls[i], &error));
           for (guint j = 0; j < per_workload; j++)
             {
               AsmPartitionRequest req = { .size = 2 * MIB };
               req.preferred_switch = sw[np % n_switches];
               OK (asm_fabric_request_partition (f, wls[i], &req, &parts[np],
-                                                NULL, error));
+                                                NULL, &error));
               np++;
             }
         }
@@ -357,8 +351,8 @@ bench_translate (void)
           AsmId dev;
           g_snprintf (name, sizeof name, "ep%u", i);
           OK (asm_fabric_add_device (f, name, ASM_DEVICE_ENDPOINT, MIB, sw[i],
-                                     0, &dev, error));
-          OK (asm_fabric_map_device (f, parts[i], dev, NULL, error));
+                                     0, &dev, &error));
+          OK (asm_fabric_map_device (f, parts[i], dev, NULL, &error));
         }
       for (guint k = 0; k < n_probes; k++)
         {
@@ -377,7 +371,7 @@ bench_translate (void)
         {
           AsmTranslation t;
           OK (asm_fabric_translate (f, probes[k].workload, probes[k].virt, &t,
-                                    error));
+                                    &error));
           if (t.switch_id != probes[k].sw || t.physical != probes[k].phys)
             {
               fprintf (stderr, "bench-fabric: FAIL: translate probe %u\n", k);
@@ -452,7 +446,7 @@ pfab_init (PFab *p, gboolean sim, guint n_sw, guint n_wl)
     {
       char name[32];
       g_snprintf (name, sizeof name, "w%u", i);
-      OK (asm_fabric_add_workload (p->fabric, name, &p->wl[i], error));
+      OK (asm_fabric_add_workload (p->fabric, name, &p->wl[i], &error));
     }
   p->parts = g_array_new (FALSE, FALSE, sizeof (AsmId));
 }
@@ -465,7 +459,7 @@ pfab_request (PFab *p, guint64 size)
 
   OK (asm_fabric_request_partition (p->fabric,
                                     p->wl[p->parts->len % p->n_wl], &req, &id,
-                                    NULL, error));
+                                    NULL, &error));
   g_array_append_val (p->parts, id);
 }
 
@@ -540,7 +534,7 @@ bench_placement (void)
               t0 = now_ns ();
               for (guint i = 0; i < batch; i++)
                 OK (asm_fabric_migrate_partition (p.fabric, victims[i],
-                                                  targets[i], error));
+                                                  targets[i], &error));
               mig[r] = (double) (now_ns () - t0) / batch;
               for (guint i = 0; i < batch; i++)
                 {
@@ -603,9 +597,9 @@ bench_rebalance (void)
             for (guint t = 1; t <= 3; t++)
               OK (asm_fabric_record_usage (p.fabric, p.wl[i], t,
                                            (t + 1) * MIB + (i % 7) * 4096,
-                                           error));
+                                           &error));
           t0 = now_ns ();
-          OK (asm_fabric_rebalance (p.fabric, 2.0, &rep, error));
+          OK (asm_fabric_rebalance (p.fabric, 2.0, &rep, &error));
           total[r] = (double) (now_ns () - t0) / 1e6;
           per[r] = total[r] * 1e6 / n_wl;
           if (rep.n_examined != n_wl || rep.n_grown + rep.n_migrated == 0)

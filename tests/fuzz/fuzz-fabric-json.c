@@ -283,20 +283,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 #ifdef ASM_FUZZ_GEN_CORPUS
 /* The seed corpus: saves of small fabrics built with the operations.
  *
- *   cc -DASM_FUZZ_GEN_CORPUS -DASM_COMPILATION -Iinclude -Isrc \
+ *   cc -DASM_FUZZ_GEN_CORPUS -DASM_COMPILATION -Iinclude -Isrc -Itests \
  *      tests/fuzz/fuzz-fabric-json.c src/asm-*.c \
  *      $(pkg-config --cflags --libs glib-2.0 json-glib-1.0) -lm -o gen
  *   ./gen tests/fuzz/corpus/fabric-json
  */
-#define MIB (G_GUINT64_CONSTANT (1) << 20)
+#define ASM_TEST_NO_CMOCKA
+#include "asm-test.h"
 
-#define OK(call)                                                            \
-  G_STMT_START {                                                            \
-    g_autoptr(GError) error_ = NULL;                                        \
-    GError **error = &error_;                                               \
-    if (!(call))                                                            \
-      die ("%s: %s", #call, error_ ? error_->message : "?");                \
-  } G_STMT_END
+#define MIB (G_GUINT64_CONSTANT (1) << 20)
 
 static void
 write_save (AsmFabric *f, const char *dir, const char *name)
@@ -317,7 +312,7 @@ gen_switch (AsmFabric *f, const char *name, guint64 bw, guint32 lat,
 {
   AsmSwitchSpec spec = { name, bw, lat, cap, ports, pinned };
   AsmId id = 0;
-  OK (asm_fabric_add_switch (f, &spec, &id, error));
+  OK (asm_fabric_add_switch (f, &spec, &id, &error));
   return id;
 }
 
@@ -343,9 +338,9 @@ main (int argc, char **argv)
     g_autoptr(AsmFabric) f = asm_fabric_new ("a", 0, 256 * MIB - 1, MIB,
                                              NULL, NULL);
     s1 = gen_switch (f, "sw1", 1000, 100, 4, 2, FALSE);
-    OK (asm_fabric_add_workload (f, "w1", &w1, error));
+    OK (asm_fabric_add_workload (f, "w1", &w1, &error));
     req.size = 4 * MIB;
-    OK (asm_fabric_request_partition (f, w1, &req, &p1, &virt, error));
+    OK (asm_fabric_request_partition (f, w1, &req, &p1, &virt, &error));
     write_save (f, dir, "one-partition");
   }
   /* two switches, an endpoint and a PF with VFs mapped, migrated, grown */
@@ -356,43 +351,43 @@ main (int argc, char **argv)
     s1 = gen_switch (f, "sw1", 10000, 100, 8, 4, FALSE);
     s2 = gen_switch (f, "sw2", 20000, 300, 8, 4, FALSE);
     OK (asm_fabric_add_device (f, "nic", ASM_DEVICE_ENDPOINT, MIB, s1, 0,
-                               &ep, error));
+                               &ep, &error));
     OK (asm_fabric_add_device (f, "gpu", ASM_DEVICE_PF, 2 * MIB, s1, 1, &pf1,
-                               error));
-    OK (asm_fabric_set_sriov (f, pf1, 4, MIB, error));
-    OK (asm_fabric_create_vf (f, pf1, &vf, error));
-    OK (asm_fabric_add_workload (f, "vm1", &w1, error));
+                               &error));
+    OK (asm_fabric_set_sriov (f, pf1, 4, MIB, &error));
+    OK (asm_fabric_create_vf (f, pf1, &vf, &error));
+    OK (asm_fabric_add_workload (f, "vm1", &w1, &error));
     req.size = 8 * MIB;
     req.preferred_switch = s1;
     req.bandwidth_demand = 500;
-    OK (asm_fabric_request_partition (f, w1, &req, &p1, &virt, error));
-    OK (asm_fabric_map_device (f, p1, ep, &off, error));
-    OK (asm_fabric_map_device (f, p1, pf1, &off, error));
-    OK (asm_fabric_map_device (f, p1, vf, &off, error));
-    OK (asm_fabric_migrate_partition (f, p1, s2, error));
-    OK (asm_fabric_grow_partition (f, p1, 12 * MIB, error));
+    OK (asm_fabric_request_partition (f, w1, &req, &p1, &virt, &error));
+    OK (asm_fabric_map_device (f, p1, ep, &off, &error));
+    OK (asm_fabric_map_device (f, p1, pf1, &off, &error));
+    OK (asm_fabric_map_device (f, p1, vf, &off, &error));
+    OK (asm_fabric_migrate_partition (f, p1, s2, &error));
+    OK (asm_fabric_grow_partition (f, p1, 12 * MIB, &error));
     write_save (f, dir, "devices-migrated");
   }
   /* pinned switches with windows, reserved holes, a bigger window granule */
   {
     g_autoptr(AsmFabric) f = asm_fabric_new ("c", 0, 4096 * MIB - 1, MIB,
                                              NULL, NULL);
-    OK (asm_fabric_reserve_global (f, 0, 16 * MIB - 1, error));
-    OK (asm_fabric_reserve_global (f, 1024 * MIB, 1040 * MIB - 1, error));
+    OK (asm_fabric_reserve_global (f, 0, 16 * MIB - 1, &error));
+    OK (asm_fabric_reserve_global (f, 1024 * MIB, 1040 * MIB - 1, &error));
     g_assert_true (asm_fabric_set_window_granule (f, 8 * MIB, NULL));
     s1 = gen_switch (f, "fw1", 5000, 50, 2, 1, TRUE);
-    OK (asm_fabric_add_window (f, s1, 64 * MIB, 80 * MIB - 1, error));
-    OK (asm_fabric_add_window (f, s1, 128 * MIB, 132 * MIB - 1, error));
+    OK (asm_fabric_add_window (f, s1, 64 * MIB, 80 * MIB - 1, &error));
+    OK (asm_fabric_add_window (f, s1, 128 * MIB, 132 * MIB - 1, &error));
     s2 = gen_switch (f, "dyn", 5000, 2000, 16, 8, FALSE);
-    OK (asm_fabric_add_workload (f, "db", &w1, error));
-    OK (asm_fabric_add_workload (f, "web", &w2, error));
+    OK (asm_fabric_add_workload (f, "db", &w1, &error));
+    OK (asm_fabric_add_workload (f, "web", &w2, &error));
     req = (AsmPartitionRequest) { .size = 4 * MIB, .align = 4 * MIB,
                                   .preferred_switch = s1 };
-    OK (asm_fabric_request_partition (f, w1, &req, &p1, &virt, error));
+    OK (asm_fabric_request_partition (f, w1, &req, &p1, &virt, &error));
     req = (AsmPartitionRequest) { .size = 2 * MIB, .max_latency_ns = 100 };
-    OK (asm_fabric_request_partition (f, w1, &req, &p2, &virt, error));
+    OK (asm_fabric_request_partition (f, w1, &req, &p2, &virt, &error));
     req = (AsmPartitionRequest) { .size = 3 * MIB, .min_bandwidth = 1000 };
-    OK (asm_fabric_request_partition (f, w2, &req, &p3, &virt, error));
+    OK (asm_fabric_request_partition (f, w2, &req, &p3, &virt, &error));
     write_save (f, dir, "pinned-reserved");
   }
   /* a VF transferred to another PF (a redirect entry) */
@@ -403,17 +398,17 @@ main (int argc, char **argv)
     s1 = gen_switch (f, "sw1", 10000, 100, 8, 4, FALSE);
     s2 = gen_switch (f, "sw2", 10000, 100, 8, 4, FALSE);
     OK (asm_fabric_add_device (f, "pf1", ASM_DEVICE_PF, MIB, s1, 0, &pf1,
-                               error));
+                               &error));
     OK (asm_fabric_add_device (f, "pf2", ASM_DEVICE_PF, MIB, s2, 0, &pf2,
-                               error));
-    OK (asm_fabric_set_sriov (f, pf1, 2, 64 * 1024, error));
-    OK (asm_fabric_set_sriov (f, pf2, 2, 64 * 1024, error));
-    OK (asm_fabric_create_vf (f, pf1, &vf, error));
-    OK (asm_fabric_add_workload (f, "vm", &w1, error));
+                               &error));
+    OK (asm_fabric_set_sriov (f, pf1, 2, 64 * 1024, &error));
+    OK (asm_fabric_set_sriov (f, pf2, 2, 64 * 1024, &error));
+    OK (asm_fabric_create_vf (f, pf1, &vf, &error));
+    OK (asm_fabric_add_workload (f, "vm", &w1, &error));
     req = (AsmPartitionRequest) { .size = 4 * MIB, .preferred_switch = s1 };
-    OK (asm_fabric_request_partition (f, w1, &req, &p1, &virt, error));
-    OK (asm_fabric_map_device (f, p1, vf, &off, error));
-    OK (asm_fabric_transfer_vf (f, vf, pf2, &nvf, error));
+    OK (asm_fabric_request_partition (f, w1, &req, &p1, &virt, &error));
+    OK (asm_fabric_map_device (f, p1, vf, &off, &error));
+    OK (asm_fabric_transfer_vf (f, vf, pf2, &nvf, &error));
     write_save (f, dir, "vf-transferred");
   }
   /* usage samples, a rebalance, a released partition, a journal position */
@@ -423,20 +418,20 @@ main (int argc, char **argv)
                                              sim, NULL);
     AsmRebalanceReport rep;
     remove (journal);
-    OK (asm_fabric_set_journal (f, journal, error));
+    OK (asm_fabric_set_journal (f, journal, &error));
     s1 = gen_switch (f, "sw1", 10000, 100, 8, 4, FALSE);
     s2 = gen_switch (f, "sw2", 10000, 500, 8, 4, FALSE);
     s3 = gen_switch (f, "sw3", 100, 10, 1, 0, FALSE);
-    OK (asm_fabric_add_workload (f, "grower", &w1, error));
-    OK (asm_fabric_add_workload (f, "gone", &w2, error));
+    OK (asm_fabric_add_workload (f, "grower", &w1, &error));
+    OK (asm_fabric_add_workload (f, "gone", &w2, &error));
     req = (AsmPartitionRequest) { .size = 2 * MIB };
-    OK (asm_fabric_request_partition (f, w1, &req, &p1, &virt, error));
-    OK (asm_fabric_request_partition (f, w2, &req, &p2, &virt, error));
-    OK (asm_fabric_record_usage (f, w1, 1.0, 1 * MIB, error));
-    OK (asm_fabric_record_usage (f, w1, 2.0, 2 * MIB, error));
-    OK (asm_fabric_record_usage (f, w1, 3.5, 3 * MIB + 12345, error));
-    OK (asm_fabric_rebalance (f, 2.0, &rep, error));
-    OK (asm_fabric_release_partition (f, p2, error));
+    OK (asm_fabric_request_partition (f, w1, &req, &p1, &virt, &error));
+    OK (asm_fabric_request_partition (f, w2, &req, &p2, &virt, &error));
+    OK (asm_fabric_record_usage (f, w1, 1.0, 1 * MIB, &error));
+    OK (asm_fabric_record_usage (f, w1, 2.0, 2 * MIB, &error));
+    OK (asm_fabric_record_usage (f, w1, 3.5, 3 * MIB + 12345, &error));
+    OK (asm_fabric_rebalance (f, 2.0, &rep, &error));
+    OK (asm_fabric_release_partition (f, p2, &error));
     write_save (f, dir, "usage-released");
     asm_fabric_set_journal (f, NULL, NULL);
     remove (journal);
