@@ -1,0 +1,1315 @@
+/* asmctl-script-pci-fabric.c: the `asmctl script` commands on PCI bus sets
+ * and fabrics
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The handlers of pci, controller, hotplug, group, reserve, reserve-slot,
+ * reserve-next, autogrow, release, list and probe (PCI bus sets) and of
+ * fabric, load, reserve, switch, window, device, sriov, vf, workload,
+ * partition, map, translate, migrate, grow, release-partition,
+ * transfer-vf, usage, predict, rebalance, the simulator's faults (fail,
+ * crash, clear, calls, verify) and save (fabrics), with their part of the
+ * command table.  The interpreter that runs them is asmctl-script.c; the
+ * rules every handler follows are written there.
+ */
+#include "asmctl-script.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* PCI bus sets                                                         */
+
+static const struct {
+  const char *name;
+  const char *alias;
+  AsmPciConnectFlags bit;
+} pci_flag_names[] = {
+  { "pci-device", NULL, ASM_PCI_CONNECT_TYPE_PCI_DEVICE },
+  { "pcie-device", NULL, ASM_PCI_CONNECT_TYPE_PCIE_DEVICE },
+  { "pcie-root-port", NULL, ASM_PCI_CONNECT_TYPE_PCIE_ROOT_PORT },
+  { "pcie-switch-upstream-port", NULL,
+    ASM_PCI_CONNECT_TYPE_PCIE_SWITCH_UPSTREAM_PORT },
+  { "pcie-switch-downstream-port", NULL,
+    ASM_PCI_CONNECT_TYPE_PCIE_SWITCH_DOWNSTREAM_PORT },
+  { "dmi-to-pci-bridge", NULL, ASM_PCI_CONNECT_TYPE_DMI_TO_PCI_BRIDGE },
+  { "pci-expander-bus", NULL, ASM_PCI_CONNECT_TYPE_PCI_EXPANDER_BUS },
+  { "pcie-expander-bus", NULL, ASM_PCI_CONNECT_TYPE_PCIE_EXPANDER_BUS },
+  { "pci-bridge", NULL, ASM_PCI_CONNECT_TYPE_PCI_BRIDGE },
+  { "pcie-to-pci-bridge", NULL, ASM_PCI_CONNECT_TYPE_PCIE_TO_PCI_BRIDGE },
+  { "auto", "autoassign", ASM_PCI_CONNECT_AUTOASSIGN },
+  { "hotplug", "hotpluggable", ASM_PCI_CONNECT_HOTPLUGGABLE },
+  { "integrated", NULL, ASM_PCI_CONNECT_INTEGRATED },
+  { "aggregate", "aggregate-slot", ASM_PCI_CONNECT_AGGREGATE_SLOT },
+};
+
+/* FLAGS: names joined by ',' ("pcie-device,auto,hotplug") */
+static gboolean
+parse_pci_flags (const char *text, AsmPciConnectFlags *out, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
+  AsmPciConnectFlags flags = 0;
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      guint k;
+      for (k = 0; k < G_N_ELEMENTS (pci_flag_names); k++)
+        if (strcmp (parts[i], pci_flag_names[k].name) == 0 ||
+            (pci_flag_names[k].alias != NULL &&
+             strcmp (parts[i], pci_flag_names[k].alias) == 0))
+          break;
+      if (k == G_N_ELEMENTS (pci_flag_names))
+        return asmctl_script_syntax (
+            error,
+            "FLAGS: '%s' is not a PCI connect flag (a device type such as "
+            "pci-device, pcie-device, pcie-root-port, pci-bridge, ..., or "
+            "auto, hotplug, integrated, aggregate)",
+            parts[i]);
+      flags |= pci_flag_names[k].bit;
+    }
+  *out = flags;
+  return TRUE;
+}
+
+static gboolean
+parse_pci_addr (const char *text, AsmPciAddr *out, GError **error)
+{
+  GError *local = NULL;
+
+  if (!asm_pci_addr_parse (text, out, &local))
+    {
+      asmctl_script_syntax (error, "%s", local->message);
+      g_error_free (local);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_pci_model (const char *text, AsmPciControllerModel *out, GError **error)
+{
+  GError *local = NULL;
+
+  if (!asm_pci_controller_model_from_string (text, out, &local))
+    {
+      asmctl_script_syntax (error,
+                            "MODEL: %s (pci-root, pcie-root, pci-bridge, "
+                            "dmi-to-pci-bridge, pcie-root-port, "
+                            "pcie-switch-upstream-port, "
+                            "pcie-switch-downstream-port, pci-expander-bus, "
+                            "pcie-expander-bus or pcie-to-pci-bridge)",
+                            local->message);
+      g_error_free (local);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+pci_track (Obj *o, guint32 index)
+{
+  guint i = 0;
+
+  while (i < o->pci_indexes->len &&
+         g_array_index (o->pci_indexes, guint32, i) < index)
+    i++;
+  if (i < o->pci_indexes->len &&
+      g_array_index (o->pci_indexes, guint32, i) == index)
+    return;
+  g_array_insert_val (o->pci_indexes, i, index);
+}
+
+/* forget the controllers that a rolled-back growth added */
+static void
+pci_untrack_missing (Obj *o)
+{
+  for (guint i = o->pci_indexes->len; i-- > 0;)
+    if (!asm_pci_bus_set_get_controller (
+            o->pci, g_array_index (o->pci_indexes, guint32, i), NULL))
+      g_array_remove_index (o->pci_indexes, i);
+}
+
+static char *
+format_pci (const AsmPciAddr *addr)
+{
+  return asm_pci_addr_format (addr);
+}
+
+/* "pci.1, bus 0000:01" */
+static char *
+describe_bus (Obj *o, guint32 index)
+{
+  AsmPciControllerInfo info;
+  g_autofree char *name = asm_pci_bus_set_get_controller_name (o->pci, index);
+
+  ASMCTL_MUST (asm_pci_bus_set_get_controller (o->pci, index, &info));
+  return g_strdup_printf ("%s, bus %04x:%02x", name, info.domain, info.bus);
+}
+
+static gboolean
+pci_grow_cb (AsmPciBusSet *set, AsmPciConnectFlags flags, gpointer user_data,
+             GError **error)
+{
+  Obj *o = user_data;
+  guint32 index = 0;
+  AsmPciAddr at;
+  g_autofree char *where = NULL;
+
+  if (o->pci_indexes->len > 0)
+    index = g_array_index (o->pci_indexes, guint32, o->pci_indexes->len - 1);
+  if (index == G_MAXUINT32)
+    return asmctl_script_fail (error, ASM_ERROR_NO_SPACE,
+                               "no controller index is left");
+  index++;
+  if (!asm_pci_bus_set_add_controller_next (set, index, o->pci_grow_model,
+                                            o->pci_grow_domain, &at, error))
+    return FALSE;
+  pci_track (o, index);
+  where = format_pci (&at);
+  g_string_append_printf (
+      o->pci_grown, ", added controller %u %s at %s", index,
+      asm_pci_controller_model_to_string (o->pci_grow_model), where);
+  return TRUE;
+}
+
+Obj *
+asmctl_script_pci_obj_new (Script *s, const char *name)
+{
+  Obj *o = asmctl_script_obj_add (s, name, OBJ_PCI);
+
+  o->pci_indexes = g_array_new (FALSE, FALSE, sizeof (guint32));
+  o->pci_grown = g_string_new (NULL);
+  return o;
+}
+
+void
+asmctl_script_pci_set_autogrow (Obj *o, gboolean on,
+                                AsmPciControllerModel model, guint32 domain)
+{
+  o->pci_grow = on;
+  o->pci_grow_model = model;
+  o->pci_grow_domain = domain;
+  asm_pci_bus_set_set_grow_func (o->pci, on ? pci_grow_cb : NULL,
+                                 on ? o : NULL, NULL);
+}
+
+gboolean
+asmctl_script_cmd_pci (Script *s, Args *a, Obj *unused, GError **error)
+{
+  Obj *o;
+
+  if (!asmctl_script_check_new_name (s, a->pos[0], error))
+    return FALSE;
+  o = asmctl_script_pci_obj_new (s, a->pos[0]);
+  o->pci = asm_pci_bus_set_new ();
+  return TRUE;
+}
+
+/* controller PCS INDEX MODEL [ADDR | next [domain=D]] */
+static gboolean
+cmd_controller (Script *s, Args *a, Obj *o, GError **error)
+{
+  guint32 index, domain = 0;
+  AsmPciControllerModel model;
+  AsmPciAddr at;
+  gboolean next = a->n_pos > 3 && strcmp (a->pos[3], "next") == 0;
+  g_autofree char *bus = NULL;
+
+  if (!asmctl_script_num32 ("INDEX", a->pos[1], &index, error) ||
+      !parse_pci_model (a->pos[2], &model, error))
+    return FALSE;
+  if (asmctl_script_opt (a, "domain") != NULL && !next)
+    return asmctl_script_syntax (error, "domain= goes with 'next' (controller "
+                                        "PCS INDEX MODEL next domain=D)");
+  if (!asmctl_script_opt_num32 (a, "domain", &domain, error))
+    return FALSE;
+  if (a->n_pos > 3 && !next && !parse_pci_addr (a->pos[3], &at, error))
+    return FALSE;
+
+  if (next)
+    {
+      if (!asm_pci_bus_set_add_controller_next (o->pci, index, model, domain,
+                                                &at, error))
+        return FALSE;
+    }
+  else if (!asm_pci_bus_set_add_controller (o->pci, index, model,
+                                            a->n_pos > 3 ? &at : NULL, error))
+    return FALSE;
+  pci_track (o, index);
+  bus = describe_bus (o, index);
+  if (a->n_pos > 3)
+    {
+      g_autofree char *where = format_pci (&at);
+      asmctl_script_emit (s, "%s: controller %u %s at %s -> %s", o->name, index,
+                          asm_pci_controller_model_to_string (model), where,
+                          bus);
+    }
+  else
+    asmctl_script_emit (s, "%s: controller %u %s -> %s", o->name, index,
+                        asm_pci_controller_model_to_string (model), bus);
+  return TRUE;
+}
+
+static gboolean
+cmd_hotplug (Script *s, Args *a, Obj *o, GError **error)
+{
+  guint32 index;
+  gboolean on;
+
+  if (!asmctl_script_num32 ("INDEX", a->pos[1], &index, error))
+    return FALSE;
+  if (strcmp (a->pos[2], "on") == 0)
+    on = TRUE;
+  else if (strcmp (a->pos[2], "off") == 0)
+    on = FALSE;
+  else
+    return asmctl_script_syntax (error,
+                                 "hotplug: '%s' is neither 'on' nor 'off'",
+                                 a->pos[2]);
+  return asm_pci_bus_set_set_hotplug (o->pci, index, on, error);
+}
+
+static gboolean
+cmd_group (Script *s, Args *a, Obj *o, GError **error)
+{
+  guint32 index, group;
+
+  return asmctl_script_num32 ("INDEX", a->pos[1], &index, error) &&
+         asmctl_script_num32 ("GROUP", a->pos[2], &group, error) &&
+         asm_pci_bus_set_set_isolation_group (o->pci, index, group,
+                                              asmctl_script_has_flag (a,
+                                                                      "locked"),
+                                              error);
+}
+
+static gboolean
+cmd_pci_reserve (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmPciAddr addr;
+  AsmPciConnectFlags flags;
+  guint32 group = 0;
+  gboolean slot = strcmp (a->verb, "reserve-slot") == 0;
+
+  if (!parse_pci_addr (a->pos[1], &addr, error) ||
+      !parse_pci_flags (a->pos[2], &flags, error) ||
+      !asmctl_script_opt_num32 (a, "group", &group, error))
+    return FALSE;
+  if (slot)
+    return asm_pci_bus_set_reserve_slot (o->pci, &addr, flags,
+                                         asmctl_script_has_flag (a, "config"),
+                                         error);
+  return asm_pci_bus_set_reserve_addr_full (o->pci, &addr, flags, group,
+                                            asmctl_script_has_flag (a,
+                                                                    "config"),
+                                            error);
+}
+
+static gboolean
+cmd_reserve_next (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmPciAddr addr;
+  AsmPciConnectFlags flags;
+  guint32 group = 0;
+  g_autofree char *text = NULL;
+  gboolean ok;
+
+  if (!parse_pci_flags (a->pos[1], &flags, error) ||
+      !asmctl_script_opt_num32 (a, "group", &group, error))
+    return FALSE;
+  g_string_truncate (o->pci_grown, 0);
+  ok = asm_pci_bus_set_reserve_next_full (o->pci, flags, group, &addr, error);
+  pci_untrack_missing (o);
+  if (!ok)
+    return FALSE;
+  text = format_pci (&addr);
+  if (asmctl_script_opt (a, "group") != NULL)
+    asmctl_script_emit (s, "%s: reserve-next %s group=%u -> %s%s", o->name,
+                        a->pos[1], group, text, o->pci_grown->str);
+  else
+    asmctl_script_emit (s, "%s: reserve-next %s -> %s%s", o->name, a->pos[1],
+                        text, o->pci_grown->str);
+  return TRUE;
+}
+
+/* autogrow PCS MODEL [domain=D] | autogrow PCS off */
+static gboolean
+cmd_autogrow (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmPciControllerModel model;
+  guint32 domain = 0;
+
+  if (strcmp (a->pos[1], "off") == 0)
+    {
+      if (asmctl_script_opt (a, "domain") != NULL)
+        return asmctl_script_syntax (error, "domain= goes with a MODEL, not "
+                                            "with 'off'");
+      asmctl_script_pci_set_autogrow (o, FALSE, 0, 0);
+      return TRUE;
+    }
+  if (!parse_pci_model (a->pos[1], &model, error) ||
+      !asmctl_script_opt_num32 (a, "domain", &domain, error))
+    return FALSE;
+  if (asm_pci_controller_model_is_root (model))
+    return asmctl_script_fail (error, ASM_ERROR_INVALID,
+                               "%s: autogrow needs a model that plugs into a "
+                               "bus, not the root %s",
+                               o->name, a->pos[1]);
+  asmctl_script_pci_set_autogrow (o, TRUE, model, domain);
+  return TRUE;
+}
+
+static gboolean
+cmd_pci_release (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmPciAddr addr;
+
+  return parse_pci_addr (a->pos[1], &addr, error) &&
+         asm_pci_bus_set_release_addr (o->pci, &addr, error);
+}
+
+static gboolean
+collect_pci (const AsmPciAddr *addr, gpointer user_data)
+{
+  g_autofree char *text = format_pci (addr);
+
+  g_ptr_array_add (user_data, g_strdup_printf ("  %s", text));
+  return TRUE;
+}
+
+static gboolean
+cmd_pci_list (Script *s, Args *a, Obj *o, GError **error)
+{
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+
+  asm_pci_bus_set_foreach_reserved (o->pci, collect_pci, lines);
+  asmctl_script_emit (s, "%s: list -> %" G_GUINT64_FORMAT " reserved", o->name,
+                      asm_pci_bus_set_get_n_reserved (o->pci));
+  asmctl_script_emit_lines (s, lines);
+  return TRUE;
+}
+
+static gboolean
+cmd_pci_probe (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmPciAddr addr;
+  g_autofree char *text = NULL;
+  GString *state;
+
+  if (!parse_pci_addr (a->pos[1], &addr, error))
+    return FALSE;
+  text = format_pci (&addr);
+  if (!asm_pci_bus_set_find_controller (o->pci, addr.domain, addr.bus, NULL))
+    {
+      asmctl_script_emit (s, "%s: probe %s -> no such bus", o->name, text);
+      return TRUE;
+    }
+  state = g_string_new (asm_pci_bus_set_is_reserved (o->pci, &addr)
+                            ? "reserved" : "free");
+  if (asm_pci_bus_set_is_aggregate_slot (o->pci, &addr))
+    g_string_append (state, ", aggregate slot");
+  if (asm_pci_bus_set_is_multifunction (o->pci, &addr))
+    g_string_append (state, ", multifunction");
+  asmctl_script_emit (s, "%s: probe %s -> %s", o->name, text, state->str);
+  g_string_free (state, TRUE);
+  return TRUE;
+}
+
+void
+asmctl_script_show_pci (Script *s, Obj *o)
+{
+  asmctl_script_emit (s,
+                      "%s: show -> %u controller%s, %" G_GUINT64_FORMAT
+                      " reserved",
+                      o->name, o->pci_indexes->len,
+                      o->pci_indexes->len == 1 ? "" : "s",
+                      asm_pci_bus_set_get_n_reserved (o->pci));
+  for (guint i = 0; i < o->pci_indexes->len; i++)
+    {
+      guint32 index = g_array_index (o->pci_indexes, guint32, i);
+      AsmPciControllerInfo info;
+      g_autofree char *name = asm_pci_bus_set_get_controller_name (o->pci,
+                                                                   index);
+      g_autofree char *at = NULL;
+
+      ASMCTL_MUST (asm_pci_bus_set_get_controller (o->pci, index, &info));
+      if (!info.is_root)
+        at = format_pci (&info.plugged_at);
+      asmctl_script_emit (s,
+                          "  %u %s %s%s%s: bus %04x:%02x, slots "
+                          "0x%02x-0x%02x%s, group %u%s, %u reserved",
+                          index,
+                          asm_pci_controller_model_to_string (info.model), name,
+                          at ? " at " : "", at ? at : "", info.domain, info.bus,
+                          info.min_slot, info.max_slot,
+                          (info.accepts & ASM_PCI_CONNECT_HOTPLUGGABLE)
+                              ? ", hotplug"
+                              : "",
+                          info.isolation_group,
+                          info.isolation_locked ? " (locked)" : "",
+                          info.n_reserved);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Fabrics                                                              */
+
+/* Switches and devices are found by their names in the fabric; workloads
+ * and partitions by the names the script gave them.  A number in place of
+ * a name is an id, passed to the library as it is. */
+
+static gboolean
+fab_switch (Obj *o, const char *text, AsmId *out, GError **error)
+{
+  if (g_ascii_isdigit (text[0]))
+    return asmctl_script_num32 ("SWITCH", text, out, error);
+  if (!asm_fabric_find_switch (o->fabric, text, out))
+    return asmctl_script_fail (error, ASM_ERROR_NOT_FOUND,
+                               "%s: no switch named '%s'", o->name, text);
+  return TRUE;
+}
+
+static gboolean
+find_device (Obj *o, const char *name, AsmId *out)
+{
+  g_autoptr (GArray) ids = asm_fabric_list (o->fabric, ASM_FABRIC_DEVICES);
+
+  for (guint i = 0; i < ids->len; i++)
+    {
+      AsmDeviceInfo info;
+      if (asm_fabric_get_device_info (o->fabric, g_array_index (ids, AsmId, i),
+                                      &info) &&
+          strcmp (info.name, name) == 0)
+        {
+          *out = info.id;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static gboolean
+fab_device (Obj *o, const char *text, AsmId *out, GError **error)
+{
+  if (g_ascii_isdigit (text[0]))
+    return asmctl_script_num32 ("DEVICE", text, out, error);
+  if (!find_device (o, text, out))
+    return asmctl_script_fail (error, ASM_ERROR_NOT_FOUND,
+                               "%s: no device named '%s'", o->name, text);
+  return TRUE;
+}
+
+static gboolean
+fab_named (Obj *o, GHashTable *names, const char *what, const char *text,
+           AsmId *out, GError **error)
+{
+  gpointer id;
+
+  *out = ASM_ID_NONE;
+  if (g_ascii_isdigit (text[0]))
+    return asmctl_script_num32 (what, text, out, error);
+  if (!g_hash_table_lookup_extended (names, text, NULL, &id))
+    return asmctl_script_fail (error, ASM_ERROR_NOT_FOUND,
+                               "%s: no %s named '%s'", o->name, what, text);
+  *out = GPOINTER_TO_UINT (id);
+  return TRUE;
+}
+
+static gboolean
+fab_workload (Obj *o, const char *text, AsmId *out, GError **error)
+{
+  return fab_named (o, o->workloads, "workload", text, out, error);
+}
+
+static gboolean
+fab_partition (Obj *o, const char *text, AsmId *out, GError **error)
+{
+  return fab_named (o, o->partitions, "partition", text, out, error);
+}
+
+static char *
+switch_name (Obj *o, AsmId id)
+{
+  AsmSwitchInfo info;
+
+  if (asm_fabric_get_switch_info (o->fabric, id, &info))
+    return g_strdup (info.name);
+  return g_strdup_printf ("%u", id);
+}
+
+static char *
+device_name (Obj *o, AsmId id)
+{
+  AsmDeviceInfo info;
+
+  if (asm_fabric_get_device_info (o->fabric, id, &info))
+    return g_strdup (info.name);
+  return g_strdup_printf ("%u", id);
+}
+
+static char *
+id_name (GHashTable *names, AsmId id)
+{
+  const char *name = g_hash_table_lookup (names, GUINT_TO_POINTER (id));
+
+  return name != NULL ? g_strdup (name) : g_strdup_printf ("%u", id);
+}
+
+static gboolean
+need_sim (Obj *o, GError **error)
+{
+  if (o->sim == NULL)
+    return asmctl_script_fail (error, ASM_ERROR_UNSUPPORTED,
+                               "%s: the fabric was loaded without a simulated "
+                               "backend; fault injection needs one",
+                               o->name);
+  return TRUE;
+}
+
+static Obj *
+fabric_obj_new (Script *s, const char *name)
+{
+  Obj *o = asmctl_script_obj_add (s, name, OBJ_FABRIC);
+
+  o->workloads = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  o->workload_names = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  o->partitions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         NULL);
+  o->partition_names = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  return o;
+}
+
+static void
+name_id (GHashTable *by_name, GHashTable *by_id, const char *name, AsmId id)
+{
+  g_hash_table_insert (by_name, g_strdup (name), GUINT_TO_POINTER (id));
+  g_hash_table_insert (by_id, GUINT_TO_POINTER (id), g_strdup (name));
+}
+
+gboolean
+asmctl_script_cmd_fabric (Script *s, Args *a, Obj *unused, GError **error)
+{
+  guint64 first, last, granule, window = 0;
+  g_autoptr (AsmBackend) sim = NULL;
+  g_autoptr (AsmFabric) fabric = NULL;
+  Obj *o;
+
+  if (!asmctl_script_check_new_name (s, a->pos[0], error) ||
+      !asmctl_script_parse_first_last (a, 1, &first, &last, error) ||
+      !asmctl_script_num ("GRANULE", a->pos[3], &granule, error) ||
+      !asmctl_script_opt_num (a, "window", &window, error))
+    return FALSE;
+  sim = asm_sim_backend_new ();
+  fabric = asm_fabric_new (a->pos[0], first, last, granule, sim, error);
+  if (fabric == NULL)
+    return FALSE;
+  if (asmctl_script_opt (a, "window") != NULL)
+    {
+      if (window < granule || (window & (window - 1)) != 0)
+        return asmctl_script_fail (error, ASM_ERROR_INVALID,
+                                   "%s: window=" HEX
+                                   " is not a power of two of at least the "
+                                   "granule " HEX,
+                                   a->pos[0], window, granule);
+      if (!asm_fabric_set_window_granule (fabric, window, error))
+        return FALSE;
+    }
+  o = fabric_obj_new (s, a->pos[0]);
+  o->fabric = g_steal_pointer (&fabric);
+  o->sim = g_steal_pointer (&sim);
+  return TRUE;
+}
+
+/* load NAME FILE: a fabric from `save`, in the model only (no backend) */
+gboolean
+asmctl_script_cmd_load (Script *s, Args *a, Obj *unused, GError **error)
+{
+  g_autofree char *json = NULL;
+  gsize len;
+  g_autoptr (AsmFabric) fabric = NULL;
+  g_autoptr (JsonParser) parser = NULL;
+  GError *local = NULL;
+  JsonNode *root;
+  Obj *o;
+
+  if (!asmctl_script_check_new_name (s, a->pos[0], error))
+    return FALSE;
+  if (!g_file_get_contents (a->pos[1], &json, &len, &local))
+    {
+      /* a missing file is not-found, any other file error failed */
+      asmctl_script_fail (error,
+                          g_error_matches (local, G_FILE_ERROR,
+                                           G_FILE_ERROR_NOENT)
+                              ? ASM_ERROR_NOT_FOUND
+                              : ASM_ERROR_FAILED,
+                          "%s: %s", a->pos[0], local->message);
+      g_error_free (local);
+      return FALSE;
+    }
+  fabric = asm_fabric_restore (json, (gssize) len, NULL, error);
+  if (fabric == NULL)
+    return FALSE;
+  o = fabric_obj_new (s, a->pos[0]);
+  o->fabric = g_steal_pointer (&fabric);
+
+  /* the workloads' names are in the saved state; partitions have none */
+  parser = json_parser_new ();
+  if (json_parser_load_from_data (parser, json, (gssize) len, NULL) &&
+      (root = json_parser_get_root (parser)) != NULL &&
+      JSON_NODE_HOLDS_OBJECT (root))
+    {
+      JsonObject *top = json_node_get_object (root);
+      JsonArray *wl = json_object_has_member (top, "workloads")
+                          ? json_object_get_array_member (top, "workloads")
+                          : NULL;
+      for (guint i = 0; wl != NULL && i < json_array_get_length (wl); i++)
+        {
+          JsonObject *w = json_array_get_object_element (wl, i);
+          if (w != NULL && json_object_has_member (w, "id") &&
+              json_object_has_member (w, "name"))
+            name_id (o->workloads, o->workload_names,
+                     json_object_get_string_member (w, "name"),
+                     (AsmId) json_object_get_int_member (w, "id"));
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+cmd_fabric_reserve (Script *s, Args *a, Obj *o, GError **error)
+{
+  guint64 first, last;
+
+  return asmctl_script_parse_first_last (a, 1, &first, &last, error) &&
+         asm_fabric_reserve_global (o->fabric, first, last, error);
+}
+
+/* switch F NAME [bw=MB/s] [latency=NS] [table=N] [ports=N] [pinned] */
+static gboolean
+cmd_switch (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmSwitchSpec spec = { 0 };
+  AsmId id;
+
+  spec.name = a->pos[1];
+  spec.bandwidth = 16000;
+  spec.latency_ns = 200;
+  spec.table_capacity = 16;
+  spec.n_ports = 8;
+  spec.pinned = asmctl_script_has_flag (a, "pinned");
+  if (!asmctl_script_valid_name (a->pos[1]))
+    return asmctl_script_syntax (error, "'%s' is not a valid switch name",
+                                 a->pos[1]);
+  if (!asmctl_script_opt_num (a, "bw", &spec.bandwidth, error) ||
+      !asmctl_script_opt_num32 (a, "latency", &spec.latency_ns, error) ||
+      !asmctl_script_opt_num32 (a, "table", &spec.table_capacity, error) ||
+      !asmctl_script_opt_num32 (a, "ports", &spec.n_ports, error) ||
+      !asm_fabric_add_switch (o->fabric, &spec, &id, error))
+    return FALSE;
+  asmctl_script_emit (s, "%s: switch %s -> id %u", o->name, a->pos[1], id);
+  return TRUE;
+}
+
+static gboolean
+cmd_window (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId sw;
+  guint64 first, last;
+
+  return asmctl_script_parse_first_last (a, 2, &first, &last, error) &&
+         fab_switch (o, a->pos[1], &sw, error) &&
+         asm_fabric_add_window (o->fabric, sw, first, last, error);
+}
+
+/* device F NAME SWITCH PORT BAR [pf] */
+static gboolean
+cmd_device (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId sw, id;
+  guint32 port;
+  guint64 bar;
+
+  if (!asmctl_script_valid_name (a->pos[1]))
+    return asmctl_script_syntax (error, "'%s' is not a valid device name",
+                                 a->pos[1]);
+  if (!asmctl_script_num32 ("PORT", a->pos[3], &port, error) ||
+      !asmctl_script_num ("BAR", a->pos[4], &bar, error) ||
+      !fab_switch (o, a->pos[2], &sw, error))
+    return FALSE;
+  if (find_device (o, a->pos[1], &id))
+    return asmctl_script_fail (error, ASM_ERROR_INVALID,
+                               "%s: device %s already exists", o->name,
+                               a->pos[1]);
+  if (!asm_fabric_add_device (o->fabric, a->pos[1],
+                              asmctl_script_has_flag (a, "pf")
+                                  ? ASM_DEVICE_PF
+                                  : ASM_DEVICE_ENDPOINT,
+                              bar, sw, port, &id, error))
+    return FALSE;
+  asmctl_script_emit (s, "%s: device %s -> id %u", o->name, a->pos[1], id);
+  return TRUE;
+}
+
+static gboolean
+cmd_sriov (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId pf;
+  guint32 max_vfs;
+  guint64 bar;
+
+  return asmctl_script_num32 ("MAXVFS", a->pos[2], &max_vfs, error) &&
+         asmctl_script_num ("VFBAR", a->pos[3], &bar, error) &&
+         fab_device (o, a->pos[1], &pf, error) &&
+         asm_fabric_set_sriov (o->fabric, pf, max_vfs, bar, error);
+}
+
+static gboolean
+cmd_vf (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId pf, vf;
+  g_autofree char *name = NULL;
+
+  if (!fab_device (o, a->pos[1], &pf, error) ||
+      !asm_fabric_create_vf (o->fabric, pf, &vf, error))
+    return FALSE;
+  name = device_name (o, vf);
+  asmctl_script_emit (s, "%s: vf %s -> %s (id %u)", o->name, a->pos[1], name,
+                      vf);
+  return TRUE;
+}
+
+static gboolean
+cmd_workload (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId id;
+
+  if (!asmctl_script_valid_name (a->pos[1]))
+    return asmctl_script_syntax (error, "'%s' is not a valid workload name",
+                                 a->pos[1]);
+  if (g_hash_table_contains (o->workloads, a->pos[1]))
+    return asmctl_script_fail (error, ASM_ERROR_INVALID,
+                               "%s: workload %s already exists", o->name,
+                               a->pos[1]);
+  if (!asm_fabric_add_workload (o->fabric, a->pos[1], &id, error))
+    return FALSE;
+  name_id (o->workloads, o->workload_names, a->pos[1], id);
+  asmctl_script_emit (s, "%s: workload %s -> id %u", o->name, a->pos[1], id);
+  return TRUE;
+}
+
+/* partition F NAME WORKLOAD SIZE [align=A] [min-bw=MB/s] [max-latency=NS]
+ *   [prefer=SWITCH] [demand=MB/s] */
+static gboolean
+cmd_partition (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmPartitionRequest req = { 0 };
+  AsmPartitionInfo info;
+  AsmId wl, id;
+  guint64 virt;
+  g_autofree char *sw = NULL;
+
+  if (!asmctl_script_valid_name (a->pos[1]))
+    return asmctl_script_syntax (error, "'%s' is not a valid partition name",
+                                 a->pos[1]);
+  if (!asmctl_script_num ("SIZE", a->pos[3], &req.size, error) ||
+      !asmctl_script_opt_num (a, "align", &req.align, error) ||
+      !asmctl_script_opt_num (a, "min-bw", &req.min_bandwidth, error) ||
+      !asmctl_script_opt_num32 (a, "max-latency", &req.max_latency_ns, error) ||
+      !asmctl_script_opt_num (a, "demand", &req.bandwidth_demand, error))
+    return FALSE;
+  if (g_hash_table_contains (o->partitions, a->pos[1]))
+    return asmctl_script_fail (error, ASM_ERROR_INVALID,
+                               "%s: partition %s already exists", o->name,
+                               a->pos[1]);
+  if (!fab_workload (o, a->pos[2], &wl, error) ||
+      (asmctl_script_opt (a, "prefer") != NULL &&
+       !fab_switch (o, asmctl_script_opt (a, "prefer"), &req.preferred_switch,
+                    error)) ||
+      !asm_fabric_request_partition (o->fabric, wl, &req, &id, &virt, error))
+    return FALSE;
+  name_id (o->partitions, o->partition_names, a->pos[1], id);
+  ASMCTL_MUST (asm_fabric_get_partition_info (o->fabric, id, &info));
+  sw = switch_name (o, info.switch_id);
+  asmctl_script_emit (s,
+                      "%s: partition %s %s " HEX " -> id %u on %s, virtual " HEX
+                      ", physical " HEX,
+                      o->name, a->pos[1], a->pos[2], req.size, id, sw, virt,
+                      info.phys_first);
+  return TRUE;
+}
+
+static gboolean
+cmd_map (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId part, dev;
+  guint64 offset;
+
+  if (!fab_partition (o, a->pos[1], &part, error) ||
+      !fab_device (o, a->pos[2], &dev, error) ||
+      !asm_fabric_map_device (o->fabric, part, dev, &offset, error))
+    return FALSE;
+  asmctl_script_emit (s, "%s: map %s %s -> offset " HEX, o->name, a->pos[1],
+                      a->pos[2], offset);
+  return TRUE;
+}
+
+/* VIRT: a number, or PARTITION[+OFFSET] (the partition's first virtual
+ * address plus OFFSET) */
+static gboolean
+parse_virt (Obj *o, const char *text, guint64 *out, GError **error)
+{
+  g_auto (GStrv) parts = NULL;
+  AsmId part;
+  AsmPartitionInfo info;
+  guint64 offset = 0;
+
+  *out = 0;
+  if (g_ascii_isdigit (text[0]))
+    return asmctl_script_num ("VIRT", text, out, error);
+  parts = g_strsplit (text, "+", 2);
+  if (parts[1] != NULL &&
+      !asmctl_script_num ("VIRT offset", parts[1], &offset, error))
+    return FALSE;
+  if (!fab_partition (o, parts[0], &part, error))
+    return FALSE;
+  if (!asm_fabric_get_partition_info (o->fabric, part, &info))
+    return asmctl_script_fail (error, ASM_ERROR_NOT_FOUND,
+                               "%s: partition %s does not exist (any more)",
+                               o->name, parts[0]);
+  *out = info.virt_first + offset;
+  return TRUE;
+}
+
+static gboolean
+cmd_translate (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId wl;
+  guint64 virt;
+  AsmTranslation t;
+  g_autofree char *sw = NULL, *dev = NULL, *part = NULL;
+
+  if (!fab_workload (o, a->pos[1], &wl, error) ||
+      !parse_virt (o, a->pos[2], &virt, error) ||
+      !asm_fabric_translate (o->fabric, wl, virt, &t, error))
+    return FALSE;
+  sw = switch_name (o, t.switch_id);
+  part = id_name (o->partition_names, t.partition);
+  if (t.device != ASM_ID_NONE)
+    {
+      g_autofree char *name = device_name (o, t.device);
+      dev = g_strdup_printf ("%s+" HEX, name, t.device_offset);
+    }
+  asmctl_script_emit (s,
+                      "%s: translate %s " HEX " -> %s, physical " HEX
+                      ", device %s, partition %s, generation %u%s",
+                      o->name, a->pos[1], virt, sw, t.physical, dev ? dev : "-",
+                      part, t.generation, t.held ? ", held" : "");
+  return TRUE;
+}
+
+static gboolean
+emit_placement (Script *s, Obj *o, const char *what, AsmId part)
+{
+  AsmPartitionInfo info;
+  g_autofree char *sw = NULL;
+
+  ASMCTL_MUST (asm_fabric_get_partition_info (o->fabric, part, &info));
+  sw = switch_name (o, info.switch_id);
+  asmctl_script_emit (s, "%s: %s -> %s, physical " HEX ", size " HEX, o->name,
+                      what, sw, info.phys_first, info.size);
+  return TRUE;
+}
+
+static gboolean
+cmd_migrate (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId part, sw = ASM_ID_NONE;
+  g_autofree char *what = NULL;
+
+  if (!fab_partition (o, a->pos[1], &part, error) ||
+      (a->n_pos > 2 && !fab_switch (o, a->pos[2], &sw, error)) ||
+      !asm_fabric_migrate_partition (o->fabric, part, sw, error))
+    return FALSE;
+  what = g_strdup_printf ("migrate %s%s%s", a->pos[1], a->n_pos > 2 ? " " : "",
+                          a->n_pos > 2 ? a->pos[2] : "");
+  return emit_placement (s, o, what, part);
+}
+
+static gboolean
+cmd_grow (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId part;
+  guint64 size;
+  g_autofree char *what = NULL;
+
+  if (!asmctl_script_num ("SIZE", a->pos[2], &size, error) ||
+      !fab_partition (o, a->pos[1], &part, error) ||
+      !asm_fabric_grow_partition (o->fabric, part, size, error))
+    return FALSE;
+  what = g_strdup_printf ("grow %s " HEX, a->pos[1], size);
+  return emit_placement (s, o, what, part);
+}
+
+static gboolean
+cmd_release_partition (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId part;
+
+  return fab_partition (o, a->pos[1], &part, error) &&
+         asm_fabric_release_partition (o->fabric, part, error);
+}
+
+static gboolean
+cmd_transfer_vf (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId vf, pf, new_vf;
+  g_autofree char *name = NULL;
+
+  if (!fab_device (o, a->pos[1], &vf, error) ||
+      !fab_device (o, a->pos[2], &pf, error) ||
+      !asm_fabric_transfer_vf (o->fabric, vf, pf, &new_vf, error))
+    return FALSE;
+  name = device_name (o, new_vf);
+  asmctl_script_emit (s, "%s: transfer-vf %s %s -> %s (id %u)", o->name,
+                      a->pos[1], a->pos[2], name, new_vf);
+  return TRUE;
+}
+
+static gboolean
+cmd_usage (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId wl;
+  gdouble time;
+  guint64 bytes;
+
+  return asmctl_script_dbl ("TIME", a->pos[2], &time, error) &&
+         asmctl_script_num ("BYTES", a->pos[3], &bytes, error) &&
+         fab_workload (o, a->pos[1], &wl, error) &&
+         asm_fabric_record_usage (o->fabric, wl, time, bytes, error);
+}
+
+static gboolean
+cmd_predict (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId wl;
+  gdouble horizon;
+  guint64 bytes;
+
+  if (!asmctl_script_dbl ("HORIZON", a->pos[2], &horizon, error) ||
+      !fab_workload (o, a->pos[1], &wl, error) ||
+      !asm_fabric_predict (o->fabric, wl, horizon, &bytes, error))
+    return FALSE;
+  asmctl_script_emit (s, "%s: predict %s %s -> " HEX, o->name, a->pos[1],
+                      a->pos[2], bytes);
+  return TRUE;
+}
+
+static gboolean
+cmd_rebalance (Script *s, Args *a, Obj *o, GError **error)
+{
+  gdouble horizon;
+  AsmRebalanceReport rep;
+
+  if (!asmctl_script_dbl ("HORIZON", a->pos[1], &horizon, error) ||
+      !asm_fabric_rebalance (o->fabric, horizon, &rep, error))
+    return FALSE;
+  asmctl_script_emit (s,
+                      "%s: rebalance %s -> examined %u, grown %u, migrated %u, "
+                      "failed %u",
+                      o->name, a->pos[1], rep.n_examined, rep.n_grown,
+                      rep.n_migrated, rep.n_failed);
+  return TRUE;
+}
+
+static const char *const sim_op_names[] = {
+  [ASM_SIM_OP_ANY] = "any",       [ASM_SIM_OP_WINDOWS] = "windows",
+  [ASM_SIM_OP_XLAT] = "xlat",     [ASM_SIM_OP_BIND] = "bind",
+  [ASM_SIM_OP_UNBIND] = "unbind", [ASM_SIM_OP_HOLD] = "hold",
+  [ASM_SIM_OP_VF] = "vf",         [ASM_SIM_OP_FLUSH] = "flush",
+};
+
+/* fail F call N | fail F kind KIND [off] */
+static gboolean
+cmd_fail (Script *s, Args *a, Obj *o, GError **error)
+{
+  if (strcmp (a->pos[1], "call") == 0)
+    {
+      guint64 n;
+      if (asmctl_script_has_flag (a, "off"))
+        return asmctl_script_syntax (error, "'off' goes with 'fail F kind "
+                                            "KIND'; 'fail F call 0' cancels a "
+                                            "pending call fault");
+      if (!asmctl_script_num ("N", a->pos[2], &n, error) ||
+          !need_sim (o, error))
+        return FALSE;
+      asm_sim_fail_call (o->sim, n);
+      return TRUE;
+    }
+  if (strcmp (a->pos[1], "kind") == 0)
+    {
+      guint k;
+      for (k = 0; k < G_N_ELEMENTS (sim_op_names); k++)
+        if (strcmp (a->pos[2], sim_op_names[k]) == 0)
+          break;
+      if (k == G_N_ELEMENTS (sim_op_names))
+        return asmctl_script_syntax (error,
+                                     "KIND: '%s' is not a kind of call (any, "
+                                     "windows, xlat, bind, unbind, hold, vf, "
+                                     "flush)",
+                                     a->pos[2]);
+      if (!need_sim (o, error))
+        return FALSE;
+      asm_sim_fail_kind (o->sim, (AsmSimOp) k,
+                         !asmctl_script_has_flag (a, "off"));
+      return TRUE;
+    }
+  return asmctl_script_syntax (error, "fail: '%s' is neither 'call' nor 'kind'",
+                               a->pos[1]);
+}
+
+static gboolean
+cmd_crash (Script *s, Args *a, Obj *o, GError **error)
+{
+  guint64 n;
+
+  if (!asmctl_script_num ("N", a->pos[1], &n, error) || !need_sim (o, error))
+    return FALSE;
+  asm_sim_crash_after (o->sim, n);
+  o->crash_armed = TRUE;
+  return TRUE;
+}
+
+static gboolean
+cmd_clear (Script *s, Args *a, Obj *o, GError **error)
+{
+  if (!need_sim (o, error))
+    return FALSE;
+  asm_sim_clear_faults (o->sim);
+  return TRUE;
+}
+
+static gboolean
+cmd_calls (Script *s, Args *a, Obj *o, GError **error)
+{
+  if (!need_sim (o, error))
+    return FALSE;
+  asmctl_script_emit (s, "%s: calls -> %" G_GUINT64_FORMAT, o->name,
+                      asm_sim_get_n_calls (o->sim));
+  return TRUE;
+}
+
+static gboolean
+cmd_verify (Script *s, Args *a, Obj *o, GError **error)
+{
+  if (!need_sim (o, error) || !asm_sim_verify (o->sim, o->fabric, error))
+    return FALSE;
+  asmctl_script_emit (s, "%s: verify -> ok", o->name);
+  return TRUE;
+}
+
+/* save F FILE | save F - (to the output) */
+static gboolean
+cmd_save (Script *s, Args *a, Obj *o, GError **error)
+{
+  gsize len;
+  g_autofree char *json = asm_fabric_save (o->fabric, &len);
+  GError *local = NULL;
+
+  if (strcmp (a->pos[1], "-") == 0)
+    {
+      g_auto (GStrv) lines = NULL;
+      guint n;
+
+      while (len > 0 && json[len - 1] == '\n')
+        json[--len] = '\0';
+      lines = g_strsplit (json, "\n", -1);
+      n = g_strv_length (lines);
+      for (guint i = 0; i < n; i++)
+        asmctl_script_emit (s, "%s", lines[i]);
+      return TRUE;
+    }
+  if (!g_file_set_contents (a->pos[1], json, (gssize) len, &local))
+    {
+      asmctl_script_fail (error, ASM_ERROR_FAILED, "%s: %s", o->name,
+                          local->message);
+      g_error_free (local);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+asmctl_script_show_fabric (Script *s, Obj *o)
+{
+  g_autoptr (GArray) sws = asm_fabric_list (o->fabric, ASM_FABRIC_SWITCHES);
+  g_autoptr (GArray) devs = asm_fabric_list (o->fabric, ASM_FABRIC_DEVICES);
+  g_autoptr (GArray) wls = asm_fabric_list (o->fabric, ASM_FABRIC_WORKLOADS);
+  g_autoptr (GArray) parts = asm_fabric_list (o->fabric, ASM_FABRIC_PARTITIONS);
+
+  asmctl_script_emit (s,
+                      "%s: show -> %u switches, %u devices, %u workloads, %u "
+                      "partitions",
+                      o->name, sws->len, devs->len, wls->len, parts->len);
+  for (guint i = 0; i < sws->len; i++)
+    {
+      AsmSwitchInfo si;
+      g_autoptr (GArray) w = NULL;
+      GString *ranges = g_string_new (NULL);
+
+      ASMCTL_MUST (asm_fabric_get_switch_info (o->fabric, g_array_index (sws, AsmId, i),
+                                  &si));
+      w = asm_fabric_get_switch_windows (o->fabric, si.id);
+      for (guint j = 0; j < w->len; j++)
+        g_string_append_printf (ranges, "%s" HEX "-" HEX, j ? " " : "",
+                                g_array_index (w, AsmRange, j).first,
+                                g_array_index (w, AsmRange, j).last);
+      asmctl_script_emit (s,
+                          "  switch %s (id %u)%s: bandwidth %" G_GUINT64_FORMAT
+                          "/%" G_GUINT64_FORMAT
+                          ", latency %u, table %u/%u, ports %u/%u, windows %s, "
+                          "free " HEX ", partitions %u",
+                          si.name, si.id, si.pinned ? " pinned" : "",
+                          si.bandwidth_used, si.bandwidth, si.latency_ns,
+                          si.table_used, si.table_capacity, si.n_ports_used,
+                          si.n_ports, ranges->len ? ranges->str : "-",
+                          si.free_bytes, si.n_partitions);
+      g_string_free (ranges, TRUE);
+    }
+  for (guint i = 0; i < devs->len; i++)
+    {
+      AsmDeviceInfo di;
+      g_autofree char *sw = NULL, *where = NULL, *kind = NULL;
+
+      ASMCTL_MUST (asm_fabric_get_device_info (o->fabric, g_array_index (devs, AsmId, i),
+                                  &di));
+      sw = switch_name (o, di.switch_id);
+      if (di.kind == ASM_DEVICE_PF)
+        kind = g_strdup_printf ("pf (max %u vfs of " HEX ")", di.max_vfs,
+                                di.vf_bar_size);
+      else if (di.kind == ASM_DEVICE_VF)
+        {
+          g_autofree char *pf = device_name (o, di.pf);
+          kind = g_strdup_printf ("vf %u of %s", di.vf_index, pf);
+        }
+      else
+        kind = g_strdup ("endpoint");
+      if (di.partition != ASM_ID_NONE)
+        {
+          g_autofree char *p = id_name (o->partition_names, di.partition);
+          where = g_strdup_printf ("in %s+" HEX, p, di.partition_offset);
+        }
+      asmctl_script_emit (s,
+                          "  device %s (id %u): %s on %s port %u, bar " HEX
+                          ", %s",
+                          di.name, di.id, kind, sw, di.port, di.bar_size,
+                          where ? where : "unmapped");
+    }
+  for (guint i = 0; i < wls->len; i++)
+    {
+      AsmId id = g_array_index (wls, AsmId, i);
+      const char *name = g_hash_table_lookup (o->workload_names,
+                                              GUINT_TO_POINTER (id));
+      if (name != NULL)
+        asmctl_script_emit (s, "  workload %s (id %u)", name, id);
+      else
+        asmctl_script_emit (s, "  workload %u", id);
+    }
+  for (guint i = 0; i < parts->len; i++)
+    {
+      AsmPartitionInfo pi;
+      g_autofree char *name = NULL, *wl = NULL, *sw = NULL;
+      const char *given;
+
+      ASMCTL_MUST (asm_fabric_get_partition_info (o->fabric,
+                                     g_array_index (parts, AsmId, i), &pi));
+      given = g_hash_table_lookup (o->partition_names,
+                                   GUINT_TO_POINTER (pi.id));
+      name = given ? g_strdup_printf ("%s (id %u)", given, pi.id)
+                   : g_strdup_printf ("%u", pi.id);
+      wl = id_name (o->workload_names, pi.workload);
+      sw = switch_name (o, pi.switch_id);
+      asmctl_script_emit (s,
+                          "  partition %s: %s on %s, virtual " HEX "-" HEX
+                          ", physical " HEX ", bandwidth %" G_GUINT64_FORMAT
+                          ", devices %u, generation %u",
+                          name, wl, sw, pi.virt_first,
+                          pi.virt_first + pi.size - 1, pi.phys_first,
+                          pi.bandwidth_demand, pi.n_devices, pi.generation);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Their part of the command table                                      */
+
+const Command asmctl_script_pci_fabric_commands[] = {
+  /* PCI bus sets */
+  { "pci", K_NONE, 1, 1, NULL, NULL, "pci NAME", asmctl_script_cmd_pci },
+  { "controller", OBJ_PCI, 3, 4, NULL, "domain",
+    "controller PCI INDEX MODEL [ADDR | next [domain=D]]", cmd_controller },
+  { "hotplug", OBJ_PCI, 3, 3, NULL, NULL, "hotplug PCI INDEX on|off",
+    cmd_hotplug },
+  { "group", OBJ_PCI, 3, 3, "locked", NULL, "group PCI INDEX GROUP [locked]",
+    cmd_group },
+  { "reserve", OBJ_PCI, 3, 3, "config", "group",
+    "reserve PCI ADDR FLAGS [config] [group=G]", cmd_pci_reserve },
+  { "reserve-slot", OBJ_PCI, 3, 3, "config", NULL,
+    "reserve-slot PCI ADDR FLAGS [config]", cmd_pci_reserve },
+  { "reserve-next", OBJ_PCI, 2, 2, NULL, "group",
+    "reserve-next PCI FLAGS [group=G]", cmd_reserve_next },
+  { "autogrow", OBJ_PCI, 2, 2, NULL, "domain",
+    "autogrow PCI MODEL [domain=D] | autogrow PCI off", cmd_autogrow },
+  { "release", OBJ_PCI, 2, 2, NULL, NULL, "release PCI ADDR",
+    cmd_pci_release },
+  { "list", OBJ_PCI, 1, 1, NULL, NULL, "list PCI", cmd_pci_list },
+  { "probe", OBJ_PCI, 2, 2, NULL, NULL, "probe PCI ADDR", cmd_pci_probe },
+
+  /* fabrics */
+  { "fabric", K_NONE, 4, 4, NULL, "window",
+    "fabric NAME FIRST LAST GRANULE [window=SIZE]", asmctl_script_cmd_fabric },
+  { "load", K_NONE, 2, 2, NULL, NULL, "load NAME FILE",
+    asmctl_script_cmd_load },
+  { "reserve", OBJ_FABRIC, 3, 3, NULL, NULL, "reserve FABRIC FIRST LAST",
+    cmd_fabric_reserve },
+  { "switch", OBJ_FABRIC, 2, 2, "pinned", "bw latency table ports",
+    "switch FABRIC NAME [bw=MB/s] [latency=NS] [table=N] [ports=N] [pinned]",
+    cmd_switch },
+  { "window", OBJ_FABRIC, 4, 4, NULL, NULL,
+    "window FABRIC SWITCH FIRST LAST", cmd_window },
+  { "device", OBJ_FABRIC, 5, 5, "pf", NULL,
+    "device FABRIC NAME SWITCH PORT BAR [pf]", cmd_device },
+  { "sriov", OBJ_FABRIC, 4, 4, NULL, NULL, "sriov FABRIC PF MAXVFS VFBAR",
+    cmd_sriov },
+  { "vf", OBJ_FABRIC, 2, 2, NULL, NULL, "vf FABRIC PF", cmd_vf },
+  { "workload", OBJ_FABRIC, 2, 2, NULL, NULL, "workload FABRIC NAME",
+    cmd_workload },
+  { "partition", OBJ_FABRIC, 4, 4, NULL,
+    "align min-bw max-latency prefer demand",
+    "partition FABRIC NAME WORKLOAD SIZE [align=A] [min-bw=MB/s] "
+    "[max-latency=NS] [prefer=SWITCH] [demand=MB/s]", cmd_partition },
+  { "map", OBJ_FABRIC, 3, 3, NULL, NULL, "map FABRIC PARTITION DEVICE",
+    cmd_map },
+  { "translate", OBJ_FABRIC, 3, 3, NULL, NULL,
+    "translate FABRIC WORKLOAD VIRT|PARTITION[+OFFSET]", cmd_translate },
+  { "migrate", OBJ_FABRIC, 2, 3, NULL, NULL,
+    "migrate FABRIC PARTITION [SWITCH]", cmd_migrate },
+  { "grow", OBJ_FABRIC, 3, 3, NULL, NULL, "grow FABRIC PARTITION SIZE",
+    cmd_grow },
+  { "release-partition", OBJ_FABRIC, 2, 2, NULL, NULL,
+    "release-partition FABRIC PARTITION", cmd_release_partition },
+  { "transfer-vf", OBJ_FABRIC, 3, 3, NULL, NULL,
+    "transfer-vf FABRIC VF PF", cmd_transfer_vf },
+  { "usage", OBJ_FABRIC, 4, 4, NULL, NULL,
+    "usage FABRIC WORKLOAD TIME BYTES", cmd_usage },
+  { "predict", OBJ_FABRIC, 3, 3, NULL, NULL,
+    "predict FABRIC WORKLOAD HORIZON", cmd_predict },
+  { "rebalance", OBJ_FABRIC, 2, 2, NULL, NULL, "rebalance FABRIC HORIZON",
+    cmd_rebalance },
+  { "fail", OBJ_FABRIC, 3, 3, "off", NULL,
+    "fail FABRIC call N | fail FABRIC kind KIND [off]", cmd_fail },
+  { "crash", OBJ_FABRIC, 2, 2, NULL, NULL, "crash FABRIC N", cmd_crash },
+  { "clear", OBJ_FABRIC, 1, 1, NULL, NULL, "clear FABRIC", cmd_clear },
+  { "calls", OBJ_FABRIC, 1, 1, NULL, NULL, "calls FABRIC", cmd_calls },
+  { "verify", OBJ_FABRIC, 1, 1, NULL, NULL, "verify FABRIC", cmd_verify },
+  { "save", OBJ_FABRIC, 2, 2, NULL, NULL, "save FABRIC FILE|-", cmd_save },
+};
+
+const guint asmctl_script_pci_fabric_n_commands =
+    G_N_ELEMENTS (asmctl_script_pci_fabric_commands);
