@@ -56,6 +56,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asm-bug-private.h"
+
 #define MAX_BOX_RUNS (G_GUINT64_CONSTANT (1) << 24)
 
 struct _AsmAddrSpace {
@@ -245,7 +247,8 @@ asm_addr_space_new (const char *name, guint n_dims, const guint8 *dim_bits,
   s->parse = default_parse;
   if (!asm_arena_add_span (s->arena, 0, s->code_max, &err) ||
       !asm_arena_reserve (s->arena, 0, s->code_max, &err))
-    g_error ("%s", err->message); /* cannot fail on an empty arena */
+    ASM_BUG ("%s: a new arena refused to take and reserve the whole code "
+             "range: %s", name, err->message);
   return s;
 }
 
@@ -551,7 +554,7 @@ unplaceholder_run (AsmAddrSpace *s, const AsmRange *run)
        !asm_arena_reserve (s->arena, seg.first, run->first - 1, &err)) ||
       (seg.last > run->last &&
        !asm_arena_reserve (s->arena, run->last + 1, seg.last, &err)))
-    g_error ("%s: pool bookkeeping broken: %s", s->name,
+    ASM_BUG ("%s: pool bookkeeping broken: %s", s->name,
              err ? err->message : "no placeholder");
 }
 
@@ -598,7 +601,8 @@ asm_addr_space_add_pool (AsmAddrSpace *s, const AsmRange *box, GError **error)
     {
       unplaceholder_run (s, &run);
       if (!asm_range_set_add (s->pools, run.first, run.last, &err))
-        g_error ("%s", err->message);
+        ASM_BUG ("%s: the pool set refused a run checked to overlap "
+                 "nothing: %s", s->name, err->message);
     }
   return TRUE;
 }
@@ -715,7 +719,8 @@ asm_addr_space_reserve_box (AsmAddrSpace *s, const AsmRange *box,
     {
       GError *err = NULL;
       if (!asm_arena_reserve (s->arena, run.first, run.last, &err))
-        g_error ("%s", err->message); /* checked above */
+        ASM_BUG ("%s: the arena refused a box checked to be free: %s",
+                 s->name, err->message);
       count_add_range (&s->n_reserved, &s->n_full, run.first, run.last);
     }
   return TRUE;
@@ -900,7 +905,8 @@ asm_addr_space_reserve_any (AsmAddrSpace *s, const AsmRange *within,
   if (!asm_addr_space_find_free (s, within, 0, t, error))
     return FALSE;
   if (!asm_addr_space_reserve (s, t, &err))
-    g_error ("%s", err->message); /* found free just now */
+    ASM_BUG ("%s: the tuple just found free cannot be reserved: %s",
+             s->name, err->message);
   if (out_addr != NULL)
     memcpy (out_addr, t, s->n_dims * sizeof (guint64));
   return TRUE;
@@ -951,7 +957,8 @@ asm_addr_space_release (AsmAddrSpace *s, const guint64 *addr, GError **error)
        !asm_arena_reserve (s->arena, seg.first, code - 1, &err)) ||
       (seg.last > code &&
        !asm_arena_reserve (s->arena, code + 1, seg.last, &err)))
-    g_error ("%s", err->message); /* re-reserving what was just freed */
+    ASM_BUG ("%s: re-reserving the rest of a segment just freed failed: "
+             "%s", s->name, err->message);
   count_sub_one (&s->n_reserved, &s->n_full);
   return TRUE;
 }

@@ -105,6 +105,7 @@
 #include <string.h>
 
 #include "asm-arena-private.h"
+#include "asm-bug-private.h"
 
 #define LEAF_CAP 32
 #define INNER_CAP 32
@@ -650,7 +651,8 @@ node_splice (Node **slot, const Splice *sp, gboolean *changed)
       guint total = l->h.n - removed + sp->n_segs;
       guint tail = l->h.n - pos - removed;
 
-      g_assert (!sp->replace || (pos < l->h.n && l->first[pos] == sp->key));
+      ASM_BUG_UNLESS (!sp->replace ||
+                      (pos < l->h.n && l->first[pos] == sp->key));
       *changed = TRUE; /* the parent compares the leaf's new values */
 
       if (total <= LEAF_CAP)
@@ -682,7 +684,7 @@ node_splice (Node **slot, const Splice *sp, gboolean *changed)
             all[k++] = sp->segs[i];
           for (guint i = pos + removed; i < l->h.n; i++)
             all[k++] = (Seg){ l->first[i], l->last[i], l->kind[i] };
-          g_assert (k == total);
+          ASM_BUG_UNLESS (k == total);
           left_n = total / 2;
           for (guint i = 0; i < total; i++)
             {
@@ -904,7 +906,7 @@ tree_splice (AsmArena *a, const Splice *sp)
   if (a->root == NULL)
     {
       Leaf *l = leaf_new ();
-      g_assert (!sp->replace);
+      ASM_BUG_UNLESS (!sp->replace); /* nothing to replace in no tree */
       a->root = &l->h;
       a->height = 1;
     }
@@ -1150,7 +1152,8 @@ arena_search (const AsmArena *a, const Req *r, guint64 *out_addr)
         return FALSE;
       break;
     default:
-      g_assert_not_reached ();
+      ASM_BUG ("%s: fit %d passed request_validate() but has no search",
+               a->name, (int) r->fit);
     }
   *out_addr = s.addr;
   return TRUE;
@@ -1466,7 +1469,9 @@ asm_arena_remove_span (AsmArena *a, guint64 first, guint64 last,
       return FALSE;
     }
   if (!tree_find (a, first, &f))
-    g_assert_not_reached ();
+    ASM_BUG ("%s: span 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+             "x starts no segment (segments tile the spans, I1)",
+             a->name, first, last);
   if ((f.kind & KIND_MASK) != ASM_SEGMENT_FREE || f.last != last)
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
@@ -1568,7 +1573,8 @@ asm_arena_reserve (AsmArena *a, guint64 first, guint64 last, GError **error)
       return FALSE;
     }
   if (!tree_find (a, first, &f))
-    g_assert_not_reached (); /* spans are tiled (I1) */
+    ASM_BUG ("%s: 0x%" G_GINT64_MODIFIER "x is inside a span but in no "
+             "segment (segments tile the spans, I1)", a->name, first);
   if ((f.kind & KIND_MASK) != ASM_SEGMENT_FREE || f.last < last)
     {
       Seg used = f;
@@ -1699,7 +1705,8 @@ arena_commit_alloc (AsmArena *a, const Req *r, guint64 addr)
   Seg f;
 
   if (!tree_find (a, addr, &f))
-    g_assert_not_reached ();
+    ASM_BUG ("%s: the search chose 0x%" G_GINT64_MODIFIER "x, which is in "
+             "no segment", a->name, addr);
   arena_carve (a, &f, addr, addr + (r->size - 1), ASM_SEGMENT_ALLOCATED);
   if (r->fit == ASM_FIT_NEXT)
     {

@@ -115,6 +115,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "asm-bug-private.h"
 #include "asm-pci-private.h"
 
 #define N_DIMS 4
@@ -243,7 +244,8 @@ space_new (const char *name, guint n_dims, const guint8 *dims)
   AsmAddrSpace *s = asm_addr_space_new (name, n_dims, dims, &err);
 
   if (s == NULL)
-    g_error ("%s", err->message); /* fixed, valid widths */
+    ASM_BUG ("index space %s cannot be made from its fixed widths: %s",
+             name, err->message);
   asm_addr_space_set_formatter (s, format_tuple, NULL, NULL, NULL);
   return s;
 }
@@ -258,10 +260,10 @@ space_clone (AsmAddrSpace *s)
 }
 
 /* Operations that cannot fail on a consistent state. */
-static void
+G_GNUC_NORETURN static void
 broken (AsmAddrSpace *s, GError *err)
 {
-  g_error ("%s: PCI bus set bookkeeping broken: %s",
+  ASM_BUG ("%s: PCI bus set bookkeeping broken: %s",
            asm_addr_space_get_name (s), err ? err->message : "(no error)");
 }
 
@@ -962,7 +964,8 @@ bus_lowest_agg_function (const Bus *b, guint *out_slot, guint *out_function)
             *out_function = f;
             return;
           }
-  g_error ("bus %04x:%02x: aggregate room count broken", b->domain, b->bus);
+  ASM_BUG ("bus %04x:%02x: aggregate room count broken (%u free functions "
+           "counted, none found)", b->domain, b->bus, b->n_agg_free);
 }
 
 static void
@@ -1036,7 +1039,7 @@ find_next (State *st, AsmPciConnectFlags flags, guint32 group,
           if (!asm_addr_space_find_free (e->idle, within, 0, t, NULL))
             continue;
           b = lookup_bus (st, (guint32) t[0], (guint32) t[1]);
-          g_assert (b != NULL && b->n_used == 0);
+          ASM_BUG_UNLESS (b != NULL && b->n_used == 0); /* idle index */
           a = (AsmPciAddr) { b->domain, b->bus, b->min_slot, 0 };
           consider (&found, &best, &a);
         }
@@ -1920,9 +1923,9 @@ controller_at (State *st, const AsmPciAddr *a)
       if (!c->is_root && asm_pci_addr_equal (&c->plugged_at, a))
         return c;
     }
-  g_error ("no controller is plugged at %04x:%02x:%02x.%x", a->domain,
-           a->bus, a->slot, a->function);
-  return NULL;
+  ASM_BUG ("%04x:%02x:%02x.%x is marked as holding a controller, but no "
+           "controller is plugged there", a->domain, a->bus, a->slot,
+           a->function);
 }
 
 /**
