@@ -3,19 +3,9 @@
  * Random sequences of add_pool, reserve, reserve_box, reserve_any (random
  * within boxes, often reaching outside the pools), find_free (0 and 1 whole
  * trailing dimensions), release, is_free, is_pooled, parse/format and clone
- * run on a real space and on a model that keeps one "pooled" and one
- * "reserved" flag per tuple of a small space (at most 512 tuples, so every
- * tuple can be enumerated).  The model answers every question by brute
- * force from DESIGN.md section 4:
- *
- *   - tuples order lexicographically; reserve_any / find_free give the
- *     lowest qualifying tuple inside within (only pooled tuples qualify);
- *   - a value beyond its width, an empty range, a tuple or box not wholly
- *     inside the pools, or an overlapping pool is INVALID; INVALID comes
- *     before IN_USE / NO_SPACE;
- *   - a used tuple is IN_USE, nothing free is NO_SPACE, releasing a free
- *     pooled tuple is NOT_FOUND; a refused call changes nothing;
- *   - reserve_box is all or nothing; release frees exactly one tuple.
+ * run on a real space and on the brute-force model of tests/addr-model.c
+ * (one "pooled" and one "reserved" flag per tuple of a small space; its
+ * theory comment lists the rules it follows).
  *
  * Every answer and error code must equal the model's.  After every step
  * asm_addr_space_check() runs and the reserved count is compared; after
@@ -24,9 +14,10 @@
  * Two slots hold a space each so that clones are exercised: a clone is made
  * into the other slot and both are then changed independently.
  *
- * A seed fixes the shape of the space (seed % N_SHAPES) and the operation
- * stream.  The default run is 30 seeds of 4,000 operations (120,000
- * operations).  On a mismatch the seed, step and operation are printed.
+ * A seed fixes the shape of the space (one of addr_model_shapes) and the
+ * operation stream.  The default run is 30 seeds of 4,000 operations
+ * (120,000 operations).  On a mismatch the seed, step and operation are
+ * printed.
  *
  *   ASM_PROP_SEED=N    run only seed N
  *   ASM_PROP_OPS=N     operations per seed (default 4000)
@@ -46,282 +37,9 @@
 
 #include <asm/asm.h>
 
-#include "asm-test.h"
+#include "addr-model.h"
 
-#define MAX_TUPLES 512
 #define N_SLOTS 2
-
-/* ---------------------------------------------------------------------- */
-/* Shapes                                                                 */
-/* ---------------------------------------------------------------------- */
-
-typedef struct {
-  guint n_dims;
-  guint8 bits[ASM_ADDR_MAX_DIMS];
-} Shape;
-
-static const Shape shapes[] = {
-  { 3, { 2, 3, 3 } },
-  { 4, { 3, 2, 2, 2 } },
-  { 8, { 1, 1, 1, 1, 1, 1, 1, 1 } },
-  { 1, { 8 } },
-  { 3, { 4, 1, 4 } },
-  { 2, { 5, 4 } },
-};
-#define N_SHAPES G_N_ELEMENTS (shapes)
-
-/* ---------------------------------------------------------------------- */
-/* The model                                                              */
-/* ---------------------------------------------------------------------- */
-
-/* Deliberately wrong models, to show that the harness notices. */
-typedef enum {
-  SABOTAGE_NONE,
-  SABOTAGE_ANY_HIGHEST,     /* reserve_any takes the highest free tuple */
-  SABOTAGE_BOX_PARTIAL,     /* a refused box keeps its free tuples */
-  SABOTAGE_BLOCK_FIRST,     /* find_free(k>0) looks at the first tuple only */
-  SABOTAGE_N
-} Sabotage;
-
-typedef struct {
-  guint n_dims;
-  guint64 size[ASM_ADDR_MAX_DIMS];
-  guint n;                       /* number of tuples */
-  guint8 pooled[MAX_TUPLES];
-  guint8 reserved[MAX_TUPLES];
-  guint64 n_reserved;
-  Sabotage sabotage;
-} Model;
-
-/* "ok" is -1; failures are ASM_ERROR codes */
-#define MODEL_OK (-1)
-
-static void
-model_init (Model *m, const Shape *sh, Sabotage sabotage)
-{
-  memset (m, 0, sizeof *m);
-  m->n_dims = sh->n_dims;
-  m->n = 1;
-  for (guint d = 0; d < sh->n_dims; d++)
-    {
-      m->size[d] = G_GUINT64_CONSTANT (1) << sh->bits[d];
-      m->n *= m->size[d];
-    }
-  g_assert (m->n <= MAX_TUPLES);
-  m->sabotage = sabotage;
-}
-
-static guint
-model_index (const Model *m, const guint64 *t)
-{
-  guint64 i = 0;
-  for (guint d = 0; d < m->n_dims; d++)
-    i = i * m->size[d] + t[d];
-  return (guint) i;
-}
-
-static void
-model_tuple (const Model *m, guint i, guint64 *t)
-{
-  for (guint d = m->n_dims; d-- > 0;)
-    {
-      t[d] = i % m->size[d];
-      i /= m->size[d];
-    }
-}
-
-static gboolean
-model_valid_tuple (const Model *m, const guint64 *t)
-{
-  for (guint d = 0; d < m->n_dims; d++)
-    if (t[d] >= m->size[d])
-      return FALSE;
-  return TRUE;
-}
-
-static gboolean
-model_valid_box (const Model *m, const AsmRange *box)
-{
-  for (guint d = 0; d < m->n_dims; d++)
-    if (box[d].first > box[d].last || box[d].last >= m->size[d])
-      return FALSE;
-  return TRUE;
-}
-
-static gboolean
-model_in_box (const Model *m, const AsmRange *box, const guint64 *t)
-{
-  for (guint d = 0; d < m->n_dims; d++)
-    if (t[d] < box[d].first || t[d] > box[d].last)
-      return FALSE;
-  return TRUE;
-}
-
-static int
-model_add_pool (Model *m, const AsmRange *box)
-{
-  guint64 t[ASM_ADDR_MAX_DIMS];
-
-  if (!model_valid_box (m, box))
-    return ASM_ERROR_INVALID;
-  for (guint i = 0; i < m->n; i++)
-    {
-      model_tuple (m, i, t);
-      if (model_in_box (m, box, t) && m->pooled[i])
-        return ASM_ERROR_INVALID;
-    }
-  for (guint i = 0; i < m->n; i++)
-    {
-      model_tuple (m, i, t);
-      if (model_in_box (m, box, t))
-        m->pooled[i] = 1;
-    }
-  return MODEL_OK;
-}
-
-static int
-model_reserve (Model *m, const guint64 *t)
-{
-  guint i;
-
-  if (!model_valid_tuple (m, t))
-    return ASM_ERROR_INVALID;
-  i = model_index (m, t);
-  if (!m->pooled[i])
-    return ASM_ERROR_INVALID;
-  if (m->reserved[i])
-    return ASM_ERROR_IN_USE;
-  m->reserved[i] = 1;
-  m->n_reserved++;
-  return MODEL_OK;
-}
-
-static int
-model_reserve_box (Model *m, const AsmRange *box)
-{
-  guint64 t[ASM_ADDR_MAX_DIMS];
-  gboolean used = FALSE;
-
-  if (!model_valid_box (m, box))
-    return ASM_ERROR_INVALID;
-  for (guint i = 0; i < m->n; i++)
-    {
-      model_tuple (m, i, t);
-      if (!model_in_box (m, box, t))
-        continue;
-      if (!m->pooled[i])
-        return ASM_ERROR_INVALID;
-      used |= m->reserved[i];
-    }
-  if (used && m->sabotage != SABOTAGE_BOX_PARTIAL)
-    return ASM_ERROR_IN_USE;
-  for (guint i = 0; i < m->n; i++)
-    {
-      model_tuple (m, i, t);
-      if (model_in_box (m, box, t) && !m->reserved[i])
-        {
-          m->reserved[i] = 1;
-          m->n_reserved++;
-        }
-    }
-  return used ? ASM_ERROR_IN_USE : MODEL_OK;
-}
-
-static int
-model_find_free (const Model *m, const AsmRange *within, guint k,
-                 guint64 *out)
-{
-  AsmRange full[ASM_ADDR_MAX_DIMS];
-  guint64 t[ASM_ADDR_MAX_DIMS];
-  guint lead, block = 1;
-  int found = -1;
-
-  if (k >= m->n_dims)
-    return ASM_ERROR_INVALID;
-  if (within == NULL)
-    {
-      for (guint d = 0; d < m->n_dims; d++)
-        full[d] = ASM_RANGE (0, m->size[d] - 1);
-      within = full;
-    }
-  if (!model_valid_box (m, within))
-    return ASM_ERROR_INVALID;
-  lead = m->n_dims - k;
-  for (guint d = lead; d < m->n_dims; d++)
-    {
-      if (within[d].first != 0 || within[d].last != m->size[d] - 1)
-        return ASM_ERROR_INVALID;
-      block *= m->size[d];
-    }
-  /* blocks are consecutive indexes, aligned to their size */
-  for (guint i = 0; i < m->n; i += block)
-    {
-      gboolean ok = TRUE;
-      model_tuple (m, i, t);
-      if (!model_in_box (m, within, t))
-        continue;
-      for (guint j = i; j < i + block && ok; j++)
-        {
-          ok = m->pooled[j] && !m->reserved[j];
-          if (m->sabotage == SABOTAGE_BLOCK_FIRST)
-            break;
-        }
-      if (ok)
-        {
-          found = (int) i;
-          if (!(m->sabotage == SABOTAGE_ANY_HIGHEST && k == 0))
-            break;
-        }
-    }
-  if (found < 0)
-    return ASM_ERROR_NO_SPACE;
-  model_tuple (m, (guint) found, out);
-  return MODEL_OK;
-}
-
-static int
-model_reserve_any (Model *m, const AsmRange *within, guint64 *out)
-{
-  int r = model_find_free (m, within, 0, out);
-
-  if (r == MODEL_OK && model_reserve (m, out) != MODEL_OK)
-    g_assert_not_reached ();
-  return r;
-}
-
-static int
-model_release (Model *m, const guint64 *t)
-{
-  guint i;
-
-  if (!model_valid_tuple (m, t))
-    return ASM_ERROR_INVALID;
-  i = model_index (m, t);
-  if (!m->pooled[i])
-    return ASM_ERROR_INVALID;
-  if (!m->reserved[i])
-    return ASM_ERROR_NOT_FOUND;
-  m->reserved[i] = 0;
-  m->n_reserved--;
-  return MODEL_OK;
-}
-
-static gboolean
-model_is_free (const Model *m, const guint64 *t)
-{
-  guint i;
-
-  if (!model_valid_tuple (m, t))
-    return FALSE;
-  i = model_index (m, t);
-  return m->pooled[i] && !m->reserved[i];
-}
-
-static gboolean
-model_is_pooled (const Model *m, const guint64 *t)
-{
-  return model_valid_tuple (m, t) && m->pooled[model_index (m, t)];
-}
 
 /* ---------------------------------------------------------------------- */
 /* Random generation                                                      */
@@ -355,7 +73,7 @@ rng_chance (Rng *r, guint num, guint den)
 /* a value for dimension d: usually valid, sometimes just beyond or far
  * beyond its width */
 static guint64
-gen_value (Rng *r, const Model *m, guint d)
+gen_value (Rng *r, const AddrModel *m, guint d)
 {
   guint k = (guint) rng_below (r, 100);
 
@@ -369,7 +87,7 @@ gen_value (Rng *r, const Model *m, guint d)
 }
 
 static void
-gen_tuple (Rng *r, const Model *m, guint64 *t)
+gen_tuple (Rng *r, const AddrModel *m, guint64 *t)
 {
   for (guint d = 0; d < m->n_dims; d++)
     t[d] = gen_value (r, m, d);
@@ -377,7 +95,7 @@ gen_tuple (Rng *r, const Model *m, guint64 *t)
 
 /* a tuple the model has reserved (if any), else a random one */
 static void
-gen_reserved_tuple (Rng *r, const Model *m, guint64 *t)
+gen_reserved_tuple (Rng *r, const AddrModel *m, guint64 *t)
 {
   if (m->n_reserved > 0)
     {
@@ -385,7 +103,7 @@ gen_reserved_tuple (Rng *r, const Model *m, guint64 *t)
       for (guint i = 0; i < m->n; i++)
         if (m->reserved[i] && k-- == 0)
           {
-            model_tuple (m, i, t);
+            addr_model_tuple (m, i, t);
             return;
           }
     }
@@ -394,19 +112,17 @@ gen_reserved_tuple (Rng *r, const Model *m, guint64 *t)
 
 /* a pooled tuple (if any), else a random one */
 static void
-gen_pooled_tuple (Rng *r, const Model *m, guint64 *t)
+gen_pooled_tuple (Rng *r, const AddrModel *m, guint64 *t)
 {
-  guint n_pooled = 0;
+  guint n_pooled = addr_model_n_pooled (m);
 
-  for (guint i = 0; i < m->n; i++)
-    n_pooled += m->pooled[i];
   if (n_pooled > 0)
     {
       guint64 k = rng_below (r, n_pooled);
       for (guint i = 0; i < m->n; i++)
         if (m->pooled[i] && k-- == 0)
           {
-            model_tuple (m, i, t);
+            addr_model_tuple (m, i, t);
             return;
           }
     }
@@ -416,7 +132,7 @@ gen_pooled_tuple (Rng *r, const Model *m, guint64 *t)
 /* a tuple for reserve / release: mostly pooled or reserved ones, so that
  * the calls do not mostly fail INVALID */
 static void
-gen_target (Rng *r, const Model *m, guint reserved_pct, guint pooled_pct,
+gen_target (Rng *r, const AddrModel *m, guint reserved_pct, guint pooled_pct,
             guint64 *t)
 {
   guint k = (guint) rng_below (r, 100);
@@ -432,7 +148,7 @@ gen_target (Rng *r, const Model *m, guint reserved_pct, guint pooled_pct,
 /* A random box.  @small: ranges biased to short (for pools and boxes to
  * reserve); otherwise anything (for within).  Sometimes malformed. */
 static void
-gen_box (Rng *r, const Model *m, gboolean small, AsmRange *box)
+gen_box (Rng *r, const AddrModel *m, gboolean small, AsmRange *box)
 {
   for (guint d = 0; d < m->n_dims; d++)
     {
@@ -519,14 +235,14 @@ static const guint op_weights[OP_N] = {
 };
 
 typedef struct {
-  const Shape *shape;
+  const AddrShape *shape;
   guint64 seed;
   guint64 step;
   Rng rng;
   AsmAddrSpace *space[N_SLOTS];
-  Model model[N_SLOTS];
+  AddrModel model[N_SLOTS];
   guint cur;
-  Sabotage sabotage;
+  AddrSabotage sabotage;
   gboolean trace;
   gboolean quiet;      /* no report (sabotage runs) */
   GString *why;        /* the mismatch */
@@ -537,37 +253,6 @@ typedef struct {
 
 /* outcome counts per operation, for ASM_PROP_STATS=1: [op][code + 1] */
 static guint64 outcome[OP_N][ASM_ERROR_FAILED + 2];
-
-static guint64
-env_u64 (const char *name, guint64 def)
-{
-  const char *v = g_getenv (name);
-  return v != NULL && *v != '\0' ? g_ascii_strtoull (v, NULL, 0) : def;
-}
-
-static void
-append_tuple (GString *s, guint n, const guint64 *t)
-{
-  g_string_append_c (s, '(');
-  for (guint d = 0; d < n; d++)
-    g_string_append_printf (s, "%s%" G_GUINT64_FORMAT, d ? "," : "", t[d]);
-  g_string_append_c (s, ')');
-}
-
-static void
-append_box (GString *s, guint n, const AsmRange *box)
-{
-  if (box == NULL)
-    {
-      g_string_append (s, "NULL");
-      return;
-    }
-  g_string_append_c (s, '{');
-  for (guint d = 0; d < n; d++)
-    g_string_append_printf (s, "%s%" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT,
-                            d ? ", " : "", box[d].first, box[d].last);
-  g_string_append_c (s, '}');
-}
 
 static void
 harness_new_space (Harness *h, guint slot)
@@ -580,19 +265,19 @@ harness_new_space (Harness *h, guint slot)
   h->space[slot] = asm_addr_space_new (name, h->shape->n_dims,
                                        h->shape->bits, &error);
   g_assert_no_error (error);
-  model_init (&h->model[slot], h->shape, h->sabotage);
+  addr_model_init (&h->model[slot], h->shape, h->sabotage);
 }
 
 static void
-harness_init (Harness *h, guint64 seed, Sabotage sabotage, gboolean quiet)
+harness_init (Harness *h, guint64 seed, AddrSabotage sabotage, gboolean quiet)
 {
   memset (h, 0, sizeof *h);
   h->seed = seed;
-  h->shape = &shapes[seed % N_SHAPES];
+  h->shape = &addr_model_shapes[seed % addr_model_n_shapes];
   h->rng.s = seed * G_GUINT64_CONSTANT (0x2545f4914f6cdd1d) + 12345;
   h->sabotage = sabotage;
   h->quiet = quiet;
-  h->trace = !quiet && env_u64 ("ASM_PROP_TRACE", 0) != 0;
+  h->trace = !quiet && test_env_u64 ("ASM_PROP_TRACE", 0) != 0;
   h->why = g_string_new (NULL);
   h->op = g_string_new (NULL);
   for (guint i = 0; i < N_SLOTS; i++)
@@ -613,7 +298,7 @@ harness_clear (Harness *h)
 static gboolean
 compare_result (Harness *h, gboolean ret, GError *error, int expect)
 {
-  int got = ret ? MODEL_OK : (error ? error->code : -2);
+  int got = ret ? TEST_OK : (error ? error->code : -2);
 
   if (ret && error != NULL)
     {
@@ -651,36 +336,6 @@ count_outcome (OpKind kind, int code)
   outcome[kind][code + 1]++;
 }
 
-typedef struct {
-  const Model *m;
-  guint next;        /* index of the model's next reserved tuple */
-  gboolean bad;
-  GString *why;
-} ListCheck;
-
-static gboolean
-list_cb (const guint64 *addr, gpointer user_data)
-{
-  ListCheck *lc = user_data;
-  const Model *m = lc->m;
-
-  while (lc->next < m->n && !m->reserved[lc->next])
-    lc->next++;
-  if (lc->next >= m->n || !model_valid_tuple (m, addr) ||
-      model_index (m, addr) != lc->next)
-    {
-      g_string_printf (lc->why, "foreach_reserved listed ");
-      append_tuple (lc->why, m->n_dims, addr);
-      g_string_append (lc->why, lc->next >= m->n
-                                    ? " after the model's last reserved tuple"
-                                    : " out of order or not reserved");
-      lc->bad = TRUE;
-      return FALSE;
-    }
-  lc->next++;
-  return TRUE;
-}
-
 /* the cheap check: invariants and the count */
 static gboolean
 verify_light (Harness *h, guint slot)
@@ -709,43 +364,13 @@ verify_light (Harness *h, guint slot)
 static gboolean
 verify_full (Harness *h, guint slot)
 {
-  AsmAddrSpace *s = h->space[slot];
-  const Model *m = &h->model[slot];
-  guint64 t[ASM_ADDR_MAX_DIMS];
-  ListCheck lc = { m, 0, FALSE, h->why };
+  g_autoptr (GString) why = g_string_new (NULL);
 
   if (!verify_light (h, slot))
     return FALSE;
-  for (guint i = 0; i < m->n; i++)
+  if (!addr_model_compare (&h->model[slot], h->space[slot], why))
     {
-      model_tuple (m, i, t);
-      if (asm_addr_space_is_pooled (s, t) != (gboolean) m->pooled[i] ||
-          asm_addr_space_is_free (s, t) != model_is_free (m, t))
-        {
-          g_string_printf (h->why, "slot %u: tuple ", slot);
-          append_tuple (h->why, m->n_dims, t);
-          g_string_append_printf (h->why, " is pooled=%d free=%d, model "
-                                  "pooled=%d free=%d",
-                                  asm_addr_space_is_pooled (s, t),
-                                  asm_addr_space_is_free (s, t),
-                                  m->pooled[i], model_is_free (m, t));
-          return FALSE;
-        }
-    }
-  if (!asm_addr_space_foreach_reserved (s, list_cb, &lc) || lc.bad)
-    {
-      if (!lc.bad)
-        g_string_printf (h->why, "slot %u: foreach_reserved stopped early",
-                         slot);
-      return FALSE;
-    }
-  while (lc.next < m->n && !m->reserved[lc.next])
-    lc.next++;
-  if (lc.next < m->n)
-    {
-      g_string_printf (h->why, "slot %u: foreach_reserved missed ", slot);
-      model_tuple (m, lc.next, t);
-      append_tuple (h->why, m->n_dims, t);
+      g_string_printf (h->why, "slot %u: %s", slot, why->str);
       return FALSE;
     }
   return TRUE;
@@ -759,7 +384,7 @@ harness_step (Harness *h)
   OpKind kind = 0;
   guint slot;
   AsmAddrSpace *s;
-  Model *m;
+  AddrModel *m;
   guint n;
   guint64 t[ASM_ADDR_MAX_DIMS], got[ASM_ADDR_MAX_DIMS],
       want[ASM_ADDR_MAX_DIMS];
@@ -775,13 +400,8 @@ harness_step (Harness *h)
   s = h->space[slot];
   m = &h->model[slot];
   /* a space with few pooled tuples gets more pools */
-  {
-    guint n_pooled = 0;
-    for (guint i = 0; i < m->n; i++)
-      n_pooled += m->pooled[i];
-    if (n_pooled < m->n / 8 && rng_chance (&h->rng, 1, 3))
-      kind = OP_ADD_POOL;
-  }
+  if (addr_model_n_pooled (m) < m->n / 8 && rng_chance (&h->rng, 1, 3))
+    kind = OP_ADD_POOL;
   n = m->n_dims;
   h->n_ops[kind]++;
   g_string_printf (h->op, "slot %u %s ", slot, op_names[kind]);
@@ -790,8 +410,8 @@ harness_step (Harness *h)
     {
     case OP_ADD_POOL:
       gen_box (&h->rng, m, TRUE, box);
-      append_box (h->op, n, box);
-      expect = model_add_pool (m, box);
+      addr_model_append_box (h->op, n, box);
+      expect = addr_model_add_pool (m, box);
       ret = asm_addr_space_add_pool (s, box, &error);
       if (!compare_result (h, ret, error, expect))
         return FALSE;
@@ -800,8 +420,8 @@ harness_step (Harness *h)
 
     case OP_RESERVE:
       gen_target (&h->rng, m, 10, 60, t);
-      append_tuple (h->op, n, t);
-      expect = model_reserve (m, t);
+      addr_model_append_tuple (h->op, n, t);
+      expect = addr_model_reserve (m, t);
       ret = asm_addr_space_reserve (s, t, &error);
       if (!compare_result (h, ret, error, expect))
         return FALSE;
@@ -821,8 +441,8 @@ harness_step (Harness *h)
                                              t[d] + (rng_chance (&h->rng, 1, 3)
                                                          ? 1 : 0)));
         }
-      append_box (h->op, n, box);
-      expect = model_reserve_box (m, box);
+      addr_model_append_box (h->op, n, box);
+      expect = addr_model_reserve_box (m, box);
       ret = asm_addr_space_reserve_box (s, box, &error);
       if (!compare_result (h, ret, error, expect))
         return FALSE;
@@ -834,9 +454,9 @@ harness_step (Harness *h)
         gboolean null_within = rng_chance (&h->rng, 1, 10);
         if (!null_within)
           gen_box (&h->rng, m, FALSE, box);
-        append_box (h->op, n, null_within ? NULL : box);
+        addr_model_append_box (h->op, n, null_within ? NULL : box);
         memset (got, 0, sizeof got);
-        expect = model_reserve_any (m, null_within ? NULL : box, want);
+        expect = addr_model_reserve_any (m, null_within ? NULL : box, want);
         ret = asm_addr_space_reserve_any (s, null_within ? NULL : box, got,
                                           &error);
         if (!compare_result (h, ret, error, expect))
@@ -844,9 +464,9 @@ harness_step (Harness *h)
         if (ret && memcmp (got, want, n * sizeof (guint64)) != 0)
           {
             g_string_printf (h->why, "gave ");
-            append_tuple (h->why, n, got);
+            addr_model_append_tuple (h->why, n, got);
             g_string_append (h->why, ", model says ");
-            append_tuple (h->why, n, want);
+            addr_model_append_tuple (h->why, n, want);
             return FALSE;
           }
         refused = !ret;
@@ -868,9 +488,9 @@ harness_step (Harness *h)
               for (guint d = k < n ? n - k : 0; d < n; d++)
                 box[d] = ASM_RANGE (0, m->size[d] - 1);
           }
-        append_box (h->op, n, null_within ? NULL : box);
+        addr_model_append_box (h->op, n, null_within ? NULL : box);
         g_string_append_printf (h->op, " k=%u", k);
-        expect = model_find_free (m, null_within ? NULL : box, k, want);
+        expect = addr_model_find_free (m, null_within ? NULL : box, k, want);
         ret = asm_addr_space_find_free (s, null_within ? NULL : box, k, got,
                                         &error);
         if (!compare_result (h, ret, error, expect))
@@ -878,9 +498,9 @@ harness_step (Harness *h)
         if (ret && memcmp (got, want, n * sizeof (guint64)) != 0)
           {
             g_string_printf (h->why, "gave ");
-            append_tuple (h->why, n, got);
+            addr_model_append_tuple (h->why, n, got);
             g_string_append (h->why, ", model says ");
-            append_tuple (h->why, n, want);
+            addr_model_append_tuple (h->why, n, want);
             return FALSE;
           }
         refused = !ret;
@@ -889,8 +509,8 @@ harness_step (Harness *h)
 
     case OP_RELEASE:
       gen_target (&h->rng, m, 65, 20, t);
-      append_tuple (h->op, n, t);
-      expect = model_release (m, t);
+      addr_model_append_tuple (h->op, n, t);
+      expect = addr_model_release (m, t);
       ret = asm_addr_space_release (s, t, &error);
       if (!compare_result (h, ret, error, expect))
         return FALSE;
@@ -899,9 +519,9 @@ harness_step (Harness *h)
 
     case OP_QUERY:
       gen_tuple (&h->rng, m, t);
-      append_tuple (h->op, n, t);
-      if (asm_addr_space_is_free (s, t) != model_is_free (m, t) ||
-          asm_addr_space_is_pooled (s, t) != model_is_pooled (m, t))
+      addr_model_append_tuple (h->op, n, t);
+      if (asm_addr_space_is_free (s, t) != addr_model_is_free (m, t) ||
+          asm_addr_space_is_pooled (s, t) != addr_model_is_pooled (m, t))
         {
           g_string_printf (h->why, "is_free/is_pooled disagree");
           return FALSE;
@@ -912,10 +532,10 @@ harness_step (Harness *h)
       {
         g_autofree char *text = NULL;
         gen_tuple (&h->rng, m, t);
-        append_tuple (h->op, n, t);
+        addr_model_append_tuple (h->op, n, t);
         text = asm_addr_space_format (s, t);
         ret = asm_addr_space_parse (s, text, got, &error);
-        expect = model_valid_tuple (m, t) ? MODEL_OK : ASM_ERROR_INVALID;
+        expect = addr_model_valid_tuple (m, t) ? TEST_OK : ASM_ERROR_INVALID;
         if (!compare_result (h, ret, error, expect))
           return FALSE;
         if (ret && memcmp (got, t, n * sizeof (guint64)) != 0)
@@ -954,7 +574,7 @@ harness_step (Harness *h)
       g_assert_not_reached ();
     }
 
-  count_outcome (kind, error ? error->code : MODEL_OK);
+  count_outcome (kind, error ? error->code : TEST_OK);
   if (h->trace)
     fprintf (stderr, "# %" G_GUINT64_FORMAT ": %s -> %s\n", h->step,
              h->op->str, error ? error->message : "ok");
@@ -975,7 +595,7 @@ typedef struct {
 
 /* Runs one seed; FALSE on a mismatch (reported unless quiet). */
 static gboolean
-run_seed (guint64 seed, guint64 n_ops, Sabotage sabotage, gboolean quiet,
+run_seed (guint64 seed, guint64 n_ops, AddrSabotage sabotage, gboolean quiet,
           Totals *totals)
 {
   Harness h;
@@ -1026,8 +646,8 @@ run_seed (guint64 seed, guint64 n_ops, Sabotage sabotage, gboolean quiet,
 static void
 test_random_sequences (void **state)
 {
-  guint64 n_ops = env_u64 ("ASM_PROP_OPS", 4000);
-  guint64 n_seeds = env_u64 ("ASM_PROP_SEEDS", 30);
+  guint64 n_ops = test_env_u64 ("ASM_PROP_OPS", 4000);
+  guint64 n_seeds = test_env_u64 ("ASM_PROP_SEEDS", 30);
   const char *only = g_getenv ("ASM_PROP_SEED");
   Totals totals = { 0 };
   guint failed = 0;
@@ -1036,22 +656,22 @@ test_random_sequences (void **state)
   if (only != NULL && *only != '\0')
     {
       guint64 seed = g_ascii_strtoull (only, NULL, 0);
-      if (!run_seed (seed, n_ops, SABOTAGE_NONE, FALSE, &totals))
+      if (!run_seed (seed, n_ops, ADDR_SABOTAGE_NONE, FALSE, &totals))
         fail_msg ("seed %" G_GUINT64_FORMAT " failed", seed);
     }
   else
     for (guint64 seed = 0; seed < n_seeds; seed++)
-      if (!run_seed (seed, n_ops, SABOTAGE_NONE, FALSE, &totals))
+      if (!run_seed (seed, n_ops, ADDR_SABOTAGE_NONE, FALSE, &totals))
         failed++;
   fprintf (stderr, "# %" G_GUINT64_FORMAT " operations (%" G_GUINT64_FORMAT
            " refused calls), up to %" G_GUINT64_FORMAT " tuples reserved, "
            "%.2f s\n", totals.ops, totals.failed_calls, totals.reserved_max,
            (g_get_monotonic_time () - t0) / 1e6);
-  if (env_u64 ("ASM_PROP_STATS", 0) != 0)
+  if (test_env_u64 ("ASM_PROP_STATS", 0) != 0)
     for (guint k = 0; k < OP_N; k++)
       {
         fprintf (stderr, "#   %-12s", op_names[k]);
-        for (int c = MODEL_OK; c <= ASM_ERROR_FAILED; c++)
+        for (int c = TEST_OK; c <= ASM_ERROR_FAILED; c++)
           if (outcome[k][c + 1] != 0)
             fprintf (stderr, " %s=%" G_GUINT64_FORMAT, test_code_name (c),
                      outcome[k][c + 1]);
@@ -1066,7 +686,7 @@ test_random_sequences (void **state)
 static void
 test_detects_sabotage (void **state)
 {
-  for (guint sab = SABOTAGE_NONE + 1; sab < SABOTAGE_N; sab++)
+  for (guint sab = ADDR_SABOTAGE_NONE + 1; sab < ADDR_SABOTAGE_N; sab++)
     {
       guint64 seed;
       gboolean caught = FALSE;
@@ -1084,8 +704,8 @@ test_deterministic (void **state)
 {
   Totals a = { 0 }, b = { 0 };
 
-  assert_true (run_seed (7, 1500, SABOTAGE_NONE, FALSE, &a));
-  assert_true (run_seed (7, 1500, SABOTAGE_NONE, FALSE, &b));
+  assert_true (run_seed (7, 1500, ADDR_SABOTAGE_NONE, FALSE, &a));
+  assert_true (run_seed (7, 1500, ADDR_SABOTAGE_NONE, FALSE, &b));
   assert_memory_equal (&a, &b, sizeof a);
 }
 

@@ -14,9 +14,10 @@
  *
  * (b) as bytes, decoded into a sequence of operations (add_pool, reserve,
  *     reserve_box, reserve_any, find_free, release, is_free, clone) on a
- *     small space, each checked against a brute-force model of the
- *     DESIGN.md rules (the same model as tests/test-addr-prop.c, kept
- *     self-contained here), with asm_addr_space_check() after every step.
+ *     small space, each checked against the brute-force model of the
+ *     DESIGN.md rules in tests/addr-model.c (shared with the property test
+ *     tests/test-addr-prop.c), with asm_addr_space_check() after every
+ *     step.
  *
  * Any mismatch prints what happened and abort()s.
  *
@@ -36,14 +37,14 @@
 
 #include <asm/asm.h>
 
+#define ASM_TEST_NO_CMOCKA
+#include "addr-model.h"
+
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-#define MAX_TUPLES 512
-#define MODEL_OK (-1)
-
-/* The model and the reference parsers are not coverage-instrumented: the
- * engine should chase new paths in asm, not in the brute-force model (and
- * the model's loops would dominate the run time). */
+/* The reference parsers are not coverage-instrumented (nor is the model,
+ * which is in the test-support library): the engine should chase new paths
+ * in asm, not in them. */
 #if defined(__clang__) && defined(__has_attribute)
 #if __has_attribute(no_sanitize)
 #define NO_COVERAGE __attribute__ ((no_sanitize ("coverage")))
@@ -70,12 +71,7 @@ die (const char *fmt, ...)
 /* (a) text                                                               */
 /* ---------------------------------------------------------------------- */
 
-typedef struct {
-  guint n_dims;
-  guint8 bits[ASM_ADDR_MAX_DIMS];
-} Shape;
-
-static const Shape text_shapes[] = {
+static const AddrShape text_shapes[] = {
   { 4, { 8, 8, 8, 8 } },
   { 4, { 16, 8, 5, 3 } },
   { 1, { 64 } },
@@ -103,7 +99,7 @@ hexval (char c)
 
 /* The documented default grammar, written independently. */
 NO_COVERAGE static int
-ref_parse (const char *text, const Shape *sh, guint64 *out)
+ref_parse (const char *text, const AddrShape *sh, guint64 *out)
 {
   const char *p = text;
 
@@ -145,11 +141,11 @@ ref_parse (const char *text, const Shape *sh, guint64 *out)
   for (guint d = 0; d < sh->n_dims; d++)
     if (out[d] > width_max (sh->bits[d]))
       return ASM_ERROR_INVALID;
-  return MODEL_OK;
+  return TEST_OK;
 }
 
 static void
-check_text_on_shape (const char *text, const Shape *sh)
+check_text_on_shape (const char *text, const AddrShape *sh)
 {
   g_autoptr(AsmAddrSpace) s = asm_addr_space_new ("text", sh->n_dims,
                                                   sh->bits, NULL);
@@ -166,7 +162,7 @@ check_text_on_shape (const char *text, const Shape *sh)
     die ("cannot make a %u-dimension space", sh->n_dims);
   memset (got, 0, sizeof got);
   ok = asm_addr_space_parse (s, text, got, &error);
-  if (ok != (expect == MODEL_OK) || (ok && error != NULL) ||
+  if (ok != (expect == TEST_OK) || (ok && error != NULL) ||
       (!ok && (error == NULL || error->domain != ASM_ERROR ||
                error->code != expect)))
     die ("parse '%s' on %u dims: %s (code %d), reference says %d", text,
@@ -227,7 +223,7 @@ ref_disk (const char *name, const char **prefix, guint64 *index,
       n = n * 26 + c;
     }
   *index = n - 1;
-  return MODEL_OK;
+  return TEST_OK;
 }
 
 static void
@@ -247,7 +243,7 @@ check_disk_name (const char *text)
     die ("disk name '%s' refused without a PARSE error", text);
   if (ok && error != NULL)
     die ("disk name '%s' accepted with an error set", text);
-  if (expect != MODEL_OK)
+  if (expect != TEST_OK)
     {
       if (ok)
         die ("disk name '%s' accepted (index %" G_GUINT64_FORMAT ")", text,
@@ -319,219 +315,6 @@ fuzz_text (const uint8_t *data, size_t size)
 /* (b) operations against a model                                         */
 /* ---------------------------------------------------------------------- */
 
-static const Shape op_shapes[] = {
-  { 3, { 2, 3, 3 } },
-  { 4, { 3, 2, 2, 2 } },
-  { 8, { 1, 1, 1, 1, 1, 1, 1, 1 } },
-  { 1, { 8 } },
-  { 3, { 4, 1, 4 } },
-  { 2, { 5, 4 } },
-};
-
-typedef struct {
-  guint n_dims;
-  guint64 size[ASM_ADDR_MAX_DIMS];
-  guint n;
-  guint8 pooled[MAX_TUPLES];
-  guint8 reserved[MAX_TUPLES];
-  guint64 n_reserved;
-} Model;
-
-NO_COVERAGE static void
-model_init (Model *m, const Shape *sh)
-{
-  memset (m, 0, sizeof *m);
-  m->n_dims = sh->n_dims;
-  m->n = 1;
-  for (guint d = 0; d < sh->n_dims; d++)
-    {
-      m->size[d] = G_GUINT64_CONSTANT (1) << sh->bits[d];
-      m->n *= m->size[d];
-    }
-}
-
-NO_COVERAGE static guint
-model_index (const Model *m, const guint64 *t)
-{
-  guint64 i = 0;
-  for (guint d = 0; d < m->n_dims; d++)
-    i = i * m->size[d] + t[d];
-  return (guint) i;
-}
-
-NO_COVERAGE static void
-model_tuple (const Model *m, guint i, guint64 *t)
-{
-  for (guint d = m->n_dims; d-- > 0;)
-    {
-      t[d] = i % m->size[d];
-      i /= m->size[d];
-    }
-}
-
-NO_COVERAGE static gboolean
-model_valid_tuple (const Model *m, const guint64 *t)
-{
-  for (guint d = 0; d < m->n_dims; d++)
-    if (t[d] >= m->size[d])
-      return FALSE;
-  return TRUE;
-}
-
-NO_COVERAGE static gboolean
-model_valid_box (const Model *m, const AsmRange *box)
-{
-  for (guint d = 0; d < m->n_dims; d++)
-    if (box[d].first > box[d].last || box[d].last >= m->size[d])
-      return FALSE;
-  return TRUE;
-}
-
-NO_COVERAGE static gboolean
-model_in_box (const Model *m, const AsmRange *box, const guint64 *t)
-{
-  for (guint d = 0; d < m->n_dims; d++)
-    if (t[d] < box[d].first || t[d] > box[d].last)
-      return FALSE;
-  return TRUE;
-}
-
-NO_COVERAGE static int
-model_add_pool (Model *m, const AsmRange *box)
-{
-  guint64 t[ASM_ADDR_MAX_DIMS];
-
-  if (!model_valid_box (m, box))
-    return ASM_ERROR_INVALID;
-  for (guint i = 0; i < m->n; i++)
-    {
-      model_tuple (m, i, t);
-      if (model_in_box (m, box, t) && m->pooled[i])
-        return ASM_ERROR_INVALID;
-    }
-  for (guint i = 0; i < m->n; i++)
-    {
-      model_tuple (m, i, t);
-      if (model_in_box (m, box, t))
-        m->pooled[i] = 1;
-    }
-  return MODEL_OK;
-}
-
-NO_COVERAGE static int
-model_reserve (Model *m, const guint64 *t)
-{
-  guint i;
-
-  if (!model_valid_tuple (m, t))
-    return ASM_ERROR_INVALID;
-  i = model_index (m, t);
-  if (!m->pooled[i])
-    return ASM_ERROR_INVALID;
-  if (m->reserved[i])
-    return ASM_ERROR_IN_USE;
-  m->reserved[i] = 1;
-  m->n_reserved++;
-  return MODEL_OK;
-}
-
-NO_COVERAGE static int
-model_reserve_box (Model *m, const AsmRange *box)
-{
-  guint64 t[ASM_ADDR_MAX_DIMS];
-  gboolean used = FALSE;
-
-  if (!model_valid_box (m, box))
-    return ASM_ERROR_INVALID;
-  for (guint i = 0; i < m->n; i++)
-    {
-      model_tuple (m, i, t);
-      if (!model_in_box (m, box, t))
-        continue;
-      if (!m->pooled[i])
-        return ASM_ERROR_INVALID;
-      used |= m->reserved[i];
-    }
-  if (used)
-    return ASM_ERROR_IN_USE;
-  for (guint i = 0; i < m->n; i++)
-    {
-      model_tuple (m, i, t);
-      if (model_in_box (m, box, t))
-        {
-          m->reserved[i] = 1;
-          m->n_reserved++;
-        }
-    }
-  return MODEL_OK;
-}
-
-NO_COVERAGE static int
-model_find_free (const Model *m, const AsmRange *within, guint k,
-                 guint64 *out)
-{
-  AsmRange full[ASM_ADDR_MAX_DIMS];
-  guint64 t[ASM_ADDR_MAX_DIMS];
-  guint lead, block = 1;
-
-  if (k >= m->n_dims)
-    return ASM_ERROR_INVALID;
-  if (within == NULL)
-    {
-      for (guint d = 0; d < m->n_dims; d++)
-        full[d] = ASM_RANGE (0, m->size[d] - 1);
-      within = full;
-    }
-  if (!model_valid_box (m, within))
-    return ASM_ERROR_INVALID;
-  lead = m->n_dims - k;
-  for (guint d = lead; d < m->n_dims; d++)
-    {
-      if (within[d].first != 0 || within[d].last != m->size[d] - 1)
-        return ASM_ERROR_INVALID;
-      block *= m->size[d];
-    }
-  for (guint i = 0; i < m->n; i += block)
-    {
-      gboolean ok = TRUE;
-      model_tuple (m, i, t);
-      if (!model_in_box (m, within, t))
-        continue;
-      for (guint j = i; j < i + block && ok; j++)
-        ok = m->pooled[j] && !m->reserved[j];
-      if (ok)
-        {
-          memcpy (out, t, m->n_dims * sizeof (guint64));
-          return MODEL_OK;
-        }
-    }
-  return ASM_ERROR_NO_SPACE;
-}
-
-NO_COVERAGE static int
-model_release (Model *m, const guint64 *t)
-{
-  guint i;
-
-  if (!model_valid_tuple (m, t))
-    return ASM_ERROR_INVALID;
-  i = model_index (m, t);
-  if (!m->pooled[i])
-    return ASM_ERROR_INVALID;
-  if (!m->reserved[i])
-    return ASM_ERROR_NOT_FOUND;
-  m->reserved[i] = 0;
-  m->n_reserved--;
-  return MODEL_OK;
-}
-
-NO_COVERAGE static gboolean
-model_is_free (const Model *m, const guint64 *t)
-{
-  return model_valid_tuple (m, t) && m->pooled[model_index (m, t)] &&
-         !m->reserved[model_index (m, t)];
-}
-
 typedef struct {
   const uint8_t *p, *end;
 } Reader;
@@ -549,7 +332,7 @@ reader_byte (Reader *r)
 }
 
 static guint64
-read_value (Reader *r, const Model *m, guint d)
+read_value (Reader *r, const AddrModel *m, guint d)
 {
   guint8 b = reader_byte (r);
 
@@ -559,14 +342,14 @@ read_value (Reader *r, const Model *m, guint d)
 }
 
 static void
-read_tuple (Reader *r, const Model *m, guint64 *t)
+read_tuple (Reader *r, const AddrModel *m, guint64 *t)
 {
   for (guint d = 0; d < m->n_dims; d++)
     t[d] = read_value (r, m, d);
 }
 
 static void
-read_box (Reader *r, const Model *m, AsmRange *box)
+read_box (Reader *r, const AddrModel *m, AsmRange *box)
 {
   guint8 flags = reader_byte (r);
 
@@ -587,7 +370,7 @@ static void
 expect_result (const char *what, guint step, gboolean ret, GError *error,
                int expect)
 {
-  int got = ret ? MODEL_OK : error ? error->code : -2;
+  int got = ret ? TEST_OK : error ? error->code : -2;
 
   if ((ret && error != NULL) || (!ret && error == NULL) ||
       (!ret && error->domain != ASM_ERROR) || got != expect)
@@ -595,35 +378,11 @@ expect_result (const char *what, guint step, gboolean ret, GError *error,
          error ? error->message : "no error", expect);
 }
 
-typedef struct {
-  const Model *m;
-  guint next;
-  gboolean bad;
-} ListCheck;
-
-NO_COVERAGE static gboolean
-list_cb (const guint64 *addr, gpointer user_data)
-{
-  ListCheck *lc = user_data;
-
-  while (lc->next < lc->m->n && !lc->m->reserved[lc->next])
-    lc->next++;
-  if (lc->next >= lc->m->n || !model_valid_tuple (lc->m, addr) ||
-      model_index (lc->m, addr) != lc->next)
-    {
-      lc->bad = TRUE;
-      return FALSE;
-    }
-  lc->next++;
-  return TRUE;
-}
-
-NO_COVERAGE static void
-verify (AsmAddrSpace *s, const Model *m, guint step, gboolean full)
+static void
+verify (AsmAddrSpace *s, const AddrModel *m, guint step, gboolean full)
 {
   g_autoptr(GError) error = NULL;
-  guint64 t[ASM_ADDR_MAX_DIMS];
-  ListCheck lc = { m, 0, FALSE };
+  g_autoptr(GString) why = NULL;
 
   if (!asm_addr_space_check (s, &error))
     die ("step %u: check: %s", step, error->message);
@@ -632,40 +391,31 @@ verify (AsmAddrSpace *s, const Model *m, guint step, gboolean full)
          step, asm_addr_space_get_n_reserved (s), m->n_reserved);
   if (!full)
     return;
-  for (guint i = 0; i < m->n; i++)
-    {
-      model_tuple (m, i, t);
-      if (asm_addr_space_is_pooled (s, t) != (gboolean) m->pooled[i] ||
-          asm_addr_space_is_free (s, t) != model_is_free (m, t))
-        die ("step %u: tuple %u state differs from the model", step, i);
-    }
-  if (!asm_addr_space_foreach_reserved (s, list_cb, &lc) || lc.bad)
-    die ("step %u: foreach_reserved differs from the model", step);
-  while (lc.next < m->n && !m->reserved[lc.next])
-    lc.next++;
-  if (lc.next < m->n)
-    die ("step %u: foreach_reserved missed tuple %u", step, lc.next);
+  why = g_string_new (NULL);
+  if (!addr_model_compare (m, s, why))
+    die ("step %u: %s", step, why->str);
 }
 
 static void
 fuzz_ops (const uint8_t *data, size_t size)
 {
   Reader r = { data, data + size };
-  const Shape *sh = &op_shapes[reader_byte (&r) % G_N_ELEMENTS (op_shapes)];
+  const AddrShape *sh =
+      &addr_model_shapes[reader_byte (&r) % addr_model_n_shapes];
   AsmAddrSpace *space[2];
-  Model model[2];
+  AddrModel model[2];
   guint cur = 0, step = 0;
 
   for (guint i = 0; i < 2; i++)
     {
       space[i] = asm_addr_space_new ("ops", sh->n_dims, sh->bits, NULL);
-      model_init (&model[i], sh);
+      addr_model_init (&model[i], sh, ADDR_SABOTAGE_NONE);
     }
   while (reader_more (&r) && step < 2000)
     {
       guint8 op = reader_byte (&r);
       AsmAddrSpace *s = space[cur];
-      Model *m = &model[cur];
+      AddrModel *m = &model[cur];
       guint n = m->n_dims;
       guint64 t[ASM_ADDR_MAX_DIMS], got[ASM_ADDR_MAX_DIMS],
           want[ASM_ADDR_MAX_DIMS];
@@ -679,20 +429,20 @@ fuzz_ops (const uint8_t *data, size_t size)
         {
         case 0:
           read_box (&r, m, box);
-          expect = model_add_pool (m, box);
+          expect = addr_model_add_pool (m, box);
           ret = asm_addr_space_add_pool (s, box, &error);
           expect_result ("add_pool", step, ret, error, expect);
           break;
         case 1:
         case 2:
           read_tuple (&r, m, t);
-          expect = model_reserve (m, t);
+          expect = addr_model_reserve (m, t);
           ret = asm_addr_space_reserve (s, t, &error);
           expect_result ("reserve", step, ret, error, expect);
           break;
         case 3:
           read_box (&r, m, box);
-          expect = model_reserve_box (m, box);
+          expect = addr_model_reserve_box (m, box);
           ret = asm_addr_space_reserve_box (s, box, &error);
           expect_result ("reserve_box", step, ret, error, expect);
           break;
@@ -702,9 +452,8 @@ fuzz_ops (const uint8_t *data, size_t size)
             gboolean null_within = (op & 0x80) != 0;
             if (!null_within)
               read_box (&r, m, box);
-            expect = model_find_free (m, null_within ? NULL : box, 0, want);
-            if (expect == MODEL_OK && model_reserve (m, want) != MODEL_OK)
-              die ("model: found tuple not reservable");
+            expect = addr_model_reserve_any (m, null_within ? NULL : box,
+                                             want);
             memset (got, 0, sizeof got);
             ret = asm_addr_space_reserve_any (s, null_within ? NULL : box,
                                               got, &error);
@@ -725,7 +474,8 @@ fuzz_ops (const uint8_t *data, size_t size)
                   for (guint d = k < n ? n - k : 0; d < n; d++)
                     box[d] = ASM_RANGE (0, m->size[d] - 1);
               }
-            expect = model_find_free (m, null_within ? NULL : box, k, want);
+            expect = addr_model_find_free (m, null_within ? NULL : box, k,
+                                           want);
             ret = asm_addr_space_find_free (s, null_within ? NULL : box, k,
                                             got, &error);
             expect_result ("find_free", step, ret, error, expect);
@@ -737,7 +487,7 @@ fuzz_ops (const uint8_t *data, size_t size)
         case 7:
         case 8:
           read_tuple (&r, m, t);
-          expect = model_release (m, t);
+          expect = addr_model_release (m, t);
           ret = asm_addr_space_release (s, t, &error);
           expect_result ("release", step, ret, error, expect);
           break;
@@ -755,7 +505,7 @@ fuzz_ops (const uint8_t *data, size_t size)
           else
             {
               read_tuple (&r, m, t);
-              if (asm_addr_space_is_free (s, t) != model_is_free (m, t))
+              if (asm_addr_space_is_free (s, t) != addr_model_is_free (m, t))
                 die ("step %u: is_free differs", step);
             }
           break;
