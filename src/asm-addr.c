@@ -565,7 +565,7 @@ unplaceholder_run (AsmAddrSpace *s, const AsmRange *run)
  * @error: return location for a #GError
  *
  * Makes every tuple of @box available.  Pools may touch but not overlap.
- * Seed example: a root PCI bus is the pool `{0..0}:{0..31}.{0..7}`.
+ * For example, a root PCI bus is the pool `{0..0}:{0..31}.{0..7}`.
  *
  * Errors: %ASM_ERROR_INVALID when a range is empty or reaches beyond its
  * dimension's width, when @box overlaps an existing pool, or when it splits
@@ -628,7 +628,7 @@ check_pooled (AsmAddrSpace *s, const guint64 *addr, guint64 code,
  * @error: return location for a #GError
  *
  * Reserves exactly @addr, for an address given in configuration or one a
- * device must have (seed example: the router's `192.168.1.254`).
+ * device must have (for example the router's `192.168.1.254`).
  *
  * Errors: %ASM_ERROR_INVALID when a value is beyond its dimension's width
  * or @addr is in no pool; %ASM_ERROR_IN_USE when it is already reserved.
@@ -880,7 +880,7 @@ asm_addr_space_find_free (AsmAddrSpace *s, const AsmRange *within,
  * @out_addr: (array) (out caller-allocates) (optional): the tuple reserved
  * @error: return location for a #GError
  *
- * Reserves the lowest free tuple inside @within (seed example: any address
+ * Reserves the lowest free tuple inside @within (for example any address
  * in `192.168.1.{1..254}`).  @within may reach outside the pools; only
  * pooled tuples are candidates.  O(log n) per free run met outside
  * @within, never a scan of tuples.
@@ -1228,7 +1228,7 @@ static const char *const disk_prefixes[] = { "xvd", "ubd", "fd", "hd", "vd",
  * @error: return location for a #GError
  *
  * Maps a disk name to its index the way libvirt does, so that disk names
- * can be reserved in a one-dimensional #AsmAddrSpace (seed 004).  Known
+ * can be reserved in a one-dimensional #AsmAddrSpace.  Known
  * prefixes: `sd`, `hd`, `vd`, `xvd`, `fd`, `ubd`.
  *
  * Errors: %ASM_ERROR_PARSE for an unknown prefix, no letters, anything

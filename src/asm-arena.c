@@ -1595,8 +1595,6 @@ asm_arena_reserve (AsmArena *a, guint64 first, guint64 last, GError **error)
   return TRUE;
 }
 
-/* Checks a request against the rules of DESIGN.md section 4 and derives
- * the search parameters.  INVALID only. */
 /* Sets INVALID naming the field and its value ("iova: align 0x3 is not a
  * power of two"), or just the reason when field is NULL. */
 G_GNUC_PRINTF (5, 6)
@@ -1620,6 +1618,8 @@ request_invalid (AsmArena *a, GError **error, const char *field,
   return FALSE;
 }
 
+/* Checks a request against the rules documented on #AsmRequest in
+ * asm-arena.h and derives the search parameters.  INVALID only. */
 static gboolean
 request_validate (AsmArena *a, const AsmRequest *req, Req *r, GError **error)
 {

@@ -17,9 +17,10 @@
  * whose accepted connect flags, hotplug support and slot range come from
  * its model (asm_pci_controller_model_get_bus_flags()).
  *
- * Multiple domains (seed 002): a root controller (pci-root, pcie-root) with
- * index N establishes domain N and provides its bus 0; a non-root controller
- * with index N plugged into domain D provides bus N of D; a non-root
+ * Multiple domains (the mapping proposed for libvirt, which itself knows
+ * only domain 0): a root controller (pci-root, pcie-root) with index N
+ * establishes domain N and provides its bus 0; a non-root controller with
+ * index N plugged into domain D provides bus N of D; a non-root
  * controller's index exceeds the index of the controller that provides the
  * bus it plugs into (for bus 0 of D that is root D), so index 0 is a root.
  * Bus ids are not limited to 8 bits, but a domain holds at most 256 buses.
@@ -1280,16 +1281,17 @@ bus_add (State *st, guint32 index, AsmPciControllerModel model,
  *   %NULL for a root
  * @error: return location for a #GError
  *
- * Adds a controller and the bus it provides, with the mapping of seed 002:
- * a root (pci-root, pcie-root) with index N establishes domain N and
- * provides bus N:0; a non-root controller with index N plugged into a bus
- * of domain D provides bus D:N.  A non-root controller's index must exceed
- * that of the controller providing the bus it plugs into (root D for bus
- * D:0), so index 0 is a root.  @plugged_at is reserved on that bus with the
- * model's connect flags (asm_pci_controller_model_get_connect_flags()), as
- * an address from configuration, isolation group 0.  Gaps between indexes
- * are allowed.  The new bus has hotplug on where the model allows it,
- * isolation group 0, unlocked.
+ * Adds a controller and the bus it provides, with the multi-domain
+ * mapping proposed for libvirt: a root (pci-root, pcie-root) with index N
+ * establishes domain N and provides bus N:0; a non-root controller with
+ * index N plugged into a bus of domain D provides bus D:N.  A non-root
+ * controller's index must exceed that of the controller providing the bus
+ * it plugs into (root D for bus D:0), so index 0 is a root.  @plugged_at
+ * is reserved on that bus with the model's connect flags
+ * (asm_pci_controller_model_get_connect_flags()), as an address from
+ * configuration, isolation group 0.  Gaps between indexes are allowed.
+ * The new bus has hotplug on where the model allows it, isolation group 0,
+ * unlocked.
  *
  * Errors: %ASM_ERROR_INVALID for an unknown model, a non-root index 0, a
  * root given @plugged_at or a non-root not given one, a root index above
@@ -1535,8 +1537,8 @@ asm_pci_bus_set_get_controller_name (AsmPciBusSet *set, guint32 index)
  * @bus: a bus id in @domain
  * @out_index: (out) (optional): the index of the controller providing it
  *
- * Maps a `domain:bus` pair to a controller index (seed 002: `0000:00` is
- * root 0, `000f:1b` is the non-root controller 27 plugged into domain 15).
+ * Maps a `domain:bus` pair to a controller index (`0000:00` is root 0,
+ * `000f:1b` is the non-root controller 27 plugged into domain 15).
  *
  * Returns: %TRUE when the bus exists
  *
@@ -2340,7 +2342,7 @@ check_classes (State *st, GPtrArray *buses, GError **error)
  * @error: return location for a #GError
  *
  * Verifies the invariants (see the theory comment in asm-pci-bus.c): the
- * controller rules of seed 002 (roots establish their domain, non-roots
+ * multi-domain controller rules (roots establish their domain, non-roots
  * provide bus == index above their parent's index, each plugged at a
  * reserved address of its parent bus, at most 256 buses per domain), each
  * bus's bitmaps and counts against its address space, the room and idle
