@@ -6,10 +6,11 @@
  * ======
  *
  * This module owns what a PCI address and a PCI controller model mean on
- * their own, before any bus set exists: the value #AsmPciAddr, the names
- * of the connect flags, and libvirt's table of controller models.  The bus
- * set (asm-pci-bus.c) is built on it and reaches the table only through
- * the public queries below and the two helpers of asm-pci-private.h.
+ * their own, before any bus set exists: the value #AsmPciAddr, the
+ * connect flags (their names and when a device fits a bus), and libvirt's
+ * table of controller models.  The bus set (asm-pci-bus.c) is built on it
+ * and reaches the table only through the public queries below and the
+ * helpers declared in asm-pci-private.h.
  *
  * Addresses
  * ---------
@@ -38,6 +39,8 @@
  * for every other model, N being the controller index.  Messages name a
  * device by the first of its type bits in libvirt's order (`type_names`).
  *
+ * Connect flags
+ * -------------
  * A device fits a bus (virDomainPCIAddressFlagsCompatible) when:
  *   - INTEGRATED devices sit on bus 0 only, where auto-assignment is then
  *     allowed;
