@@ -38,10 +38,11 @@
  * controllers in only at its end, after every device; a controller that
  * then finds no slot is an error (libvirt cannot grow for a controller).
  * The dry run here does exactly that on the bus set: the grow callback
- * (policy_grow) makes libvirt's decision (virDomainPCIAddressSetGrow: a
- * conventional PCI device gets a pci-bridge, or on a pure PCIe topology a
- * pcie-root-port with a pcie-to-pci-bridge; a PCIe device gets a
- * pcie-root-port; anything else cannot grow) and "parks" each new bus: a
+ * (asmctl_policy_grow) makes libvirt's decision
+ * (virDomainPCIAddressSetGrow: a conventional PCI device gets a
+ * pci-bridge, or on a pure PCIe topology a pcie-root-port with a
+ * pcie-to-pci-bridge; a PCIe device gets a pcie-root-port; anything else
+ * cannot grow) and "parks" each new bus: a
  * private parking domain whose root, in a locked isolation group, holds
  * just that controller.  Parking domains are numbered above every real
  * domain, so the bus set searches parked buses after the real ones and in
@@ -74,64 +75,21 @@
  *
  * Cost: two passes, each O(d log n) for d devices on the bus set, plus
  * O(b) per growth for b buses (libvirt's decision looks at every bus).
+ *
+ * Files: this one is the policy's core, the passes (pass_run: the steps
+ * above, in order), libvirt's defaults (step 8), the --numa-aware plan and
+ * the commands.  asmctl-pci-assign-place.c places controllers and devices
+ * in slots: the addresses of the XML (step 2), the chipset (step 3),
+ * parking, growth, and the next free address (steps 5 and 6).  What the
+ * two share is in asmctl-pci-assign.h.
  */
-#include "asmctl-libvirt.h"
+#include "asmctl-pci-assign.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#define PCI_AUTO (ASM_PCI_CONNECT_TYPE_PCI_DEVICE | ASM_PCI_CONNECT_AUTOASSIGN)
-#define PCIE_AUTO                                                              \
-  (ASM_PCI_CONNECT_TYPE_PCIE_DEVICE | ASM_PCI_CONNECT_AUTOASSIGN)
-#define NUMA_GROUP(node) ((guint32) (node) + 1)
-/* isolation groups of the dry run's parking roots and of the root port
- * that libvirt reserves for a pcie-to-pci-bridge */
-#define PARK_GROUP G_MAXUINT32
-#define SPECIAL_GROUP (G_MAXUINT32 - 1)
-
-/* a bus of the dry run that is plugged in nowhere yet */
-typedef struct {
-  LvDevice *c;           /* its controller (real index); NULL while a
-                            speculative bus is unused */
-  AsmPciControllerModel model;
-  guint32 root;          /* its parking domain (= root index) */
-  guint32 index;         /* its index in the dry run */
-  gboolean plug;         /* plug it in at the end (no address of its own) */
-  gboolean special;      /* accepts only a pcie-to-pci-bridge */
-} Parked;
-
-typedef struct {
-  LvDomain *dom;
-  gboolean numa_aware;
-  gint spare;               /* -1: libvirt's rule; else that many */
-
-  /* per pass */
-  gboolean counting;        /* libvirt's dry run */
-  AsmPciBusSet *set;
-  GHashTable *owner;        /* "dddd:bb:ss.f" -> description */
-  GHashTable *pending_devs; /* real bus key -> GPtrArray of fixed devices */
-  GPtrArray *pending_ctrls; /* fixed non-root PCI controllers */
-  GPtrArray *order;         /* devices to place, libvirt's order */
-  guint pos;
-  LvDevice *current;        /* the device being placed */
-  GHashTable *parked;       /* real bus key -> Parked (dry run) */
-  GPtrArray *parked_list;   /* Parked*, in the order they were made */
-  guint32 park_next;        /* the next parking domain */
-  guint32 park_base;        /* the first one */
-  GHashTable *park_domains; /* parking domain -> Parked */
-  guint spec_batch;         /* buses to grow at the next growth */
-  gboolean fatal;           /* growth is impossible: its error stands */
-  LvDevice *deferred_video; /* the primary video, placed after step 5 */
-
-  guint32 next_index;       /* the next free controller index */
-  GArray *roots;            /* guint32 root indexes, ascending */
-} Policy;
-
-static gboolean
-fail (GError **error, LvDevice *dev, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
-
-static gboolean
-fail (GError **error, LvDevice *dev, const char *fmt, ...)
+gboolean
+asmctl_policy_fail (GError **error, LvDevice *dev, const char *fmt, ...)
 {
   va_list ap;
   g_autofree char *msg = NULL;
@@ -147,37 +105,10 @@ fail (GError **error, LvDevice *dev, const char *fmt, ...)
   return FALSE;
 }
 
-static guint64
-bus_key (guint32 domain, guint32 bus)
+guint64
+asmctl_policy_bus_key (guint32 domain, guint32 bus)
 {
   return (guint64) domain << 32 | bus;
-}
-
-static void
-own (Policy *p, const AsmPciAddr *a, const char *desc)
-{
-  g_hash_table_insert (p->owner, lv_addr_format (a), (gpointer) desc);
-}
-
-/* the error of a failed reservation at @a (named by its real address
- * @shown), naming the device that holds it when it is in use */
-static gboolean
-reserve_error (Policy *p, LvDevice *dev, const char *what,
-               const AsmPciAddr *shown, GError *err, GError **error)
-{
-  g_autofree char *s = lv_addr_format (shown);
-  const char *other = g_hash_table_lookup (p->owner, s);
-  gboolean r;
-
-  if (g_error_matches (err, ASM_ERROR, ASM_ERROR_IN_USE) && other != NULL)
-    r = fail (error, NULL, "two devices at one PCI address %s: %s and %s", s,
-              other, dev != NULL ? dev->desc : what);
-  else if (dev != NULL)
-    r = fail (error, dev, "PCI address %s: %s", s, err->message);
-  else
-    r = fail (error, NULL, "%s at %s: %s", what, s, err->message);
-  g_error_free (err);
-  return r;
 }
 
 static int
@@ -194,19 +125,10 @@ compare_devices (gconstpointer a, gconstpointer b)
   return 0;
 }
 
-static int
-compare_parked (gconstpointer a, gconstpointer b)
-{
-  const Parked *x = *(Parked *const *) a;
-  const Parked *y = *(Parked *const *) b;
-
-  return x->c->index < y->c->index ? -1 : x->c->index > y->c->index;
-}
-
 /* the domain an unaddressed controller of @index joins: that of the
  * highest root index below it */
-static guint32
-domain_for (Policy *p, guint32 index)
+guint32
+asmctl_policy_domain_for (Policy *p, guint32 index)
 {
   guint32 d = 0;
 
@@ -221,1052 +143,21 @@ domain_for (Policy *p, guint32 index)
 }
 
 /* the real domain of a non-root controller without an address */
-static guint32
-domain_of (Policy *p, LvDevice *c)
+guint32
+asmctl_policy_domain_of (Policy *p, LvDevice *c)
 {
-  return c->implicit ? c->grow_domain : domain_for (p, c->index);
+  return c->implicit ? c->grow_domain : asmctl_policy_domain_for (p, c->index);
 }
 
 static gboolean
 is_placed (Policy *p, LvDevice *c)
 {
   if (p->counting && c->cat == LV_CAT_PCI_CONTROLLER && !c->fixed &&
-      g_hash_table_contains (p->parked, &(guint64) { bus_key (
-                                          domain_of (p, c), c->index) }))
+      g_hash_table_contains (p->parked,
+                             &(guint64) { asmctl_policy_bus_key (
+                                 asmctl_policy_domain_of (p, c), c->index) }))
     return TRUE;
   return asm_pci_bus_set_get_controller (p->set, c->index, NULL);
-}
-
-/* an address of the XML as the dry run's set knows it (a parked bus lives
- * in its parking domain) */
-static AsmPciAddr
-translate (Policy *p, const AsmPciAddr *a)
-{
-  AsmPciAddr t = *a;
-  guint64 key = bus_key (a->domain, a->bus);
-  Parked *pk;
-
-  if (p->parked != NULL &&
-      (pk = g_hash_table_lookup (p->parked, &key)) != NULL)
-    {
-      t.domain = pk->root;
-      t.bus = pk->index;
-    }
-  return t;
-}
-
-static gboolean
-slot_in_use (Policy *p, guint32 domain, guint32 bus, guint8 slot)
-{
-  for (guint8 f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
-    {
-      AsmPciAddr a = { domain, bus, slot, f };
-
-      if (asm_pci_bus_set_is_reserved (p->set, &a))
-        return TRUE;
-    }
-  return FALSE;
-}
-
-/* ------------------------------------------------------------------ */
-/* Step 2: the addresses of the XML                                    */
-
-static gboolean reserve_fixed_on_bus (Policy *p, guint32 domain, guint32 bus,
-                                      GError **error);
-static gboolean park (Policy *p, LvDevice *c, gboolean plug,
-                      GError **error);
-
-static gboolean
-after_controller_added (Policy *p, LvDevice *c, GError **error)
-{
-  AsmPciControllerInfo info;
-
-  ASMCTL_MUST (asm_pci_bus_set_get_controller (p->set, c->index, &info));
-  if (!info.is_root)
-    own (p, &info.plugged_at, c->desc);
-  if (c->hotplug_off && (info.accepts & ASM_PCI_CONNECT_HOTPLUGGABLE) &&
-      !asm_pci_bus_set_set_hotplug (p->set, c->index, FALSE, error))
-    return FALSE;
-  return reserve_fixed_on_bus (p, info.domain, info.bus, error);
-}
-
-/* adds the fixed controllers whose parent bus now exists, and what sits
- * on their buses, until nothing changes */
-static gboolean
-settle (Policy *p, GError **error)
-{
-  gboolean progress = TRUE;
-
-  while (progress)
-    {
-      progress = FALSE;
-      for (guint i = 0; i < p->pending_ctrls->len; i++)
-        {
-          LvDevice *c = g_ptr_array_index (p->pending_ctrls, i);
-          AsmPciAddr t = translate (p, &c->addr);
-          GError *err = NULL;
-
-          if (!asm_pci_bus_set_find_controller (p->set, t.domain, t.bus, NULL))
-            continue;
-          g_ptr_array_remove_index (p->pending_ctrls, i);
-          if (t.domain != c->addr.domain || t.bus != c->addr.bus)
-            {
-              /* behind a parked bus (dry run): its slot is taken there, its
-               * own bus is parked too */
-              if (!asm_pci_bus_set_reserve_addr (p->set, &t, c->flags, TRUE,
-                                                 &err))
-                return reserve_error (p, c, NULL, &c->addr, err, error);
-              own (p, &c->addr, c->desc);
-              if (!park (p, c, FALSE, error))
-                return FALSE;
-            }
-          else
-            {
-              if (!asm_pci_bus_set_add_controller (p->set, c->index,
-                                                   c->pmodel, &c->addr, &err))
-                return reserve_error (p, c, NULL, &c->addr, err, error);
-              if (!after_controller_added (p, c, error))
-                return FALSE;
-            }
-          progress = TRUE;
-          break;
-        }
-    }
-  return TRUE;
-}
-
-/* reserves the fixed devices on the real bus (@domain, @bus), wherever
- * the set keeps it */
-static gboolean
-reserve_fixed_on_real_bus (Policy *p, guint32 domain, guint32 bus,
-                           GError **error)
-{
-  guint64 key = bus_key (domain, bus);
-  GPtrArray *list = g_hash_table_lookup (p->pending_devs, &key);
-
-  if (list == NULL)
-    return TRUE;
-  for (guint i = 0; i < list->len; i++)
-    {
-      LvDevice *d = g_ptr_array_index (list, i);
-      AsmPciAddr t = translate (p, &d->addr);
-      GError *err = NULL;
-
-      if (!asm_pci_bus_set_reserve_addr (p->set, &t, d->flags, TRUE, &err))
-        return reserve_error (p, d, NULL, &d->addr, err, error);
-      own (p, &d->addr, d->desc);
-    }
-  g_hash_table_remove (p->pending_devs, &key);
-  return TRUE;
-}
-
-static gboolean
-reserve_fixed_on_bus (Policy *p, guint32 domain, guint32 bus, GError **error)
-{
-  return reserve_fixed_on_real_bus (p, domain, bus, error);
-}
-
-static void
-collect_fixed (Policy *p)
-{
-  LvDomain *dom = p->dom;
-
-  for (guint i = 0; i < dom->devs->len; i++)
-    {
-      LvDevice *d = g_ptr_array_index (dom->devs, i);
-
-      if (!d->fixed)
-        continue;
-      if (d->cat == LV_CAT_PCI_CONTROLLER)
-        g_ptr_array_add (p->pending_ctrls, d);
-      else if (d->role == LV_ROLE_PIIX3_IDE || d->role == LV_ROLE_PIIX3_USB ||
-               d->role == LV_ROLE_Q35_SATA)
-        continue; /* checked by the chipset step */
-      else
-        {
-          guint64 key = bus_key (d->addr.domain, d->addr.bus);
-          GPtrArray *list = g_hash_table_lookup (p->pending_devs, &key);
-
-          if (list == NULL)
-            {
-              guint64 *k = g_new (guint64, 1);
-
-              *k = key;
-              list = g_ptr_array_new ();
-              g_hash_table_insert (p->pending_devs, k, list);
-            }
-          g_ptr_array_add (list, d);
-        }
-    }
-}
-
-/* ------------------------------------------------------------------ */
-/* Step 3: the chipset                                                  */
-
-static gboolean
-reserve_builtin (Policy *p, guint8 slot, guint8 function,
-                 AsmPciConnectFlags flags, const char *what, GError **error)
-{
-  AsmPciAddr a = { 0, 0, slot, function };
-  GError *err = NULL;
-
-  if (!asm_pci_bus_set_reserve_addr (p->set, &a, flags, TRUE, &err))
-    return reserve_error (p, NULL, what, &a, err, error);
-  own (p, &a, what);
-  return TRUE;
-}
-
-/* a device at a place the chipset step chose */
-static gboolean
-put_at (Policy *p, LvDevice *d, guint8 slot, guint8 function,
-        AsmPciConnectFlags flags, GError **error)
-{
-  AsmPciAddr a = { 0, 0, slot, function };
-  GError *err = NULL;
-
-  if (!asm_pci_bus_set_reserve_addr (p->set, &a, flags, TRUE, &err))
-    return reserve_error (p, d, NULL, &a, err, error);
-  own (p, &a, d->desc);
-  d->addr = a;
-  d->assigned = TRUE;
-  return TRUE;
-}
-
-static gboolean place_next (Policy *p, LvDevice *d, GError **error);
-
-static gboolean
-place_primary_video (Policy *p, guint8 slot, AsmPciConnectFlags flags,
-                     GError **error)
-{
-  LvDomain *dom = p->dom;
-
-  for (guint i = 0; i < dom->devs->len; i++)
-    {
-      LvDevice *v = g_ptr_array_index (dom->devs, i);
-
-      if (v->cat != LV_CAT_VIDEO || !v->primary_video)
-        continue;
-      if (v->flags == 0 || v->fixed)
-        return TRUE;
-      if (!slot_in_use (p, 0, 0, slot))
-        return put_at (p, v, slot, 0, flags, error);
-      /* the next free address; in the real pass libvirt also sees the
-       * buses of the controllers it has yet to plug in: when no plugged
-       * bus has room, wait for them */
-      if (p->counting)
-        return place_next (p, v, error);
-      if (asm_pci_bus_set_reserve_next (p->set, v->flags, &v->addr, NULL))
-        {
-          own (p, &v->addr, v->desc);
-          v->assigned = TRUE;
-        }
-      else
-        p->deferred_video = v;
-      return TRUE;
-    }
-  return TRUE;
-}
-
-static int
-compare_list_order (gconstpointer a, gconstpointer b)
-{
-  const LvDevice *x = *(LvDevice *const *) a;
-  const LvDevice *y = *(LvDevice *const *) b;
-
-  for (guint i = 0; i < 3; i++)
-    if (x->ord[i] != y->ord[i])
-      return x->ord[i] < y->ord[i] ? -1 : 1;
-  return 0;
-}
-
-/* every controller, in libvirt's list order (def->controllers) */
-static GPtrArray *
-controllers_in_order (LvDomain *dom)
-{
-  GPtrArray *list = g_ptr_array_new ();
-
-  for (guint i = 0; i < dom->devs->len; i++)
-    {
-      LvDevice *c = g_ptr_array_index (dom->devs, i);
-
-      if (c->ctype != NULL)
-        g_ptr_array_add (list, c);
-    }
-  g_ptr_array_sort (list, compare_list_order);
-  return list;
-}
-
-static gboolean
-chipset_pc (Policy *p, GError **error)
-{
-  g_autoptr (GPtrArray) ctrls = controllers_in_order (p->dom);
-
-  for (guint i = 0; i < ctrls->len; i++)
-    {
-      LvDevice *c = g_ptr_array_index (ctrls, i);
-      guint8 fn;
-
-      if (c->role == LV_ROLE_PIIX3_IDE)
-        fn = 1;
-      else if (c->role == LV_ROLE_PIIX3_USB)
-        fn = 2;
-      else
-        continue;
-      if (c->fixed && !(c->addr.domain == 0 && c->addr.bus == 0 &&
-                        c->addr.slot == 1 && c->addr.function == fn))
-        return fail (error, c, "the %s controller must have PCI address "
-                     "0000:00:01.%u",
-                     fn == 1 ? "primary IDE" : "PIIX3 USB", fn);
-      if (!put_at (p, c, 1, fn, PCI_AUTO, error))
-        return FALSE;
-      if (c->fixed)
-        c->assigned = FALSE;
-    }
-  if (!reserve_builtin (p, 1, 0, PCI_AUTO, "the PIIX3 ISA bridge (built in)",
-                        error) ||
-      !reserve_builtin (p, 1, 3, PCI_AUTO,
-                        "the PIIX3 power management function (built in)",
-                        error))
-    return FALSE;
-  return place_primary_video (p, 2, PCI_AUTO, error);
-}
-
-static gboolean
-chipset_q35 (Policy *p, GError **error)
-{
-  LvDomain *dom = p->dom;
-  const AsmPciConnectFlags pcie = ASM_PCI_CONNECT_TYPE_PCIE_DEVICE;
-  g_autoptr (GPtrArray) ctrls = controllers_in_order (dom);
-
-  for (guint i = 0; i < ctrls->len; i++)
-    {
-      LvDevice *c = g_ptr_array_index (ctrls, i);
-
-      if (c->role == LV_ROLE_Q35_SATA)
-        {
-          if (c->fixed && !(c->addr.domain == 0 && c->addr.bus == 0 &&
-                            c->addr.slot == 0x1f && c->addr.function == 2))
-            return fail (error, c, "the primary SATA controller must have "
-                         "PCI address 0000:00:1f.2");
-          if (!put_at (p, c, 0x1f, 2, c->flags, error))
-            return FALSE;
-          if (c->fixed)
-            c->assigned = FALSE;
-        }
-      else if (c->role == LV_ROLE_Q35_USB_UHCI1 && !c->fixed)
-        {
-          guint8 slot = 0x1d;
-
-          if (slot_in_use (p, 0, 0, slot))
-            slot = 0x1a;
-          if (slot_in_use (p, 0, 0, slot))
-            continue;
-          if (!put_at (p, c, slot, 0, pcie, error))
-            return FALSE;
-          c->multi = LV_MULTI_ON;
-        }
-      else if (c->cat == LV_CAT_PCI_CONTROLLER && !c->fixed &&
-               c->pmodel == ASM_PCI_CONTROLLER_MODEL_DMI_TO_PCI_BRIDGE &&
-               !slot_in_use (p, 0, 0, 0x1e))
-        {
-          AsmPciAddr a = { 0, 0, 0x1e, 0 };
-          GError *err = NULL;
-
-          if (!asm_pci_bus_set_add_controller (p->set, c->index, c->pmodel, &a,
-                                               &err))
-            return reserve_error (p, c, NULL, &a, err, error);
-          if (!after_controller_added (p, c, error))
-            return FALSE;
-        }
-    }
-  if (!reserve_builtin (p, 0x1f, 0, pcie,
-                        "the ICH9 LPC/ISA bridge (built in)", error) ||
-      !reserve_builtin (p, 0x1f, 3, pcie, "the ICH9 SMBus (built in)", error))
-    return FALSE;
-  if (!place_primary_video (p, 1, pcie, error))
-    return FALSE;
-  if (!slot_in_use (p, 0, 0, 0x1b))
-    for (guint i = 0; i < dom->devs->len; i++)
-      {
-        LvDevice *s = g_ptr_array_index (dom->devs, i);
-
-        if (s->role == LV_ROLE_Q35_ICH9_SOUND && !s->fixed)
-          {
-            if (!put_at (p, s, 0x1b, 0, pcie, error))
-              return FALSE;
-            break;
-          }
-      }
-  return TRUE;
-}
-
-/* ------------------------------------------------------------------ */
-/* Parking (the dry run's buses that are plugged in nowhere yet)        */
-
-/* the model of a parking root that takes a controller of @model */
-static gboolean
-park_root_model (AsmPciControllerModel model, AsmPciControllerModel *out)
-{
-  AsmPciConnectFlags f = asm_pci_controller_model_get_connect_flags (model);
-
-  if (f & asm_pci_controller_model_get_bus_flags (
-             ASM_PCI_CONTROLLER_MODEL_PCI_ROOT, TRUE, NULL, NULL) &
-      ASM_PCI_CONNECT_TYPES_MASK)
-    *out = ASM_PCI_CONTROLLER_MODEL_PCI_ROOT;
-  else if (f & asm_pci_controller_model_get_bus_flags (
-                  ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT, TRUE, NULL, NULL) &
-           ASM_PCI_CONNECT_TYPES_MASK)
-    *out = ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT;
-  else
-    return FALSE;
-  return TRUE;
-}
-
-static gboolean
-lock_group (Policy *p, guint32 index, guint32 group, GError **error)
-{
-  return asm_pci_bus_set_set_isolation_group (p->set, index, group, TRUE,
-                                              error);
-}
-
-/* a parking domain: its root, locked away from every device */
-static gboolean
-park_domain (Policy *p, AsmPciControllerModel root_model, guint32 *out,
-             GError **error)
-{
-  guint32 q = p->park_next;
-
-  if (q + 3 > ASM_PCI_DOMAIN_LAST)
-    return fail (error, NULL, "too many PCI controllers to add (the dry run "
-                 "ran out of PCI domains)");
-  p->park_next += 4;
-  if (!asm_pci_bus_set_add_controller (p->set, q, root_model, NULL, error) ||
-      !lock_group (p, q, PARK_GROUP, error))
-    return FALSE;
-  *out = q;
-  return TRUE;
-}
-
-/* plugs controller @index of @model in at (@q, @bus, 0 or 1) */
-static gboolean
-park_plug (Policy *p, guint32 q, guint32 bus, guint32 index,
-           AsmPciControllerModel model, GError **error)
-{
-  AsmPciControllerInfo info;
-  AsmPciAddr a;
-
-  ASMCTL_MUST (asm_pci_bus_set_get_controller (p->set, bus == 0 ? q : bus, &info));
-  a.domain = q;
-  a.bus = bus;
-  a.slot = info.min_slot;
-  a.function = 0;
-  if (!asm_pci_bus_set_add_controller (p->set, index, model, &a, error))
-    return FALSE;
-  /* a reservation from configuration resets a locked group: lock again */
-  return lock_group (p, bus == 0 ? q : bus, PARK_GROUP, error);
-}
-
-/* parks a bus of @model: a new parking domain with the controller in it.
- * @c: its controller, or NULL for a speculative bus (it gets one when a
- * device first uses it).  @plug: plug it in at the end of the dry run. */
-static Parked *
-park_bus (Policy *p, AsmPciControllerModel model, LvDevice *c, gboolean plug,
-          GError **error)
-{
-  Parked *pk = g_new0 (Parked, 1);
-  AsmPciControllerModel rm;
-  guint32 q;
-
-  pk->c = c;
-  pk->model = model;
-  pk->plug = plug;
-  g_ptr_array_add (p->parked_list, pk);
-  if (model == ASM_PCI_CONTROLLER_MODEL_PCIE_TO_PCI_BRIDGE ||
-      model == ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_DOWNSTREAM_PORT)
-    {
-      /* needs a port (or an upstream port) to sit in: a locked one */
-      AsmPciControllerModel holder =
-        model == ASM_PCI_CONTROLLER_MODEL_PCIE_TO_PCI_BRIDGE
-          ? ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT
-          : ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_UPSTREAM_PORT;
-
-      if (!park_domain (p, ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT, &q, error) ||
-          !park_plug (p, q, 0, q + 1, holder, error) ||
-          !lock_group (p, q + 1, PARK_GROUP, error) ||
-          !park_plug (p, q, q + 1, q + 2, model, error))
-        return NULL;
-      pk->index = q + 2;
-    }
-  else
-    {
-      if (!park_root_model (model, &rm))
-        {
-          fail (error, c, "cannot plan a bus for a %s",
-                asm_pci_controller_model_to_string (model));
-          return NULL;
-        }
-      if (!park_domain (p, rm, &q, error) ||
-          !park_plug (p, q, 0, q + 1, model, error))
-        return NULL;
-      pk->index = q + 1;
-    }
-  pk->root = q;
-  g_hash_table_insert (p->park_domains, GUINT_TO_POINTER (q), pk);
-  /* with --numa-aware every bus but a node's is locked in group 0 */
-  if (p->numa_aware && !lock_group (p, pk->index, 0, error))
-    return NULL;
-  return pk;
-}
-
-/* registers the real bus of a parked controller; reserves what the XML
- * puts on it */
-static gboolean
-park_register (Policy *p, Parked *pk, GError **error)
-{
-  LvDevice *c = pk->c;
-  guint64 *key = g_new (guint64, 1);
-  guint32 real_domain = c->fixed ? c->addr.domain : domain_of (p, c);
-
-  *key = bus_key (real_domain, c->index);
-  g_hash_table_insert (p->parked, key, pk);
-  if (c->hotplug_off &&
-      !asm_pci_bus_set_set_hotplug (p->set, pk->index, FALSE, error))
-    return FALSE;
-  return reserve_fixed_on_real_bus (p, real_domain, c->index, error) &&
-         settle (p, error);
-}
-
-/* parks the bus of @c */
-static gboolean
-park (Policy *p, LvDevice *c, gboolean plug, GError **error)
-{
-  Parked *pk = park_bus (p, c->pmodel, c, plug, error);
-
-  return pk != NULL && park_register (p, pk, error);
-}
-
-/* a device was placed at @a: if that is the first use of a speculative
- * bus, the bus becomes a controller (libvirt would have grown it now) */
-static void
-note_use (Policy *p, const AsmPciAddr *a)
-{
-  Parked *pk;
-
-  if (!p->counting || a->domain < p->park_base)
-    return;
-  pk = g_hash_table_lookup (p->park_domains, GUINT_TO_POINTER (a->domain));
-  if (pk == NULL || pk->c != NULL)
-    return;
-  pk->c = lv_domain_add_pci_controller (p->dom, p->next_index++, pk->model);
-  pk->c->grow_domain = 0;
-  pk->plug = TRUE;
-  park_register (p, pk, NULL);
-}
-
-/* at the end of the dry run: every parked controller without an address
- * takes the next free slot for its connect flags, in index order; there
- * is no growth for a controller */
-static gboolean
-plug_parked (Policy *p, GError **error)
-{
-  g_autoptr (GPtrArray) list = g_ptr_array_sized_new (p->parked_list->len);
-
-  for (guint i = 0; i < p->parked_list->len; i++)
-    {
-      Parked *pk = g_ptr_array_index (p->parked_list, i);
-
-      if (pk->c != NULL)
-        g_ptr_array_add (list, pk);
-      else if (!lock_group (p, pk->index, PARK_GROUP, error))
-        return FALSE; /* an unused speculative bus: it takes nothing */
-    }
-
-  asm_pci_bus_set_set_grow_func (p->set, NULL, NULL, NULL);
-  for (guint i = 0; i < list->len; i++)
-    {
-      Parked *pk = g_ptr_array_index (list, i);
-
-      if (pk->special &&
-          !asm_pci_bus_set_set_isolation_group (p->set, pk->index, 0, FALSE,
-                                                error))
-        return FALSE;
-    }
-  g_ptr_array_sort (list, compare_parked);
-  for (guint i = 0; i < list->len; i++)
-    {
-      Parked *pk = g_ptr_array_index (list, i);
-
-      if (!pk->plug)
-        continue;
-      if (!asm_pci_bus_set_reserve_next (p->set, pk->c->flags, NULL, NULL))
-        return fail (error, pk->c,
-                     "a PCI slot is needed to connect a PCI controller "
-                     "model='%s', but none is available, and it cannot be "
-                     "automatically added",
-                     pk->c->cmodel);
-    }
-  return TRUE;
-}
-
-/* ------------------------------------------------------------------ */
-/* Growth                                                               */
-
-/* the lowest place on the bus of controller @parent for a controller of
- * @model, by the bus set's rule: an empty slot's function 0, or for
- * aggregating models the lowest free function of an aggregate slot */
-static gboolean
-next_on_bus (Policy *p, guint32 parent, AsmPciControllerModel model,
-             AsmPciAddr *out)
-{
-  AsmPciControllerInfo info;
-  gboolean agg = (asm_pci_controller_model_get_connect_flags (model) &
-                  ASM_PCI_CONNECT_AGGREGATE_SLOT) != 0;
-
-  if (!asm_pci_bus_set_get_controller (p->set, parent, &info))
-    return FALSE;
-  for (guint s = info.min_slot; s <= info.max_slot; s++)
-    {
-      AsmPciAddr a = { info.domain, info.bus, (guint8) s, 0 };
-
-      if (!slot_in_use (p, info.domain, info.bus, (guint8) s))
-        {
-          *out = a;
-          return TRUE;
-        }
-      if (agg && asm_pci_bus_set_is_aggregate_slot (p->set, &a))
-        for (guint8 f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
-          {
-            a.function = f;
-            if (!asm_pci_bus_set_is_reserved (p->set, &a))
-              {
-                *out = a;
-                return TRUE;
-              }
-          }
-    }
-  return FALSE;
-}
-
-/* plugs a controller without an address in: behind its given parent, in
- * its domain, or in any domain (ascending) */
-static gboolean
-plug_controller (Policy *p, LvDevice *c, GError **error)
-{
-  GError *err = NULL;
-  guint32 first;
-
-  if (c->parent_index >= 0)
-    {
-      AsmPciAddr a;
-
-      if (!next_on_bus (p, (guint32) c->parent_index, c->pmodel, &a))
-        return fail (error, c, "no free slot behind controller %"
-                     G_GINT64_FORMAT " for it", c->parent_index);
-      if (!asm_pci_bus_set_add_controller (p->set, c->index, c->pmodel, &a,
-                                           &err))
-        return reserve_error (p, c, NULL, &a, err, error);
-      return after_controller_added (p, c, error);
-    }
-  first = domain_of (p, c);
-  if (asm_pci_bus_set_add_controller_next (p->set, c->index, c->pmodel, first,
-                                           NULL, &err))
-    return after_controller_added (p, c, error);
-  if (!g_error_matches (err, ASM_ERROR, ASM_ERROR_NO_SPACE))
-    {
-      fail (error, c, "%s", err->message);
-      g_error_free (err);
-      return FALSE;
-    }
-  g_clear_error (&err);
-  for (guint i = 0; i < p->roots->len; i++)
-    {
-      guint32 d = g_array_index (p->roots, guint32, i);
-
-      if (d == first || d >= c->index)
-        continue;
-      if (asm_pci_bus_set_add_controller_next (p->set, c->index, c->pmodel, d,
-                                               NULL, NULL))
-        {
-          c->grow_domain = d;
-          return after_controller_added (p, c, error);
-        }
-    }
-  {
-    /* libvirt would also look at the buses of higher indexes */
-    AsmPciConnectFlags type = c->flags & ASM_PCI_CONNECT_TYPES_MASK;
-    gboolean higher = FALSE;
-
-    for (guint i = 0; i < p->dom->devs->len && !higher; i++)
-      {
-        LvDevice *o = g_ptr_array_index (p->dom->devs, i);
-
-        higher = o->cat == LV_CAT_PCI_CONTROLLER && o->index > c->index &&
-                 (asm_pci_controller_model_get_bus_flags (o->pmodel, TRUE,
-                                                          NULL, NULL) &
-                  type) != 0;
-      }
-    return fail (error, c,
-                 "a PCI slot is needed to connect a PCI controller "
-                 "model='%s', but none is available, and it cannot be "
-                 "automatically added%s",
-                 c->cmodel,
-                 higher ? " (a controller without an address plugs into a "
-                          "bus of a lower index only)"
-                        : "");
-  }
-}
-
-/* a controller the policy adds, with the next index */
-static LvDevice *
-new_controller (Policy *p, AsmPciControllerModel model, guint32 domain)
-{
-  LvDevice *c = lv_domain_add_pci_controller (p->dom, p->next_index++, model);
-
-  c->grow_domain = domain;
-  return c;
-}
-
-/* does any bus (real or parked, not a parking root) accept @type? */
-static gboolean
-any_bus_accepts (Policy *p, AsmPciConnectFlags type)
-{
-  AsmPciControllerInfo info;
-
-  for (guint32 i = 0; i < p->next_index; i++)
-    if (asm_pci_bus_set_get_controller (p->set, i, &info) &&
-        (info.accepts & type))
-      return TRUE;
-  for (guint i = 0; i < p->parked_list->len; i++)
-    {
-      Parked *pk = g_ptr_array_index (p->parked_list, i);
-
-      if (pk->c != NULL &&
-          asm_pci_bus_set_get_controller (p->set, pk->index, &info) &&
-          (info.accepts & type))
-        return TRUE;
-    }
-  return FALSE;
-}
-
-static gboolean
-grow_numa (Policy *p, int node, GError **error)
-{
-  LvDomain *dom = p->dom;
-  gboolean q35 = dom->machine == LV_MACHINE_Q35;
-  AsmPciControllerModel model = q35 ? ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT
-                                    : ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE;
-  LvDevice *pxb = NULL, *c;
-  AsmPciAddr a;
-  GError *err = NULL;
-
-  for (guint i = 0; i < dom->devs->len; i++)
-    {
-      LvDevice *d = g_ptr_array_index (dom->devs, i);
-
-      if (d->cat == LV_CAT_PCI_CONTROLLER && d->target_node == node &&
-          (d->pmodel == ASM_PCI_CONTROLLER_MODEL_PCI_EXPANDER_BUS ||
-           d->pmodel == ASM_PCI_CONTROLLER_MODEL_PCIE_EXPANDER_BUS))
-        {
-          pxb = d;
-          break;
-        }
-    }
-  if (pxb == NULL ||
-      !asm_pci_bus_set_get_controller (p->set, pxb->index, NULL))
-    return fail (error, p->current, "NUMA node %d has no expander bus", node);
-  if (!next_on_bus (p, pxb->index, model, &a))
-    return fail (error, p->current,
-                 "the expander bus of NUMA node %d (controller %u) is full",
-                 node, pxb->index);
-  c = new_controller (p, model, a.domain);
-  c->parent_index = pxb->index;
-  if (!asm_pci_bus_set_add_controller (p->set, c->index, model, &a, &err))
-    return reserve_error (p, c, NULL, &a, err, error);
-  own (p, &a, c->desc);
-  return lock_group (p, c->index, NUMA_GROUP (node), error) &&
-         lock_group (p, pxb->index, NUMA_GROUP (node), error);
-}
-
-/* libvirt's choice of controllers for a device of @flags that found no
- * room; 0 models when it cannot grow (the error is set) */
-static guint
-grow_models (Policy *p, AsmPciConnectFlags flags,
-             AsmPciControllerModel models[2], GError **error)
-{
-  static const struct {
-    AsmPciConnectFlags type;
-    const char *model;
-  } names[] = {
-    { ASM_PCI_CONNECT_TYPE_PCIE_ROOT_PORT, "pcie-root-port" },
-    { ASM_PCI_CONNECT_TYPE_PCIE_SWITCH_DOWNSTREAM_PORT,
-      "pcie-switch-downstream-port" },
-    { ASM_PCI_CONNECT_TYPE_DMI_TO_PCI_BRIDGE, "dmi-to-pci-bridge" },
-    { ASM_PCI_CONNECT_TYPE_PCI_EXPANDER_BUS, "pci-expander-bus" },
-    { ASM_PCI_CONNECT_TYPE_PCIE_EXPANDER_BUS, "pcie-expander-bus" },
-    { ASM_PCI_CONNECT_TYPE_PCIE_TO_PCI_BRIDGE, "pcie-to-pci-bridge" },
-    { ASM_PCI_CONNECT_TYPE_PCI_BRIDGE, "pci-bridge" },
-  };
-
-  if (flags & ASM_PCI_CONNECT_TYPE_PCI_DEVICE)
-    {
-      if (any_bus_accepts (p, ASM_PCI_CONNECT_TYPE_PCI_BRIDGE))
-        {
-          models[0] = ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE;
-          return 1;
-        }
-      models[0] = ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT;
-      models[1] = ASM_PCI_CONTROLLER_MODEL_PCIE_TO_PCI_BRIDGE;
-      return 2;
-    }
-  if (flags & (ASM_PCI_CONNECT_TYPE_PCIE_DEVICE |
-               ASM_PCI_CONNECT_TYPE_PCIE_SWITCH_UPSTREAM_PORT))
-    {
-      models[0] = ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT;
-      return 1;
-    }
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-    if (flags & names[i].type)
-      {
-        g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
-                     "a PCI slot is needed to connect a PCI controller "
-                     "model='%s', but none is available, and it cannot be "
-                     "automatically added",
-                     names[i].model);
-        return 0;
-      }
-  g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
-               "Cannot automatically add a new PCI bus for a device with "
-               "connect flags %02x",
-               (guint) flags);
-  return 0;
-}
-
-/* adds (parks) the controllers of @models; the first of a pair is the root
- * port that takes only the pcie-to-pci-bridge */
-static gboolean
-grow_park (Policy *p, const AsmPciControllerModel *models, guint n,
-           GError **error)
-{
-  for (guint i = 0; i < n; i++)
-    {
-      LvDevice *c = new_controller (p, models[i], 0);
-
-      if (!park (p, c, TRUE, error))
-        return FALSE;
-      if (n == 2 && i == 0)
-        {
-          Parked *pk = g_ptr_array_index (p->parked_list,
-                                          p->parked_list->len - 1);
-
-          pk->special = TRUE;
-          if (!lock_group (p, pk->index, SPECIAL_GROUP, error))
-            return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-/* The bus set's grow callback: libvirt's virDomainPCIAddressSetGrow, in
- * the dry run only. */
-static gboolean
-policy_grow (AsmPciBusSet *set, AsmPciConnectFlags flags, gpointer user_data,
-             GError **error)
-{
-  Policy *p = user_data;
-  AsmPciControllerModel models[2];
-  guint n;
-
-  if (!p->counting)
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
-                   "No more available PCI slots");
-      return FALSE;
-    }
-  if (p->numa_aware && p->current != NULL && p->current->numa_node >= 0)
-    {
-      if (grow_numa (p, p->current->numa_node, error))
-        return TRUE;
-      p->fatal = TRUE;
-      return FALSE;
-    }
-  n = grow_models (p, flags, models, error);
-  if (n == 0)
-    {
-      p->fatal = TRUE;
-      return FALSE;
-    }
-  if (n == 1)
-    {
-      /* a batch of buses, doubling from one growth to the next: each
-       * callback costs the bus set a snapshot of everything, so fewer
-       * callbacks; a bus becomes a controller only when a device uses it,
-       * the others are dropped (see note_use) */
-      for (guint i = 0; i < p->spec_batch; i++)
-        if (park_bus (p, models[0], NULL, FALSE, error) == NULL)
-          {
-            p->fatal = TRUE;
-            return FALSE;
-          }
-      p->spec_batch = MIN (p->spec_batch * 2, 64u);
-      return TRUE;
-    }
-  if (!grow_park (p, models, n, error))
-    {
-      p->fatal = TRUE;
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* libvirt grows the buses up to one that an address of the XML names */
-static gboolean
-grow_for_fixed (Policy *p, GError **error)
-{
-  LvDomain *dom = p->dom;
-
-  for (guint i = 0; i < dom->devs->len; i++)
-    {
-      LvDevice *d = g_ptr_array_index (dom->devs, i);
-      guint64 key;
-
-      if (!d->fixed || d->cat == LV_CAT_PCI_CONTROLLER)
-        continue;
-      key = bus_key (d->addr.domain, d->addr.bus);
-      if (!g_hash_table_contains (p->pending_devs, &key))
-        continue;
-      while (p->next_index <= d->addr.bus &&
-             domain_for (p, d->addr.bus) == d->addr.domain)
-        {
-          AsmPciControllerModel models[2];
-          g_autoptr (GError) err = NULL;
-          guint n = grow_models (p, d->flags, models, &err);
-
-          if (n == 0)
-            return fail (error, d, "its address is on bus %04x:%02x: %s",
-                         d->addr.domain, d->addr.bus, err->message);
-          if (!grow_park (p, models, n, error))
-            return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-/* ------------------------------------------------------------------ */
-/* Steps 5 and 6                                                        */
-
-static gboolean
-place_next (Policy *p, LvDevice *d, GError **error)
-{
-  AsmPciAddr a;
-  GError *err = NULL;
-  guint32 group = 0;
-
-  p->current = d;
-  if (p->numa_aware && d->numa_node >= 0)
-    group = NUMA_GROUP (d->numa_node);
-  if (!asm_pci_bus_set_reserve_next_full (p->set, d->flags, group, &a, &err))
-    {
-      fail (error, d, "no PCI address for it: %s", err->message);
-      g_error_free (err);
-      return FALSE;
-    }
-  own (p, &a, d->desc);
-  note_use (p, &a);
-  d->addr = a;
-  d->assigned = TRUE;
-  return TRUE;
-}
-
-/* USB2 companions (ich9-ehci1 and ich9-uhci1..3 of one index) share a
- * slot: functions 7, 0, 1, 2 */
-static gboolean
-place_usb2 (Policy *p, LvDevice *d, GPtrArray *ctrls, GError **error)
-{
-  LvDevice *found = NULL;
-  AsmPciAddr a;
-  GError *err = NULL;
-
-  /* the first companion with an address, in libvirt's list order (the
-   * dry run does not record the addresses it finds) */
-  for (guint i = 0; i < ctrls->len && found == NULL; i++)
-    {
-      LvDevice *c = g_ptr_array_index (ctrls, i);
-
-      if (c->usb2_function >= 0 && c->index == d->index && c != d &&
-          (c->fixed || (c->assigned && (!p->counting ||
-                                        c->role == LV_ROLE_Q35_USB_UHCI1))))
-        found = c;
-    }
-  if (d->usb2_function == 0)
-    d->multi = LV_MULTI_ON;
-  if (found != NULL)
-    {
-      AsmPciAddr t;
-
-      a = found->addr;
-      a.function = (guint8) d->usb2_function;
-      t = translate (p, &a);
-      if (!asm_pci_bus_set_reserve_addr (p->set, &t, d->flags, TRUE, &err))
-        return reserve_error (p, d, NULL, &a, err, error);
-      own (p, &a, d->desc);
-      d->addr = a;
-      d->assigned = TRUE;
-      return TRUE;
-    }
-  if (!place_next (p, d, error))
-    return FALSE;
-  if (d->usb2_function == 0)
-    return TRUE;
-  a = d->addr;
-  if (!asm_pci_bus_set_release_addr (p->set, &a, error))
-    return FALSE;
-  a.function = (guint8) d->usb2_function;
-  if (!asm_pci_bus_set_reserve_addr (p->set, &a, d->flags, FALSE, &err))
-    return reserve_error (p, d, NULL, &a, err, error);
-  own (p, &a, d->desc);
-  d->addr = a;
-  return TRUE;
-}
-
-/* libvirt's test before the spare slot of pc: is every slot of every bus
- * (parked ones too) in use? */
-static gboolean
-all_buses_full (Policy *p)
-{
-  for (guint32 i = 0; i < p->park_next; i++)
-    {
-      AsmPciControllerInfo info;
-
-      if (!asm_pci_bus_set_get_controller (p->set, i, &info) ||
-          info.isolation_group == PARK_GROUP)
-        continue;
-      for (guint s = info.min_slot; s <= info.max_slot; s++)
-        if (!slot_in_use (p, info.domain, info.bus, (guint8) s))
-          return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-reserve_spare (Policy *p, AsmPciConnectFlags flags, guint n, GError **error)
-{
-  for (guint i = 0; i < n; i++)
-    {
-      AsmPciAddr a;
-      GError *err = NULL;
-
-      p->current = NULL;
-      if (!asm_pci_bus_set_reserve_next (p->set, flags, &a, &err))
-        {
-          fail (error, NULL, "no room for a spare hotplug slot: %s",
-                err->message);
-          g_error_free (err);
-          return FALSE;
-        }
-      own (p, &a, "a spare hotplug slot");
-      note_use (p, &a);
-    }
-  return TRUE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1340,9 +231,11 @@ apply_defaults (Policy *p, GError **error)
           if (c->chassis_nr < 0)
             c->chassis_nr = c->index;
           if (c->index <= c->addr.bus)
-            return fail (error, c, "PCI controller at index %u (0x%02x) has "
-                         "bus='0x%02x', but index must be larger than bus",
-                         c->index, c->index, c->addr.bus);
+            return asmctl_policy_fail (error, c,
+                                       "PCI controller at index %u (0x%02x) "
+                                       "has bus='0x%02x', but index must be "
+                                       "larger than bus",
+                                       c->index, c->index, c->addr.bus);
           break;
         case ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT:
           if (c->chassis < 0)
@@ -1361,9 +254,10 @@ apply_defaults (Policy *p, GError **error)
           if (c->bus_nr < 0)
             {
               if (lowest <= 2)
-                return fail (error, c, "no free busNr lower than the current "
-                             "lowest busNr is available to auto-assign; give "
-                             "<target busNr='...'/>");
+                return asmctl_policy_fail (
+                    error, c,
+                    "no free busNr lower than the current lowest busNr is "
+                    "available to auto-assign; give <target busNr='...'/>");
               c->bus_nr = lowest - 2;
               lowest = c->bus_nr;
             }
@@ -1448,7 +342,7 @@ pass_run (Policy *p, gboolean counting, GError **error)
 
       if (!asm_pci_bus_set_add_controller (p->set, r, c->pmodel, NULL, &err))
         {
-          fail (error, c, "%s", err->message);
+          asmctl_policy_fail (error, c, "%s", err->message);
           g_error_free (err);
           return FALSE;
         }
@@ -1457,12 +351,12 @@ pass_run (Policy *p, gboolean counting, GError **error)
   /* 2. the addresses of the XML; in the dry run, the buses that libvirt
    * adds before placing anything (the gaps below the highest index, the
    * buses beyond it that addresses name) are parked */
-  collect_fixed (p);
+  asmctl_policy_collect_fixed (p);
   for (guint i = 0; i < p->roots->len; i++)
-    if (!reserve_fixed_on_bus (p, g_array_index (p->roots, guint32, i), 0,
-                               error))
+    if (!asmctl_policy_reserve_fixed_on_bus (
+            p, g_array_index (p->roots, guint32, i), 0, error))
       return FALSE;
-  if (!settle (p, error))
+  if (!asmctl_policy_settle (p, error))
     return FALSE;
   if (counting)
     {
@@ -1473,18 +367,18 @@ pass_run (Policy *p, gboolean counting, GError **error)
           if (c->cat == LV_CAT_PCI_CONTROLLER && c->implicit &&
               !asm_pci_controller_model_is_root (c->pmodel) &&
               c->parent_index < 0 && c->target_node < 0 &&
-              !park (p, c, TRUE, error))
+              !asmctl_policy_park (p, c, TRUE, error))
             return FALSE;
         }
-      if (!grow_for_fixed (p, error))
+      if (!asmctl_policy_grow_for_fixed (p, error))
         return FALSE;
     }
 
-  asm_pci_bus_set_set_grow_func (p->set, policy_grow, p, NULL);
+  asm_pci_bus_set_set_grow_func (p->set, asmctl_policy_grow, p, NULL);
 
   /* 3. the chipset */
-  if (!(dom->machine == LV_MACHINE_PC ? chipset_pc (p, error)
-                                      : chipset_q35 (p, error)))
+  if (!(dom->machine == LV_MACHINE_PC ? asmctl_policy_chipset_pc (p, error)
+                                      : asmctl_policy_chipset_q35 (p, error)))
     return FALSE;
 
   /* 4. the spare slot of pc */
@@ -1493,8 +387,8 @@ pass_run (Policy *p, gboolean counting, GError **error)
     {
       guint n = p->spare >= 0 ? (guint) p->spare : 1;
 
-      if (n > 0 && !all_buses_full (p) &&
-          !reserve_spare (p, PCI_AUTO, n, error))
+      if (n > 0 && !asmctl_policy_all_buses_full (p) &&
+          !asmctl_policy_reserve_spare (p, PCI_AUTO, n, error))
         return FALSE;
     }
 
@@ -1519,16 +413,18 @@ pass_run (Policy *p, gboolean counting, GError **error)
 
       if (is_placed (p, c))
         continue;
-      if (!plug_controller (p, c, error) || !settle (p, error))
+      if (!asmctl_policy_plug_controller (p, c, error) ||
+          !asmctl_policy_settle (p, error))
         return FALSE;
     }
   if (p->pending_ctrls->len > 0)
     {
       LvDevice *c = g_ptr_array_index (p->pending_ctrls, 0);
 
-      return fail (error, c, "it is plugged into bus %04x:%02x, which no "
-                   "controller provides",
-                   c->addr.domain, c->addr.bus);
+      return asmctl_policy_fail (error, c,
+                                 "it is plugged into bus %04x:%02x, which no "
+                                 "controller provides",
+                                 c->addr.domain, c->addr.bus);
     }
   if (g_hash_table_size (p->pending_devs) > 0)
     {
@@ -1544,12 +440,14 @@ pass_run (Policy *p, gboolean counting, GError **error)
           if (first == NULL || d->ord[2] < first->ord[2])
             first = d;
         }
-      return fail (error, first, "its address is on bus %04x:%02x, which no "
-                   "controller provides",
-                   first->addr.domain, first->addr.bus);
+      return asmctl_policy_fail (error, first,
+                                 "its address is on bus %04x:%02x, which no "
+                                 "controller provides",
+                                 first->addr.domain, first->addr.bus);
     }
 
-  if (p->deferred_video != NULL && !place_next (p, p->deferred_video, error))
+  if (p->deferred_video != NULL &&
+      !asmctl_policy_place_next (p, p->deferred_video, error))
     return FALSE;
 
   /* NUMA: the buses of each node in their own locked group, every other
@@ -1573,7 +471,7 @@ pass_run (Policy *p, gboolean counting, GError **error)
               if (par != NULL && par->target_node >= 0)
                 group = NUMA_GROUP (par->target_node);
             }
-          if (!lock_group (p, i, group, error))
+          if (!asmctl_policy_lock_group (p, i, group, error))
             return FALSE;
         }
     }
@@ -1596,8 +494,9 @@ pass_run (Policy *p, gboolean counting, GError **error)
 
       if (d->assigned)
         continue;
-      ok = d->usb2_function >= 0 ? place_usb2 (p, d, all_ctrls, error)
-                                 : place_next (p, d, error);
+      ok = d->usb2_function >= 0
+               ? asmctl_policy_place_usb2 (p, d, all_ctrls, error)
+               : asmctl_policy_place_next (p, d, error);
       if (!ok)
         return FALSE;
     }
@@ -1617,11 +516,11 @@ pass_run (Policy *p, gboolean counting, GError **error)
             for (guint i = 0; i < p->parked_list->len && n == 0; i++)
               /* libvirt: a new domain to which buses were added */
               n = ((Parked *) g_ptr_array_index (p->parked_list, i))->c != NULL;
-          if (n > 0 && !reserve_spare (p, PCIE_AUTO, n, error))
+          if (n > 0 && !asmctl_policy_reserve_spare (p, PCIE_AUTO, n, error))
             return FALSE;
         }
       /* the parked controllers take their slots */
-      return plug_parked (p, error);
+      return asmctl_policy_plug_parked (p, error);
     }
   return apply_defaults (p, error);
 }
@@ -1675,9 +574,11 @@ plan_numa (Policy *p)
                           1));
       if (numa_expander (dom, d->numa_node) != NULL)
         continue;
-      pxb = new_controller (p, q35 ? ASM_PCI_CONTROLLER_MODEL_PCIE_EXPANDER_BUS
-                                   : ASM_PCI_CONTROLLER_MODEL_PCI_EXPANDER_BUS,
-                            0);
+      pxb = asmctl_policy_new_controller (
+          p,
+          q35 ? ASM_PCI_CONTROLLER_MODEL_PCIE_EXPANDER_BUS
+              : ASM_PCI_CONTROLLER_MODEL_PCI_EXPANDER_BUS,
+          0);
       pxb->target_node = d->numa_node;
     }
   if (q35)
@@ -1705,7 +606,8 @@ plan_numa (Policy *p)
       free_slots = used < 32 ? 32 - used : 0;
       if (k > free_slots)
         for (guint b = 0; b < (k - free_slots + 29) / 30; b++)
-          new_controller (p, ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE, 0)
+          asmctl_policy_new_controller (
+              p, ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE, 0)
             ->parent_index = pxb->index;
     }
 }
@@ -1807,7 +709,7 @@ policy_assign (LvDomain *dom, const AssignOptions *opts, GError **error)
   for (guint32 i = 1; p.roots->len == 1 && i < p.next_index; i++)
     if (lv_domain_find_pci_controller (dom, i) == NULL)
       {
-        guint32 d = domain_for (&p, i);
+        guint32 d = asmctl_policy_domain_for (&p, i);
         LvDevice *root = lv_domain_find_pci_controller (dom, d);
         LvDevice *c = lv_domain_add_pci_controller (
           dom, i,
