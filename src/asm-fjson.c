@@ -717,7 +717,9 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
                       "does not exist", path, id);
         }
       if (p->size == 0 || !asm_fmodel_alloc_exact (s->space, p->phys_first, p->size) ||
-          !asm_fmodel_alloc_exact (w->virt, p->virt_first, p->size))
+          (p->virt_first & (ASM_FABRIC_VIRT_ALIGN - 1)) != 0 ||
+          !asm_fmodel_alloc_exact (w->virt, p->virt_first,
+                                   ASM_FABRIC_VIRT_ALIGN))
         {
           asm_pobj_unref (&p->obj, asm_fpartition_free);
           MODEL_FAIL ("%s: its physical or virtual range overlaps another "

@@ -96,8 +96,9 @@ typedef struct {
 } FPartition;
 
 /* The switch name index: switches whose names hash alike share a bucket
- * (F8).  Buckets are keyed by the top FNAME_BITS bits of g_str_hash(), so
- * the index is a persistent map of bounded height like the object maps. */
+ * (F8).  Buckets are keyed by FNAME_BITS bits of the name's hash
+ * (asm_fmodel_name_key), so the index is a persistent map of bounded
+ * height, like the object maps. */
 #define FNAME_BITS 15
 
 typedef struct {
@@ -156,6 +157,8 @@ asm_round_up (guint64 v, guint64 to)
   return (v + to - 1) & ~(to - 1);
 }
 
+/* the bucket of the name index that holds a name */
+guint32 asm_fmodel_name_key (const char *name);
 /* switches by name (F8): O(1) */
 FSwitch *asm_fmodel_find_switch (const FModel *m, const char *name);
 /* inserts the new switch s (with its id and name set) into the switches

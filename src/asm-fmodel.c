@@ -27,9 +27,12 @@
  *      of the switch's space; the global arena has no other allocation
  *      (its reservations are the holes: firmware, the root complex).
  *   F3 partitions: a partition's physical range is its own allocation in
- *      its switch's space, and its virtual range its own allocation in its
- *      workload's virtual arena; the workload lists its partitions in
- *      virtual order and its virtual arena holds nothing else.
+ *      its switch's space; its virtual slot, the ASM_FABRIC_VIRT_ALIGN
+ *      bytes from its (so aligned) first virtual address, is its own
+ *      allocation in its workload's virtual arena, and holds its virtual
+ *      range (which grows in place inside it); the workload lists its
+ *      partitions in virtual order and its virtual arena holds nothing
+ *      else.
  *   F4 mappings: a partition lists each mapped device once; each lies
  *      inside the part given out (offset + BAR <= dev_next <= size) and
  *      names the partition back; a mapped device is behind the partition's
@@ -296,10 +299,13 @@ fname_bucket_free (AsmPObj *o)
   g_free (o);
 }
 
-static guint32
-fname_key (const char *name)
+/* the bucket of a name: g_str_hash() spreads similar names ("s100",
+ * "s101") only over its low bits, so the hash is multiplied by 2^32/phi
+ * (Fibonacci hashing) before its top bits are taken */
+guint32
+asm_fmodel_name_key (const char *name)
 {
-  return g_str_hash (name) >> (32 - FNAME_BITS);
+  return (guint32) (g_str_hash (name) * 0x9E3779B1u) >> (32 - FNAME_BITS);
 }
 
 FSwitch *
@@ -307,7 +313,7 @@ asm_fmodel_find_switch (const FModel *m, const char *name)
 {
   const FNameBucket *b;
 
-  b = (const FNameBucket *) asm_pmap_get (m->switch_names, fname_key (name));
+  b = (const FNameBucket *) asm_pmap_get (m->switch_names, asm_fmodel_name_key (name));
   for (guint i = 0; b != NULL && i < b->ids->len; i++)
     {
       FSwitch *s = FSW (m, g_array_index (b->ids, AsmId, i));
@@ -320,7 +326,7 @@ asm_fmodel_find_switch (const FModel *m, const char *name)
 void
 asm_fmodel_insert_switch (FModel *m, FSwitch *s)
 {
-  guint32 key = fname_key (s->name);
+  guint32 key = asm_fmodel_name_key (s->name);
   FNameBucket *b;
   guint pos = 0;
 
@@ -346,7 +352,7 @@ asm_fmodel_remove_switch (FModel *m, AsmId id)
   FNameBucket *b;
 
   ASM_BUG_UNLESS (s != NULL);
-  key = fname_key (s->name);
+  key = asm_fmodel_name_key (s->name);
   b = (FNameBucket *) asm_pmap_get_writable (m->switch_names, key);
   ASM_BUG_UNLESS (b != NULL);
   for (guint i = 0; i < b->ids->len; i++)
@@ -505,8 +511,10 @@ check_partition (guint32 key, AsmPObj *o, gpointer data)
          "%u's windows", p->id, p->sw);
   CHECK (3, asm_arena_lookup_full (w->virt, p->virt_first, &seg, &kind) &&
          kind == ASM_SEGMENT_ALLOCATED && seg.first == p->virt_first &&
-         seg.last - seg.first + 1 == p->size,
-         "partition %u: virtual range is not its own allocation", p->id);
+         (p->virt_first & (ASM_FABRIC_VIRT_ALIGN - 1)) == 0 &&
+         seg.last - seg.first + 1 == ASM_FABRIC_VIRT_ALIGN &&
+         p->size <= ASM_FABRIC_VIRT_ALIGN,
+         "partition %u: its virtual slot is not its own allocation", p->id);
   CHECK (4, p->dev_next <= p->size, "partition %u: 0x%" G_GINT64_MODIFIER
          "x bytes given to devices, more than its 0x%" G_GINT64_MODIFIER "x",
          p->id, p->dev_next, p->size);
@@ -683,7 +691,7 @@ check_name_bucket (guint32 key, AsmPObj *o, gpointer data)
     {
       AsmId id = g_array_index (b->ids, AsmId, i);
       FSwitch *s = FSW (c->m, id);
-      CHECK (8, s != NULL && g_str_hash (s->name) >> (32 - FNAME_BITS) == key
+      CHECK (8, s != NULL && asm_fmodel_name_key (s->name) == key
                     && (i == 0 || g_array_index (b->ids, AsmId, i - 1) < id),
              "name bucket %u lists %u, which is not a switch filed there in "
              "id order", key, id);

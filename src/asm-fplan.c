@@ -344,12 +344,19 @@ choose_switch (FModel *m, PlaceCtx *c, GError **error)
 static void
 workload_insert_partition (FModel *m, FWorkload *w, FPartition *p)
 {
-  guint pos = 0;
-  while (pos < w->partitions->len &&
-         FPART (m, g_array_index (w->partitions, AsmId, pos))->virt_first
-             < p->virt_first)
-    pos++;
-  g_array_insert_val (w->partitions, pos, p->id);
+  guint lo = 0, hi = w->partitions->len;
+
+  /* binary search: the first partition above p (F3 keeps them sorted) */
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+      if (FPART (m, g_array_index (w->partitions, AsmId, mid))->virt_first
+          < p->virt_first)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  g_array_insert_val (w->partitions, lo, p->id);
 }
 
 static void
@@ -838,8 +845,10 @@ asm_fplan_request_partition (FModel *m, Txn *t, const FOpRequestPartition *a,
   s = FSW_W (m, c.best);
   if (!switch_place (m, t, s, p->size, p->align, &p->phys_first, error))
     return FALSE;
+  /* the partition's virtual slot: all the room it may grow into (F3), so
+   * the lowest free slot is found in O(log P) */
   w = FWL_W (m, w->id);
-  vreq = ASM_REQUEST_INIT (p->size);
+  vreq = ASM_REQUEST_INIT (ASM_FABRIC_VIRT_ALIGN);
   vreq.align = ASM_FABRIC_VIRT_ALIGN;
   if (!asm_arena_alloc_full (w->virt, &vreq, &p->virt_first, error))
     {
@@ -1126,7 +1135,6 @@ asm_fplan_grow_partition (FModel *m, Txn *t, const FOpGrowPartition *a,
 {
   FPartition *p = asm_fmodel_get_partition (m, a->partition, error);
   guint64 new_size = a->new_size;
-  FWorkload *w;
   FSwitch *s;
   AsmRequest req;
   guint64 addr;
@@ -1142,16 +1150,8 @@ asm_fplan_grow_partition (FModel *m, Txn *t, const FOpGrowPartition *a,
                    new_size, p->size);
       return FALSE;
     }
-  /* the virtual range grows in place, always (VIRT_ALIGN spacing) */
-  w = FWL_W (m, p->workload);
+  /* the virtual range grows in place, always: its slot is its own (F3) */
   req = ASM_REQUEST_INIT (new_size);
-  req.min = p->virt_first;
-  req.max = p->virt_first + new_size - 1;
-  if (!asm_arena_move (w->virt, p->virt_first, &req, &addr, error))
-    {
-      g_prefix_error (error, "partition %u: ", p->id);
-      return FALSE;
-    }
   from = p->sw;
   s = FSW_W (m, p->sw);
   req.min = p->phys_first;

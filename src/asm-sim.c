@@ -20,12 +20,15 @@
  *             disjoint; adjacent windows stay separate;
  *   table     the committed translation table: AsmXlatEntry sorted by key,
  *             keys unique and non-zero, at most table_capacity entries;
- *   staging   NULL, or the table being edited between xlat_begin and
- *             xlat_commit / xlat_abort: xlat_begin copies the table,
- *             xlat_set and xlat_remove edit the copy (it may exceed the
- *             capacity while it is edited), xlat_commit makes it the table
- *             in one step, and refuses ("table full") when it holds more
- *             than table_capacity entries, leaving the update open;
+ *   staging   NULL, or the update being made between xlat_begin and
+ *             xlat_commit / xlat_abort: xlat_set and xlat_remove append
+ *             to it, in call order, and the staged table is the committed
+ *             one with those changes applied (it may exceed the capacity
+ *             while it is edited); xlat_commit applies them in one step,
+ *             and refuses ("table full") when the result holds more than
+ *             table_capacity entries, leaving the table as it was and the
+ *             update open.  An update costs O(changes), not O(table): a
+ *             switch with 10^5 entries is updated as fast as one with 10;
  *   ports     the device bound at each port, ASM_ID_NONE (0) when free.
  *             Port 0 is an ordinary port: "free" is the device id 0, which
  *             no device has, never a port number;
@@ -163,7 +166,7 @@ typedef struct {
   guint32 table_capacity;
   GArray *windows;  /* AsmRange, sorted by first, disjoint (S2) */
   GArray *table;    /* AsmXlatEntry, sorted by key (S3) */
-  GArray *staging;  /* AsmXlatEntry, sorted by key; NULL: no update open */
+  GArray *staging;  /* SimXlatChange, in call order; NULL: no update open */
   AsmId *ports;     /* n_ports device ids, ASM_ID_NONE = free (S4) */
   guint64 n_flushes;
 } SimSwitch;
@@ -308,6 +311,66 @@ static guint64
 entry_key (gconstpointer e)
 {
   return ((const AsmXlatEntry *) e)->key;
+}
+
+/* one change of an open table update */
+typedef struct {
+  AsmXlatEntry entry; /* set: the entry; remove: entry.key */
+  gboolean remove;
+} SimXlatChange;
+
+/* Applies change c to the sorted table t; what it replaced or removed goes
+ * to *out_old (has_old tells whether there was one), so it can be undone
+ * with table_undo(). */
+static void
+table_apply (GArray *t, const SimXlatChange *c, AsmXlatEntry *out_old,
+             gboolean *has_old)
+{
+  guint pos;
+
+  *has_old = sorted_find (t, c->entry.key, entry_key, &pos);
+  if (*has_old)
+    *out_old = g_array_index (t, AsmXlatEntry, pos);
+  if (c->remove)
+    {
+      if (*has_old)
+        g_array_remove_index (t, pos);
+    }
+  else if (*has_old)
+    g_array_index (t, AsmXlatEntry, pos) = c->entry;
+  else
+    g_array_insert_val (t, pos, c->entry);
+}
+
+static void
+table_undo (GArray *t, AsmId key, const AsmXlatEntry *old, gboolean has_old)
+{
+  guint pos;
+  gboolean present = sorted_find (t, key, entry_key, &pos);
+
+  if (has_old && present)
+    g_array_index (t, AsmXlatEntry, pos) = *old;
+  else if (has_old)
+    g_array_insert_val (t, pos, *old);
+  else if (present)
+    g_array_remove_index (t, pos);
+}
+
+/* the staged table of s (the table with the open update applied): a new
+ * array, for the dump and the checks */
+static GArray *
+staged_table (const SimSwitch *s)
+{
+  GArray *t = g_array_copy (s->table);
+
+  for (guint i = 0; i < s->staging->len; i++)
+    {
+      AsmXlatEntry old;
+      gboolean has_old;
+      table_apply (t, &g_array_index (s->staging, SimXlatChange, i), &old,
+                   &has_old);
+    }
+  return t;
 }
 
 static guint64
@@ -601,7 +664,7 @@ sim_xlat_begin (gpointer self, AsmId sw, GError **error)
       sim_fail (error, ctx, "a table update is already open");
       return FALSE;
     }
-  s->staging = g_array_copy (s->table);
+  s->staging = g_array_new (FALSE, FALSE, sizeof (SimXlatChange));
   return TRUE;
 }
 
@@ -625,7 +688,6 @@ sim_xlat_set (gpointer self, AsmId sw, const AsmXlatEntry *entry,
 {
   Sim *sim = self;
   SimSwitch *s;
-  guint pos;
   SIM_LOCK (sim);
 
   g_return_val_if_fail (entry != NULL, FALSE);
@@ -654,10 +716,10 @@ sim_xlat_set (gpointer self, AsmId sw, const AsmXlatEntry *entry,
                   entry->virt_first, entry->size);
         return FALSE;
       }
-    if (sorted_find (s->staging, entry->key, entry_key, &pos))
-      g_array_index (s->staging, AsmXlatEntry, pos) = *entry;
-    else
-      g_array_insert_val (s->staging, pos, *entry);
+    {
+      SimXlatChange c = { *entry, FALSE };
+      g_array_append_val (s->staging, c);
+    }
   }
   return TRUE;
 }
@@ -667,7 +729,6 @@ sim_xlat_remove (gpointer self, AsmId sw, AsmId key, GError **error)
 {
   Sim *sim = self;
   SimSwitch *s;
-  guint pos;
   SIM_LOCK (sim);
   CTX ("xlat_remove switch %u key %u", sw, key);
 
@@ -675,8 +736,10 @@ sim_xlat_remove (gpointer self, AsmId sw, AsmId key, GError **error)
     return FALSE;
   if ((s = sim_get_staging (sim, sw, ctx, error)) == NULL)
     return FALSE;
-  if (sorted_find (s->staging, key, entry_key, &pos))
-    g_array_remove_index (s->staging, pos);
+  {
+    SimXlatChange c = { { .key = key }, TRUE };
+    g_array_append_val (s->staging, c);
+  }
   return TRUE;
 }
 
@@ -692,14 +755,27 @@ sim_xlat_commit (gpointer self, AsmId sw, GError **error)
     return FALSE;
   if ((s = sim_get_staging (sim, sw, ctx, error)) == NULL)
     return FALSE;
-  if (s->staging->len > s->table_capacity)
-    {
-      sim_fail (error, ctx, "table full: %u entries staged, capacity %u",
-                s->staging->len, s->table_capacity);
-      return FALSE;
-    }
-  g_array_unref (s->table);
-  s->table = g_steal_pointer (&s->staging);
+  {
+    guint n = s->staging->len, staged;
+    g_autofree AsmXlatEntry *old = g_new (AsmXlatEntry, MAX (n, 1));
+    g_autofree gboolean *has_old = g_new (gboolean, MAX (n, 1));
+
+    for (guint i = 0; i < n; i++)
+      table_apply (s->table, &g_array_index (s->staging, SimXlatChange, i),
+                   &old[i], &has_old[i]);
+    staged = s->table->len;
+    if (staged > s->table_capacity)
+      {
+        for (guint i = n; i-- > 0;)
+          table_undo (s->table,
+                      g_array_index (s->staging, SimXlatChange, i).entry.key,
+                      &old[i], has_old[i]);
+        sim_fail (error, ctx, "table full: %u entries staged, capacity %u",
+                  staged, s->table_capacity);
+        return FALSE;
+      }
+  }
+  g_clear_pointer (&s->staging, g_array_unref);
   return TRUE;
 }
 
@@ -1356,11 +1432,12 @@ asm_sim_dump (AsmBackend *backend)
           dump_entry (out, "  ", &g_array_index (s->table, AsmXlatEntry, j));
         if (s->staging != NULL)
           {
+            g_autoptr (GArray) staged = staged_table (s);
             g_string_append_printf (out, "  update open: %u entries staged\n",
-                                    s->staging->len);
-            for (guint j = 0; j < s->staging->len; j++)
+                                    staged->len);
+            for (guint j = 0; j < staged->len; j++)
               dump_entry (out, "    ",
-                          &g_array_index (s->staging, AsmXlatEntry, j));
+                          &g_array_index (staged, AsmXlatEntry, j));
           }
         for (guint p = 0; p < s->n_ports; p++)
           {
@@ -1650,9 +1727,12 @@ verify_switch (Sim *sim, SimSwitch *s, ModelSwitch *ms)
     }
 
   if (s->staging != NULL)
-    return g_strdup_printf ("switch %u: a table update is open in hardware "
-                            "(%u entries staged, neither committed nor "
-                            "aborted)", s->id, s->staging->len);
+    {
+      g_autoptr (GArray) staged = staged_table (s);
+      return g_strdup_printf ("switch %u: a table update is open in hardware "
+                              "(%u entries staged, neither committed nor "
+                              "aborted)", s->id, staged->len);
+    }
 
   /* table entries, merged by key */
   for (i = 0, j = 0; i < s->table->len || j < ms->table->len;)
@@ -1895,8 +1975,12 @@ asm_sim_check (AsmBackend *backend, GError **error)
       CHECK (s->table->len <= s->table_capacity,
              "switch %u: %u entries committed, capacity %u", s->id,
              s->table->len, s->table_capacity);
-      if (s->staging != NULL && !check_table (s, s->staging, "staged", error))
-        return FALSE;
+      if (s->staging != NULL)
+        {
+          g_autoptr (GArray) staged = staged_table (s);
+          if (!check_table (s, staged, "staged", error))
+            return FALSE;
+        }
       /* S4, from the ports' side */
       for (guint p = 0; p < s->n_ports; p++)
         {
