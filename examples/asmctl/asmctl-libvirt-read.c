@@ -1,4 +1,4 @@
-/* asmctl-libvirt-xml.c: reading and writing libvirt domain XML for asmctl
+/* asmctl-libvirt-read.c: reading libvirt domain XML for asmctl
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
@@ -16,18 +16,14 @@
  * cirrus video when there are graphics, scsi and virtio-serial controllers
  * for the disks and channels that need them.
  *
- * Writing changes only what the policy decided: <address type='pci'>
- * elements, multifunction='on', default model names and targets of PCI
- * controllers, default models, and the implicit and added controllers.
- * Every other byte of the document is left as it was (libxml2 keeps the
- * whitespace; new elements copy the indentation of their siblings).
- *
  * Errors name the element and its line: "<disk> 'vda' (line 12): ...".
+ *
+ * Writing the document back, and attaching and detaching devices, are in
+ * asmctl-libvirt-write.c; the small XML helpers below serve both.
  */
 #include "asmctl-libvirt.h"
 
 #include <libxml/parser.h>
-#include <libxml/xmlsave.h>
 
 #include <errno.h>
 #include <string.h>
@@ -69,10 +65,10 @@ lv_addr_format (const AsmPciAddr *addr)
 }
 
 /* ------------------------------------------------------------------ */
-/* Small XML helpers                                                    */
+/* Small XML helpers (asmctl-libvirt-write.c uses them too)             */
 
-static gboolean
-is_element (xmlNodePtr n, const char *name)
+gboolean
+asmctl_xml_is_element (xmlNodePtr n, const char *name)
 {
   return n != NULL && n->type == XML_ELEMENT_NODE &&
          (name == NULL || strcmp ((const char *) n->name, name) == 0) &&
@@ -80,19 +76,19 @@ is_element (xmlNodePtr n, const char *name)
           strcmp ((const char *) n->ns->href, LV_ASM_NS) != 0);
 }
 
-static xmlNodePtr
-child (xmlNodePtr parent, const char *name)
+xmlNodePtr
+asmctl_xml_child (xmlNodePtr parent, const char *name)
 {
   for (xmlNodePtr c = parent != NULL ? parent->children : NULL; c != NULL;
        c = c->next)
-    if (is_element (c, name))
+    if (asmctl_xml_is_element (c, name))
       return c;
   return NULL;
 }
 
 /* an attribute's value, or NULL (owned by the caller) */
-static char *
-attr (xmlNodePtr n, const char *name)
+char *
+asmctl_xml_attr (xmlNodePtr n, const char *name)
 {
   xmlChar *v;
   char *s;
@@ -107,10 +103,10 @@ attr (xmlNodePtr n, const char *name)
   return s;
 }
 
-static char *
-child_attr (xmlNodePtr parent, const char *cname, const char *aname)
+char *
+asmctl_xml_child_attr (xmlNodePtr parent, const char *cname, const char *aname)
 {
-  return attr (child (parent, cname), aname);
+  return asmctl_xml_attr (asmctl_xml_child (parent, cname), aname);
 }
 
 static char *
@@ -127,15 +123,15 @@ text_of (xmlNodePtr n)
   return s;
 }
 
-static long
-line_of (xmlNodePtr n)
+long
+asmctl_xml_line_of (xmlNodePtr n)
 {
   return n != NULL ? xmlGetLineNo (n) : -1;
 }
 
 /* parses an unsigned number as libvirt does (base 0: 0x.., 0.., decimal) */
-static gboolean
-parse_uint (const char *text, guint64 max, guint64 *out)
+gboolean
+asmctl_xml_parse_uint (const char *text, guint64 max, guint64 *out)
 {
   char *end = NULL;
   guint64 v;
@@ -289,7 +285,7 @@ device_describe (LvDevice *dev, const char *name)
   g_autofree char *where = NULL;
 
   if (dev->node != NULL)
-    where = g_strdup_printf ("line %ld", line_of (dev->node));
+    where = g_strdup_printf ("line %ld", asmctl_xml_line_of (dev->node));
   else
     where = g_strdup ("implicit");
   if (dev->ctype != NULL)
@@ -306,7 +302,7 @@ device_describe (LvDevice *dev, const char *name)
 static gboolean
 read_address (LvDevice *dev, gboolean *out_other_type, GError **error)
 {
-  xmlNodePtr a = child (dev->node, "address");
+  xmlNodePtr a = asmctl_xml_child (dev->node, "address");
   g_autofree char *type = NULL;
   static const char *const parts[] = { "domain", "bus", "slot", "function" };
   static const guint64 max[] = { ASM_PCI_DOMAIN_LAST, G_MAXUINT32,
@@ -317,7 +313,7 @@ read_address (LvDevice *dev, gboolean *out_other_type, GError **error)
   *out_other_type = FALSE;
   if (a == NULL)
     return TRUE;
-  type = attr (a, "type");
+  type = asmctl_xml_attr (a, "type");
   if (type == NULL || strcmp (type, "pci") != 0)
     {
       *out_other_type = TRUE;
@@ -325,15 +321,15 @@ read_address (LvDevice *dev, gboolean *out_other_type, GError **error)
     }
   for (guint i = 0; i < 4; i++)
     {
-      g_autofree char *s = attr (a, parts[i]);
+      g_autofree char *s = asmctl_xml_attr (a, parts[i]);
 
-      if (s != NULL && !parse_uint (s, max[i], &v[i]))
+      if (s != NULL && !asmctl_xml_parse_uint (s, max[i], &v[i]))
         return input_error (error, dev,
                             "<address> at line %ld: %s='%s' is not a number "
                             "in 0..%#" G_GINT64_MODIFIER "x",
-                            line_of (a), parts[i], s, max[i]);
+                            asmctl_xml_line_of (a), parts[i], s, max[i]);
     }
-  multi = attr (a, "multifunction");
+  multi = asmctl_xml_attr (a, "multifunction");
   if (multi != NULL && strcmp (multi, "on") == 0)
     dev->multi = LV_MULTI_ON;
   else if (multi != NULL && strcmp (multi, "off") == 0)
@@ -342,7 +338,7 @@ read_address (LvDevice *dev, gboolean *out_other_type, GError **error)
     return input_error (error, dev,
                         "<address> at line %ld: multifunction='%s' is "
                         "neither 'on' nor 'off'",
-                        line_of (a), multi);
+                        asmctl_xml_line_of (a), multi);
   dev->addr.domain = (guint32) v[0];
   dev->addr.bus = (guint32) v[1];
   dev->addr.slot = (guint8) v[2];
@@ -362,14 +358,14 @@ read_numa (LvDevice *dev, GError **error)
         strcmp ((const char *) c->ns->href, LV_ASM_NS) == 0 &&
         strcmp ((const char *) c->name, "numa") == 0)
       {
-        g_autofree char *s = attr (c, "node");
+        g_autofree char *s = asmctl_xml_attr (c, "node");
         guint64 v;
 
-        if (s == NULL || !parse_uint (s, G_MAXINT, &v))
+        if (s == NULL || !asmctl_xml_parse_uint (s, G_MAXINT, &v))
           return input_error (error, dev,
                               "<numa> at line %ld: node='%s' is not a NUMA "
                               "node number",
-                              line_of (c), s != NULL ? s : "");
+                              asmctl_xml_line_of (c), s != NULL ? s : "");
         dev->numa_node = (int) v;
       }
   return TRUE;
@@ -407,18 +403,18 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
   static const char *const scsi_virtio[] = {
     "virtio-scsi", "virtio-non-transitional", NULL
   };
-  g_autofree char *idx = attr (dev->node, "index");
+  g_autofree char *idx = asmctl_xml_attr (dev->node, "index");
   guint64 v = 0;
   const char *m;
 
-  dev->ctype = attr (dev->node, "type");
-  dev->cmodel = attr (dev->node, "model");
+  dev->ctype = asmctl_xml_attr (dev->node, "type");
+  dev->cmodel = asmctl_xml_attr (dev->node, "model");
   if (dev->ctype == NULL)
     {
       device_describe (dev, NULL);
       return input_error (error, dev, "a controller needs a type");
     }
-  if (idx != NULL && !parse_uint (idx, G_MAXUINT32, &v))
+  if (idx != NULL && !asmctl_xml_parse_uint (idx, G_MAXUINT32, &v))
     {
       device_describe (dev, NULL);
       return input_error (error, dev, "index='%s' is not a number", idx);
@@ -430,8 +426,8 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
 
   if (strcmp (dev->ctype, "pci") == 0)
     {
-      xmlNodePtr target = child (dev->node, "target");
-      g_autofree char *hotplug = attr (target, "hotplug");
+      xmlNodePtr target = asmctl_xml_child (dev->node, "target");
+      g_autofree char *hotplug = asmctl_xml_attr (target, "hotplug");
       static const char *const targets[] = { "chassisNr", "chassis", "port",
                                              "busNr" };
       gint64 *slots[] = { &dev->chassis_nr, &dev->chassis, &dev->port,
@@ -449,28 +445,29 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
       dev->hotplug_off = g_strcmp0 (hotplug, "off") == 0;
       for (guint i = 0; i < G_N_ELEMENTS (targets); i++)
         {
-          g_autofree char *s = attr (target, targets[i]);
+          g_autofree char *s = asmctl_xml_attr (target, targets[i]);
           guint64 t;
 
           if (s == NULL)
             continue;
-          if (!parse_uint (s, G_MAXINT32, &t))
+          if (!asmctl_xml_parse_uint (s, G_MAXINT32, &t))
             return input_error (error, dev, "<target %s='%s'> is not a number",
                                 targets[i], s);
           *slots[i] = (gint64) t;
         }
-      if (target != NULL && child (target, "node") != NULL)
+      if (target != NULL && asmctl_xml_child (target, "node") != NULL)
         {
-          g_autofree char *s = text_of (child (target, "node"));
+          g_autofree char *s = text_of (asmctl_xml_child (target, "node"));
           guint64 t;
 
-          if (!parse_uint (s, G_MAXINT, &t))
+          if (!asmctl_xml_parse_uint (s, G_MAXINT, &t))
             return input_error (error, dev, "<node>%s</node> is not a NUMA "
                                 "node number", s);
           dev->target_node = (int) t;
         }
       {
-        g_autofree char *mname = child_attr (dev->node, "model", "name");
+        g_autofree char *mname =
+          asmctl_xml_child_attr (dev->node, "model", "name");
         dev->has_model_name = mname != NULL;
       }
       if (dev->index > dom->max_pci_index)
@@ -575,8 +572,8 @@ static gboolean
 classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
 {
   const char *tag = dev->tag;
-  g_autofree char *type = attr (dev->node, "type");
-  g_autofree char *model = attr (dev->node, "model");
+  g_autofree char *type = asmctl_xml_attr (dev->node, "type");
+  g_autofree char *model = asmctl_xml_attr (dev->node, "model");
   g_autofree char *name = NULL;
 
   if (strcmp (tag, "controller") == 0)
@@ -584,8 +581,8 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
 
   if (strcmp (tag, "disk") == 0)
     {
-      g_autofree char *bus = child_attr (dev->node, "target", "bus");
-      name = child_attr (dev->node, "target", "dev");
+      g_autofree char *bus = asmctl_xml_child_attr (dev->node, "target", "bus");
+      name = asmctl_xml_child_attr (dev->node, "target", "dev");
       device_describe (dev, name);
       dev->cat = LV_CAT_DISK;
       if (g_strcmp0 (bus, "virtio") == 0)
@@ -595,8 +592,9 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
     }
   if (strcmp (tag, "interface") == 0)
     {
-      g_autofree char *mac = child_attr (dev->node, "mac", "address");
-      g_autofree char *m = child_attr (dev->node, "model", "type");
+      g_autofree char *mac =
+        asmctl_xml_child_attr (dev->node, "mac", "address");
+      g_autofree char *m = asmctl_xml_child_attr (dev->node, "model", "type");
 
       device_describe (dev, mac);
       if (g_strcmp0 (type, "hostdev") == 0)
@@ -620,8 +618,8 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
     }
   if (strcmp (tag, "hostdev") == 0)
     {
-      g_autofree char *mode = attr (dev->node, "mode");
-      g_autofree char *m = attr (dev->node, "model");
+      g_autofree char *mode = asmctl_xml_attr (dev->node, "mode");
+      g_autofree char *m = asmctl_xml_attr (dev->node, "model");
 
       device_describe (dev, NULL);
       dev->cat = LV_CAT_HOSTDEV;
@@ -639,9 +637,10 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
     }
   if (strcmp (tag, "filesystem") == 0)
     {
-      g_autofree char *drv = child_attr (dev->node, "driver", "type");
+      g_autofree char *drv =
+        asmctl_xml_child_attr (dev->node, "driver", "type");
 
-      name = child_attr (dev->node, "target", "dir");
+      name = asmctl_xml_child_attr (dev->node, "target", "dir");
       device_describe (dev, name);
       dev->cat = LV_CAT_FILESYSTEM;
       if (drv == NULL || str_in (drv, (const char *const[]) {
@@ -713,9 +712,9 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
     }
   if (strcmp (tag, "video") == 0)
     {
-      xmlNodePtr mn = child (dev->node, "model");
-      g_autofree char *vt = attr (mn, "type");
-      g_autofree char *primary = attr (mn, "primary");
+      xmlNodePtr mn = asmctl_xml_child (dev->node, "model");
+      g_autofree char *vt = asmctl_xml_attr (mn, "type");
+      g_autofree char *primary = asmctl_xml_attr (mn, "primary");
 
       dev->cat = LV_CAT_VIDEO;
       dev->primary_video = g_strcmp0 (primary, "yes") == 0;
@@ -748,7 +747,7 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
     }
   if (strcmp (tag, "input") == 0)
     {
-      g_autofree char *bus = attr (dev->node, "bus");
+      g_autofree char *bus = asmctl_xml_attr (dev->node, "bus");
 
       dev->cat = LV_CAT_INPUT;
       if (g_strcmp0 (bus, "virtio") == 0)
@@ -758,7 +757,7 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
     }
   if (strcmp (tag, "serial") == 0)
     {
-      g_autofree char *tt = child_attr (dev->node, "target", "type");
+      g_autofree char *tt = asmctl_xml_child_attr (dev->node, "target", "type");
 
       dev->cat = LV_CAT_SERIAL;
       if (g_strcmp0 (tt, "pci-serial") == 0)
@@ -786,11 +785,12 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
           g_strcmp0 (model, "virtio-mem") == 0)
         {
           g_autofree char *node =
-            text_of (child (child (dev->node, "target"), "node"));
+            text_of (asmctl_xml_child (asmctl_xml_child (dev->node, "target"),
+                                       "node"));
           guint64 v;
 
           dev->flags = f->virtio;
-          if (node != NULL && parse_uint (node, G_MAXINT, &v))
+          if (node != NULL && asmctl_xml_parse_uint (node, G_MAXINT, &v))
             dev->numa_node = (int) v;
         }
       return TRUE;
@@ -884,14 +884,14 @@ lv_domain_add_pci_controller (LvDomain *dom, guint32 index,
 static guint32
 scsi_controller_of (LvDevice *dev)
 {
-  xmlNodePtr a = child (dev->node, "address");
-  g_autofree char *type = attr (a, "type");
-  g_autofree char *ctl = attr (a, "controller");
-  g_autofree char *tdev = child_attr (dev->node, "target", "dev");
+  xmlNodePtr a = asmctl_xml_child (dev->node, "address");
+  g_autofree char *type = asmctl_xml_attr (a, "type");
+  g_autofree char *ctl = asmctl_xml_attr (a, "controller");
+  g_autofree char *tdev = asmctl_xml_child_attr (dev->node, "target", "dev");
   guint64 v;
 
   if (g_strcmp0 (type, "drive") == 0 && ctl != NULL &&
-      parse_uint (ctl, G_MAXUINT32, &v))
+      asmctl_xml_parse_uint (ctl, G_MAXUINT32, &v))
     return (guint32) v;
   if (tdev != NULL && g_str_has_prefix (tdev, "sd"))
     {
@@ -932,12 +932,14 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
       else if ((strcmp (d->tag, "channel") == 0 ||
                 strcmp (d->tag, "console") == 0) && d->node != NULL)
         {
-          g_autofree char *tt = child_attr (d->node, "target", "type");
+          g_autofree char *tt =
+            asmctl_xml_child_attr (d->node, "target", "type");
           want_vserial |= g_strcmp0 (tt, "virtio") == 0;
         }
       else if (strcmp (d->tag, "disk") == 0)
         {
-          g_autofree char *bus = child_attr (d->node, "target", "bus");
+          g_autofree char *bus =
+            asmctl_xml_child_attr (d->node, "target", "bus");
           if (g_strcmp0 (bus, "scsi") == 0)
             {
               guint32 c = scsi_controller_of (d);
@@ -1021,7 +1023,7 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
 static guint64
 disk_index (xmlNodePtr disk)
 {
-  g_autofree char *dev = child_attr (disk, "target", "dev");
+  g_autofree char *dev = asmctl_xml_child_attr (disk, "target", "dev");
   const char *p;
   guint64 idx = 0;
 
@@ -1135,25 +1137,25 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
   dom->had_decl = (GPOINTER_TO_INT (doc->_private) & 1) != 0;
   dom->devs = g_ptr_array_new_with_free_func ((GDestroyNotify) lv_device_free);
 
-  if (!is_element (root, "domain"))
+  if (!asmctl_xml_is_element (root, "domain"))
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "%s:%ld: the root element is <%s>, not <domain>", source,
-                   line_of (root), root != NULL ? (const char *) root->name
-                                                : "");
+                   asmctl_xml_line_of (root),
+                   root != NULL ? (const char *) root->name : "");
       return NULL;
     }
-  dom->name = text_of (child (root, "name"));
-  os = child (root, "os");
-  type = child (os, "type");
-  arch = attr (type, "arch");
-  machine = attr (type, "machine");
+  dom->name = text_of (asmctl_xml_child (root, "name"));
+  os = asmctl_xml_child (root, "os");
+  type = asmctl_xml_child (os, "type");
+  arch = asmctl_xml_attr (type, "arch");
+  machine = asmctl_xml_attr (type, "machine");
   if (type == NULL || machine == NULL)
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "%s:%ld: <os><type machine='...'> is missing: give "
                    "machine='pc' or machine='q35'",
-                   source, line_of (os != NULL ? os : root));
+                   source, asmctl_xml_line_of (os != NULL ? os : root));
       return NULL;
     }
   if (arch != NULL && strcmp (arch, "x86_64") != 0 &&
@@ -1162,7 +1164,7 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
       g_set_error (error, ASM_ERROR, ASM_ERROR_UNSUPPORTED,
                    "%s:%ld: <type arch='%s'>: only x86_64 and i686 are "
                    "supported",
-                   source, line_of (type), arch);
+                   source, asmctl_xml_line_of (type), arch);
       return NULL;
     }
   if (strcmp (machine, "q35") == 0 || g_str_has_prefix (machine, "pc-q35"))
@@ -1176,7 +1178,7 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
       g_set_error (error, ASM_ERROR, ASM_ERROR_UNSUPPORTED,
                    "%s:%ld: <type machine='%s'>: only the pc (i440fx) and "
                    "q35 machine types are supported",
-                   source, line_of (type), machine);
+                   source, asmctl_xml_line_of (type), machine);
       return NULL;
     }
   f.machine = dom->machine;
@@ -1186,7 +1188,7 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
            ASM_PCI_CONNECT_AUTOASSIGN;
   f.virtio = f.pcie;
 
-  dom->devices = child (root, "devices");
+  dom->devices = asmctl_xml_child (root, "devices");
   if (dom->devices == NULL)
     {
       dom->devices = xmlNewChild (root, NULL, (const xmlChar *) "devices",
@@ -1197,7 +1199,7 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
       LvDevice *dev;
       gboolean other = FALSE;
 
-      if (!is_element (n, NULL))
+      if (!asmctl_xml_is_element (n, NULL))
         continue;
       dev = device_new (n, (const char *) n->name);
       g_ptr_array_add (dom->devs, dev);
@@ -1246,11 +1248,11 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
   /* libvirt: an expander bus names a NUMA node of <cpu><numa> */
   {
     guint cells = 0;
-    xmlNodePtr numa = child (child (root, "cpu"), "numa");
+    xmlNodePtr numa = asmctl_xml_child (asmctl_xml_child (root, "cpu"), "numa");
 
     for (xmlNodePtr c = numa != NULL ? numa->children : NULL; c != NULL;
          c = c->next)
-      cells += is_element (c, "cell");
+      cells += asmctl_xml_is_element (c, "cell");
     for (guint i = 0; i < dom->devs->len; i++)
       {
         LvDevice *d = g_ptr_array_index (dom->devs, i);
@@ -1284,7 +1286,7 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
 
       if (d->cat != LV_CAT_VIDEO || d->primary_video || d->node == NULL)
         continue;
-      vt = child_attr (d->node, "model", "type");
+      vt = asmctl_xml_child_attr (d->node, "model", "type");
       if (vt != NULL && strcmp (vt, "qxl") != 0 && strcmp (vt, "virtio") != 0 &&
           strcmp (vt, "none") != 0)
         {
@@ -1297,695 +1299,3 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
   return g_steal_pointer (&dom);
 }
 
-/* ------------------------------------------------------------------ */
-/* Writing                                                              */
-
-/* the whitespace before @n's element siblings ("\n    "), or a guess */
-static char *
-indent_of_children (xmlNodePtr parent)
-{
-  for (xmlNodePtr c = parent->children; c != NULL; c = c->next)
-    if (c->type == XML_ELEMENT_NODE && c->prev != NULL &&
-        c->prev->type == XML_TEXT_NODE)
-      {
-        xmlChar *t = xmlNodeGetContent (c->prev);
-        const char *nl = strrchr ((const char *) t, '\n');
-        char *s = g_strdup (nl != NULL ? nl : "");
-
-        xmlFree (t);
-        if (*s != '\0')
-          return s;
-        g_free (s);
-      }
-  /* none: one level deeper than the parent */
-  {
-    long depth = 0;
-
-    for (xmlNodePtr p = parent; p != NULL && p->type == XML_ELEMENT_NODE;
-         p = p->parent)
-      depth++;
-    {
-      GString *s = g_string_new ("\n");
-
-      for (long i = 0; i < depth; i++)
-        g_string_append (s, "  ");
-      return g_string_free (s, FALSE);
-    }
-  }
-}
-
-/* the indentation that closes @parent: its children's, two spaces less */
-static char *
-closing_indent (const char *child_indent)
-{
-  size_t len = strlen (child_indent);
-
-  return g_strndup (child_indent, len >= 3 ? len - 2 : len);
-}
-
-/* appends @n as the last element child of @parent, indented like its
- * siblings */
-static void
-append_indented (xmlNodePtr parent, xmlNodePtr n)
-{
-  g_autofree char *ind = indent_of_children (parent);
-  xmlNodePtr last = parent->last;
-
-  if (last != NULL && last->type == XML_TEXT_NODE &&
-      xmlIsBlankNode (last))
-    {
-      /* "...<x/>\n  </parent>": insert before the closing whitespace (the
-       * element first: libxml2 merges adjacent text nodes) */
-      xmlAddPrevSibling (last, n);
-      xmlAddPrevSibling (n, xmlNewText ((const xmlChar *) ind));
-    }
-  else
-    {
-      g_autofree char *close = closing_indent (ind);
-
-      xmlAddChild (parent, xmlNewText ((const xmlChar *) ind));
-      xmlAddChild (parent, n);
-      xmlAddChild (parent, xmlNewText ((const xmlChar *) close));
-    }
-}
-
-/* inserts @n right after the element @ref, indented like it */
-static void
-insert_after (xmlNodePtr ref, xmlNodePtr n)
-{
-  g_autofree char *ind = indent_of_children (ref->parent);
-
-  xmlAddNextSibling (ref, n);
-  xmlAddPrevSibling (n, xmlNewText ((const xmlChar *) ind));
-}
-
-static void
-set_prop (xmlNodePtr n, const char *name, const char *value)
-{
-  xmlSetProp (n, (const xmlChar *) name, (const xmlChar *) value);
-}
-
-static void
-write_address (LvDevice *dev)
-{
-  xmlNodePtr a = child (dev->node, "address");
-  char buf[32];
-
-  if (a == NULL)
-    {
-      a = xmlNewNode (NULL, (const xmlChar *) "address");
-      append_indented (dev->node, a);
-    }
-  set_prop (a, "type", "pci");
-  g_snprintf (buf, sizeof buf, "0x%04x", dev->addr.domain);
-  set_prop (a, "domain", buf);
-  g_snprintf (buf, sizeof buf, "0x%02x", dev->addr.bus);
-  set_prop (a, "bus", buf);
-  g_snprintf (buf, sizeof buf, "0x%02x", dev->addr.slot);
-  set_prop (a, "slot", buf);
-  g_snprintf (buf, sizeof buf, "0x%x", dev->addr.function);
-  set_prop (a, "function", buf);
-  if (dev->multi == LV_MULTI_ON)
-    set_prop (a, "multifunction", "on");
-}
-
-static const char *
-model_name_of (AsmPciControllerModel m)
-{
-  switch (m)
-    {
-    case ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE:
-      return "pci-bridge";
-    case ASM_PCI_CONTROLLER_MODEL_DMI_TO_PCI_BRIDGE:
-      return "i82801b11-bridge";
-    case ASM_PCI_CONTROLLER_MODEL_PCIE_TO_PCI_BRIDGE:
-      return "pcie-pci-bridge";
-    case ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT:
-      return "pcie-root-port";
-    case ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_UPSTREAM_PORT:
-      return "x3130-upstream";
-    case ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_DOWNSTREAM_PORT:
-      return "xio3130-downstream";
-    case ASM_PCI_CONTROLLER_MODEL_PCI_EXPANDER_BUS:
-      return "pxb";
-    case ASM_PCI_CONTROLLER_MODEL_PCIE_EXPANDER_BUS:
-      return "pxb-pcie";
-    case ASM_PCI_CONTROLLER_MODEL_PCI_ROOT:
-    case ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT:
-    default:
-      return NULL;
-    }
-}
-
-/* <model name=.../> and <target .../> defaults of a PCI controller */
-static void
-write_pci_controller (LvDevice *dev)
-{
-  const char *mname = model_name_of (dev->pmodel);
-  xmlNodePtr target = child (dev->node, "target");
-  static const char *const names[] = { "chassisNr", "chassis", "port",
-                                       "busNr" };
-  gint64 vals[] = { dev->chassis_nr, dev->chassis, dev->port, dev->bus_nr };
-  gboolean any = FALSE;
-
-  if (mname != NULL && !dev->has_model_name)
-    {
-      xmlNodePtr m = xmlNewNode (NULL, (const xmlChar *) "model");
-
-      set_prop (m, "name", mname);
-      if (dev->node->children != NULL && child (dev->node, NULL) != NULL)
-        {
-          g_autofree char *ind = indent_of_children (dev->node);
-
-          xmlAddPrevSibling (child (dev->node, NULL), m);
-          xmlAddNextSibling (m, xmlNewText ((const xmlChar *) ind));
-        }
-      else
-        append_indented (dev->node, m);
-    }
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-    any |= vals[i] >= 0;
-  if (!any && dev->target_node < 0)
-    return;
-  if (target == NULL)
-    {
-      xmlNodePtr after = child (dev->node, "model");
-
-      target = xmlNewNode (NULL, (const xmlChar *) "target");
-      if (after != NULL)
-        insert_after (after, target);
-      else
-        append_indented (dev->node, target);
-    }
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-    if (vals[i] >= 0)
-      {
-        g_autofree char *have = attr (target, names[i]);
-        char buf[32];
-
-        if (have != NULL)
-          continue;
-        if (strcmp (names[i], "port") == 0)
-          g_snprintf (buf, sizeof buf, "0x%" G_GINT64_MODIFIER "x", vals[i]);
-        else
-          g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, vals[i]);
-        set_prop (target, names[i], buf);
-      }
-  if (dev->target_node >= 0 && child (target, "node") == NULL)
-    {
-      char buf[32];
-
-      g_snprintf (buf, sizeof buf, "%d", dev->target_node);
-      append_indented (target, xmlNewNode (NULL, (const xmlChar *) "node"));
-      xmlNodeSetContent (child (target, "node"), (const xmlChar *) buf);
-    }
-}
-
-/* what writing remembers so that adding n controllers is O(n), not O(n^2):
- * the last controller written of each type (with its index) */
-typedef struct {
-  GHashTable *last; /* type -> WriteMark */
-} WriteCtx;
-
-typedef struct {
-  xmlNodePtr node;
-  guint32 index;
-} WriteMark;
-
-/* where a new controller goes: after the last controller of the same type
- * with a lower index, else after the last controller, else after the
- * disks, else first */
-static void
-insert_controller (LvDomain *dom, xmlNodePtr n, LvDevice *dev, WriteCtx *w)
-{
-  xmlNodePtr after = NULL, last_ctl = NULL, last_disk = NULL, emu = NULL;
-  WriteMark *mark = g_hash_table_lookup (w->last, dev->ctype);
-
-  if (mark != NULL && mark->index <= dev->index)
-    {
-      /* controllers are written in increasing index order per type */
-      insert_after (mark->node, n);
-      mark->node = n;
-      mark->index = dev->index;
-      return;
-    }
-
-  for (xmlNodePtr c = dom->devices->children; c != NULL; c = c->next)
-    {
-      if (is_element (c, "controller"))
-        {
-          g_autofree char *t = attr (c, "type");
-          g_autofree char *i = attr (c, "index");
-          guint64 idx = 0;
-
-          last_ctl = c;
-          if (g_strcmp0 (t, dev->ctype) == 0 &&
-              (i == NULL || (parse_uint (i, G_MAXUINT32, &idx) &&
-                             idx <= dev->index)))
-            after = c;
-        }
-      else if (is_element (c, "disk"))
-        last_disk = c;
-      else if (is_element (c, "emulator"))
-        emu = c;
-    }
-  if (after == NULL)
-    after = last_ctl != NULL ? last_ctl : last_disk != NULL ? last_disk : emu;
-  mark = g_new (WriteMark, 1);
-  mark->node = n;
-  mark->index = dev->index;
-  g_hash_table_replace (w->last, g_strdup (dev->ctype), mark);
-  if (after != NULL)
-    insert_after (after, n);
-  else if (child (dom->devices, NULL) != NULL)
-    {
-      xmlNodePtr first = child (dom->devices, NULL);
-      g_autofree char *ind = indent_of_children (dom->devices);
-
-      xmlAddPrevSibling (first, n);
-      xmlAddNextSibling (n, xmlNewText ((const xmlChar *) ind));
-    }
-  else
-    append_indented (dom->devices, n);
-}
-
-static void
-materialize (LvDomain *dom, LvDevice *dev, WriteCtx *w)
-{
-  xmlNodePtr n = xmlNewNode (NULL, (const xmlChar *) dev->tag);
-  char buf[32];
-
-  if (dev->ctype != NULL)
-    {
-      set_prop (n, "type", dev->ctype);
-      g_snprintf (buf, sizeof buf, "%u", dev->index);
-      set_prop (n, "index", buf);
-      if (dev->cmodel != NULL)
-        set_prop (n, "model", dev->cmodel);
-      insert_controller (dom, n, dev, w);
-      dev->cmodel_defaulted = FALSE;
-    }
-  else if (strcmp (dev->tag, "video") == 0)
-    {
-      xmlNodePtr m = xmlNewNode (NULL, (const xmlChar *) "model");
-
-      set_prop (m, "type", dev->cmodel);
-      append_indented (dom->devices, n);
-      append_indented (n, m);
-      dev->cmodel_defaulted = FALSE;
-    }
-  else
-    {
-      if (dev->cmodel != NULL)
-        set_prop (n, "model", dev->cmodel);
-      append_indented (dom->devices, n);
-    }
-  dev->node = n;
-}
-
-/**
- * lv_domain_write:
- * @path: a file, or NULL for standard output
- *
- * Writes the addresses, defaults and new devices into the document and
- * saves it.
- */
-gboolean
-lv_domain_write (LvDomain *dom, const char *path, GError **error)
-{
-  WriteCtx w;
-  gboolean ok;
-
-  w.last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  for (guint i = 0; i < dom->devs->len; i++)
-    {
-      LvDevice *d = g_ptr_array_index (dom->devs, i);
-
-      if (d->implicit && d->node == NULL)
-        {
-          /* implicit devices that need no PCI address stay implicit, as
-           * libvirt would add them again; the root is written */
-          if (!(d->assigned || d->cat == LV_CAT_PCI_CONTROLLER ||
-                (d->ctype != NULL && d->role != LV_ROLE_NONE)))
-            continue;
-          materialize (dom, d, &w);
-        }
-      if (d->node == NULL)
-        continue;
-      if (d->cmodel_defaulted)
-        {
-          if (strcmp (d->tag, "video") == 0)
-            {
-              xmlNodePtr m = child (d->node, "model");
-
-              if (m == NULL)
-                {
-                  m = xmlNewNode (NULL, (const xmlChar *) "model");
-                  append_indented (d->node, m);
-                }
-              set_prop (m, "type", d->cmodel);
-            }
-          else
-            set_prop (d->node, "model", d->cmodel);
-        }
-      if (d->cat == LV_CAT_PCI_CONTROLLER)
-        write_pci_controller (d);
-      if (d->assigned && !d->fixed)
-        write_address (d);
-      else if (d->fixed && d->multi == LV_MULTI_ON)
-        {
-          xmlNodePtr a = child (d->node, "address");
-          g_autofree char *m = attr (a, "multifunction");
-
-          if (a != NULL && m == NULL)
-            set_prop (a, "multifunction", "on");
-        }
-    }
-
-  g_hash_table_unref (w.last);
-  ok = lv_doc_write (dom->doc, dom->had_decl, path, error);
-  return ok;
-}
-
-/* libxml2 writes attribute values between double quotes; libvirt's XML
- * (and most hand-written domain XML) uses single quotes.  Requotes the
- * attributes of @text in place, in tags only, when the value holds no
- * single quote. */
-static void
-requote_single (char *text, gsize len)
-{
-  gsize i = 0;
-
-  while (i < len)
-    {
-      if (text[i] != '<')
-        {
-          i++;
-          continue;
-        }
-      if (len - i >= 4 && strncmp (text + i, "<!--", 4) == 0)
-        {
-          const char *end = g_strstr_len (text + i + 4, (gssize) (len - i - 4),
-                                          "-->");
-          i = end != NULL ? (gsize) (end - text) + 3 : len;
-          continue;
-        }
-      if (len - i >= 9 && strncmp (text + i, "<![CDATA[", 9) == 0)
-        {
-          const char *end = g_strstr_len (text + i + 9, (gssize) (len - i - 9),
-                                          "]]>");
-          i = end != NULL ? (gsize) (end - text) + 3 : len;
-          continue;
-        }
-      if (len - i >= 2 && (text[i + 1] == '?' || text[i + 1] == '!'))
-        {
-          const char *end = memchr (text + i, '>', len - i);
-          i = end != NULL ? (gsize) (end - text) + 1 : len;
-          continue;
-        }
-      /* an element tag: values are quoted, '>' never appears unquoted */
-      for (i++; i < len && text[i] != '>'; i++)
-        if (text[i] == '"')
-          {
-            gsize open = i, close;
-
-            for (close = open + 1; close < len && text[close] != '"'; close++)
-              ;
-            if (close >= len)
-              return;
-            if (memchr (text + open + 1, '\'', close - open - 1) == NULL)
-              text[open] = text[close] = '\'';
-            i = close;
-          }
-    }
-}
-
-/**
- * lv_doc_write:
- * @had_decl: write an XML declaration (the input had one)
- * @path: a file, or NULL or "-" for standard output
- *
- * Saves @doc without reformatting it.
- */
-gboolean
-lv_doc_write (xmlDocPtr doc, gboolean had_decl, const char *path,
-              GError **error)
-{
-  xmlSaveCtxtPtr save;
-  xmlBufferPtr buf = xmlBufferCreate ();
-  const char *text;
-  gsize len;
-  g_autoptr (GError) local = NULL;
-  gboolean ok = TRUE;
-
-  save = xmlSaveToBuffer (buf, NULL, had_decl ? 0 : XML_SAVE_NO_DECL);
-  xmlSaveDoc (save, doc);
-  xmlSaveClose (save);
-  text = (const char *) xmlBufferContent (buf);
-  len = (gsize) xmlBufferLength (buf);
-  if (GPOINTER_TO_INT (doc->_private) & 2)
-    requote_single ((char *) text, len);
-  if (path == NULL || strcmp (path, "-") == 0)
-    {
-      if (fwrite (text, 1, len, stdout) != len || fflush (stdout) != 0)
-        {
-          g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
-                       "writing to standard output failed");
-          ok = FALSE;
-        }
-    }
-  else if (g_file_test (path, G_FILE_TEST_EXISTS) &&
-           !g_file_test (path, G_FILE_TEST_IS_REGULAR))
-    {
-      /* a device or a pipe (/dev/null, /dev/stdout): written in place, never
-       * replaced */
-      FILE *f = fopen (path, "w");
-
-      if (f == NULL || fwrite (text, 1, len, f) != len || fclose (f) != 0)
-        {
-          g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
-                       "cannot write %s: %s", path, g_strerror (errno));
-          ok = FALSE;
-        }
-    }
-  else if (!g_file_set_contents (path, text, (gssize) len, &local))
-    {
-      /* a regular file is replaced whole, never left half written */
-      g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED, "%s", local->message);
-      ok = FALSE;
-    }
-  xmlBufferFree (buf);
-  return ok;
-}
-
-/* ------------------------------------------------------------------ */
-/* attach and detach                                                    */
-
-static gboolean
-same_attr (xmlNodePtr a, xmlNodePtr b, const char *cname, const char *aname)
-{
-  g_autofree char *x = cname != NULL ? child_attr (a, cname, aname)
-                                     : attr (a, aname);
-  g_autofree char *y = cname != NULL ? child_attr (b, cname, aname)
-                                     : attr (b, aname);
-
-  return x != NULL && y != NULL && strcmp (x, y) == 0;
-}
-
-static gboolean
-pci_address_of (xmlNodePtr n, AsmPciAddr *out)
-{
-  xmlNodePtr a = child (n, "address");
-  g_autofree char *type = attr (a, "type");
-  static const char *const parts[] = { "domain", "bus", "slot", "function" };
-  guint64 v[4] = { 0, 0, 0, 0 };
-
-  if (g_strcmp0 (type, "pci") != 0)
-    return FALSE;
-  for (guint i = 0; i < 4; i++)
-    {
-      g_autofree char *s = attr (a, parts[i]);
-
-      if (s != NULL && !parse_uint (s, G_MAXUINT32, &v[i]))
-        return FALSE;
-    }
-  out->domain = (guint32) v[0];
-  out->bus = (guint32) v[1];
-  out->slot = (guint8) v[2];
-  out->function = (guint8) v[3];
-  return (v[0] | v[1] | v[2] | v[3]) != 0;
-}
-
-static gboolean
-same_host_source (xmlNodePtr a, xmlNodePtr b)
-{
-  xmlNodePtr sa = child (child (a, "source"), "address");
-  xmlNodePtr sb = child (child (b, "source"), "address");
-  static const char *const parts[] = { "domain", "bus", "slot", "function" };
-
-  if (sa == NULL || sb == NULL)
-    return FALSE;
-  for (guint i = 0; i < 4; i++)
-    {
-      g_autofree char *x = attr (sa, parts[i]);
-      g_autofree char *y = attr (sb, parts[i]);
-      guint64 vx = 0, vy = 0;
-
-      if ((x != NULL && !parse_uint (x, G_MAXUINT32, &vx)) ||
-          (y != NULL && !parse_uint (y, G_MAXUINT32, &vy)) || vx != vy)
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* does the domain's device @d match the detach request @want?  libvirt's
- * rules: disks by target dev, interfaces by MAC or PCI address, host
- * devices by source address, controllers by type and index, anything else
- * by its PCI address when one is given, else by its element alone */
-static gboolean
-device_matches (xmlNodePtr d, xmlNodePtr want)
-{
-  AsmPciAddr x, y;
-  const char *tag = (const char *) want->name;
-
-  if (!is_element (d, tag))
-    return FALSE;
-  if (strcmp (tag, "disk") == 0)
-    return same_attr (d, want, "target", "dev");
-  if (strcmp (tag, "controller") == 0)
-    {
-      g_autofree char *wi = attr (want, "index");
-      g_autofree char *di = attr (d, "index");
-      guint64 a = 0, b = 0;
-
-      return same_attr (d, want, NULL, "type") &&
-             (wi == NULL || parse_uint (wi, G_MAXUINT32, &a)) &&
-             (di == NULL || parse_uint (di, G_MAXUINT32, &b)) && a == b;
-    }
-  if (strcmp (tag, "hostdev") == 0)
-    return same_host_source (d, want);
-  if (strcmp (tag, "interface") == 0)
-    {
-      g_autofree char *mac = child_attr (want, "mac", "address");
-
-      if (mac != NULL)
-        {
-          g_autofree char *dm = child_attr (d, "mac", "address");
-          return dm != NULL && g_ascii_strcasecmp (dm, mac) == 0;
-        }
-    }
-  if (pci_address_of (want, &y))
-    return pci_address_of (d, &x) && asm_pci_addr_equal (&x, &y);
-  return TRUE;
-}
-
-/* removes the element @n and the whitespace before it */
-static void
-remove_element (xmlNodePtr n)
-{
-  xmlNodePtr prev = n->prev;
-
-  if (prev != NULL && prev->type == XML_TEXT_NODE && xmlIsBlankNode (prev))
-    {
-      xmlUnlinkNode (prev);
-      xmlFreeNode (prev);
-    }
-  xmlUnlinkNode (n);
-  xmlFreeNode (n);
-}
-
-/**
- * lv_doc_detach:
- *
- * Removes from @doc the device matching @device, as
- * `virsh detach-device --config` does; the addresses of the other devices
- * do not change.
- */
-gboolean
-lv_doc_detach (xmlDocPtr doc, xmlNodePtr device, GError **error)
-{
-  xmlNodePtr devices = child (xmlDocGetRootElement (doc), "devices");
-  xmlNodePtr found = NULL;
-  guint n = 0;
-
-  for (xmlNodePtr c = devices != NULL ? devices->children : NULL; c != NULL;
-       c = c->next)
-    if (device_matches (c, device))
-      {
-        if (found == NULL)
-          found = c;
-        n++;
-      }
-  if (found == NULL)
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
-                   "<%s> (line %ld): no matching device in the domain",
-                   (const char *) device->name, line_of (device));
-      return FALSE;
-    }
-  if (n > 1)
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "<%s> (line %ld): %u devices match; give a target, a MAC "
-                   "or a PCI address that tells them apart",
-                   (const char *) device->name, line_of (device), n);
-      return FALSE;
-    }
-  if (is_element (found, "controller"))
-    {
-      g_autofree char *t = attr (found, "type");
-      g_autofree char *i = attr (found, "index");
-
-      if (g_strcmp0 (t, "pci") == 0 && (i == NULL || strcmp (i, "0") == 0))
-        {
-          g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                       "<controller type='pci' index='0'> (line %ld): the "
-                       "root controller cannot be detached",
-                       line_of (found));
-          return FALSE;
-        }
-    }
-  remove_element (found);
-  return TRUE;
-}
-
-/**
- * lv_doc_attach:
- *
- * Adds a copy of @device to @doc after the last device of its kind, as
- * `virsh attach-device --config` does; addresses are assigned afterwards.
- * A disk whose target or a controller whose type and index is already
- * used is refused.
- */
-gboolean
-lv_doc_attach (xmlDocPtr doc, xmlNodePtr device, GError **error)
-{
-  xmlNodePtr root = xmlDocGetRootElement (doc);
-  xmlNodePtr devices = child (root, "devices");
-  xmlNodePtr last_same = NULL, copy;
-  const char *tag = (const char *) device->name;
-
-  if (devices == NULL)
-    devices = xmlNewChild (root, NULL, (const xmlChar *) "devices", NULL);
-  for (xmlNodePtr c = devices->children; c != NULL; c = c->next)
-    {
-      if (!is_element (c, tag))
-        continue;
-      last_same = c;
-      if ((strcmp (tag, "disk") == 0 || strcmp (tag, "controller") == 0) &&
-          device_matches (c, device))
-        {
-          g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
-                       "<%s> (line %ld): the domain already has this device "
-                       "(line %ld)",
-                       tag, line_of (device), line_of (c));
-          return FALSE;
-        }
-    }
-  copy = xmlDocCopyNode (device, doc, 1);
-  if (last_same != NULL)
-    insert_after (last_same, copy);
-  else
-    append_indented (devices, copy);
-  return TRUE;
-}

@@ -2,14 +2,15 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Private to asmctl.  asmctl-libvirt-xml.c reads a domain XML (libxml2)
+ * Private to asmctl.  asmctl-libvirt-read.c reads a domain XML (libxml2)
  * into an LvDomain: the machine, every device that may take a PCI address
  * (with its libvirt connect flags, its category in libvirt's assignment
  * order and the address the XML gives), the PCI controllers, and the
- * implicit devices libvirt adds (usb, sata, memballoon, ...).  It also
- * writes addresses and new controllers back into the document, touching
- * nothing else.  asmctl-pci-assign.c is the policy on top: it drives an
- * #AsmPciBusSet the way libvirt's qemu driver drives its `domain_addr`.
+ * implicit devices libvirt adds (usb, sata, memballoon, ...).
+ * asmctl-libvirt-write.c writes addresses and new controllers back into
+ * the document, touching nothing else.  asmctl-pci-assign.c is the policy
+ * on top: it drives an #AsmPciBusSet the way libvirt's qemu driver drives
+ * its `domain_addr`.
  */
 #pragma once
 
@@ -133,5 +134,16 @@ gboolean lv_doc_write (xmlDocPtr doc, gboolean had_decl, const char *path,
                        GError **error);
 gboolean lv_doc_detach (xmlDocPtr doc, xmlNodePtr device, GError **error);
 gboolean lv_doc_attach (xmlDocPtr doc, xmlNodePtr device, GError **error);
+
+/* asmctl-libvirt-read.c: small XML helpers, for the reader and the writer.
+ * An element is one of libvirt's, not of asm's own annotations
+ * (<asm:numa/>); attributes are returned as new strings, or NULL. */
+gboolean asmctl_xml_is_element (xmlNodePtr n, const char *name);
+xmlNodePtr asmctl_xml_child (xmlNodePtr parent, const char *name);
+char *asmctl_xml_attr (xmlNodePtr n, const char *name);
+char *asmctl_xml_child_attr (xmlNodePtr parent, const char *cname,
+                             const char *aname);
+long asmctl_xml_line_of (xmlNodePtr n);
+gboolean asmctl_xml_parse_uint (const char *text, guint64 max, guint64 *out);
 
 G_END_DECLS
