@@ -540,7 +540,7 @@ park_register (Policy *p, Parked *pk, GError **error)
   LvDevice *c = pk->c;
   guint64 *key = g_new (guint64, 1);
   guint32 real_domain =
-      c->fixed ? c->addr.domain : asmctl_policy_domain_of (p, c);
+    c->fixed ? c->addr.domain : asmctl_policy_domain_of (p, c);
 
   *key = asmctl_policy_bus_key (real_domain, c->index);
   g_hash_table_insert (p->parked, key, pk);

@@ -541,4 +541,4 @@ const Command asmctl_script_arena_addr_commands[] = {
 };
 
 const guint asmctl_script_arena_addr_n_commands =
-    G_N_ELEMENTS (asmctl_script_arena_addr_commands);
+  G_N_ELEMENTS (asmctl_script_arena_addr_commands);

@@ -1312,4 +1312,4 @@ const Command asmctl_script_pci_fabric_commands[] = {
 };
 
 const guint asmctl_script_pci_fabric_n_commands =
-    G_N_ELEMENTS (asmctl_script_pci_fabric_commands);
+  G_N_ELEMENTS (asmctl_script_pci_fabric_commands);
