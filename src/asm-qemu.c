@@ -5,7 +5,7 @@
  * Theory
  * ======
  *
- * What QEMU can do (QEMU 7.2 without a guest; see ANCHORS.md).  A
+ * What QEMU can do (QEMU 7.2 without a guest, as measured).  A
  * machine's bridges are fixed when it starts: root ports, switch
  * upstream and downstream ports and expander buses are command-line
  * devices.  At run time only endpoints come and go: `device_add` puts one
