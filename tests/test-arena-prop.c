@@ -8,9 +8,10 @@
  * Random operation sequences (add_span, reserve, alloc, alloc_full with
  * random constraints and every AsmFit, find_free, free, move, lookup,
  * lookup_full, largest_free_within, clone, unref, walk + stats) run against
- * a real #AsmArena and against the model in arena-model.c, a plain array over a
- * window of 512 or 1024 units.  The model and the harness that compares the
- * two are described there; this file only chooses the runs.
+ * a real #AsmArena and against the model in arena-model.c, a plain array
+ * over a window of 512 or 1024 units.  The model and the harness that
+ * compares the two (arena-harness.c) are described there; this file only
+ * chooses the runs.
  *
  * A seed fixes everything about a run:
  *
@@ -47,7 +48,7 @@
  * (see ModelSabotage) and demand a mismatch: a comparison that cannot fail
  * proves nothing.
  */
-#include "arena-model.c"
+#include "arena-harness.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -66,23 +67,15 @@
 #define DEEP_SEEDS 6
 #define MINIMIZE_SECONDS 60
 
-static guint64
-env_u64 (const char *name, guint64 fallback)
-{
-  const char *v = g_getenv (name);
-
-  if (v == NULL || *v == '\0')
-    return fallback;
-  return g_ascii_strtoull (v, NULL, 0);
-}
-
 static void
 config_for_seed (guint64 seed, HarnessConfig *cfg)
 {
-  guint64 mix = seed ^ G_GUINT64_CONSTANT (0x6a09e667f3bcc908);
   static const guint free_weights[] = { 8, 14, 22, 32 };
-  guint free_weight =
-      free_weights[prng_next (&mix) % G_N_ELEMENTS (free_weights)];
+  ChoiceSource mix;
+  guint free_weight;
+
+  choice_source_init_seed (&mix, seed ^ G_GUINT64_CONSTANT (0x6a09e667f3bcc908));
+  free_weight = free_weights[choice_below (&mix, G_N_ELEMENTS (free_weights))];
 
   if (seed >= DEEP_SEED_BASE)
     {
@@ -111,7 +104,7 @@ print_config (guint64 seed, const HarnessConfig *cfg)
 static ModelSabotage
 env_sabotage (void)
 {
-  return (ModelSabotage) MIN (env_u64 ("ASM_PROP_SABOTAGE", 0),
+  return (ModelSabotage) MIN (test_env_u64 ("ASM_PROP_SABOTAGE", 0),
                               MODEL_SABOTAGE_N - 1);
 }
 
@@ -194,7 +187,7 @@ report_failure (guint64 seed, const HarnessConfig *cfg, Harness *h, GArray *ops)
   print_config (seed, cfg);
   fprintf (stderr, "#   %s\n", h->why->str);
 
-  if (env_u64 ("ASM_PROP_MINIMIZE", 1) == 0)
+  if (test_env_u64 ("ASM_PROP_MINIMIZE", 1) == 0)
     return;
 
   {
@@ -298,7 +291,7 @@ run_seed (guint64 seed, guint64 n_ops, ModelSabotage sabotage, gboolean report,
           RunTotals *totals)
 {
   HarnessConfig cfg;
-  ModelSource src;
+  ChoiceSource src;
   Harness *h;
   g_autoptr(GArray) ops = g_array_new (FALSE, FALSE, sizeof (ModelOp));
   gboolean ok = TRUE;
@@ -307,10 +300,10 @@ run_seed (guint64 seed, guint64 n_ops, ModelSabotage sabotage, gboolean report,
 
   config_for_seed (seed, &cfg);
   h = harness_new (&cfg, sabotage);
-  h->trace = report && env_u64 ("ASM_PROP_TRACE", 0) != 0;
+  h->trace = report && test_env_u64 ("ASM_PROP_TRACE", 0) != 0;
   if (h->trace)
     print_config (seed, &cfg);
-  model_source_init_seed (&src,
+  choice_source_init_seed (&src,
                           seed * G_GUINT64_CONSTANT (0x2545f4914f6cdd1d) + 1);
 
   for (step = 0; step < n_ops && ok; step++)
@@ -344,8 +337,8 @@ run_seed (guint64 seed, guint64 n_ops, ModelSabotage sabotage, gboolean report,
 static void
 run_window (ModelWindow window)
 {
-  guint64 n_ops = env_u64 ("ASM_PROP_OPS", DEFAULT_OPS);
-  guint64 n_seeds = env_u64 ("ASM_PROP_SEEDS", DEFAULT_SEEDS);
+  guint64 n_ops = test_env_u64 ("ASM_PROP_OPS", DEFAULT_OPS);
+  guint64 n_seeds = test_env_u64 ("ASM_PROP_SEEDS", DEFAULT_SEEDS);
   const char *only = g_getenv ("ASM_PROP_SEED");
   RunTotals t = { 0 };
   gint64 t0 = g_get_monotonic_time ();
@@ -381,7 +374,7 @@ run_window (ModelWindow window)
 static void
 test_deep_tree (void **state)
 {
-  guint64 n_ops = env_u64 ("ASM_PROP_OPS", DEEP_OPS);
+  guint64 n_ops = test_env_u64 ("ASM_PROP_OPS", DEEP_OPS);
   const char *only = g_getenv ("ASM_PROP_SEED");
   RunTotals t = { 0 };
   gint64 t0 = g_get_monotonic_time ();

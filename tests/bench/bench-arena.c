@@ -75,6 +75,9 @@
 #include <string.h>
 #include <time.h>
 
+#define ASM_TEST_NO_CMOCKA
+#include "arena-model.h"
+
 #ifdef HAVE_VALGRIND_CALLGRIND_H
 #include <valgrind/callgrind.h>
 #define BENCH_CALLGRIND_START() CALLGRIND_START_INSTRUMENTATION
@@ -1750,28 +1753,10 @@ run_callgrind_w3 (void)
 
 /* ------------------------------------------------------------------- W4 */
 
-typedef struct {
-  guint8 *used; /* smoke runs: a bitmap model that checks every answer */
-  guint64 cursor; /* NEXT: one past the end of the previous NEXT alloc */
-  guint64 size;
-} IdModel;
-
-static guint64
-id_model_expect (IdModel *m, AsmFit fit)
-{
-  guint64 start = fit == ASM_FIT_NEXT ? m->cursor : 0;
-
-  for (guint64 i = start; i < m->size; i++)
-    if (!m->used[i])
-      return i;
-  for (guint64 i = 0; i < start; i++)
-    if (!m->used[i])
-      return i;
-  return G_MAXUINT64;
-}
-
+/* Smoke runs check every answer against the reference model of the tests
+ * (tests/arena-model.c), which holds up to MODEL_MAX_WIDTH units. */
 static inline guint64
-w4_alloc (AsmArena *a, AsmFit fit, IdModel *m)
+w4_alloc (AsmArena *a, AsmFit fit, ArenaModel *m)
 {
   AsmRequest req = ASM_REQUEST_INIT (1);
   guint64 id;
@@ -1781,13 +1766,11 @@ w4_alloc (AsmArena *a, AsmFit fit, IdModel *m)
     bench_die ("W4: id alloc failed");
   if (G_UNLIKELY (m != NULL))
     {
-      guint64 want = id_model_expect (m, fit);
+      guint64 want = G_MAXUINT64;
 
-      if (id != want)
+      if (arena_model_alloc (m, &req, &want) != MODEL_OK || id != want)
         bench_die ("W4 %s: got id %" G_GUINT64_FORMAT ", expected %"
                    G_GUINT64_FORMAT, fit_name (fit), id, want);
-      m->used[id] = 1;
-      m->cursor = id + 1 < m->size ? id + 1 : 0;
     }
   return id;
 }
@@ -1816,14 +1799,15 @@ workload_w4 (const Plan *plan)
         {
           AsmArena *a = asm_arena_new ("w4", 1);
           Rng rng = rng_new (opt.seed + r);
-          IdModel model = { NULL, 0, space }, *m = NULL;
+          ArenaModel *m = NULL;
           GError *error = NULL;
           guint64 t0, t1;
 
-          if (opt.smoke)
+          if (opt.smoke && space <= MODEL_MAX_WIDTH)
             {
-              model.used = g_new0 (guint8, space);
-              m = &model;
+              m = arena_model_new (0, (guint) space, 1);
+              if (arena_model_add_span (m, 0, space - 1) != MODEL_OK)
+                bench_die ("W4: the model refused its span");
             }
           if (!asm_arena_add_span (a, 0, space - 1, &error))
             bench_die ("asm_arena_add_span: %s", error->message);
@@ -1840,8 +1824,9 @@ workload_w4 (const Plan *plan)
               if (!asm_arena_free (a, ids[i], NULL))
                 bench_die ("W4: free of id %" G_GUINT64_FORMAT " failed",
                            ids[i]);
-              if (m)
-                m->used[ids[i]] = 0;
+              if (m != NULL && arena_model_free_at (m, ids[i]) != MODEL_OK)
+                bench_die ("W4: the model has no id %" G_GUINT64_FORMAT,
+                           ids[i]);
               ids[i] = w4_alloc (a, fit, m);
             }
           t1 = now_ns ();
@@ -1852,7 +1837,7 @@ workload_w4 (const Plan *plan)
               g_clear_error (&error);
             }
           asm_arena_unref (a);
-          g_free (model.used);
+          arena_model_free (m);
         }
       report ("W4", "ns/op", sample, opt.runs, "%s ns/op", fit_name (fit));
       report ("W4", "ns/alloc", sample2, opt.runs, "%s fill ns/alloc",

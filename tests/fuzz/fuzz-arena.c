@@ -6,7 +6,7 @@
  * ======
  *
  * The input bytes are the choices of the operation generator that the
- * property test uses (tests/arena-model.c): the first byte picks the window
+ * property test uses (tests/arena-harness.c): the first byte picks the window
  * (at 0, across 2^32, or ending at G_MAXUINT64), the quantum (1, 2, 4, 8),
  * the window's width and the generator's profile; every following choice
  * among n options reads as few bytes as n needs.  The operations (add_span,
@@ -19,14 +19,16 @@
  * (at most MAX_OPS operations), so every byte string is a valid input and
  * a longer one is a longer sequence.
  *
- * The model (arena-model.c) is compiled without coverage instrumentation,
- * so the engine's feedback comes from the library alone.
+ * The model and the harness (arena-model.c, arena-harness.c, in the
+ * test-support library) are compiled without coverage instrumentation, so
+ * the engine's feedback comes from the library alone.
  *
  * Set ASM_FUZZ_TRACE=1 to print every operation of a replayed input, and
  * ASM_FUZZ_SABOTAGE=N to run against deliberately wrong model N (see
  * ModelSabotage) and watch the target fail.
  */
-#include "arena-model.h"
+#define ASM_TEST_NO_CMOCKA
+#include "arena-harness.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -44,7 +46,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   static gboolean initialised, trace;
   static ModelSabotage sabotage;
   HarnessConfig cfg;
-  ModelSource src;
+  ChoiceSource src;
   Harness *h;
   guint c, n;
 
@@ -63,8 +65,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (size < 1)
     return 0;
 
-  model_source_init_data (&src, data, size);
-  c = model_source_below (&src, 256);
+  choice_source_init_data (&src, data, size);
+  c = choice_below (&src, 256);
   harness_config_init (&cfg, c % WINDOW_N,
                        widths[(c / 3) % G_N_ELEMENTS (widths)],
                        G_GUINT64_CONSTANT (1) << ((c / 12) % 4),
