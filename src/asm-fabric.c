@@ -1307,7 +1307,8 @@ xlat_device_cb (guint32 key, AsmPObj *o, gpointer data)
 static gint
 entry_cmp (gconstpointer a, gconstpointer b)
 {
-  AsmId x = ((const AsmXlatEntry *) a)->key, y = ((const AsmXlatEntry *) b)->key;
+  AsmId x = ((const AsmXlatEntry *) a)->key,
+        y = ((const AsmXlatEntry *) b)->key;
   return x < y ? -1 : x > y;
 }
 

@@ -243,7 +243,8 @@ asm_fmodel_to_json (FModel *m, guint64 journal_seq)
 
 
 void
-asm_fjson_reader_init (FJsonReader *r, JsonNode *node, const char *path, GError **error)
+asm_fjson_reader_init (FJsonReader *r, JsonNode *node, const char *path,
+                       GError **error)
 {
   r->path = path;
   r->error = error;
@@ -452,9 +453,11 @@ asm_fjson_reader_ranges (FJsonReader *r, const char *key)
       AsmRange range;
       if (!JSON_NODE_HOLDS_ARRAY (e) ||
           json_array_get_length (json_node_get_array (e)) != 2 ||
-          !parse_hex_string (json_array_get_element (json_node_get_array (e), 0),
+          !parse_hex_string (json_array_get_element (json_node_get_array (e),
+                                                     0),
                              &range.first) ||
-          !parse_hex_string (json_array_get_element (json_node_get_array (e), 1),
+          !parse_hex_string (json_array_get_element (json_node_get_array (e),
+                                                     1),
                              &range.last) ||
           range.first > range.last)
         {
@@ -599,13 +602,15 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
       g_autoptr (GArray) windows = NULL;
       const char *name;
 
-      asm_fjson_reader_init (&r, json_array_get_element (switches, i), path, error);
+      asm_fjson_reader_init (&r, json_array_get_element (switches, i), path,
+                             error);
       s->id = (AsmId) asm_fjson_reader_int (&r, "id", 1, next_id - 1);
       name = asm_fjson_reader_str (&r, "name");
       s->bandwidth = asm_fjson_reader_u64 (&r, "bandwidth");
-      s->latency_ns = (guint32) asm_fjson_reader_int (&r, "latency_ns", 0, G_MAXUINT32);
-      s->table_capacity = (guint32) asm_fjson_reader_int (&r, "table_capacity", 0,
-                                                G_MAXUINT32);
+      s->latency_ns =
+          (guint32) asm_fjson_reader_int (&r, "latency_ns", 0, G_MAXUINT32);
+      s->table_capacity =
+          (guint32) asm_fjson_reader_int (&r, "table_capacity", 0, G_MAXUINT32);
       s->n_ports = (guint32) asm_fjson_reader_int (&r, "n_ports", 0, 65536);
       s->pinned = asm_fjson_reader_bool (&r, "pinned");
       windows = asm_fjson_reader_ranges (&r, "windows");
@@ -636,7 +641,8 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
         {
           AsmRange w = g_array_index (windows, AsmRange, j);
           if (!asm_arena_add_span (s->space, w.first, w.last, NULL) ||
-              !asm_fmodel_alloc_exact (m->global, w.first, w.last - w.first + 1))
+              !asm_fmodel_alloc_exact (m->global, w.first,
+                                       w.last - w.first + 1))
             MODEL_FAIL ("%s.windows[%u]: 0x%" G_GINT64_MODIFIER "x-0x%"
                         G_GINT64_MODIFIER "x overlaps another window or a "
                         "reserved range, is outside the global space, or is "
@@ -652,7 +658,8 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
       FWorkload *w = asm_fworkload_new (granule);
       const char *name;
 
-      asm_fjson_reader_init (&r, json_array_get_element (workloads, i), path, error);
+      asm_fjson_reader_init (&r, json_array_get_element (workloads, i), path,
+                             error);
       w->id = (AsmId) asm_fjson_reader_int (&r, "id", 1, next_id - 1);
       name = asm_fjson_reader_str (&r, "name");
       w->n_samples = asm_fjson_reader_u64 (&r, "n_samples");
@@ -685,9 +692,11 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
       FSwitch *s;
       FWorkload *w;
 
-      asm_fjson_reader_init (&r, json_array_get_element (partitions, i), path, error);
+      asm_fjson_reader_init (&r, json_array_get_element (partitions, i), path,
+                             error);
       p->id = (AsmId) asm_fjson_reader_int (&r, "id", 1, next_id - 1);
-      p->workload = (AsmId) asm_fjson_reader_int (&r, "workload", 1, next_id - 1);
+      p->workload =
+          (AsmId) asm_fjson_reader_int (&r, "workload", 1, next_id - 1);
       p->sw = (AsmId) asm_fjson_reader_int (&r, "switch", 1, next_id - 1);
       p->virt_first = asm_fjson_reader_u64 (&r, "virt_first");
       p->phys_first = asm_fjson_reader_u64 (&r, "phys_first");
@@ -695,9 +704,10 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
       p->align = asm_fjson_reader_u64 (&r, "align");
       p->bandwidth_demand = asm_fjson_reader_u64 (&r, "bandwidth_demand");
       p->min_bandwidth = asm_fjson_reader_u64 (&r, "min_bandwidth");
-      p->max_latency_ns = (guint32) asm_fjson_reader_int (&r, "max_latency_ns", 0,
-                                                G_MAXUINT32);
-      p->generation = (guint32) asm_fjson_reader_int (&r, "generation", 0, G_MAXUINT32);
+      p->max_latency_ns =
+          (guint32) asm_fjson_reader_int (&r, "max_latency_ns", 0, G_MAXUINT32);
+      p->generation =
+          (guint32) asm_fjson_reader_int (&r, "generation", 0, G_MAXUINT32);
       p->dev_next = asm_fjson_reader_u64 (&r, "dev_next");
       devs = asm_fjson_reader_ids (&r, "devices");
       if (!asm_fjson_reader_done (&r))
@@ -709,14 +719,16 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
       asm_fjson_reader_clear (&r);
       g_array_append_vals (p->devices, devs->data, devs->len);
       if (asm_pmap_get (m->partitions, p->id) != NULL ||
-          (s = FSW_W (m, p->sw)) == NULL || (w = FWL_W (m, p->workload)) == NULL)
+          (s = FSW_W (m, p->sw)) == NULL ||
+          (w = FWL_W (m, p->workload)) == NULL)
         {
           AsmId id = p->id;
           asm_pobj_unref (&p->obj, asm_fpartition_free);
           MODEL_FAIL ("%s: id %u is used twice, or its switch or workload "
                       "does not exist", path, id);
         }
-      if (p->size == 0 || !asm_fmodel_alloc_exact (s->space, p->phys_first, p->size) ||
+      if (p->size == 0 ||
+          !asm_fmodel_alloc_exact (s->space, p->phys_first, p->size) ||
           (p->virt_first & (ASM_FABRIC_VIRT_ALIGN - 1)) != 0 ||
           !asm_fmodel_alloc_exact (w->virt, p->virt_first,
                                    ASM_FABRIC_VIRT_ALIGN))
@@ -747,7 +759,8 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
       const char *name, *kind;
       gboolean known_kind = FALSE;
 
-      asm_fjson_reader_init (&r, json_array_get_element (devices, i), path, error);
+      asm_fjson_reader_init (&r, json_array_get_element (devices, i), path,
+                             error);
       d->id = (AsmId) asm_fjson_reader_int (&r, "id", 1, next_id - 1);
       name = asm_fjson_reader_str (&r, "name");
       kind = asm_fjson_reader_str (&r, "kind");
@@ -769,7 +782,8 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
           d->max_vfs = (guint32) asm_fjson_reader_int (&r, "max_vfs", 0, 64);
           d->vf_bar_size = asm_fjson_reader_u64 (&r, "vf_bar_size");
         }
-      d->partition = (AsmId) asm_fjson_reader_int (&r, "partition", 0, next_id - 1);
+      d->partition =
+          (AsmId) asm_fjson_reader_int (&r, "partition", 0, next_id - 1);
       d->partition_offset = asm_fjson_reader_u64 (&r, "partition_offset");
       d->redirect_sw = (AsmId) asm_fjson_reader_int (&r, "redirect_switch", 0,
                                            next_id - 1);

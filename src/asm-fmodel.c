@@ -313,7 +313,8 @@ asm_fmodel_find_switch (const FModel *m, const char *name)
 {
   const FNameBucket *b;
 
-  b = (const FNameBucket *) asm_pmap_get (m->switch_names, asm_fmodel_name_key (name));
+  b = (const FNameBucket *) asm_pmap_get (m->switch_names,
+                                          asm_fmodel_name_key (name));
   for (guint i = 0; b != NULL && i < b->ids->len; i++)
     {
       FSwitch *s = FSW (m, g_array_index (b->ids, AsmId, i));

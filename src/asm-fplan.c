@@ -175,9 +175,10 @@ switch_shrink (FModel *m, Txn *t, FSwitch *s)
           {
             AsmFabricEvent e = { ASM_EVENT_WINDOW_SHRUNK, s->id };
             e.range = w;
-            asm_txn_event (t, &e, "switch '%s' gave window 0x%" G_GINT64_MODIFIER
-                       "x-0x%" G_GINT64_MODIFIER "x back", s->name, w.first,
-                       w.last);
+            asm_txn_event (t, &e,
+                           "switch '%s' gave window 0x%" G_GINT64_MODIFIER
+                           "x-0x%" G_GINT64_MODIFIER "x back",
+                           s->name, w.first, w.last);
           }
         }
     }
@@ -820,7 +821,8 @@ asm_fplan_request_partition (FModel *m, Txn *t, const FOpRequestPartition *a,
 
   if (w == NULL || !validate_size (m, "partition", a->size, a->align, error))
     return FALSE;
-  if (a->preferred_switch != ASM_ID_NONE && asm_fmodel_get_switch (m, a->preferred_switch, error) == NULL)
+  if (a->preferred_switch != ASM_ID_NONE &&
+      asm_fmodel_get_switch (m, a->preferred_switch, error) == NULL)
     return FALSE;
   c.size = a->size;
   c.align = a->align;
@@ -1121,10 +1123,13 @@ asm_fplan_migrate_partition (FModel *m, Txn *t, const FOpMigratePartition *a,
     AsmFabricEvent e = { ASM_EVENT_PARTITION_MIGRATED, to, from, p->id };
     p = FPART (m, p->id);
     e.range = ASM_RANGE (p->phys_first, p->phys_first + p->size - 1);
-    asm_txn_event (t, &e, "partition %u migrated from '%s' to '%s' (physical 0x%"
-               G_GINT64_MODIFIER "x, virtual 0x%" G_GINT64_MODIFIER "x "
-               "unchanged)", p->id, FSW (m, from)->name, FSW (m, to)->name,
-               p->phys_first, p->virt_first);
+    asm_txn_event (t, &e,
+                   "partition %u migrated from '%s' to '%s' (physical "
+                   "0x%" G_GINT64_MODIFIER "x, virtual 0x%" G_GINT64_MODIFIER
+                   "x "
+                   "unchanged)",
+                   p->id, FSW (m, from)->name, FSW (m, to)->name, p->phys_first,
+                   p->virt_first);
   }
   return TRUE;
 }
@@ -1200,8 +1205,10 @@ asm_fplan_grow_partition (FModel *m, Txn *t, const FOpGrowPartition *a,
     e.old_switch_id = from;
     e.partition = p->id;
     e.range = ASM_RANGE (p->phys_first, p->phys_first + p->size - 1);
-    asm_txn_event (t, &e, "partition %u grew to 0x%" G_GINT64_MODIFIER "x bytes "
-               "on '%s'", p->id, p->size, FSW (m, p->sw)->name);
+    asm_txn_event (t, &e,
+                   "partition %u grew to 0x%" G_GINT64_MODIFIER "x bytes "
+                   "on '%s'",
+                   p->id, p->size, FSW (m, p->sw)->name);
   }
   return TRUE;
 }
@@ -1289,7 +1296,8 @@ asm_fplan_transfer_vf (FModel *m, Txn *t, const FOpTransferVf *a,
   AsmXlatEntry entry;
   Step *st;
 
-  if (vf == NULL || (target = asm_fmodel_get_device (m, a->target_pf, error)) == NULL)
+  if (vf == NULL ||
+      (target = asm_fmodel_get_device (m, a->target_pf, error)) == NULL)
     return FALSE;
   if (vf->kind != ASM_DEVICE_VF || vf->partition == ASM_ID_NONE)
     {

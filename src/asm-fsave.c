@@ -233,7 +233,8 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
             g_array_unref (pending_steps);
           pending_args = json_node_copy (json_object_get_member (rec, "data"));
           pending_steps = g_array_new (FALSE, TRUE, sizeof (Step));
-          g_array_set_clear_func (pending_steps, (GDestroyNotify) asm_step_clear);
+          g_array_set_clear_func (pending_steps,
+                                  (GDestroyNotify) asm_step_clear);
         }
       else if (strcmp (type, "step") == 0 && pending_steps != NULL)
         {

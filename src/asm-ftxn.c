@@ -169,8 +169,8 @@ xlat_apply (AsmFabric *f, AsmId sw, const AsmXlatEntry *set, AsmId remove_key,
   const AsmBackendOps *o = f->ops;
   gboolean ok;
 
-  if (!asm_fabric_has_cap (f, ASM_BACKEND_CAP_TRANSLATION) || o->xlat_begin == NULL ||
-      o->xlat_commit == NULL)
+  if (!asm_fabric_has_cap (f, ASM_BACKEND_CAP_TRANSLATION) ||
+      o->xlat_begin == NULL || o->xlat_commit == NULL)
     return TRUE;
   if (!o->xlat_begin (f->self, sw, error))
     return FALSE;
@@ -207,7 +207,8 @@ hold_mark (AsmFabric *f, AsmId partition, gint delta)
 static gboolean
 do_hold (AsmFabric *f, const Step *s, GError **error)
 {
-  if (asm_fabric_has_cap (f, ASM_BACKEND_CAP_HOLD) && f->ops->device_hold != NULL &&
+  if (asm_fabric_has_cap (f, ASM_BACKEND_CAP_HOLD) &&
+      f->ops->device_hold != NULL &&
       !f->ops->device_hold (f->self, s->device, error))
     return FALSE;
   hold_mark (f, s->partition, +1);
@@ -219,7 +220,8 @@ do_hold (AsmFabric *f, const Step *s, GError **error)
 static gboolean
 do_release (AsmFabric *f, const Step *s, GError **error)
 {
-  return !asm_fabric_has_cap (f, ASM_BACKEND_CAP_HOLD) || f->ops->device_release == NULL ||
+  return !asm_fabric_has_cap (f, ASM_BACKEND_CAP_HOLD) ||
+         f->ops->device_release == NULL ||
          f->ops->device_release (f->self, s->device, error);
 }
 
@@ -227,7 +229,8 @@ static gboolean
 do_bind (AsmFabric *f, AsmId device, const char *name, AsmId sw, guint32 port,
          GError **error)
 {
-  if (!asm_fabric_has_cap (f, ASM_BACKEND_CAP_DEVICES) || f->ops->device_bind == NULL)
+  if (!asm_fabric_has_cap (f, ASM_BACKEND_CAP_DEVICES) ||
+      f->ops->device_bind == NULL)
     return TRUE;
   return device_status (f, f->ops->device_bind (f->self, device, name, sw,
                                                 port, error),
@@ -237,7 +240,8 @@ do_bind (AsmFabric *f, AsmId device, const char *name, AsmId sw, guint32 port,
 static gboolean
 do_unbind (AsmFabric *f, AsmId device, AsmId sw, guint32 port, GError **error)
 {
-  if (!asm_fabric_has_cap (f, ASM_BACKEND_CAP_DEVICES) || f->ops->device_unbind == NULL)
+  if (!asm_fabric_has_cap (f, ASM_BACKEND_CAP_DEVICES) ||
+      f->ops->device_unbind == NULL)
     return TRUE;
   return device_status (f, f->ops->device_unbind (f->self, device, sw, port,
                                                   error),
@@ -247,7 +251,8 @@ do_unbind (AsmFabric *f, AsmId device, AsmId sw, guint32 port, GError **error)
 static gboolean
 do_windows (AsmFabric *f, AsmId sw, GArray *w, GError **error)
 {
-  if (!asm_fabric_has_cap (f, ASM_BACKEND_CAP_WINDOWS) || f->ops->windows_commit == NULL)
+  if (!asm_fabric_has_cap (f, ASM_BACKEND_CAP_WINDOWS) ||
+      f->ops->windows_commit == NULL)
     return TRUE;
   return f->ops->windows_commit (f->self, sw, (const AsmRange *) w->data,
                                  w->len, error);
