@@ -650,6 +650,235 @@ asm_fabric_transfer_vf (AsmFabric *fabric, AsmId vf, AsmId target_pf,
 }
 
 /**
+ * asm_fabric_unmap_device:
+ * @fabric: a fabric
+ * @partition: a partition
+ * @device: a device mapped into it
+ * @error: return location for a #GError
+ *
+ * Unmaps a device: the partition's addresses at its BAR then reach no
+ * device (asm_fabric_translate() answers %ASM_ID_NONE there), and the
+ * device stays bound where it is.  A VF routed by an entry of its own
+ * (after asm_fabric_transfer_vf()) loses that entry and the range it
+ * routed to.
+ *
+ * Errors: %ASM_ERROR_NOT_FOUND for an unknown partition or device, or when
+ * the partition does not hold the device; %ASM_ERROR_BACKEND.  Nothing
+ * changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_fabric_unmap_device (AsmFabric *fabric, AsmId partition, AsmId device,
+                         GError **error)
+{
+  FOpUnmapDevice a = { .partition = partition, .device = device };
+
+  g_return_val_if_fail (fabric != NULL, FALSE);
+  return asm_fop_run_unmap_device (fabric, &a, NULL, NULL, error);
+}
+
+/**
+ * asm_fabric_shrink_partition:
+ * @fabric: a fabric
+ * @partition: a partition
+ * @new_size: its new size, below the current one, a multiple of the granule
+ * @error: return location for a #GError
+ *
+ * Shrinks a partition in place: its start, its virtual range's start and
+ * every mapped device stay where they are; the bytes after @new_size go
+ * back to its switch (the switch's cache is flushed for them), and the
+ * translation entry is updated.
+ *
+ * Errors: %ASM_ERROR_INVALID when @new_size is zero, not a multiple of the
+ * granule or not below the size; %ASM_ERROR_IN_USE (naming the device)
+ * when a mapped BAR would fall outside; %ASM_ERROR_NOT_FOUND;
+ * %ASM_ERROR_BACKEND.  Nothing changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_fabric_shrink_partition (AsmFabric *fabric, AsmId partition,
+                             guint64 new_size, GError **error)
+{
+  FOpShrinkPartition a = { .partition = partition, .new_size = new_size };
+
+  g_return_val_if_fail (fabric != NULL, FALSE);
+  return asm_fop_run_shrink_partition (fabric, &a, NULL, NULL, error);
+}
+
+/**
+ * asm_fabric_destroy_vf:
+ * @fabric: a fabric
+ * @vf: a VF that no partition maps
+ * @error: return location for a #GError
+ *
+ * Destroys a virtual function (the backend's vf_destroy); its index under
+ * its PF is free again.
+ *
+ * Errors: %ASM_ERROR_NOT_FOUND; %ASM_ERROR_INVALID when @vf is not a VF;
+ * %ASM_ERROR_IN_USE while it is mapped; %ASM_ERROR_BACKEND.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_fabric_destroy_vf (AsmFabric *fabric, AsmId vf, GError **error)
+{
+  FOpDestroyVf a = { .vf = vf };
+
+  g_return_val_if_fail (fabric != NULL, FALSE);
+  return asm_fop_run_destroy_vf (fabric, &a, NULL, NULL, error);
+}
+
+/**
+ * asm_fabric_remove_device:
+ * @fabric: a fabric
+ * @device: an endpoint or a PF that no partition maps
+ * @error: return location for a #GError
+ *
+ * Unbinds a device from its port (the backend's device_unbind) and forgets
+ * it: an unplugged GPU leaves the model.
+ *
+ * Errors: %ASM_ERROR_NOT_FOUND; %ASM_ERROR_INVALID for a VF (see
+ * asm_fabric_destroy_vf()); %ASM_ERROR_IN_USE while it is mapped or, a PF,
+ * has VFs; %ASM_ERROR_BACKEND.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_fabric_remove_device (AsmFabric *fabric, AsmId device, GError **error)
+{
+  FOpRemoveDevice a = { .device = device };
+
+  g_return_val_if_fail (fabric != NULL, FALSE);
+  return asm_fop_run_remove_device (fabric, &a, NULL, NULL, error);
+}
+
+/**
+ * asm_fabric_drain_switch:
+ * @fabric: a fabric
+ * @sw: a switch
+ * @error: return location for a #GError
+ *
+ * Takes a switch out of service, in one transaction: every partition on it
+ * migrates (with the devices mapped in it, as
+ * asm_fabric_migrate_partition() does) to the switch placement chooses,
+ * the switch gives all its windows back to the global space (a pinned
+ * switch too), and it is marked draining: placement never picks it again,
+ * even when preferred, and nothing migrates onto it.  Devices no partition
+ * maps stay bound.  Translations keep answering throughout: each sees the
+ * old mapping or the new one.
+ *
+ * Errors: %ASM_ERROR_NO_SPACE naming the partition that fits nowhere
+ * else; %ASM_ERROR_IN_USE while the switch routes a transferred VF by an
+ * entry of its own; %ASM_ERROR_NOT_FOUND; %ASM_ERROR_BACKEND.  All or
+ * nothing: on error no partition has moved.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_fabric_drain_switch (AsmFabric *fabric, AsmId sw, GError **error)
+{
+  FOpDrainSwitch a = { .sw = sw };
+
+  g_return_val_if_fail (fabric != NULL, FALSE);
+  return asm_fop_run_drain_switch (fabric, &a, NULL, NULL, error);
+}
+
+/**
+ * asm_fabric_remove_switch:
+ * @fabric: a fabric
+ * @sw: a switch with nothing left on it
+ * @error: return location for a #GError
+ *
+ * Takes a switch out of the fabric (the backend's switch_remove).  Its id
+ * is never reused; its name may be.
+ *
+ * Errors: %ASM_ERROR_IN_USE, naming what remains, while it has partitions,
+ * windows (drain it first), bound devices or translation entries;
+ * %ASM_ERROR_NOT_FOUND; %ASM_ERROR_BACKEND.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_fabric_remove_switch (AsmFabric *fabric, AsmId sw, GError **error)
+{
+  FOpRemoveSwitch a = { .sw = sw };
+
+  g_return_val_if_fail (fabric != NULL, FALSE);
+  return asm_fop_run_remove_switch (fabric, &a, NULL, NULL, error);
+}
+
+/**
+ * asm_fabric_remove_workload:
+ * @fabric: a fabric
+ * @workload: a workload
+ * @error: return location for a #GError
+ *
+ * Ends a workload, in one transaction: every partition of it is released
+ * (as asm_fabric_release_partition() does), emptied windows go back, and
+ * the workload is forgotten.  Its devices stay bound, unmapped.
+ *
+ * Errors: %ASM_ERROR_NOT_FOUND; %ASM_ERROR_BACKEND (nothing changed).
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_fabric_remove_workload (AsmFabric *fabric, AsmId workload,
+                            GError **error)
+{
+  FOpRemoveWorkload a = { .workload = workload };
+
+  g_return_val_if_fail (fabric != NULL, FALSE);
+  return asm_fop_run_remove_workload (fabric, &a, NULL, NULL, error);
+}
+
+/**
+ * asm_fabric_migrate_workload:
+ * @fabric: a fabric
+ * @workload: a workload
+ * @target_switch: the switch to move all its partitions to, or
+ *   %ASM_ID_NONE for the switch placement chooses for all of them together
+ *   (their sizes and demands summed)
+ * @error: return location for a #GError
+ *
+ * Moves every partition of a workload to one switch, atomically: all
+ * move, or none.  Partitions already there stay; each one that moves does
+ * as in asm_fabric_migrate_partition().
+ *
+ * Errors: %ASM_ERROR_NOT_FOUND; %ASM_ERROR_NO_SPACE; %ASM_ERROR_INVALID
+ * (the target is draining); %ASM_ERROR_BACKEND.  Nothing changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_fabric_migrate_workload (AsmFabric *fabric, AsmId workload,
+                             AsmId target_switch, GError **error)
+{
+  FOpMigrateWorkload a = { .workload = workload,
+                           .target_switch = target_switch };
+
+  g_return_val_if_fail (fabric != NULL, FALSE);
+  return asm_fop_run_migrate_workload (fabric, &a, NULL, NULL, error);
+}
+
+/**
  * asm_fabric_record_usage:
  * @fabric: a fabric
  * @workload: a workload
@@ -718,6 +947,157 @@ asm_fabric_predict (AsmFabric *fabric, AsmId workload, gdouble horizon,
   return TRUE;
 }
 
+/* Rebalance thresholds (documented on asm_fabric_rebalance()) */
+#define REBALANCE_KEEP 1.25      /* keep 25 % above the prediction */
+#define REBALANCE_BANDWIDTH_HIGH 0.9 /* a switch above 90 % is overloaded */
+
+/* An outcome of one rebalancing change: counted, or fatal (the fabric
+ * is broken) with the error moved to *error. */
+static gboolean
+rebalance_failed (AsmFabric *fabric, GError **change_error, guint *n_failed,
+                  GError **error)
+{
+  gboolean broken;
+
+  g_mutex_lock (&fabric->write_lock);
+  broken = fabric->broken;
+  g_mutex_unlock (&fabric->write_lock);
+  if (broken)
+    {
+      g_propagate_error (error, g_steal_pointer (change_error));
+      return FALSE;
+    }
+  g_clear_error (change_error);
+  (*n_failed)++;
+  return TRUE;
+}
+
+/* the largest partition of w (ties: the lowest id) and the bytes of all */
+static AsmId
+largest_partition (FModel *m, FWorkload *w, guint64 *out_total,
+                   guint64 *out_size)
+{
+  AsmId largest = ASM_ID_NONE;
+  guint64 have = 0, largest_size = 0;
+
+  for (guint j = 0; j < w->partitions->len; j++)
+    {
+      FPartition *p = FPART (m, g_array_index (w->partitions, AsmId, j));
+      have += p->size;
+      if (p->size > largest_size ||
+          (p->size == largest_size && p->id < largest))
+        largest = p->id, largest_size = p->size;
+    }
+  *out_total = have;
+  *out_size = largest_size;
+  return largest;
+}
+
+/* Grows or shrinks the largest partition of workload wid toward its
+ * prediction; counts what it did in rep. */
+static gboolean
+rebalance_workload (AsmFabric *fabric, FModel *m, AsmId wid, gdouble horizon,
+                    AsmRebalanceReport *rep, GError **error)
+{
+  FWorkload *w = FWL (m, wid);
+  guint64 predicted, have, largest_size, keep, floor_size = 0;
+  AsmPartitionInfo before, after;
+  g_autoptr (GError) gerr = NULL;
+  AsmId largest;
+
+  if (w->n_samples == 0 || w->partitions->len == 0 ||
+      !asm_fabric_predict (fabric, w->id, horizon, &predicted, NULL))
+    return TRUE;
+  largest = largest_partition (m, w, &have, &largest_size);
+  if (!asm_fabric_get_partition_info (fabric, largest, &before))
+    return TRUE; /* released since m was taken */
+  if (predicted > have)
+    {
+      guint64 grow = asm_round_up (predicted - have, m->granule);
+      if (!asm_fabric_grow_partition (fabric, largest, largest_size + grow,
+                                      &gerr))
+        return rebalance_failed (fabric, &gerr, &rep->n_failed, error);
+      if (!asm_fabric_get_partition_info (fabric, largest, &after))
+        return TRUE;
+      if (after.switch_id == before.switch_id &&
+          after.phys_first == before.phys_first)
+        rep->n_grown++;
+      else
+        rep->n_migrated++;
+      return TRUE;
+    }
+  /* well below: keep REBALANCE_KEEP times the prediction, whole granules,
+   * and never less than the devices mapped in the partition need */
+  keep = asm_round_up ((guint64) ((gdouble) predicted * REBALANCE_KEEP),
+                       m->granule);
+  if (keep >= have)
+    return TRUE;
+  {
+    FPartition *p = FPART (m, largest);
+    for (guint i = 0; i < p->devices->len; i++)
+      {
+        FDevice *d = FDEV (m, g_array_index (p->devices, AsmId, i));
+        floor_size = MAX (floor_size, d->partition_offset + d->bar_size);
+      }
+  }
+  floor_size = MAX (asm_round_up (floor_size, m->granule), m->granule);
+  {
+    guint64 target = largest_size - MIN (have - keep, largest_size);
+    target = MAX (target, floor_size);
+    if (target >= largest_size)
+      return TRUE;
+    if (!asm_fabric_shrink_partition (fabric, largest, target, &gerr))
+      return rebalance_failed (fabric, &gerr, &rep->n_failed, error);
+    rep->n_shrunk++;
+  }
+  return TRUE;
+}
+
+/* Moves partitions, smallest demand first, off switch sid while it
+ * carries more than REBALANCE_BANDWIDTH_HIGH of its bandwidth. */
+static gboolean
+rebalance_switch (AsmFabric *fabric, AsmId sid, AsmRebalanceReport *rep,
+                  GError **error)
+{
+  for (;;)
+    {
+      g_autoptr (GError) gerr = NULL;
+      g_autoptr (GArray) parts = NULL;
+      FModel *m = asm_fabric_model_get (fabric);
+      FSwitch *s = FSW (m, sid);
+      AsmId pick = ASM_ID_NONE;
+      guint64 pick_demand = G_MAXUINT64;
+      gboolean ok;
+
+      if (s == NULL || s->bandwidth == 0 ||
+          (gdouble) s->bandwidth_used
+              <= REBALANCE_BANDWIDTH_HIGH * (gdouble) s->bandwidth)
+        {
+          asm_fmodel_unref (m);
+          return TRUE;
+        }
+      parts = asm_pmap_keys (m->partitions);
+      for (guint i = 0; i < parts->len; i++)
+        {
+          FPartition *p = FPART (m, g_array_index (parts, guint32, i));
+          if (p->sw == sid && p->bandwidth_demand > 0 &&
+              p->bandwidth_demand < pick_demand)
+            pick = p->id, pick_demand = p->bandwidth_demand;
+        }
+      asm_fmodel_unref (m);
+      if (pick == ASM_ID_NONE)
+        return TRUE;
+      ok = asm_fabric_migrate_partition (fabric, pick, ASM_ID_NONE, &gerr);
+      if (ok)
+        {
+          rep->n_migrated++;
+          continue;
+        }
+      /* nowhere to go: the switch stays overloaded */
+      return rebalance_failed (fabric, &gerr, &rep->n_failed, error);
+    }
+}
+
 /**
  * asm_fabric_rebalance:
  * @fabric: a fabric
@@ -725,11 +1105,22 @@ asm_fabric_predict (AsmFabric *fabric, AsmId workload, gdouble horizon,
  * @out_report: (out) (optional): what was done
  * @error: return location for a #GError
  *
- * For each workload, in id order, whose predicted use at @horizon exceeds
- * the bytes of its partitions, grows its largest partition (ties: the
- * lowest id) by the difference rounded up to the granule, in place or by
- * migration.  Each change is its own transaction; one that fails is
- * counted in @out_report and leaves no trace.
+ * Reshapes the fabric on the profiler's predictions, in two passes:
+ *
+ * 1. For each workload, in id order, with usage samples: when its
+ *    predicted use at @horizon exceeds the bytes of its partitions, its
+ *    largest partition (ties: the lowest id) grows by the difference
+ *    rounded up to the granule, in place or by migration; when 1.25 times
+ *    the prediction, rounded up to the granule, is below those bytes, its
+ *    largest partition shrinks by the excess (never below what its mapped
+ *    devices need, nor below one granule).
+ * 2. For each switch, in id order, whose partitions' bandwidth demands
+ *    exceed 90 % of its bandwidth: its partitions, smallest demand first,
+ *    migrate to the switch placement chooses until it is at or below 90 %
+ *    or one cannot move.
+ *
+ * Each change is its own transaction; one that fails is counted in
+ * @out_report and leaves no trace.
  *
  * Returns: %TRUE, failures of single changes being counted in
  *   @out_report; %FALSE with %ASM_ERROR_BACKEND only when a change could
@@ -744,69 +1135,101 @@ asm_fabric_rebalance (AsmFabric *fabric, gdouble horizon,
   AsmRebalanceReport rep = { 0 };
   FModel *m;
   g_autoptr (GArray) ids = NULL;
+  g_autoptr (GArray) sws = NULL;
+  gboolean ok = TRUE;
 
   g_return_val_if_fail (fabric != NULL, FALSE);
   m = asm_fabric_model_get (fabric);
   ids = asm_pmap_keys (m->workloads);
-  for (guint i = 0; i < ids->len; i++)
+  sws = asm_pmap_keys (m->switches);
+  for (guint i = 0; ok && i < ids->len; i++)
     {
-      FWorkload *w = FWL (m, g_array_index (ids, guint32, i));
-      guint64 predicted, have = 0, grow;
-      AsmId largest = ASM_ID_NONE;
-      guint64 largest_size = 0;
-      AsmPartitionInfo before, after;
-
       rep.n_examined++;
-      if (w->n_samples == 0 || w->partitions->len == 0 ||
-          !asm_fabric_predict (fabric, w->id, horizon, &predicted, NULL))
-        continue;
-      for (guint j = 0; j < w->partitions->len; j++)
-        {
-          FPartition *p = FPART (m, g_array_index (w->partitions, AsmId, j));
-          have += p->size;
-          if (p->size > largest_size ||
-              (p->size == largest_size && p->id < largest))
-            largest = p->id, largest_size = p->size;
-        }
-      if (predicted <= have)
-        continue;
-      grow = asm_round_up (predicted - have, m->granule);
-      if (!asm_fabric_get_partition_info (fabric, largest, &before))
-        continue; /* released since m was taken */
-      {
-        g_autoptr (GError) gerr = NULL;
-        if (!asm_fabric_grow_partition (fabric, largest, largest_size + grow,
-                                        &gerr))
-          {
-            gboolean broken;
-            g_mutex_lock (&fabric->write_lock);
-            broken = fabric->broken;
-            g_mutex_unlock (&fabric->write_lock);
-            if (broken)
-              {
-                /* an undo failed: stop, and say so */
-                asm_fmodel_unref (m);
-                if (out_report != NULL)
-                  *out_report = rep;
-                g_propagate_error (error, g_steal_pointer (&gerr));
-                return FALSE;
-              }
-            rep.n_failed++;
-            continue;
-          }
-      }
-      if (!asm_fabric_get_partition_info (fabric, largest, &after))
-        continue; /* released by another thread since it grew */
-      if (after.switch_id == before.switch_id &&
-          after.phys_first == before.phys_first)
-        rep.n_grown++;
-      else
-        rep.n_migrated++;
+      ok = rebalance_workload (fabric, m, g_array_index (ids, guint32, i),
+                               horizon, &rep, error);
     }
   asm_fmodel_unref (m);
+  for (guint i = 0; ok && i < sws->len; i++)
+    ok = rebalance_switch (fabric, g_array_index (sws, guint32, i), &rep,
+                           error);
   if (out_report != NULL)
     *out_report = rep;
-  return TRUE;
+  return ok;
+}
+
+/**
+ * asm_fabric_sample_usage:
+ * @fabric: a fabric
+ * @time: the samples' time (strictly after every workload's last sample)
+ * @error: return location for a #GError
+ *
+ * Feeds the profiler from the hardware: reads, through the backend's
+ * usage_read (%ASM_BACKEND_CAP_USAGE), the bytes in use of every
+ * partition, and records for each workload with partitions the sum of its
+ * partitions' (as asm_fabric_record_usage() does).  Every counter is read
+ * and every time checked before anything is recorded.
+ *
+ * Errors: %ASM_ERROR_UNSUPPORTED when the backend cannot read usage;
+ * %ASM_ERROR_INVALID when @time is not after a workload's last sample;
+ * %ASM_ERROR_BACKEND when a counter cannot be read (nothing recorded).
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_fabric_sample_usage (AsmFabric *fabric, gdouble time, GError **error)
+{
+  g_autoptr (GArray) wls = NULL;
+  g_autoptr (GArray) used = NULL;
+  FModel *m;
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (fabric != NULL, FALSE);
+  if (!asm_fabric_has_cap (fabric, ASM_BACKEND_CAP_USAGE) ||
+      fabric->ops->usage_read == NULL)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_UNSUPPORTED,
+                   "%s: the backend cannot read usage counters; record "
+                   "samples with asm_fabric_record_usage()", fabric->name);
+      return FALSE;
+    }
+  used = g_array_new (FALSE, TRUE, sizeof (guint64));
+  g_mutex_lock (&fabric->write_lock);
+  m = asm_fmodel_ref (fabric->current);
+  wls = asm_pmap_keys (m->workloads);
+  g_array_set_size (used, wls->len);
+  for (guint i = 0; ok && i < wls->len; i++)
+    {
+      FWorkload *w = FWL (m, g_array_index (wls, guint32, i));
+      if (w->partitions->len == 0)
+        continue;
+      if (!isfinite (time) || (w->n_samples > 0 && time <= w->last_time))
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                       "workload '%s': sample time %g is not after the last "
+                       "sample's %g", w->name, time, w->last_time);
+          ok = FALSE;
+          break;
+        }
+      for (guint j = 0; ok && j < w->partitions->len; j++)
+        {
+          FPartition *p = FPART (m, g_array_index (w->partitions, AsmId, j));
+          guint64 bytes = 0;
+          if (!fabric->ops->usage_read (fabric->self, p->sw, p->id, &bytes,
+                                        error))
+            ok = FALSE;
+          g_array_index (used, guint64, i) += bytes;
+        }
+    }
+  g_mutex_unlock (&fabric->write_lock);
+  for (guint i = 0; ok && i < wls->len; i++)
+    if (FWL (m, g_array_index (wls, guint32, i))->partitions->len > 0)
+      ok = asm_fabric_record_usage (fabric, g_array_index (wls, guint32, i),
+                                    time, g_array_index (used, guint64, i),
+                                    error);
+  asm_fmodel_unref (m);
+  return ok;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1117,6 +1540,7 @@ asm_fabric_get_switch_info (AsmFabric *fabric, AsmId sw, AsmSwitchInfo *out)
   out->window_bytes = st.span_units;
   out->free_bytes = st.free_units;
   out->n_partitions = s->n_partitions;
+  out->draining = s->draining;
   asm_fmodel_unref (m);
   return TRUE;
 }
@@ -1342,6 +1766,56 @@ asm_fabric_get_xlat_table (AsmFabric *fabric, AsmId sw)
     }
   asm_fmodel_unref (c.m);
   return c.out;
+}
+
+static gint
+route_cmp (gconstpointer a, gconstpointer b)
+{
+  guint64 x = ((const AsmRootRoute *) a)->first;
+  guint64 y = ((const AsmRootRoute *) b)->first;
+  return x < y ? -1 : x > y;
+}
+
+static gboolean
+collect_routes (guint32 key, AsmPObj *o, gpointer data)
+{
+  FSwitch *s = (FSwitch *) o;
+  for (guint i = 0; i < s->windows->len; i++)
+    {
+      AsmRange w = g_array_index (s->windows, AsmRange, i);
+      AsmRootRoute r = { w.first, w.last, s->id };
+      g_array_append_val ((GArray *) data, r);
+    }
+  return TRUE;
+}
+
+/**
+ * asm_fabric_get_root_map:
+ * @fabric: a fabric
+ *
+ * The root complex's map: which switch each window of the global space is
+ * routed to.  It covers exactly the switches' windows; every window change
+ * updates it through the backend in the same transaction (a backend with
+ * %ASM_BACKEND_CAP_ROOT programs it).  O(windows log windows).
+ *
+ * Returns: (transfer full) (element-type AsmRootRoute): the routes, sorted
+ *   by address
+ *
+ * Since: 0.1
+ */
+GArray *
+asm_fabric_get_root_map (AsmFabric *fabric)
+{
+  FModel *m;
+  GArray *routes;
+
+  g_return_val_if_fail (fabric != NULL, NULL);
+  routes = g_array_new (FALSE, FALSE, sizeof (AsmRootRoute));
+  m = asm_fabric_model_get (fabric);
+  asm_pmap_foreach (m->switches, collect_routes, routes);
+  asm_fmodel_unref (m);
+  g_array_sort (routes, route_cmp);
+  return routes;
 }
 
 /**

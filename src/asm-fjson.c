@@ -124,6 +124,12 @@ switch_to_json (guint32 key, AsmPObj *o, gpointer data)
   asm_fjson_add_int (b, "n_ports", s->n_ports);
   json_builder_set_member_name (b, "pinned");
   json_builder_add_boolean_value (b, s->pinned);
+  if (s->draining)
+    {
+      /* only when set: a fabric that never drained saves as before */
+      json_builder_set_member_name (b, "draining");
+      json_builder_add_boolean_value (b, TRUE);
+    }
   asm_fjson_add_ranges (b, "windows", s->windows);
   json_builder_end_object (b);
   return TRUE;
@@ -613,6 +619,8 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
           (guint32) asm_fjson_reader_int (&r, "table_capacity", 0, G_MAXUINT32);
       s->n_ports = (guint32) asm_fjson_reader_int (&r, "n_ports", 0, 65536);
       s->pinned = asm_fjson_reader_bool (&r, "pinned");
+      if (r.obj != NULL && json_object_has_member (r.obj, "draining"))
+        s->draining = asm_fjson_reader_bool (&r, "draining");
       windows = asm_fjson_reader_ranges (&r, "windows");
       if (!asm_fjson_reader_done (&r))
         {

@@ -36,6 +36,7 @@ typedef struct {
   guint32 table_used;     /* entries: partitions placed here + redirects */
   guint32 n_ports;
   gboolean pinned;
+  gboolean draining;      /* asm_fabric_drain_switch(): placement skips it */
   GArray *windows;        /* AsmRange, sorted; also the spans of `space` */
   AsmArena *space;        /* quantum = granule; partitions and redirect
                              bases are its allocations */

@@ -63,7 +63,17 @@ G_BEGIN_DECLS
   OP (transfer_vf, TransferVf, ARG (ID, vf) ARG (ID, target_pf))              \
   OP (record_usage, RecordUsage,                                              \
       ARG (ID, workload) ARG (F64, time) ARG (U64, bytes_used))               \
-  OP (set_window_granule, SetWindowGranule, ARG (U64, bytes))
+  OP (set_window_granule, SetWindowGranule, ARG (U64, bytes))               \
+  OP (unmap_device, UnmapDevice, ARG (ID, partition) ARG (ID, device))        \
+  OP (shrink_partition, ShrinkPartition,                                      \
+      ARG (ID, partition) ARG (U64, new_size))                                \
+  OP (destroy_vf, DestroyVf, ARG (ID, vf))                                    \
+  OP (remove_device, RemoveDevice, ARG (ID, device))                          \
+  OP (drain_switch, DrainSwitch, ARG (ID, sw))                                \
+  OP (remove_switch, RemoveSwitch, ARG (ID, sw))                              \
+  OP (remove_workload, RemoveWorkload, ARG (ID, workload))                    \
+  OP (migrate_workload, MigrateWorkload,                                      \
+      ARG (ID, workload) ARG (ID, target_switch))
 
 /* the C type of each argument TYPE */
 #define FOP_CTYPE_ID AsmId

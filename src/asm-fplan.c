@@ -16,19 +16,35 @@
  * committed operation by planning it again (asm-fsave.c).
  *
  * Placement score.  asm_fabric_request_partition() (and a migration
- * without a target) considers every switch, in id order, that meets the
- * request's latency, minimum bandwidth, bandwidth headroom and table room,
- * and that has space (a free range that fits, or the right to grow a
- * window and a global range to grow it with).  A qualifying preferred
- * switch wins.  Otherwise the highest score wins, ties to the lowest id:
+ * without a target) considers every switch, in id order, that is not
+ * draining and meets the request's latency, minimum bandwidth, bandwidth
+ * headroom and table room, and that has space (a free range that fits, or
+ * the right to grow a window and a global range to grow it with).  A
+ * qualifying preferred switch wins.  Otherwise the highest score wins,
+ * ties to the lowest id:
  *
- *     score = 0.4 * free space fraction after placement
- *           + 0.4 * bandwidth headroom fraction after placement
- *           + 0.2 if no window has to grow
- *           - latency in ns / 10^6
+ *     score = 0.4 * F + 0.4 * B + 0.2 * G - L / 10,000
+ *
+ *     F  free fraction of the switch's window bytes after placement (a
+ *        window it must grow counts, empty but for the partition), 0..1
+ *     B  bandwidth headroom after placement: (bandwidth - used - demand)
+ *        / bandwidth, 0..1 (MB/s over MB/s)
+ *     G  1 if no window has to grow, else 0
+ *     L  the switch's latency in ns
  *
  * so space and bandwidth balance across switches, growing windows is a
- * last resort, and 1 us of latency costs as much as 0.1 of either.
+ * last resort, and 1 us of latency costs 0.1, as much as a quarter of the
+ * free space or of the headroom.  Worked (two empty switches that must
+ * both grow, so F = 1 - size / window and G = 0, a 2 MiB partition in a
+ * 1 GiB window, F = 0.998, B = 1 - demand / bandwidth):
+ *
+ *     switch   latency   B       score
+ *     A        100 ns    1.0     0.3992 + 0.4 - 0.01 = 0.7892
+ *     B        5 us      1.0     0.3992 + 0.4 - 0.50 = 0.2992
+ *     C        0 ns      0.5     0.3992 + 0.2 - 0    = 0.5992
+ *
+ * A wins: 100 ns beats 5 us by 0.49, and C's half-used bandwidth costs it
+ * 0.2, more than A's 100 ns.
  *
  * Windows are the dynamic partitioning of seed 000: when no window of a
  * switch can hold a partition, the switch gets a new window from the
@@ -88,23 +104,40 @@ window_growth (FModel *m, guint64 size, guint64 align, guint64 *wsize,
   *walign = MAX (align, m->granule);
 }
 
+/* The steps of a change of switch s's windows from `old` to its current
+ * ones: the switch decodes its new windows before the root complex routes
+ * to them, and the root complex stops routing before the switch lets a
+ * window go. */
+static void
+push_windows (Txn *t, const FSwitch *s, GArray *old, gboolean growing)
+{
+  static const StepKind grow_order[2] = { ST_WINDOWS, ST_ROOT };
+  static const StepKind shrink_order[2] = { ST_ROOT, ST_WINDOWS };
+  const StepKind *order = growing ? grow_order : shrink_order;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      /* filled at once: the next asm_txn_step() may move the array */
+      Step *st = asm_txn_step (t, order[i]);
+      st->sw = s->id;
+      st->windows = windows_copy (s->windows);
+      st->old_windows = windows_copy (old);
+    }
+}
+
 /* Makes win, already taken from the global space, a window of the writable
- * switch s: a span of its space, the windows_commit step, the event. */
+ * switch s: a span of its space, the windows and root steps, the event. */
 static gboolean
 switch_attach_window (Txn *t, FSwitch *s, AsmRange win, const char *verb,
                       GError **error)
 {
   g_autoptr (GArray) old = NULL;
-  Step *st;
 
   if (!asm_arena_add_span (s->space, win.first, win.last, error))
     return FALSE;
   old = windows_copy (s->windows);
   windows_insert (s->windows, win);
-  st = asm_txn_step (t, ST_WINDOWS);
-  st->sw = s->id;
-  st->windows = windows_copy (s->windows);
-  st->old_windows = g_steal_pointer (&old);
+  push_windows (t, s, old, TRUE);
   {
     AsmFabricEvent e = { ASM_EVENT_WINDOW_GROWN, s->id };
     e.range = win;
@@ -151,14 +184,15 @@ switch_place (FModel *m, Txn *t, FSwitch *s, guint64 size, guint64 align,
   return TRUE;
 }
 
-/* Gives every empty window of the writable switch s back (unless pinned). */
+/* Gives every empty window of the writable switch s back to the global
+ * space; a pinned switch keeps its windows unless `even_pinned`. */
 static void
-switch_shrink (FModel *m, Txn *t, FSwitch *s)
+switch_give_back (FModel *m, Txn *t, FSwitch *s, gboolean even_pinned)
 {
   g_autoptr (GArray) old = NULL;
   gboolean changed = FALSE;
 
-  if (s->pinned)
+  if (s->pinned && !even_pinned)
     return;
   old = windows_copy (s->windows);
   for (guint i = s->windows->len; i-- > 0;)
@@ -183,12 +217,15 @@ switch_shrink (FModel *m, Txn *t, FSwitch *s)
         }
     }
   if (changed)
-    {
-      Step *st = asm_txn_step (t, ST_WINDOWS);
-      st->sw = s->id;
-      st->windows = windows_copy (s->windows);
-      st->old_windows = g_steal_pointer (&old);
-    }
+    push_windows (t, s, old, FALSE);
+}
+
+/* Gives every empty window of the writable switch s back (unless pinned):
+ * the reclamation invariant F9. */
+static void
+switch_shrink (FModel *m, Txn *t, FSwitch *s)
+{
+  switch_give_back (m, t, s, FALSE);
 }
 
 typedef struct {
@@ -207,7 +244,7 @@ typedef struct {
   gboolean global_can_grow;
   AsmId best;
   gdouble best_score;
-  guint n_latency, n_bandwidth, n_table, n_space, n_ports;
+  guint n_latency, n_bandwidth, n_table, n_space, n_ports, n_draining;
 } PlaceCtx;
 
 static gboolean
@@ -224,6 +261,11 @@ score_switch (guint32 key, AsmPObj *o, gpointer data)
 
   if (s->id == c->exclude)
     return TRUE;
+  if (s->draining)
+    {
+      c->n_draining++;
+      return TRUE; /* even when preferred */
+    }
   if (c->max_latency_ns != 0 && s->latency_ns > c->max_latency_ns)
     {
       c->n_latency++;
@@ -288,7 +330,7 @@ score_switch (guint32 key, AsmPObj *o, gpointer data)
                                    / (gdouble) s->bandwidth
                              : 0;
   score = 0.4 * free_frac + 0.4 * bw_frac + (grow ? 0.0 : 0.2)
-          - (gdouble) s->latency_ns / 1e6;
+          - (gdouble) s->latency_ns / 1e4;
   if (c->best == ASM_ID_NONE || score > c->best_score)
     {
       c->best = s->id;
@@ -329,13 +371,16 @@ choose_switch (FModel *m, PlaceCtx *c, GError **error)
           c->need_ports > 0 ? g_strdup_printf ("%u short of free ports, ",
                                                c->n_ports)
                             : g_strdup ("");
+      g_autofree char *draining_note =
+          c->n_draining > 0 ? g_strdup_printf ("%u draining, ", c->n_draining)
+                            : g_strdup ("");
       g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
-                   "no switch can hold 0x%" G_GINT64_MODIFIER "x bytes: %u "
+                   "no switch can hold 0x%" G_GINT64_MODIFIER "x bytes: %s%u "
                    "too slow, %u short of bandwidth, %u with a full "
                    "translation table, %s%u without room (and the global "
                    "space %s grow a window)",
-                   c->size, c->n_latency, c->n_bandwidth, c->n_table,
-                   ports_note, c->n_space,
+                   c->size, draining_note, c->n_latency, c->n_bandwidth,
+                   c->n_table, ports_note, c->n_space,
                    c->global_can_grow ? "can" : "cannot");
       return FALSE;
     }
@@ -1079,16 +1124,14 @@ plan_relocate (FModel *m, Txn *t, AsmId pid, AsmId to_id, guint64 size,
   return TRUE;
 }
 
-gboolean
-asm_fplan_migrate_partition (FModel *m, Txn *t, const FOpMigratePartition *a,
-                             GError **error)
+/* Migrates partition pid to switch `to` (ASM_ID_NONE: where placement
+ * says, never its own switch): the steps, the model and the event. */
+static gboolean
+migrate_one (FModel *m, Txn *t, AsmId pid, AsmId to, GError **error)
 {
-  FPartition *p = asm_fmodel_get_partition (m, a->partition, error);
-  AsmId from, to = a->target_switch;
+  FPartition *p = FPART (m, pid);
+  AsmId from = p->sw;
 
-  if (p == NULL)
-    return FALSE;
-  from = p->sw;
   if (to == ASM_ID_NONE)
     {
       PlaceCtx c = { 0 };
@@ -1114,11 +1157,15 @@ asm_fplan_migrate_partition (FModel *m, Txn *t, const FOpMigratePartition *a,
                    "partition %u is already on switch %u", p->id, to);
       return FALSE;
     }
+  if (FSW (m, to)->draining)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "switch '%s' is draining: nothing moves onto it",
+                   FSW (m, to)->name);
+      return FALSE;
+    }
   if (!plan_relocate (m, t, p->id, to, p->size, error))
     return FALSE;
-  t->out_id = to;
-  t->desc = g_strdup_printf ("migrate partition %u from switch '%s' to '%s'",
-                             p->id, FSW (m, from)->name, FSW (m, to)->name);
   {
     AsmFabricEvent e = { ASM_EVENT_PARTITION_MIGRATED, to, from, p->id };
     p = FPART (m, p->id);
@@ -1126,11 +1173,29 @@ asm_fplan_migrate_partition (FModel *m, Txn *t, const FOpMigratePartition *a,
     asm_txn_event (t, &e,
                    "partition %u migrated from '%s' to '%s' (physical "
                    "0x%" G_GINT64_MODIFIER "x, virtual 0x%" G_GINT64_MODIFIER
-                   "x "
-                   "unchanged)",
-                   p->id, FSW (m, from)->name, FSW (m, to)->name, p->phys_first,
-                   p->virt_first);
+                   "x unchanged)",
+                   p->id, FSW (m, from)->name, FSW (m, to)->name,
+                   p->phys_first, p->virt_first);
   }
+  return TRUE;
+}
+
+gboolean
+asm_fplan_migrate_partition (FModel *m, Txn *t, const FOpMigratePartition *a,
+                             GError **error)
+{
+  FPartition *p = asm_fmodel_get_partition (m, a->partition, error);
+  AsmId from;
+
+  if (p == NULL)
+    return FALSE;
+  from = p->sw;
+  if (!migrate_one (m, t, p->id, a->target_switch, error))
+    return FALSE;
+  p = FPART (m, a->partition);
+  t->out_id = p->sw;
+  t->desc = g_strdup_printf ("migrate partition %u from switch '%s' to '%s'",
+                             p->id, FSW (m, from)->name, FSW (m, p->sw)->name);
   return TRUE;
 }
 
@@ -1230,19 +1295,18 @@ drop_redirect (FModel *m, Txn *t, FDevice *d)
   switch_shrink (m, t, rs);
 }
 
-gboolean
-asm_fplan_release_partition (FModel *m, Txn *t, const FOpReleasePartition *a,
-                             GError **error)
+/* Releases partition p: its entries, its devices' mappings, its ranges,
+ * emptied windows; the event. */
+static void
+release_one (FModel *m, Txn *t, AsmId pid)
 {
-  FPartition *p = asm_fmodel_get_partition (m, a->partition, error);
+  FPartition *p = FPART (m, pid);
   FSwitch *s;
   FWorkload *w;
   AsmXlatEntry entry;
   GError *err = NULL;
   Step *st;
 
-  if (p == NULL)
-    return FALSE;
   asm_fpartition_entry (p, &entry);
   s = FSW_W (m, p->sw);
   push_xlat_remove (t, s->id, &entry);
@@ -1262,25 +1326,34 @@ asm_fplan_release_partition (FModel *m, Txn *t, const FOpReleasePartition *a,
   s = FSW_W (m, p->sw);
   if (!asm_arena_free (s->space, p->phys_first, &err))
     ASM_BUG ("the model lost an allocation (F2, F3, F6): %s",
-                 err->message);
+             err->message);
   s->bandwidth_used -= p->bandwidth_demand;
   s->table_used--;
   s->n_partitions--;
   w = FWL_W (m, p->workload);
   if (!asm_arena_free (w->virt, p->virt_first, &err))
     ASM_BUG ("the model lost an allocation (F2, F3, F6): %s",
-                 err->message);
+             err->message);
   workload_remove_partition (w, p->id);
-  t->desc = g_strdup_printf ("release partition %u", p->id);
   {
     AsmFabricEvent e = { ASM_EVENT_PARTITION_RELEASED, s->id };
     e.partition = p->id;
     e.range = ASM_RANGE (p->phys_first, p->phys_first + p->size - 1);
     asm_txn_event (t, &e, "partition %u released; 0x%" G_GINT64_MODIFIER
-               "x bytes of '%s' reclaimed", p->id, p->size, s->name);
+                   "x bytes of '%s' reclaimed", p->id, p->size, s->name);
   }
   asm_pmap_remove (m->partitions, p->id);
   switch_shrink (m, t, s);
+}
+
+gboolean
+asm_fplan_release_partition (FModel *m, Txn *t, const FOpReleasePartition *a,
+                             GError **error)
+{
+  if (asm_fmodel_get_partition (m, a->partition, error) == NULL)
+    return FALSE;
+  release_one (m, t, a->partition);
+  t->desc = g_strdup_printf ("release partition %u", a->partition);
   return TRUE;
 }
 
@@ -1369,7 +1442,7 @@ asm_fplan_transfer_vf (FModel *m, Txn *t, const FOpTransferVf *a,
   p->generation++;
   /* 7. route by the offset: published with the model */
   {
-    MovedNote note = { nvf->id, s2->id, base };
+    MovedNote note = { nvf->id, s2->id, base, vf->id };
     g_array_append_val (t->moved, note);
     g_array_append_val (t->resumed, nvf->id);
   }
@@ -1378,6 +1451,7 @@ asm_fplan_transfer_vf (FModel *m, Txn *t, const FOpTransferVf *a,
                              target->name);
   {
     AsmFabricEvent e = { ASM_EVENT_VF_TRANSFERRED, s2->id, vf->sw };
+    e.old_device = vf->id;
     e.partition = p->id;
     e.device = nvf->id;
     e.range = ASM_RANGE (base, base + nvf->bar_size - 1);
@@ -1452,3 +1526,423 @@ asm_fplan_set_window_granule (FModel *m, Txn *t, const FOpSetWindowGranule *a,
   return TRUE;
 }
 
+
+/* ------------------------------------------------------------------ */
+/* taking things away                                                   */
+
+/* the end of the part of p given to its devices (F4), after one left */
+static guint64
+devices_end (FModel *m, const FPartition *p)
+{
+  guint64 end = 0;
+
+  for (guint i = 0; i < p->devices->len; i++)
+    {
+      const FDevice *d = FDEV (m, g_array_index (p->devices, AsmId, i));
+      end = MAX (end, d->partition_offset + d->bar_size);
+    }
+  return end;
+}
+
+gboolean
+asm_fplan_unmap_device (FModel *m, Txn *t, const FOpUnmapDevice *a,
+                        GError **error)
+{
+  FPartition *p = asm_fmodel_get_partition (m, a->partition, error);
+  FDevice *d = p ? asm_fmodel_get_device (m, a->device, error) : NULL;
+
+  if (d == NULL)
+    return FALSE;
+  if (d->partition != p->id)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+                   "partition %u does not hold device '%s'", p->id, d->name);
+      return FALSE;
+    }
+  d = FDEV_W (m, d->id);
+  if (d->redirect_sw != ASM_ID_NONE)
+    drop_redirect (m, t, d);
+  d->partition = ASM_ID_NONE;
+  d->partition_offset = 0;
+  d->redirect_sw = ASM_ID_NONE;
+  d->redirect_base = 0;
+  p = FPART_W (m, p->id);
+  for (guint i = 0; i < p->devices->len; i++)
+    if (g_array_index (p->devices, AsmId, i) == d->id)
+      {
+        g_array_remove_index (p->devices, i);
+        break;
+      }
+  p->dev_next = devices_end (m, p);
+  p->generation++;
+  t->desc = g_strdup_printf ("unmap device '%s' from partition %u", d->name,
+                             p->id);
+  {
+    AsmFabricEvent e = { ASM_EVENT_DEVICE_UNMAPPED, p->sw };
+    e.partition = p->id;
+    e.device = d->id;
+    asm_txn_event (t, &e, "device '%s' unmapped from partition %u", d->name,
+                   p->id);
+  }
+  return TRUE;
+}
+
+gboolean
+asm_fplan_shrink_partition (FModel *m, Txn *t, const FOpShrinkPartition *a,
+                            GError **error)
+{
+  FPartition *p = asm_fmodel_get_partition (m, a->partition, error);
+  AsmXlatEntry old_entry, entry;
+  AsmRange tail;
+  FSwitch *s;
+  Step *st;
+  GError *err = NULL;
+
+  if (p == NULL ||
+      !validate_size (m, "partition", a->new_size, 0, error))
+    return FALSE;
+  if (a->new_size >= p->size)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "partition %u: new size 0x%" G_GINT64_MODIFIER "x is not "
+                   "below its size 0x%" G_GINT64_MODIFIER "x", p->id,
+                   a->new_size, p->size);
+      return FALSE;
+    }
+  for (guint i = 0; i < p->devices->len; i++)
+    {
+      const FDevice *d = FDEV (m, g_array_index (p->devices, AsmId, i));
+      if (d->partition_offset + d->bar_size > a->new_size)
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                       "partition %u: device '%s' is mapped at 0x%"
+                       G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER "x, "
+                       "beyond the new size 0x%" G_GINT64_MODIFIER "x",
+                       p->id, d->name, d->partition_offset,
+                       d->partition_offset + d->bar_size - 1, a->new_size);
+          return FALSE;
+        }
+    }
+  /* the start stays: free the allocation and take its head again */
+  s = FSW_W (m, p->sw);
+  tail = ASM_RANGE (p->phys_first + a->new_size, p->phys_first + p->size - 1);
+  if (!asm_arena_free (s->space, p->phys_first, &err) ||
+      !asm_fmodel_alloc_exact (s->space, p->phys_first, a->new_size))
+    ASM_BUG ("the model lost an allocation (F3): %s",
+             err ? err->message : "its head is not free");
+  asm_fpartition_entry (p, &old_entry);
+  p = FPART_W (m, p->id);
+  p->size = a->new_size;
+  p->dev_next = MIN (p->dev_next, a->new_size);
+  p->generation++;
+  asm_fpartition_entry (p, &entry);
+  push_xlat_set (t, s->id, &entry, &old_entry);
+  st = asm_txn_step (t, ST_FLUSH);
+  st->sw = s->id;
+  st->range = tail;
+  switch_shrink (m, t, s);
+  t->out_id = s->id;
+  t->desc = g_strdup_printf ("shrink partition %u to 0x%" G_GINT64_MODIFIER
+                             "x", p->id, a->new_size);
+  {
+    AsmFabricEvent e = { ASM_EVENT_PARTITION_SHRUNK, s->id };
+    e.partition = p->id;
+    e.range = tail;
+    asm_txn_event (t, &e, "partition %u shrank to 0x%" G_GINT64_MODIFIER
+                   "x bytes on '%s'; 0x%" G_GINT64_MODIFIER "x bytes "
+                   "reclaimed", p->id, p->size, s->name,
+                   tail.last - tail.first + 1);
+  }
+  return TRUE;
+}
+
+/* A device that may leave: not mapped; a PF without VFs. */
+static gboolean
+device_can_leave (const FDevice *d, GError **error)
+{
+  if (d->partition != ASM_ID_NONE)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                   "device '%s' is mapped into partition %u", d->name,
+                   d->partition);
+      return FALSE;
+    }
+  if (d->kind == ASM_DEVICE_PF && d->vf_used != 0)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                   "PF '%s' still has %u VFs", d->name,
+                   (guint) __builtin_popcountll (d->vf_used));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+asm_fplan_destroy_vf (FModel *m, Txn *t, const FOpDestroyVf *a,
+                      GError **error)
+{
+  FDevice *vf = asm_fmodel_get_device (m, a->vf, error), *pf;
+  Step *st;
+
+  if (vf == NULL)
+    return FALSE;
+  if (vf->kind != ASM_DEVICE_VF)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "device '%s' is not a VF", vf->name);
+      return FALSE;
+    }
+  if (!device_can_leave (vf, error))
+    return FALSE;
+  st = asm_txn_step (t, ST_VF_DESTROY);
+  st->device = vf->id;
+  st->pf = vf->pf;
+  st->vf_index = vf->vf_index;
+  st->sw = vf->sw;
+  pf = FDEV_W (m, vf->pf);
+  pf->vf_used &= ~(G_GUINT64_CONSTANT (1) << vf->vf_index);
+  t->desc = g_strdup_printf ("destroy VF '%s'", vf->name);
+  {
+    AsmFabricEvent e = { ASM_EVENT_VF_DESTROYED, vf->sw };
+    e.device = vf->id;
+    asm_txn_event (t, &e, "VF '%s' of '%s' destroyed", vf->name, pf->name);
+  }
+  asm_pmap_remove (m->devices, vf->id);
+  return TRUE;
+}
+
+gboolean
+asm_fplan_remove_device (FModel *m, Txn *t, const FOpRemoveDevice *a,
+                         GError **error)
+{
+  FDevice *d = asm_fmodel_get_device (m, a->device, error);
+  FSwitch *s;
+  Step *st;
+
+  if (d == NULL)
+    return FALSE;
+  if (d->kind == ASM_DEVICE_VF)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "device '%s' is a VF: asm_fabric_destroy_vf() removes it",
+                   d->name);
+      return FALSE;
+    }
+  if (!device_can_leave (d, error))
+    return FALSE;
+  st = asm_txn_step (t, ST_UNBIND);
+  st->device = d->id;
+  st->name = g_strdup (d->name);
+  st->sw = d->sw;
+  st->port = d->port;
+  s = FSW_W (m, d->sw);
+  s->ports[d->port] = ASM_ID_NONE;
+  t->desc = g_strdup_printf ("remove device '%s'", d->name);
+  {
+    AsmFabricEvent e = { ASM_EVENT_DEVICE_REMOVED, s->id };
+    e.device = d->id;
+    asm_txn_event (t, &e, "device '%s' unbound from '%s' port %u and "
+                   "removed", d->name, s->name, d->port);
+  }
+  asm_pmap_remove (m->devices, d->id);
+  return TRUE;
+}
+
+typedef struct {
+  AsmId sw;
+  GArray *ids;
+} CollectCtx;
+
+static gboolean
+collect_partitions_on (guint32 key, AsmPObj *o, gpointer data)
+{
+  CollectCtx *c = data;
+  if (((FPartition *) o)->sw == c->sw)
+    g_array_append_val (c->ids, key);
+  return TRUE;
+}
+
+static gboolean
+find_redirect_on (guint32 key, AsmPObj *o, gpointer data)
+{
+  CollectCtx *c = data;
+  if (((FDevice *) o)->redirect_sw == c->sw)
+    {
+      g_array_append_val (c->ids, key);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+asm_fplan_drain_switch (FModel *m, Txn *t, const FOpDrainSwitch *a,
+                        GError **error)
+{
+  FSwitch *s = asm_fmodel_get_switch (m, a->sw, error);
+  g_autoptr (GArray) parts = g_array_new (FALSE, FALSE, sizeof (AsmId));
+  g_autoptr (GArray) redirected = g_array_new (FALSE, FALSE, sizeof (AsmId));
+  CollectCtx c;
+  guint n_windows;
+
+  if (s == NULL)
+    return FALSE;
+  /* a VF routed by this switch's own entry stays with its PF here: the
+   * switch cannot give its windows back while it routes one */
+  c = (CollectCtx) { s->id, redirected };
+  asm_pmap_foreach (m->devices, find_redirect_on, &c);
+  if (redirected->len > 0)
+    {
+      FDevice *d = FDEV (m, g_array_index (redirected, AsmId, 0));
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                   "switch '%s' routes VF '%s' (transferred there) by its "
+                   "own entry; transfer or unmap it first", s->name,
+                   d->name);
+      return FALSE;
+    }
+  /* mark first, so no partition is placed back onto it */
+  s = FSW_W (m, s->id);
+  s->draining = TRUE;
+  c = (CollectCtx) { s->id, parts };
+  asm_pmap_foreach (m->partitions, collect_partitions_on, &c);
+  for (guint i = 0; i < parts->len; i++)
+    {
+      AsmId pid = g_array_index (parts, AsmId, i);
+      g_autoptr (GError) err = NULL;
+      if (!migrate_one (m, t, pid, ASM_ID_NONE, &err))
+        {
+          g_set_error (error, err->domain, err->code,
+                       "drain switch '%s': partition %u fits nowhere else: "
+                       "%s", FSW (m, a->sw)->name, pid, err->message);
+          return FALSE;
+        }
+    }
+  s = FSW_W (m, a->sw);
+  n_windows = s->windows->len;
+  switch_give_back (m, t, s, TRUE);
+  ASM_BUG_UNLESS (s->windows->len == 0);
+  t->desc = g_strdup_printf ("drain switch '%s'", s->name);
+  {
+    AsmFabricEvent e = { ASM_EVENT_SWITCH_DRAINED, s->id };
+    asm_txn_event (t, &e, "switch '%s' drained: %u partitions moved off, %u "
+                   "windows given back", s->name, parts->len, n_windows);
+  }
+  return TRUE;
+}
+
+gboolean
+asm_fplan_remove_switch (FModel *m, Txn *t, const FOpRemoveSwitch *a,
+                         GError **error)
+{
+  FSwitch *s = asm_fmodel_get_switch (m, a->sw, error);
+  guint bound = 0;
+  Step *st;
+
+  if (s == NULL)
+    return FALSE;
+  for (guint i = 0; i < s->n_ports; i++)
+    bound += s->ports[i] != ASM_ID_NONE;
+  if (s->n_partitions > 0 || s->windows->len > 0 || bound > 0 ||
+      s->table_used > 0)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_IN_USE,
+                   "switch '%s' still has %u partitions, %u windows, %u "
+                   "bound devices and %u table entries (drain it and "
+                   "remove its devices first)", s->name, s->n_partitions,
+                   s->windows->len, bound, s->table_used);
+      return FALSE;
+    }
+  st = asm_txn_step (t, ST_SWITCH_REMOVE);
+  st->sw = s->id;
+  st->name = g_strdup (s->name);
+  st->n_ports = s->n_ports;
+  st->capacity = s->table_capacity;
+  t->desc = g_strdup_printf ("remove switch '%s'", s->name);
+  {
+    AsmFabricEvent e = { ASM_EVENT_SWITCH_REMOVED, s->id };
+    asm_txn_event (t, &e, "switch '%s' (id %u) left", s->name, s->id);
+  }
+  asm_fmodel_remove_switch (m, s->id);
+  return TRUE;
+}
+
+gboolean
+asm_fplan_remove_workload (FModel *m, Txn *t, const FOpRemoveWorkload *a,
+                           GError **error)
+{
+  FWorkload *w = asm_fmodel_get_workload (m, a->workload, error);
+  g_autoptr (GArray) parts = NULL;
+  g_autofree char *name = NULL;
+
+  if (w == NULL)
+    return FALSE;
+  name = g_strdup (w->name);
+  parts = g_array_copy (w->partitions);
+  for (guint i = 0; i < parts->len; i++)
+    release_one (m, t, g_array_index (parts, AsmId, i));
+  t->desc = g_strdup_printf ("remove workload '%s'", name);
+  {
+    AsmFabricEvent e = { ASM_EVENT_WORKLOAD_REMOVED };
+    asm_txn_event (t, &e, "workload '%s' ended: %u partitions released",
+                   name, parts->len);
+  }
+  asm_pmap_remove (m->workloads, a->workload);
+  return TRUE;
+}
+
+gboolean
+asm_fplan_migrate_workload (FModel *m, Txn *t, const FOpMigrateWorkload *a,
+                            GError **error)
+{
+  FWorkload *w = asm_fmodel_get_workload (m, a->workload, error);
+  g_autoptr (GArray) parts = NULL;
+  AsmId to = a->target_switch;
+  guint moved = 0;
+
+  if (w == NULL)
+    return FALSE;
+  if (to != ASM_ID_NONE && asm_fmodel_get_switch (m, to, error) == NULL)
+    return FALSE;
+  parts = g_array_copy (w->partitions);
+  if (to == ASM_ID_NONE && parts->len > 0)
+    {
+      /* one switch for all: placement for their sum, as one request */
+      PlaceCtx c = { 0 };
+      for (guint i = 0; i < parts->len; i++)
+        {
+          FPartition *p = FPART (m, g_array_index (parts, AsmId, i));
+          c.size += p->size;
+          c.align = MAX (c.align, p->align);
+          c.min_bandwidth = MAX (c.min_bandwidth, p->min_bandwidth);
+          if (p->max_latency_ns != 0)
+            c.max_latency_ns = c.max_latency_ns == 0
+                                   ? p->max_latency_ns
+                                   : MIN (c.max_latency_ns, p->max_latency_ns);
+          c.demand += p->bandwidth_demand;
+          c.need_ports += partition_movers (m, p);
+        }
+      if (!choose_switch (m, &c, error))
+        {
+          g_prefix_error (error, "migrate workload '%s': ", w->name);
+          return FALSE;
+        }
+      to = c.best;
+    }
+  for (guint i = 0; i < parts->len; i++)
+    {
+      AsmId pid = g_array_index (parts, AsmId, i);
+      if (FPART (m, pid)->sw == to)
+        continue;
+      if (!migrate_one (m, t, pid, to, error))
+        {
+          g_prefix_error (error, "migrate workload '%s': ",
+                          FWL (m, a->workload)->name);
+          return FALSE;
+        }
+      moved++;
+    }
+  t->out_id = to;
+  t->desc = g_strdup_printf ("migrate workload '%s' (%u partitions) to "
+                             "switch %u", FWL (m, a->workload)->name, moved,
+                             to);
+  return TRUE;
+}

@@ -29,8 +29,10 @@ typedef enum {
   ST_VF_CREATE,
   ST_VF_DESTROY,
   ST_FLUSH,
+  ST_ROOT,
+  ST_SWITCH_REMOVE,
 } StepKind;
-#define ST_N_KINDS (ST_FLUSH + 1)
+#define ST_N_KINDS (ST_SWITCH_REMOVE + 1)
 
 /* indexed by StepKind; the "kind" of a journal step record */
 extern const char *const asm_step_names[ST_N_KINDS];
@@ -49,8 +51,8 @@ typedef struct {
   AsmXlatEntry entry;
   AsmXlatEntry old_entry;
   gboolean has_old;
-  GArray *windows;     /* WINDOWS: new */
-  GArray *old_windows; /* WINDOWS: previous */
+  GArray *windows;     /* WINDOWS, ROOT: new */
+  GArray *old_windows; /* WINDOWS, ROOT: previous */
   AsmRange range;      /* FLUSH */
 } Step;
 
@@ -59,6 +61,7 @@ typedef struct {
   AsmId device;
   AsmId sw;
   guint64 physical;
+  AsmId old_device;  /* a VF transfer: the VF device replaced */
 } MovedNote;
 
 struct _Txn {

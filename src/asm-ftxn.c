@@ -61,7 +61,7 @@
 const char *const asm_step_names[ST_N_KINDS] = {
   "switch_add", "windows_commit", "xlat_set", "xlat_remove", "device_bind",
   "device_unbind", "device_hold", "device_release", "vf_create", "vf_destroy",
-  "cache_flush",
+  "cache_flush", "root_routes", "switch_remove",
 };
 
 
@@ -259,6 +259,31 @@ do_windows (AsmFabric *f, AsmId sw, GArray *w, GError **error)
 }
 
 static gboolean
+do_root (AsmFabric *f, AsmId sw, GArray *w, GError **error)
+{
+  if (!asm_fabric_has_cap (f, ASM_BACKEND_CAP_ROOT) ||
+      f->ops->root_routes == NULL)
+    return TRUE;
+  return f->ops->root_routes (f->self, sw, (const AsmRange *) w->data,
+                              w->len, error);
+}
+
+static gboolean
+do_switch_add (AsmFabric *f, const Step *s, GError **error)
+{
+  return f->ops->switch_add == NULL ||
+         f->ops->switch_add (f->self, s->sw, s->name, s->n_ports,
+                             s->capacity, error);
+}
+
+static gboolean
+do_switch_remove (AsmFabric *f, const Step *s, GError **error)
+{
+  return f->ops->switch_remove == NULL ||
+         f->ops->switch_remove (f->self, s->sw, error);
+}
+
+static gboolean
 do_vf (AsmFabric *f, gboolean create, const Step *s, GError **error)
 {
   if (!asm_fabric_has_cap (f, ASM_BACKEND_CAP_VFS))
@@ -287,11 +312,13 @@ step_do (AsmFabric *f, const Step *s, GError **error)
   switch (s->kind)
     {
     case ST_SWITCH_ADD:
-      return f->ops->switch_add == NULL ||
-             f->ops->switch_add (f->self, s->sw, s->name, s->n_ports,
-                                 s->capacity, error);
+      return do_switch_add (f, s, error);
+    case ST_SWITCH_REMOVE:
+      return do_switch_remove (f, s, error);
     case ST_WINDOWS:
       return do_windows (f, s->sw, s->windows, error);
+    case ST_ROOT:
+      return do_root (f, s->sw, s->windows, error);
     case ST_XLAT_SET:
       return xlat_apply (f, s->sw, &s->entry, 0, error);
     case ST_XLAT_REMOVE:
@@ -336,10 +363,16 @@ asm_ftxn_undo_step (AsmFabric *f, const Step *s, GError **error)
   switch (s->kind)
     {
     case ST_SWITCH_ADD:
+      /* a switch that joined had nothing yet: taking it out is exact */
+      return do_switch_remove (f, s, error);
+    case ST_SWITCH_REMOVE:
+      return do_switch_add (f, s, error);
     case ST_FLUSH:
       return TRUE; /* nothing to take back */
     case ST_WINDOWS:
       return do_windows (f, s->sw, s->old_windows, error);
+    case ST_ROOT:
+      return do_root (f, s->sw, s->old_windows, error);
     case ST_XLAT_SET:
       if (s->has_old)
         return xlat_apply (f, s->sw, &s->old_entry, 0, error);
@@ -398,6 +431,11 @@ step_describe (const Step *s)
                               s->device, s->vf_index, s->pf);
     case ST_FLUSH:
       return g_strdup_printf ("cache_flush on switch %u", s->sw);
+    case ST_ROOT:
+      return g_strdup_printf ("root_routes to switch %u (%u windows)", s->sw,
+                              s->windows->len);
+    case ST_SWITCH_REMOVE:
+      return g_strdup_printf ("switch_remove %u '%s'", s->sw, s->name);
     }
   ASM_BUG ("step kind %d", (int) s->kind);
 }
@@ -466,6 +504,8 @@ asm_step_to_json (const Step *s)
   INT_MEMBER ("partition", s->partition);
   INT_MEMBER ("port", s->port);
   INT_MEMBER ("vf_index", s->vf_index);
+  INT_MEMBER ("n_ports", s->n_ports);
+  INT_MEMBER ("capacity", s->capacity);
   INT_MEMBER ("has_old", s->has_old);
 #undef INT_MEMBER
   json_builder_set_member_name (b, "name");
@@ -534,6 +574,11 @@ asm_step_from_json (JsonObject *o, Step *s)
   s->partition = (AsmId) json_object_get_int_member (o, "partition");
   s->port = (guint32) json_object_get_int_member (o, "port");
   s->vf_index = (guint32) json_object_get_int_member (o, "vf_index");
+  s->n_ports = (guint32) json_object_get_int_member_with_default (o, "n_ports",
+                                                                  0);
+  s->capacity = (guint32) json_object_get_int_member_with_default (o,
+                                                                   "capacity",
+                                                                   0);
   s->has_old = json_object_get_int_member (o, "has_old") != 0;
   s->name = g_strdup (json_object_get_string_member (o, "name"));
   {
@@ -722,6 +767,9 @@ asm_ftxn_run (AsmFabric *f, FOpKind op, const void *args, AsmId *out_id,
   for (guint i = 0; i < t.moved->len; i++)
     {
       MovedNote *mn = &g_array_index (t.moved, MovedNote, i);
+      if (mn->old_device != ASM_ID_NONE && f->drivers.vf_moved != NULL)
+        f->drivers.vf_moved (f, mn->old_device, mn->device, mn->sw,
+                             mn->physical, f->drivers_data);
       if (f->drivers.moved != NULL)
         f->drivers.moved (f, mn->device, mn->sw, mn->physical,
                           f->drivers_data);

@@ -39,6 +39,10 @@ typedef guint32 AsmId;
  * @ASM_BACKEND_CAP_HOLD: holds and releases device drivers
  * @ASM_BACKEND_CAP_FLUSH: flushes caches
  * @ASM_BACKEND_CAP_VFS: creates and destroys SR-IOV virtual functions
+ * @ASM_BACKEND_CAP_ROOT: programs the root complex's map of which switch
+ *   routes which window of the global space
+ * @ASM_BACKEND_CAP_USAGE: reads how many bytes of a partition are in use
+ *   (the profiler's samples, asm_fabric_sample_usage())
  *
  * What a backend applies to hardware.  For a capability it lacks, the
  * fabric keeps that part of the state in its model only.
@@ -52,6 +56,8 @@ typedef enum {
   ASM_BACKEND_CAP_HOLD = 1 << 3,
   ASM_BACKEND_CAP_FLUSH = 1 << 4,
   ASM_BACKEND_CAP_VFS = 1 << 5,
+  ASM_BACKEND_CAP_ROOT = 1 << 6,
+  ASM_BACKEND_CAP_USAGE = 1 << 7,
 } AsmBackendCaps;
 
 /**
@@ -122,6 +128,13 @@ typedef struct {
  * @vf_destroy: destroy it
  * @cache_flush: flush what a switch caches for a physical range
  * @destroy: free the backend's state
+ * @root_routes: make the root complex route exactly @windows (sorted,
+ *   disjoint) of the global space to switch @sw, replacing what it routed
+ *   there before (an empty list: nothing)
+ * @switch_remove: a switch left the fabric (it has no partition, window or
+ *   bound device left); its inverse is @switch_add
+ * @usage_read: the bytes of partition @partition, placed on switch @sw,
+ *   that its workload uses now (a counter of the switch)
  *
  * A backend: a const table of operations, any of which may be %NULL (the
  * fabric then treats that part of the state as model-only).  `self` is the
@@ -133,8 +146,8 @@ typedef struct {
  * inverse operations in reverse order, and a restarted fabric may call an
  * inverse for a step that had not been applied when the process died, so
  * inverses must be idempotent: removing an absent entry, unbinding an
- * unbound device, releasing a device that is not held and destroying an
- * absent VF succeed and do nothing.
+ * unbound device, releasing a device that is not held, destroying an
+ * absent VF and removing an absent switch succeed and do nothing.
  *
  * Since: 0.1
  */
@@ -172,8 +185,13 @@ typedef struct {
   gboolean (*cache_flush) (gpointer self, AsmId sw, const AsmRange *range,
                            GError **error);
   void (*destroy) (gpointer self);
+  gboolean (*root_routes) (gpointer self, AsmId sw, const AsmRange *windows,
+                           guint n_windows, GError **error);
+  gboolean (*switch_remove) (gpointer self, AsmId sw, GError **error);
+  gboolean (*usage_read) (gpointer self, AsmId sw, AsmId partition,
+                          guint64 *out_bytes, GError **error);
   /*< private >*/
-  gpointer reserved[8];
+  gpointer reserved[5];
 } AsmBackendOps;
 
 /**

@@ -148,6 +148,7 @@ typedef struct {
  * @window_bytes: bytes in its windows
  * @free_bytes: bytes of its windows not used by partitions
  * @n_partitions: partitions placed on it
+ * @draining: drained by asm_fabric_drain_switch(): placement never picks it
  *
  * A snapshot of one switch.
  *
@@ -168,6 +169,7 @@ typedef struct {
   guint64 window_bytes;
   guint64 free_bytes;
   guint n_partitions;
+  gboolean draining;
 } AsmSwitchInfo;
 
 /**
@@ -243,7 +245,15 @@ typedef struct {
  * @ASM_EVENT_PARTITION_RELEASED: a partition was released and reclaimed
  * @ASM_EVENT_DEVICE_MAPPED: a device was mapped into a partition
  * @ASM_EVENT_VF_TRANSFERRED: a VF's function moved to another device
+ *   (@old_device is the VF that went away, @device the one that took over)
  * @ASM_EVENT_ROLLED_BACK: a transaction failed and was undone
+ * @ASM_EVENT_DEVICE_UNMAPPED: a device left a partition
+ * @ASM_EVENT_PARTITION_SHRUNK: a partition shrank in place
+ * @ASM_EVENT_VF_DESTROYED: a VF was destroyed
+ * @ASM_EVENT_DEVICE_REMOVED: a device left the fabric
+ * @ASM_EVENT_SWITCH_DRAINED: a switch gave up its partitions and windows
+ * @ASM_EVENT_SWITCH_REMOVED: a switch left the fabric
+ * @ASM_EVENT_WORKLOAD_REMOVED: a workload ended and was forgotten
  *
  * What an observer hears about.
  *
@@ -260,6 +270,13 @@ typedef enum {
   ASM_EVENT_DEVICE_MAPPED,
   ASM_EVENT_VF_TRANSFERRED,
   ASM_EVENT_ROLLED_BACK,
+  ASM_EVENT_DEVICE_UNMAPPED,
+  ASM_EVENT_PARTITION_SHRUNK,
+  ASM_EVENT_VF_DESTROYED,
+  ASM_EVENT_DEVICE_REMOVED,
+  ASM_EVENT_SWITCH_DRAINED,
+  ASM_EVENT_SWITCH_REMOVED,
+  ASM_EVENT_WORKLOAD_REMOVED,
 } AsmFabricEventKind;
 
 /**
@@ -271,6 +288,7 @@ typedef enum {
  * @device: the device concerned
  * @range: the address range concerned (a window, a physical placement)
  * @message: (transfer none): a human-readable line
+ * @old_device: for %ASM_EVENT_VF_TRANSFERRED, the VF that went away
  *
  * An event delivered to observers after the change is committed (or, for
  * %ASM_EVENT_ROLLED_BACK, after it is undone).
@@ -285,6 +303,7 @@ typedef struct {
   AsmId device;
   AsmRange range;
   const char *message;
+  AsmId old_device;
 } AsmFabricEvent;
 
 /**
@@ -308,6 +327,10 @@ typedef void (*AsmFabricEventFunc) (AsmFabric *fabric,
  * @resume: the driver may go on (step "lift the hold")
  * @moved: the device's partition now reaches it at @physical on @switch_id;
  *   the driver's virtual addresses are unchanged
+ * @vf_moved: a VF transfer (asm_fabric_transfer_vf()) is done: the function
+ *   the driver used as @old_vf is now @new_vf, reached at @physical on
+ *   @switch_id.  A transfer notifies hold (@old_vf), then vf_moved (@old_vf,
+ *   @new_vf), then moved and resume (@new_vf).
  *
  * Driver notifications, called during a transaction in the order its steps
  * run, and again (resume) when a transaction is undone.  Each may be %NULL.
@@ -319,9 +342,27 @@ typedef struct {
   void (*resume) (AsmFabric *fabric, AsmId device, gpointer user_data);
   void (*moved) (AsmFabric *fabric, AsmId device, AsmId switch_id,
                  guint64 physical, gpointer user_data);
+  void (*vf_moved) (AsmFabric *fabric, AsmId old_vf, AsmId new_vf,
+                    AsmId switch_id, guint64 physical, gpointer user_data);
   /*< private >*/
-  gpointer reserved[4];
+  gpointer reserved[3];
 } AsmDriverFuncs;
+
+/**
+ * AsmRootRoute:
+ * @first: first byte of a window of the global space
+ * @last: its last byte (inclusive)
+ * @switch_id: the switch the root complex routes it to
+ *
+ * One entry of the root complex's map (asm_fabric_get_root_map()).
+ *
+ * Since: 0.1
+ */
+typedef struct {
+  guint64 first;
+  guint64 last;
+  AsmId switch_id;
+} AsmRootRoute;
 
 /**
  * AsmRebalanceReport:
@@ -329,6 +370,8 @@ typedef struct {
  * @n_grown: partitions grown in place
  * @n_migrated: partitions migrated (to grow, or off an overloaded switch)
  * @n_failed: planned changes that could not be made (each left no trace)
+ * @n_shrunk: partitions shrunk because their predicted use is well below
+ *   their size
  *
  * What asm_fabric_rebalance() did.
  *
@@ -339,6 +382,7 @@ typedef struct {
   guint n_grown;
   guint n_migrated;
   guint n_failed;
+  guint n_shrunk;
 } AsmRebalanceReport;
 
 ASM_AVAILABLE_IN_0_1
@@ -425,8 +469,46 @@ gboolean asm_fabric_transfer_vf (AsmFabric *fabric, AsmId vf, AsmId target_pf,
 
 ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_unmap_device (AsmFabric *fabric, AsmId partition,
+                                  AsmId device, GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_shrink_partition (AsmFabric *fabric, AsmId partition,
+                                      guint64 new_size, GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_destroy_vf (AsmFabric *fabric, AsmId vf, GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_remove_device (AsmFabric *fabric, AsmId device,
+                                   GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_drain_switch (AsmFabric *fabric, AsmId sw,
+                                  GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_remove_switch (AsmFabric *fabric, AsmId sw,
+                                   GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_remove_workload (AsmFabric *fabric, AsmId workload,
+                                     GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_migrate_workload (AsmFabric *fabric, AsmId workload,
+                                      AsmId target_switch, GError **error);
+ASM_AVAILABLE_IN_0_1
+GArray *asm_fabric_get_root_map (AsmFabric *fabric);
+
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_record_usage (AsmFabric *fabric, AsmId workload,
                                   gdouble time, guint64 bytes_used,
+                                  GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_sample_usage (AsmFabric *fabric, gdouble time,
                                   GError **error);
 ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
