@@ -816,12 +816,14 @@ expect_outcome (Harness *h, int expected, gboolean ok, const GError *error)
     {
       if (!ok || error != NULL)
         return fail (h, "expected success, got %s (%s)",
-                     error ? test_code_name (error->code) : "FALSE without error",
+                     error ? test_code_name (error->code)
+                           : "FALSE without error",
                      error ? error->message : "");
       return TRUE;
     }
   if (ok)
-    return fail (h, "expected error %s, got success", test_code_name (expected));
+    return fail (h, "expected error %s, got success",
+                 test_code_name (expected));
   if (error == NULL)
     return fail (h, "expected error %s, got FALSE without a GError",
                  test_code_name (expected));

@@ -7,13 +7,13 @@
  *
  * The property test and the fuzz target (through the harness of
  * arena-harness.c), and the benchmark's smoke run, drive a real #AsmArena
- * and this model side by side and demand that every answer, every error code and every
- * observable state are equal after every step.  The model is built to be
- * obviously correct rather than fast: it is an array over a small window of
- * W address units (W <= MODEL_MAX_WIDTH) at a chosen base.  The windows the
- * tests use sit at 0, across 2^32 and at the very top of the space (ending
- * at G_MAXUINT64), so the library's 64-bit edge arithmetic is exercised
- * while the model stays a plain array.
+ * and this model side by side and demand that every answer, every error
+ * code and every observable state are equal after every step.  The model
+ * is built to be obviously correct rather than fast: it is an array over a
+ * small window of W address units (W <= MODEL_MAX_WIDTH) at a chosen base.
+ * The windows the tests use sit at 0, across 2^32 and at the very top of
+ * the space (ending at G_MAXUINT64), so the library's 64-bit edge
+ * arithmetic is exercised while the model stays a plain array.
  *
  * Per unit the model stores:
  *

@@ -74,7 +74,8 @@ config_for_seed (guint64 seed, HarnessConfig *cfg)
   ChoiceSource mix;
   guint free_weight;
 
-  choice_source_init_seed (&mix, seed ^ G_GUINT64_CONSTANT (0x6a09e667f3bcc908));
+  choice_source_init_seed (&mix,
+                           seed ^ G_GUINT64_CONSTANT (0x6a09e667f3bcc908));
   free_weight = free_weights[choice_below (&mix, G_N_ELEMENTS (free_weights))];
 
   if (seed >= DEEP_SEED_BASE)
