@@ -5,13 +5,18 @@
  * Theory
  * ======
  *
- * Random sequences of every fabric operation -- add switch (some pinned,
- * with a window), add device (endpoints and SR-IOV PFs), add workload,
- * create VF, request partition, map device, grow, migrate (to a random
- * switch or wherever the policy says), release, transfer VF, record usage,
- * rebalance -- with random, sometimes invalid, arguments, and now and then
- * a fault injected into the simulated hardware (asm_sim_fail_call() of a
- * random call, or asm_sim_fail_kind() of a random kind).  After every
+ * Random sequences of every fabric operation, chosen and run by the
+ * decoder of tests/fabric-ops.c from a seeded choice source (the fuzz
+ * target fuzz-fabric-ops uses the same decoder on its input bytes): add
+ * switch (some pinned), add window, reserve global space, add device
+ * (endpoints and SR-IOV PFs), set SR-IOV, create VF, add workload, request
+ * partition, map device, grow, migrate (to a random switch or wherever the
+ * policy says), release, transfer VF, record usage, predict, rebalance,
+ * set the window granule, a save/restore round trip -- with random,
+ * sometimes invalid, arguments, and now and then a fault injected into the
+ * simulated hardware (asm_sim_fail_call() of a coming call, or
+ * asm_sim_fail_kind() of a kind, until cleared).  The decoder checks each
+ * call's own contract (its error, the values it returns).  After every
  * step:
  *
  *   - asm_fabric_check() and asm_sim_verify() pass;
@@ -38,15 +43,16 @@
  *     must match: virtual addresses and device offsets never move, a
  *     transferred VF's successor takes its place;
  *   - an operation that failed left asm_fabric_save() byte for byte as it
- *     was; it failed with ASM_ERROR_BACKEND only when a fault was
- *     injected, and then named the step ("step i of n").
+ *     was, and so did a successful query; it failed with
+ *     ASM_ERROR_BACKEND only when a fault was armed, and then named the
+ *     step ("step i of n").
  *
- * The default run is 8 seeds of 2,500 operations (20,000 in all).  On a
+ * The default run is 8 seeds of 3,000 operations (24,000 in all).  On a
  * failure the seed, the step and the last operations are printed.
  *
  * Environment:
  *   ASM_PROP_SEED=N   run only seed N
- *   ASM_PROP_OPS=N    operations per seed (default 2500)
+ *   ASM_PROP_OPS=N    operations per seed (default 3000)
  *   ASM_PROP_SEEDS=N  number of seeds (default 8), for a longer soak
  *   ASM_PROP_TRACE=1  print every operation and its outcome
  */
@@ -62,8 +68,9 @@
 #include <asm/asm.h>
 #include <asm/asm-sim.h>
 
+#include "fabric-ops.h"
+
 #define X "0x%" G_GINT64_MODIFIER "x"
-#define KIB (G_GUINT64_CONSTANT (1) << 10)
 #define MIB (G_GUINT64_CONSTANT (1) << 20)
 #define BASE (G_GUINT64_CONSTANT (1) << 36)
 #define GLOBAL_SIZE (512 * MIB)
@@ -73,32 +80,6 @@
 #define MAX_DEVICES 40
 #define MAX_WORKLOADS 8
 #define MAX_PARTITIONS 20
-
-typedef enum {
-  OP_ADD_SWITCH,
-  OP_ADD_DEVICE,
-  OP_ADD_WORKLOAD,
-  OP_CREATE_VF,
-  OP_REQUEST,
-  OP_MAP,
-  OP_GROW,
-  OP_MIGRATE,
-  OP_RELEASE,
-  OP_TRANSFER,
-  OP_RECORD,
-  OP_REBALANCE,
-  N_OPS
-} OpKind;
-
-static const char *const op_names[N_OPS] = {
-  "add_switch", "add_device", "add_workload", "create_vf", "request", "map",
-  "grow", "migrate", "release", "transfer_vf", "record_usage", "rebalance",
-};
-
-/* relative frequencies */
-static const guint op_weights[N_OPS] = {
-  2, 5, 2, 4, 14, 12, 8, 12, 8, 8, 4, 1,
-};
 
 typedef struct {
   AsmId workload;
@@ -164,35 +145,26 @@ ctx_note (const char *outcome)
     print_message ("# %s\n", *slot);
 }
 
-static guint64
-env_u64 (const char *name, guint64 def)
-{
-  const char *v = g_getenv (name);
-  return v != NULL && *v != '\0' ? g_ascii_strtoull (v, NULL, 10) : def;
-}
 
 /* ---------------------------------------------------------------------- */
 /* A run                                                                  */
 /* ---------------------------------------------------------------------- */
 
+/* per operation of the table (fabric-ops.c) */
+#define MAX_KINDS 64
+
 typedef struct {
-  GRand *rng;
+  FabricOps *ops;       /* the decoder: chooses and runs the operations */
+  AsmFabric *f;         /* its fabric (a round trip may replace it) */
   AsmBackend *sim;
-  AsmFabric *f;
   guint64 granule;
   GHashTable *parts;    /* AsmId -> ShadowPart * */
   GHashTable *devs;     /* AsmId -> ShadowDev * (mapped devices only) */
-  GHashTable *last_time; /* workload -> gdouble * */
   AsmId max_id;         /* the largest id seen */
-  guint n_ops[N_OPS], n_ok[N_OPS], n_refused[N_OPS], n_faulted[N_OPS];
-  guint n_injected;
+  guint n_ops[MAX_KINDS], n_ok[MAX_KINDS], n_refused[MAX_KINDS],
+      n_faulted[MAX_KINDS];
+  guint n_armed;        /* operations run with a fault armed */
 } Run;
-
-static guint
-rnd (Run *r, guint n)
-{
-  return n == 0 ? 0 : (guint) g_rand_int_range (r->rng, 0, (gint32) n);
-}
 
 static GArray *
 list (Run *r, AsmFabricObjects what)
@@ -200,77 +172,6 @@ list (Run *r, AsmFabricObjects what)
   GArray *a = asm_fabric_list (r->f, what);
   g_assert_nonnull (a);
   return a;
-}
-
-/* a random id of the kind, or sometimes one that does not exist */
-static AsmId
-pick (Run *r, AsmFabricObjects what)
-{
-  g_autoptr (GArray) a = list (r, what);
-
-  if (a->len == 0 || rnd (r, 40) == 0)
-    return rnd (r, 2) ? r->max_id + 1 + rnd (r, 3) : (AsmId) rnd (r, 3);
-  return g_array_index (a, AsmId, rnd (r, a->len));
-}
-
-static AsmId
-pick_device (Run *r, AsmDeviceKind kind, gboolean mapped)
-{
-  g_autoptr (GArray) a = list (r, ASM_FABRIC_DEVICES);
-  guint start = rnd (r, a->len + 1);
-
-  for (guint i = 0; i < a->len; i++)
-    {
-      AsmDeviceInfo di;
-      AsmId id = g_array_index (a, AsmId, (start + i) % a->len);
-      g_assert_true (asm_fabric_get_device_info (r->f, id, &di));
-      if (di.kind == kind && (di.partition != ASM_ID_NONE) == mapped)
-        return id;
-    }
-  return pick (r, ASM_FABRIC_DEVICES);
-}
-
-/* a partition on the switch of device d, or `otherwise` */
-static AsmId
-pick_partition_on_switch_of (Run *r, AsmId d, AsmId otherwise)
-{
-  g_autoptr (GArray) a = list (r, ASM_FABRIC_PARTITIONS);
-  AsmDeviceInfo di;
-  guint start = rnd (r, a->len + 1);
-
-  if (!asm_fabric_get_device_info (r->f, d, &di))
-    return otherwise;
-  for (guint i = 0; i < a->len; i++)
-    {
-      AsmPartitionInfo pi;
-      AsmId id = g_array_index (a, AsmId, (start + i) % a->len);
-      g_assert_true (asm_fabric_get_partition_info (r->f, id, &pi));
-      if (pi.switch_id == di.switch_id)
-        return id;
-    }
-  return otherwise;
-}
-
-/* mostly another PF whose VFs have the VF's BAR size */
-static AsmId
-pick_pf_for (Run *r, AsmId vf)
-{
-  g_autoptr (GArray) a = list (r, ASM_FABRIC_DEVICES);
-  AsmDeviceInfo v;
-  guint start = rnd (r, a->len + 1);
-
-  if (rnd (r, 5) == 0 || !asm_fabric_get_device_info (r->f, vf, &v))
-    return pick_device (r, ASM_DEVICE_PF, rnd (r, 2));
-  for (guint i = 0; i < a->len; i++)
-    {
-      AsmDeviceInfo di;
-      AsmId id = g_array_index (a, AsmId, (start + i) % a->len);
-      g_assert_true (asm_fabric_get_device_info (r->f, id, &di));
-      if (di.kind == ASM_DEVICE_PF && di.id != v.pf &&
-          di.vf_bar_size == v.bar_size)
-        return id;
-    }
-  return pick_device (r, ASM_DEVICE_PF, FALSE);
 }
 
 static void
@@ -696,415 +597,185 @@ check_all (Run *r)
   check_independent (r);
 }
 
+
 /* ---------------------------------------------------------------------- */
 /* Operations                                                             */
 /* ---------------------------------------------------------------------- */
 
-static guint64
-rnd_size (Run *r)
+/* The shadow follows what a successful operation did. */
+static void
+shadow_apply (Run *r, const FabricOpResult *res)
 {
-  switch (rnd (r, 12))
+  switch (res->effect)
     {
-    case 0:
-      return r->granule / 2; /* not a multiple */
-    case 1:
-      return 0;
-    default:
-      return r->granule * (1 + rnd (r, 6));
-    }
-}
-
-/* Runs one operation; returns whether it succeeded, with *error set if
- * not. */
-static gboolean
-run_op (Run *r, OpKind kind, GError **error)
-{
-  AsmId id = ASM_ID_NONE;
-  gboolean ok = FALSE;
-
-  switch (kind)
-    {
-    case OP_ADD_SWITCH:
+    case FABRIC_EFFECT_NONE:
+    case FABRIC_EFFECT_NOTHING:
+      break;
+    case FABRIC_EFFECT_CREATED:
+      note_id (r, res->created);
+      break;
+    case FABRIC_EFFECT_PARTITION_NEW:
       {
-        g_autofree char *name = g_strdup_printf ("s%u", r->max_id + 1);
-        gboolean pinned = rnd (r, 4) == 0;
-        AsmSwitchSpec spec = { rnd (r, 30) ? name : "s1",
-                               rnd (r, 30) ? 1000 + rnd (r, 9000) : 0,
-                               rnd (r, 2000), 2 + rnd (r, 10), 2 + rnd (r, 8),
-                               pinned };
-        g_string_append_printf (ctx.op, "add_switch '%s' bw %" G_GUINT64_FORMAT
-                                " lat %u cap %u ports %u%s", spec.name,
-                                spec.bandwidth, spec.latency_ns,
-                                spec.table_capacity, spec.n_ports,
-                                pinned ? " pinned" : "");
-        ok = asm_fabric_add_switch (r->f, &spec, &id, error);
-        if (ok)
+        ShadowPart *sp = g_new (ShadowPart, 1);
+        note_id (r, res->created);
+        *sp = (ShadowPart) { res->workload, res->virt, res->size };
+        g_hash_table_insert (r->parts, GUINT_TO_POINTER (res->created), sp);
+      }
+      break;
+    case FABRIC_EFFECT_DEVICE_MAPPED:
+      {
+        ShadowDev *sd = g_new (ShadowDev, 1);
+        *sd = (ShadowDev) { res->partition, res->offset };
+        g_hash_table_insert (r->devs, GUINT_TO_POINTER (res->device), sd);
+      }
+      break;
+    case FABRIC_EFFECT_PARTITION_SIZE:
+      {
+        ShadowPart *sp =
+            g_hash_table_lookup (r->parts, GUINT_TO_POINTER (res->partition));
+        PROP_CHECK (sp != NULL, "partition %u grew but the shadow does not "
+                    "have it", res->partition);
+        sp->size = res->size;
+      }
+      break;
+    case FABRIC_EFFECT_PARTITION_GONE:
+      {
+        GHashTableIter it;
+        gpointer value;
+        g_hash_table_remove (r->parts, GUINT_TO_POINTER (res->partition));
+        g_hash_table_iter_init (&it, r->devs);
+        while (g_hash_table_iter_next (&it, NULL, &value))
+          if (((ShadowDev *) value)->partition == res->partition)
+            g_hash_table_iter_remove (&it);
+      }
+      break;
+    case FABRIC_EFFECT_VF_REPLACED:
+      {
+        ShadowDev *sd = g_hash_table_lookup (r->devs,
+                                             GUINT_TO_POINTER (res->device));
+        ShadowDev *nd = g_new (ShadowDev, 1);
+        note_id (r, res->created);
+        PROP_CHECK (sd != NULL, "transferred VF %u was not mapped",
+                    res->device);
+        *nd = *sd;
+        g_hash_table_remove (r->devs, GUINT_TO_POINTER (res->device));
+        g_hash_table_insert (r->devs, GUINT_TO_POINTER (res->created), nd);
+      }
+      break;
+    case FABRIC_EFFECT_SIZES:
+      {
+        /* partitions may have grown or shrunk: the shadow follows (the
+         * checker sees that every mapped device still fits) */
+        GHashTableIter it;
+        gpointer key, value;
+        g_hash_table_iter_init (&it, r->parts);
+        while (g_hash_table_iter_next (&it, &key, &value))
           {
-            note_id (r, id);
-            if (pinned)
-              {
-                /* firmware gives it a window, wherever one is free */
-                guint64 size = r->granule * (4 + rnd (r, 12));
-                guint64 first = BASE + r->granule
-                                * rnd (r, (guint) (GLOBAL_SIZE / r->granule));
-                g_autoptr (GError) werr = NULL;
-                g_string_append_printf (ctx.op, "; add_window " X " + " X,
-                                        first, size);
-                if (!asm_fabric_add_window (r->f, id, first, first + size - 1,
-                                            &werr))
-                  PROP_CHECK (werr->code == ASM_ERROR_IN_USE ||
-                              werr->code == ASM_ERROR_BACKEND,
-                              "add_window: %s", werr->message);
-              }
-          }
-        break;
-      }
-    case OP_ADD_DEVICE:
-      {
-        g_autofree char *name = g_strdup_printf ("d%u", r->max_id + 1);
-        AsmId sw = pick (r, ASM_FABRIC_SWITCHES);
-        AsmDeviceKind k = rnd (r, 3) == 0 ? ASM_DEVICE_PF
-                                          : ASM_DEVICE_ENDPOINT;
-        guint64 bar = rnd (r, 25) ? KIB << (4 + rnd (r, 9)) : 3 * KIB;
-        guint32 port = rnd (r, 10);
-        g_string_append_printf (ctx.op, "add_device '%s' %s BAR " X " at "
-                                "%u:%u", name, k ? "PF" : "endpoint", bar, sw,
-                                port);
-        ok = asm_fabric_add_device (r->f, name, k, bar, sw, port, &id, error);
-        if (ok)
-          {
-            note_id (r, id);
-            if (k == ASM_DEVICE_PF)
-              {
-                g_autoptr (GError) serr = NULL;
-                guint64 vbar = rnd (r, 2) ? 64 * KIB : 256 * KIB;
-                g_string_append_printf (ctx.op, "; set_sriov 4 x " X, vbar);
-                PROP_CHECK (asm_fabric_set_sriov (r->f, id, 4, vbar, &serr),
-                            "set_sriov: %s", serr->message);
-              }
-          }
-        break;
-      }
-    case OP_ADD_WORKLOAD:
-      {
-        g_autofree char *name = g_strdup_printf ("w%u", r->max_id + 1);
-        g_string_append_printf (ctx.op, "add_workload '%s'", name);
-        ok = asm_fabric_add_workload (r->f, name, &id, error);
-        if (ok)
-          note_id (r, id);
-        break;
-      }
-    case OP_CREATE_VF:
-      {
-        AsmId pf = pick_device (r, ASM_DEVICE_PF, rnd (r, 2));
-        g_string_append_printf (ctx.op, "create_vf of %u", pf);
-        ok = asm_fabric_create_vf (r->f, pf, &id, error);
-        if (ok)
-          note_id (r, id);
-        break;
-      }
-    case OP_REQUEST:
-      {
-        AsmPartitionRequest req = { 0 };
-        AsmId w = pick (r, ASM_FABRIC_WORKLOADS);
-        guint64 virt = 0;
-        req.size = rnd_size (r);
-        req.align = rnd (r, 8) == 0 ? r->granule << rnd (r, 4) : 0;
-        req.preferred_switch = rnd (r, 3) == 0 ? pick (r, ASM_FABRIC_SWITCHES) : 0;
-        req.bandwidth_demand = rnd (r, 3) ? rnd (r, 1500) : 0;
-        req.min_bandwidth = rnd (r, 6) == 0 ? rnd (r, 8000) : 0;
-        req.max_latency_ns = rnd (r, 6) == 0 ? rnd (r, 2000) : 0;
-        g_string_append_printf (ctx.op, "request for %u: " X " align " X
-                                " pref %u demand %" G_GUINT64_FORMAT " min %"
-                                G_GUINT64_FORMAT " lat %u", w, req.size,
-                                req.align, req.preferred_switch,
-                                req.bandwidth_demand, req.min_bandwidth,
-                                req.max_latency_ns);
-        ok = asm_fabric_request_partition (r->f, w, &req, &id, &virt, error);
-        if (ok)
-          {
-            ShadowPart *sp = g_new (ShadowPart, 1);
             AsmPartitionInfo pi;
-            note_id (r, id);
-            *sp = (ShadowPart) { w, virt, req.size };
-            g_hash_table_insert (r->parts, GUINT_TO_POINTER (id), sp);
-            g_assert_true (asm_fabric_get_partition_info (r->f, id, &pi));
-            PROP_CHECK (req.align == 0 || pi.phys_first % req.align == 0,
-                        "partition %u at " X " is not aligned to " X, id,
-                        pi.phys_first, req.align);
-          }
-        break;
-      }
-    case OP_MAP:
-      {
-        AsmId p = pick (r, ASM_FABRIC_PARTITIONS);
-        AsmId d;
-        guint64 off = 0;
-        switch (rnd (r, 4))
-          {
-          case 0:
-            d = pick_device (r, ASM_DEVICE_VF, FALSE);
-            if (rnd (r, 5) != 0)
-              p = pick_partition_on_switch_of (r, d, p);
-            break;
-          case 1:
-            d = pick_device (r, ASM_DEVICE_PF, FALSE);
-            break;
-          default:
-            d = pick_device (r, ASM_DEVICE_ENDPOINT, rnd (r, 8) == 0);
-            break;
-          }
-        g_string_append_printf (ctx.op, "map %u into %u", d, p);
-        ok = asm_fabric_map_device (r->f, p, d, &off, error);
-        if (ok)
-          {
-            ShadowDev *sd = g_new (ShadowDev, 1);
-            *sd = (ShadowDev) { p, off };
-            g_hash_table_insert (r->devs, GUINT_TO_POINTER (d), sd);
-          }
-        break;
-      }
-    case OP_GROW:
-      {
-        AsmId p = pick (r, ASM_FABRIC_PARTITIONS);
-        AsmPartitionInfo pi = { 0 };
-        guint64 size;
-        /* pick() may name no partition: pi stays zero, the grow fails */
-        if (!asm_fabric_get_partition_info (r->f, p, &pi))
-          pi.size = 0;
-        size = rnd (r, 10) ? pi.size + r->granule * (1 + rnd (r, 4))
-                           : pi.size;
-        g_string_append_printf (ctx.op, "grow %u from " X " to " X, p,
-                                pi.size, size);
-        ok = asm_fabric_grow_partition (r->f, p, size, error);
-        if (ok)
-          ((ShadowPart *) g_hash_table_lookup (r->parts,
-                                               GUINT_TO_POINTER (p)))->size
-              = size;
-        break;
-      }
-    case OP_MIGRATE:
-      {
-        AsmId p = pick (r, ASM_FABRIC_PARTITIONS);
-        AsmId to = rnd (r, 2) ? pick (r, ASM_FABRIC_SWITCHES) : ASM_ID_NONE;
-        g_string_append_printf (ctx.op, "migrate %u to %u", p, to);
-        ok = asm_fabric_migrate_partition (r->f, p, to, error);
-        break;
-      }
-    case OP_RELEASE:
-      {
-        AsmId p = pick (r, ASM_FABRIC_PARTITIONS);
-        g_string_append_printf (ctx.op, "release %u", p);
-        ok = asm_fabric_release_partition (r->f, p, error);
-        if (ok)
-          {
-            GHashTableIter it;
-            gpointer key, value;
-            g_hash_table_remove (r->parts, GUINT_TO_POINTER (p));
-            g_hash_table_iter_init (&it, r->devs);
-            while (g_hash_table_iter_next (&it, &key, &value))
-              if (((ShadowDev *) value)->partition == p)
-                g_hash_table_iter_remove (&it);
-          }
-        break;
-      }
-    case OP_TRANSFER:
-      {
-        AsmId vf = pick_device (r, ASM_DEVICE_VF, TRUE);
-        AsmId pf = pick_pf_for (r, vf);
-        g_string_append_printf (ctx.op, "transfer VF %u to PF %u", vf, pf);
-        ok = asm_fabric_transfer_vf (r->f, vf, pf, &id, error);
-        if (ok)
-          {
-            ShadowDev *sd = g_hash_table_lookup (r->devs,
-                                                 GUINT_TO_POINTER (vf));
-            ShadowDev *nd = g_new (ShadowDev, 1);
-            AsmDeviceInfo di;
-            note_id (r, id);
-            PROP_CHECK (sd != NULL, "transferred VF %u was not mapped", vf);
-            *nd = *sd;
-            g_hash_table_remove (r->devs, GUINT_TO_POINTER (vf));
-            g_hash_table_insert (r->devs, GUINT_TO_POINTER (id), nd);
-            PROP_CHECK (!asm_fabric_get_device_info (r->f, vf, &di),
-                        "VF %u still exists after its transfer", vf);
-            g_assert_true (asm_fabric_get_device_info (r->f, id, &di));
-            PROP_CHECK (di.pf == pf && di.kind == ASM_DEVICE_VF,
-                        "new VF %u is not a VF of %u", id, pf);
-          }
-        break;
-      }
-    case OP_RECORD:
-      {
-        AsmId w = pick (r, ASM_FABRIC_WORKLOADS);
-        gdouble *last = g_hash_table_lookup (r->last_time,
-                                             GUINT_TO_POINTER (w));
-        gdouble t = (last ? *last : 0) + (rnd (r, 15) ? 0.5 + rnd (r, 4)
-                                                      : -1.0);
-        guint64 bytes = r->granule * rnd (r, 24);
-        g_string_append_printf (ctx.op, "record_usage of %u at %g: " X, w, t,
-                                bytes);
-        ok = asm_fabric_record_usage (r->f, w, t, bytes, error);
-        if (ok)
-          {
-            gdouble *v = g_new (gdouble, 1);
-            *v = t;
-            g_hash_table_insert (r->last_time, GUINT_TO_POINTER (w), v);
-          }
-        break;
-      }
-    case OP_REBALANCE:
-      {
-        AsmRebalanceReport rep;
-        g_autoptr (GArray) before = list (r, ASM_FABRIC_PARTITIONS);
-        g_string_append (ctx.op, "rebalance, horizon 4");
-        ok = asm_fabric_rebalance (r->f, 4, &rep, error);
-        PROP_CHECK (ok, "rebalance failed");
-        /* sizes may have grown: the shadow follows */
-        for (guint i = 0; i < before->len; i++)
-          {
-            AsmId p = g_array_index (before, AsmId, i);
-            AsmPartitionInfo pi;
-            ShadowPart *sp = g_hash_table_lookup (r->parts,
-                                                  GUINT_TO_POINTER (p));
-            /* pick() may name no partition: pi stays zero, the grow fails */
-        if (!asm_fabric_get_partition_info (r->f, p, &pi))
-          pi.size = 0;
-            PROP_CHECK (pi.size >= sp->size, "rebalance shrank %u", p);
+            ShadowPart *sp = value;
+            PROP_CHECK (asm_fabric_get_partition_info (
+                            r->f, GPOINTER_TO_UINT (key), &pi),
+                        "partition %u is gone", GPOINTER_TO_UINT (key));
             sp->size = pi.size;
           }
-        break;
       }
-    case N_OPS:
-      g_assert_not_reached ();
-    }
-  return ok;
-}
-
-static OpKind
-choose_op (Run *r)
-{
-  guint total = 0, x;
-  g_autoptr (GArray) sws = list (r, ASM_FABRIC_SWITCHES);
-  g_autoptr (GArray) devs = list (r, ASM_FABRIC_DEVICES);
-  g_autoptr (GArray) wls = list (r, ASM_FABRIC_WORKLOADS);
-  g_autoptr (GArray) parts = list (r, ASM_FABRIC_PARTITIONS);
-
-  for (;;)
-    {
-      OpKind k = N_OPS;
-      total = 0;
-      for (guint i = 0; i < N_OPS; i++)
-        total += op_weights[i];
-      x = rnd (r, total);
-      for (guint i = 0; i < N_OPS; i++)
-        {
-          if (x < op_weights[i])
-            {
-              k = i;
-              break;
-            }
-          x -= op_weights[i];
-        }
-      /* keep the fabric a size where every op has something to do */
-      if ((k == OP_ADD_SWITCH && sws->len >= MAX_SWITCHES) ||
-          (k == OP_ADD_DEVICE && devs->len >= MAX_DEVICES) ||
-          (k == OP_CREATE_VF && devs->len >= MAX_DEVICES) ||
-          (k == OP_ADD_WORKLOAD && wls->len >= MAX_WORKLOADS) ||
-          (k == OP_REQUEST && parts->len >= MAX_PARTITIONS))
-        continue;
-      return k;
+      break;
     }
 }
 
 static void
 run_seed (guint64 seed, guint n_ops, Run *totals)
 {
-  Run r = { 0 };
   static const guint64 granules[] = { 1 * MIB, 2 * MIB, 4 * MIB };
+  FabricOpsConfig cfg = {
+    .global_first = BASE,
+    .global_last = BASE + GLOBAL_SIZE - 1,
+    .max_objects = {
+      [ASM_FABRIC_SWITCHES] = MAX_SWITCHES,
+      [ASM_FABRIC_DEVICES] = MAX_DEVICES,
+      [ASM_FABRIC_WORKLOADS] = MAX_WORKLOADS,
+      [ASM_FABRIC_PARTITIONS] = MAX_PARTITIONS,
+    },
+    .faults = TRUE,
+    .crashes = FALSE, /* a failed operation must leave the fabric as it was */
+  };
+  Run r = { 0 };
+  ChoiceSource src;
+  FabricOpResult res;
+  AsmFabric *f;
   char *before;
 
-  r.rng = g_rand_new_with_seed ((guint32) seed ^ (guint32) (seed >> 32));
+  g_assert_cmpuint (fabric_ops_n_ops (), <=, MAX_KINDS);
+  choice_source_init_seed (&src, seed);
   r.granule = granules[seed % G_N_ELEMENTS (granules)];
   r.sim = asm_sim_backend_new ();
-  r.f = asm_fabric_new ("prop", BASE, BASE + GLOBAL_SIZE - 1, r.granule,
-                        r.sim, NULL);
-  g_assert_nonnull (r.f);
-  g_assert_true (asm_fabric_set_window_granule (r.f, r.granule << rnd (&r, 4),
-                                                NULL));
+  f = asm_fabric_new ("prop", BASE, BASE + GLOBAL_SIZE - 1, r.granule, r.sim,
+                      NULL);
+  g_assert_nonnull (f);
+  g_assert_true (asm_fabric_set_window_granule (
+      f, r.granule << choice_below (&src, 4), NULL));
+  r.ops = fabric_ops_new (f, &cfg);
+  asm_fabric_unref (f);
   r.parts = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   r.devs = g_hash_table_new_full (NULL, NULL, NULL, g_free);
-  r.last_time = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  fabric_op_result_init (&res);
   ctx.seed = seed;
   ctx.n_history = 0;
 
   /* the state before each step is the state after the one before */
+  r.f = fabric_ops_get_fabric (r.ops);
   before = asm_fabric_save (r.f, NULL);
   for (ctx.step = 0; ctx.step < n_ops; ctx.step++)
     {
-      OpKind kind = choose_op (&r);
       g_autofree char *after = NULL;
       GError *error = NULL;
-      gboolean injected = FALSE, ok;
-      AsmSimOp fail_kind = ASM_SIM_OP_ANY;
-      gboolean by_kind = FALSE;
+      FabricOpOutcome outcome;
 
-      g_string_truncate (ctx.op, 0);
-      if (rnd (&r, 7) == 0)
+      outcome = fabric_ops_step (r.ops, &src, &res, &error);
+      r.f = fabric_ops_get_fabric (r.ops);
+      g_string_assign (ctx.op, res.call->str);
+      if (res.fault_pending)
         {
-          injected = TRUE;
-          r.n_injected++;
-          if (rnd (&r, 4) == 0)
-            {
-              by_kind = TRUE;
-              fail_kind = (AsmSimOp) (1 + rnd (&r, ASM_SIM_OP_FLUSH));
-              asm_sim_fail_kind (r.sim, fail_kind, TRUE);
-              g_string_append_printf (ctx.op, "[kind %d fails] ", fail_kind);
-            }
-          else
-            {
-              guint k = 1 + rnd (&r, 10);
-              asm_sim_fail_call (r.sim, k);
-              g_string_append_printf (ctx.op, "[call %u fails] ", k);
-            }
+          g_string_prepend (ctx.op, "[a fault is armed] ");
+          r.n_armed++;
         }
-      ok = run_op (&r, kind, &error);
-      if (injected)
-        {
-          if (by_kind)
-            asm_sim_fail_kind (r.sim, fail_kind, FALSE);
-          else
-            asm_sim_fail_call (r.sim, 0);
-        }
-      r.n_ops[kind]++;
+      r.n_ops[res.op]++;
       after = asm_fabric_save (r.f, NULL);
-      if (ok)
+      switch (outcome)
         {
-          r.n_ok[kind]++;
+        case FABRIC_OP_WRONG:
+          PROP_FAIL ("%s", res.wrong->str);
+          break;
+        case FABRIC_OP_OK:
+          r.n_ok[res.op]++;
           ctx_note ("ok");
-        }
-      else
-        {
-          PROP_CHECK (error != NULL && error->domain == ASM_ERROR,
-                      "failed without an ASM_ERROR");
+          shadow_apply (&r, &res);
+          if (res.effect == FABRIC_EFFECT_NOTHING)
+            PROP_CHECK (strcmp (before, after) == 0, "an operation that "
+                        "changes nothing changed the fabric:\nbefore:\n%s\n"
+                        "after:\n%s", before, after);
+          break;
+        case FABRIC_OP_REFUSED:
           ctx_note (error->message);
           if (error->code == ASM_ERROR_BACKEND)
             {
-              PROP_CHECK (injected, "a backend failure with no fault "
-                          "injected: %s", error->message);
+              PROP_CHECK (res.fault_pending, "a backend failure with no "
+                          "fault armed: %s", error->message);
               PROP_CHECK (strstr (error->message, "step ") != NULL &&
                           strstr (error->message, " of ") != NULL &&
                           strstr (error->message, "the fabric is as it was")
                               != NULL,
                           "backend failure without the step: %s",
                           error->message);
-              r.n_faulted[kind]++;
+              r.n_faulted[res.op]++;
             }
           else
-            r.n_refused[kind]++;
+            r.n_refused[res.op]++;
           PROP_CHECK (strcmp (before, after) == 0, "a failed operation (%s) "
                       "changed the fabric:\nbefore:\n%s\nafter:\n%s",
                       error->message, before, after);
           g_clear_error (&error);
+          break;
         }
       check_all (&r);
       /* now and then: restore (save (x)) is x */
@@ -1123,34 +794,33 @@ run_seed (guint64 seed, guint n_ops, Run *totals)
     }
   g_free (before);
 
-  for (guint i = 0; i < N_OPS; i++)
+  for (guint i = 0; i < fabric_ops_n_ops (); i++)
     {
       totals->n_ops[i] += r.n_ops[i];
       totals->n_ok[i] += r.n_ok[i];
       totals->n_refused[i] += r.n_refused[i];
       totals->n_faulted[i] += r.n_faulted[i];
     }
-  totals->n_injected += r.n_injected;
+  totals->n_armed += r.n_armed;
+  fabric_op_result_clear (&res);
   g_hash_table_unref (r.parts);
   g_hash_table_unref (r.devs);
-  g_hash_table_unref (r.last_time);
-  asm_fabric_unref (r.f);
+  fabric_ops_free (r.ops);
   asm_backend_unref (r.sim);
-  g_rand_free (r.rng);
 }
 
 static void
 test_random_sequences (void **state)
 {
-  guint64 only = env_u64 ("ASM_PROP_SEED", G_MAXUINT64);
-  guint n_ops = (guint) env_u64 ("ASM_PROP_OPS", 2500);
-  guint n_seeds = (guint) env_u64 ("ASM_PROP_SEEDS", 8);
+  guint64 only = test_env_u64 ("ASM_PROP_SEED", G_MAXUINT64);
+  guint n_ops = (guint) test_env_u64 ("ASM_PROP_OPS", 3000);
+  guint n_seeds = (guint) test_env_u64 ("ASM_PROP_SEEDS", 8);
   Run totals = { 0 };
   guint total = 0;
   gint64 t0 = g_get_monotonic_time ();
 
   ctx.op = g_string_new (NULL);
-  ctx.trace = env_u64 ("ASM_PROP_TRACE", 0) != 0;
+  ctx.trace = test_env_u64 ("ASM_PROP_TRACE", 0) != 0;
   for (guint64 seed = 1; seed <= n_seeds; seed++)
     if (only == G_MAXUINT64 || only == seed)
       {
@@ -1162,12 +832,11 @@ test_random_sequences (void **state)
       run_seed (only, n_ops, &totals);
       total += n_ops;
     }
-  print_message ("# %u operations, %u with a fault injected, in %.1f s\n",
-                 total, totals.n_injected,
-                 (g_get_monotonic_time () - t0) / 1e6);
-  for (guint i = 0; i < N_OPS; i++)
-    print_message ("#   %-13s %6u: %6u ok, %6u refused, %5u rolled back\n",
-                   op_names[i], totals.n_ops[i], totals.n_ok[i],
+  print_message ("# %u operations, %u with a fault armed, in %.1f s\n",
+                 total, totals.n_armed, (g_get_monotonic_time () - t0) / 1e6);
+  for (guint i = 0; i < fabric_ops_n_ops (); i++)
+    print_message ("#   %-18s %6u: %6u ok, %6u refused, %5u rolled back\n",
+                   fabric_ops_name (i), totals.n_ops[i], totals.n_ok[i],
                    totals.n_refused[i], totals.n_faulted[i]);
   for (guint i = 0; i < HISTORY; i++)
     g_clear_pointer (&ctx.history[i], g_free);

@@ -6,33 +6,29 @@
  * ======
  *
  * The input is a program.  Its first byte chooses the backend (the sim,
- * or none for one input in four: model only); then every operation is an
- * opcode byte followed by the bytes its arguments need, decoded until the
- * input runs out (at most MAX_OPS operations), so every byte string is a
- * valid input and a longer one is a longer program.  A byte read past the
- * end is 0.
+ * or none for one input in four: model only); the rest are the choices of
+ * the operation decoder of tests/fabric-ops.c (the one the property test
+ * uses): each operation is a byte that chooses a row of its table, then
+ * the bytes its arguments need, decoded until the input runs out (at most
+ * MAX_OPS operations), so every byte string is a valid input and a longer
+ * one is a longer program.  A byte read past the end is 0.
  *
  * The operations build and change a small fabric (global space 1 GiB,
  * granule 1 MiB, at most MAX_SWITCHES switches, MAX_DEVICES devices,
- * MAX_WORKLOADS workloads): add switch (pinned or not), add window,
- * reserve global, add device (endpoint or PF), set SR-IOV, create VF, add
- * workload, request partition (every field of the request), map device,
- * grow, migrate (explicit target or chosen), release, transfer VF, record
- * usage, predict, rebalance, set window granule, a save/restore round trip
- * (optionally going on with the restored fabric, as a restarted process
- * would), and fault injection on the sim: fail call n, fail a kind of
- * call, crash after n calls, clear.  Object arguments are picked among the
- * fabric's own ids (asm_fabric_list()), or, for the last choice, any small
- * id, so unknown ids and ids of the wrong kind are exercised too.  Sizes,
- * alignments and names include invalid values.
+ * MAX_WORKLOADS workloads and MAX_PARTITIONS partitions): every operation
+ * of the decoder's table, and with the sim its fault injection too: fail
+ * call n, fail a kind of call, crash after n calls, clear.  The decoder
+ * checks each call's own contract (an ASM_ERROR on failure, the values a
+ * success returns); a broken one is a crash.
  *
  * After every operation:
  *   - asm_fabric_check() passes and, with the sim, asm_sim_verify() passes
  *     (the hardware registers match the model); each partition's
  *     n_devices is the number of devices whose info names it;
- *   - a failed operation set an ASM_ERROR and left asm_fabric_save()
- *     unchanged (the "journal_seq" member aside: a transaction that was
- *     applied and undone still writes its journal records);
+ *   - a failed operation left asm_fabric_save() unchanged (the
+ *     "journal_seq" member aside: a transaction that was applied and undone
+ *     still writes its journal records), and so did one that changes
+ *     nothing (a query, a fault, a round trip);
  *   - after a successful one, every partition translates at its first
  *     virtual address to its switch and physical address.
  * When an operation fails while the sim is "crashed", the process is
@@ -45,11 +41,14 @@
  * A violation prints the step and the operation and calls abort(), which
  * the fuzzing engine reports as a crash.  A GLib critical is a bug too; a
  * warning is one unless a crash was injected (undo fails then, and says
- * so) or a bad window granule was set (documented to warn).
+ * so).
  *
  * Set ASM_FUZZ_TRACE=1 to print every operation of a replayed input.
  */
 #include <asm/asm.h>
+
+#define ASM_TEST_NO_CMOCKA
+#include "fabric-ops.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -63,35 +62,17 @@
 #define MAX_SWITCHES 5
 #define MAX_DEVICES 10
 #define MAX_WORKLOADS 4
+#define MAX_PARTITIONS 16
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 typedef struct {
-  const uint8_t *data;
-  size_t size, pos;
-} Src;
-
-static guint
-src_byte (Src *s)
-{
-  return s->pos < s->size ? s->data[s->pos++] : 0;
-}
-
-static guint
-src_below (Src *s, guint n)
-{
-  return n <= 1 ? 0 : src_byte (s) % n;
-}
-
-typedef struct {
-  AsmFabric *fabric;
+  FabricOps *ops;       /* the decoder, and the fabric it changes */
+  AsmFabric *fabric;    /* its fabric now (a round trip may replace it) */
   AsmBackend *backend;  /* NULL: model only */
   char *journal;
   guint step;
-  guint name_seq;
-  gdouble time;
-  gboolean crash_armed; /* a crash was injected: undo may warn */
-  char op[256];         /* the operation being run, for messages */
+  const char *op;       /* the operation being run, for messages */
 } State;
 
 static gboolean trace;
@@ -145,24 +126,6 @@ save_masked (AsmFabric *f)
 {
   g_autofree char *s = asm_fabric_save (f, NULL);
   return mask (s);
-}
-
-static AsmId
-pick (State *st, Src *s, AsmFabricObjects what)
-{
-  g_autoptr(GArray) ids = asm_fabric_list (st->fabric, what);
-  guint k = src_below (s, ids->len + 1);
-
-  if (k < ids->len)
-    return g_array_index (ids, AsmId, k);
-  return src_below (s, 48); /* any id: unknown, 0, or another kind */
-}
-
-static guint
-count (State *st, AsmFabricObjects what)
-{
-  g_autoptr(GArray) ids = asm_fabric_list (st->fabric, what);
-  return ids->len;
 }
 
 /* each partition's n_devices is the number of devices mapped into it */
@@ -267,15 +230,15 @@ recover (State *st, const char *before_full, const char *before)
   g_autofree char *after = NULL;
   AsmFabric *f;
 
-  asm_sim_clear_faults (st->backend);
+  fabric_ops_clear_faults (st->ops);
   f = asm_fabric_restore (before_full, -1, st->backend, &error);
   if (f == NULL)
     die (st, "restore of the save before a crash: %s", error->message);
   if (!asm_fabric_recover (f, st->journal, &error))
     die (st, "recover after a crash: %s", error->message);
-  asm_fabric_unref (st->fabric);
+  fabric_ops_set_fabric (st->ops, f);
+  asm_fabric_unref (f);
   st->fabric = f;
-  st->crash_armed = FALSE;
   allow_warning = FALSE;
   set_journal (st);
   after = save_masked (f);
@@ -286,14 +249,15 @@ recover (State *st, const char *before_full, const char *before)
   check_all (st);
 }
 
+/* restore (save (x)) saves to the same bytes */
 static void
-round_trip (State *st, gboolean replace)
+round_trip (State *st)
 {
   g_autoptr(GError) error = NULL;
   gsize n1 = 0, n2 = 0;
   g_autofree char *s1 = asm_fabric_save (st->fabric, &n1);
   g_autofree char *s2 = NULL;
-  AsmFabric *f = asm_fabric_restore (s1, n1, st->backend, &error);
+  g_autoptr(AsmFabric) f = asm_fabric_restore (s1, n1, st->backend, &error);
 
   if (f == NULL)
     die (st, "restore (save (x)) failed: %s\n%s", error->message, s1);
@@ -301,359 +265,6 @@ round_trip (State *st, gboolean replace)
   if (n1 != n2 || memcmp (s1, s2, n1) != 0)
     die (st, "save (restore (save (x))) differs:\n--- save\n%s\n--- "
          "again\n%s", s1, s2);
-  if (replace)
-    {
-      asm_fabric_unref (st->fabric);
-      st->fabric = f;
-      set_journal (st);
-    }
-  else
-    asm_fabric_unref (f);
-}
-
-static const char *
-name (State *st, Src *s, const char *prefix, AsmFabricObjects kind)
-{
-  static char buf[32];
-  guint c = src_below (s, 8);
-
-  if (c == 0)
-    return "";
-  if (c == 1)
-    {
-      /* an existing name (duplicate switch names are refused) */
-      g_autoptr(GArray) ids = asm_fabric_list (st->fabric, kind);
-      if (ids->len > 0 && kind == ASM_FABRIC_SWITCHES)
-        {
-          AsmSwitchInfo si;
-          if (asm_fabric_get_switch_info (st->fabric,
-                                          g_array_index (ids, AsmId, 0), &si))
-            return si.name;
-        }
-    }
-  g_snprintf (buf, sizeof buf, "%s%u", prefix, st->name_seq++);
-  return buf;
-}
-
-static guint64
-size_mib (Src *s, guint max)
-{
-  guint c = src_byte (s);
-  guint64 v = (c % max) * MIB;
-
-  if (c >= 0xf0)
-    v += 4096; /* not a multiple of the granule */
-  return v;
-}
-
-static const guint64 bandwidths[] = { 0, 100, 1000, 10000 };
-static const guint32 latencies[] = { 0, 100, 1000, 5000 };
-static const guint32 capacities[] = { 0, 1, 2, 4, 8 };
-static const guint32 ports[] = { 0, 1, 2, 4 };
-static const guint64 aligns[] = { 0, MIB, 2 * MIB, 4 * MIB, 3 * MIB };
-static const guint64 min_bws[] = { 0, 100, 1000, 20000 };
-static const guint64 demands[] = { 0, 10, 100, 1000, 5000 };
-static const guint64 vf_bars[] = { 4096, 65536, MIB, 3 * MIB };
-static const guint32 max_vfs[] = { 0, 1, 2, 4, 65 };
-static const guint64 window_granules[] = { MIB, 2 * MIB, 8 * MIB, 3 * MIB,
-                                           4096 };
-
-enum {
-  OP_ADD_SWITCH,
-  OP_ADD_WINDOW,
-  OP_RESERVE_GLOBAL,
-  OP_ADD_DEVICE,
-  OP_SET_SRIOV,
-  OP_CREATE_VF,
-  OP_ADD_WORKLOAD,
-  OP_REQUEST,
-  OP_REQUEST2, /* requests are the heart of it: twice the weight */
-  OP_MAP,
-  OP_GROW,
-  OP_MIGRATE,
-  OP_MIGRATE2,
-  OP_RELEASE,
-  OP_TRANSFER_VF,
-  OP_RECORD_USAGE,
-  OP_PREDICT,
-  OP_REBALANCE,
-  OP_WINDOW_GRANULE,
-  OP_ROUND_TRIP,
-  OP_FAULT,
-  N_OPS
-};
-
-#define OPF(...) g_snprintf (st->op, sizeof st->op, __VA_ARGS__)
-
-/* Runs one operation; returns FALSE with *error set when it failed, TRUE
- * when it succeeded or was skipped (*skipped). */
-static gboolean
-run_op (State *st, Src *s, gboolean *changes_nothing, GError **error)
-{
-  guint op = src_below (s, N_OPS);
-  AsmId a, b;
-
-  *changes_nothing = FALSE;
-  switch (op)
-    {
-    case OP_ADD_SWITCH:
-      {
-        AsmSwitchSpec spec;
-        guint c = src_byte (s);
-        if (count (st, ASM_FABRIC_SWITCHES) >= MAX_SWITCHES)
-          break;
-        spec.name = name (st, s, "s", ASM_FABRIC_SWITCHES);
-        spec.bandwidth = bandwidths[c % 4];
-        spec.latency_ns = latencies[(c / 4) % 4];
-        spec.table_capacity = capacities[src_below (s, 5)];
-        spec.n_ports = ports[(c / 16) % 4];
-        spec.pinned = (c / 64) == 3;
-        OPF ("add_switch ('%s', bw %" G_GUINT64_FORMAT ", lat %u, cap %u, "
-             "ports %u, pinned %d)", spec.name, spec.bandwidth,
-             spec.latency_ns, spec.table_capacity, spec.n_ports, spec.pinned);
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        return asm_fabric_add_switch (st->fabric, &spec, NULL, error);
-      }
-    case OP_ADD_WINDOW:
-    case OP_RESERVE_GLOBAL:
-      {
-        guint64 first = src_below (s, 128) * 8 * MIB, last;
-        guint c = src_byte (s);
-        last = first + (1 + c % 16) * MIB - 1;
-        if (c >= 0xf0)
-          first += 4096;
-        a = op == OP_ADD_WINDOW ? pick (st, s, ASM_FABRIC_SWITCHES) : 0;
-        OPF ("%s (%u, 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER "x)",
-             op == OP_ADD_WINDOW ? "add_window" : "reserve_global", a, first,
-             last);
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        if (op == OP_ADD_WINDOW)
-          return asm_fabric_add_window (st->fabric, a, first, last, error);
-        return asm_fabric_reserve_global (st->fabric, first, last, error);
-      }
-    case OP_ADD_DEVICE:
-      {
-        guint c = src_byte (s);
-        const char *n;
-        guint64 bar;
-        guint32 port;
-        AsmDeviceKind kind = (AsmDeviceKind) (c % 3);
-        if (count (st, ASM_FABRIC_DEVICES) >= MAX_DEVICES)
-          break;
-        n = name (st, s, "d", ASM_FABRIC_DEVICES);
-        bar = (c / 3) % 16 == 15 ? 3 * MIB
-                                 : G_GUINT64_CONSTANT (1) << (12 + (c / 3) % 12);
-        a = pick (st, s, ASM_FABRIC_SWITCHES);
-        port = src_below (s, 5);
-        OPF ("add_device ('%s', kind %d, bar 0x%" G_GINT64_MODIFIER "x, "
-             "switch %u, port %u)", n, kind, bar, a, port);
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        return asm_fabric_add_device (st->fabric, n, kind, bar, a, port,
-                                      NULL, error);
-      }
-    case OP_SET_SRIOV:
-      {
-        guint32 n;
-        guint64 bar;
-        a = pick (st, s, ASM_FABRIC_DEVICES);
-        n = max_vfs[src_below (s, 5)];
-        bar = vf_bars[src_below (s, 4)];
-        OPF ("set_sriov (%u, %u VFs, bar 0x%" G_GINT64_MODIFIER "x)", a, n,
-             bar);
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        return asm_fabric_set_sriov (st->fabric, a, n, bar, error);
-      }
-    case OP_CREATE_VF:
-      if (count (st, ASM_FABRIC_DEVICES) >= MAX_DEVICES)
-        break;
-      a = pick (st, s, ASM_FABRIC_DEVICES);
-      OPF ("create_vf (%u)", a);
-      if (trace)
-        fprintf (stderr, "%u: %s\n", st->step, st->op);
-      return asm_fabric_create_vf (st->fabric, a, NULL, error);
-    case OP_ADD_WORKLOAD:
-      {
-        const char *n;
-        if (count (st, ASM_FABRIC_WORKLOADS) >= MAX_WORKLOADS)
-          break;
-        n = name (st, s, "w", ASM_FABRIC_WORKLOADS);
-        OPF ("add_workload ('%s')", n);
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        return asm_fabric_add_workload (st->fabric, n, NULL, error);
-      }
-    case OP_REQUEST:
-    case OP_REQUEST2:
-      {
-        AsmPartitionRequest req;
-        guint c = src_byte (s);
-        a = pick (st, s, ASM_FABRIC_WORKLOADS);
-        req.size = size_mib (s, 10);
-        req.align = aligns[c % 5];
-        req.min_bandwidth = min_bws[(c / 5) % 4];
-        req.max_latency_ns = latencies[(c / 20) % 4];
-        req.preferred_switch = (c / 80) ? pick (st, s, ASM_FABRIC_SWITCHES) : 0;
-        req.bandwidth_demand = demands[src_below (s, 5)];
-        OPF ("request_partition (workload %u, size 0x%" G_GINT64_MODIFIER
-             "x, align 0x%" G_GINT64_MODIFIER "x, min bw %" G_GUINT64_FORMAT
-             ", max lat %u, preferred %u, demand %" G_GUINT64_FORMAT ")", a,
-             req.size, req.align, req.min_bandwidth, req.max_latency_ns,
-             req.preferred_switch, req.bandwidth_demand);
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        return asm_fabric_request_partition (st->fabric, a, &req, NULL, NULL,
-                                             error);
-      }
-    case OP_MAP:
-      a = pick (st, s, ASM_FABRIC_PARTITIONS);
-      b = pick (st, s, ASM_FABRIC_DEVICES);
-      OPF ("map_device (partition %u, device %u)", a, b);
-      if (trace)
-        fprintf (stderr, "%u: %s\n", st->step, st->op);
-      return asm_fabric_map_device (st->fabric, a, b, NULL, error);
-    case OP_GROW:
-      {
-        guint64 sz;
-        a = pick (st, s, ASM_FABRIC_PARTITIONS);
-        sz = size_mib (s, 16);
-        OPF ("grow_partition (%u, 0x%" G_GINT64_MODIFIER "x)", a, sz);
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        return asm_fabric_grow_partition (st->fabric, a, sz, error);
-      }
-    case OP_MIGRATE:
-    case OP_MIGRATE2:
-      a = pick (st, s, ASM_FABRIC_PARTITIONS);
-      b = src_below (s, 4) == 0 ? ASM_ID_NONE : pick (st, s, ASM_FABRIC_SWITCHES);
-      OPF ("migrate_partition (%u, to %u)", a, b);
-      if (trace)
-        fprintf (stderr, "%u: %s\n", st->step, st->op);
-      return asm_fabric_migrate_partition (st->fabric, a, b, error);
-    case OP_RELEASE:
-      a = pick (st, s, ASM_FABRIC_PARTITIONS);
-      OPF ("release_partition (%u)", a);
-      if (trace)
-        fprintf (stderr, "%u: %s\n", st->step, st->op);
-      return asm_fabric_release_partition (st->fabric, a, error);
-    case OP_TRANSFER_VF:
-      if (count (st, ASM_FABRIC_DEVICES) >= MAX_DEVICES + 2)
-        break;
-      a = pick (st, s, ASM_FABRIC_DEVICES);
-      b = pick (st, s, ASM_FABRIC_DEVICES);
-      OPF ("transfer_vf (%u, to PF %u)", a, b);
-      if (trace)
-        fprintf (stderr, "%u: %s\n", st->step, st->op);
-      return asm_fabric_transfer_vf (st->fabric, a, b, NULL, error);
-    case OP_RECORD_USAGE:
-      {
-        guint c = src_byte (s);
-        guint64 bytes = (guint64) src_byte (s) * MIB / 4;
-        gdouble t = st->time + (c % 4);  /* + 0: not after the last */
-        a = pick (st, s, ASM_FABRIC_WORKLOADS);
-        OPF ("record_usage (%u, time %g, 0x%" G_GINT64_MODIFIER "x)", a, t,
-             bytes);
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        if (c % 4 != 0)
-          st->time = t;
-        return asm_fabric_record_usage (st->fabric, a, t, bytes, error);
-      }
-    case OP_PREDICT:
-      {
-        guint64 out = 0;
-        a = pick (st, s, ASM_FABRIC_WORKLOADS);
-        OPF ("predict (%u)", a);
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        *changes_nothing = TRUE;
-        return asm_fabric_predict (st->fabric, a, src_below (s, 8), &out,
-                                   error);
-      }
-    case OP_REBALANCE:
-      {
-        AsmRebalanceReport rep;
-        gdouble horizon = src_below (s, 8);
-        OPF ("rebalance (%g)", horizon);
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        if (!asm_fabric_rebalance (st->fabric, horizon, &rep, error))
-          return FALSE;
-        if (rep.n_grown + rep.n_migrated + rep.n_failed > rep.n_examined)
-          die (st, "rebalance report: %u examined, %u grown, %u migrated, "
-               "%u failed", rep.n_examined, rep.n_grown, rep.n_migrated,
-               rep.n_failed);
-        return TRUE;
-      }
-    case OP_WINDOW_GRANULE:
-      {
-        guint64 g = window_granules[src_below (s, 5)];
-        OPF ("set_window_granule (0x%" G_GINT64_MODIFIER "x)", g);
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        {
-          g_autoptr (GError) gerr = NULL;
-          gboolean good = g >= asm_fabric_get_granule (st->fabric) &&
-                          (g & (g - 1)) == 0;
-          if (asm_fabric_set_window_granule (st->fabric, g, &gerr) != good)
-            die (st, "set_window_granule (0x%" G_GINT64_MODIFIER "x): %s",
-                 g, gerr ? gerr->message : "accepted a bad value");
-          if (gerr != NULL && !g_error_matches (gerr, ASM_ERROR,
-                                                ASM_ERROR_INVALID))
-            die (st, "set_window_granule: wrong code: %s", gerr->message);
-        }
-        return TRUE;
-      }
-    case OP_ROUND_TRIP:
-      {
-        gboolean replace = src_below (s, 2);
-        OPF ("round trip (replace %d)", replace);
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        round_trip (st, replace);
-        return TRUE;
-      }
-    case OP_FAULT:
-      {
-        guint c = src_byte (s);
-        if (st->backend == NULL)
-          break;
-        switch (c % 6)
-          {
-          case 0:
-          case 1:
-            OPF ("sim: fail call %u", 1 + c / 6 % 16);
-            asm_sim_fail_call (st->backend, 1 + c / 6 % 16);
-            break;
-          case 2:
-            OPF ("sim: fail kind %u", c / 6 % 8);
-            asm_sim_fail_kind (st->backend, (AsmSimOp) (c / 6 % 8), TRUE);
-            break;
-          case 3:
-            OPF ("sim: crash after %u", 1 + c / 6 % 24);
-            asm_sim_crash_after (st->backend, 1 + c / 6 % 24);
-            st->crash_armed = TRUE;
-            allow_warning = TRUE;
-            break;
-          default:
-            OPF ("sim: clear faults");
-            asm_sim_clear_faults (st->backend);
-            /* a crash that already happened is over: the fabric may be
-             * broken, in which case the next failure recovers it */
-            break;
-          }
-        if (trace)
-          fprintf (stderr, "%u: %s\n", st->step, st->op);
-        *changes_nothing = TRUE;
-        return TRUE;
-      }
-    }
-  OPF ("(skipped)");
-  *changes_nothing = TRUE;
-  return TRUE;
 }
 
 int
@@ -662,8 +273,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   static gboolean initialised;
   static char *journal;
   State st = { 0 };
-  Src s = { data, size, 0 };
+  ChoiceSource src;
+  FabricOpResult res;
+  FabricOpsConfig cfg = {
+    .global_first = 0,
+    .global_last = GLOBAL_LAST,
+    .max_objects = {
+      [ASM_FABRIC_SWITCHES] = MAX_SWITCHES,
+      [ASM_FABRIC_DEVICES] = MAX_DEVICES,
+      [ASM_FABRIC_WORKLOADS] = MAX_WORKLOADS,
+      [ASM_FABRIC_PARTITIONS] = MAX_PARTITIONS,
+    },
+  };
   g_autoptr(GError) error = NULL;
+  AsmFabric *f;
 
   if (!initialised)
     {
@@ -679,36 +302,48 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     return 0;
 
   allow_warning = FALSE;
-  st.backend = src_below (&s, 4) == 0 ? NULL : asm_sim_backend_new ();
+  st.op = "setup";
+  choice_source_init_data (&src, data, size);
+  st.backend = choice_below (&src, 4) == 0 ? NULL : asm_sim_backend_new ();
   st.journal = journal;
-  st.fabric = asm_fabric_new ("fuzz", 0, GLOBAL_LAST, MIB, st.backend,
-                              &error);
-  if (st.fabric == NULL)
+  f = asm_fabric_new ("fuzz", 0, GLOBAL_LAST, MIB, st.backend, &error);
+  if (f == NULL)
     die (&st, "asm_fabric_new: %s", error->message);
+  cfg.faults = cfg.crashes = st.backend != NULL;
+  cfg.journal = st.backend != NULL ? journal : NULL;
+  st.ops = fabric_ops_new (f, &cfg);
+  st.fabric = f;
+  asm_fabric_unref (f);
   remove (journal);
   set_journal (&st);
   if (trace)
     fprintf (stderr, "# backend %s\n", st.backend ? "sim" : "none");
 
-  for (st.step = 1; st.step <= MAX_OPS && s.pos < s.size; st.step++)
+  fabric_op_result_init (&res);
+  for (st.step = 1; st.step <= MAX_OPS && src.pos < src.len; st.step++)
     {
       g_autofree char *before_full = asm_fabric_save (st.fabric, NULL);
       g_autofree char *before = mask (before_full);
-      gboolean nothing = FALSE, ok;
+      FabricOpOutcome outcome;
 
       g_clear_error (&error);
-      st.op[0] = '\0';
-      ok = run_op (&st, &s, &nothing, &error);
-      if (!ok)
+      /* an undo that fails after a crash warns */
+      allow_warning = fabric_ops_crash_injected (st.ops);
+      st.op = "(choosing)";
+      outcome = fabric_ops_step (st.ops, &src, &res, &error);
+      st.fabric = fabric_ops_get_fabric (st.ops);
+      st.op = res.call->str;
+      if (trace)
+        fprintf (stderr, "%u: %s\n", st.step, res.call->str);
+      if (outcome == FABRIC_OP_WRONG)
+        die (&st, "%s", res.wrong->str);
+      if (outcome == FABRIC_OP_REFUSED)
         {
           g_autofree char *after = NULL;
 
-          if (error == NULL || error->domain != ASM_ERROR)
-            die (&st, "failed without an ASM_ERROR (%s)",
-                 error ? error->message : "no error");
           if (trace)
-            fprintf (stderr, "   -> error %d: %s\n", error->code,
-                     error->message);
+            fprintf (stderr, "   -> error %s: %s\n",
+                     test_code_name (error->code), error->message);
           if (st.backend != NULL && asm_sim_is_crashed (st.backend))
             {
               recover (&st, before_full, before);
@@ -722,7 +357,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           check_all (&st);
           continue;
         }
-      if (nothing)
+      if (res.effect == FABRIC_EFFECT_NOTHING)
         {
           g_autofree char *after = save_masked (st.fabric);
           if (strcmp (before, after) != 0)
@@ -733,12 +368,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       check_translations (&st);
     }
 
-  st.op[0] = '\0';
-  g_strlcpy (st.op, "final round trip", sizeof st.op);
+  st.op = "final round trip";
   if (st.backend != NULL)
-    asm_sim_clear_faults (st.backend);
-  round_trip (&st, FALSE);
-  asm_fabric_unref (st.fabric);
+    fabric_ops_clear_faults (st.ops);
+  round_trip (&st);
+  fabric_op_result_clear (&res);
+  fabric_ops_free (st.ops);
   if (st.backend != NULL)
     asm_backend_unref (st.backend);
   remove (journal);
