@@ -8,9 +8,10 @@
  * The sim backend is a deterministic model of switch hardware: the
  * registers a fabric manager programs, the checks the hardware makes
  * before it accepts a write, and faults injected on request.  It applies
- * every capability (windows, translation, devices, hold, flush, VFs) and
- * implements every member of AsmBackendOps, so a fabric that runs on it
- * exercises all of its apply and undo paths.  asm_sim_verify() then reads
+ * every capability (windows, translation, devices, hold, flush, VFs, the
+ * root complex's map, usage counters) and implements every member of
+ * AsmBackendOps, so a fabric that runs on it exercises all of its apply and
+ * undo paths.  asm_sim_verify() then reads
  * the registers back and compares them with the fabric's model.
  *
  * Registers.  Per switch, created by switch_add (id, name, n_ports,
@@ -33,8 +34,31 @@
  *             Port 0 is an ordinary port: "free" is the device id 0, which
  *             no device has, never a port number;
  *   flushes   how many cache_flush calls the switch accepted.
+ * switch_remove deletes a switch and all of these with it (they are empty
+ * by then, see below); a later switch_add of the same id starts afresh.
  * Global: the bindings (device -> switch, port, name), the VFs
- * ((pf, vf_index) -> vf id) and the set of held devices.
+ * ((pf, vf_index) -> vf id), the set of held devices, and:
+ *   routes    the root complex's register file: {first, last, switch}
+ *             triples, sorted by first, pairwise disjoint whichever switch
+ *             they go to (adjacent ones stay separate), each to a switch
+ *             that exists.  root_routes (sw, list) replaces every route of
+ *             sw with the list (the order it comes in does not matter; an
+ *             empty list removes them).  It is independent of the
+ *             switches' own windows registers: the fabric keeps the two
+ *             equal, and asm_sim_verify() compares both with its model;
+ *   usage     the usage counters, one per partition id that has been read,
+ *             sorted by partition: how many usage_read calls answered for
+ *             it.  Deterministic model of the bytes in use: the read of
+ *             partition p on switch sw finds the committed table entry of
+ *             sw with key p (its size is the partition's size) and answers
+ *               min (size, size/4 + (size/8) * reads)
+ *             where reads is the count before this read, which then grows
+ *             by one: 1/4 of the partition at the first read, 1/8 more at
+ *             each one after, up to all of it (computed without
+ *             overflow).  The count belongs to the partition, not the
+ *             switch or the entry: it survives a migration or a resize,
+ *             and the answer uses the size of the entry read.  Refused
+ *             reads do not count.
  *
  * Validation, as hardware would refuse a write (every refusal is
  * ASM_ERROR_BACKEND and changes nothing; the message names the call and
@@ -61,11 +85,24 @@
  *                nothing); the VF id must not exist elsewhere nor be bound;
  *   vf_destroy   an index that holds another VF, or a VF that lives at
  *                another index, is refused;
- *   flush        the range has first <= last.
+ *   flush        the range has first <= last;
+ *   root_routes  each window has first <= last; no two overlap; none
+ *                overlaps a route of another switch (routes of sw itself
+ *                are being replaced and may overlap);
+ *   switch_remove  id 0 is refused; the switch must have no windows, no
+ *                table entries, no open update (even an empty one), no
+ *                bound port (a pending bind or unbind counts as bound) and
+ *                no root route;
+ *   usage_read   partition id 0 is refused; the committed table of the
+ *                switch must hold an entry with that key (a staged one
+ *                does not count).
  * Inverses are idempotent, as AsmBackendOps requires: removing an absent
  * entry, unbinding an unbound device, releasing a device that is not held,
- * destroying an absent VF and aborting when no update is open all succeed
- * and change nothing.  Holding a held device succeeds too.
+ * destroying an absent VF, removing an absent switch and aborting when no
+ * update is open all succeed and change nothing.  Holding a held device
+ * succeeds too, and root_routes with the list a switch already has
+ * succeeds and changes nothing (the undo of a route change sets the old
+ * list again).
  *
  * Pending binds (asm_sim_set_pending_binds(), private, off by default).
  * A bind or unbind that changes something returns ASM_BACKEND_PENDING and
@@ -87,8 +124,10 @@
  *   one-shot asm_sim_fail_call(n) was called when n_calls was m, and
  *            c == m + n ("injected fault (call c)"); one pending at a time;
  *   kind     the call's AsmSimOp (or ASM_SIM_OP_ANY) is set with
- *            asm_sim_fail_kind(); device_wait has the kind of the call it
- *            completes, switch_add only ASM_SIM_OP_ANY.
+ *            asm_sim_fail_kind(); root_routes is ASM_SIM_OP_ROOT,
+ *            usage_read ASM_SIM_OP_USAGE, device_wait has the kind of the
+ *            call it completes, switch_add and switch_remove only
+ *            ASM_SIM_OP_ANY.
  * One-shot and kind faults are not injected between undo_begin and
  * transaction_end (undo must not stop halfway); a one-shot whose call
  * falls there is spent without effect.  The crash applies everywhere.
@@ -97,17 +136,21 @@
  * hardware, so an update left open stays open until someone aborts it.
  *
  * Dump.  asm_sim_dump() prints every register: switches by id, their
- * windows by address, entries by key, ports by number, VFs by (pf, index),
- * held devices by id.  Nothing depends on hash order or pointers, so the
- * same calls give the same text.
+ * windows by address, entries by key, ports by number, root routes by
+ * address, VFs by (pf, index), held devices by id, usage counters by
+ * partition id.  Nothing depends on hash order or pointers, so the same
+ * calls give the same text.
  *
  * Verify.  asm_sim_verify() reads the fabric's model through the public
  * fabric API only, then compares, stopping at the first difference, in
  * this order: the set of switches (by id); devices the model binds where
  * no hardware could hold them; then per switch by id: name, ports and
  * capacity, windows by address, an update left open, table entries by key
- * (every field), ports by number (and binds still pending); then VFs by
- * (pf, index); then held devices (none may be held between transactions).
+ * (every field), ports by number (and binds still pending); then the root
+ * routes by address with asm_fabric_get_root_map() (range and switch);
+ * then VFs by (pf, index); then held devices (none may be held between
+ * transactions).  Usage counters have no counterpart in the model and are
+ * not compared.
  *
  * Invariants (asm_sim_check(), private, verifies every one):
  *   S1  switches are sorted by id, ids unique and non-zero;
@@ -118,13 +161,21 @@
  *       binding's switch exists and its port is in range;
  *   S5  VFs sorted by (pf, index), (pf, index) and vf ids unique, non-zero,
  *       a VF is never bound;
- *   S6  held ids sorted, unique and non-zero.
+ *   S6  held ids sorted, unique and non-zero;
+ *   S7  routes sorted by first, each first <= last, pairwise disjoint
+ *       (one ends before the next begins), each to a switch that exists;
+ *   S8  usage counters sorted by partition id, ids unique and non-zero.
  *
- * Cost (s switches, t entries of one table, w windows, v VFs, h held):
- * switch lookup O(log s); switch_add O(s); windows_commit O(w log w);
- * xlat_begin O(t); xlat_set and xlat_remove O(log t) search plus O(t)
- * move; xlat_commit O(1); bind, unbind, wait O(1) expected; hold and
- * release O(h); vf_create, vf_destroy O(v); dump, check, verify linear.
+ * Cost (s switches, t entries of one table, w windows in a call, r root
+ * routes, v VFs, h held, u usage counters): switch lookup O(log s);
+ * switch_add O(s); windows_commit O(w log w); xlat_begin O(t); xlat_set
+ * and xlat_remove O(log t) search plus O(t) move; xlat_commit O(1); bind,
+ * unbind, wait O(1) expected; hold and release O(h); vf_create,
+ * vf_destroy O(v); root_routes O(w log w + w log r + k + r), k the routes
+ * the windows overlap (a rebuild of the register file: the fabric calls it
+ * once per window change, not per byte); switch_remove O(s + r + ports);
+ * usage_read O(log s + log t + log u), plus O(u) the first time a
+ * partition is read; dump, check, verify linear.
  *
  * Locking.  One mutex per backend around every call, so the fault
  * controls, dump and verify may be used from any thread.  The sim never
@@ -143,7 +194,9 @@
 
 #define X "0x%" G_GINT64_MODIFIER "x"
 
-G_STATIC_ASSERT (ASM_SIM_OP_FLUSH < 32);
+/* the last AsmSimOp: fail_kinds has a bit for each */
+#define SIM_OP_LAST ASM_SIM_OP_USAGE
+G_STATIC_ASSERT (SIM_OP_LAST < 32);
 
 typedef enum {
   PENDING_NONE,
@@ -177,6 +230,21 @@ typedef struct {
   AsmId vf;
 } SimVf;
 
+/* One register of the root complex: the window first..last (inclusive) of
+ * the global space is routed to switch sw. */
+typedef struct {
+  guint64 first;
+  guint64 last; /* >= first */
+  AsmId sw;     /* a switch that exists (S7) */
+} SimRoute;
+
+/* The usage counter of one partition: how many times usage_read has
+ * answered for it. */
+typedef struct {
+  AsmId partition; /* never ASM_ID_NONE */
+  guint64 reads;   /* successful reads so far */
+} SimUsage;
+
 typedef struct {
   guint32 magic;      /* SIM_MAGIC while alive */
   GMutex lock;        /* held by every call */
@@ -185,6 +253,8 @@ typedef struct {
   GHashTable *bindings; /* device id -> SimBinding * (owned) */
   GArray *vfs;          /* SimVf, sorted by (pf, index) (S5) */
   GArray *held;         /* AsmId, sorted (S6) */
+  GArray *routes;       /* SimRoute, sorted by first, disjoint (S7) */
+  GArray *usage;        /* SimUsage, sorted by partition (S8) */
   gboolean pending_binds;
 
   /* fault injection; call numbers start at 1 */
@@ -233,6 +303,8 @@ sim_new (void)
   sim->bindings = g_hash_table_new_full (NULL, NULL, NULL, sim_binding_free);
   sim->vfs = g_array_new (FALSE, FALSE, sizeof (SimVf));
   sim->held = g_array_new (FALSE, FALSE, sizeof (AsmId));
+  sim->routes = g_array_new (FALSE, FALSE, sizeof (SimRoute));
+  sim->usage = g_array_new (FALSE, FALSE, sizeof (SimUsage));
   return sim;
 }
 
@@ -247,6 +319,8 @@ sim_destroy (gpointer self)
   g_hash_table_unref (sim->bindings);
   g_array_unref (sim->vfs);
   g_array_unref (sim->held);
+  g_array_unref (sim->routes);
+  g_array_unref (sim->usage);
   g_mutex_clear (&sim->lock);
   g_free (sim);
 }
@@ -377,6 +451,30 @@ static guint64
 id_key (gconstpointer e)
 {
   return *(const AsmId *) e;
+}
+
+static guint64
+route_key (gconstpointer e)
+{
+  return ((const SimRoute *) e)->first;
+}
+
+static guint64
+usage_key (gconstpointer e)
+{
+  return ((const SimUsage *) e)->partition;
+}
+
+/* How many windows the root complex routes to switch @sw: O(routes). */
+static guint
+sim_count_routes (Sim *sim, AsmId sw)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < sim->routes->len; i++)
+    if (g_array_index (sim->routes, SimRoute, i).sw == sw)
+      n++;
+  return n;
 }
 
 static guint64
@@ -601,28 +699,21 @@ range_cmp (gconstpointer a, gconstpointer b)
   return 0;
 }
 
-static gboolean
-sim_windows_commit (gpointer self, AsmId sw, const AsmRange *windows,
-                    guint n_windows, GError **error)
+/* A window list as windows_commit and root_routes take it: a new array of
+ * the windows sorted by address, or NULL with the error set when one is
+ * empty or two overlap.  O(n log n). */
+static GArray *
+sim_sorted_windows (const AsmRange *windows, guint n_windows,
+                    const char *ctx, GError **error)
 {
-  Sim *sim = self;
   g_autoptr (GArray) sorted = NULL;
-  SimSwitch *s;
-  SIM_LOCK (sim);
-  CTX ("windows_commit switch %u", sw);
 
-  g_return_val_if_fail (n_windows == 0 || windows != NULL, FALSE);
-
-  if (!sim_enter (sim, ASM_SIM_OP_WINDOWS, ctx, error))
-    return FALSE;
-  if ((s = sim_get_switch (sim, sw, ctx, error)) == NULL)
-    return FALSE;
   for (guint i = 0; i < n_windows; i++)
     if (windows[i].first > windows[i].last)
       {
         sim_fail (error, ctx, "window " X "-" X " is empty",
                   windows[i].first, windows[i].last);
-        return FALSE;
+        return NULL;
       }
 
   sorted = g_array_sized_new (FALSE, FALSE, sizeof (AsmRange), n_windows);
@@ -638,12 +729,33 @@ sim_windows_commit (gpointer self, AsmId sw, const AsmRange *windows,
         {
           sim_fail (error, ctx, "windows " X "-" X " and " X "-" X " overlap",
                     a->first, a->last, b->first, b->last);
-          return FALSE;
+          return NULL;
         }
     }
+  return g_steal_pointer (&sorted);
+}
+
+static gboolean
+sim_windows_commit (gpointer self, AsmId sw, const AsmRange *windows,
+                    guint n_windows, GError **error)
+{
+  Sim *sim = self;
+  GArray *sorted;
+  SimSwitch *s;
+  SIM_LOCK (sim);
+  CTX ("windows_commit switch %u", sw);
+
+  g_return_val_if_fail (n_windows == 0 || windows != NULL, FALSE);
+
+  if (!sim_enter (sim, ASM_SIM_OP_WINDOWS, ctx, error))
+    return FALSE;
+  if ((s = sim_get_switch (sim, sw, ctx, error)) == NULL)
+    return FALSE;
+  if ((sorted = sim_sorted_windows (windows, n_windows, ctx, error)) == NULL)
+    return FALSE;
 
   g_array_unref (s->windows);
-  s->windows = g_steal_pointer (&sorted);
+  s->windows = sorted;
   return TRUE;
 }
 
@@ -1121,11 +1233,213 @@ sim_cache_flush (gpointer self, AsmId sw, const AsmRange *range,
   return TRUE;
 }
 
+/* The first route of another switch than @sw that overlaps first..last,
+ * or NULL.  O(log r + k), k the routes that overlap it. */
+static const SimRoute *
+sim_route_conflict (Sim *sim, AsmId sw, guint64 first, guint64 last)
+{
+  guint pos;
+
+  /* Start at the last route that begins at or before first: the ones
+   * before it end before it begins (S7), so before first. */
+  if (!sorted_find (sim->routes, first, route_key, &pos) && pos > 0)
+    pos--;
+  /* Loop invariant: no route before pos overlaps first..last with another
+   * switch. */
+  for (; pos < sim->routes->len; pos++)
+    {
+      const SimRoute *r = &g_array_index (sim->routes, SimRoute, pos);
+
+      if (r->first > last)
+        break;
+      if (r->last >= first && r->sw != sw)
+        return r;
+    }
+  return NULL;
+}
+
+static gboolean
+sim_root_routes (gpointer self, AsmId sw, const AsmRange *windows,
+                 guint n_windows, GError **error)
+{
+  Sim *sim = self;
+  g_autoptr (GArray) sorted = NULL;
+  GArray *routes;
+  guint i, j;
+  SIM_LOCK (sim);
+  CTX ("root_routes switch %u", sw);
+
+  g_return_val_if_fail (n_windows == 0 || windows != NULL, FALSE);
+
+  if (!sim_enter (sim, ASM_SIM_OP_ROOT, ctx, error))
+    return FALSE;
+  if (sim_get_switch (sim, sw, ctx, error) == NULL)
+    return FALSE;
+  if ((sorted = sim_sorted_windows (windows, n_windows, ctx, error)) == NULL)
+    return FALSE;
+  for (i = 0; i < sorted->len; i++)
+    {
+      const AsmRange *w = &g_array_index (sorted, AsmRange, i);
+      const SimRoute *r = sim_route_conflict (sim, sw, w->first, w->last);
+
+      if (r != NULL)
+        {
+          sim_fail (error, ctx, "window " X "-" X " overlaps the route " X
+                    "-" X " to switch %u", w->first, w->last, r->first,
+                    r->last, r->sw);
+          return FALSE;
+        }
+    }
+
+  /* The routes of the other switches and the new ones, merged by address.
+   * Loop invariant: routes holds, sorted, every route of another switch
+   * before position i and every new window before position j. */
+  routes = g_array_sized_new (FALSE, FALSE, sizeof (SimRoute),
+                              sim->routes->len + sorted->len);
+  for (i = 0, j = 0; i < sim->routes->len || j < sorted->len;)
+    {
+      const SimRoute *r = i < sim->routes->len
+                              ? &g_array_index (sim->routes, SimRoute, i)
+                              : NULL;
+      const AsmRange *w = j < sorted->len
+                              ? &g_array_index (sorted, AsmRange, j)
+                              : NULL;
+
+      if (r != NULL && r->sw == sw)
+        i++; /* replaced */
+      else if (w != NULL && (r == NULL || w->first < r->first))
+        {
+          SimRoute n = { w->first, w->last, sw };
+
+          g_array_append_val (routes, n);
+          j++;
+        }
+      else
+        {
+          g_array_append_val (routes, *r);
+          i++;
+        }
+    }
+  g_array_unref (sim->routes);
+  sim->routes = routes;
+  return TRUE;
+}
+
+static gboolean
+sim_switch_remove (gpointer self, AsmId sw, GError **error)
+{
+  Sim *sim = self;
+  SimSwitch *s;
+  guint pos, n_routes;
+  SIM_LOCK (sim);
+  CTX ("switch_remove switch %u", sw);
+
+  if (!sim_enter (sim, ASM_SIM_OP_ANY, ctx, error))
+    return FALSE;
+  if (sw == ASM_ID_NONE)
+    {
+      sim_fail (error, ctx, "switch id 0 is invalid");
+      return FALSE;
+    }
+  if ((s = sim_find_switch (sim, sw, &pos)) == NULL)
+    return TRUE; /* an inverse: removing an absent switch does nothing */
+  if (s->windows->len > 0)
+    {
+      sim_fail (error, ctx, "the switch still has %u windows",
+                s->windows->len);
+      return FALSE;
+    }
+  if (s->table->len > 0)
+    {
+      sim_fail (error, ctx, "the switch still has %u table entries",
+                s->table->len);
+      return FALSE;
+    }
+  if (s->staging != NULL)
+    {
+      sim_fail (error, ctx, "a table update is open");
+      return FALSE;
+    }
+  for (guint p = 0; p < s->n_ports; p++)
+    if (s->ports[p] != ASM_ID_NONE)
+      {
+        sim_fail (error, ctx, "port %u is bound to device %u", p,
+                  s->ports[p]);
+        return FALSE;
+      }
+  if ((n_routes = sim_count_routes (sim, sw)) > 0)
+    {
+      sim_fail (error, ctx, "the root complex still routes %u windows to "
+                "the switch", n_routes);
+      return FALSE;
+    }
+  g_ptr_array_remove_index (sim->switches, pos);
+  return TRUE;
+}
+
+/* The usage model: the bytes in use of a partition of @size bytes at its
+ * read number reads + 1, min (size, size/4 + size/8 * reads), computed
+ * without overflow. */
+static guint64
+usage_model (guint64 size, guint64 reads)
+{
+  guint64 base = size / 4, step = size / 8;
+
+  if (step != 0 && reads > (size - base) / step)
+    return size;
+  return base + step * reads; /* step * reads <= size - base */
+}
+
+static gboolean
+sim_usage_read (gpointer self, AsmId sw, AsmId partition, guint64 *out_bytes,
+                GError **error)
+{
+  Sim *sim = self;
+  SimSwitch *s;
+  SimUsage *u;
+  guint64 size;
+  guint pos;
+  SIM_LOCK (sim);
+  CTX ("usage_read switch %u partition %u", sw, partition);
+
+  g_return_val_if_fail (out_bytes != NULL, FALSE);
+
+  if (!sim_enter (sim, ASM_SIM_OP_USAGE, ctx, error))
+    return FALSE;
+  if ((s = sim_get_switch (sim, sw, ctx, error)) == NULL)
+    return FALSE;
+  if (partition == ASM_ID_NONE)
+    {
+      sim_fail (error, ctx, "partition id 0 is invalid");
+      return FALSE;
+    }
+  if (!sorted_find (s->table, partition, entry_key, &pos))
+    {
+      sim_fail (error, ctx, "no committed table entry has key %u",
+                partition);
+      return FALSE;
+    }
+  size = g_array_index (s->table, AsmXlatEntry, pos).size;
+
+  if (!sorted_find (sim->usage, partition, usage_key, &pos))
+    {
+      SimUsage n = { partition, 0 };
+
+      g_array_insert_val (sim->usage, pos, n);
+    }
+  u = &g_array_index (sim->usage, SimUsage, pos);
+  *out_bytes = usage_model (size, u->reads);
+  if (u->reads < G_MAXUINT64)
+    u->reads++;
+  return TRUE;
+}
+
 static const AsmBackendOps sim_ops = {
   .name = "sim",
   .caps = ASM_BACKEND_CAP_WINDOWS | ASM_BACKEND_CAP_TRANSLATION |
           ASM_BACKEND_CAP_DEVICES | ASM_BACKEND_CAP_HOLD |
-          ASM_BACKEND_CAP_FLUSH | ASM_BACKEND_CAP_VFS,
+          ASM_BACKEND_CAP_FLUSH | ASM_BACKEND_CAP_VFS |
+          ASM_BACKEND_CAP_ROOT | ASM_BACKEND_CAP_USAGE,
   .transaction_begin = sim_transaction_begin,
   .undo_begin = sim_undo_begin,
   .transaction_end = sim_transaction_end,
@@ -1145,6 +1459,9 @@ static const AsmBackendOps sim_ops = {
   .vf_destroy = sim_vf_destroy,
   .cache_flush = sim_cache_flush,
   .destroy = sim_destroy,
+  .root_routes = sim_root_routes,
+  .switch_remove = sim_switch_remove,
+  .usage_read = sim_usage_read,
 };
 
 const AsmBackendOps *
@@ -1161,8 +1478,9 @@ asm_sim_get_ops (void)
  *
  * Creates a simulated switch fabric: a deterministic model of the
  * hardware registers a fabric programs (per switch its address windows,
- * translation table and ports; the VFs of each PF; the held devices),
- * with fault injection (asm_sim_fail_call(), asm_sim_fail_kind(),
+ * translation table and ports; the root complex's routes; the VFs of each
+ * PF; the held devices) and of the partitions' usage counters, with fault
+ * injection (asm_sim_fail_call(), asm_sim_fail_kind(),
  * asm_sim_crash_after()) and a check against a fabric's model
  * (asm_sim_verify()).  It applies every #AsmBackendCaps and starts empty:
  * the fabric announces its switches.
@@ -1256,7 +1574,7 @@ asm_sim_fail_kind (AsmBackend *backend, AsmSimOp kind, gboolean fail)
   Sim *sim = sim_from_backend (backend);
 
   g_return_if_fail (sim != NULL);
-  g_return_if_fail ((guint) kind <= ASM_SIM_OP_FLUSH);
+  g_return_if_fail ((guint) kind <= SIM_OP_LAST);
   {
     SIM_LOCK (sim);
 
@@ -1386,8 +1704,9 @@ dump_entry (GString *out, const char *indent, const AsmXlatEntry *e)
  *
  * Prints every simulated register, one per line, in a fixed order:
  * switches by id (their windows by address, translation entries by key, an
- * open update and its staged entries, bound ports by number), then VFs by
- * PF and index, then held devices by id.  The same calls always give the
+ * open update and its staged entries, bound ports by number), then the
+ * root complex's routes by address, then VFs by PF and index, then held
+ * devices by id, then the partitions' usage counters by partition id.  The same calls always give the
  * same text, so dumps can be compared with expected output.
  *
  * Returns: (transfer full): the dump; free with g_free()
@@ -1455,6 +1774,13 @@ asm_sim_dump (AsmBackend *backend)
                                               : "");
           }
       }
+    for (guint i = 0; i < sim->routes->len; i++)
+      {
+        const SimRoute *r = &g_array_index (sim->routes, SimRoute, i);
+
+        g_string_append_printf (out, "root " X "-" X ": switch %u\n",
+                                r->first, r->last, r->sw);
+      }
     for (guint i = 0; i < sim->vfs->len; i++)
       {
         const SimVf *v = &g_array_index (sim->vfs, SimVf, i);
@@ -1465,6 +1791,15 @@ asm_sim_dump (AsmBackend *backend)
     for (guint i = 0; i < sim->held->len; i++)
       g_string_append_printf (out, "held: device %u\n",
                               g_array_index (sim->held, AsmId, i));
+    for (guint i = 0; i < sim->usage->len; i++)
+      {
+        const SimUsage *u = &g_array_index (sim->usage, SimUsage, i);
+
+        g_string_append_printf (out,
+                                "usage: partition %u, %" G_GUINT64_FORMAT
+                                " reads\n",
+                                u->partition, u->reads);
+      }
   }
   return g_string_free (out, FALSE);
 }
@@ -1484,6 +1819,7 @@ typedef struct {
   GArray *switch_ids;   /* AsmId, sorted */
   GPtrArray *switches;  /* ModelSwitch *, parallel to switch_ids */
   GArray *vfs;          /* SimVf, sorted by (pf, index) */
+  GArray *routes;       /* AsmRootRoute, sorted by first */
   char *impossible;     /* the first thing no hardware could hold, or NULL */
 } Model;
 
@@ -1506,6 +1842,7 @@ model_clear (Model *m)
   g_clear_pointer (&m->switch_ids, g_array_unref);
   g_clear_pointer (&m->switches, g_ptr_array_unref);
   g_clear_pointer (&m->vfs, g_array_unref);
+  g_clear_pointer (&m->routes, g_array_unref);
   g_clear_pointer (&m->impossible, g_free);
 }
 
@@ -1530,6 +1867,16 @@ vf_cmp (gconstpointer a, gconstpointer b)
   guint64 x = vf_key (a), y = vf_key (b);
 
   return x < y ? -1 : x > y;
+}
+
+static gint
+root_route_cmp (gconstpointer a, gconstpointer b)
+{
+  const AsmRootRoute *x = a, *y = b;
+
+  if (x->first != y->first)
+    return x->first < y->first ? -1 : 1;
+  return x->switch_id < y->switch_id ? -1 : x->switch_id > y->switch_id;
 }
 
 /* a sorted copy of an id list from asm_fabric_list(); never NULL */
@@ -1599,6 +1946,8 @@ model_load (Model *m, AsmFabric *fabric)
   m->switch_ids = model_list (fabric, ASM_FABRIC_SWITCHES);
   m->switches = g_ptr_array_new_with_free_func (model_switch_free);
   m->vfs = g_array_new (FALSE, FALSE, sizeof (SimVf));
+  m->routes = sorted_copy (asm_fabric_get_root_map (fabric),
+                           sizeof (AsmRootRoute), root_route_cmp);
 
   for (guint i = 0; i < m->switch_ids->len; i++)
     {
@@ -1826,6 +2175,35 @@ verify_diff (Sim *sim, Model *m)
         return diff;
     }
 
+  /* the root complex's routes, merged by address */
+  for (i = 0, j = 0; i < sim->routes->len || j < m->routes->len;)
+    {
+      const SimRoute *hw = i < sim->routes->len
+                               ? &g_array_index (sim->routes, SimRoute, i)
+                               : NULL;
+      const AsmRootRoute *mo =
+          j < m->routes->len ? &g_array_index (m->routes, AsmRootRoute, j)
+                             : NULL;
+
+      if (hw != NULL && mo != NULL && hw->first == mo->first)
+        {
+          if (hw->last != mo->last || hw->sw != mo->switch_id)
+            return g_strdup_printf ("root route " X "-" X " to switch %u in "
+                                    "hardware, " X "-" X " to switch %u in "
+                                    "the model", hw->first, hw->last, hw->sw,
+                                    mo->first, mo->last, mo->switch_id);
+          i++, j++;
+        }
+      else if (mo == NULL || (hw != NULL && hw->first < mo->first))
+        return g_strdup_printf ("root route " X "-" X " to switch %u is in "
+                                "hardware but not in the model", hw->first,
+                                hw->last, hw->sw);
+      else
+        return g_strdup_printf ("root route " X "-" X " to switch %u is in "
+                                "the model but not in hardware", mo->first,
+                                mo->last, mo->switch_id);
+    }
+
   /* VFs, merged by (pf, index) */
   for (i = 0, j = 0; i < sim->vfs->len || j < m->vfs->len;)
     {
@@ -1866,7 +2244,9 @@ verify_diff (Sim *sim, Model *m)
  * public fabric API: the same switches (name, ports, table capacity), and
  * per switch the same windows, the same committed translation table (every
  * field of every entry) with no update left open, and the same device at
- * every port; the same VFs under every PF; and no device held.  Call it
+ * every port; the same root complex routes as asm_fabric_get_root_map();
+ * the same VFs under every PF; and no device held.  The usage counters
+ * are the hardware's own and are not compared.  Call it
  * when no operation is running on @fabric.
  *
  * The first difference is reported as %ASM_ERROR_FAILED, naming the
@@ -2023,6 +2403,29 @@ asm_sim_check (AsmBackend *backend, GError **error)
       CHECK (d != ASM_ID_NONE, "held device %u has id 0", i);
       CHECK (i == 0 || g_array_index (sim->held, AsmId, i - 1) < d,
              "held devices out of order at %u", i);
+    }
+  /* S7 */
+  for (guint i = 0; i < sim->routes->len; i++)
+    {
+      const SimRoute *r = &g_array_index (sim->routes, SimRoute, i);
+
+      CHECK (r->first <= r->last, "root route %u is empty", i);
+      CHECK (i == 0 ||
+                 g_array_index (sim->routes, SimRoute, i - 1).last < r->first,
+             "root routes %u and %u overlap or are out of order", i - 1, i);
+      CHECK (sim_find_switch (sim, r->sw, NULL) != NULL,
+             "root route " X "-" X " goes to switch %u, which does not "
+             "exist", r->first, r->last, r->sw);
+    }
+  /* S8 */
+  for (guint i = 0; i < sim->usage->len; i++)
+    {
+      AsmId p = g_array_index (sim->usage, SimUsage, i).partition;
+
+      CHECK (p != ASM_ID_NONE, "usage counter %u has partition id 0", i);
+      CHECK (i == 0 ||
+                 g_array_index (sim->usage, SimUsage, i - 1).partition < p,
+             "usage counters out of order at %u", i);
     }
   return TRUE;
 }

@@ -297,7 +297,8 @@ test_sim_new (void **state)
   assert_int_equal (asm_backend_get_caps (fx->b),
                     ASM_BACKEND_CAP_WINDOWS | ASM_BACKEND_CAP_TRANSLATION |
                     ASM_BACKEND_CAP_DEVICES | ASM_BACKEND_CAP_HOLD |
-                    ASM_BACKEND_CAP_FLUSH | ASM_BACKEND_CAP_VFS);
+                    ASM_BACKEND_CAP_FLUSH | ASM_BACKEND_CAP_VFS |
+                    ASM_BACKEND_CAP_ROOT | ASM_BACKEND_CAP_USAGE);
   assert_ptr_equal (o->name, asm_backend_get_name (fx->b));
   /* every operation is implemented */
   assert_non_null (o->transaction_begin);
@@ -319,6 +320,9 @@ test_sim_new (void **state)
   assert_non_null (o->vf_destroy);
   assert_non_null (o->cache_flush);
   assert_non_null (o->destroy);
+  assert_non_null (o->root_routes);
+  assert_non_null (o->switch_remove);
+  assert_non_null (o->usage_read);
 
   /* another backend, even one named "sim", is not a sim */
   assert_false (asm_sim_is_sim (other));

@@ -22,8 +22,13 @@ G_BEGIN_DECLS
  * @ASM_SIM_OP_HOLD: device_hold and device_release
  * @ASM_SIM_OP_VF: vf_create and vf_destroy
  * @ASM_SIM_OP_FLUSH: cache_flush
+ * @ASM_SIM_OP_ROOT: root_routes (the root complex's map)
+ * @ASM_SIM_OP_USAGE: usage_read (the partitions' usage counters)
  *
- * Kinds of simulated hardware call, for fault injection.
+ * Kinds of simulated hardware call, for fault injection.  switch_add and
+ * switch_remove have no kind of their own: only %ASM_SIM_OP_ANY fails
+ * them.  device_wait has the kind of the bind or unbind it completes.  New
+ * kinds are added at the end; the values of the others never change.
  *
  * Since: 0.1
  */
@@ -36,6 +41,8 @@ typedef enum {
   ASM_SIM_OP_HOLD,
   ASM_SIM_OP_VF,
   ASM_SIM_OP_FLUSH,
+  ASM_SIM_OP_ROOT,
+  ASM_SIM_OP_USAGE,
 } AsmSimOp;
 
 ASM_AVAILABLE_IN_0_1
