@@ -2,8 +2,9 @@
  *
  * The "sim" group drives the backend through its AsmBackendOps table, as a
  * fabric would: every operation, the validation a hardware write gets, the
- * staging of translation updates and the table capacity, idempotent
- * inverses, every fault mode, and the determinism of the dump.  Every
+ * staging of translation updates and the table capacity, the root
+ * complex's routes, switch removal, the usage counters' sequence,
+ * idempotent inverses, every fault mode, and the determinism of the dump.  Every
  * refused call is checked to leave the dump unchanged and to report
  * ASM_ERROR_BACKEND naming the call; every test ends with asm_sim_check().
  *
@@ -192,6 +193,46 @@ hw_flush (Fx *fx, AsmId sw, guint64 first, guint64 last, GError **error)
 
   return fx->ops->cache_flush (fx->self, sw, &r, error);
 }
+
+static gboolean
+hw_root_v (Fx *fx, AsmId sw, const AsmRange *w, guint n, GError **error)
+{
+  return fx->ops->root_routes (fx->self, sw, w, n, error);
+}
+#define hw_root(fx, sw, error, ...) \
+  hw_root_v ((fx), (sw), (const AsmRange[]) { __VA_ARGS__ }, \
+             G_N_ELEMENTS (((const AsmRange[]) { __VA_ARGS__ })), (error))
+
+static gboolean
+hw_switch_remove (Fx *fx, AsmId sw, GError **error)
+{
+  return fx->ops->switch_remove (fx->self, sw, error);
+}
+
+static gboolean
+hw_usage (Fx *fx, AsmId sw, AsmId partition, guint64 *out_bytes,
+          GError **error)
+{
+  return fx->ops->usage_read (fx->self, sw, partition, out_bytes, error);
+}
+
+/* usage_read must answer `expected` */
+static void
+usage_is_at (Fx *fx, AsmId sw, AsmId partition, guint64 expected,
+             const char *file, int line)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 bytes = G_MAXUINT64;
+
+  if (!hw_usage (fx, sw, partition, &bytes, &error))
+    FAIL_AT (file, line, "usage_read switch %u partition %u: %s", sw,
+             partition, error->message);
+  if (bytes != expected)
+    FAIL_AT (file, line, "usage_read switch %u partition %u: " X
+             ", expected " X, sw, partition, bytes, expected);
+}
+#define assert_usage(fx, sw, partition, expected) \
+  usage_is_at ((fx), (sw), (partition), (expected), __FILE__, __LINE__)
 
 #define DONE(expr) ((expr) == ASM_BACKEND_DONE)
 #define PENDING(expr) ((expr) == ASM_BACKEND_PENDING)
@@ -762,6 +803,292 @@ test_sim_pending_binds (void **state)
   assert_check (fx);
 }
 
+static void
+test_sim_root_routes (void **state)
+{
+  Fx *fx = *state;
+  g_autofree char *before = NULL, *after = NULL;
+
+  two_switches (fx);
+  /* one register file for every switch, kept sorted by address whatever
+   * order the windows come in */
+  OK (hw_root (fx, 1, &error, ASM_RANGE (0x300000, 0x3fffff),
+               ASM_RANGE (0, 0xfffff)));
+  OK (hw_root (fx, 2, &error, ASM_RANGE (0x100000, 0x1fffff)));
+  assert_dump_has (fx, "root 0x0-0xfffff: switch 1\n"
+                       "root 0x100000-0x1fffff: switch 2\n"
+                       "root 0x300000-0x3fffff: switch 1\n");
+  /* the switches' own windows registers are another thing */
+  assert_dump_lacks (fx, "  window ");
+  assert_int_equal (asm_sim_get_n_calls (fx->b), 4);
+
+  /* setting what is set succeeds and changes nothing (an undo does it) */
+  before = asm_sim_dump (fx->b);
+  OK (hw_root (fx, 1, &error, ASM_RANGE (0, 0xfffff),
+               ASM_RANGE (0x300000, 0x3fffff)));
+  after = asm_sim_dump (fx->b);
+  assert_string_equal (before, after);
+
+  /* a call replaces every route of its switch, which may overlap the
+   * ones it replaces */
+  OK (hw_root (fx, 1, &error, ASM_RANGE (0x200000, 0x3fffff)));
+  assert_dump_has (fx, "root 0x100000-0x1fffff: switch 2\n"
+                       "root 0x200000-0x3fffff: switch 1\n");
+  assert_dump_lacks (fx, "root 0x0-0xfffff");
+
+  /* refused: an unknown switch (even with nothing to route), an empty
+   * window, windows that overlap each other */
+  HW_FAILS (hw_root (fx, 9, &error, ASM_RANGE (0, 1)),
+            "root_routes switch 9: no such switch");
+  HW_FAILS (hw_root_v (fx, 9, NULL, 0, &error),
+            "root_routes switch 9: no such switch");
+  HW_FAILS (hw_root (fx, 0, &error, ASM_RANGE (0, 1)),
+            "root_routes switch 0: no such switch");
+  HW_FAILS (hw_root (fx, 1, &error, ASM_RANGE (0x5000, 0x4fff)),
+            "root_routes switch 1: window 0x5000-0x4fff is empty");
+  HW_FAILS (hw_root (fx, 1, &error, ASM_RANGE (0x480000, 0x57ffff),
+                     ASM_RANGE (0x400000, 0x4fffff)),
+            "root_routes switch 1: windows 0x400000-0x4fffff and "
+            "0x480000-0x57ffff overlap");
+  HW_FAILS (hw_root (fx, 1, &error, ASM_RANGE (0x400000, 0x400000),
+                     ASM_RANGE (0x400000, 0x400000)),
+            "overlap");
+  /* refused: a window over another switch's route, across its start, its
+   * end, inside it or around it, wherever it is in the list */
+  HW_FAILS (hw_root (fx, 1, &error, ASM_RANGE (0x80000, 0x100000)),
+            "root_routes switch 1: window 0x80000-0x100000 overlaps the "
+            "route 0x100000-0x1fffff to switch 2");
+  HW_FAILS (hw_root (fx, 1, &error, ASM_RANGE (0x1fffff, 0x1fffff)),
+            "window 0x1fffff-0x1fffff overlaps the route 0x100000-0x1fffff "
+            "to switch 2");
+  HW_FAILS (hw_root (fx, 1, &error, ASM_RANGE (0x180000, 0x18ffff)),
+            "overlaps the route 0x100000-0x1fffff to switch 2");
+  HW_FAILS (hw_root (fx, 1, &error, ASM_RANGE (0, G_MAXUINT64)),
+            "overlaps the route 0x100000-0x1fffff to switch 2");
+  HW_FAILS (hw_root (fx, 1, &error, ASM_RANGE (0x200000, 0x3fffff),
+                     ASM_RANGE (0, 0xfffff), ASM_RANGE (0x100000, 0x100000)),
+            "window 0x100000-0x100000 overlaps the route 0x100000-0x1fffff "
+            "to switch 2");
+  HW_FAILS (hw_root (fx, 2, &error, ASM_RANGE (0x100000, 0x1fffff),
+                     ASM_RANGE (0x3fffff, 0x400000)),
+            "root_routes switch 2: window 0x3fffff-0x400000 overlaps the "
+            "route 0x200000-0x3fffff to switch 1");
+
+  /* adjacent routes of different switches are fine, and so is the top of
+   * the space */
+  OK (hw_root (fx, 1, &error, ASM_RANGE (G_MAXUINT64, G_MAXUINT64),
+               ASM_RANGE (0x200000, 0x3fffff), ASM_RANGE (0, 0xfffff)));
+  assert_dump_has (fx, "root 0x0-0xfffff: switch 1\n"
+                       "root 0x100000-0x1fffff: switch 2\n"
+                       "root 0x200000-0x3fffff: switch 1\n"
+                       "root 0xffffffffffffffff-0xffffffffffffffff: switch "
+                       "1\n");
+  assert_check (fx);
+
+  /* an empty list: nothing is routed to the switch any more; again, it
+   * changes nothing */
+  OK (hw_root_v (fx, 1, NULL, 0, &error));
+  assert_dump_lacks (fx, ": switch 1\n");
+  assert_dump_has (fx, "root 0x100000-0x1fffff: switch 2\n");
+  g_free (before);
+  before = asm_sim_dump (fx->b);
+  OK (hw_root_v (fx, 1, NULL, 0, &error));
+  g_free (after);
+  after = asm_sim_dump (fx->b);
+  assert_string_equal (before, after);
+
+  /* what one switch gave up another can take */
+  OK (hw_root (fx, 2, &error, ASM_RANGE (0, 0x3fffff)));
+  assert_dump_has (fx, "0 flushes\nroot 0x0-0x3fffff: switch 2\n");
+  assert_dump_lacks (fx, "0x100000-0x1fffff");
+  assert_check (fx);
+}
+
+static void
+test_sim_switch_remove (void **state)
+{
+  Fx *fx = *state;
+  g_autofree char *before = NULL, *after = NULL;
+
+  two_switches (fx);
+  OK (hw_switch (fx, 3, "sw3", 2, 2, &error));
+  OK (hw_switch_remove (fx, 2, &error));
+  assert_dump_has (fx, "sim: 2 switches");
+  assert_dump_lacks (fx, "switch 2 ");
+  assert_int_equal (asm_sim_get_n_calls (fx->b), 4);
+
+  /* an inverse: removing an absent switch succeeds and changes nothing */
+  before = asm_sim_dump (fx->b);
+  OK (hw_switch_remove (fx, 2, &error));
+  OK (hw_switch_remove (fx, 77, &error));
+  after = asm_sim_dump (fx->b);
+  assert_string_equal (before, after);
+  assert_int_equal (asm_sim_get_n_calls (fx->b), 6);
+  HW_FAILS (hw_switch_remove (fx, 0, &error),
+            "switch_remove switch 0: switch id 0 is invalid");
+
+  /* the removed switch is gone for every call; its id can join again, as
+   * a new switch */
+  HW_FAILS (hw_windows (fx, 2, &error, ASM_RANGE (0, 1)),
+            "windows_commit switch 2: no such switch");
+  HW_FAILS (hw_root (fx, 2, &error, ASM_RANGE (0, 1)),
+            "root_routes switch 2: no such switch");
+  OK (hw_switch (fx, 2, "other", 1, 3, &error));
+  assert_dump_has (fx, "switch 2 \"other\": 1 ports, table 0/3, 0 flushes\n");
+
+  /* refused while the switch has anything: windows */
+  OK (hw_windows (fx, 3, &error, ASM_RANGE (0, 0xfff)));
+  HW_FAILS (hw_switch_remove (fx, 3, &error),
+            "switch_remove switch 3: the switch still has 1 windows");
+  OK (hw_windows_v (fx, 3, NULL, 0, &error));
+  /* table entries */
+  OK (hw_begin (fx, 3, &error));
+  OK (hw_set (fx, 3, 1, 0, &error));
+  OK (hw_set (fx, 3, 2, 0, &error));
+  OK (hw_commit (fx, 3, &error));
+  HW_FAILS (hw_switch_remove (fx, 3, &error),
+            "switch_remove switch 3: the switch still has 2 table entries");
+  OK (hw_begin (fx, 3, &error));
+  OK (hw_remove (fx, 3, 1, &error));
+  OK (hw_remove (fx, 3, 2, &error));
+  OK (hw_commit (fx, 3, &error));
+  /* an open update, even one that stages nothing */
+  OK (hw_begin (fx, 3, &error));
+  HW_FAILS (hw_switch_remove (fx, 3, &error),
+            "switch_remove switch 3: a table update is open");
+  hw_abort (fx, 3);
+  /* a bound port, port 0 included */
+  OK (DONE (hw_bind (fx, 5, 3, 1, &error)));
+  HW_FAILS (hw_switch_remove (fx, 3, &error),
+            "switch_remove switch 3: port 1 is bound to device 5");
+  OK (DONE (hw_unbind (fx, 5, 3, 1, &error)));
+  OK (DONE (hw_bind (fx, 5, 3, 0, &error)));
+  HW_FAILS (hw_switch_remove (fx, 3, &error), "port 0 is bound to device 5");
+  OK (DONE (hw_unbind (fx, 5, 3, 0, &error)));
+  /* a bind or an unbind still pending */
+  asm_sim_set_pending_binds (fx->b, TRUE);
+  OK (PENDING (hw_bind (fx, 6, 3, 1, &error)));
+  HW_FAILS (hw_switch_remove (fx, 3, &error), "port 1 is bound to device 6");
+  OK (hw_wait (fx, 6, &error));
+  OK (PENDING (hw_unbind (fx, 6, 3, 1, &error)));
+  HW_FAILS (hw_switch_remove (fx, 3, &error), "port 1 is bound to device 6");
+  OK (hw_wait (fx, 6, &error));
+  asm_sim_set_pending_binds (fx->b, FALSE);
+  /* root routes */
+  OK (hw_root (fx, 3, &error, ASM_RANGE (0, 0xfff),
+               ASM_RANGE (0x2000, 0x2fff)));
+  HW_FAILS (hw_switch_remove (fx, 3, &error),
+            "switch_remove switch 3: the root complex still routes 2 "
+            "windows to the switch");
+  OK (hw_root_v (fx, 3, NULL, 0, &error));
+
+  /* empty again: it goes, and nothing of it stays (a usage counter is the
+   * partition's, not the switch's) */
+  OK (hw_begin (fx, 3, &error));
+  OK (hw_set (fx, 3, 9, 0, &error));
+  OK (hw_commit (fx, 3, &error));
+  assert_usage (fx, 3, 9, MIB / 4);
+  OK (hw_begin (fx, 3, &error));
+  OK (hw_remove (fx, 3, 9, &error));
+  OK (hw_commit (fx, 3, &error));
+  OK (hw_flush (fx, 3, 0, 0, &error));
+  OK (hw_switch_remove (fx, 3, &error));
+  assert_dump_lacks (fx, "switch 3 ");
+  assert_dump_has (fx, "usage: partition 9, 1 reads\n");
+  assert_check (fx);
+  OK (hw_switch (fx, 3, "sw3", 2, 2, &error));
+  assert_dump_has (fx, "switch 3 \"sw3\": 2 ports, table 0/2, 0 flushes\n");
+  assert_check (fx);
+}
+
+static void
+test_sim_usage (void **state)
+{
+  Fx *fx = *state;
+  const guint64 half = G_GUINT64_CONSTANT (1) << 63;
+  guint64 bytes;
+
+  two_switches (fx);
+  OK (hw_begin (fx, 1, &error));
+  OK (hw_set (fx, 1, 1, 0, &error)); /* 1 MiB */
+  OK (hw_set_entry (fx, 1, entry (2, 0x10000000, 15, 0), &error));
+  OK (hw_set_entry (fx, 1, entry (3, 0x20000000, 7, 0), &error));
+  OK (hw_set_entry (fx, 1, entry (4, half, half, 0), &error));
+  OK (hw_commit (fx, 1, &error));
+
+  /* size/4 at the first read, size/8 more at each one after, up to the
+   * size, then the size */
+  for (guint64 r = 0; r <= 8; r++)
+    assert_usage (fx, 1, 1, MIN (MIB, MIB / 4 + MIB / 8 * r));
+  assert_usage (fx, 1, 1, MIB);
+  /* sizes that are not a multiple of 8: 15 grows by 1 from 3 ... */
+  for (guint64 r = 0; r <= 12; r++)
+    assert_usage (fx, 1, 2, 3 + r);
+  assert_usage (fx, 1, 2, 15);
+  assert_usage (fx, 1, 2, 15);
+  /* ... and 7 by nothing (7/8 is 0) */
+  for (guint r = 0; r < 4; r++)
+    assert_usage (fx, 1, 3, 1);
+  /* the largest size, without overflow */
+  assert_usage (fx, 1, 4, half / 4);
+  assert_usage (fx, 1, 4, half / 4 + half / 8);
+  for (guint r = 2; r < 6; r++)
+    assert_usage (fx, 1, 4, half / 4 + half / 8 * r);
+  assert_usage (fx, 1, 4, half);
+  assert_usage (fx, 1, 4, half);
+  assert_dump_has (fx, "usage: partition 1, 10 reads\n"
+                       "usage: partition 2, 15 reads\n"
+                       "usage: partition 3, 4 reads\n"
+                       "usage: partition 4, 8 reads\n");
+
+  /* refused, leaving the answer and every counter alone: an unknown
+   * switch, partition 0, no entry with that key on the switch, an entry
+   * only staged */
+  bytes = 12345;
+  HW_FAILS (hw_usage (fx, 9, 1, &bytes, &error),
+            "usage_read switch 9 partition 1: no such switch");
+  HW_FAILS (hw_usage (fx, 1, 0, &bytes, &error),
+            "usage_read switch 1 partition 0: partition id 0 is invalid");
+  HW_FAILS (hw_usage (fx, 2, 1, &bytes, &error),
+            "usage_read switch 2 partition 1: no committed table entry has "
+            "key 1");
+  HW_FAILS (hw_usage (fx, 1, 5, &bytes, &error),
+            "no committed table entry has key 5");
+  OK (hw_begin (fx, 2, &error));
+  OK (hw_set (fx, 2, 5, 0, &error));
+  HW_FAILS (hw_usage (fx, 2, 5, &bytes, &error),
+            "usage_read switch 2 partition 5: no committed table entry has "
+            "key 5");
+  assert_int_equal (bytes, 12345);
+  assert_dump_lacks (fx, "usage: partition 5");
+  OK (hw_commit (fx, 2, &error));
+  /* each partition has its own count, whatever the reads in between */
+  assert_usage (fx, 2, 5, MIB / 4);
+  assert_usage (fx, 1, 3, 1);
+  assert_usage (fx, 2, 5, MIB / 4 + MIB / 8);
+
+  /* the count is the partition's: it goes on after a move to another
+   * switch and a resize, with the size of the entry read */
+  OK (hw_begin (fx, 2, &error));
+  OK (hw_remove (fx, 2, 5, &error));
+  OK (hw_commit (fx, 2, &error));
+  OK (hw_begin (fx, 1, &error));
+  OK (hw_remove (fx, 1, 3, &error));
+  OK (hw_set_entry (fx, 1, entry (5, 0x50000000, 8 * MIB, 0), &error));
+  OK (hw_commit (fx, 1, &error));
+  HW_FAILS (hw_usage (fx, 2, 5, &bytes, &error), "no committed table entry");
+  assert_usage (fx, 1, 5, 2 * MIB + MIB * 2);
+  assert_dump_has (fx, "usage: partition 5, 3 reads\n");
+  /* a counter outlives its entry (the id is never reused) */
+  assert_dump_has (fx, "usage: partition 3, 5 reads\n");
+  /* every read is counted, refused or not: setup 8, reads of 1 to 4
+   * 10 + 15 + 4 + 8, refusals and staging 7, commit and reads 1 + 3, the
+   * move and its reads 9 */
+  assert_int_equal (asm_sim_get_n_calls (fx->b),
+                    8 + 10 + 15 + 4 + 8 + 7 + 1 + 3 + 9);
+  assert_check (fx);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Fault injection                                                        */
 /* ---------------------------------------------------------------------- */
@@ -1043,8 +1370,123 @@ test_sim_undo_suppresses_faults (void **state)
   assert_check (fx);
 }
 
+/* root_routes, switch_remove and usage_read under every fault mode */
+static void
+test_sim_fault_new_calls (void **state)
+{
+  Fx *fx = *state;
+  guint64 bytes = 12345;
+
+  two_switches (fx);
+  OK (hw_switch (fx, 3, "sw3", 1, 1, &error));
+  OK (hw_begin (fx, 1, &error));
+  OK (hw_set (fx, 1, 1, 0, &error));
+  OK (hw_commit (fx, 1, &error));
+  assert_int_equal (asm_sim_get_n_calls (fx->b), 6);
+
+  /* one-shot, before validation; the messages name the call */
+  asm_sim_fail_call (fx->b, 1);
+  HW_FAILS (hw_root (fx, 1, &error, ASM_RANGE (0, 0xfff)),
+            "root_routes switch 1: injected fault (call 7)");
+  asm_sim_fail_call (fx->b, 1);
+  HW_FAILS (hw_root (fx, 9, &error, ASM_RANGE (1, 0)),
+            "root_routes switch 9: injected fault (call 8)");
+  asm_sim_fail_call (fx->b, 1);
+  HW_FAILS (hw_switch_remove (fx, 3, &error),
+            "switch_remove switch 3: injected fault (call 9)");
+  asm_sim_fail_call (fx->b, 1);
+  HW_FAILS (hw_switch_remove (fx, 99, &error),
+            "switch_remove switch 99: injected fault");
+  asm_sim_fail_call (fx->b, 1);
+  HW_FAILS (hw_usage (fx, 1, 1, &bytes, &error),
+            "usage_read switch 1 partition 1: injected fault (call 11)");
+  /* the failed read answered nothing and did not count */
+  assert_int_equal (bytes, 12345);
+  assert_dump_lacks (fx, "usage:");
+  assert_usage (fx, 1, 1, MIB / 4);
+  assert_int_equal (asm_sim_get_n_calls (fx->b), 12);
+
+  /* kinds: ROOT fails root_routes only */
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_ROOT, TRUE);
+  HW_FAILS (hw_root (fx, 1, &error, ASM_RANGE (0, 0xfff)),
+            "root_routes switch 1: injected fault");
+  HW_FAILS (hw_root_v (fx, 1, NULL, 0, &error), "injected fault");
+  OK (hw_windows (fx, 1, &error, ASM_RANGE (0, 0xfff)));
+  OK (hw_flush (fx, 1, 0, 0xfff, &error));
+  assert_usage (fx, 1, 1, MIB / 4 + MIB / 8);
+  OK (hw_switch_remove (fx, 3, &error));
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_ROOT, FALSE);
+  OK (hw_root (fx, 1, &error, ASM_RANGE (0, 0xfff)));
+  /* nor does WINDOWS, which is windows_commit's */
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_WINDOWS, TRUE);
+  OK (hw_root (fx, 2, &error, ASM_RANGE (0x1000, 0x1fff)));
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_WINDOWS, FALSE);
+
+  /* USAGE fails usage_read only */
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_USAGE, TRUE);
+  HW_FAILS (hw_usage (fx, 1, 1, &bytes, &error),
+            "usage_read switch 1 partition 1: injected fault");
+  OK (hw_root (fx, 2, &error, ASM_RANGE (0x2000, 0x2fff)));
+  OK (hw_switch (fx, 3, "sw3", 1, 1, &error));
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_USAGE, FALSE);
+  assert_usage (fx, 1, 1, MIB / 4 + MIB / 8 * 2);
+
+  /* ANY fails them all, switch_remove included */
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_ANY, TRUE);
+  HW_FAILS (hw_root (fx, 2, &error, ASM_RANGE (0x3000, 0x3fff)),
+            "injected fault");
+  HW_FAILS (hw_switch_remove (fx, 3, &error), "switch_remove switch 3: "
+                                              "injected fault");
+  HW_FAILS (hw_usage (fx, 1, 1, &bytes, &error), "injected fault");
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_ANY, FALSE);
+
+  /* undo suppresses them: a failed root change and the undo of a
+   * switch_add go through */
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_ANY, TRUE);
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_ROOT, TRUE);
+  fx->ops->transaction_begin (fx->self, "grow");
+  HW_FAILS (hw_root (fx, 2, &error, ASM_RANGE (0x2000, 0x3fff)),
+            "injected fault");
+  fx->ops->undo_begin (fx->self);
+  OK (hw_root (fx, 2, &error, ASM_RANGE (0x2000, 0x2fff))); /* the old */
+  OK (hw_switch_remove (fx, 3, &error));
+  OK (hw_switch_remove (fx, 3, &error));
+  fx->ops->transaction_end (fx->self, FALSE);
+  HW_FAILS (hw_root (fx, 2, &error, ASM_RANGE (0x2000, 0x2fff)),
+            "injected fault");
+  asm_sim_clear_faults (fx->b);
+  assert_dump_lacks (fx, "switch 3 ");
+  /* a one-shot that falls on an undo call is spent */
+  fx->ops->transaction_begin (fx->self, "t");
+  asm_sim_fail_call (fx->b, 2);
+  OK (hw_root (fx, 2, &error, ASM_RANGE (0x2000, 0x3fff)));
+  fx->ops->undo_begin (fx->self);
+  OK (hw_root (fx, 2, &error, ASM_RANGE (0x2000, 0x2fff)));
+  fx->ops->transaction_end (fx->self, FALSE);
+  OK (hw_root (fx, 2, &error, ASM_RANGE (0x2000, 0x2fff)));
+
+  /* the crash stops them all, undo or not */
+  asm_sim_crash_after (fx->b, 0);
+  HW_FAILS (hw_root (fx, 1, &error, ASM_RANGE (0, 0xfff)),
+            "root_routes switch 1: simulated crash");
+  HW_FAILS (hw_switch_remove (fx, 2, &error),
+            "switch_remove switch 2: simulated crash");
+  HW_FAILS (hw_usage (fx, 1, 1, &bytes, &error),
+            "usage_read switch 1 partition 1: simulated crash");
+  fx->ops->transaction_begin (fx->self, "t");
+  fx->ops->undo_begin (fx->self);
+  HW_FAILS (hw_root_v (fx, 2, NULL, 0, &error), "simulated crash");
+  HW_FAILS (hw_switch_remove (fx, 77, &error), "simulated crash");
+  fx->ops->transaction_end (fx->self, FALSE);
+  asm_sim_clear_faults (fx->b);
+  assert_usage (fx, 1, 1, MIB / 4 + MIB / 8 * 3);
+  assert_dump_has (fx, "root 0x0-0xfff: switch 1\n"
+                       "root 0x2000-0x2fff: switch 2\n");
+  assert_check (fx);
+}
+
 /* A script that uses every operation.  Step i returns its result. */
-#define N_STEPS 24
+#define N_STEPS 29
 
 static gboolean
 run_step (Fx *fx, guint i, GError **error)
@@ -1076,6 +1518,17 @@ run_step (Fx *fx, guint i, GError **error)
     case 21: return hw_vf_create (fx, 20, 3, 31, error);
     case 22: return hw_begin (fx, 2, error);
     case 23: return hw_set (fx, 2, 7, 0x7, error);
+    case 24: return hw_root (fx, 1, error, ASM_RANGE (0x100000, 0x1fffff),
+                             ASM_RANGE (0, 0xfffff));
+    case 25: return hw_root (fx, 2, error, ASM_RANGE (0x200000, 0x2fffff));
+    case 26:
+      {
+        guint64 bytes = 0;
+
+        return hw_usage (fx, 1, 5, &bytes, error) && bytes == MIB / 4;
+      }
+    case 27: return hw_switch (fx, 3, "sw3", 1, 1, error);
+    case 28: return hw_switch_remove (fx, 3, error);
     default: g_assert_not_reached ();
     }
 }
@@ -1093,8 +1546,12 @@ static const char script_dump[] =
   "  update open: 1 entries staged\n"
   "    entry key 7: partition 7, workload 107, virt 0x700000000, size "
   "0x100000, offset 0x7\n"
+  "root 0x0-0xfffff: switch 1\n"
+  "root 0x100000-0x1fffff: switch 1\n"
+  "root 0x200000-0x2fffff: switch 2\n"
   "vf 31: PF 20 index 3\n"
-  "held: device 21\n";
+  "held: device 21\n"
+  "usage: partition 5, 1 reads\n";
 
 static void
 test_sim_dump_golden (void **state)
@@ -1141,6 +1598,7 @@ test_sim_dump_deterministic (void **state)
   Fx *a = fx_new (), *b = fx_new ();
   g_autofree char *da = NULL, *db = NULL;
   const guint n = 40;
+  guint64 bytes;
   Fx *fx;
 
   fx = a;
@@ -1155,6 +1613,11 @@ test_sim_dump_deterministic (void **state)
       OK (hw_commit (fx, i, &error));
       OK (hw_vf_create (fx, 1000 + i, 0, 5000 + i, &error));
       OK (hw_hold (fx, 5000 + i, &error));
+      OK (hw_root (fx, i, &error, ASM_RANGE ((guint64) i << 20,
+                                             ((guint64) i << 20) + 0xfff),
+                   ASM_RANGE (((guint64) i << 20) + 0x2000,
+                              ((guint64) i << 20) + 0x2fff)));
+      OK (hw_usage (fx, i, (i % 8 + 1) * 3, &bytes, &error));
     }
 
   fx = b;
@@ -1174,10 +1637,26 @@ test_sim_dump_deterministic (void **state)
     OK (hw_vf_create (fx, 1000 + i, 0, 5000 + i, &error));
   for (guint j = 0; j < n; j++)
     OK (hw_hold (fx, 5000 + (j * 13) % n + 1, &error));
+  for (guint i = n; i >= 1; i--)
+    OK (hw_root (fx, i, &error,
+                 ASM_RANGE (((guint64) i << 20) + 0x2000,
+                            ((guint64) i << 20) + 0x2fff),
+                 ASM_RANGE ((guint64) i << 20, ((guint64) i << 20) + 0xfff)));
+  for (guint j = 0; j < n; j++)
+    {
+      guint i = (j * 13) % n + 1;
+
+      OK (hw_usage (fx, i, (i % 8 + 1) * 3, &bytes, &error));
+    }
 
   da = asm_sim_dump (a->b);
   db = asm_sim_dump (b->b);
   assert_string_equal (da, db);
+  /* the routes and the counters are in it */
+  assert_non_null (strstr (da, "root 0x1000000-0x1000fff: switch 16\n"
+                               "root 0x1002000-0x1002fff: switch 16\n"));
+  assert_non_null (strstr (da, "usage: partition 3, 5 reads\n"
+                               "usage: partition 6, 5 reads\n"));
   fx_free (a);
   fx_free (b);
 }
@@ -1627,10 +2106,14 @@ main (int argc, char **argv)
     T (test_sim_vf),
     T (test_sim_flush),
     T (test_sim_pending_binds),
+    T (test_sim_root_routes),
+    T (test_sim_switch_remove),
+    T (test_sim_usage),
     T (test_sim_fail_call),
     T (test_sim_fail_kind),
     T (test_sim_crash),
     T (test_sim_undo_suppresses_faults),
+    T (test_sim_fault_new_calls),
     T (test_sim_dump_golden),
     cmocka_unit_test (test_sim_every_step_fails_cleanly),
     cmocka_unit_test (test_sim_dump_deterministic),
