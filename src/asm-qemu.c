@@ -72,6 +72,19 @@
  *           deleted.
  *   wait    for an id not being unplugged: TRUE at once.
  *
+ * Switches leaving.  A switch is taken out of the fabric (switch_remove,
+ * after asm_fabric_drain_switch() moved its partitions and
+ * asm_fabric_remove_device() unbound what stayed) but not out of the
+ * machine: measured on QEMU 7.2 without a guest, `device_del` of a
+ * downstream port is refused at once ("Bus 'asm-usN' does not support
+ * hotplugging") and `device_del` of an upstream port is accepted but never
+ * completes (no DEVICE_DELETED; the port stays in QOM).  So switch_remove
+ * checks that no device of this backend is bound at any of the switch's
+ * ports, forgets the switch's fabric id, and leaves its bridges in place;
+ * a later switch_add of the same name takes it again.  Removing a switch
+ * the fabric never announced (or already removed) succeeds and does
+ * nothing, as an inverse must.
+ *
  * Transactions need no hook here: each bind or unbind is applied (or
  * refused, leaving nothing) when it is called, and the fabric undoes a
  * failed transaction by calling the inverses, which the rules above make
@@ -118,6 +131,7 @@ typedef struct {
   guint32 bus_nr;      /* expander only */
   AsmId fabric_id;     /* from switch_add; ASM_ID_NONE before */
   guint32 fabric_ports; /* the ports the fabric announced (<= n_ports) */
+  gboolean retired;    /* switch_remove: no call resolves it by number */
 } QSwitch;
 
 typedef enum {
@@ -662,7 +676,7 @@ switch_for (Qemu *q, AsmId sw, GError **error)
   for (guint i = 0; i < q->switches->len && found == NULL; i++)
     {
       QSwitch *s = q->switches->pdata[i];
-      if (s->fabric_id == ASM_ID_NONE && s->number == sw)
+      if (s->fabric_id == ASM_ID_NONE && !s->retired && s->number == sw)
         found = s;
     }
   g_mutex_unlock (&q->lock);
@@ -770,6 +784,53 @@ q_switch_add (gpointer self, AsmId sw, const char *name, guint32 n_ports,
   g_mutex_lock (&q->lock);
   s->fabric_id = sw;
   s->fabric_ports = n_ports;
+  s->retired = FALSE;
+  g_mutex_unlock (&q->lock);
+  return TRUE;
+}
+
+static gboolean
+q_switch_remove (gpointer self, AsmId sw, GError **error)
+{
+  Qemu *q = self;
+  QSwitch *s = NULL;
+  GHashTableIter it;
+  gpointer key, value;
+  AsmId blocker = ASM_ID_NONE;
+  g_autofree char *blocker_bus = NULL;
+
+  g_mutex_lock (&q->lock);
+  for (guint i = 0; i < q->switches->len && s == NULL; i++)
+    if (((QSwitch *) q->switches->pdata[i])->fabric_id == sw)
+      s = q->switches->pdata[i];
+  if (s != NULL)
+    {
+      g_autofree char *prefix = g_strdup_printf ("asm-ds%u-", s->number);
+      g_hash_table_iter_init (&it, q->bound);
+      while (blocker == ASM_ID_NONE &&
+             g_hash_table_iter_next (&it, &key, &value))
+        if (g_str_has_prefix (value, prefix))
+          {
+            blocker = GPOINTER_TO_UINT (key);
+            blocker_bus = g_strdup (value);
+          }
+    }
+  g_mutex_unlock (&q->lock);
+  if (s == NULL)
+    return TRUE; /* never announced, or removed already */
+  if (!check_alive (q, "switch_remove", error))
+    return FALSE;
+  if (blocker != ASM_ID_NONE)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_BACKEND,
+                   "switch_remove '%s': device %u is still bound at %s",
+                   s->name, blocker, blocker_bus);
+      return FALSE;
+    }
+  g_mutex_lock (&q->lock);
+  s->fabric_id = ASM_ID_NONE;
+  s->fabric_ports = 0;
+  s->retired = TRUE;
   g_mutex_unlock (&q->lock);
   return TRUE;
 }
@@ -1000,6 +1061,7 @@ static const AsmBackendOps qemu_ops = {
   .name = "qemu",
   .caps = ASM_BACKEND_CAP_DEVICES,
   .switch_add = q_switch_add,
+  .switch_remove = q_switch_remove,
   .device_bind = q_device_bind,
   .device_unbind = q_device_unbind,
   .device_wait = q_device_wait,

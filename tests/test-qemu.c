@@ -550,6 +550,51 @@ test_migration (void **state)
   scene_free (s);
 }
 
+/* A switch drained for service and removed: its partition's devices move
+ * to the other switch in QEMU, the device that stayed is unplugged by
+ * remove_device, and the switch leaves the fabric (its bridges stay in the
+ * machine: QEMU cannot unplug them without a guest). */
+static void
+test_drain_remove (void **state)
+{
+  Scene *s = SCENE (START (NULL, two_switches, 2), 3);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *qom = NULL;
+  AsmId stay, again;
+  AsmSwitchSpec spec = { "sw1", 64000, 300, 16, 4, FALSE };
+
+  CHECK_OK (asm_fabric_add_device (s->f, "stay", ASM_DEVICE_ENDPOINT, MIB,
+                                   s->sw1, 3, &stay, &error), error);
+  CHECK_PLACEMENT (s->b, s->f, stay);
+  CHECK_OK (asm_fabric_drain_switch (s->f, s->sw1, &error), error);
+  for (guint i = 0; i < s->n_dev; i++)
+    CHECK_PLACEMENT (s->b, s->f, s->dev[i]);
+  CHECK_PLACEMENT (s->b, s->f, stay); /* unmapped: stays bound */
+  assert_false (asm_fabric_remove_switch (s->f, s->sw1, &error));
+  assert_int_equal (error->code, ASM_ERROR_IN_USE);
+  g_clear_error (&error);
+  CHECK_OK (asm_fabric_remove_device (s->f, stay, &error), error);
+  {
+    g_autofree char *bus = bus_of (s->b, stay);
+    assert_null (bus); /* device_del completed */
+  }
+  CHECK_OK (asm_fabric_remove_switch (s->f, s->sw1, &error), error);
+  CHECK_OK (asm_fabric_check (s->f, &error), error);
+  qom = tree (s->b);
+  print_message ("# QOM after the drain and removal:\n%s", qom);
+  assert_null (strstr (qom, "asm-ds1-0: asm-dev-"));
+  /* the machine's switch can join again under a new id */
+  CHECK_OK (asm_fabric_add_switch (s->f, &spec, &again, &error), error);
+  assert_true (again != s->sw1);
+  {
+    AsmId d;
+    CHECK_OK (asm_fabric_add_device (s->f, "back", ASM_DEVICE_ENDPOINT, MIB,
+                                     again, 0, &d, &error), error);
+    CHECK_PLACEMENT (s->b, s->f, d);
+  }
+  scene_free (s);
+}
+
 static void
 test_refused_step (void **state)
 {
@@ -970,6 +1015,7 @@ main (int argc, char **argv)
     cmocka_unit_test (test_launch_errors),
     cmocka_unit_test (test_bind_unbind),
     cmocka_unit_test (test_migration),
+    cmocka_unit_test (test_drain_remove),
     cmocka_unit_test (test_refused_step),
     cmocka_unit_test (test_killed),
     cmocka_unit_test (test_killed_idle),
