@@ -20,7 +20,7 @@
  *
  * Rooms.  The fabric is seven modules, one direction of dependency:
  *
- *   asm-fmodel.c   the model: objects, O(1) clones, the invariants F1-F8
+ *   asm-fmodel.c   the model: objects, O(1) clones, the invariants F1-F9
  *                  and the cost of each operation
  *   asm-fjson.c    the JSON vocabulary and the model's saved form
  *   asm-fop.c      the table of operations (ASM_FABRIC_OPS in

@@ -1,7 +1,7 @@
 /* asm-fmodel-private.h: the fabric's model, shared by its modules
  *
  * Not installed.  See the theory comment in asm-fmodel.c for the
- * invariants (F1-F8) and asm-fabric.c for how the modules fit together.
+ * invariants (F1-F9) and asm-fabric.c for how the modules fit together.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -168,7 +168,7 @@ void asm_fmodel_insert_switch (FModel *m, FSwitch *s);
 /* removes switch id from the switches and the name index */
 void asm_fmodel_remove_switch (FModel *m, AsmId id);
 
-/* Verifies every invariant F1-F8; the error names the invariant broken. */
+/* Verifies every invariant F1-F9; the error names the invariant broken. */
 gboolean asm_fmodel_check (FModel *m, GError **error);
 /* Allocates exactly [first, first + size - 1] in a; FALSE (and no change)
  * when any of it is not free. */

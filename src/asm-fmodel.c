@@ -50,6 +50,11 @@
  *      counts its partitions.
  *   F8 names: the name index lists every switch once, in the bucket of its
  *      name's hash, and nothing else; switch names are unique.
+ *   F9 reclamation: a draining switch holds no window, partition or
+ *      translation entry.  (Every planner that frees space in a switch
+ *      gives the windows it empties back in the same transaction, so a
+ *      switch that is not pinned holds a window without anything in it
+ *      only when asm_fabric_add_window() gave it one explicitly.)
  *
  * Costs (n objects of a kind, S switches, W windows, P partitions of one
  * workload, D devices in one partition; "path" is a persistent-map write,
@@ -70,6 +75,17 @@
  *   release_partition      O(D + log W)                     2+
  *   transfer_vf            O(log W)                         5 or 6
  *   record_usage           path                             0
+ *   unmap_device           O(D)                             0, or 1-3 for
+ *                                                           a redirected VF
+ *   shrink_partition       O(D + log W)                     2
+ *   destroy_vf             path                             1
+ *   remove_device          path                             1
+ *   drain_switch           O(n partitions) to find them,    as migrate, per
+ *                          then as migrate for each one     partition, + 2
+ *   remove_switch          path + name bucket               1
+ *   remove_workload        as release, per partition        as release
+ *   migrate_workload       O(S log W) once + as migrate     as migrate
+ *                          for each partition that moves
  *   translate (reader)     O(log P + D), no lock held
  *   clone                  O(1);  check  O(n)
  */
@@ -647,6 +663,11 @@ check_switch (guint32 key, AsmPObj *o, gpointer data)
       }
   CHECK (8, asm_fmodel_find_switch (c->m, s->name) == s,
          "switch %u: its name '%s' does not find it", s->id, s->name);
+  CHECK (9, !s->draining || (s->windows->len == 0 && s->n_partitions == 0 &&
+                             s->table_used == 0),
+         "switch %u is draining but holds %u windows, %u partitions and %u "
+         "table entries", s->id, s->windows->len, s->n_partitions,
+         s->table_used);
   return TRUE;
 }
 
