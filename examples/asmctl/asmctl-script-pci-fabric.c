@@ -7,10 +7,14 @@
  * reserve-next, autogrow, release, list and probe (PCI bus sets) and of
  * fabric, load, reserve, switch, window, device, sriov, vf, workload,
  * partition, map, translate, migrate, grow, release-partition,
- * transfer-vf, usage, predict, rebalance, the simulator's faults (fail,
- * crash, clear, calls, verify) and save (fabrics), with their part of the
- * command table.  The interpreter that runs them is asmctl-script.c; the
- * rules every handler follows are written there.
+ * transfer-vf, the lifecycle (unmap, shrink, destroy-vf, remove-device,
+ * drain, remove-switch, end-workload, migrate-workload), root-map, usage,
+ * sample, predict, rebalance, the simulator's faults (fail, crash, clear,
+ * calls, verify) and save (fabrics), with their part of the command table.
+ * A partition or workload that leaves the fabric leaves the script's names
+ * too: a later reference fails with not-found and says how it left.  The
+ * interpreter that runs them is asmctl-script.c; the rules every handler
+ * follows are written there.
  */
 #include "asmctl-script.h"
 
@@ -507,8 +511,17 @@ fab_named (Obj *o, GHashTable *names, const char *what, const char *text,
   if (g_ascii_isdigit (text[0]))
     return asmctl_script_num32 (what, text, out, error);
   if (!g_hash_table_lookup_extended (names, text, NULL, &id))
-    return asmctl_script_fail (error, ASM_ERROR_NOT_FOUND,
-                               "%s: no %s named '%s'", o->name, what, text);
+    {
+      g_autofree char *key = g_strdup_printf ("%s %s", what, text);
+      const char *how = g_hash_table_lookup (o->gone, key);
+
+      if (how != NULL)
+        return asmctl_script_fail (error, ASM_ERROR_NOT_FOUND,
+                                   "%s: no %s named '%s' (%s)", o->name,
+                                   what, text, how);
+      return asmctl_script_fail (error, ASM_ERROR_NOT_FOUND,
+                                 "%s: no %s named '%s'", o->name, what, text);
+    }
   *out = GPOINTER_TO_UINT (id);
   return TRUE;
 }
@@ -574,14 +587,38 @@ fabric_obj_new (Script *s, const char *name)
   o->partitions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          NULL);
   o->partition_names = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  o->gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return o;
 }
 
+/* what is "partition" or "workload": the key of o->gone */
 static void
-name_id (GHashTable *by_name, GHashTable *by_id, const char *name, AsmId id)
+name_id (Obj *o, const char *what, GHashTable *by_name, GHashTable *by_id,
+         const char *name, AsmId id)
 {
+  g_autofree char *key = g_strdup_printf ("%s %s", what, name);
+
+  g_hash_table_remove (o->gone, key);
   g_hash_table_insert (by_name, g_strdup (name), GUINT_TO_POINTER (id));
   g_hash_table_insert (by_id, GUINT_TO_POINTER (id), g_strdup (name));
+}
+
+/* The object with this id left the fabric: its name is free again, and
+ * until it is given again a reference to it says how the object left. */
+static void
+forget_id (Obj *o, const char *what, GHashTable *by_name, GHashTable *by_id,
+           AsmId id, char *how /* (transfer full) */)
+{
+  const char *name = g_hash_table_lookup (by_id, GUINT_TO_POINTER (id));
+
+  if (name != NULL)
+    {
+      g_hash_table_insert (o->gone, g_strdup_printf ("%s %s", what, name),
+                           g_steal_pointer (&how));
+      g_hash_table_remove (by_name, name);
+      g_hash_table_remove (by_id, GUINT_TO_POINTER (id));
+    }
+  g_free (how);
 }
 
 gboolean
@@ -665,7 +702,7 @@ asmctl_script_cmd_load (Script *s, Args *a, Obj *unused, GError **error)
           JsonObject *w = json_array_get_object_element (wl, i);
           if (w != NULL && json_object_has_member (w, "id") &&
               json_object_has_member (w, "name"))
-            name_id (o->workloads, o->workload_names,
+            name_id (o, "workload", o->workloads, o->workload_names,
                      json_object_get_string_member (w, "name"),
                      (AsmId) json_object_get_int_member (w, "id"));
         }
@@ -790,7 +827,7 @@ cmd_workload (Script *s, Args *a, Obj *o, GError **error)
                                a->pos[1]);
   if (!asm_fabric_add_workload (o->fabric, a->pos[1], &id, error))
     return FALSE;
-  name_id (o->workloads, o->workload_names, a->pos[1], id);
+  name_id (o, "workload", o->workloads, o->workload_names, a->pos[1], id);
   asmctl_script_emit (s, "%s: workload %s -> id %u", o->name, a->pos[1], id);
   return TRUE;
 }
@@ -825,7 +862,8 @@ cmd_partition (Script *s, Args *a, Obj *o, GError **error)
                     error)) ||
       !asm_fabric_request_partition (o->fabric, wl, &req, &id, &virt, error))
     return FALSE;
-  name_id (o->partitions, o->partition_names, a->pos[1], id);
+  name_id (o, "partition", o->partitions, o->partition_names, a->pos[1],
+           id);
   ASMCTL_MUST (asm_fabric_get_partition_info (o->fabric, id, &info));
   sw = switch_name (o, info.switch_id);
   asmctl_script_emit (s,
@@ -953,8 +991,253 @@ cmd_release_partition (Script *s, Args *a, Obj *o, GError **error)
 {
   AsmId part;
 
-  return fab_partition (o, a->pos[1], &part, error) &&
-         asm_fabric_release_partition (o->fabric, part, error);
+  if (!fab_partition (o, a->pos[1], &part, error) ||
+      !asm_fabric_release_partition (o->fabric, part, error))
+    return FALSE;
+  forget_id (o, "partition", o->partitions, o->partition_names, part,
+             g_strdup_printf ("released on line %u", s->line));
+  return TRUE;
+}
+
+static gboolean
+cmd_unmap (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId part, dev;
+  AsmPartitionInfo info;
+
+  if (!fab_partition (o, a->pos[1], &part, error) ||
+      !fab_device (o, a->pos[2], &dev, error) ||
+      !asm_fabric_unmap_device (o->fabric, part, dev, error))
+    return FALSE;
+  ASMCTL_MUST (asm_fabric_get_partition_info (o->fabric, part, &info));
+  asmctl_script_emit (s, "%s: unmap %s %s -> devices %u, generation %u",
+                      o->name, a->pos[1], a->pos[2], info.n_devices,
+                      info.generation);
+  return TRUE;
+}
+
+static gboolean
+cmd_shrink (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId part;
+  guint64 size;
+  g_autofree char *what = NULL;
+
+  if (!asmctl_script_num ("SIZE", a->pos[2], &size, error) ||
+      !fab_partition (o, a->pos[1], &part, error) ||
+      !asm_fabric_shrink_partition (o->fabric, part, size, error))
+    return FALSE;
+  what = g_strdup_printf ("shrink %s " HEX, a->pos[1], size);
+  return emit_placement (s, o, what, part);
+}
+
+static gboolean
+cmd_destroy_vf (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId vf;
+  AsmDeviceInfo info = { 0 };
+  g_autofree char *pf = NULL;
+
+  /* what it was, read before it goes (an unknown id fails in the call) */
+  if (!fab_device (o, a->pos[1], &vf, error))
+    return FALSE;
+  if (asm_fabric_get_device_info (o->fabric, vf, &info))
+    pf = device_name (o, info.pf);
+  if (!asm_fabric_destroy_vf (o->fabric, vf, error))
+    return FALSE;
+  asmctl_script_emit (s, "%s: destroy-vf %s -> vf %u of %s free", o->name,
+                      a->pos[1], info.vf_index, pf);
+  return TRUE;
+}
+
+static gboolean
+cmd_remove_device (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId dev;
+  AsmDeviceInfo info = { 0 };
+  g_autofree char *sw = NULL;
+
+  if (!fab_device (o, a->pos[1], &dev, error))
+    return FALSE;
+  if (asm_fabric_get_device_info (o->fabric, dev, &info))
+    sw = switch_name (o, info.switch_id);
+  if (!asm_fabric_remove_device (o->fabric, dev, error))
+    return FALSE;
+  asmctl_script_emit (s, "%s: remove-device %s -> unbound from %s port %u",
+                      o->name, a->pos[1], sw, info.port);
+  return TRUE;
+}
+
+/* the partitions on a switch (sw) or of a workload (wl), in id order */
+static GArray *
+partitions_where (Obj *o, AsmId sw, AsmId wl)
+{
+  g_autoptr (GArray) all = asm_fabric_list (o->fabric, ASM_FABRIC_PARTITIONS);
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (AsmId));
+
+  for (guint i = 0; i < all->len; i++)
+    {
+      AsmPartitionInfo pi;
+
+      ASMCTL_MUST (asm_fabric_get_partition_info (
+          o->fabric, g_array_index (all, AsmId, i), &pi));
+      if ((sw != ASM_ID_NONE && pi.switch_id == sw) ||
+          (wl != ASM_ID_NONE && pi.workload == wl))
+        g_array_append_val (ids, pi.id);
+    }
+  return ids;
+}
+
+static gboolean
+cmd_drain (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId sw;
+  AsmSwitchInfo before;
+  g_autoptr (GArray) moved = NULL;
+  GString *where;
+
+  if (!fab_switch (o, a->pos[1], &sw, error))
+    return FALSE;
+  moved = partitions_where (o, sw, ASM_ID_NONE);
+  if (!asm_fabric_get_switch_info (o->fabric, sw, &before))
+    before.n_windows = 0;
+  if (!asm_fabric_drain_switch (o->fabric, sw, error))
+    return FALSE;
+  where = g_string_new (NULL);
+  for (guint i = 0; i < moved->len; i++)
+    {
+      AsmId id = g_array_index (moved, AsmId, i);
+      AsmPartitionInfo pi;
+      g_autofree char *name = id_name (o->partition_names, id);
+      g_autofree char *to = NULL;
+
+      ASMCTL_MUST (asm_fabric_get_partition_info (o->fabric, id, &pi));
+      to = switch_name (o, pi.switch_id);
+      g_string_append_printf (where, "%s%s to %s", i ? ", " : " (", name, to);
+    }
+  if (moved->len > 0)
+    g_string_append_c (where, ')');
+  asmctl_script_emit (s,
+                      "%s: drain %s -> %u partition%s moved%s, %u window%s "
+                      "returned",
+                      o->name, a->pos[1], moved->len,
+                      moved->len == 1 ? "" : "s", where->str,
+                      before.n_windows, before.n_windows == 1 ? "" : "s");
+  g_string_free (where, TRUE);
+  return TRUE;
+}
+
+static gboolean
+cmd_remove_switch (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId sw;
+  g_autoptr (GArray) left = NULL;
+
+  if (!fab_switch (o, a->pos[1], &sw, error) ||
+      !asm_fabric_remove_switch (o->fabric, sw, error))
+    return FALSE;
+  left = asm_fabric_list (o->fabric, ASM_FABRIC_SWITCHES);
+  asmctl_script_emit (s, "%s: remove-switch %s -> id %u removed, %u "
+                      "switch%s left",
+                      o->name, a->pos[1], sw, left->len,
+                      left->len == 1 ? "" : "es");
+  return TRUE;
+}
+
+static gboolean
+cmd_end_workload (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId wl;
+  g_autoptr (GArray) parts = NULL;
+  g_autofree char *wname = NULL;
+  GString *names;
+
+  if (!fab_workload (o, a->pos[1], &wl, error))
+    return FALSE;
+  parts = partitions_where (o, ASM_ID_NONE, wl);
+  if (!asm_fabric_remove_workload (o->fabric, wl, error))
+    return FALSE;
+  wname = id_name (o->workload_names, wl);
+  names = g_string_new (NULL);
+  for (guint i = 0; i < parts->len; i++)
+    {
+      AsmId id = g_array_index (parts, AsmId, i);
+      g_autofree char *name = id_name (o->partition_names, id);
+
+      g_string_append_printf (names, "%s%s", i ? ", " : " (", name);
+      forget_id (o, "partition", o->partitions, o->partition_names, id,
+                 g_strdup_printf ("released when workload %s ended on line "
+                                  "%u", wname, s->line));
+    }
+  if (parts->len > 0)
+    g_string_append_c (names, ')');
+  forget_id (o, "workload", o->workloads, o->workload_names, wl,
+             g_strdup_printf ("ended on line %u", s->line));
+  asmctl_script_emit (s, "%s: end-workload %s -> %u partition%s released%s",
+                      o->name, a->pos[1], parts->len,
+                      parts->len == 1 ? "" : "s", names->str);
+  g_string_free (names, TRUE);
+  return TRUE;
+}
+
+/* migrate-workload F WORKLOAD [SWITCH] */
+static gboolean
+cmd_migrate_workload (Script *s, Args *a, Obj *o, GError **error)
+{
+  AsmId wl, sw = ASM_ID_NONE, to = ASM_ID_NONE;
+  g_autoptr (GArray) parts = NULL;
+  g_autoptr (GArray) from = g_array_new (FALSE, FALSE, sizeof (AsmId));
+  g_autofree char *name = NULL;
+  guint n_moved = 0;
+
+  if (!fab_workload (o, a->pos[1], &wl, error) ||
+      (a->n_pos > 2 && !fab_switch (o, a->pos[2], &sw, error)))
+    return FALSE;
+  parts = partitions_where (o, ASM_ID_NONE, wl);
+  for (guint i = 0; i < parts->len; i++)
+    {
+      AsmPartitionInfo pi;
+
+      ASMCTL_MUST (asm_fabric_get_partition_info (
+          o->fabric, g_array_index (parts, AsmId, i), &pi));
+      g_array_append_val (from, pi.switch_id);
+    }
+  if (!asm_fabric_migrate_workload (o->fabric, wl, sw, error))
+    return FALSE;
+  for (guint i = 0; i < parts->len; i++)
+    {
+      AsmPartitionInfo pi;
+
+      ASMCTL_MUST (asm_fabric_get_partition_info (
+          o->fabric, g_array_index (parts, AsmId, i), &pi));
+      to = pi.switch_id;
+      n_moved += pi.switch_id != g_array_index (from, AsmId, i);
+    }
+  name = to != ASM_ID_NONE ? switch_name (o, to) : g_strdup ("-");
+  asmctl_script_emit (s,
+                      "%s: migrate-workload %s%s%s -> %s, %u of %u "
+                      "partition%s moved",
+                      o->name, a->pos[1], a->n_pos > 2 ? " " : "",
+                      a->n_pos > 2 ? a->pos[2] : "", name, n_moved, parts->len,
+                      parts->len == 1 ? "" : "s");
+  return TRUE;
+}
+
+static gboolean
+cmd_root_map (Script *s, Args *a, Obj *o, GError **error)
+{
+  g_autoptr (GArray) routes = asm_fabric_get_root_map (o->fabric);
+
+  asmctl_script_emit (s, "%s: root-map -> %u route%s", o->name, routes->len,
+                      routes->len == 1 ? "" : "s");
+  for (guint i = 0; i < routes->len; i++)
+    {
+      const AsmRootRoute *r = &g_array_index (routes, AsmRootRoute, i);
+      g_autofree char *sw = switch_name (o, r->switch_id);
+
+      asmctl_script_emit (s, "  " HEX "-" HEX " %s", r->first, r->last, sw);
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -1002,6 +1285,30 @@ cmd_predict (Script *s, Args *a, Obj *o, GError **error)
   return TRUE;
 }
 
+/* sample F TIME: the profiler reads the backend's usage counters */
+static gboolean
+cmd_sample (Script *s, Args *a, Obj *o, GError **error)
+{
+  gdouble time;
+  g_autoptr (GArray) wls = NULL;
+  guint n = 0;
+
+  if (!asmctl_script_dbl ("TIME", a->pos[1], &time, error) ||
+      !asm_fabric_sample_usage (o->fabric, time, error))
+    return FALSE;
+  /* what it recorded: one sample per workload with partitions */
+  wls = asm_fabric_list (o->fabric, ASM_FABRIC_WORKLOADS);
+  for (guint i = 0; i < wls->len; i++)
+    {
+      g_autoptr (GArray) parts = partitions_where (
+          o, ASM_ID_NONE, g_array_index (wls, AsmId, i));
+      n += parts->len > 0;
+    }
+  asmctl_script_emit (s, "%s: sample %s -> %u workload%s sampled", o->name,
+                      a->pos[1], n, n == 1 ? "" : "s");
+  return TRUE;
+}
+
 static gboolean
 cmd_rebalance (Script *s, Args *a, Obj *o, GError **error)
 {
@@ -1012,10 +1319,10 @@ cmd_rebalance (Script *s, Args *a, Obj *o, GError **error)
       !asm_fabric_rebalance (o->fabric, horizon, &rep, error))
     return FALSE;
   asmctl_script_emit (s,
-                      "%s: rebalance %s -> examined %u, grown %u, migrated %u, "
-                      "failed %u",
+                      "%s: rebalance %s -> examined %u, grown %u, shrunk %u, "
+                      "migrated %u, failed %u",
                       o->name, a->pos[1], rep.n_examined, rep.n_grown,
-                      rep.n_migrated, rep.n_failed);
+                      rep.n_shrunk, rep.n_migrated, rep.n_failed);
   return TRUE;
 }
 
@@ -1162,11 +1469,12 @@ asmctl_script_show_fabric (Script *s, Obj *o)
                                 g_array_index (w, AsmRange, j).first,
                                 g_array_index (w, AsmRange, j).last);
       asmctl_script_emit (s,
-                          "  switch %s (id %u)%s: bandwidth %" G_GUINT64_FORMAT
-                          "/%" G_GUINT64_FORMAT
+                          "  switch %s (id %u)%s%s: bandwidth "
+                          "%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
                           ", latency %u, table %u/%u, ports %u/%u, windows %s, "
                           "free " HEX ", partitions %u",
                           si.name, si.id, si.pinned ? " pinned" : "",
+                          si.draining ? " draining" : "",
                           si.bandwidth_used, si.bandwidth, si.latency_ns,
                           si.table_used, si.table_capacity, si.n_ports_used,
                           si.n_ports, ranges->len ? ranges->str : "-",
@@ -1296,8 +1604,27 @@ const Command asmctl_script_pci_fabric_commands[] = {
     "release-partition FABRIC PARTITION", cmd_release_partition },
   { "transfer-vf", OBJ_FABRIC, 3, 3, NULL, NULL,
     "transfer-vf FABRIC VF PF", cmd_transfer_vf },
+  { "unmap", OBJ_FABRIC, 3, 3, NULL, NULL, "unmap FABRIC PARTITION DEVICE",
+    cmd_unmap },
+  { "shrink", OBJ_FABRIC, 3, 3, NULL, NULL, "shrink FABRIC PARTITION SIZE",
+    cmd_shrink },
+  { "destroy-vf", OBJ_FABRIC, 2, 2, NULL, NULL, "destroy-vf FABRIC VF",
+    cmd_destroy_vf },
+  { "remove-device", OBJ_FABRIC, 2, 2, NULL, NULL,
+    "remove-device FABRIC DEVICE", cmd_remove_device },
+  { "drain", OBJ_FABRIC, 2, 2, NULL, NULL, "drain FABRIC SWITCH", cmd_drain },
+  { "remove-switch", OBJ_FABRIC, 2, 2, NULL, NULL,
+    "remove-switch FABRIC SWITCH", cmd_remove_switch },
+  { "end-workload", OBJ_FABRIC, 2, 2, NULL, NULL,
+    "end-workload FABRIC WORKLOAD", cmd_end_workload },
+  { "migrate-workload", OBJ_FABRIC, 2, 3, NULL, NULL,
+    "migrate-workload FABRIC WORKLOAD [SWITCH]", cmd_migrate_workload },
+  { "root-map", OBJ_FABRIC, 1, 1, NULL, NULL, "root-map FABRIC",
+    cmd_root_map },
   { "usage", OBJ_FABRIC, 4, 4, NULL, NULL,
     "usage FABRIC WORKLOAD TIME BYTES", cmd_usage },
+  { "sample", OBJ_FABRIC, 2, 2, NULL, NULL, "sample FABRIC TIME",
+    cmd_sample },
   { "predict", OBJ_FABRIC, 3, 3, NULL, NULL,
     "predict FABRIC WORKLOAD HORIZON", cmd_predict },
   { "rebalance", OBJ_FABRIC, 2, 2, NULL, NULL, "rebalance FABRIC HORIZON",

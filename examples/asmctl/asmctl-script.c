@@ -262,6 +262,7 @@ obj_free (Obj *o)
   g_clear_pointer (&o->workload_names, g_hash_table_unref);
   g_clear_pointer (&o->partitions, g_hash_table_unref);
   g_clear_pointer (&o->partition_names, g_hash_table_unref);
+  g_clear_pointer (&o->gone, g_hash_table_unref);
   g_free (o);
 }
 
@@ -1082,8 +1083,13 @@ static const char script_description[] =
   "  translate FABRIC WORKLOAD VIRT|PARTITION[+OFFSET]\n"
   "  migrate FABRIC PARTITION [SWITCH] | grow FABRIC PARTITION SIZE\n"
   "  release-partition FABRIC PARTITION | transfer-vf FABRIC VF PF\n"
-  "  usage FABRIC WORKLOAD TIME BYTES | predict FABRIC WORKLOAD HORIZON\n"
-  "  rebalance FABRIC HORIZON | save FABRIC FILE|-\n"
+  "  unmap FABRIC PARTITION DEVICE | shrink FABRIC PARTITION SIZE\n"
+  "  destroy-vf FABRIC VF | remove-device FABRIC DEVICE\n"
+  "  drain FABRIC SWITCH | remove-switch FABRIC SWITCH | root-map FABRIC\n"
+  "  end-workload FABRIC WORKLOAD | migrate-workload FABRIC WORKLOAD [SWITCH]\n"
+  "  usage FABRIC WORKLOAD TIME BYTES | sample FABRIC TIME\n"
+  "  predict FABRIC WORKLOAD HORIZON | rebalance FABRIC HORIZON\n"
+  "  save FABRIC FILE|-\n"
   "  fail FABRIC call N | fail FABRIC kind KIND [off] | crash FABRIC N\n"
   "  clear FABRIC | calls FABRIC | verify FABRIC\n"
   "\n"

@@ -48,6 +48,9 @@ typedef struct {
   GHashTable *workload_names;  /* id -> name */
   GHashTable *partitions;      /* name -> id */
   GHashTable *partition_names; /* id -> name */
+  GHashTable *gone;            /* "partition NAME", "workload NAME" -> how
+                                  it left ("released on line 12"), until
+                                  the name is given again */
 } Obj;
 
 typedef struct {
