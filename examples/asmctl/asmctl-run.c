@@ -8,10 +8,15 @@
  * is known or refused, every value checked, and each error names its JSON
  * path ("$.steps[3].partition: unknown partition 'p9'").  Objects are
  * named in the file and steps may name what they create ("as": "p1") so
- * later steps can refer to it.  A step may carry "expect": "<error code>"
- * when it is meant to fail; any other failure stops the run with exit
- * status 1.  The output is a timeline of the steps and the fabric's
- * events, then the switches; `--json` prints the final snapshot instead.
+ * later steps can refer to it.  An object that leaves the fabric (a
+ * partition released, a workload ended, a VF destroyed or transferred, a
+ * device or switch removed) leaves the names too: a later step that names
+ * it fails with not-found, saying which step took it away, rather than
+ * passing a dead id to the library.  A step may carry "expect": "<error
+ * code>" when it is meant to fail; any other failure stops the run with
+ * exit status 1, its message ending with the code.  The output is a
+ * timeline of the steps and the fabric's events, then the switches;
+ * `--json` prints the final snapshot instead.
  */
 #include "asmctl.h"
 
@@ -27,6 +32,10 @@ typedef struct {
   GHashTable *names;   /* name -> AsmId (switches, devices, workloads,
                           partitions, VFs share one namespace) */
   GHashTable *virt;    /* partition name -> its first virtual address */
+  GHashTable *gone;    /* name -> how its object left the fabric
+                          ("released by $.steps[3]"), until given again */
+  GError *gone_err;    /* a step named an object that left: the step
+                          fails with not-found, which "expect" may accept */
   gboolean quiet;
   GError **error;
   char *path;          /* the JSON path being read, for messages */
@@ -192,12 +201,62 @@ static gboolean
 lookup (Run *r, const char *key, const char *name, AsmId *out)
 {
   gpointer v;
+  const char *how;
+
   if (name == NULL)
     return FALSE;
   if (!g_hash_table_lookup_extended (r->names, name, NULL, &v))
-    return fail_at (r, key, "unknown name '%s'", name);
+    {
+      how = g_hash_table_lookup (r->gone, name);
+      if (how == NULL)
+        return fail_at (r, key, "unknown name '%s'", name);
+      /* an operation's failure, not a scenario error: the name was real */
+      g_clear_error (&r->gone_err);
+      r->gone_err = g_error_new (ASM_ERROR, ASM_ERROR_NOT_FOUND,
+                                 "%s.%s: '%s' is gone (%s)", r->path, key,
+                                 name, how);
+      return FALSE;
+    }
   *out = GPOINTER_TO_UINT (v);
   return TRUE;
+}
+
+/* The object with this id left the fabric by the step at r->path: its
+ * names are free again, and until given again a step that uses one fails
+ * with not-found, saying how it left ("released by $.steps[4]"). */
+static void
+forget_id (Run *r, AsmId id, const char *how)
+{
+  GHashTableIter it;
+  gpointer name, value;
+
+  g_hash_table_iter_init (&it, r->names);
+  while (g_hash_table_iter_next (&it, &name, &value))
+    if (GPOINTER_TO_UINT (value) == id)
+      {
+        g_hash_table_insert (r->gone, g_strdup (name),
+                             g_strdup_printf ("%s by %s", how, r->path));
+        g_hash_table_remove (r->virt, name);
+        g_hash_table_iter_remove (&it);
+      }
+}
+
+/* the partitions of a workload, in id order */
+static GArray *
+workload_partitions (Run *r, AsmId workload)
+{
+  g_autoptr (GArray) all = asm_fabric_list (r->fabric, ASM_FABRIC_PARTITIONS);
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (AsmId));
+
+  for (guint i = 0; i < all->len; i++)
+    {
+      AsmPartitionInfo pi;
+      if (asm_fabric_get_partition_info (r->fabric,
+                                         g_array_index (all, AsmId, i), &pi) &&
+          pi.workload == workload)
+        g_array_append_val (ids, pi.id);
+    }
+  return ids;
 }
 
 static gboolean
@@ -207,6 +266,7 @@ name_new (Run *r, const char *key, const char *name, AsmId id)
     return TRUE;
   if (g_hash_table_contains (r->names, name))
     return fail_at (r, key, "the name '%s' is already used", name);
+  g_hash_table_remove (r->gone, name);
   g_hash_table_insert (r->names, g_strdup (name), GUINT_TO_POINTER (id));
   return TRUE;
 }
@@ -515,16 +575,127 @@ run_step (Run *r, guint index, JsonNode *node)
          obj_u64 (&ob, "size", TRUE, 0, &u) && obj_done (&ob) &&
          ran (asm_fabric_grow_partition (r->fabric, a, u, &err));
   else if (strcmp (what, "release") == 0)
+    {
+      ok = lookup (r, "partition", obj_str (&ob, "partition", TRUE), &a) &&
+           obj_done (&ob);
+      if (ok && asm_fabric_release_partition (r->fabric, a, &err))
+        forget_id (r, a, "released");
+    }
+  else if (strcmp (what, "unmap") == 0)
     ok = lookup (r, "partition", obj_str (&ob, "partition", TRUE), &a) &&
+         lookup (r, "device", obj_str (&ob, "device", TRUE), &b) &&
          obj_done (&ob) &&
-         ran (asm_fabric_release_partition (r->fabric, a, &err));
+         ran (asm_fabric_unmap_device (r->fabric, a, b, &err));
+  else if (strcmp (what, "shrink") == 0)
+    ok = lookup (r, "partition", obj_str (&ob, "partition", TRUE), &a) &&
+         obj_u64 (&ob, "size", TRUE, 0, &u) && obj_done (&ob) &&
+         ran (asm_fabric_shrink_partition (r->fabric, a, u, &err));
+  else if (strcmp (what, "destroy_vf") == 0)
+    {
+      ok = lookup (r, "vf", obj_str (&ob, "vf", TRUE), &a) && obj_done (&ob);
+      if (ok && asm_fabric_destroy_vf (r->fabric, a, &err))
+        forget_id (r, a, "destroyed");
+    }
+  else if (strcmp (what, "remove_device") == 0)
+    {
+      ok = lookup (r, "device", obj_str (&ob, "device", TRUE), &a) &&
+           obj_done (&ob);
+      if (ok && asm_fabric_remove_device (r->fabric, a, &err))
+        forget_id (r, a, "removed");
+    }
+  else if (strcmp (what, "drain") == 0)
+    ok = lookup (r, "switch", obj_str (&ob, "switch", TRUE), &a) &&
+         obj_done (&ob) && ran (asm_fabric_drain_switch (r->fabric, a, &err));
+  else if (strcmp (what, "remove_switch") == 0)
+    {
+      ok = lookup (r, "switch", obj_str (&ob, "switch", TRUE), &a) &&
+           obj_done (&ob);
+      if (ok && asm_fabric_remove_switch (r->fabric, a, &err))
+        forget_id (r, a, "removed");
+    }
+  else if (strcmp (what, "end_workload") == 0)
+    {
+      g_autoptr (GArray) parts = NULL;
+      ok = lookup (r, "workload", obj_str (&ob, "workload", TRUE), &a) &&
+           obj_done (&ob);
+      parts = ok ? workload_partitions (r, a) : NULL;
+      if (ok && asm_fabric_remove_workload (r->fabric, a, &err))
+        {
+          for (guint i = 0; i < parts->len; i++)
+            forget_id (r, g_array_index (parts, AsmId, i), "released");
+          forget_id (r, a, "ended");
+        }
+    }
+  else if (strcmp (what, "migrate_workload") == 0)
+    {
+      const char *to;
+      ok = lookup (r, "workload", obj_str (&ob, "workload", TRUE), &a);
+      to = ok ? obj_str (&ob, "to", FALSE) : NULL;
+      ok = ok && (to == NULL || lookup (r, "to", to, &b)) && obj_done (&ob);
+      if (ok && asm_fabric_migrate_workload (r->fabric, a, b, &err) &&
+          !r->quiet)
+        {
+          g_autoptr (GArray) parts = workload_partitions (r, a);
+          AsmPartitionInfo pi;
+          AsmSwitchInfo si;
+          if (parts->len == 0 ||
+              !asm_fabric_get_partition_info (
+                  r->fabric, g_array_index (parts, AsmId, 0), &pi) ||
+              !asm_fabric_get_switch_info (r->fabric, pi.switch_id, &si))
+            si.name = "-";
+          printf ("   %u partition%s of the workload on switch %s\n",
+                  parts->len, parts->len == 1 ? "" : "s", si.name);
+        }
+    }
+  else if (strcmp (what, "root_map") == 0)
+    {
+      ok = obj_done (&ob);
+      if (ok && !r->quiet)
+        {
+          g_autoptr (GArray) routes = asm_fabric_get_root_map (r->fabric);
+          for (guint i = 0; i < routes->len; i++)
+            {
+              const AsmRootRoute *rt = &g_array_index (routes, AsmRootRoute,
+                                                       i);
+              AsmSwitchInfo si;
+              if (!asm_fabric_get_switch_info (r->fabric, rt->switch_id, &si))
+                si.name = "?";
+              printf ("   0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+                      "x -> switch %s\n", rt->first, rt->last, si.name);
+            }
+          if (routes->len == 0)
+            printf ("   no routes\n");
+        }
+    }
+  else if (strcmp (what, "sample") == 0)
+    {
+      ok = obj_u64 (&ob, "time", TRUE, 0, &u) && obj_done (&ob);
+      if (ok && asm_fabric_sample_usage (r->fabric, (gdouble) u, &err) &&
+          !r->quiet)
+        {
+          g_autoptr (GArray) wls = asm_fabric_list (r->fabric,
+                                                    ASM_FABRIC_WORKLOADS);
+          guint n = 0;
+          for (guint i = 0; i < wls->len; i++)
+            {
+              g_autoptr (GArray) parts = workload_partitions (
+                  r, g_array_index (wls, AsmId, i));
+              n += parts->len > 0;
+            }
+          printf ("   usage read for %u workload%s\n", n, n == 1 ? "" : "s");
+        }
+    }
   else if (strcmp (what, "transfer_vf") == 0)
-    ok = lookup (r, "vf", obj_str (&ob, "vf", TRUE), &a) &&
-         lookup (r, "to", obj_str (&ob, "to", TRUE), &b) && obj_done (&ob) &&
-         ran (asm_fabric_transfer_vf (r->fabric, a, b, &id, &err));
+    {
+      ok = lookup (r, "vf", obj_str (&ob, "vf", TRUE), &a) &&
+           lookup (r, "to", obj_str (&ob, "to", TRUE), &b) && obj_done (&ob);
+      /* the old VF is destroyed; "as" names the new one */
+      if (ok && asm_fabric_transfer_vf (r->fabric, a, b, &id, &err))
+        forget_id (r, a, "transferred");
+    }
   else if (strcmp (what, "usage") == 0)
     {
-      JsonNode *samples;
+      JsonNode *samples = NULL;
       ok = lookup (r, "workload", obj_str (&ob, "workload", TRUE), &a) &&
            (samples = obj_get (&ob, "samples", TRUE)) != NULL &&
            obj_done (&ob);
@@ -564,9 +735,9 @@ run_step (Run *r, guint index, JsonNode *node)
       ok = obj_u64 (&ob, "horizon", TRUE, 0, &u) && obj_done (&ob);
       if (ok && asm_fabric_rebalance (r->fabric, (gdouble) u, &rep, &err) &&
           !r->quiet)
-        printf ("   %u examined, %u grown in place, %u moved to grow, %u "
-                "failed\n", rep.n_examined, rep.n_grown, rep.n_migrated,
-                rep.n_failed);
+        printf ("   %u examined, %u grown in place, %u shrunk, %u moved, %u "
+                "failed\n", rep.n_examined, rep.n_grown, rep.n_shrunk,
+                rep.n_migrated, rep.n_failed);
     }
   else if (strcmp (what, "translate") == 0)
     {
@@ -574,7 +745,10 @@ run_step (Run *r, guint index, JsonNode *node)
       guint64 *base = pname ? g_hash_table_lookup (r->virt, pname) : NULL;
       ok = lookup (r, "workload", obj_str (&ob, "workload", TRUE), &a) &&
            obj_u64 (&ob, "offset", FALSE, 0, &u) && obj_done (&ob);
-      if (ok && base == NULL)
+      if (ok && base == NULL && pname != NULL &&
+          g_hash_table_contains (r->gone, pname))
+        ok = lookup (r, "partition", pname, &b); /* says how it left */
+      else if (ok && base == NULL)
         ok = fail_at (r, "partition", "'%s' is not a partition this scenario "
                       "requested", pname ? pname : "");
       if (ok && !r->quiet)
@@ -625,6 +799,12 @@ run_step (Run *r, guint index, JsonNode *node)
       return fail_at (r, "do", "unknown step '%s'", what);
     }
   obj_close (&ob);
+  if (!ok && r->gone_err != NULL)
+    {
+      /* a name whose object left: the step failed as an operation */
+      err = g_steal_pointer (&r->gone_err);
+      ok = TRUE;
+    }
   if (!ok)
     return FALSE;
 
@@ -638,7 +818,17 @@ run_step (Run *r, guint index, JsonNode *node)
           g_error_free (err);
           return TRUE;
         }
-      return op_fail (r, err);
+      /* name the code, as `expect` would write it; a message of this
+       * file (a name that is gone) has its JSON path already */
+      if (r->error != NULL && *r->error == NULL)
+        g_set_error (r->error, ASM_ERROR, err->code, "%s%s%s (%s%s%s)",
+                     g_str_has_prefix (err->message, "$.") ? "" : r->path,
+                     g_str_has_prefix (err->message, "$.") ? "" : ": ",
+                     err->message, code,
+                     expect != NULL ? "; the step expected " : "",
+                     expect != NULL ? expect : "");
+      g_error_free (err);
+      return FALSE;
     }
   if (expect != NULL)
     return fail_at (r, "expect", "the step succeeded, '%s' was expected",
@@ -718,6 +908,23 @@ asmctl_cmd_run (int argc, char **argv)
   g_option_context_set_summary (
       ctx, "Builds the fabric a scenario file describes and runs its steps.\n"
            "The format is documented in README.md (\"Scenario files\").");
+  g_option_context_set_description (
+      ctx,
+      "Steps (\"do\", then their keys; every step takes \"expect\": CODE):\n"
+      "  request (workload, size, align, bandwidth, min_bandwidth,\n"
+      "    max_latency_ns, prefer, as) | map (partition, device)\n"
+      "  unmap (partition, device) | create_vf (pf, as) | destroy_vf (vf)\n"
+      "  migrate (partition, to) | grow (partition, size)\n"
+      "  shrink (partition, size) | release (partition)\n"
+      "  transfer_vf (vf, to, as) | remove_device (device)\n"
+      "  drain (switch) | remove_switch (switch) | root_map\n"
+      "  end_workload (workload) | migrate_workload (workload, to)\n"
+      "  usage (workload, samples) | sample (time)\n"
+      "  predict (workload, horizon) | rebalance (horizon)\n"
+      "  translate (workload, partition, offset) | fail (call, kind)\n"
+      "  clear_faults | check\n"
+      "A name whose object left (released, ended, removed, destroyed) fails\n"
+      "a later step with not-found.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {
@@ -762,6 +969,7 @@ asmctl_cmd_run (int argc, char **argv)
   r.quiet = json_out;
   r.names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   r.virt = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  r.gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   node = json_parser_get_root (parser);
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     {
@@ -862,6 +1070,8 @@ out:
     }
   g_hash_table_unref (r.names);
   g_hash_table_unref (r.virt);
+  g_hash_table_unref (r.gone);
+  g_clear_error (&r.gone_err);
   g_free (r.path);
   if (r.fabric)
     asm_fabric_unref (r.fabric);

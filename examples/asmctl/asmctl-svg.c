@@ -330,10 +330,11 @@ asmctl_print_switches (AsmFabric *fabric, FILE *out)
       wb = asmctl_format_size (si.window_bytes);
       fb = asmctl_format_size (si.free_bytes);
       fprintf (out, "   %-6s %5uns %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT
-               " %9s %8s %2u/%-2u  %s\n",
+               " %9s %8s %2u/%-2u  %s%s\n",
                si.name, si.latency_ns, si.bandwidth_used, si.bandwidth, wb, fb,
                si.table_used, si.table_capacity,
-               ranges->len ? ranges->str : "-");
+               ranges->len ? ranges->str : "-",
+               si.draining ? " (draining)" : "");
       g_string_free (ranges, TRUE);
     }
 }
