@@ -1782,6 +1782,7 @@ test_verify_matches (void **state)
   assert_dump_has (fx, "2 switches, 2 devices bound, 1 VFs, 0 held");
   assert_dump_has (fx, "window ");
   assert_dump_has (fx, "entry key ");
+  assert_dump_has (fx, "root 0x");
   fab_free (f);
 
   /* VFs created in an order where their ids do not follow (PF, index) */
@@ -2034,6 +2035,156 @@ test_verify_finds_differences (void **state)
   fab_free (f);
 }
 
+/* The root complex's routes are compared with asm_fabric_get_root_map():
+ * each kind of difference is found and named, after the switches'
+ * registers (which still match) and before the VFs. */
+static void
+test_verify_root_map (void **state)
+{
+  Fab *f = fab_new (TRUE);
+  Fx *fx = f->fx;
+  AsmId p = f->part_sw, o = p == f->sw1 ? f->sw2 : f->sw1;
+  g_autoptr(GArray) map = asm_fabric_get_root_map (f->fabric);
+  g_autoptr(GArray) pw = asm_fabric_get_switch_windows (f->fabric, p);
+  g_autoptr(GArray) ow = asm_fabric_get_switch_windows (f->fabric, o);
+  g_autoptr(GArray) moved = NULL;
+  AsmRange *w = (AsmRange *) pw->data, last, cut;
+  g_autofree char *line = NULL;
+
+  assert_verify_ok (f);
+  /* the fabric programmed the root complex: every window of every
+   * switch, and nothing else */
+  assert_true (pw->len > 0);
+  assert_int_equal (map->len, pw->len + ow->len);
+  last = w[pw->len - 1];
+  line = g_strdup_printf ("root " X "-" X ": switch %u\n", last.first,
+                          last.last, p);
+  assert_dump_has (fx, line);
+
+  /* a route too many: beyond the fabric's global space, where no switch
+   * of it has a window */
+  {
+    g_autoptr(GArray) more = g_array_copy (pw);
+    AsmRange extra = ASM_RANGE (G_GUINT64_CONSTANT (1) << 40,
+                                (G_GUINT64_CONSTANT (1) << 40) + MIB - 1);
+
+    g_array_append_val (more, extra);
+    OK (hw_root_v (fx, p, (AsmRange *) more->data, more->len, &error));
+    assert_verify_differs (f, "hardware differs from the model: root route "
+                           X "-" X " to switch %u is in hardware but not in "
+                           "the model", extra.first, extra.last, p);
+  }
+  /* one too few */
+  OK (hw_root_v (fx, p, w, pw->len - 1, &error));
+  assert_verify_differs (f, "hardware differs from the model: root route " X
+                         "-" X " to switch %u is in the model but not in "
+                         "hardware", last.first, last.last, p);
+  /* routed to the wrong switch */
+  moved = g_array_copy (ow);
+  g_array_append_val (moved, last);
+  OK (hw_root_v (fx, o, (AsmRange *) moved->data, moved->len, &error));
+  assert_verify_differs (f, "root route " X "-" X " to switch %u in "
+                         "hardware, " X "-" X " to switch %u in the model",
+                         last.first, last.last, o, last.first, last.last, p);
+  OK (hw_root_v (fx, o, (AsmRange *) ow->data, ow->len, &error));
+  /* a different extent */
+  cut = ASM_RANGE (last.first, last.last - 1);
+  {
+    g_autoptr(GArray) shorter = g_array_copy (pw);
+
+    g_array_index (shorter, AsmRange, shorter->len - 1) = cut;
+    OK (hw_root_v (fx, p, (AsmRange *) shorter->data, shorter->len,
+                   &error));
+  }
+  assert_verify_differs (f, "root route " X "-" X " to switch %u in "
+                         "hardware, " X "-" X " to switch %u in the model",
+                         cut.first, cut.last, p, last.first, last.last, p);
+  /* nothing routed at all */
+  OK (hw_root_v (fx, p, NULL, 0, &error));
+  OK (hw_root_v (fx, o, NULL, 0, &error));
+  assert_verify_differs (f, "is in the model but not in hardware");
+  /* put back, in either order: verify passes again */
+  OK (hw_root_v (fx, o, (AsmRange *) ow->data, ow->len, &error));
+  OK (hw_root_v (fx, p, w, pw->len, &error));
+  assert_verify_ok (f);
+
+  /* the switches' registers come first: a switch window missing is
+   * reported before the route to it */
+  OK (hw_windows_v (fx, p, w, pw->len - 1, &error));
+  OK (hw_root_v (fx, p, w, pw->len - 1, &error));
+  assert_verify_differs (f, "switch %u: window " X "-" X " is in the model "
+                         "but not in hardware", p, last.first, last.last);
+  OK (hw_windows_v (fx, p, w, pw->len, &error));
+  assert_verify_differs (f, "root route " X "-" X " to switch %u is in the "
+                         "model but not in hardware", last.first, last.last,
+                         p);
+  /* and the routes before the VFs */
+  OK (hw_vf_create (fx, f->pf, 3, 889, &error));
+  assert_verify_differs (f, "root route " X "-" X " to switch %u is in the "
+                         "model", last.first, last.last, p);
+  OK (hw_root_v (fx, p, w, pw->len, &error));
+  assert_verify_differs (f, "PF %u VF index 3: VF 889 in hardware", f->pf);
+  OK (hw_vf_destroy (fx, f->pf, 3, 889, &error));
+  assert_verify_ok (f);
+  fab_free (f);
+}
+
+/* The fabric's other uses of the new calls: removing a switch, and
+ * sampling usage (the counters are the hardware's own, not compared). */
+static void
+test_verify_remove_switch_and_usage (void **state)
+{
+  Fab *f = fab_new (TRUE);
+  Fx *fx = f->fx;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *before = NULL, *after = NULL, *line = NULL;
+  AsmPartitionInfo info;
+  AsmId sw3 = add_switch (f->fabric, "sw3", 1);
+  guint64 n;
+
+  assert_dump_has (fx, "\"sw3\": 1 ports");
+  assert_verify_ok (f);
+  /* a refused removal leaves both sides as they were */
+  before = asm_sim_dump (fx->b);
+  n = asm_sim_get_n_calls (fx->b);
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_ANY, TRUE);
+  assert_false (asm_fabric_remove_switch (f->fabric, sw3, &error));
+  assert_true (g_error_matches (error, ASM_ERROR, ASM_ERROR_BACKEND));
+  assert_non_null (strstr (error->message, "switch_remove"));
+  g_clear_error (&error);
+  asm_sim_clear_faults (fx->b);
+  after = asm_sim_dump (fx->b);
+  assert_string_equal (before, after);
+  assert_true (asm_sim_get_n_calls (fx->b) > n);
+  assert_verify_ok (f);
+  assert_true (asm_fabric_remove_switch (f->fabric, sw3, &error));
+  assert_dump_lacks (fx, "sw3");
+  assert_verify_ok (f);
+
+  /* each sample reads the partition's counter once: size/4, then 1/8
+   * more */
+  assert_true (asm_fabric_get_partition_info (f->fabric, f->part, &info));
+  assert_true (asm_fabric_sample_usage (f->fabric, 1.0, &error));
+  line = g_strdup_printf ("usage: partition %u, 1 reads\n", f->part);
+  assert_dump_has (fx, line);
+  assert_true (asm_fabric_sample_usage (f->fabric, 2.0, &error));
+  g_free (line);
+  line = g_strdup_printf ("usage: partition %u, 2 reads\n", f->part);
+  assert_dump_has (fx, line);
+  assert_verify_ok (f);
+  /* a refused read: the sample records nothing and the count stays */
+  asm_sim_fail_kind (fx->b, ASM_SIM_OP_USAGE, TRUE);
+  assert_false (asm_fabric_sample_usage (f->fabric, 3.0, &error));
+  assert_true (g_error_matches (error, ASM_ERROR, ASM_ERROR_BACKEND));
+  assert_non_null (strstr (error->message, "usage_read switch"));
+  g_clear_error (&error);
+  asm_sim_clear_faults (fx->b);
+  assert_dump_has (fx, line);
+  assert_true (asm_fabric_sample_usage (f->fabric, 3.0, &error));
+  assert_verify_ok (f);
+  fab_free (f);
+}
+
 /* Fail each backend call of an operation in turn: the fabric undoes what
  * it applied, and the hardware matches the unchanged model every time. */
 static void
@@ -2066,7 +2217,7 @@ test_verify_after_each_fault (void **state)
     }
 
   /* a whole kind failing */
-  for (AsmSimOp kind = ASM_SIM_OP_ANY; kind <= ASM_SIM_OP_FLUSH; kind++)
+  for (AsmSimOp kind = ASM_SIM_OP_ANY; kind <= ASM_SIM_OP_USAGE; kind++)
     {
       Fab *f = fab_new (TRUE);
       g_autoptr(GError) error = NULL;
@@ -2122,6 +2273,8 @@ main (int argc, char **argv)
   const struct CMUnitTest verify_tests[] = {
     cmocka_unit_test (test_verify_matches),
     cmocka_unit_test (test_verify_finds_differences),
+    cmocka_unit_test (test_verify_root_map),
+    cmocka_unit_test (test_verify_remove_switch_and_usage),
     cmocka_unit_test (test_verify_after_each_fault),
   };
 
