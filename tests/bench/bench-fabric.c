@@ -37,6 +37,12 @@
  *    time unit, so the profiler predicts more than the partition holds;
  *    asm_fabric_rebalance (horizon 2) is timed: total and per workload
  *    (model-only and sim).  The report's counts are printed.
+ * L  lifecycle.  16 switches (sim and model-only); N = 10^3 and 8 x 10^3
+ *    partitions of 1 MiB placed on switch 0, which is then drained (every
+ *    partition migrates off by placement, in one transaction) and removed:
+ *    total and per partition, and the per-partition ratio.  Then a workload
+ *    of 100 partitions (among 200 of two workloads) is ended with
+ *    asm_fabric_remove_workload().
  * S  save/restore.  The model-only fabric of P filled to N = 10^4 and
  *    10^5 partitions: asm_fabric_save() and asm_fabric_restore() time,
  *    total and per partition, and the bytes of the save per partition.
@@ -623,6 +629,91 @@ bench_rebalance (void)
     }
 }
 
+/* ------------------------------------------------------- lifecycle */
+
+/* L: a switch holding N partitions drained (every partition migrates off
+ * in one transaction), then removed; a workload of 100 partitions ended
+ * (every partition released in one transaction). */
+static void
+bench_lifecycle (void)
+{
+  guint64 ns[2] = { opt.smoke ? 20 : 1000, opt.smoke ? 80 : 8000 };
+  const guint n_end = opt.smoke ? 10 : 100;
+  guint runs = opt.smoke ? 1 : (guint) opt.runs;
+
+  header (opt.smoke ? "L lifecycle (smoke)"
+                    : "L lifecycle: drain a switch of 16 holding N 1 MiB "
+                      "partitions; end a workload of 100");
+  for (guint b = 0; b < 2; b++)
+    {
+      double per_part[2] = { 0, 0 };
+      for (guint k = 0; k < 2; k++)
+        {
+          double total[16], per[16];
+          for (guint r = 0; r < runs; r++)
+            {
+              PFab p;
+              AsmPartitionRequest req = { .size = MIB };
+              guint64 t0;
+              AsmSwitchInfo si;
+
+              pfab_init (&p, b == 1, 16, 10);
+              for (guint64 i = 0; i < ns[k]; i++)
+                {
+                  AsmId id;
+                  req.preferred_switch = p.sw[0];
+                  OK (asm_fabric_request_partition (p.fabric, p.wl[i % 10],
+                                                    &req, &id, NULL, &error));
+                }
+              t0 = now_ns ();
+              OK (asm_fabric_drain_switch (p.fabric, p.sw[0], &error));
+              total[r] = (double) (now_ns () - t0) / 1e6;
+              per[r] = total[r] * 1e6 / (double) ns[k];
+              if (!asm_fabric_get_switch_info (p.fabric, p.sw[0], &si) ||
+                  si.n_partitions != 0 || si.n_windows != 0)
+                bench_die ("drain left partitions or windows behind");
+              OK (asm_fabric_remove_switch (p.fabric, p.sw[0], &error));
+              if (r == 0)
+                verify (p.fabric, p.backend, "drain");
+              pfab_clear (&p);
+            }
+          report ("ms", total, runs, "%s: drain N=%" G_GUINT64_FORMAT
+                  ", total", b ? "sim  " : "model", ns[k]);
+          per_part[k] = report ("ns/partition", per, runs,
+                                "%s: drain N=%" G_GUINT64_FORMAT
+                                ", per partition", b ? "sim  " : "model",
+                                ns[k]);
+        }
+      say ("  %s: drain ratio per partition N=%" G_GUINT64_FORMAT " / N=%"
+           G_GUINT64_FORMAT ": %.2fx\n", b ? "sim  " : "model", ns[1], ns[0],
+           per_part[1] / per_part[0]);
+      {
+        double total[16];
+        for (guint r = 0; r < runs; r++)
+          {
+            PFab p;
+            guint64 t0;
+            g_autoptr (GArray) wls = NULL;
+
+            pfab_init (&p, b == 1, 16, 2);
+            for (guint i = 0; i < n_end * 2; i++)
+              pfab_request (&p, MIB);
+            t0 = now_ns ();
+            OK (asm_fabric_remove_workload (p.fabric, p.wl[0], &error));
+            total[r] = (double) (now_ns () - t0) / 1e6;
+            wls = asm_fabric_list (p.fabric, ASM_FABRIC_WORKLOADS);
+            if (wls->len != 1)
+              bench_die ("remove_workload left %u workloads", wls->len);
+            if (r == 0)
+              verify (p.fabric, p.backend, "remove_workload");
+            pfab_clear (&p);
+          }
+        report ("ms", total, runs, "%s: remove_workload of %u partitions",
+                b ? "sim  " : "model", n_end);
+      }
+    }
+}
+
 /* ------------------------------------------------------------ save */
 
 static void
@@ -702,7 +793,8 @@ main (int argc, char **argv)
     { "switches", 0, 0, G_OPTION_ARG_INT, &opt.switches,
       "switches of section P (1000)", "N" },
     { "only", 0, 0, G_OPTION_ARG_STRING, &opt.only,
-      "one section: translate, placement, rebalance or save", "S" },
+      "one section: translate, placement, rebalance, lifecycle or save",
+      "S" },
     { NULL }
   };
   guint64 t0 = now_ns ();
@@ -725,6 +817,8 @@ main (int argc, char **argv)
     bench_placement ();
   if (opt.only == NULL || strcmp (opt.only, "rebalance") == 0)
     bench_rebalance ();
+  if (opt.only == NULL || strcmp (opt.only, "lifecycle") == 0)
+    bench_lifecycle ();
   if (opt.only == NULL || strcmp (opt.only, "save") == 0)
     bench_save ();
   say ("\ntotal %.1f s%s\n", (double) (now_ns () - t0) / 1e9,
