@@ -349,6 +349,39 @@ demo_verify (AsmBackend *backend, AsmFabric *fabric, GError **error)
   return TRUE;
 }
 
+/* Takes away the device step 7 plugged behind the fabric's back: a
+ * hot-added device leaves QEMU at once, but the answer to device_del comes
+ * before it is gone, so wait until QEMU no longer knows it. */
+static gboolean
+qemu_unplug (AsmBackend *backend, const char *qdev_id, GError **error)
+{
+  g_autofree char *args = g_strdup_printf ("{\"id\":\"%s\"}", qdev_id);
+  g_autofree char *reply = asm_qemu_command (backend, "device_del", args, 0,
+                                             error);
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  if (reply == NULL)
+    return FALSE;
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (GError) local = NULL;
+      g_autofree char *bus = asm_qemu_get_device_bus (backend, qdev_id,
+                                                      &local);
+      if (bus == NULL && g_error_matches (local, ASM_ERROR,
+                                          ASM_ERROR_NOT_FOUND))
+        return TRUE;
+      if (bus == NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      g_usleep (10 * 1000);
+    }
+  g_set_error (error, ASM_ERROR, ASM_ERROR_TIMEOUT,
+               "QEMU still has %s 5 s after device_del", qdev_id);
+  return FALSE;
+}
+
 static void
 print_qom (AsmBackend *backend, const char *when)
 {
@@ -466,9 +499,10 @@ demo_fabric (const char *output_dir, const char *backend_name)
   printf ("   samples 400, 520, ... 1000 MiB; predicted in 4 steps: %"
           G_GUINT64_FORMAT " MiB\n", predicted / MiB);
   CHECK_OK (asm_fabric_rebalance (fabric, 4, &rep, &error));
-  printf ("   rebalance: %u workloads examined, %u grown in place, %u moved "
-          "to grow, %u failed\n",
-          rep.n_examined, rep.n_grown, rep.n_migrated, rep.n_failed);
+  printf ("   rebalance: %u workloads examined, %u grown in place, %u "
+          "shrunk, %u moved, %u failed\n",
+          rep.n_examined, rep.n_grown, rep.n_shrunk, rep.n_migrated,
+          rep.n_failed);
   asmctl_print_switches (fabric, stdout);
 
   printf ("\n5. Transparent migration: vm1's partition moves to sw-b with "
@@ -519,13 +553,28 @@ demo_fabric (const char *output_dir, const char *backend_name)
           strcmp (before, after) == 0 ? "yes" : "NO",
           demo_verify (sim, fabric, NULL) ? "yes" : "NO");
   print_translation (fabric, vm1, v1 + gpu_off + 0x40, "still:");
+  if (is_qemu)
+    {
+      CHECK_OK (qemu_unplug (sim, "intruder", &error));
+      printf ("   (the device 'intruder' was unplugged again)\n");
+    }
 
   if (output_dir != NULL && write_outputs (fabric, output_dir) != 0)
     return ASMCTL_EXIT_FAILED;
 
-  printf ("\n8. vm2 ends; its partition is reclaimed and empty windows go "
-          "back\n");
-  CHECK_OK (asm_fabric_release_partition (fabric, p2, &error));
+  printf ("\n8. vm2 ends: its partitions are released and emptied windows "
+          "go back\n");
+  CHECK_OK (asm_fabric_remove_workload (fabric, vm2, &error));
+  asmctl_print_switches (fabric, stdout);
+
+  printf ("\n9. sw-b is drained for service and removed; vm1's addresses "
+          "keep answering\n");
+  print_translation (fabric, vm1, v1 + gpu_off + 0x40, "before:");
+  CHECK_OK (asm_fabric_drain_switch (fabric, sw_b, &error));
+  CHECK_OK (asm_fabric_destroy_vf (fabric, vf2, &error));
+  CHECK_OK (asm_fabric_remove_device (fabric, nic1, &error));
+  CHECK_OK (asm_fabric_remove_switch (fabric, sw_b, &error));
+  print_translation (fabric, vm1, v1 + gpu_off + 0x40, "after:");
   asmctl_print_switches (fabric, stdout);
 
   CHECK_OK (asm_fabric_check (fabric, &error));
@@ -565,8 +614,10 @@ asmctl_cmd_demo (int argc, char **argv)
       ctx, "Runs the embedded default scenario end to end on the simulated "
            "backend:\nIOVA domains cloned from a template, then a switch "
            "fabric with placement,\nprofiling, growth, migration, VF transfer, "
-           "an injected failure rolled back,\nand reclamation.  Prints a "
-           "timeline, writes an SVG picture and a JSON snapshot.");
+           "an injected failure rolled back,\na workload that ends, and a "
+           "switch drained and removed while its\npartition's addresses keep "
+           "answering.  Prints a timeline, writes an SVG\npicture and a JSON "
+           "snapshot.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {

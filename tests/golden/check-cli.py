@@ -64,8 +64,11 @@ with tempfile.TemporaryDirectory() as tmp:
 
     rc, out, err = run("demo", "--json")
     try:
-        check(rc == 0 and len(json.loads(out)["switches"]) == 3,
-              "demo --json prints the snapshot")
+        # the final state: sw-b was drained and removed
+        check(rc == 0 and
+              [s["name"] for s in json.loads(out)["switches"]] ==
+              ["sw-a", "sw-c"],
+              "demo --json prints the final snapshot, without sw-b")
     except ValueError:
         check(False, "demo --json prints JSON")
     rc, out, err = run("pci", "assign", "--json",
