@@ -11,8 +11,8 @@
  * every capability (windows, translation, devices, hold, flush, VFs, the
  * root complex's map, usage counters) and implements every member of
  * AsmBackendOps, so a fabric that runs on it exercises all of its apply and
- * undo paths.  asm_sim_verify() then reads
- * the registers back and compares them with the fabric's model.
+ * undo paths.  asm_sim_verify() then reads the registers back and compares
+ * them with the fabric's model.
  *
  * Registers.  Per switch, created by switch_add (id, name, n_ports,
  * table_capacity):
