@@ -767,6 +767,73 @@ op_transfer_again (Scene *s, GError **error)
   return asm_fabric_transfer_vf (s->f, s->nvf, s->pf1, &s->out_id, error);
 }
 
+static gboolean
+op_unmap_redirected (Scene *s, GError **error)
+{
+  return asm_fabric_unmap_device (s->f, s->p1, s->nvf, error);
+}
+
+static gboolean
+op_shrink (Scene *s, GError **error)
+{
+  return asm_fabric_shrink_partition (s->f, s->p1, 2 * MIB, error);
+}
+
+static void
+prep_vf2 (Scene *s)
+{
+  OK (asm_fabric_create_vf (s->f, s->pf2, &s->nvf, &error));
+}
+
+static gboolean
+op_destroy_vf (Scene *s, GError **error)
+{
+  return asm_fabric_destroy_vf (s->f, s->nvf, error);
+}
+
+static gboolean
+op_remove_device (Scene *s, GError **error)
+{
+  return asm_fabric_remove_device (s->f, s->e2, error);
+}
+
+/* P3 (no device) on B, in a window B grew for it */
+static void
+prep_p3_on_b (Scene *s)
+{
+  OK (asm_fabric_migrate_partition (s->f, s->p3, s->b, &error));
+}
+
+static gboolean
+op_drain_b (Scene *s, GError **error)
+{
+  return asm_fabric_drain_switch (s->f, s->b, error);
+}
+
+static void
+prep_drain_c (Scene *s)
+{
+  OK (asm_fabric_drain_switch (s->f, s->c, &error));
+}
+
+static gboolean
+op_remove_c (Scene *s, GError **error)
+{
+  return asm_fabric_remove_switch (s->f, s->c, error);
+}
+
+static gboolean
+op_remove_w2 (Scene *s, GError **error)
+{
+  return asm_fabric_remove_workload (s->f, s->w2, error);
+}
+
+static gboolean
+op_migrate_w2 (Scene *s, GError **error)
+{
+  return asm_fabric_migrate_workload (s->f, s->w2, s->b, error);
+}
+
 #define MAX_STEPS 16
 
 typedef struct {
@@ -778,12 +845,12 @@ typedef struct {
 
 static const OpCase op_cases[] = {
   { "add_switch", NULL, op_add_switch, { "switch_add" } },
-  { "add_window", NULL, op_add_window, { "windows_commit" } },
+  { "add_window", NULL, op_add_window, { "windows_commit", "root_routes" } },
   { "add_device", NULL, op_add_device, { "device_bind" } },
   { "create_vf", NULL, op_create_vf, { "vf_create" } },
   { "request_partition", NULL, op_request, { "xlat_set" } },
   { "request_partition with window growth", NULL, op_request_grow,
-    { "windows_commit", "xlat_set" } },
+    { "windows_commit", "root_routes", "xlat_set" } },
   { "map_device moving an endpoint", NULL, op_map_move,
     { "device_unbind", "device_bind" } },
   { "grow in place", NULL, op_grow_in_place, { "xlat_set" } },
@@ -792,22 +859,38 @@ static const OpCase op_cases[] = {
       "device_bind", "xlat_remove", "cache_flush", "device_release",
       "device_release" } },
   { "migrate with devices", NULL, op_migrate,
-    { "device_hold", "device_hold", "windows_commit", "xlat_set",
-      "device_unbind", "device_bind", "xlat_remove", "cache_flush",
-      "device_release", "device_release" } },
+    { "device_hold", "device_hold", "windows_commit", "root_routes",
+      "xlat_set", "device_unbind", "device_bind", "xlat_remove",
+      "cache_flush", "device_release", "device_release" } },
   { "migrate giving a window back", NULL, op_migrate_shrink,
-    { "windows_commit", "xlat_set", "xlat_remove", "cache_flush",
-      "windows_commit" } },
+    { "windows_commit", "root_routes", "xlat_set", "xlat_remove",
+      "cache_flush", "root_routes", "windows_commit" } },
   { "release", NULL, op_release,
-    { "xlat_remove", "cache_flush", "windows_commit" } },
+    { "xlat_remove", "cache_flush", "root_routes", "windows_commit" } },
   { "release with a redirected VF", prep_transfer, op_release_redirected,
-    { "xlat_remove", "xlat_remove", "windows_commit", "cache_flush" } },
+    { "xlat_remove", "xlat_remove", "root_routes", "windows_commit",
+      "cache_flush" } },
   { "transfer_vf", NULL, op_transfer,
-    { "vf_create", "windows_commit", "device_hold", "xlat_set",
-      "device_release", "vf_destroy" } },
+    { "vf_create", "windows_commit", "root_routes", "device_hold",
+      "xlat_set", "device_release", "vf_destroy" } },
   { "transfer_vf of a redirected VF", prep_transfer, op_transfer_again,
     { "vf_create", "device_hold", "xlat_set", "xlat_remove",
-      "windows_commit", "device_release", "vf_destroy" } },
+      "root_routes", "windows_commit", "device_release", "vf_destroy" } },
+  { "unmap_device of a redirected VF", prep_transfer, op_unmap_redirected,
+    { "xlat_remove", "root_routes", "windows_commit" } },
+  { "shrink_partition", NULL, op_shrink, { "xlat_set", "cache_flush" } },
+  { "destroy_vf", prep_vf2, op_destroy_vf, { "vf_destroy" } },
+  { "remove_device", NULL, op_remove_device, { "device_unbind" } },
+  { "drain_switch", prep_p3_on_b, op_drain_b,
+    { "xlat_set", "xlat_remove", "cache_flush", "root_routes",
+      "windows_commit" } },
+  { "remove_switch", prep_drain_c, op_remove_c, { "switch_remove" } },
+  { "remove_workload", NULL, op_remove_w2,
+    { "xlat_remove", "cache_flush" } },
+  { "migrate_workload", NULL, op_migrate_w2,
+    { "device_hold", "device_hold", "windows_commit", "root_routes",
+      "xlat_set", "device_unbind", "device_bind", "xlat_remove",
+      "cache_flush", "device_release", "device_release" } },
 };
 
 /* backend calls a step makes on the sim (no pending binds) */
@@ -825,6 +908,8 @@ step_kind (const char *step)
     AsmSimOp kind;
   } kinds[] = {
     { "switch_add", ASM_SIM_OP_ANY },
+    { "switch_remove", ASM_SIM_OP_ANY },
+    { "root_routes", ASM_SIM_OP_ROOT },
     { "windows_commit", ASM_SIM_OP_WINDOWS },
     { "xlat_set", ASM_SIM_OP_XLAT },
     { "xlat_remove", ASM_SIM_OP_XLAT },
@@ -2699,7 +2784,7 @@ test_observers (void **state)
   g_string_truncate (messages, 0);
   asm_sim_fail_call (s.sim, 2);
   FAILS (asm_fabric_migrate_partition (s.f, s.p3, s.b, &error), BACKEND,
-         "step 1 of 4 (xlat_set of entry 15 on switch 2)");
+         "step 1 of 5 (xlat_set of entry 15 on switch 2)");
   asm_sim_fail_call (s.sim, 0);
   assert_int_equal (ev1.events->len, 3);
   assert_int_equal (g_array_index (ev1.events, Ev, 2).kind,
@@ -2737,9 +2822,10 @@ test_driver_order (void **state)
   drv.probe_workload = s.w2;
   drv.probe_virt = s.v2 + 100;
   drv.probe_before = XLATE (s.f, s.w2, s.v2 + 100);
-  asm_sim_fail_call (s.sim, 4); /* hold, hold, windows, xlat_begin */
+  /* hold, hold, windows, root routes, xlat_begin */
+  asm_sim_fail_call (s.sim, 5);
   FAILS (asm_fabric_migrate_partition (s.f, s.p2, s.b, &error), BACKEND,
-         "step 4 of 10 (xlat_set of entry 14 on switch 2)");
+         "step 5 of 11 (xlat_set of entry 14 on switch 2)");
   want = g_strdup_printf ("h%u h%u r%u r%u ", s.pf3, s.vf3, s.vf3, s.pf3);
   assert_string_equal (drv.log->str, want);
   assert_int_equal (drv.n_probed_hold, 2);
@@ -2752,7 +2838,7 @@ test_driver_order (void **state)
   drvlog_reset (&drv);
   asm_sim_fail_call (s.sim, 2);
   FAILS (asm_fabric_migrate_partition (s.f, s.p2, s.b, &error), BACKEND,
-         "step 2 of 10 (device_hold of device 10)");
+         "step 2 of 11 (device_hold of device 10)");
   g_free (want);
   want = g_strdup_printf ("h%u r%u ", s.pf3, s.pf3);
   assert_string_equal (drv.log->str, want);
@@ -2935,7 +3021,7 @@ test_rebalance (void **state)
 {
   g_autoptr (AsmBackend) sim = asm_sim_backend_new ();
   g_autoptr (AsmFabric) f = FABRIC_NEW (sim, GLOBAL_SIZE);
-  AsmRebalanceReport rep = { 99, 99, 99, 99 };
+  AsmRebalanceReport rep = { 99, 99, 99, 99, 99 };
   AsmPartitionInfo p1_before, p2_before, p4_before;
   AsmId w1, w2, w3, w4, p1, p2, p4;
   guint64 v1;
@@ -2972,15 +3058,18 @@ test_rebalance (void **state)
   assert_int_equal (rep.n_migrated,
                     PINFO (f, p1).phys_first != p1_before.phys_first ||
                         PINFO (f, p1).switch_id != p1_before.switch_id);
-  assert_int_equal (PINFO (f, p2).size, p2_before.size);
-  assert_int_equal (PINFO (f, p2).generation, p2_before.generation);
+  /* 'steady' uses 1 MiB of 4: kept at 1.25 x 1 MiB, rounded up to the
+   * granule, in place */
+  assert_int_equal (rep.n_shrunk, 1);
+  assert_int_equal (PINFO (f, p2).size, 2 * MIB);
+  assert_int_equal (PINFO (f, p2).phys_first, p2_before.phys_first);
   assert_int_equal (PINFO (f, p4).size, p4_before.size);
   assert_int_equal (PINFO (f, p4).generation, p4_before.generation);
   CONSISTENT (f, sim);
   /* nothing left to do */
   OK (asm_fabric_rebalance (f, 10, NULL, &error));
   OK (asm_fabric_rebalance (f, 10, &rep, &error));
-  assert_int_equal (rep.n_grown + rep.n_migrated, 0);
+  assert_int_equal (rep.n_grown + rep.n_migrated + rep.n_shrunk, 0);
   assert_int_equal (rep.n_failed, 1);
   print_message ("# rebalance: 'growing' grown to 22 MiB (%s), 'greedy' "
                  "refused\n", rep.n_migrated ? "moved" : "in place");
