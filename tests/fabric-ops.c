@@ -155,7 +155,7 @@ pick_device (FabricOps *o, ChoiceSource *c, AsmDeviceKind kind, Mapped mapped)
       AsmDeviceInfo di;
       AsmId id = g_array_index (ids, AsmId, (start + i) % ids->len);
 
-      g_assert (asm_fabric_get_device_info (o->fabric, id, &di));
+      g_assert_true (asm_fabric_get_device_info (o->fabric, id, &di));
       if (di.kind == kind &&
           (mapped == EITHER ||
            (di.partition != ASM_ID_NONE) == (mapped == MAPPED)))
@@ -180,7 +180,7 @@ pick_partition_on_switch_of (FabricOps *o, ChoiceSource *c, AsmId d,
       AsmPartitionInfo pi;
       AsmId id = g_array_index (ids, AsmId, (start + i) % ids->len);
 
-      g_assert (asm_fabric_get_partition_info (o->fabric, id, &pi));
+      g_assert_true (asm_fabric_get_partition_info (o->fabric, id, &pi));
       if (pi.switch_id == di.switch_id)
         return id;
     }
@@ -197,7 +197,7 @@ n_vfs_of (FabricOps *o, GArray *devices, AsmId pf)
     {
       AsmDeviceInfo di;
 
-      g_assert (asm_fabric_get_device_info (
+      g_assert_true (asm_fabric_get_device_info (
           o->fabric, g_array_index (devices, AsmId, i), &di));
       n += di.kind == ASM_DEVICE_VF && di.pf == pf;
     }
@@ -221,7 +221,7 @@ pick_pf_with_room (FabricOps *o, ChoiceSource *c, AsmId vf)
       AsmDeviceInfo di;
       AsmId id = g_array_index (ids, AsmId, (start + i) % ids->len);
 
-      g_assert (asm_fabric_get_device_info (o->fabric, id, &di));
+      g_assert_true (asm_fabric_get_device_info (o->fabric, id, &di));
       if (di.kind == ASM_DEVICE_PF && di.max_vfs > n_vfs_of (o, ids, id) &&
           (vf == ASM_ID_NONE ||
            (di.id != v.pf && di.vf_bar_size == v.bar_size)))
@@ -244,7 +244,7 @@ pick_pinned_switch (FabricOps *o, ChoiceSource *c)
       AsmSwitchInfo si;
       AsmId id = g_array_index (ids, AsmId, (start + i) % ids->len);
 
-      g_assert (asm_fabric_get_switch_info (o->fabric, id, &si));
+      g_assert_true (asm_fabric_get_switch_info (o->fabric, id, &si));
       if (si.pinned)
         return id;
     }
@@ -401,7 +401,7 @@ pick_pf_without_vfs (FabricOps *o, ChoiceSource *c)
       AsmDeviceInfo di;
       AsmId id = g_array_index (ids, AsmId, (start + i) % ids->len);
 
-      g_assert (asm_fabric_get_device_info (o->fabric, id, &di));
+      g_assert_true (asm_fabric_get_device_info (o->fabric, id, &di));
       if (di.kind == ASM_DEVICE_PF && di.max_vfs == 0)
         return id;
     }
