@@ -1799,6 +1799,8 @@ asm_fplan_drain_switch (FModel *m, Txn *t, const FOpDrainSwitch *a,
                    d->name);
       return FALSE;
     }
+  /* every window it has now goes back, some with the migrations */
+  n_windows = s->windows->len;
   /* mark first, so no partition is placed back onto it */
   s = FSW_W (m, s->id);
   s->draining = TRUE;
@@ -1817,14 +1819,15 @@ asm_fplan_drain_switch (FModel *m, Txn *t, const FOpDrainSwitch *a,
         }
     }
   s = FSW_W (m, a->sw);
-  n_windows = s->windows->len;
   switch_give_back (m, t, s, TRUE);
   ASM_BUG_UNLESS (s->windows->len == 0);
   t->desc = g_strdup_printf ("drain switch '%s'", s->name);
   {
     AsmFabricEvent e = { ASM_EVENT_SWITCH_DRAINED, s->id };
-    asm_txn_event (t, &e, "switch '%s' drained: %u partitions moved off, %u "
-                   "windows given back", s->name, parts->len, n_windows);
+    asm_txn_event (t, &e, "switch '%s' drained: %u partition%s moved off, "
+                   "%u window%s given back", s->name, parts->len,
+                   parts->len == 1 ? "" : "s", n_windows,
+                   n_windows == 1 ? "" : "s");
   }
   return TRUE;
 }
@@ -1882,8 +1885,8 @@ asm_fplan_remove_workload (FModel *m, Txn *t, const FOpRemoveWorkload *a,
   t->desc = g_strdup_printf ("remove workload '%s'", name);
   {
     AsmFabricEvent e = { ASM_EVENT_WORKLOAD_REMOVED };
-    asm_txn_event (t, &e, "workload '%s' ended: %u partitions released",
-                   name, parts->len);
+    asm_txn_event (t, &e, "workload '%s' ended: %u partition%s released",
+                   name, parts->len, parts->len == 1 ? "" : "s");
   }
   asm_pmap_remove (m->workloads, a->workload);
   return TRUE;
