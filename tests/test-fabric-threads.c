@@ -993,6 +993,185 @@ test_translate_and_getters_sim (void **state)
   run (backend, TRUE);
 }
 
+/* ---------------------------------------------------------------------- */
+/* drains under readers                                                   */
+
+/* Eight partitions on four switches; the writer drains a switch (every
+ * partition on it migrates in one transaction), removes it and adds a
+ * fresh one, DRAIN_ROUNDS times, recording after each drain, for every
+ * partition, the placement its generation stands for.  Readers translate
+ * without pause and check each answer against the record of the
+ * generation it reports (waiting, boundedly, for the writer to record a
+ * generation just published): an answer is always one whole published
+ * placement, never a mix, and translations never stop answering. */
+#define DRAIN_PARTS 8
+#define DRAIN_ROUNDS 48
+#define DRAIN_GENS (DRAIN_ROUNDS + 4)
+
+typedef struct {
+  AsmFabric *fabric;
+  AsmBackend *backend;
+  AsmId workload;
+  AsmId parts[DRAIN_PARTS];
+  guint64 virt[DRAIN_PARTS];
+  /* rec[p][g]: (switch << 48 | phys_first >> 16) + 1 of partition p at
+   * generation g, 0 until recorded; atomics only */
+  gsize rec[DRAIN_PARTS][DRAIN_GENS];
+  gint stop;
+  gint started;
+  gpointer failure;
+  gint64 answers;
+} DrainCtx;
+
+static void
+drain_fail (DrainCtx *c, char *msg)
+{
+  if (!g_atomic_pointer_compare_and_exchange (&c->failure, NULL, msg))
+    g_free (msg);
+  g_atomic_int_set (&c->stop, 1);
+}
+
+static gsize
+drain_code (AsmId sw, guint64 phys_first)
+{
+  return ((gsize) sw << 48 | (gsize) (phys_first >> 16)) + 1;
+}
+
+static void
+drain_record (DrainCtx *c)
+{
+  for (guint i = 0; i < DRAIN_PARTS; i++)
+    {
+      AsmPartitionInfo pi;
+      g_assert_true (asm_fabric_get_partition_info (c->fabric, c->parts[i],
+                                                    &pi));
+      g_assert_cmpuint (pi.generation, <, DRAIN_GENS);
+      g_atomic_pointer_set (&c->rec[i][pi.generation],
+                            drain_code (pi.switch_id, pi.phys_first));
+    }
+}
+
+static gpointer
+drain_reader (gpointer data)
+{
+  DrainCtx *c = data;
+  gint64 n = 0;
+
+  g_atomic_int_inc (&c->started);
+  while (!g_atomic_int_get (&c->stop))
+    {
+      guint i = (guint) (n % DRAIN_PARTS);
+      guint64 off = (n * 4096) % (2 * MIB);
+      AsmTranslation t;
+      g_autoptr (GError) error = NULL;
+      gsize want = 0;
+
+      if (!asm_fabric_translate (c->fabric, c->workload, c->virt[i] + off,
+                                 &t, &error))
+        {
+          drain_fail (c, g_strdup_printf ("translate of partition %u: %s",
+                                          c->parts[i], error->message));
+          break;
+        }
+      if (t.generation >= DRAIN_GENS)
+        {
+          drain_fail (c, g_strdup_printf ("generation %u", t.generation));
+          break;
+        }
+      for (guint spin = 0; spin < 100000000 && want == 0; spin++)
+        {
+          want = (gsize) g_atomic_pointer_get (&c->rec[i][t.generation]);
+          if (want == 0 && g_atomic_int_get (&c->stop))
+            break;
+          if (want == 0)
+            g_thread_yield ();
+        }
+      if (want == 0)
+        break; /* stopped while waiting */
+      if (drain_code (t.switch_id, t.physical - off) != want ||
+          t.partition != c->parts[i])
+        {
+          drain_fail (c, g_strdup_printf ("partition %u generation %u: "
+                                          "switch %u physical 0x%"
+                                          G_GINT64_MODIFIER "x is not its "
+                                          "placement at that generation",
+                                          c->parts[i], t.generation,
+                                          t.switch_id, t.physical - off));
+          break;
+        }
+      n++;
+    }
+  g_atomic_pointer_add (&c->answers, n);
+  return NULL;
+}
+
+static void
+test_translate_during_drains (void **state)
+{
+  g_autoptr (GError) error = NULL;
+  DrainCtx *c = g_new0 (DrainCtx, 1);
+  GThread *readers[N_READERS];
+  AsmId sw[4];
+  guint next_name = 0;
+
+  c->backend = asm_sim_backend_new ();
+  c->fabric = asm_fabric_new ("drains", 0, (G_GUINT64_CONSTANT (1) << 40) - 1,
+                              2 * MIB, c->backend, &error);
+  g_assert_no_error (error);
+  g_assert_true (asm_fabric_set_window_granule (c->fabric, 64 * MIB, NULL));
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("s%u", next_name++);
+      AsmSwitchSpec spec = { name, 100000, 100, 64, 8, FALSE };
+      g_assert_true (asm_fabric_add_switch (c->fabric, &spec, &sw[i], NULL));
+    }
+  g_assert_true (asm_fabric_add_workload (c->fabric, "w", &c->workload,
+                                          NULL));
+  for (guint i = 0; i < DRAIN_PARTS; i++)
+    {
+      AsmPartitionRequest req = { .size = 2 * MIB,
+                                  .preferred_switch = sw[i % 4] };
+      g_assert_true (asm_fabric_request_partition (c->fabric, c->workload,
+                                                   &req, &c->parts[i],
+                                                   &c->virt[i], NULL));
+    }
+  drain_record (c);
+  for (guint r = 0; r < N_READERS; r++)
+    readers[r] = g_thread_new ("drain-reader", drain_reader, c);
+  while (g_atomic_int_get (&c->started) < N_READERS)
+    g_thread_yield ();
+  for (guint round = 0; round < DRAIN_ROUNDS && !g_atomic_int_get (&c->stop);
+       round++)
+    {
+      guint k = round % 4;
+      g_autofree char *name = g_strdup_printf ("s%u", next_name++);
+      AsmSwitchSpec spec = { name, 100000, 100, 64, 8, FALSE };
+
+      if (!asm_fabric_drain_switch (c->fabric, sw[k], &error))
+        {
+          drain_fail (c, g_strdup_printf ("drain: %s", error->message));
+          break;
+        }
+      drain_record (c);
+      g_assert_true (asm_fabric_remove_switch (c->fabric, sw[k], NULL));
+      g_assert_true (asm_fabric_add_switch (c->fabric, &spec, &sw[k], NULL));
+    }
+  g_atomic_int_set (&c->stop, 1);
+  for (guint r = 0; r < N_READERS; r++)
+    g_thread_join (readers[r]);
+  if (g_atomic_pointer_get (&c->failure) != NULL)
+    fail_msg ("%s", (char *) g_atomic_pointer_get (&c->failure));
+  print_message ("# %d drains of a switch under %d readers: %" G_GINT64_FORMAT
+                 " translations, each one whole published placement\n",
+                 DRAIN_ROUNDS, N_READERS, c->answers);
+  assert_true (c->answers > 0);
+  g_assert_true (asm_fabric_check (c->fabric, NULL));
+  g_assert_true (asm_sim_verify (c->backend, c->fabric, NULL));
+  asm_fabric_unref (c->fabric);
+  asm_backend_unref (c->backend);
+  g_free (c);
+}
+
 int
 main (void)
 {
@@ -1000,6 +1179,7 @@ main (void)
     cmocka_unit_test (test_translate_sim),
     cmocka_unit_test (test_translate_model_only),
     cmocka_unit_test (test_translate_and_getters_sim),
+    cmocka_unit_test (test_translate_during_drains),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
