@@ -754,6 +754,140 @@ op_sim_fault (FabricOps *o, ChoiceSource *c, FabricOpResult *r,
   return TRUE;
 }
 
+static gboolean
+op_unmap_device (FabricOps *o, ChoiceSource *c, FabricOpResult *r,
+                 GError **error)
+{
+  static const AsmDeviceKind kinds[] = { ASM_DEVICE_ENDPOINT, ASM_DEVICE_PF,
+                                         ASM_DEVICE_VF };
+  AsmDeviceInfo di;
+
+  r->device = pick_device (o, c, kinds[BELOW (G_N_ELEMENTS (kinds))], MAPPED);
+  /* mostly the partition that maps it */
+  if (!CHANCE (1, 8) &&
+      asm_fabric_get_device_info (o->fabric, r->device, &di) &&
+      di.partition != ASM_ID_NONE)
+    r->partition = di.partition;
+  else
+    r->partition = pick (o, c, ASM_FABRIC_PARTITIONS);
+  CALL ("unmap_device (partition %u, device %u)", r->partition, r->device);
+  return asm_fabric_unmap_device (o->fabric, r->partition, r->device, error);
+}
+
+static gboolean
+op_shrink_partition (FabricOps *o, ChoiceSource *c, FabricOpResult *r,
+                     GError **error)
+{
+  AsmPartitionInfo pi = { 0 };
+  guint64 g = granule (o);
+
+  r->partition = pick (o, c, ASM_FABRIC_PARTITIONS);
+  if (!asm_fabric_get_partition_info (o->fabric, r->partition, &pi))
+    pi.size = 0;
+  switch (BELOW (16))
+    {
+    case 0:
+      r->size = 0;
+      break;
+    case 1:
+      r->size = pi.size; /* not smaller */
+      break;
+    case 2:
+      r->size = pi.size > g ? pi.size - g / 2 : g / 2; /* off the granule */
+      break;
+    default:
+      r->size = pi.size > g ? pi.size - g * (1 + BELOW (pi.size / g - 1))
+                            : pi.size;
+      break;
+    }
+  CALL ("shrink_partition (%u, " X " to " X ")", r->partition, pi.size,
+        r->size);
+  return asm_fabric_shrink_partition (o->fabric, r->partition, r->size,
+                                      error);
+}
+
+static gboolean
+op_destroy_vf (FabricOps *o, ChoiceSource *c, FabricOpResult *r,
+               GError **error)
+{
+  r->device = pick_device (o, c, ASM_DEVICE_VF,
+                           CHANCE (1, 8) ? MAPPED : UNMAPPED);
+  CALL ("destroy_vf (%u)", r->device);
+  return asm_fabric_destroy_vf (o->fabric, r->device, error);
+}
+
+static gboolean
+op_remove_device (FabricOps *o, ChoiceSource *c, FabricOpResult *r,
+                  GError **error)
+{
+  AsmDeviceKind kind = CHANCE (1, 3) ? ASM_DEVICE_PF : ASM_DEVICE_ENDPOINT;
+
+  r->device = pick_device (o, c, kind, CHANCE (1, 8) ? MAPPED : UNMAPPED);
+  CALL ("remove_device (%u)", r->device);
+  return asm_fabric_remove_device (o->fabric, r->device, error);
+}
+
+static gboolean
+op_drain_switch (FabricOps *o, ChoiceSource *c, FabricOpResult *r,
+                 GError **error)
+{
+  AsmId sw = pick (o, c, ASM_FABRIC_SWITCHES);
+
+  CALL ("drain_switch (%u)", sw);
+  return asm_fabric_drain_switch (o->fabric, sw, error);
+}
+
+/* Mostly a switch that was drained. */
+static gboolean
+op_remove_switch (FabricOps *o, ChoiceSource *c, FabricOpResult *r,
+                  GError **error)
+{
+  g_autoptr (GArray) ids = list (o, ASM_FABRIC_SWITCHES);
+  guint start = (guint) BELOW (ids->len + 1);
+  AsmId sw = ASM_ID_NONE;
+
+  for (guint i = 0; i < ids->len && !CHANCE (1, 4); i++)
+    {
+      AsmSwitchInfo si;
+      AsmId id = g_array_index (ids, AsmId, (start + i) % ids->len);
+
+      g_assert_true (asm_fabric_get_switch_info (o->fabric, id, &si));
+      if (si.draining)
+        {
+          sw = id;
+          break;
+        }
+    }
+  if (sw == ASM_ID_NONE)
+    sw = pick (o, c, ASM_FABRIC_SWITCHES);
+  CALL ("remove_switch (%u)", sw);
+  return asm_fabric_remove_switch (o->fabric, sw, error);
+}
+
+static gboolean
+op_remove_workload (FabricOps *o, ChoiceSource *c, FabricOpResult *r,
+                    GError **error)
+{
+  r->workload = pick (o, c, ASM_FABRIC_WORKLOADS);
+  CALL ("remove_workload (%u)", r->workload);
+  if (!asm_fabric_remove_workload (o->fabric, r->workload, error))
+    return FALSE;
+  g_hash_table_remove (o->last_time, GUINT_TO_POINTER (r->workload));
+  return TRUE;
+}
+
+static gboolean
+op_migrate_workload (FabricOps *o, ChoiceSource *c, FabricOpResult *r,
+                     GError **error)
+{
+  AsmId to;
+
+  r->workload = pick (o, c, ASM_FABRIC_WORKLOADS);
+  to = CHANCE (2, 3) ? pick (o, c, ASM_FABRIC_SWITCHES) : ASM_ID_NONE;
+  CALL ("migrate_workload (%u, to %u)", r->workload, to);
+  return asm_fabric_migrate_workload (o->fabric, r->workload, to, error);
+}
+
 /* Flags of a row. */
 enum {
   NEEDS_FAULTS = 1 << 0, /* injects faults: only with cfg.faults */
@@ -801,6 +935,17 @@ static const FabricOpDesc ops[] = {
     op_set_window_granule },
   { "round_trip", 1, -1, 0, FABRIC_EFFECT_NOTHING, op_round_trip },
   { "sim_fault", 4, -1, NEEDS_FAULTS, FABRIC_EFFECT_NOTHING, op_sim_fault },
+  { "unmap_device", 3, -1, 0, FABRIC_EFFECT_DEVICE_UNMAPPED,
+    op_unmap_device },
+  { "shrink_partition", 3, -1, 0, FABRIC_EFFECT_PARTITION_SIZE,
+    op_shrink_partition },
+  { "destroy_vf", 2, -1, 0, FABRIC_EFFECT_DEVICE_GONE, op_destroy_vf },
+  { "remove_device", 2, -1, 0, FABRIC_EFFECT_DEVICE_GONE, op_remove_device },
+  { "drain_switch", 1, -1, 0, FABRIC_EFFECT_NONE, op_drain_switch },
+  { "remove_switch", 1, -1, 0, FABRIC_EFFECT_NONE, op_remove_switch },
+  { "remove_workload", 1, -1, 0, FABRIC_EFFECT_WORKLOAD_GONE,
+    op_remove_workload },
+  { "migrate_workload", 2, -1, 0, FABRIC_EFFECT_NONE, op_migrate_workload },
 };
 
 /* ---------------------------------------------------------------------- */

@@ -47,6 +47,10 @@ typedef enum {
                                   place and its mapping */
   FABRIC_EFFECT_SIZES,         /* any partition may have a new size (none
                                   is released) */
+  FABRIC_EFFECT_DEVICE_UNMAPPED, /* device is mapped nowhere now */
+  FABRIC_EFFECT_DEVICE_GONE,   /* device (unmapped) no longer exists */
+  FABRIC_EFFECT_WORKLOAD_GONE, /* workload and all its partitions released,
+                                  their devices unmapped */
 } FabricEffect;
 
 typedef enum {

@@ -602,6 +602,19 @@ check_all (Run *r)
 /* Operations                                                             */
 /* ---------------------------------------------------------------------- */
 
+/* The devices mapped into partition @p are mapped nowhere now. */
+static void
+shadow_unmap_partition (Run *r, AsmId p)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, r->devs);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    if (((ShadowDev *) value)->partition == p)
+      g_hash_table_iter_remove (&it);
+}
+
 /* The shadow follows what a successful operation did. */
 static void
 shadow_apply (Run *r, const FabricOpResult *res)
@@ -639,15 +652,8 @@ shadow_apply (Run *r, const FabricOpResult *res)
       }
       break;
     case FABRIC_EFFECT_PARTITION_GONE:
-      {
-        GHashTableIter it;
-        gpointer value;
-        g_hash_table_remove (r->parts, GUINT_TO_POINTER (res->partition));
-        g_hash_table_iter_init (&it, r->devs);
-        while (g_hash_table_iter_next (&it, NULL, &value))
-          if (((ShadowDev *) value)->partition == res->partition)
-            g_hash_table_iter_remove (&it);
-      }
+      g_hash_table_remove (r->parts, GUINT_TO_POINTER (res->partition));
+      shadow_unmap_partition (r, res->partition);
       break;
     case FABRIC_EFFECT_VF_REPLACED:
       {
@@ -660,6 +666,31 @@ shadow_apply (Run *r, const FabricOpResult *res)
         *nd = *sd;
         g_hash_table_remove (r->devs, GUINT_TO_POINTER (res->device));
         g_hash_table_insert (r->devs, GUINT_TO_POINTER (res->created), nd);
+      }
+      break;
+    case FABRIC_EFFECT_DEVICE_UNMAPPED:
+      PROP_CHECK (g_hash_table_remove (r->devs,
+                                       GUINT_TO_POINTER (res->device)),
+                  "device %u was unmapped but the shadow had it unmapped",
+                  res->device);
+      break;
+    case FABRIC_EFFECT_DEVICE_GONE:
+      PROP_CHECK (!g_hash_table_contains (r->devs,
+                                          GUINT_TO_POINTER (res->device)),
+                  "device %u was removed while the shadow had it mapped",
+                  res->device);
+      break;
+    case FABRIC_EFFECT_WORKLOAD_GONE:
+      {
+        GHashTableIter it;
+        gpointer key, value;
+        g_hash_table_iter_init (&it, r->parts);
+        while (g_hash_table_iter_next (&it, &key, &value))
+          if (((ShadowPart *) value)->workload == res->workload)
+            {
+              shadow_unmap_partition (r, GPOINTER_TO_UINT (key));
+              g_hash_table_iter_remove (&it);
+            }
       }
       break;
     case FABRIC_EFFECT_SIZES:
