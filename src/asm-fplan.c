@@ -597,6 +597,13 @@ asm_fplan_add_window (FModel *m, Txn *t, const FOpAddWindow *a,
 
   if (s == NULL)
     return FALSE;
+  if (s->draining)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "switch '%s' is draining: it takes no window",
+                   s->name);
+      return FALSE;
+    }
   if (first > last || (first & (m->granule - 1)) ||
       ((last + 1) & (m->granule - 1)))
     {
@@ -1386,6 +1393,13 @@ asm_fplan_transfer_vf (FModel *m, Txn *t, const FOpTransferVf *a,
                    "device '%s' is not another SR-IOV PF with %"
                    G_GUINT64_FORMAT "-byte VF BARs", target->name,
                    vf->bar_size);
+      return FALSE;
+    }
+  if (FSW (m, target->sw)->draining)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "PF '%s' is behind switch '%s', which is draining: no VF "
+                   "is routed there", target->name, FSW (m, target->sw)->name);
       return FALSE;
     }
   p = FPART (m, vf->partition);
