@@ -414,6 +414,10 @@ test_drain_and_remove_switch (void **state)
   REFUSED (&x, asm_fabric_migrate_workload (x.f, w, a, &error), INVALID,
            "draining");
 
+  /* nothing is placed on it another way either */
+  REFUSED (&x, asm_fabric_add_window (x.f, a, BASE + 512 * MIB,
+                                      BASE + 576 * MIB - 1, &error),
+           INVALID, "draining");
   REFUSED (&x, asm_fabric_remove_switch (x.f, a, &error), IN_USE,
            "1 bound devices");
   OK (asm_fabric_remove_device (x.f, e2, &error));
@@ -487,6 +491,32 @@ test_drain_pinned (void **state)
   assert_int_equal (global_free (&x), free_before);
   OK (asm_fabric_remove_switch (x.f, a, &error));
   ROOT_MAP_EXACT (&x);
+  CONSISTENT (&x);
+  fab_clear (&x);
+}
+
+/* A VF is not transferred to a PF behind a draining switch: its redirect
+ * would put a window and an entry there. */
+static void
+test_drain_refuses_vf_redirect (void **state)
+{
+  Fab x;
+  AsmId a, b, pf1, pf2, vf, w, p;
+
+  fab_init (&x, GIB, 16 * MIB);
+  a = SWITCH (&x, "A", 10000, 100, 8, 8, FALSE);
+  b = SWITCH (&x, "B", 10000, 100, 8, 8, FALSE);
+  pf1 = DEVICE (&x, "pf1", ASM_DEVICE_PF, MIB, a, 0);
+  pf2 = DEVICE (&x, "pf2", ASM_DEVICE_PF, MIB, b, 0);
+  OK (asm_fabric_set_sriov (x.f, pf1, 4, MIB, &error));
+  OK (asm_fabric_set_sriov (x.f, pf2, 4, MIB, &error));
+  OK (asm_fabric_create_vf (x.f, pf1, &vf, &error));
+  w = WORKLOAD (&x, "w");
+  p = REQUEST (&x, w, 4 * MIB, a, 0);
+  OK (asm_fabric_map_device (x.f, p, vf, NULL, &error));
+  OK (asm_fabric_drain_switch (x.f, b, &error));
+  REFUSED (&x, asm_fabric_transfer_vf (x.f, vf, pf2, NULL, &error), INVALID,
+           "'B', which is draining");
   CONSISTENT (&x);
   fab_clear (&x);
 }
@@ -840,6 +870,7 @@ main (void)
     cmocka_unit_test (test_drain_and_remove_switch),
     cmocka_unit_test (test_drain_no_space),
     cmocka_unit_test (test_drain_pinned),
+    cmocka_unit_test (test_drain_refuses_vf_redirect),
     cmocka_unit_test (test_remove_workload),
     cmocka_unit_test (test_migrate_workload),
     cmocka_unit_test (test_score_latency),
