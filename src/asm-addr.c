@@ -1073,8 +1073,8 @@ asm_addr_space_foreach_reserved (AsmAddrSpace *s, AsmAddrForeachFunc func,
   ForeachData fd = { s, func, user_data, FALSE };
 
   g_return_val_if_fail (s != NULL && func != NULL, FALSE);
-  asm_arena_walk (s->arena, foreach_segment, &fd);
-  return !fd.stopped;
+  /* the walk stops exactly when the caller's function stops it */
+  return asm_arena_walk (s->arena, foreach_segment, &fd) && !fd.stopped;
 }
 
 /**
@@ -1201,7 +1201,8 @@ asm_addr_space_check (AsmAddrSpace *s, GError **error)
                    s->name, st.n_spans);
       return FALSE;
     }
-  asm_arena_walk (s->arena, check_segment, &cd);
+  if (!asm_arena_walk (s->arena, check_segment, &cd))
+    cd.ok = FALSE; /* check_segment stopped at a broken rule */
   if (cd.ok && (cd.reserved != s->n_reserved || cd.full != s->n_full))
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,

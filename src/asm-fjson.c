@@ -222,7 +222,8 @@ asm_fmodel_to_json (FModel *m, guint64 journal_seq)
   asm_fjson_add_u64 (b, "journal_seq", journal_seq);
   asm_fjson_add_u64 (b, "global_first", m->global_span.first);
   asm_fjson_add_u64 (b, "global_last", m->global_span.last);
-  asm_arena_walk (m->global, collect_reserved, holes);
+  if (!asm_arena_walk (m->global, collect_reserved, holes))
+    ASM_BUG ("collecting the global space's holes stopped early");
   asm_fjson_add_ranges (b, "global_reserved", holes);
   json_builder_set_member_name (b, "switches");
   json_builder_begin_array (b);

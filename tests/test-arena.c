@@ -72,7 +72,7 @@ walk_segments (AsmArena *a)
 {
   GArray *segs = g_array_new (FALSE, TRUE, sizeof (Seg));
 
-  (void) asm_arena_walk (a, collect_cb, segs);
+  assert_true (asm_arena_walk (a, collect_cb, segs));
   return segs;
 }
 

@@ -129,7 +129,7 @@ fingerprint (AsmPciBusSet *set, guint32 max_index)
     }
   g_string_append_printf (s, "\nreserved %" G_GUINT64_FORMAT ":",
                           asm_pci_bus_set_get_n_reserved (set));
-  asm_pci_bus_set_foreach_reserved (set, append_addr, s);
+  assert_true (asm_pci_bus_set_foreach_reserved (set, append_addr, s));
   g_string_append (s, "\nnext:");
   for (guint i = 0; i < G_N_ELEMENTS (probes); i++)
     for (guint32 g = 0; g < 2; g++)
@@ -1654,7 +1654,7 @@ compare_listing (AsmPciBusSet *set, Model *m, guint32 seed, guint step)
   g_autoptr(GString) got = g_string_new (NULL);
   g_autofree char *want = model_list (m);
 
-  asm_pci_bus_set_foreach_reserved (set, model_listing, got);
+  assert_true (asm_pci_bus_set_foreach_reserved (set, model_listing, got));
   if (strcmp (got->str, want) != 0)
     fail_msg ("seed %u step %u: reserved addresses differ\n got: %s\nwant: %s",
               seed, step, got->str, want);

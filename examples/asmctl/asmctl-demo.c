@@ -110,7 +110,7 @@ demo_iova (void)
               holes[i].first, holes[i].last, size, holes[i].what);
     }
   printf ("   segments of the template:\n");
-  asm_arena_walk (tmpl, print_segment, &shown);
+  ASMCTL_MUST (asm_arena_walk (tmpl, print_segment, &shown));
 
   /* 2. an id allocator hands out IOMMU domain ids (quantum 1, 256 ids) */
   ids = asm_arena_new ("domain-ids", 1);

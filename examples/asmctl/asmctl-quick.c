@@ -341,7 +341,7 @@ iova_show (int argc, char **argv)
       json_add_hex (b, "quantum", asm_arena_get_quantum (arena));
       json_builder_set_member_name (b, "segments");
       json_builder_begin_array (b);
-      asm_arena_walk (arena, show_segment, &d);
+      ASMCTL_MUST (asm_arena_walk (arena, show_segment, &d));
       json_builder_end_array (b);
       json_builder_set_member_name (b, "holes");
       json_builder_begin_array (b);
@@ -379,7 +379,7 @@ iova_show (int argc, char **argv)
               holes->len == 1 ? "" : "s");
       printf ("  %-18s  %-18s  %-9s  %10s\n", "first", "last", "kind",
               "size");
-      asm_arena_walk (arena, show_segment, &d);
+      ASMCTL_MUST (asm_arena_walk (arena, show_segment, &d));
       printf ("free: %s in %" G_GUINT64_FORMAT " segment%s, the largest %s\n",
               free_h, st.n_free_segments,
               st.n_free_segments == 1 ? "" : "s", largest);

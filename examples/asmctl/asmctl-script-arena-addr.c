@@ -208,7 +208,7 @@ asmctl_script_cmd_walk (Script *s, Args *a, Obj *o, GError **error)
 {
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
 
-  asm_arena_walk (o->arena, collect_segment, lines);
+  ASMCTL_MUST (asm_arena_walk (o->arena, collect_segment, lines));
   asmctl_script_emit (s, "%s: %s -> %u segment%s", o->name, a->verb, lines->len,
                       lines->len == 1 ? "" : "s");
   asmctl_script_emit_lines (s, lines);
@@ -463,7 +463,8 @@ asmctl_script_cmd_space_list (Script *s, Args *a, Obj *o, GError **error)
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
   gpointer data[2] = { o->space, lines };
 
-  asm_addr_space_foreach_reserved (o->space, collect_tuple, data);
+  ASMCTL_MUST (asm_addr_space_foreach_reserved (o->space, collect_tuple,
+                                                data));
   asmctl_script_emit (s, "%s: %s -> %" G_GUINT64_FORMAT " reserved", o->name,
                       a->verb, asm_addr_space_get_n_reserved (o->space));
   asmctl_script_emit_lines (s, lines);

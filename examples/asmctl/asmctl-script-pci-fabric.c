@@ -384,7 +384,7 @@ cmd_pci_list (Script *s, Args *a, Obj *o, GError **error)
 {
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
 
-  asm_pci_bus_set_foreach_reserved (o->pci, collect_pci, lines);
+  ASMCTL_MUST (asm_pci_bus_set_foreach_reserved (o->pci, collect_pci, lines));
   asmctl_script_emit (s, "%s: list -> %" G_GUINT64_FORMAT " reserved", o->name,
                       asm_pci_bus_set_get_n_reserved (o->pci));
   asmctl_script_emit_lines (s, lines);

@@ -133,6 +133,7 @@ gboolean asm_addr_space_is_pooled (AsmAddrSpace *s, const guint64 *addr);
 ASM_AVAILABLE_IN_0_1
 guint64 asm_addr_space_get_n_reserved (AsmAddrSpace *s);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_addr_space_foreach_reserved (AsmAddrSpace *s,
                                           AsmAddrForeachFunc func,
                                           gpointer user_data);

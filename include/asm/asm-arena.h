@@ -208,6 +208,7 @@ void asm_arena_get_stats (AsmArena *a, AsmArenaStats *out_stats);
 ASM_AVAILABLE_IN_0_1
 guint64 asm_arena_largest_free_within (AsmArena *a, guint64 min, guint64 max);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_arena_walk (AsmArena *a, AsmArenaWalkFunc func,
                          gpointer user_data);
 ASM_AVAILABLE_IN_0_1

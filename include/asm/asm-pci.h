@@ -407,6 +407,7 @@ gboolean asm_pci_bus_set_is_multifunction (AsmPciBusSet *set,
 ASM_AVAILABLE_IN_0_1
 guint64 asm_pci_bus_set_get_n_reserved (AsmPciBusSet *set);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_pci_bus_set_foreach_reserved (AsmPciBusSet *set,
                                            AsmPciForeachFunc func,
                                            gpointer user_data);
