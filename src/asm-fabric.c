@@ -168,9 +168,7 @@ asm_fabric_unref (AsmFabric *fabric)
   asm_fmodel_unref (fabric->current);
   asm_backend_unref (fabric->backend);
   g_array_unref (fabric->observers);
-  if (fabric->journal)
-    fclose (fabric->journal);
-  g_free (fabric->journal_path);
+  asm_fjournal_close (fabric->journal);
   g_mutex_clear (&fabric->write_lock);
   g_mutex_clear (&fabric->current_lock);
   g_mutex_clear (&fabric->obs_lock);

@@ -38,6 +38,16 @@ GArray *asm_fjson_reader_ranges (FJsonReader *r, const char *key);
 GArray *asm_fjson_reader_ids (FJsonReader *r, const char *key);
 gboolean asm_fjson_reader_done (FJsonReader *r);
 
+/* the deepest nesting of arrays and objects any fabric document has
+ * (saves, journal records) and well below what json-glib's recursive
+ * parser survives */
+#define ASM_FJSON_MAX_DEPTH 32
+
+/* Refuses (ASM_ERROR_PARSE, naming the byte) text nested deeper than
+ * max_depth, before any parser sees it; O(len). */
+gboolean asm_fjson_check_depth (const char *text, gsize len, guint max_depth,
+                                GError **error);
+
 void asm_fjson_add_u64 (JsonBuilder *b, const char *key, guint64 v);
 void asm_fjson_add_int (JsonBuilder *b, const char *key, gint64 v);
 void asm_fjson_add_double (JsonBuilder *b, const char *key, gdouble v);

@@ -38,6 +38,42 @@
 /* ------------------------------------------------------------------ */
 /* JSON out                                                             */
 
+gboolean
+asm_fjson_check_depth (const char *text, gsize len, guint max_depth,
+                       GError **error)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = text[i];
+      if (in_string)
+        {
+          if (c == '\\')
+            i++; /* the escaped character */
+          else if (c == '"')
+            in_string = FALSE;
+          continue;
+        }
+      if (c == '"')
+        in_string = TRUE;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > max_depth)
+            {
+              g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
+                           "JSON nested deeper than %u levels at byte %"
+                           G_GSIZE_FORMAT, max_depth, i);
+              return FALSE;
+            }
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+  return TRUE;
+}
+
 void
 asm_fjson_add_u64 (JsonBuilder *b, const char *key, guint64 v)
 {

@@ -98,6 +98,9 @@ asm_fabric_restore (const char *json, gssize length, AsmBackend *backend,
   AsmFabric *f;
 
   g_return_val_if_fail (json != NULL, NULL);
+  if (!asm_fjson_check_depth (json, length < 0 ? strlen (json) : (gsize) length,
+                              ASM_FJSON_MAX_DEPTH, error))
+    return NULL;
   if (!json_parser_load_from_data (parser, json, length, &err))
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE, "not JSON: %s",
@@ -119,8 +122,19 @@ asm_fabric_restore (const char *json, gssize length, AsmBackend *backend,
  *   journaling
  * @error: return location for a #GError
  *
- * Journals every transaction (see the theory comment in asm-fabric.c) so a
- * process that dies mid-transaction can be recovered from its last save.
+ * Journals every transaction from now on (see the theory comments in
+ * asm-fjournal.c and asm-fsave.c) so that a process that dies
+ * mid-transaction can be recovered from its last save.  The file is
+ * created with its header (and its directory synced) when it does not
+ * exist; an existing journal is checked, a torn last record (left by a
+ * crash or a full disk) is cut off, and new records take sequence numbers
+ * after the last one in it.  Every record is synced to the disk before
+ * the step it describes runs, and an operation is reported committed only
+ * once its commit record is synced; a journal that cannot take a record
+ * fails the operation, which then changes nothing.
+ *
+ * Errors: %ASM_ERROR_FAILED when the file cannot be opened, created or
+ * written; %ASM_ERROR_PARSE for a damaged or foreign journal.
  *
  * Returns: %TRUE on success
  *
@@ -129,28 +143,149 @@ asm_fabric_restore (const char *json, gssize length, AsmBackend *backend,
 gboolean
 asm_fabric_set_journal (AsmFabric *fabric, const char *path, GError **error)
 {
-  FILE *fp = NULL;
+  FJournal *j = NULL;
+  guint64 last = 0;
 
   g_return_val_if_fail (fabric != NULL, FALSE);
-  if (path != NULL)
-    {
-      fp = fopen (path, "a");
-      if (fp == NULL)
-        {
-          int e = errno;
-          g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
-                       "cannot open journal '%s': %s", path, g_strerror (e));
-          return FALSE;
-        }
-    }
+  if (path != NULL && (j = asm_fjournal_open (path, &last, error)) == NULL)
+    return FALSE;
   g_mutex_lock (&fabric->write_lock);
-  if (fabric->journal != NULL)
-    fclose (fabric->journal);
-  fabric->journal = fp;
-  g_free (fabric->journal_path);
-  fabric->journal_path = g_strdup (path);
+  asm_fjournal_close (fabric->journal);
+  fabric->journal = j;
+  /* never reuse a sequence number the file holds */
+  if (last > fabric->journal_seq)
+    fabric->journal_seq = last;
   g_mutex_unlock (&fabric->write_lock);
   return TRUE;
+}
+
+/**
+ * asm_fabric_checkpoint:
+ * @fabric: a fabric with a journal
+ * @snapshot_path: the file that receives asm_fabric_save()'s state
+ * @error: return location for a #GError
+ *
+ * Compacts the journal: writes the fabric's state to @snapshot_path
+ * atomically and durably (a temporary file, synced, renamed over it, the
+ * directory synced) and then cuts the journal back to its header, so that
+ * it does not grow forever.  A restarted process restores @snapshot_path
+ * and recovers with the journal.  No transaction runs meanwhile.
+ *
+ * Errors: %ASM_ERROR_FAILED when a file cannot be written (the journal is
+ * then left as it was), or when the fabric has no journal;
+ * %ASM_ERROR_BACKEND when the fabric needs asm_fabric_recover() first.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_fabric_checkpoint (AsmFabric *fabric, const char *snapshot_path,
+                       GError **error)
+{
+  g_autofree char *text = NULL;
+  g_autoptr (GError) err = NULL;
+  gsize len;
+  gboolean ok;
+
+  g_return_val_if_fail (fabric != NULL && snapshot_path != NULL, FALSE);
+  g_mutex_lock (&fabric->write_lock);
+  if (fabric->journal == NULL || fabric->broken)
+    {
+      g_set_error (error, ASM_ERROR,
+                   fabric->broken ? ASM_ERROR_BACKEND : ASM_ERROR_FAILED,
+                   "%s: %s", fabric->name,
+                   fabric->broken ? "an unfinished transaction must be "
+                                    "recovered before a checkpoint"
+                                  : "no journal to compact");
+      g_mutex_unlock (&fabric->write_lock);
+      return FALSE;
+    }
+  {
+    g_autoptr (JsonNode) root = asm_fmodel_to_json (fabric->current,
+                                                    fabric->journal_seq);
+    g_autoptr (JsonGenerator) gen = json_generator_new ();
+    json_generator_set_pretty (gen, TRUE);
+    json_generator_set_indent (gen, 1);
+    json_generator_set_root (gen, root);
+    text = json_generator_to_data (gen, &len);
+  }
+  /* g_file_set_contents_full syncs the data before the rename and, with
+   * G_FILE_SET_CONTENTS_DURABLE, the directory after it */
+  ok = g_file_set_contents_full (snapshot_path, text, (gssize) len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT |
+                                     G_FILE_SET_CONTENTS_DURABLE,
+                                 0600, &err);
+  if (!ok)
+    g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
+                 "checkpoint: cannot write the snapshot: %s", err->message);
+  else
+    ok = asm_fjournal_reset (fabric->journal, error);
+  g_mutex_unlock (&fabric->write_lock);
+  return ok;
+}
+
+static void
+range_list_remove (GArray *list, AsmRange r)
+{
+  for (guint i = 0; i < list->len; i++)
+    if (g_array_index (list, AsmRange, i).first == r.first &&
+        g_array_index (list, AsmRange, i).last == r.last)
+      {
+        g_array_remove_index (list, i);
+        return;
+      }
+}
+
+static void
+range_list_insert (GArray *list, AsmRange r)
+{
+  guint pos = 0;
+  while (pos < list->len && g_array_index (list, AsmRange, pos).first
+                                < r.first)
+    pos++;
+  g_array_insert_val (list, pos, r);
+}
+
+/* Journal records of window and root steps hold what changed; the undo of
+ * such a step needs the switch's whole list before it.  The model being
+ * recovered is the state before the interrupted transaction, so each
+ * switch's lists are its windows there, changed step by step in order. */
+static void
+rebuild_window_lists (FModel *m, GArray *steps)
+{
+  g_autoptr (GHashTable) lists = g_hash_table_new_full (
+      g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) g_array_unref);
+
+  for (guint i = 0; i < steps->len; i++)
+    {
+      Step *s = &g_array_index (steps, Step, i);
+      gpointer key;
+      GArray *list, *added, *removed;
+
+      if (!s->delta || (s->kind != ST_WINDOWS && s->kind != ST_ROOT))
+        continue;
+      key = GUINT_TO_POINTER (s->sw * 2u + (s->kind == ST_ROOT));
+      list = g_hash_table_lookup (lists, key);
+      if (list == NULL)
+        {
+          FSwitch *sw = FSW (m, s->sw);
+          list = sw != NULL ? g_array_copy (sw->windows)
+                            : g_array_new (FALSE, FALSE, sizeof (AsmRange));
+          g_hash_table_insert (lists, key, list);
+        }
+      added = s->windows;
+      removed = s->old_windows;
+      s->old_windows = g_array_copy (list);
+      for (guint j = 0; j < removed->len; j++)
+        range_list_remove (list, g_array_index (removed, AsmRange, j));
+      for (guint j = 0; j < added->len; j++)
+        range_list_insert (list, g_array_index (added, AsmRange, j));
+      s->windows = g_array_copy (list);
+      s->delta = FALSE;
+      g_array_unref (added);
+      g_array_unref (removed);
+    }
 }
 
 /**
@@ -178,8 +313,7 @@ gboolean
 asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
                     GError **error)
 {
-  g_autofree char *text = NULL;
-  g_auto (GStrv) lines = NULL;
+  g_autoptr (GPtrArray) records = NULL;
   g_autoptr (GError) err = NULL;
   guint64 seq0;
   /* the operation being read: its arguments and steps */
@@ -188,38 +322,20 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
   gboolean ok = TRUE;
 
   g_return_val_if_fail (fabric != NULL && journal_path != NULL, FALSE);
-  if (!g_file_get_contents (journal_path, &text, NULL, &err))
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
-                   "cannot read journal: %s", err->message);
-      return FALSE;
-    }
+  records = asm_fjournal_read (journal_path, error);
+  if (records == NULL)
+    return FALSE;
   g_mutex_lock (&fabric->write_lock);
   seq0 = fabric->journal_seq;
-  lines = g_strsplit (text, "\n", -1);
-  for (guint i = 0; lines[i] != NULL && ok; i++)
+  for (guint i = 0; i < records->len && ok; i++)
     {
-      g_autoptr (JsonParser) parser = NULL;
       JsonObject *rec;
       const char *type;
       gint64 seq;
 
-      if (lines[i][0] == '\0')
-        continue;
-      parser = json_parser_new ();
-      if (!json_parser_load_from_data (parser, lines[i], -1, NULL) ||
-          !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-        {
-          /* a torn last line is what a crash leaves; anything else is
-           * damage */
-          if (lines[i + 1] == NULL || lines[i + 1][0] == '\0')
-            break;
-          g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
-                       "journal line %u is not a JSON object", i + 1);
-          ok = FALSE;
-          break;
-        }
-      rec = json_node_get_object (json_parser_get_root (parser));
+      /* a torn last record was dropped by the reader (a crash leaves one);
+       * damage anywhere else was refused */
+      rec = json_node_get_object (records->pdata[i]);
       seq = json_object_get_int_member_with_default (rec, "seq", -1);
       type = json_object_get_string_member_with_default (rec, "type", "");
       if (seq < 0 || (guint64) seq <= seq0)
@@ -245,7 +361,7 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
             {
               asm_step_clear (&s);
               g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
-                           "journal line %u: a step that cannot be read",
+                           "journal record %u: a step that cannot be read",
                            i + 1);
               ok = FALSE;
               break;
@@ -264,7 +380,7 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
           if (args == NULL)
             {
               g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
-                           "journal line %u: the operation of this "
+                           "journal record %u: the operation of this "
                            "transaction cannot be read: %s", i + 1,
                            err->message);
               ok = FALSE;
@@ -275,7 +391,7 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
           if (!asm_fops[op].plan (next, &t, args, &err))
             {
               g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
-                           "journal line %u: committed operation %s does not "
+                           "journal record %u: committed operation %s does not "
                            "replay: %s", i + 1, asm_fops[op].name,
                            err->message);
               asm_fmodel_unref (next);
@@ -319,6 +435,7 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
   if (ok && pending_steps != NULL)
     {
       /* an interrupted transaction: undo every step it may have run */
+      rebuild_window_lists (fabric->current, pending_steps);
       if (fabric->ops != NULL && fabric->ops->undo_begin != NULL)
         fabric->ops->undo_begin (fabric->self);
       for (guint j = pending_steps->len; j-- > 0;)
@@ -339,8 +456,12 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
         }
       if (fabric->ops != NULL && fabric->ops->transaction_end != NULL)
         fabric->ops->transaction_end (fabric->self, FALSE);
-      if (ok)
-        asm_ftxn_journal_write (fabric, "undone", NULL);
+      if (ok && !asm_ftxn_journal_write (fabric, "undone", NULL, &err))
+        {
+          /* the hardware is back; a later recovery undoes it again */
+          g_warning ("%s: %s", fabric->name, err->message);
+          g_clear_error (&err);
+        }
     }
   if (pending_args)
     json_node_unref (pending_args);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "asm-backend-private.h"
+#include "asm-fjournal-private.h"
 #include "asm-fmodel-private.h"
 #include "asm-fop-private.h"
 
@@ -51,8 +52,12 @@ typedef struct {
   AsmXlatEntry entry;
   AsmXlatEntry old_entry;
   gboolean has_old;
-  GArray *windows;     /* WINDOWS, ROOT: new */
-  GArray *old_windows; /* WINDOWS, ROOT: previous */
+  GArray *windows;     /* WINDOWS, ROOT: new (read from a journal: the
+                          windows added) */
+  GArray *old_windows; /* WINDOWS, ROOT: previous (from a journal: the
+                          windows removed) */
+  gboolean delta;      /* read from a journal: windows/old_windows hold the
+                          change until recovery rebuilds the lists */
   AsmRange range;      /* FLUSH */
 } Step;
 
@@ -104,8 +109,7 @@ struct _AsmFabric {
   GArray *observers;
   guint next_observer;
 
-  FILE *journal;
-  char *journal_path;
+  FJournal *journal;         /* NULL: none */
   guint64 journal_seq;       /* last sequence number written */
   guint64 journal_closed;    /* last "commit" or "undone": a save taken
                                 while a transaction is unfinished (the
@@ -137,9 +141,13 @@ void asm_ftxn_publish (AsmFabric *f, FModel *next, Txn *t);
 /* the inverse of a step; idempotent, so recovery may call it for steps
  * that never ran */
 gboolean asm_ftxn_undo_step (AsmFabric *f, const Step *s, GError **error);
-/* appends a record to the journal, if there is one (payload taken) */
-void asm_ftxn_journal_write (AsmFabric *f, const char *type,
-                             JsonNode *payload);
+/* frames a journal record {seq, type, data} (payload taken) into out,
+ * using the next sequence number */
+void asm_ftxn_journal_record (AsmFabric *f, GString *out, const char *type,
+                              JsonNode *payload);
+/* appends one record to the journal, if there is one, and syncs it */
+gboolean asm_ftxn_journal_write (AsmFabric *f, const char *type,
+                                 JsonNode *payload, GError **error);
 JsonNode *asm_step_to_json (const Step *s);
 gboolean asm_step_from_json (JsonObject *o, Step *s);
 

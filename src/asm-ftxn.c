@@ -451,21 +451,11 @@ hex_elem (JsonArray *a, guint i)
 }
 
 void
-asm_ftxn_journal_write (AsmFabric *f, const char *type,
-                        JsonNode *payload)
+asm_ftxn_journal_record (AsmFabric *f, GString *out, const char *type,
+                         JsonNode *payload)
 {
-  g_autoptr (JsonBuilder) b = NULL;
-  g_autoptr (JsonGenerator) gen = NULL;
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *line = NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
 
-  if (f->journal == NULL)
-    {
-      if (payload)
-        json_node_unref (payload);
-      return;
-    }
-  b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "seq");
   json_builder_add_int_value (b, (gint64) ++f->journal_seq);
@@ -477,14 +467,67 @@ asm_ftxn_journal_write (AsmFabric *f, const char *type,
       json_builder_add_value (b, payload);
     }
   json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  gen = json_generator_new ();
-  json_generator_set_root (gen, root);
-  line = json_generator_to_data (gen, NULL);
-  fprintf (f->journal, "%s\n", line);
-  fflush (f->journal);
+  asm_fjournal_frame (out, json_builder_get_root (b));
+}
+
+/* Appends the framed records and syncs them; on failure the sequence
+ * numbers they took are given back (the file is as it was). */
+static gboolean
+journal_append (AsmFabric *f, GString *frames, guint64 seq_before,
+                GError **error)
+{
+  if (asm_fjournal_append (f->journal, frames, error))
+    return TRUE;
+  f->journal_seq = seq_before;
+  return FALSE;
+}
+
+gboolean
+asm_ftxn_journal_write (AsmFabric *f, const char *type, JsonNode *payload,
+                        GError **error)
+{
+  g_autoptr (GString) frames = NULL;
+  guint64 seq_before = f->journal_seq;
+
+  if (f->journal == NULL)
+    {
+      if (payload)
+        json_node_unref (payload);
+      return TRUE;
+    }
+  frames = g_string_new (NULL);
+  asm_ftxn_journal_record (f, frames, type, payload);
+  if (!journal_append (f, frames, seq_before, error))
+    return FALSE;
   if (strcmp (type, "commit") == 0 || strcmp (type, "undone") == 0)
     f->journal_closed = f->journal_seq;
+  return TRUE;
+}
+
+/* Adds to b, under key, the ranges of `a` that are not in `b_set`. */
+static void
+add_ranges_missing (JsonBuilder *b, const char *key, GArray *a, GArray *b_set)
+{
+  json_builder_set_member_name (b, key);
+  json_builder_begin_array (b);
+  for (guint i = 0; a != NULL && i < a->len; i++)
+    {
+      AsmRange r = g_array_index (a, AsmRange, i);
+      gboolean found = FALSE;
+      for (guint j = 0; b_set != NULL && j < b_set->len && !found; j++)
+        found = g_array_index (b_set, AsmRange, j).first == r.first &&
+                g_array_index (b_set, AsmRange, j).last == r.last;
+      if (!found)
+        {
+          g_autofree char *f = g_strdup_printf ("0x%" G_GINT64_MODIFIER "x",
+                                                r.first);
+          g_autofree char *l = g_strdup_printf ("0x%" G_GINT64_MODIFIER "x",
+                                                r.last);
+          json_builder_add_string_value (b, f);
+          json_builder_add_string_value (b, l);
+        }
+    }
+  json_builder_end_array (b);
 }
 
 JsonNode *
@@ -532,26 +575,10 @@ asm_step_to_json (const Step *s)
         json_builder_end_array (b);
       }
   }
-  {
-    GArray *w[2] = { s->windows, s->old_windows };
-    const char *names[2] = { "windows", "old_windows" };
-    for (guint i = 0; i < 2; i++)
-      {
-        json_builder_set_member_name (b, names[i]);
-        json_builder_begin_array (b);
-        for (guint j = 0; w[i] != NULL && j < w[i]->len; j++)
-          {
-            AsmRange r = g_array_index (w[i], AsmRange, j);
-            g_autofree char *a = g_strdup_printf ("0x%" G_GINT64_MODIFIER "x",
-                                                  r.first);
-            g_autofree char *z = g_strdup_printf ("0x%" G_GINT64_MODIFIER "x",
-                                                  r.last);
-            json_builder_add_string_value (b, a);
-            json_builder_add_string_value (b, z);
-          }
-        json_builder_end_array (b);
-      }
-  }
+  /* what changed, not the switch's whole window list: recovery rebuilds
+   * the lists from the model it recovers (asm-fsave.c) */
+  add_ranges_missing (b, "added", s->windows, s->old_windows);
+  add_ranges_missing (b, "removed", s->old_windows, s->windows);
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -599,7 +626,7 @@ asm_step_from_json (JsonObject *o, Step *s)
   }
   {
     GArray **w[2] = { &s->windows, &s->old_windows };
-    const char *names[2] = { "windows", "old_windows" };
+    const char *names[2] = { "added", "removed" };
     for (guint i = 0; i < 2; i++)
       {
         JsonArray *a = json_object_get_array_member (o, names[i]);
@@ -611,6 +638,7 @@ asm_step_from_json (JsonObject *o, Step *s)
             g_array_append_val (*w[i], r);
           }
       }
+    s->delta = TRUE;
   }
   return TRUE;
 }
@@ -618,64 +646,129 @@ asm_step_from_json (JsonObject *o, Step *s)
 /* ------------------------------------------------------------------ */
 /* applying a transaction                                               */
 
+/* Undoes steps [0, n) in reverse; FALSE when an undo failed (each is
+ * attempted anyway: undo never stops halfway). */
 static gboolean
-txn_apply (AsmFabric *f, Txn *t, GError **error)
+undo_steps (AsmFabric *f, Txn *t, guint n)
 {
-  guint i, n = t->steps->len;
-  g_autoptr (GError) err = NULL;
-  gboolean undo_ok = TRUE;
-  g_autofree char *failed = NULL;
+  gboolean ok = TRUE;
 
-  /* the records are made only when there is a journal to take them */
-  if (f->journal != NULL)
-    asm_ftxn_journal_write (f, "begin", asm_fop_to_json (t->op, t->args));
-  if (f->ops != NULL && f->ops->transaction_begin != NULL)
-    f->ops->transaction_begin (f->self, t->desc);
-  for (i = 0; i < n; i++)
-    {
-      Step *s = &g_array_index (t->steps, Step, i);
-      if (f->journal != NULL)
-        asm_ftxn_journal_write (f, "step", asm_step_to_json (s));
-      if (!step_do (f, s, &err))
-        break;
-    }
-  if (i == n)
-    {
-      asm_ftxn_journal_write (f, "commit", NULL);
-      return TRUE;
-    }
-
-  if (err == NULL)
-    set_backend_error (&err, asm_step_names[g_array_index (t->steps, Step,
-                                                       i).kind]);
-  failed = step_describe (&g_array_index (t->steps, Step, i));
   if (f->ops != NULL && f->ops->undo_begin != NULL)
     f->ops->undo_begin (f->self);
-  /* Undo never stops: each applied step is undone even if another undo
-   * failed; a failure leaves the fabric broken until recovered. */
-  for (guint j = i; j-- > 0;)
+  for (guint j = n; j-- > 0;)
     {
       g_autoptr (GError) uerr = NULL;
       if (!asm_ftxn_undo_step (f, &g_array_index (t->steps, Step, j), &uerr))
         {
-          undo_ok = FALSE;
+          ok = FALSE;
           g_warning ("%s: undo of step %u failed: %s", f->name, j + 1,
                      uerr ? uerr->message : "no reason given");
         }
     }
   if (f->ops != NULL && f->ops->transaction_end != NULL)
     f->ops->transaction_end (f->self, FALSE);
+  return ok;
+}
+
+/* Write-ahead: the record of step i (with "begin" before step 0, and
+ * "commit" as well when there is no step) is durable before the step
+ * runs.  FALSE with the journal's error. */
+static gboolean
+journal_before_step (AsmFabric *f, Txn *t, guint i, GError **error)
+{
+  g_autoptr (GString) frames = g_string_new (NULL);
+  guint64 seq_before = f->journal_seq;
+
+  if (f->journal == NULL)
+    return TRUE;
+  if (i == 0)
+    asm_ftxn_journal_record (f, frames, "begin",
+                             asm_fop_to_json (t->op, t->args));
+  if (i < t->steps->len)
+    asm_ftxn_journal_record (f, frames, "step",
+                             asm_step_to_json (&g_array_index (t->steps,
+                                                               Step, i)));
+  else
+    asm_ftxn_journal_record (f, frames, "commit", NULL);
+  if (!journal_append (f, frames, seq_before, error))
+    return FALSE;
+  if (i >= t->steps->len)
+    f->journal_closed = f->journal_seq;
+  return TRUE;
+}
+
+static gboolean
+txn_apply (AsmFabric *f, Txn *t, GError **error)
+{
+  guint i, n = t->steps->len;
+  g_autoptr (GError) err = NULL;
+  gboolean undo_ok;
+  gboolean journal_failed = FALSE;
+  g_autofree char *failed = NULL;
+
+  /* nothing reaches the hardware unless its record is durable */
+  if (!journal_before_step (f, t, 0, &err))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
+                   "%s: the journal cannot take it, nothing was done: %s",
+                   t->desc, err->message);
+      return FALSE;
+    }
+  if (n == 0)
+    return TRUE; /* begin and commit went in one write */
+  if (f->ops != NULL && f->ops->transaction_begin != NULL)
+    f->ops->transaction_begin (f->self, t->desc);
+  for (i = 0; i < n; i++)
+    {
+      Step *s = &g_array_index (t->steps, Step, i);
+      if (i > 0 && !journal_before_step (f, t, i, &err))
+        {
+          journal_failed = TRUE;
+          break;
+        }
+      if (!step_do (f, s, &err))
+        break;
+    }
+  if (i == n)
+    {
+      if (f->journal == NULL)
+        return TRUE;
+      if (asm_ftxn_journal_write (f, "commit", NULL, &err))
+        return TRUE;
+      journal_failed = TRUE;
+    }
+
+  if (err == NULL)
+    set_backend_error (&err, asm_step_names[g_array_index (t->steps, Step,
+                                                       i).kind]);
+  if (i < n)
+    failed = step_describe (&g_array_index (t->steps, Step, i));
+  undo_ok = undo_steps (f, t, i);
   if (undo_ok)
-    asm_ftxn_journal_write (f, "undone", NULL);
+    {
+      g_autoptr (GError) jerr = NULL;
+      /* if even this record fails, recovery undoes the steps again */
+      if (!asm_ftxn_journal_write (f, "undone", NULL, &jerr))
+        g_warning ("%s: %s", f->name, jerr->message);
+    }
   else
     f->broken = TRUE;
-  g_set_error (error, ASM_ERROR, ASM_ERROR_BACKEND,
-               "%s: step %u of %u (%s) failed: %s; %s", t->desc, i + 1, n,
-               failed, err->message,
-               undo_ok ? "every step applied before it was undone and the "
-                         "fabric is as it was"
-                       : "undoing the applied steps failed too: the fabric "
-                         "needs asm_fabric_recover()");
+  if (journal_failed)
+    g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
+                 "%s: the journal could not take the record %s: %s; %s",
+                 t->desc, i < n ? "of a step" : "of its commit", err->message,
+                 undo_ok ? "every step applied was undone and the fabric is "
+                           "as it was"
+                         : "undoing the applied steps failed too: the fabric "
+                           "needs asm_fabric_recover()");
+  else
+    g_set_error (error, ASM_ERROR, ASM_ERROR_BACKEND,
+                 "%s: step %u of %u (%s) failed: %s; %s", t->desc, i + 1, n,
+                 failed, err->message,
+                 undo_ok ? "every step applied before it was undone and the "
+                           "fabric is as it was"
+                         : "undoing the applied steps failed too: the fabric "
+                           "needs asm_fabric_recover()");
   return FALSE;
 }
 

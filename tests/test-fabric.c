@@ -54,11 +54,18 @@
 #include <string.h>
 #include <math.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include <asm/asm.h>
 
 #include "asm-test.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <asm/asm-sim.h>
 #include <json-glib/json-glib.h>
 
@@ -81,7 +88,8 @@ log_handler (const char *domain, GLogLevelFlags level, const char *message,
              gpointer user_data)
 {
   if (quiet_undo_warnings && (level & G_LOG_LEVEL_WARNING) &&
-      strstr (message, "undo of step") != NULL)
+      (strstr (message, "undo of step") != NULL ||
+       strstr (message, "cannot write a record") != NULL))
     {
       n_quieted++;
       return;
@@ -3687,7 +3695,10 @@ test_journal_errors (void **state)
 
   scene_build (&s, journal);
   FAILS (asm_fabric_set_journal (s.f, "/nonexistent-dir/journal", &error),
-         FAILED, "cannot open journal '/nonexistent-dir/journal'");
+         FAILED, "journal '/nonexistent-dir/journal': cannot open");
+  /* a journal that cannot take its header is refused at once */
+  FAILS (asm_fabric_set_journal (s.f, "/dev/full", &error), FAILED,
+         "cannot write its header");
   saved = asm_fabric_save (s.f, NULL);
   REQUEST (s.f, s.w2, 2 * MIB, s.b, 0, NULL);
   after = asm_fabric_save (s.f, NULL);
@@ -3696,8 +3707,9 @@ test_journal_errors (void **state)
   REQUEST (s.f, s.w2, 2 * MIB, s.b, 0, NULL);
   g_assert_true (g_file_get_contents (journal, &text, NULL, NULL));
 
-  /* a torn last line is what a crash leaves: ignored */
-  torn = g_strconcat (text, "{\"seq\": 999, \"type\": \"beg", NULL);
+  /* a torn last record is what a crash leaves: dropped */
+  torn = g_strconcat (text, "0000002a 1234abcd {\"seq\": 999, \"type\": \"beg",
+                      NULL);
   g_assert_true (g_file_set_contents (damaged, torn, -1, NULL));
   f2 = asm_fabric_restore (saved, -1, NULL, NULL);
   assert_non_null (f2);
@@ -3707,13 +3719,43 @@ test_journal_errors (void **state)
     assert_true (same_but_seq (got, after));
   }
   asm_fabric_unref (f2);
+  /* appending to it cuts the torn record off and goes on after the last
+   * sequence number: a later recovery reads every record */
+  f2 = asm_fabric_restore (after, -1, NULL, NULL);
+  OK (asm_fabric_set_journal (f2, damaged, &error));
+  REQUEST (f2, s.w2, 2 * MIB, s.b, 0, NULL);
+  {
+    g_autofree char *want = asm_fabric_save (f2, NULL);
+    g_autofree char *got = NULL;
+    AsmFabric *f3 = asm_fabric_restore (saved, -1, NULL, NULL);
+    OK (asm_fabric_recover (f3, damaged, &error));
+    got = asm_fabric_save (f3, NULL);
+    assert_true (same_but_seq (got, want));
+    asm_fabric_unref (f3);
+  }
+  asm_fabric_unref (f2);
 
   /* damage before the end is an error */
   bad = g_strconcat ("not json\n", text, NULL);
   g_assert_true (g_file_set_contents (damaged, bad, -1, NULL));
   f2 = asm_fabric_restore (saved, -1, NULL, NULL);
   FAILS (asm_fabric_recover (f2, damaged, &error), PARSE,
-         "journal line 1 is not a JSON object");
+         "is damaged at byte 0");
+  asm_fabric_unref (f2);
+  /* a flipped byte inside a record that other records follow */
+  g_free (bad);
+  bad = g_strdup (text);
+  bad[strlen (bad) / 2] ^= 0x20;
+  g_assert_true (g_file_set_contents (damaged, bad, -1, NULL));
+  f2 = asm_fabric_restore (saved, -1, NULL, NULL);
+  FAILS (asm_fabric_recover (f2, damaged, &error), PARSE, "is damaged");
+  asm_fabric_unref (f2);
+  /* a journal of version 1 (bare JSON lines) is refused by name */
+  g_assert_true (g_file_set_contents (damaged, "{\"seq\": 1, \"type\": "
+                                      "\"begin\"}\n", -1, NULL));
+  f2 = asm_fabric_restore (saved, -1, NULL, NULL);
+  FAILS (asm_fabric_recover (f2, damaged, &error), PARSE,
+         "version 1 journal");
   asm_fabric_unref (f2);
   f2 = asm_fabric_restore (saved, -1, NULL, NULL);
   FAILS (asm_fabric_recover (f2, "/nonexistent-dir/journal", &error), FAILED,
@@ -3724,11 +3766,137 @@ test_journal_errors (void **state)
   scene_clear (&s);
 }
 
+/* A journal that cannot take a record fails the operation, before its
+ * first hardware step when it is the first record, and the fabric stays as
+ * it was; what was committed stays recoverable.  The file is kept from
+ * growing with RLIMIT_FSIZE (writes past it fail with EFBIG), at every
+ * size from the one it has up to the one the operation needs. */
+static void
+test_journal_write_errors (void **state)
+{
+  g_autofree char *journal = journal_path ("full");
+  g_autofree char *saved = NULL;
+  struct rlimit old_limit;
+  guint n_failed = 0, n_before_hardware = 0;
+  Scene s;
+
+  scene_build (&s, journal);
+  saved = asm_fabric_save (s.f, NULL);
+  g_assert_true (getrlimit (RLIMIT_FSIZE, &old_limit) == 0);
+  signal (SIGXFSZ, SIG_IGN);
+  quiet_undo_warnings = TRUE; /* an "undone" record may not fit either */
+  for (guint extra = 0;; extra += 16)
+    {
+      struct stat st;
+      struct rlimit lim = old_limit;
+      g_autofree char *before = asm_fabric_save (s.f, NULL);
+      g_autofree char *now = NULL;
+      guint64 calls0 = asm_sim_get_n_calls (s.sim);
+      g_autoptr (GError) err = NULL;
+      gboolean ok;
+
+      g_assert_true (stat (journal, &st) == 0);
+      lim.rlim_cur = (rlim_t) st.st_size + extra;
+      g_assert_true (setrlimit (RLIMIT_FSIZE, &lim) == 0);
+      ok = op_migrate (&s, &err);
+      g_assert_true (setrlimit (RLIMIT_FSIZE, &old_limit) == 0);
+      if (ok)
+        break;
+      n_failed++;
+      assert_int_equal (err->code, ASM_ERROR_FAILED);
+      assert_non_null (strstr (err->message, "journal"));
+      if (asm_sim_get_n_calls (s.sim) == calls0)
+        n_before_hardware++;
+      /* the model is as it was (the journal position may have moved:
+       * records were written before the one that failed) */
+      now = asm_fabric_save (s.f, NULL);
+      assert_true (same_but_seq (now, before));
+      CONSISTENT (s.f, s.sim);
+    }
+  assert_true (n_failed > 2);
+  assert_true (n_before_hardware > 0);
+  /* nothing half-written stayed behind: recovery reads every record and
+   * reaches the state after the migration */
+  {
+    g_autofree char *want = asm_fabric_save (s.f, NULL);
+    g_autofree char *got = NULL;
+    AsmFabric *f2 = asm_fabric_restore (saved, -1, NULL, NULL);
+    OK (asm_fabric_recover (f2, journal, &error));
+    got = asm_fabric_save (f2, NULL);
+    assert_true (same_but_seq (got, want));
+    asm_fabric_unref (f2);
+  }
+  print_message ("# a full journal: %u migrations refused (%u before any "
+                 "hardware step), each leaving the fabric as it was\n",
+                 n_failed, n_before_hardware);
+  quiet_undo_warnings = FALSE;
+  signal (SIGXFSZ, SIG_DFL);
+  unlink (journal);
+  scene_clear (&s);
+}
+
+/* A checkpoint writes the snapshot and cuts the journal back: restore +
+ * recover from the pair gives the fabric. */
+static void
+test_checkpoint (void **state)
+{
+  g_autofree char *journal = journal_path ("ckpt");
+  g_autofree char *snapshot = journal_path ("ckpt-snapshot");
+  struct stat before, after;
+  Scene s;
+
+  scene_build (&s, journal);
+  for (guint i = 0; i < 4; i++)
+    OK (asm_fabric_migrate_partition (s.f, s.p2, i % 2 ? s.a : s.b, &error));
+  g_assert_true (stat (journal, &before) == 0);
+  OK (asm_fabric_checkpoint (s.f, snapshot, &error));
+  g_assert_true (stat (journal, &after) == 0);
+  assert_true (after.st_size < before.st_size);
+  REQUEST (s.f, s.w2, 2 * MIB, s.b, 0, NULL);
+  {
+    g_autofree char *want = asm_fabric_save (s.f, NULL);
+    g_autofree char *snap_text = NULL;
+    g_autofree char *got = NULL;
+    AsmFabric *f2;
+    g_assert_true (g_file_get_contents (snapshot, &snap_text, NULL, NULL));
+    f2 = asm_fabric_restore (snap_text, -1, s.sim, NULL);
+    OK (asm_fabric_recover (f2, journal, &error));
+    got = asm_fabric_save (f2, NULL);
+    assert_true (same_but_seq (got, want));
+    asm_fabric_unref (f2);
+  }
+  {
+    g_autoptr (AsmFabric) bare = FABRIC_NEW (NULL, GLOBAL_SIZE);
+    FAILS (asm_fabric_checkpoint (bare, snapshot, &error), FAILED,
+           "no journal");
+  }
+  unlink (journal);
+  unlink (snapshot);
+  scene_clear (&s);
+}
+
+/* JSON nested deeper than any fabric document is refused before it is
+ * parsed (json-glib's parser recurses). */
+static void
+test_restore_deep (void **state)
+{
+  GString *deep = g_string_new (NULL);
+
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (deep, '[');
+  FAILS (asm_fabric_restore (deep->str, -1, NULL, &error) != NULL, PARSE,
+         "nested deeper than");
+  g_string_free (deep, TRUE);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_new_errors),
+    cmocka_unit_test (test_journal_write_errors),
+    cmocka_unit_test (test_checkpoint),
+    cmocka_unit_test (test_restore_deep),
     cmocka_unit_test (test_add_switch),
     cmocka_unit_test (test_add_window),
     cmocka_unit_test (test_add_device),

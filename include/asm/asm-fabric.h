@@ -567,6 +567,10 @@ gboolean asm_fabric_set_journal (AsmFabric *fabric, const char *path,
                                  GError **error);
 ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_checkpoint (AsmFabric *fabric, const char *snapshot_path,
+                                GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
                              GError **error);
 ASM_AVAILABLE_IN_0_1

@@ -43,7 +43,7 @@ FILES = [
     (r"asm-pci(-[a-z]+)?\.[ch]$", "pci"),
     (r"asm-backend(-private)?\.[ch]$", "fabric"),
     (r"asm-fabric\.[ch]$", "fabric"),
-    (r"asm-f(model|json|op|plan|txn|save)(-private)?\.[ch]$", "fabric"),
+    (r"asm-f(model|json|journal|op|plan|txn|save)(-private)?\.[ch]$", "fabric"),
     (r"asm-(sim|qemu|qmp)(-private)?\.[ch]$", "backends"),
 ]
 

@@ -1,0 +1,43 @@
+/* asm-fjournal-private.h: the fabric's journal file
+ *
+ * Not installed.  See the theory comment in asm-fjournal.c.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "asm-fjson-private.h"
+
+G_BEGIN_DECLS
+
+/* the journal format this asm writes and reads */
+#define ASM_FJOURNAL_VERSION 2
+
+typedef struct _FJournal FJournal;
+
+/* Opens the journal at path for appending, creating it (with its header,
+ * its directory synced) when it does not exist; checks every frame, cuts a
+ * torn last record off, and sets *out_last_seq to the highest sequence
+ * number in it (0 for none).  NULL with an error for a damaged or foreign
+ * file. */
+FJournal *asm_fjournal_open (const char *path, guint64 *out_last_seq,
+                             GError **error);
+void asm_fjournal_close (FJournal *j);
+const char *asm_fjournal_get_path (FJournal *j);
+/* Appends one frame holding record (taken) to out. */
+void asm_fjournal_frame (GString *out, JsonNode *record);
+/* Writes frames with one write and syncs them; on error the file is as it
+ * was before (or the journal refuses every later append). */
+gboolean asm_fjournal_append (FJournal *j, const GString *frames,
+                              GError **error);
+/* Cuts the journal back to its header (compaction after a checkpoint). */
+gboolean asm_fjournal_reset (FJournal *j, GError **error);
+/* The records (JsonNode objects, header excepted) of the journal at path;
+ * a torn last record is dropped and reported with g_info(). */
+GPtrArray *asm_fjournal_read (const char *path, GError **error);
+/* The same over text in memory; *out_good: the bytes of whole frames. */
+GPtrArray *asm_fjournal_parse (const char *text, gsize size,
+                               const char *path, gsize *out_good,
+                               GError **error);
+
+G_END_DECLS
