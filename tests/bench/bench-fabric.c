@@ -43,6 +43,11 @@
  *    total and per partition, and the per-partition ratio.  Then a workload
  *    of 100 partitions (among 200 of two workloads) is ended with
  *    asm_fabric_remove_workload().
+ * J  journal.  2,000 migrations of one partition between two switches (sim)
+ *    with a journal in a temporary directory, with every record synced and
+ *    with ASM_FABRIC_JOURNAL_NO_SYNC=1: us per migration and migrations
+ *    per second; then the bytes asm_fabric_add_window() appends to the
+ *    journal when its pinned switch already has 1,000 windows.
  * S  save/restore.  The model-only fabric of P filled to N = 10^4 and
  *    10^5 partitions: asm_fabric_save() and asm_fabric_restore() time,
  *    total and per partition, and the bytes of the save per partition.
@@ -61,6 +66,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 
 #define ASM_TEST_NO_CMOCKA
 #include "asm-test.h"
@@ -714,6 +722,89 @@ bench_lifecycle (void)
     }
 }
 
+/* --------------------------------------------------------- journal */
+
+/* J: migrations between two switches with a journal, synced and not; and
+ * the bytes one operation appends when its switch has 1,000 windows. */
+static void
+bench_journal (void)
+{
+  const guint n_ops = opt.smoke ? 20 : 2000;
+  const guint n_windows = opt.smoke ? 20 : 1000;
+  guint runs = opt.smoke ? 1 : (guint) opt.runs;
+  g_autofree char *dir = g_dir_make_tmp ("asm-bench-journal-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "journal", NULL);
+
+  header (opt.smoke ? "J journal (smoke)"
+                    : "J journal: 2,000 migrations, synced or not; one "
+                      "operation's record at 1,000 windows");
+  for (guint sync = 0; sync < 2; sync++)
+    {
+      double per[16], rate[16];
+      for (guint r = 0; r < runs; r++)
+        {
+          PFab p;
+          AsmId part;
+          AsmPartitionRequest req = { .size = MIB };
+          guint64 t0;
+
+          g_setenv ("ASM_FABRIC_JOURNAL_NO_SYNC", sync ? "0" : "1", TRUE);
+          unlink (path);
+          pfab_init (&p, TRUE, 2, 1);
+          req.preferred_switch = p.sw[0];
+          OK (asm_fabric_request_partition (p.fabric, p.wl[0], &req, &part,
+                                            NULL, &error));
+          OK (asm_fabric_set_journal (p.fabric, path, &error));
+          t0 = now_ns ();
+          for (guint i = 0; i < n_ops; i++)
+            OK (asm_fabric_migrate_partition (p.fabric, part,
+                                              p.sw[(i + 1) % 2], &error));
+          per[r] = (double) (now_ns () - t0) / n_ops / 1e3;
+          rate[r] = 1e6 / per[r];
+          if (r == 0)
+            verify (p.fabric, p.backend, "journal");
+          pfab_clear (&p);
+        }
+      report ("us/op", per, runs, "%s: migrate with a journal",
+              sync ? "synced  " : "no sync ");
+      report ("ops/s", rate, runs, "%s: migrations per second",
+              sync ? "synced  " : "no sync ");
+    }
+  g_unsetenv ("ASM_FABRIC_JOURNAL_NO_SYNC");
+  {
+    /* a pinned switch with n_windows windows of one granule each, all
+     * used; one more window added: the bytes that operation appends */
+    g_autoptr (AsmFabric) f = asm_fabric_new ("windows", 0,
+                                              (G_GUINT64_CONSTANT (1) << 44)
+                                                  - 1,
+                                              MIB, NULL, NULL);
+    AsmSwitchSpec spec = { "many", 1000000, 100, 1000000, 4, TRUE };
+    struct stat st0, st1;
+    AsmId sw;
+
+    g_setenv ("ASM_FABRIC_JOURNAL_NO_SYNC", "1", TRUE);
+    OK (asm_fabric_add_switch (f, &spec, &sw, &error));
+    for (guint i = 0; i < n_windows; i++)
+      OK (asm_fabric_add_window (f, sw, (guint64) i * 2 * MIB,
+                                 (guint64) i * 2 * MIB + MIB - 1, &error));
+    unlink (path);
+    OK (asm_fabric_set_journal (f, path, &error));
+    if (stat (path, &st0) != 0)
+      bench_die ("stat");
+    OK (asm_fabric_add_window (f, sw, (guint64) n_windows * 2 * MIB,
+                               (guint64) n_windows * 2 * MIB + MIB - 1,
+                               &error));
+    if (stat (path, &st1) != 0)
+      bench_die ("stat");
+    say ("  %-52s %12" G_GINT64_FORMAT " bytes\n",
+         "add_window to a switch of 1,000 windows: journal",
+         (gint64) (st1.st_size - st0.st_size));
+    g_unsetenv ("ASM_FABRIC_JOURNAL_NO_SYNC");
+  }
+  unlink (path);
+  g_rmdir (dir);
+}
+
 /* ------------------------------------------------------------ save */
 
 static void
@@ -793,7 +884,8 @@ main (int argc, char **argv)
     { "switches", 0, 0, G_OPTION_ARG_INT, &opt.switches,
       "switches of section P (1000)", "N" },
     { "only", 0, 0, G_OPTION_ARG_STRING, &opt.only,
-      "one section: translate, placement, rebalance, lifecycle or save",
+      "one section: translate, placement, rebalance, lifecycle, journal "
+      "or save",
       "S" },
     { NULL }
   };
@@ -819,6 +911,8 @@ main (int argc, char **argv)
     bench_rebalance ();
   if (opt.only == NULL || strcmp (opt.only, "lifecycle") == 0)
     bench_lifecycle ();
+  if (opt.only == NULL || strcmp (opt.only, "journal") == 0)
+    bench_journal ();
   if (opt.only == NULL || strcmp (opt.only, "save") == 0)
     bench_save ();
   say ("\ntotal %.1f s%s\n", (double) (now_ns () - t0) / 1e9,
