@@ -48,6 +48,11 @@ typedef enum {
 ASM_AVAILABLE_IN_0_1
 AsmBackend *asm_sim_backend_new (void);
 ASM_AVAILABLE_IN_0_1
+AsmBackend *asm_sim_backend_new_persistent (const char *path,
+                                            GError **error);
+ASM_AVAILABLE_IN_0_1
+const char *asm_sim_get_path (AsmBackend *backend);
+ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_sim_is_sim (AsmBackend *backend);
 ASM_AVAILABLE_IN_0_1
