@@ -18,6 +18,41 @@
  *
  * Errors name the element and its line: "<disk> 'vda' (line 12): ...".
  *
+ * Hostile input.  A domain XML may come from someone who wants asmctl to
+ * spin or to swell, so every size that drives work is bounded before the
+ * work starts, and refused (exit 3) with the value, where it is and the
+ * allowed range (the limits are in asmctl-libvirt.h):
+ *   - the document: at most LV_DOC_MAX (16 MiB) bytes, read no further;
+ *     attribute values at most LV_ATTR_MAX (4 KiB: a path of PATH_MAX),
+ *     text nodes at most LV_TEXT_MAX (64 KiB), checked by one walk of the
+ *     tree.  libxml2 parses with its default limits (no XML_PARSE_HUGE),
+ *     XML_PARSE_NONET and without XML_PARSE_NOENT or XML_PARSE_DTDLOAD;
+ *     Debian 12's libxml2 2.9 has no xmlCtxtSetMaxAmplification, and
+ *     reading a value (xmlNodeGetContent) expands entity references
+ *     whatever the options, so any entity declaration stops the parser
+ *     (a domain XML needs none; libvirt writes none);
+ *   - numbers: decimal or 0x hex digits only, no sign, no space, no
+ *     leading zero (libvirt reads "010" in an address as octal 8), no
+ *     value beyond the attribute's range: nothing wraps or clamps;
+ *   - a PCI controller's index, and the bus of a PCI address:
+ *     0..LV_PCI_INDEX_MAX (255).  libvirt 9.0
+ *     refuses a higher one ("PCI controller index N too high, maximum is
+ *     255", virDomainControllerDefValidate: a PCI domain has 256 bus
+ *     numbers, and a controller's index is its bus number).  Gaps below
+ *     the highest index are filled, so this also bounds the controllers
+ *     that filling adds;
+ *   - the index of another controller and the controller of a drive
+ *     address: 0..LV_CONTROLLER_INDEX_MAX (255).  libvirt adds every SCSI
+ *     controller up to the highest one a disk names, each taking a PCI
+ *     slot; 256 of them is already more than anyone plugs in, and it
+ *     keeps what an input can make asmctl add to a few hundred devices;
+ *   - a disk name's index: 0..LV_DISK_INDEX_MAX (vda..vdzzz, 18,278
+ *     disks), and a SCSI disk named sdX must fall on a controller of that
+ *     range (7 units a controller: sda..sdbqx).
+ * Beyond those, the cost of every step is linear or n log n in the
+ * devices: controllers are found by a hash of (type, index), not by a
+ * scan.
+ *
  * Writing the document back, and attaching and detaching devices, are in
  * asmctl-libvirt-write.c; the small XML helpers below serve both.
  */
@@ -48,6 +83,8 @@ lv_domain_free (LvDomain *dom)
 {
   if (dom == NULL)
     return;
+  if (dom->ctrls != NULL)
+    g_hash_table_unref (dom->ctrls);
   if (dom->devs != NULL)
     g_ptr_array_unref (dom->devs);
   if (dom->doc != NULL)
@@ -129,19 +166,35 @@ asmctl_xml_line_of (xmlNodePtr n)
   return n != NULL ? xmlGetLineNo (n) : -1;
 }
 
-/* parses an unsigned number as libvirt does (base 0: 0x.., 0.., decimal) */
+/* parses an unsigned number, strictly: decimal digits without a leading
+ * zero, or 0x and hex digits; no sign, no space; nothing above @max */
 gboolean
 asmctl_xml_parse_uint (const char *text, guint64 max, guint64 *out)
 {
-  char *end = NULL;
-  guint64 v;
+  const char *p = text;
+  guint base = 10;
+  guint64 v = 0;
 
-  if (text == NULL || *text == '\0' || *text == '-' || *text == '+')
+  if (text == NULL || *text == '\0')
     return FALSE;
-  errno = 0;
-  v = g_ascii_strtoull (text, &end, 0);
-  if (errno != 0 || end == text || *end != '\0' || v > max)
-    return FALSE;
+  if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+    {
+      base = 16;
+      p += 2;
+      if (*p == '\0')
+        return FALSE;
+    }
+  else if (p[0] == '0' && p[1] != '\0')
+    return FALSE; /* octal to libvirt, decimal to a reader: neither */
+  for (; *p != '\0'; p++)
+    {
+      int d = base == 16 ? g_ascii_xdigit_value (*p)
+                         : g_ascii_digit_value (*p);
+
+      if (d < 0 || (guint64) d > max || v > (max - (guint64) d) / base)
+        return FALSE;
+      v = v * base + (guint64) d;
+    }
   *out = v;
   return TRUE;
 }
@@ -185,49 +238,169 @@ first_error (void *data, const xmlError *e)
     }
 }
 
+/* an entity declaration stops the parse (see "Hostile input" above) */
+static void
+refuse_entity (void *ctx, const xmlChar *name, int type,
+               const xmlChar *public_id, const xmlChar *system_id,
+               xmlChar *content)
+{
+  xmlParserCtxtPtr ctxt = ctx;
+
+  if (ctxt->_private == NULL)
+    ctxt->_private = g_strdup ((const char *) name);
+  xmlStopParser (ctxt);
+}
+
+/* reads at most LV_DOC_MAX bytes of @f */
+static char *
+read_bounded (FILE *f, const char *path, gsize *len, GError **error)
+{
+  GString *s = g_string_new (NULL);
+  char buf[65536];
+  size_t n;
+
+  while ((n = fread (buf, 1, sizeof buf, f)) > 0)
+    {
+      g_string_append_len (s, buf, (gssize) n);
+      if (s->len > LV_DOC_MAX)
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                       "%s: the document is larger than %u bytes, the "
+                       "limit for a domain XML",
+                       path, LV_DOC_MAX);
+          g_string_free (s, TRUE);
+          return NULL;
+        }
+    }
+  if (ferror (f))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND, "%s: %s", path,
+                   g_strerror (errno));
+      g_string_free (s, TRUE);
+      return NULL;
+    }
+  *len = s->len;
+  return g_string_free (s, FALSE);
+}
+
+/* every attribute value and text node within its limit: one walk */
+static gboolean
+check_sizes (xmlDocPtr doc, const char *path, GError **error)
+{
+  xmlNodePtr n = xmlDocGetRootElement (doc);
+
+  while (n != NULL)
+    {
+      if (n->type == XML_ELEMENT_NODE)
+        for (xmlAttrPtr a = n->properties; a != NULL; a = a->next)
+          {
+            gsize len = 0;
+
+            for (xmlNodePtr t = a->children; t != NULL; t = t->next)
+              len += t->content != NULL ? strlen ((const char *) t->content)
+                                        : 0;
+            if (len > LV_ATTR_MAX)
+              {
+                g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                             "%s:%ld: <%s %s='...'>: the value has %"
+                             G_GSIZE_FORMAT " bytes, above the limit of %u",
+                             path, asmctl_xml_line_of (n), n->name, a->name,
+                             len, LV_ATTR_MAX);
+                return FALSE;
+              }
+          }
+      else if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE ||
+                n->type == XML_COMMENT_NODE) &&
+               n->content != NULL &&
+               strlen ((const char *) n->content) > LV_TEXT_MAX)
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                       "%s:%ld: <%s>: a text of %" G_GSIZE_FORMAT " bytes, "
+                       "above the limit of %u",
+                       path, asmctl_xml_line_of (n),
+                       n->parent != NULL ? (const char *) n->parent->name : "",
+                       strlen ((const char *) n->content), LV_TEXT_MAX);
+          return FALSE;
+        }
+      /* next in document order */
+      if (n->type == XML_ELEMENT_NODE && n->children != NULL)
+        n = n->children;
+      else
+        {
+          while (n != NULL && n->next == NULL)
+            n = n->parent != NULL && n->parent->type == XML_ELEMENT_NODE
+                  ? n->parent
+                  : NULL;
+          if (n != NULL)
+            n = n->next;
+        }
+    }
+  return TRUE;
+}
+
 /**
  * lv_doc_read:
  * @path: a file, or "-" for standard input
  *
  * Parses an XML file; errors carry the line ("in.xml:7: Opening and ending
- * tag mismatch").
+ * tag mismatch").  Refuses a document above LV_DOC_MAX bytes, any entity
+ * declaration, and attribute values and texts above their limits.
  */
 xmlDocPtr
 lv_doc_read (const char *path, GError **error)
 {
   g_autofree char *text = NULL;
   gsize len = 0;
-  g_autoptr (GError) local = NULL;
   xmlParserCtxtPtr ctxt;
   xmlDocPtr doc;
   xmlError first;
 
   if (strcmp (path, "-") == 0)
+    text = read_bounded (stdin, "standard input", &len, error);
+  else
     {
-      GString *s = g_string_new (NULL);
-      char buf[65536];
-      size_t n;
+      FILE *f = fopen (path, "rb");
 
-      while ((n = fread (buf, 1, sizeof buf, stdin)) > 0)
-        g_string_append_len (s, buf, (gssize) n);
-      len = s->len;
-      text = g_string_free (s, FALSE);
+      if (f == NULL)
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+                       "Failed to open file \u201c%s\u201d: %s", path,
+                       g_strerror (errno));
+          return NULL;
+        }
+      text = read_bounded (f, path, &len, error);
+      fclose (f);
     }
-  else if (!g_file_get_contents (path, &text, &len, &local))
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND, "%s",
-                   local->message);
-      return NULL;
-    }
+  if (text == NULL)
+    return NULL;
 
   xmlSetGenericErrorFunc (NULL, silent_errors);
   memset (&first, 0, sizeof first);
   xmlSetStructuredErrorFunc (&first, (xmlStructuredErrorFunc) first_error);
   ctxt = xmlNewParserCtxt ();
+  ctxt->sax->entityDecl = refuse_entity;
+  ctxt->_private = NULL;
   doc = xmlCtxtReadMemory (ctxt, text, (int) len, path, NULL,
                            XML_PARSE_NONET | XML_PARSE_NOERROR |
                              XML_PARSE_NOWARNING);
   xmlSetStructuredErrorFunc (NULL, NULL);
+  if (ctxt->_private != NULL)
+    {
+      g_autofree char *name = ctxt->_private;
+
+      g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
+                   "%s:%d: <!ENTITY %s>: entity declarations are not "
+                   "accepted (a domain XML needs none)",
+                   path, first.line > 0 ? first.line : ctxt->input != NULL
+                                                         ? ctxt->input->line
+                                                         : 0,
+                   name);
+      g_free (first.message);
+      if (doc != NULL)
+        xmlFreeDoc (doc);
+      xmlFreeParserCtxt (ctxt);
+      return NULL;
+    }
   if (doc == NULL || !ctxt->wellFormed)
     {
       g_autofree char *msg =
@@ -244,6 +417,11 @@ lv_doc_read (const char *path, GError **error)
     }
   g_free (first.message);
   xmlFreeParserCtxt (ctxt);
+  if (!check_sizes (doc, path, error))
+    {
+      xmlFreeDoc (doc);
+      return NULL;
+    }
   /* remember whether the input had a declaration, to write it back alike */
   {
     /* remember whether the input had a declaration and whether it quotes
@@ -305,7 +483,7 @@ read_address (LvDevice *dev, gboolean *out_other_type, GError **error)
   xmlNodePtr a = asmctl_xml_child (dev->node, "address");
   g_autofree char *type = NULL;
   static const char *const parts[] = { "domain", "bus", "slot", "function" };
-  static const guint64 max[] = { ASM_PCI_DOMAIN_LAST, G_MAXUINT32,
+  static const guint64 max[] = { ASM_PCI_DOMAIN_LAST, LV_PCI_INDEX_MAX,
                                  ASM_PCI_SLOT_LAST, ASM_PCI_FUNCTION_LAST };
   guint64 v[4] = { 0, 0, 0, 0 };
   g_autofree char *multi = NULL;
@@ -314,6 +492,18 @@ read_address (LvDevice *dev, gboolean *out_other_type, GError **error)
   if (a == NULL)
     return TRUE;
   type = asmctl_xml_attr (a, "type");
+  if (g_strcmp0 (type, "drive") == 0)
+    {
+      g_autofree char *ctl = asmctl_xml_attr (a, "controller");
+
+      if (ctl != NULL &&
+          !asmctl_xml_parse_uint (ctl, LV_CONTROLLER_INDEX_MAX, &v[0]))
+        return input_error (error, dev,
+                            "<address type='drive'> at line %ld: "
+                            "controller='%s' is not a number in 0..%u",
+                            asmctl_xml_line_of (a), ctl,
+                            LV_CONTROLLER_INDEX_MAX);
+    }
   if (type == NULL || strcmp (type, "pci") != 0)
     {
       *out_other_type = TRUE;
@@ -414,10 +604,26 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
       device_describe (dev, NULL);
       return input_error (error, dev, "a controller needs a type");
     }
-  if (idx != NULL && !asmctl_xml_parse_uint (idx, G_MAXUINT32, &v))
+  if (idx != NULL)
     {
-      device_describe (dev, NULL);
-      return input_error (error, dev, "index='%s' is not a number", idx);
+      gboolean pci = g_strcmp0 (dev->ctype, "pci") == 0;
+      guint max = pci ? LV_PCI_INDEX_MAX : LV_CONTROLLER_INDEX_MAX;
+
+      if (!asmctl_xml_parse_uint (idx, max, &v))
+        {
+          g_autofree char *where = g_strdup_printf (
+            "<controller type='%s'> (line %ld)",
+            dev->ctype != NULL ? dev->ctype : "",
+            asmctl_xml_line_of (dev->node));
+
+          g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                       "%s: index='%s' is not a number in 0..%u%s", where,
+                       idx, max,
+                       pci ? " (libvirt allows 256 PCI buses: index 255 at "
+                             "most)"
+                           : "");
+          return FALSE;
+        }
     }
   dev->index = (guint32) v;
   device_describe (dev, NULL);
@@ -451,8 +657,9 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
           if (s == NULL)
             continue;
           if (!asmctl_xml_parse_uint (s, G_MAXINT32, &t))
-            return input_error (error, dev, "<target %s='%s'> is not a number",
-                                targets[i], s);
+            return input_error (error, dev,
+                                "<target %s='%s'> is not a number in 0..%d",
+                                targets[i], s, G_MAXINT32);
           *slots[i] = (gint64) t;
         }
       if (target != NULL && asmctl_xml_child (target, "node") != NULL)
@@ -462,7 +669,7 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
 
           if (!asmctl_xml_parse_uint (s, G_MAXINT, &t))
             return input_error (error, dev, "<node>%s</node> is not a NUMA "
-                                "node number", s);
+                                "node number in 0..%d", s, G_MAXINT);
           dev->target_node = (int) t;
         }
       {
@@ -568,6 +775,19 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
   return input_error (error, dev, "unknown controller type '%s'", dev->ctype);
 }
 
+static guint32 scsi_controller_of (LvDevice *dev);
+
+static gboolean
+child_attr_absent (xmlNodePtr parent, const char *cname,
+                                 const char *aname)
+{
+  g_autofree char *v = asmctl_xml_child_attr (parent, cname, aname);
+
+  return v == NULL;
+}
+static guint64 disk_name_index (const char *dev);
+static guint64 disk_letters (const char *p);
+
 static gboolean
 classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
 {
@@ -585,6 +805,21 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
       name = asmctl_xml_child_attr (dev->node, "target", "dev");
       device_describe (dev, name);
       dev->cat = LV_CAT_DISK;
+      if (disk_name_index (name) != G_MAXUINT32 &&
+          disk_name_index (name) > LV_DISK_INDEX_MAX)
+        return input_error (error, dev,
+                            "<target dev='%s'>: the disk index is not in "
+                            "0..%u (vda..vdzzz)",
+                            name, LV_DISK_INDEX_MAX);
+      if (g_strcmp0 (bus, "scsi") == 0 &&
+          child_attr_absent (dev->node, "address",
+                                           "controller") &&
+          scsi_controller_of (dev) > LV_CONTROLLER_INDEX_MAX)
+        return input_error (error, dev,
+                            "<target dev='%s'> is on SCSI controller %u, "
+                            "not in 0..%u (7 disks a controller: sda..sdbqx)",
+                            name, scsi_controller_of (dev),
+                            LV_CONTROLLER_INDEX_MAX);
       if (g_strcmp0 (bus, "virtio") == 0)
         dev->flags = g_strcmp0 (model, "virtio-transitional") == 0 ? f->pci
                                                                    : f->virtio;
@@ -815,6 +1050,19 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
   return TRUE;
 }
 
+/* remembers controller @dev for find_controller: the first of a type and
+ * index wins, as a scan of devs in order would find it */
+static void
+index_controller (LvDomain *dom, LvDevice *dev)
+{
+  char *key = g_strdup_printf ("%s:%u", dev->ctype, dev->index);
+
+  if (g_hash_table_contains (dom->ctrls, key))
+    g_free (key);
+  else
+    g_hash_table_insert (dom->ctrls, key, dev);
+}
+
 static LvDevice *
 implicit_controller (LvDomain *dom, const char *type, guint32 index,
                      const char *model, AsmPciConnectFlags flags)
@@ -829,21 +1077,16 @@ implicit_controller (LvDomain *dom, const char *type, guint32 index,
   dev->cat = LV_CAT_CONTROLLER;
   device_describe (dev, NULL);
   g_ptr_array_add (dom->devs, dev);
+  index_controller (dom, dev);
   return dev;
 }
 
 static LvDevice *
 find_controller (LvDomain *dom, const char *type, guint32 index)
 {
-  for (guint i = 0; i < dom->devs->len; i++)
-    {
-      LvDevice *d = g_ptr_array_index (dom->devs, i);
+  g_autofree char *key = g_strdup_printf ("%s:%u", type, index);
 
-      if (d->ctype != NULL && strcmp (d->ctype, type) == 0 &&
-          d->index == index)
-        return d;
-    }
-  return NULL;
+  return g_hash_table_lookup (dom->ctrls, key);
 }
 
 LvDevice *
@@ -877,6 +1120,7 @@ lv_domain_add_pci_controller (LvDomain *dom, guint32 index,
                                "model='%s'> (added)",
                                index, dev->cmodel);
   g_ptr_array_add (dom->devs, dev);
+  index_controller (dom, dev);
   return dev;
 }
 
@@ -896,10 +1140,8 @@ scsi_controller_of (LvDevice *dev)
   if (tdev != NULL && g_str_has_prefix (tdev, "sd"))
     {
       /* sda..sdz, sdaa..: the disk index, 7 units per controller */
-      guint64 idx = 0;
+      guint64 idx = disk_letters (tdev + 2);
 
-      for (const char *p = tdev + 2; *p >= 'a' && *p <= 'z'; p++)
-        idx = idx * 26 + (guint64) (*p - 'a' + 1);
       return idx > 0 ? (guint32) ((idx - 1) / 7) : 0;
     }
   return 0;
@@ -1017,15 +1259,32 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
   return TRUE;
 }
 
+/* the letters of a disk name after its prefix in bijective base 26
+ * (a 1, z 26, aa 27), 0 without a letter; anything above
+ * LV_DISK_INDEX_MAX + 1 reads as LV_DISK_INDEX_MAX + 2, so no name
+ * overflows */
+static guint64
+disk_letters (const char *p)
+{
+  guint64 idx = 0;
+
+  for (; *p >= 'a' && *p <= 'z'; p++)
+    {
+      idx = idx * 26 + (guint64) (*p - 'a' + 1);
+      if (idx > LV_DISK_INDEX_MAX + 1)
+        return LV_DISK_INDEX_MAX + 2;
+    }
+  return idx;
+}
+
 /* a disk's index from its target name (vda 0, vdz 25, vdaa 26), as
  * libvirt's virDiskNameToIndex: the letters after the prefix in bijective
- * base 26 */
+ * base 26; G_MAXUINT32 for a name without a known prefix or a letter */
 static guint64
-disk_index (xmlNodePtr disk)
+disk_name_index (const char *dev)
 {
-  g_autofree char *dev = asmctl_xml_child_attr (disk, "target", "dev");
   const char *p;
-  guint64 idx = 0;
+  guint64 idx;
 
   if (dev == NULL)
     return G_MAXUINT32;
@@ -1037,9 +1296,16 @@ disk_index (xmlNodePtr disk)
   if (*p == '\0')
     return G_MAXUINT32;
   p += g_str_has_prefix (p, "xvd") || g_str_has_prefix (p, "ubd") ? 3 : 2;
-  for (; *p >= 'a' && *p <= 'z'; p++)
-    idx = idx * 26 + (guint64) (*p - 'a' + 1);
+  idx = disk_letters (p);
   return idx > 0 ? idx - 1 : G_MAXUINT32;
+}
+
+static guint64
+disk_index (xmlNodePtr disk)
+{
+  g_autofree char *dev = asmctl_xml_child_attr (disk, "target", "dev");
+
+  return disk_name_index (dev);
 }
 
 /* sort keys: libvirt's list order within each category */
@@ -1136,6 +1402,7 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
   dom->source = g_strdup (source);
   dom->had_decl = (GPOINTER_TO_INT (doc->_private) & 1) != 0;
   dom->devs = g_ptr_array_new_with_free_func ((GDestroyNotify) lv_device_free);
+  dom->ctrls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   if (!asmctl_xml_is_element (root, "domain"))
     {
@@ -1205,6 +1472,8 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
       g_ptr_array_add (dom->devs, dev);
       if (!classify (dom, dev, &f, error))
         return NULL;
+      if (dev->ctype != NULL)
+        index_controller (dom, dev);
       if (dev->desc == NULL)
         device_describe (dev, NULL);
       if (!read_address (dev, &other, error) || !read_numa (dev, error))
@@ -1223,28 +1492,32 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
           return NULL;
         }
     }
-  /* duplicate controllers */
-  for (guint i = 0; i < dom->devs->len; i++)
-    {
-      LvDevice *a = g_ptr_array_index (dom->devs, i);
+  /* duplicate controllers (the ich9 USB2 companions share an index) */
+  {
+    g_autoptr (GHashTable) seen =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
-      if (a->ctype == NULL)
-        continue;
-      for (guint j = i + 1; j < dom->devs->len; j++)
-        {
-          LvDevice *b = g_ptr_array_index (dom->devs, j);
+    for (guint i = 0; i < dom->devs->len; i++)
+      {
+        LvDevice *b = g_ptr_array_index (dom->devs, i);
+        LvDevice *a;
+        char *key;
 
-          if (b->ctype != NULL && strcmp (a->ctype, b->ctype) == 0 &&
-              a->index == b->index && a->usb2_function < 0 &&
-              b->usb2_function < 0)
-            {
-              input_error (error, b, "controller index %u is already used by "
-                           "%s",
-                           b->index, a->desc);
-              return NULL;
-            }
-        }
-    }
+        if (b->ctype == NULL || b->usb2_function >= 0)
+          continue;
+        key = g_strdup_printf ("%s:%u", b->ctype, b->index);
+        a = g_hash_table_lookup (seen, key);
+        if (a != NULL)
+          {
+            g_free (key);
+            input_error (error, b, "controller index %u is already used by "
+                         "%s",
+                         b->index, a->desc);
+            return NULL;
+          }
+        g_hash_table_insert (seen, key, b);
+      }
+  }
   /* libvirt: an expander bus names a NUMA node of <cpu><numa> */
   {
     guint cells = 0;

@@ -20,6 +20,17 @@
 
 G_BEGIN_DECLS
 
+/* Limits on the input, checked before any placement work (the theory
+ * comment of asmctl-libvirt-read.c says why each is what it is).  Every
+ * input beyond one is refused with exit status 3, naming the value. */
+#define LV_DOC_MAX (16u << 20)       /* bytes of one XML document */
+#define LV_ATTR_MAX 4096u            /* bytes of one attribute value */
+#define LV_TEXT_MAX 65536u           /* bytes of one text node */
+#define LV_PCI_INDEX_MAX 255u        /* a PCI controller's index */
+#define LV_CONTROLLER_INDEX_MAX 255u /* other controllers' index, and the
+                                        controller of a drive address */
+#define LV_DISK_INDEX_MAX 18277u     /* a disk name's index: vda..vdzzz */
+
 typedef enum {
   LV_MACHINE_PC,   /* i440fx: pci-root */
   LV_MACHINE_Q35,  /* q35: pcie-root */
@@ -113,6 +124,8 @@ typedef struct {
   char *name;               /* <name> */
   LvMachine machine;
   GPtrArray *devs;          /* LvDevice*, owned, in document order */
+  GHashTable *ctrls;        /* "type:index" -> the first LvDevice of devs
+                               with that controller type and index */
   guint32 max_pci_index;    /* the highest PCI controller index in the input
                                (libvirt's max_idx), 0 with roots only */
   gboolean had_decl;        /* the input began with an XML declaration */

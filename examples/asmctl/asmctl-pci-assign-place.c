@@ -910,6 +910,17 @@ asmctl_policy_grow (AsmPciBusSet *set, AsmPciConnectFlags flags,
       p->fatal = TRUE;
       return FALSE;
     }
+  if (p->next_index > LV_PCI_INDEX_MAX)
+    {
+      /* every bus libvirt can have is there: no growth, and no dry run
+       * that parks bus after bus for a device that can never fit */
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
+                   "no PCI slot is left and a new bus would need PCI "
+                   "controller index %u, above the maximum of %u",
+                   p->next_index, LV_PCI_INDEX_MAX);
+      p->fatal = TRUE;
+      return FALSE;
+    }
   n = grow_models (p, flags, models, error);
   if (n == 0)
     {

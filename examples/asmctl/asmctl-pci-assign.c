@@ -724,6 +724,18 @@ policy_assign (LvDomain *dom, const AssignOptions *opts, GError **error)
 
   /* libvirt's dry run, then the real pass */
   ok = pass_run (&p, TRUE, error) && pass_run (&p, FALSE, error);
+  /* a growth batch may have run past libvirt's last index */
+  for (guint i = 0; ok && i < dom->devs->len; i++)
+    {
+      LvDevice *c = g_ptr_array_index (dom->devs, i);
+
+      if (c->cat == LV_CAT_PCI_CONTROLLER && c->index > LV_PCI_INDEX_MAX)
+        ok = asmctl_policy_fail (error, c,
+                                 "no PCI slot is left: this controller "
+                                 "would need index %u, above the maximum of "
+                                 "%u",
+                                 c->index, LV_PCI_INDEX_MAX);
+    }
   policy_clear (&p);
   return ok;
 }
