@@ -299,11 +299,15 @@ rebuild_window_lists (FModel *m, GArray *steps)
  * on the backend, in reverse, the steps of an operation that neither
  * committed nor finished undoing.  The fabric then holds the state before
  * that operation, or after it if it had committed.  The journal must be
- * the one the crashed fabric wrote; records up to the save are skipped.
+ * the one the crashed fabric wrote; records up to the save are skipped,
+ * and a torn last record (what the crash left) is dropped.  When it undid
+ * an operation, recovery records that in the journal (which it then keeps
+ * as the fabric's journal, as asm_fabric_set_journal() would), so a
+ * second recovery does not undo it again.
  *
  * Errors: %ASM_ERROR_PARSE for a damaged journal, %ASM_ERROR_FAILED when a
- * committed operation does not replay, %ASM_ERROR_BACKEND when an undo
- * fails.
+ * committed operation does not replay or the journal cannot take the
+ * record, %ASM_ERROR_BACKEND when an undo fails.
  *
  * Returns: %TRUE on success
  *
@@ -432,6 +436,19 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
             fabric->ops->xlat_abort (fabric->self, s->sw);
         }
     }
+  if (ok && pending_steps != NULL && fabric->journal == NULL)
+    {
+      /* the "undone" record must reach this journal: undoing the same
+       * steps again in a later recovery, after later steps' undos, would
+       * not be the identity (a device put back would be unbound from where
+       * the interrupted step meant to bind it) */
+      guint64 last = 0;
+      fabric->journal = asm_fjournal_open (journal_path, &last, error);
+      if (fabric->journal == NULL)
+        ok = FALSE;
+      else if (last > fabric->journal_seq)
+        fabric->journal_seq = last;
+    }
   if (ok && pending_steps != NULL)
     {
       /* an interrupted transaction: undo every step it may have run */
@@ -458,9 +475,10 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
         fabric->ops->transaction_end (fabric->self, FALSE);
       if (ok && !asm_ftxn_journal_write (fabric, "undone", NULL, &err))
         {
-          /* the hardware is back; a later recovery undoes it again */
-          g_warning ("%s: %s", fabric->name, err->message);
-          g_clear_error (&err);
+          g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
+                       "recovery undid the interrupted transaction but "
+                       "cannot record it: %s", err->message);
+          ok = FALSE;
         }
     }
   if (pending_args)
