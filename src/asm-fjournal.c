@@ -323,7 +323,8 @@ asm_fjournal_open (const char *path, guint64 *out_last_seq, GError **error)
   fd = open (path, O_RDWR | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT)
     {
-      fd = open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      /* not O_EXCL: path may be a symbolic link to a file to create */
+      fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
       created = TRUE;
     }
   if (fd < 0)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """run-crash.py: SIGKILL a fabric at random moments, recover, compare.
 
-Usage: run-crash.py CRASH_CHILD [KILLS] [SEED]
+Usage: run-crash.py CRASH_CHILD [KILLS] [SEED] [--tiny-journal]
 
 crash-child (crash-child.c) keeps a fabric whose journal, checkpoint and
 simulated hardware (a persistent sim) live in a temporary directory.  This
@@ -21,8 +21,14 @@ script:
      state before c) or one applied twice (a state the sequence never
      reaches).  The next run starts after the state recovered.
 
+With --tiny-journal the journal lives on a 24 KiB tmpfs (mounted here;
+this needs root, as CI has): it fills up over and over, every operation
+it cannot take fails cleanly and changes nothing, the child compacts the
+journal with a checkpoint and goes on, and the kills and checks are the
+same.
+
 It prints the figures (kills, kills inside an operation, recovered, lost,
-duplicated) and exits non-zero on the first problem.
+duplicated, full journals) and exits non-zero on the first problem.
 """
 
 import os
@@ -36,9 +42,11 @@ import time
 
 
 def main():
-    child = sys.argv[1]
-    kills = int(sys.argv[2]) if len(sys.argv) > 2 else 120
-    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 4011
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    tiny = "--tiny-journal" in sys.argv
+    child = args[0]
+    kills = int(args[1]) if len(args) > 1 else 120
+    seed = int(args[2]) if len(args) > 2 else 4011
     rng = random.Random(seed)
     n_ref = 40 * kills + 200
 
@@ -55,8 +63,22 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="asm-crash-")
     stats = dict(kills=0, inside=0, recovered=0, lost=0, duplicated=0,
-                 committed_inflight=0, ops=0)
+                 committed_inflight=0, ops=0, full=0)
+    mnt = None
+    env = dict(os.environ)
     try:
+        if tiny:
+            if os.geteuid() != 0:
+                print("run-crash: SKIPPED: --tiny-journal mounts a tmpfs and "
+                      "needs root")
+                return 77
+            mnt = os.path.join(tmp, "tiny")
+            os.mkdir(mnt)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24k",
+                            "tmpfs", mnt], check=True)
+            os.symlink(os.path.join(mnt, "journal"),
+                       os.path.join(tmp, "journal"))
+            env["ASM_CRASH_FULL"] = "1"
         subprocess.run([child, "init", tmp], check=True)
         done = 0
         while stats["kills"] < kills:
@@ -66,7 +88,8 @@ def main():
                 break
             proc = subprocess.Popen([child, "run", tmp, str(done),
                                      str(n_ref)],
-                                    stdout=subprocess.PIPE, text=True)
+                                    stdout=subprocess.PIPE, text=True,
+                                    env=env)
             time.sleep(rng.uniform(0.0, 0.25))
             proc.send_signal(signal.SIGKILL)
             lines = proc.communicate()[0].splitlines()
@@ -74,7 +97,9 @@ def main():
             last_done, began = done - 1, None
             for line in lines:
                 word, k = line.split()
-                if word == "begin":
+                if word == "full":
+                    stats["full"] += 1
+                elif word == "begin":
                     began = int(k)
                 elif word == "done":
                     last_done = int(k)
@@ -114,10 +139,16 @@ def main():
         print("run-crash: {kills} kills ({inside} inside an operation, "
               "{committed_inflight} of those had committed), {recovered} "
               "recovered with the hardware equal to the model, {ops} "
-              "operations, lost {lost}, duplicated {duplicated}"
+              "operations, lost {lost}, duplicated {duplicated}, "
+              "operations refused by a full journal {full}"
               .format(**stats))
+        if tiny and stats["full"] == 0:
+            print("run-crash: the tiny journal never filled up")
+            return 1
         return 0
     finally:
+        if mnt is not None:
+            subprocess.run(["umount", mnt], check=False)
         if os.environ.get("ASM_CRASH_KEEP") is None:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
