@@ -15,7 +15,7 @@
  *   2. migrates the NIC's partition to switch B and translates the same
  *      virtual address again: new switch, new physical address, same
  *      device and offset (the migration is invisible to the driver);
- *   3. transfers the VF to the PF on switch B (seed 003, function transfer
+ *   3. transfers the VF to the PF on switch B (function transfer
  *      using virtualized mapping): a new VF on that PF takes its place, and
  *      the workload's virtual address now reaches the new VF;
  *

@@ -14,7 +14,7 @@
  * that changes when it migrates; the switch's translation table routes one
  * to the other with one entry {key = partition, offset = phys - virt}.
  * Devices mapped into a partition sit at an offset inside it (their BAR).
- * A VF transferred to another PF (seed 003) keeps its offset, but its BAR
+ * A VF transferred to another PF (function transfer) keeps its offset, but its BAR
  * range is routed by an entry of its own {key = VF id} in the table of the
  * switch of its new PF, to the base its new place gives it.
  *
@@ -571,7 +571,7 @@ asm_fabric_grow_partition (AsmFabric *fabric, AsmId partition,
  * @error: return location for a #GError
  *
  * Moves a partition and its devices to another switch, transparently: its
- * virtual addresses do not change.  The steps follow seed 000: hold the
+ * virtual addresses do not change.  The steps, in order: hold the
  * devices' drivers, build the new map, program the new switch's table,
  * move the devices, remove the old entry, flush the old switch, give
  * emptied windows back, lift the holds.  Any failure undoes every applied
@@ -624,7 +624,7 @@ asm_fabric_release_partition (AsmFabric *fabric, AsmId partition,
  * @out_new_vf: (out) (optional): the VF that takes its place
  * @error: return location for a #GError
  *
- * Function transfer using virtualized mapping (seed 003): creates a VF on
+ * Function transfer using virtualized mapping: creates a VF on
  * @target_pf, gives it a base from its place in the topology (the lowest
  * free naturally aligned range in its switch's windows), computes offset =
  * base - virtual, holds the driver, stores the offset in the translation

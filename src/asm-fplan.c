@@ -46,12 +46,12 @@
  * A wins: 100 ns beats 5 us by 0.49, and C's half-used bandwidth costs it
  * 0.2, more than A's 100 ns.
  *
- * Windows are the dynamic partitioning of seed 000: when no window of a
+ * Windows are the fabric's dynamic partitioning: when no window of a
  * switch can hold a partition, the switch gets a new window from the
  * global space (window_granule bytes at least); when a window of a switch
  * that is not pinned becomes empty, it goes back (switch_shrink).
  *
- * Migration (plan_relocate) follows seed 000's steps: hold the devices'
+ * Migration (plan_relocate) takes these steps: hold the devices'
  * drivers, build the new map, program the new switch's entry, move the
  * devices (unbind, bind), remove the old entry, flush the old switch,
  * give emptied windows back, lift the holds.  A VF transfer follows seed
@@ -1006,7 +1006,7 @@ asm_fplan_map_device (FModel *m, Txn *t, const FOpMapDevice *a,
 }
 
 /* Moves partition p (with new size `size`) to switch `to`, which may be its
- * own switch (a move inside it): the steps of seed 000's migration. */
+ * own switch (a move inside it): the steps of a migration. */
 static gboolean
 plan_relocate (FModel *m, Txn *t, AsmId pid, AsmId to_id, guint64 size,
                GError **error)

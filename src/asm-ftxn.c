@@ -10,7 +10,8 @@
  *  1. plan: under `write_lock`, the operation's planner (asm-fplan.c)
  *     works on a private O(1) clone of the published model and records
  *     the hardware steps (Step) that realise the change, in the order
- *     seed 000 and seed 003 give, with the events and notes for drivers;
+ *     migration and function transfer need, with the events and notes
+ *     for drivers;
  *  2. apply: txn_apply() runs the steps through the backend's ops table,
  *     writing each to the journal first.  If a step fails, the steps
  *     already applied are undone in reverse (every undo is attempted; if

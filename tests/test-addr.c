@@ -1,6 +1,6 @@
 /* test-addr.c: unit tests of AsmAddrSpace and the disk-name helpers (layer 2)
  *
- * The first tests are seed 004's examples as the proposal writes them: the
+ * The first tests are the address-space examples as first written down: the
  * PCI pool {0..1}:{0..31}.{0..7} with 0:13.2 reserved, the router at
  * 192.168.1.254 and the computers in 192.168.1.{1..254}, the disk names
  * sda..sdaaa, and a whole PCI slot reserved at once.  The rest pin down

@@ -5,7 +5,7 @@
  * returns, the error code of each refused call, and that a refused call
  * leaves the arena exactly as it was (stats and the full segment walk are
  * compared before and after).  The first ten tests are the regression
- * scenarios of ANCHORS.md ("Bugs worth a regression test each").
+ * bugs that shipped in peer allocators, one regression test each.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -567,7 +567,7 @@ assert_same_layout_at (AsmArena *x, AsmArena *y, const char *file, int line)
   assert_same_layout_at ((x), (y), __FILE__, __LINE__)
 
 /* ---------------------------------------------------------------------- */
-/* ANCHORS.md: bugs worth a regression test each                          */
+/* bugs that shipped in peer allocators: a regression test each           */
 /* ---------------------------------------------------------------------- */
 
 /* 1. 1 GiB space: alloc 500M, 12M, 499M; free the 12M; alloc 13M; then a 2M

@@ -13,8 +13,8 @@
  * The fault matrix.  One deterministic "scene" (three switches, one
  * pinned; endpoints, PFs with VFs, two workloads, three partitions) and a
  * table of multi-step operations on it, each with the exact sequence of
- * backend steps its plan_*() function records (the order of seed 000 and
- * seed 003).  For each operation the test runs it once to count its
+ * backend steps its planner records (the order migration and function
+ * transfer need).  For each operation the test runs it once to count its
  * backend calls N, checks N against the expected steps, then on a second
  * identical scene makes every call k = 1..N fail in turn
  * (asm_sim_fail_call()) and checks that the operation fails with
@@ -2647,7 +2647,8 @@ test_transfer_vf (void **state)
   assert_int_equal (ev.events->len, 0);
   assert_string_equal (drv.log->str, "");
 
-  /* seed 003: a VF on pf2, based in B's windows, offset = base - virtual */
+  /* function transfer: a VF on pf2, based in B's windows, offset = base -
+   * virtual */
   before = PINFO (s.f, s.p1);
   drv.probe_on = TRUE;
   drv.probe_workload = s.w1;

@@ -1,13 +1,13 @@
 /* test-pci.c: unit tests of PCI addresses and AsmPciBusSet (layer 2)
  *
  * The address tests parse and format every shape and name every part that
- * can be out of range.  The bus-set tests take seed 002's examples
+ * can be out of range.  The bus-set tests take the multi-domain examples
  * literally (0000:00 is root 0; 000f:1b is the non-root controller 27
  * plugged into domain 15), break each of its rules once, and check that
  * every refused call fails with the documented code, a message naming the
  * bad value, and leaves the set exactly as it was: the same controllers,
  * the same reserved addresses and the same next free address (probed on a
- * copy).  Then the libvirt behaviour observed in ANCHORS.md: 31 devices on
+ * copy).  Then the libvirt behaviour observed in libvirt 9.0: 31 devices on
  * pc bus 0, 240 root ports on q35 and the 241st refused, the pc bridge
  * added by growth with the 30th disk at 01:01.0, reuse of the lowest freed
  * slot, aggregate slots, the looser rules for addresses from
@@ -679,10 +679,10 @@ test_add_controller_next (void **state)
 }
 
 /* ---------------------------------------------------------------------- */
-/* ANCHORS regressions and observed libvirt behaviour                     */
+/* regressions of peer allocators and observed libvirt behaviour          */
 /* ---------------------------------------------------------------------- */
 
-/* ANCHORS #10: 32 devices on bus 0 with 00:00.0 reserved (pci-root keeps
+/* 32 devices on bus 0 with 00:00.0 reserved (pci-root keeps
  * slot 0 for the host bridge: its slots are 1..31). */
 static void
 check_pc_32_devices (guint32 domain)

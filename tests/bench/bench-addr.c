@@ -1,4 +1,4 @@
-/* bench-addr.c: speed figures for AsmAddrSpace (seed 004's IPv4 example
+/* bench-addr.c: speed figures for AsmAddrSpace (the IPv4 example
  * scaled to a /8)
  *
  * The program prints figures; it never passes or fails on timing.  It exits
