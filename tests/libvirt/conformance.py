@@ -39,6 +39,9 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 USER = "asmtest"
+# one `asmctl pci assign` of an input here takes well under a second: a
+# run beyond this is a failure (hostile inputs once ran for minutes)
+ASM_TIMEOUT = 60
 
 
 def num(s):
@@ -196,8 +199,13 @@ def asm_run(asmctl, path, steps, extra=()):
     """(xml, None) or (None, (exit code, message))"""
     with tempfile.TemporaryDirectory(prefix="asm-assign-") as t:
         out = os.path.join(t, "out.xml")
-        r = subprocess.run([asmctl, "pci", "assign", *extra, path, "-o", out],
-                           capture_output=True, text=True)
+        try:
+            r = subprocess.run([asmctl, "pci", "assign", *extra, path,
+                                "-o", out],
+                               capture_output=True, text=True,
+                               timeout=ASM_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return None, (-1, "no answer within %d s" % ASM_TIMEOUT)
         if r.returncode != 0:
             return None, (r.returncode, r.stderr.strip())
         for op, dev in steps:
