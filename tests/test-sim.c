@@ -2796,7 +2796,9 @@ test_persist_fabric (void **state)
 
 /* Kill sim-crash-child with SIGKILL at random moments while it migrates
  * partitions: the file it leaves always loads (so it is whole and its
- * registers keep S1-S8).  ASM_SIM_KILL_SEED replays a run. */
+ * registers keep S1-S8).  ASM_SIM_KILL_SEED repeats a run's delays and the
+ * child's choices (where a kill lands also depends on timing);
+ * ASM_SIM_KILLS sets the number of kills (10). */
 static void
 test_persist_kill (void **state)
 {
@@ -2809,7 +2811,7 @@ test_persist_kill (void **state)
   if (crash_child == NULL)
     fail_msg ("the path of sim-crash-child is not on the command line");
   print_message ("# kill: seed %" G_GUINT64_FORMAT ", %u kills "
-                 "(ASM_SIM_KILL_SEED replays)\n", seed, n_kills);
+                 "(ASM_SIM_KILL_SEED repeats the delays)\n", seed, n_kills);
   for (guint k = 0; k < n_kills; k++)
     {
       g_autoptr(GError) error = NULL;
@@ -2844,10 +2846,11 @@ test_persist_kill (void **state)
         fail_msg ("seed %" G_GUINT64_FORMAT " kill %u: the child ended "
                   "before it was killed (status 0x%x)", seed, k, status);
 
-      /* whole, and within the invariants (the load checks S1-S8) */
+      /* whole, and within the invariants (the load checks S1-S8); a
+       * device mapped to a migrating partition may be between ports */
       fx = fx_open (t.path);
       assert_check (fx);
-      assert_dump_has (fx, "sim: 3 switches, 4 devices bound, 1 VFs, ");
+      assert_dump_has (fx, "sim: 3 switches, ");
       fx_free (fx);
     }
   tmp_free (&t);
