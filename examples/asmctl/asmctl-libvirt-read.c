@@ -48,7 +48,7 @@
  *     keeps what an input can make asmctl add to a few hundred devices;
  *   - a disk name's index: 0..LV_DISK_INDEX_MAX (vda..vdzzz, 18,278
  *     disks), and a SCSI disk named sdX must fall on a controller of that
- *     range (7 units a controller: sda..sdbqx).
+ *     range (7 units a controller: sda..sdbpx).
  * Beyond those, the cost of every step is linear or n log n in the
  * devices: controllers are found by a hash of (type, index), not by a
  * scan.
@@ -817,7 +817,7 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
           scsi_controller_of (dev) > LV_CONTROLLER_INDEX_MAX)
         return input_error (error, dev,
                             "<target dev='%s'> is on SCSI controller %u, "
-                            "not in 0..%u (7 disks a controller: sda..sdbqx)",
+                            "not in 0..%u (7 disks a controller: sda..sdbpx)",
                             name, scsi_controller_of (dev),
                             LV_CONTROLLER_INDEX_MAX);
       if (g_strcmp0 (bus, "virtio") == 0)

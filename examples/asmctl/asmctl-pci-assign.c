@@ -73,8 +73,17 @@
  *   - --spare-ports N: N empty hotplug root ports on q35 (N spare slots on
  *     pc) instead of libvirt's one, on every domain, not only new ones.
  *
+ * Limits.  A PCI controller index is at most LV_PCI_INDEX_MAX (255):
+ * libvirt 9.0 refuses a higher one (256 bus numbers a domain; an index is
+ * a bus number), the reader refuses one in the input (see "Hostile input"
+ * in asmctl-libvirt-read.c), the dry run refuses to grow once index 255
+ * is taken (without that it parked a bus for every device that could
+ * never fit: 10^4 NICs took 25 s), and a pass that still ends with a
+ * higher index is refused.  So gap filling adds at most 254 controllers.
+ *
  * Cost: two passes, each O(d log n) for d devices on the bus set, plus
- * O(b) per growth for b buses (libvirt's decision looks at every bus).
+ * O(b) per growth for b <= 256 buses (libvirt's decision looks at every
+ * bus); controllers are found by a hash (lv_domain_find_pci_controller).
  *
  * Files: this one is the policy's core, the passes (pass_run: the steps
  * above, in order), libvirt's defaults (step 8), the --numa-aware plan and
