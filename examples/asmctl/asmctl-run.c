@@ -31,6 +31,12 @@ typedef struct {
   AsmBackend *backend;
   GHashTable *names;   /* name -> AsmId (switches, devices, workloads,
                           partitions, VFs share one namespace) */
+  GHashTable *id_names; /* AsmId -> GSList of its names (the keys of
+                           names), so an object that leaves takes its
+                           names along without a scan of every name */
+  GHashTable *wl_parts; /* workload AsmId -> set of the AsmIds of the
+                           partitions requested for it (a superset: a
+                           partition that left is filtered out on use) */
   GHashTable *virt;    /* partition name -> its first virtual address */
   GHashTable *gone;    /* name -> how its object left the fabric
                           ("released by $.steps[3]"), until given again */
@@ -59,48 +65,45 @@ fail_at (Run *r, const char *key, const char *fmt, ...)
   return FALSE;
 }
 
-/* sizes and addresses: a JSON integer, or a string "0x...", "123", "2M" */
-static gboolean
-parse_u64 (const char *s, guint64 *out)
-{
-  char *end;
-  guint64 v, mult = 1;
+/* The largest value of each kind of field: a value above it is refused
+ * with the range, never clamped. */
+#define MAX_U64 G_MAXUINT64
+#define MAX_U32 ((guint64) G_MAXUINT32)
+#define MAX_VFS 64 /* the most VFs a PF may have (asm_fabric_set_sriov) */
 
-  if (s == NULL || *s == '\0' || *s == '-')
-    return FALSE;
-  errno = 0;
-  v = g_ascii_strtoull (s, &end, 0);
-  if (errno != 0 || end == s)
-    return FALSE;
-  switch (*end)
+/* Sizes, addresses and counts: a JSON integer (decimal; the pre-scan
+ * refuses leading zeros), or a string of decimal or 0x-hex digits with an
+ * optional K, M, G or T suffix ("0x1000", "123", "2M"), as
+ * asmctl_parse_u64() reads it: no spaces, no sign, no octal.  A value
+ * above @max is refused with the allowed range. */
+static gboolean
+node_u64 (Run *r, JsonNode *n, const char *key, guint64 max, guint64 *out)
+{
+  guint64 v;
+
+  if (n != NULL && JSON_NODE_HOLDS_VALUE (n) &&
+      json_node_get_value_type (n) == G_TYPE_INT64)
     {
-    case 'K': mult = G_GUINT64_CONSTANT (1) << 10; end++; break;
-    case 'M': mult = G_GUINT64_CONSTANT (1) << 20; end++; break;
-    case 'G': mult = G_GUINT64_CONSTANT (1) << 30; end++; break;
-    case 'T': mult = G_GUINT64_CONSTANT (1) << 40; end++; break;
-    default: break;
+      if (json_node_get_int (n) < 0)
+        return fail_at (r, key, "%" G_GINT64_FORMAT " is out of range "
+                        "0..%" G_GUINT64_FORMAT, json_node_get_int (n), max);
+      v = (guint64) json_node_get_int (n);
     }
-  if (*end != '\0' || (v != 0 && mult > G_MAXUINT64 / v))
-    return FALSE;
-  *out = v * mult;
+  else if (n != NULL && JSON_NODE_HOLDS_VALUE (n) &&
+           json_node_get_value_type (n) == G_TYPE_STRING)
+    {
+      g_autoptr (GError) err = NULL;
+      if (!asmctl_parse_u64 (json_node_get_string (n), &v, &err))
+        return fail_at (r, key, "%s", err->message);
+    }
+  else
+    return fail_at (r, key, "expected a number >= 0 (\"0x..\", \"2M\" or "
+                    "an integer)");
+  if (v > max)
+    return fail_at (r, key, "%" G_GUINT64_FORMAT " is out of range "
+                    "0..%" G_GUINT64_FORMAT, v, max);
+  *out = v;
   return TRUE;
-}
-
-static gboolean
-node_u64 (Run *r, JsonNode *n, const char *key, guint64 *out)
-{
-  if (n != NULL && JSON_NODE_HOLDS_VALUE (n) &&
-      json_node_get_value_type (n) == G_TYPE_INT64 && json_node_get_int (n) >= 0)
-    {
-      *out = (guint64) json_node_get_int (n);
-      return TRUE;
-    }
-  if (n != NULL && JSON_NODE_HOLDS_VALUE (n) &&
-      json_node_get_value_type (n) == G_TYPE_STRING &&
-      parse_u64 (json_node_get_string (n), out))
-    return TRUE;
-  return fail_at (r, key, "expected a number >= 0 (\"0x..\", \"2M\" or an "
-                  "integer)");
 }
 
 /* A strict view of one JSON object. */
@@ -143,7 +146,7 @@ obj_get (Obj *ob, const char *key, gboolean required)
 
 static gboolean
 obj_u64 (Obj *ob, const char *key, gboolean required, guint64 dflt,
-         guint64 *out)
+         guint64 max, guint64 *out)
 {
   JsonNode *n = obj_get (ob, key, required);
   if (n == NULL)
@@ -151,7 +154,20 @@ obj_u64 (Obj *ob, const char *key, gboolean required, guint64 dflt,
       *out = dflt;
       return !required;
     }
-  return node_u64 (ob->r, n, key, out);
+  return node_u64 (ob->r, n, key, max, out);
+}
+
+/* a guint32 field */
+static gboolean
+obj_u32 (Obj *ob, const char *key, gboolean required, guint32 dflt,
+         guint32 *out)
+{
+  guint64 v;
+
+  if (!obj_u64 (ob, key, required, dflt, MAX_U32, &v))
+    return FALSE;
+  *out = (guint32) v;
+  return TRUE;
 }
 
 static const char *
@@ -227,47 +243,86 @@ lookup (Run *r, const char *key, const char *name, AsmId *out)
 static void
 forget_id (Run *r, AsmId id, const char *how)
 {
-  GHashTableIter it;
-  gpointer name, value;
+  GSList *names = g_hash_table_lookup (r->id_names, GUINT_TO_POINTER (id));
 
-  g_hash_table_iter_init (&it, r->names);
-  while (g_hash_table_iter_next (&it, &name, &value))
-    if (GPOINTER_TO_UINT (value) == id)
-      {
-        g_hash_table_insert (r->gone, g_strdup (name),
-                             g_strdup_printf ("%s by %s", how, r->path));
-        g_hash_table_remove (r->virt, name);
-        g_hash_table_iter_remove (&it);
-      }
+  for (GSList *l = names; l != NULL; l = l->next)
+    {
+      g_hash_table_insert (r->gone, g_strdup (l->data),
+                           g_strdup_printf ("%s by %s", how, r->path));
+      g_hash_table_remove (r->virt, l->data);
+      g_hash_table_remove (r->names, l->data); /* frees the name */
+    }
+  g_hash_table_remove (r->id_names, GUINT_TO_POINTER (id));
+  g_hash_table_remove (r->wl_parts, GUINT_TO_POINTER (id));
 }
 
-/* the partitions of a workload, in id order */
+/* a partition was requested for a workload */
+static void
+note_partition (Run *r, AsmId workload, AsmId partition)
+{
+  GHashTable *set = g_hash_table_lookup (r->wl_parts,
+                                         GUINT_TO_POINTER (workload));
+  if (set == NULL)
+    {
+      set = g_hash_table_new (NULL, NULL);
+      g_hash_table_insert (r->wl_parts, GUINT_TO_POINTER (workload), set);
+    }
+  g_hash_table_add (set, GUINT_TO_POINTER (partition));
+}
+
+static gint
+cmp_id (gconstpointer a, gconstpointer b)
+{
+  AsmId x = *(const AsmId *) a, y = *(const AsmId *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* the partitions of a workload, in id order: those this run requested
+ * for it that the fabric still has (a look-up each, not a scan of every
+ * partition of the fabric, so that a step costs what its workload has) */
 static GArray *
 workload_partitions (Run *r, AsmId workload)
 {
-  g_autoptr (GArray) all = asm_fabric_list (r->fabric, ASM_FABRIC_PARTITIONS);
+  GHashTable *set = g_hash_table_lookup (r->wl_parts,
+                                         GUINT_TO_POINTER (workload));
   GArray *ids = g_array_new (FALSE, FALSE, sizeof (AsmId));
+  GHashTableIter it;
+  gpointer key;
 
-  for (guint i = 0; i < all->len; i++)
+  if (set == NULL)
+    return ids;
+  g_hash_table_iter_init (&it, set);
+  while (g_hash_table_iter_next (&it, &key, NULL))
     {
       AsmPartitionInfo pi;
-      if (asm_fabric_get_partition_info (r->fabric,
-                                         g_array_index (all, AsmId, i), &pi) &&
+      if (asm_fabric_get_partition_info (r->fabric, GPOINTER_TO_UINT (key),
+                                         &pi) &&
           pi.workload == workload)
         g_array_append_val (ids, pi.id);
+      else
+        g_hash_table_iter_remove (&it);
     }
+  g_array_sort (ids, cmp_id);
   return ids;
 }
 
 static gboolean
 name_new (Run *r, const char *key, const char *name, AsmId id)
 {
+  char *copy;
+  GSList *names;
+
   if (name == NULL)
     return TRUE;
   if (g_hash_table_contains (r->names, name))
     return fail_at (r, key, "the name '%s' is already used", name);
+  copy = g_strdup (name);
   g_hash_table_remove (r->gone, name);
-  g_hash_table_insert (r->names, g_strdup (name), GUINT_TO_POINTER (id));
+  g_hash_table_insert (r->names, copy, GUINT_TO_POINTER (id));
+  names = g_hash_table_lookup (r->id_names, GUINT_TO_POINTER (id));
+  g_hash_table_steal (r->id_names, GUINT_TO_POINTER (id));
+  g_hash_table_insert (r->id_names, GUINT_TO_POINTER (id),
+                       g_slist_prepend (names, copy));
   return TRUE;
 }
 
@@ -322,16 +377,17 @@ build_fabric (Run *r, JsonObject *root)
   if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n) ||
       json_array_get_length (json_node_get_array (n)) != 2 ||
       !node_u64 (r, json_array_get_element (json_node_get_array (n), 0),
-                 "global[0]", &first) ||
+                 "global[0]", MAX_U64, &first) ||
       !node_u64 (r, json_array_get_element (json_node_get_array (n), 1),
-                 "global[1]", &last))
+                 "global[1]", MAX_U64, &last))
     {
       fail_at (r, "global", "expected [first, last]");
       obj_close (&ob);
       return FALSE;
     }
-  if (!obj_u64 (&ob, "granule", TRUE, 0, &granule) ||
-      !obj_u64 (&ob, "window_granule", FALSE, 0, &wgran) || !obj_done (&ob))
+  if (!obj_u64 (&ob, "granule", TRUE, 0, MAX_U64, &granule) ||
+      !obj_u64 (&ob, "window_granule", FALSE, 0, MAX_U64, &wgran) ||
+      !obj_done (&ob))
     {
       obj_close (&ob);
       return FALSE;
@@ -364,65 +420,78 @@ op_fail (Run *r, GError *err)
   return FALSE;
 }
 
+/* One switch of $.switches, read and checked; build_switches and the
+ * QEMU topology (qemu_for_scenario) both read switches through it. */
+typedef struct {
+  AsmSwitchSpec spec;  /* spec.name borrowed from the JSON tree */
+  JsonNode *windows;   /* NULL when there are none */
+} SwitchFields;
+
+static gboolean
+read_switch (Run *r, guint i, JsonNode *node, SwitchFields *sf)
+{
+  Obj ob;
+  gboolean ok;
+
+  memset (sf, 0, sizeof *sf);
+  set_path (r, "$.switches[%u]", i);
+  ok = obj_open (&ob, r, node) &&
+       (sf->spec.name = obj_str (&ob, "name", TRUE)) != NULL &&
+       obj_u64 (&ob, "bandwidth", TRUE, 0, MAX_U64, &sf->spec.bandwidth) &&
+       obj_u32 (&ob, "latency_ns", FALSE, 0, &sf->spec.latency_ns) &&
+       obj_u32 (&ob, "table_capacity", FALSE, 64,
+                &sf->spec.table_capacity) &&
+       obj_u32 (&ob, "ports", FALSE, 8, &sf->spec.n_ports) &&
+       obj_bool (&ob, "pinned", &sf->spec.pinned);
+  sf->windows = ok ? obj_get (&ob, "windows", FALSE) : NULL;
+  ok = ok && obj_done (&ob);
+  obj_close (&ob);
+  return ok;
+}
+
 static gboolean
 build_switches (Run *r, JsonArray *a)
 {
   for (guint i = 0; a != NULL && i < json_array_get_length (a); i++)
     {
-      Obj ob;
-      AsmSwitchSpec spec = { 0 };
-      guint64 bw, lat, cap, ports;
-      gboolean pinned = FALSE;
-      JsonNode *windows;
+      SwitchFields sf;
       AsmId id;
       GError *err = NULL;
       gboolean ok;
 
-      set_path (r, "$.switches[%u]", i);
-      ok = obj_open (&ob, r, json_array_get_element (a, i)) &&
-           (spec.name = obj_str (&ob, "name", TRUE)) != NULL &&
-           obj_u64 (&ob, "bandwidth", TRUE, 0, &bw) &&
-           obj_u64 (&ob, "latency_ns", FALSE, 0, &lat) &&
-           obj_u64 (&ob, "table_capacity", FALSE, 64, &cap) &&
-           obj_u64 (&ob, "ports", FALSE, 8, &ports) &&
-           obj_bool (&ob, "pinned", &pinned);
-      windows = ok ? obj_get (&ob, "windows", FALSE) : NULL;
-      ok = ok && obj_done (&ob);
+      ok = read_switch (r, i, json_array_get_element (a, i), &sf);
       if (ok)
+        ok = asm_fabric_add_switch (r->fabric, &sf.spec, &id, &err)
+                 ? name_new (r, "name", sf.spec.name, id)
+                 : op_fail (r, err);
+      if (ok && sf.windows != NULL)
         {
-          spec.bandwidth = bw;
-          spec.latency_ns = (guint32) MIN (lat, G_MAXUINT32);
-          spec.table_capacity = (guint32) MIN (cap, G_MAXUINT32);
-          spec.n_ports = (guint32) MIN (ports, G_MAXUINT32);
-          spec.pinned = pinned;
-          ok = asm_fabric_add_switch (r->fabric, &spec, &id, &err)
-                   ? name_new (r, "name", spec.name, id)
-                   : op_fail (r, err);
-        }
-      if (ok && windows != NULL)
-        {
-          JsonArray *wa = JSON_NODE_HOLDS_ARRAY (windows)
-                              ? json_node_get_array (windows)
+          JsonArray *wa = JSON_NODE_HOLDS_ARRAY (sf.windows)
+                              ? json_node_get_array (sf.windows)
                               : NULL;
           if (wa == NULL)
             ok = fail_at (r, "windows", "expected an array of [first, last]");
           for (guint j = 0; ok && j < json_array_get_length (wa); j++)
             {
               JsonNode *e = json_array_get_element (wa, j);
+              g_autofree char *k0 = g_strdup_printf ("windows[%u][0]", j);
+              g_autofree char *k1 = g_strdup_printf ("windows[%u][1]", j);
               guint64 f, l;
               if (!JSON_NODE_HOLDS_ARRAY (e) ||
-                  json_array_get_length (json_node_get_array (e)) != 2 ||
-                  !node_u64 (r, json_array_get_element (json_node_get_array (e), 0),
-                             "windows", &f) ||
-                  !node_u64 (r, json_array_get_element (json_node_get_array (e), 1),
-                             "windows", &l))
+                  json_array_get_length (json_node_get_array (e)) != 2)
                 ok = fail_at (r, "windows", "element %u is not [first, last]",
                               j);
+              else if (!node_u64 (r, json_array_get_element (
+                                         json_node_get_array (e), 0),
+                                  k0, MAX_U64, &f) ||
+                       !node_u64 (r, json_array_get_element (
+                                         json_node_get_array (e), 1),
+                                  k1, MAX_U64, &l))
+                ok = FALSE;
               else if (!asm_fabric_add_window (r->fabric, id, f, l, &err))
                 ok = op_fail (r, err);
             }
         }
-      obj_close (&ob);
       if (!ok)
         return FALSE;
     }
@@ -436,7 +505,8 @@ build_devices (Run *r, JsonArray *a)
     {
       Obj ob;
       const char *name, *kind, *sw;
-      guint64 bar, port, vfs = 0, vf_bar = 0;
+      guint64 bar, vfs = 0, vf_bar = 0;
+      guint32 port;
       AsmId sw_id = 0, id;
       AsmDeviceKind k = ASM_DEVICE_ENDPOINT;
       GError *err = NULL;
@@ -446,12 +516,13 @@ build_devices (Run *r, JsonArray *a)
       ok = obj_open (&ob, r, json_array_get_element (a, i)) &&
            (name = obj_str (&ob, "name", TRUE)) != NULL &&
            (kind = obj_str (&ob, "kind", TRUE)) != NULL &&
-           obj_u64 (&ob, "bar", TRUE, 0, &bar) &&
+           obj_u64 (&ob, "bar", TRUE, 0, MAX_U64, &bar) &&
            (sw = obj_str (&ob, "switch", TRUE)) != NULL &&
            lookup (r, "switch", sw, &sw_id) &&
-           obj_u64 (&ob, "port", TRUE, 0, &port) &&
-           obj_u64 (&ob, "vfs", FALSE, 0, &vfs) &&
-           obj_u64 (&ob, "vf_bar", FALSE, 0, &vf_bar) && obj_done (&ob);
+           obj_u32 (&ob, "port", TRUE, 0, &port) &&
+           obj_u64 (&ob, "vfs", FALSE, 0, MAX_VFS, &vfs) &&
+           obj_u64 (&ob, "vf_bar", FALSE, 0, MAX_U64, &vf_bar) &&
+           obj_done (&ob);
       if (ok)
         {
           if (strcmp (kind, "pf") == 0)
@@ -460,14 +531,12 @@ build_devices (Run *r, JsonArray *a)
             ok = fail_at (r, "kind", "'%s' is not \"endpoint\" or \"pf\"",
                           kind);
         }
-      if (ok && !asm_fabric_add_device (r->fabric, name, k, bar, sw_id,
-                                        (guint32) MIN (port, G_MAXUINT32),
+      if (ok && !asm_fabric_add_device (r->fabric, name, k, bar, sw_id, port,
                                         &id, &err))
         ok = op_fail (r, err);
       ok = ok && name_new (r, "name", name, id);
       if (ok && k == ASM_DEVICE_PF && vfs > 0 &&
-          !asm_fabric_set_sriov (r->fabric, id, (guint32) MIN (vfs, 64),
-                                 vf_bar, &err))
+          !asm_fabric_set_sriov (r->fabric, id, (guint32) vfs, vf_bar, &err))
         ok = op_fail (r, err);
       obj_close (&ob);
       if (!ok)
@@ -537,22 +606,26 @@ run_step (Run *r, guint index, JsonNode *node)
     {
       AsmPartitionRequest req = { 0 };
       const char *w = obj_str (&ob, "workload", TRUE), *prefer;
-      guint64 lat = 0;
       ok = lookup (r, "workload", w, &a) &&
-           obj_u64 (&ob, "size", TRUE, 0, &req.size) &&
-           obj_u64 (&ob, "align", FALSE, 0, &req.align) &&
-           obj_u64 (&ob, "min_bandwidth", FALSE, 0, &req.min_bandwidth) &&
-           obj_u64 (&ob, "bandwidth", FALSE, 0, &req.bandwidth_demand) &&
-           obj_u64 (&ob, "max_latency_ns", FALSE, 0, &lat);
+           obj_u64 (&ob, "size", TRUE, 0, MAX_U64, &req.size) &&
+           obj_u64 (&ob, "align", FALSE, 0, MAX_U64, &req.align) &&
+           obj_u64 (&ob, "min_bandwidth", FALSE, 0, MAX_U64,
+                    &req.min_bandwidth) &&
+           obj_u64 (&ob, "bandwidth", FALSE, 0, MAX_U64,
+                    &req.bandwidth_demand) &&
+           obj_u32 (&ob, "max_latency_ns", FALSE, 0, &req.max_latency_ns);
       prefer = ok ? obj_str (&ob, "prefer", FALSE) : NULL;
       ok = ok && (prefer == NULL ||
                   lookup (r, "prefer", prefer, &req.preferred_switch)) &&
            obj_done (&ob);
-      req.max_latency_ns = (guint32) MIN (lat, G_MAXUINT32);
       if (ok && asm_fabric_request_partition (r->fabric, a, &req, &id, &u,
-                                              &err) &&
-          as != NULL)
-        g_hash_table_insert (r->virt, g_strdup (as), g_memdup2 (&u, sizeof u));
+                                              &err))
+        {
+          note_partition (r, a, id);
+          if (as != NULL)
+            g_hash_table_insert (r->virt, g_strdup (as),
+                                 g_memdup2 (&u, sizeof u));
+        }
     }
   else if (strcmp (what, "map") == 0)
     ok = lookup (r, "partition", obj_str (&ob, "partition", TRUE), &a) &&
@@ -572,7 +645,7 @@ run_step (Run *r, guint index, JsonNode *node)
     }
   else if (strcmp (what, "grow") == 0)
     ok = lookup (r, "partition", obj_str (&ob, "partition", TRUE), &a) &&
-         obj_u64 (&ob, "size", TRUE, 0, &u) && obj_done (&ob) &&
+         obj_u64 (&ob, "size", TRUE, 0, MAX_U64, &u) && obj_done (&ob) &&
          ran (asm_fabric_grow_partition (r->fabric, a, u, &err));
   else if (strcmp (what, "release") == 0)
     {
@@ -588,7 +661,7 @@ run_step (Run *r, guint index, JsonNode *node)
          ran (asm_fabric_unmap_device (r->fabric, a, b, &err));
   else if (strcmp (what, "shrink") == 0)
     ok = lookup (r, "partition", obj_str (&ob, "partition", TRUE), &a) &&
-         obj_u64 (&ob, "size", TRUE, 0, &u) && obj_done (&ob) &&
+         obj_u64 (&ob, "size", TRUE, 0, MAX_U64, &u) && obj_done (&ob) &&
          ran (asm_fabric_shrink_partition (r->fabric, a, u, &err));
   else if (strcmp (what, "destroy_vf") == 0)
     {
@@ -669,7 +742,7 @@ run_step (Run *r, guint index, JsonNode *node)
     }
   else if (strcmp (what, "sample") == 0)
     {
-      ok = obj_u64 (&ob, "time", TRUE, 0, &u) && obj_done (&ob);
+      ok = obj_u64 (&ob, "time", TRUE, 0, MAX_U64, &u) && obj_done (&ob);
       if (ok && asm_fabric_sample_usage (r->fabric, (gdouble) u, &err) &&
           !r->quiet)
         {
@@ -709,10 +782,15 @@ run_step (Run *r, guint index, JsonNode *node)
                                                 i);
           JsonArray *pair = JSON_NODE_HOLDS_ARRAY (e) ? json_node_get_array (e)
                                                       : NULL;
-          if (pair == NULL || json_array_get_length (pair) != 2 ||
-              !node_u64 (r, json_array_get_element (pair, 0), "samples", &u) ||
-              !node_u64 (r, json_array_get_element (pair, 1), "samples", &v))
+          g_autofree char *k0 = g_strdup_printf ("samples[%u][0]", i);
+          g_autofree char *k1 = g_strdup_printf ("samples[%u][1]", i);
+          if (pair == NULL || json_array_get_length (pair) != 2)
             ok = fail_at (r, "samples", "element %u is not [time, bytes]", i);
+          else if (!node_u64 (r, json_array_get_element (pair, 0), k0, MAX_U64,
+                              &u) ||
+                   !node_u64 (r, json_array_get_element (pair, 1), k1, MAX_U64,
+                              &v))
+            ok = FALSE;
           else
             ran (asm_fabric_record_usage (r->fabric, a, (gdouble) u, v,
                                           &err));
@@ -721,7 +799,7 @@ run_step (Run *r, guint index, JsonNode *node)
   else if (strcmp (what, "predict") == 0)
     {
       ok = lookup (r, "workload", obj_str (&ob, "workload", TRUE), &a) &&
-           obj_u64 (&ob, "horizon", TRUE, 0, &u) && obj_done (&ob);
+           obj_u64 (&ob, "horizon", TRUE, 0, MAX_U64, &u) && obj_done (&ob);
       if (ok && asm_fabric_predict (r->fabric, a, (gdouble) u, &v, &err) &&
           !r->quiet)
         {
@@ -732,7 +810,7 @@ run_step (Run *r, guint index, JsonNode *node)
   else if (strcmp (what, "rebalance") == 0)
     {
       AsmRebalanceReport rep;
-      ok = obj_u64 (&ob, "horizon", TRUE, 0, &u) && obj_done (&ob);
+      ok = obj_u64 (&ob, "horizon", TRUE, 0, MAX_U64, &u) && obj_done (&ob);
       if (ok && asm_fabric_rebalance (r->fabric, (gdouble) u, &rep, &err) &&
           !r->quiet)
         printf ("   %u examined, %u grown in place, %u shrunk, %u moved, %u "
@@ -744,7 +822,7 @@ run_step (Run *r, guint index, JsonNode *node)
       const char *pname = obj_str (&ob, "partition", TRUE);
       guint64 *base = pname ? g_hash_table_lookup (r->virt, pname) : NULL;
       ok = lookup (r, "workload", obj_str (&ob, "workload", TRUE), &a) &&
-           obj_u64 (&ob, "offset", FALSE, 0, &u) && obj_done (&ob);
+           obj_u64 (&ob, "offset", FALSE, 0, MAX_U64, &u) && obj_done (&ob);
       if (ok && base == NULL && pname != NULL &&
           g_hash_table_contains (r->gone, pname))
         ok = lookup (r, "partition", pname, &b); /* says how it left */
@@ -757,7 +835,7 @@ run_step (Run *r, guint index, JsonNode *node)
   else if (strcmp (what, "fail") == 0)
     {
       const char *kind = obj_str (&ob, "kind", FALSE);
-      ok = obj_u64 (&ob, "call", FALSE, 0, &u) && obj_done (&ob);
+      ok = obj_u64 (&ob, "call", FALSE, 0, MAX_U64, &u) && obj_done (&ob);
       if (ok && (r->backend == NULL || !asm_sim_is_sim (r->backend)))
         ok = fail_at (r, NULL, "fault injection needs the sim backend");
       if (ok && kind != NULL)
@@ -838,35 +916,38 @@ run_step (Run *r, guint index, JsonNode *node)
   return TRUE;
 }
 
-/* A QEMU whose topology has the scenario's switches (names and ports as
- * the scenario gives them; defaults as build_switches applies them). */
+/* A QEMU whose topology has the scenario's switches, read through the
+ * same checked reader as build_switches: a bad switch is refused here,
+ * with its JSON path, before QEMU starts.  The root is an object. */
 static AsmBackend *
-qemu_for_scenario (JsonNode *root, GError **error)
+qemu_for_scenario (Run *r, JsonObject *root)
 {
-  JsonNode *sn = JSON_NODE_HOLDS_OBJECT (root)
-                     ? json_object_get_member (json_node_get_object (root),
-                                               "switches")
-                     : NULL;
+  JsonNode *sn = json_object_get_member (root, "switches");
   JsonArray *a = sn != NULL && JSON_NODE_HOLDS_ARRAY (sn)
                      ? json_node_get_array (sn)
                      : NULL;
   g_autoptr (GArray) sw = g_array_new (FALSE, TRUE, sizeof (AsmQemuSwitch));
+  GError *err = NULL;
+  AsmBackend *backend;
 
   for (guint i = 0; a != NULL && i < json_array_get_length (a); i++)
     {
-      JsonNode *e = json_array_get_element (a, i);
-      JsonObject *o = JSON_NODE_HOLDS_OBJECT (e) ? json_node_get_object (e)
-                                                 : NULL;
+      SwitchFields sf;
       AsmQemuSwitch q = { 0 };
-      if (o == NULL || !json_object_has_member (o, "name"))
-        continue; /* build_switches reports it with its JSON path */
-      q.name = json_object_get_string_member_with_default (o, "name", "");
-      q.n_ports = (guint32) json_object_get_int_member_with_default (o, "ports",
-                                                                     8);
+      if (!read_switch (r, i, json_array_get_element (a, i), &sf))
+        return NULL;
+      q.name = sf.spec.name;
+      q.n_ports = sf.spec.n_ports;
       g_array_append_val (sw, q);
     }
-  return asm_qemu_backend_new (NULL, (const AsmQemuSwitch *) sw->data,
-                               sw->len, error);
+  backend = asm_qemu_backend_new (NULL, (const AsmQemuSwitch *) sw->data,
+                                  sw->len, &err);
+  if (backend == NULL)
+    {
+      /* QEMU's failure, not the scenario's */
+      g_propagate_error (r->error, err);
+    }
+  return backend;
 }
 
 static JsonArray *
@@ -945,29 +1026,19 @@ asmctl_cmd_run (int argc, char **argv)
       return ASMCTL_EXIT_USAGE;
     }
   parser = json_parser_new ();
-  if (!json_parser_load_from_file (parser, argv[1], &error))
+  if (!asmctl_json_load (parser, argv[1], &error))
     {
       fprintf (stderr, "asmctl run: %s: %s\n", argv[1], error->message);
-      return g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||
-                     error->domain == G_FILE_ERROR
-                 ? ASMCTL_EXIT_FAILED
-                 : ASMCTL_EXIT_INPUT;
-    }
-  if (backend_name == NULL || strcmp (backend_name, "sim") == 0)
-    r.backend = asm_sim_backend_new ();
-  else if (strcmp (backend_name, "qemu") == 0)
-    {
-      /* QEMU's topology is fixed at launch: read the switches first */
-      r.backend = qemu_for_scenario (json_parser_get_root (parser), &error);
-      if (r.backend == NULL)
-        {
-          fprintf (stderr, "asmctl run: %s: %s\n", argv[1], error->message);
-          return ASMCTL_EXIT_FAILED;
-        }
+      return error->domain == G_FILE_ERROR ? ASMCTL_EXIT_FAILED
+                                           : ASMCTL_EXIT_INPUT;
     }
   r.error = &error;
   r.quiet = json_out;
   r.names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  r.id_names = g_hash_table_new_full (NULL, NULL, NULL,
+                                      (GDestroyNotify) g_slist_free);
+  r.wl_parts = g_hash_table_new_full (NULL, NULL, NULL,
+                                      (GDestroyNotify) g_hash_table_unref);
   r.virt = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   r.gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   node = json_parser_get_root (parser);
@@ -978,6 +1049,15 @@ asmctl_cmd_run (int argc, char **argv)
       goto out;
     }
   root = json_node_get_object (node);
+  if (backend_name == NULL || strcmp (backend_name, "sim") == 0)
+    r.backend = asm_sim_backend_new ();
+  else if (strcmp (backend_name, "qemu") == 0)
+    {
+      /* QEMU's topology is fixed at launch: read the switches first */
+      r.backend = qemu_for_scenario (&r, root);
+      if (r.backend == NULL)
+        goto out;
+    }
   json_object_iter_init (&it, root);
   while (json_object_iter_next (&it, &key, &node))
     if (strcmp (key, "fabric") && strcmp (key, "switches") &&
@@ -1069,12 +1149,15 @@ out:
                                           : ASMCTL_EXIT_FAILED;
     }
   g_hash_table_unref (r.names);
+  g_hash_table_unref (r.id_names);
+  g_hash_table_unref (r.wl_parts);
   g_hash_table_unref (r.virt);
   g_hash_table_unref (r.gone);
   g_clear_error (&r.gone_err);
   g_free (r.path);
   if (r.fabric)
     asm_fabric_unref (r.fabric);
-  asm_backend_unref (r.backend);
+  if (r.backend != NULL)
+    asm_backend_unref (r.backend);
   return rc;
 }

@@ -681,6 +681,15 @@ asmctl_script_cmd_load (Script *s, Args *a, Obj *unused, GError **error)
       g_error_free (local);
       return FALSE;
     }
+  /* the nesting depth, duplicate keys and NULs first: the restore's
+   * parser would recurse without bound or keep the last of two keys */
+  if (!asmctl_json_prescan (json, len, &local))
+    {
+      asmctl_script_fail (error, ASM_ERROR_PARSE, "%s: %s: %s", a->pos[0],
+                          a->pos[1], local->message);
+      g_error_free (local);
+      return FALSE;
+    }
   fabric = asm_fabric_restore (json, (gssize) len, NULL, error);
   if (fabric == NULL)
     return FALSE;

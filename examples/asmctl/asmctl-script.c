@@ -101,7 +101,8 @@ asmctl_script_fail (GError **error, AsmError code, const char *format, ...)
 /**
  * asmctl_parse_u64:
  * @text: decimal or 0x-hex digits, optionally followed by one of K, M, G,
- *   T (binary units: 2^10, 2^20, 2^30, 2^40)
+ *   T (binary units: 2^10, 2^20, 2^30, 2^40); no sign, no spaces, no
+ *   leading zero in a decimal number (it would look octal)
  * @out: (out): the value
  * @error: return location for a #GError (%ASM_ERROR_PARSE)
  *
@@ -131,6 +132,14 @@ asmctl_parse_u64 (const char *text, guint64 *out, GError **error)
     }
   if (digits == 0)
     goto bad;
+  /* "010" is not octal 8 here, and not quietly 10 either */
+  if (base == 10 && digits > 1 && text[0] == '0')
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
+                   "'%s' has a leading zero (numbers are decimal or 0x-hex; "
+                   "octal is not read)", text);
+      return FALSE;
+    }
   switch (*p)
     {
     case 'K':

@@ -6,6 +6,7 @@
 
 #include <asm/asm.h>
 
+#include <json-glib/json-glib.h>
 #include <stdio.h>
 
 G_BEGIN_DECLS
@@ -26,6 +27,14 @@ G_BEGIN_DECLS
       g_error ("asmctl bug: %s failed", #lookup);                             \
   }                                                                           \
   G_STMT_END
+
+/* asmctl.c: every JSON file asmctl reads goes through the pre-scan first:
+ * at most this many nested arrays and objects, no member name twice in
+ * one object, no U+0000 in a string, numbers as JSON writes them */
+#define ASMCTL_JSON_MAX_DEPTH 64
+gboolean asmctl_json_prescan (const char *data, gsize len, GError **error);
+gboolean asmctl_json_load (JsonParser *parser, const char *path,
+                           GError **error);
 
 char *asmctl_format_size (guint64 bytes);
 
