@@ -30,9 +30,16 @@ void asm_fjournal_frame (GString *out, JsonNode *record);
  * was before (or the journal refuses every later append). */
 gboolean asm_fjournal_append (FJournal *j, const GString *frames,
                               GError **error);
+/* The bytes of whole frames in the journal: where the next record goes. */
+guint64 asm_fjournal_get_size (FJournal *j);
+/* Cuts the journal back to `size` bytes (a value asm_fjournal_get_size()
+ * gave, or a record's "offset" from the reader) and syncs: the records
+ * after it are gone.  Cutting needs no space, so it works on a full disk. */
+gboolean asm_fjournal_cut (FJournal *j, guint64 size, GError **error);
 /* Cuts the journal back to its header (compaction after a checkpoint). */
 gboolean asm_fjournal_reset (FJournal *j, GError **error);
-/* The records (JsonNode objects, header excepted) of the journal at path;
+/* The records (JsonNode objects, header excepted) of the journal at path,
+ * each with an added member "offset", the byte where its frame starts;
  * a torn last record is dropped and reported with g_info(). */
 GPtrArray *asm_fjournal_read (const char *path, GError **error);
 /* The same over text in memory; *out_good: the bytes of whole frames. */

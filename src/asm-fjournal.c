@@ -250,7 +250,11 @@ asm_fjournal_parse (const char *text, gsize size, const char *path,
           json_node_unref (rec);
         }
       else
-        g_ptr_array_add (records, rec);
+        {
+          json_object_set_int_member (json_node_get_object (rec), "offset",
+                                      (gint64) at);
+          g_ptr_array_add (records, rec);
+        }
       n++;
     }
   if (out_good != NULL)
@@ -445,6 +449,27 @@ asm_fjournal_append (FJournal *j, const GString *frames, GError **error)
   if (ftruncate (j->fd, (off_t) j->size) != 0)
     j->failed = TRUE;
   return fail_errno (error, e, "cannot write a record", j->path);
+}
+
+guint64
+asm_fjournal_get_size (FJournal *j)
+{
+  return j->size;
+}
+
+gboolean
+asm_fjournal_cut (FJournal *j, guint64 size, GError **error)
+{
+  if (size > j->size)
+    return TRUE;
+  if (ftruncate (j->fd, (off_t) size) != 0 ||
+      (j->sync && fdatasync (j->fd) != 0))
+    {
+      j->failed = TRUE;
+      return fail_errno (error, errno, "cannot cut it back", j->path);
+    }
+  j->size = size;
+  return TRUE;
 }
 
 gboolean

@@ -323,6 +323,7 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
   /* the operation being read: its arguments and steps */
   JsonNode *pending_args = NULL;
   GArray *pending_steps = NULL;
+  guint64 pending_offset = 0; /* where its "begin" record starts */
   gboolean ok = TRUE;
 
   g_return_val_if_fail (fabric != NULL && journal_path != NULL, FALSE);
@@ -347,6 +348,8 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
       fabric->journal_seq = (guint64) seq;
       if (strcmp (type, "begin") == 0)
         {
+          pending_offset = (guint64) json_object_get_int_member_with_default (
+              rec, "offset", 0);
           if (pending_args)
             json_node_unref (pending_args);
           if (pending_steps)
@@ -473,13 +476,16 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
         }
       if (fabric->ops != NULL && fabric->ops->transaction_end != NULL)
         fabric->ops->transaction_end (fabric->self, FALSE);
-      if (ok && !asm_ftxn_journal_write (fabric, "undone", NULL, &err))
+      if (ok && !asm_ftxn_journal_write (fabric, "undone", NULL, &err) &&
+          !asm_fjournal_cut (fabric->journal, pending_offset, NULL))
         {
+          /* neither "undone" nor cutting the transaction out went in */
           g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
                        "recovery undid the interrupted transaction but "
                        "cannot record it: %s", err->message);
           ok = FALSE;
         }
+      g_clear_error (&err);
     }
   if (pending_args)
     json_node_unref (pending_args);

@@ -706,6 +706,7 @@ txn_apply (AsmFabric *f, Txn *t, GError **error)
   gboolean undo_ok;
   gboolean journal_failed = FALSE;
   g_autofree char *failed = NULL;
+  guint64 txn_start = f->journal ? asm_fjournal_get_size (f->journal) : 0;
 
   /* nothing reaches the hardware unless its record is durable */
   if (!journal_before_step (f, t, 0, &err))
@@ -745,14 +746,21 @@ txn_apply (AsmFabric *f, Txn *t, GError **error)
   if (i < n)
     failed = step_describe (&g_array_index (t->steps, Step, i));
   undo_ok = undo_steps (f, t, i);
-  if (undo_ok)
+  if (undo_ok && !asm_ftxn_journal_write (f, "undone", NULL, NULL))
     {
       g_autoptr (GError) jerr = NULL;
-      /* if even this record fails, recovery undoes the steps again */
-      if (!asm_ftxn_journal_write (f, "undone", NULL, &jerr))
-        g_warning ("%s: %s", f->name, jerr->message);
+      /* A journal that cannot take "undone" (a full disk) must not keep
+       * the transaction: a recovery would undo its steps a second time,
+       * after they were put back, which is not the identity.  The
+       * hardware is as before it, so the transaction leaves the journal
+       * (cutting a file needs no space). */
+      if (!asm_fjournal_cut (f->journal, txn_start, &jerr))
+        {
+          g_warning ("%s: %s", f->name, jerr->message);
+          f->broken = TRUE;
+        }
     }
-  else
+  else if (!undo_ok)
     f->broken = TRUE;
   if (journal_failed)
     g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,

@@ -77,8 +77,11 @@
  *   bind         the port must be free and the device bound nowhere else;
  *                a VF is never bound to a port; binding a device again at
  *                its own port succeeds and changes nothing;
- *   unbind       a device bound at another port than the one named is
- *                refused (that would unbind the wrong thing);
+ *   unbind       a device bound at another port than the one named is not
+ *                bound there: the unbind succeeds and changes nothing (it
+ *                must not unbind the device elsewhere, and an undo
+ *                repeated by a recovery, after later undos put the device
+ *                back, must go through; the QEMU backend does the same);
  *   hold         the device must be present: bound, or a VF;
  *   vf_create    the PF must be bound; the index must be free (creating
  *                the same VF at the same index again succeeds and changes
@@ -1059,11 +1062,7 @@ sim_device_unbind (gpointer self, AsmId device, AsmId sw, guint32 port,
   if ((b = sim_find_binding (sim, device)) == NULL)
     return ASM_BACKEND_DONE;
   if (b->sw != sw || b->port != port)
-    {
-      sim_fail (error, ctx, "device %u is bound at switch %u port %u",
-                device, b->sw, b->port);
-      return ASM_BACKEND_FAILED;
-    }
+    return ASM_BACKEND_DONE; /* not bound there: nothing to do */
   if (b->pending == PENDING_BIND)
     {
       sim_fail (error, ctx, "a bind of device %u is pending", device);
