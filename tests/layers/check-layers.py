@@ -44,7 +44,7 @@ FILES = [
     (r"asm-backend(-private)?\.[ch]$", "fabric"),
     (r"asm-fabric\.[ch]$", "fabric"),
     (r"asm-f(model|json|journal|op|plan|txn|save)(-private)?\.[ch]$", "fabric"),
-    (r"asm-(sim|qemu|qmp)(-private)?\.[ch]$", "backends"),
+    (r"asm-(sim|qemu|qmp)(-[a-z]+)?\.[ch]$", "backends"),
 ]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](?:asm/)?([^">]+)[">]')
