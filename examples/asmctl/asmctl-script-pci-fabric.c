@@ -587,8 +587,26 @@ fabric_obj_new (Script *s, const char *name)
   o->partitions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          NULL);
   o->partition_names = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  o->workload_parts = g_hash_table_new_full (
+      NULL, NULL, NULL, (GDestroyNotify) g_hash_table_unref);
   o->gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return o;
+}
+
+/* a partition of this workload joined the fabric */
+static void
+note_partition (Obj *o, AsmId workload, AsmId partition)
+{
+  GHashTable *set = g_hash_table_lookup (o->workload_parts,
+                                         GUINT_TO_POINTER (workload));
+
+  if (set == NULL)
+    {
+      set = g_hash_table_new (NULL, NULL);
+      g_hash_table_insert (o->workload_parts, GUINT_TO_POINTER (workload),
+                           set);
+    }
+  g_hash_table_add (set, GUINT_TO_POINTER (partition));
 }
 
 /* what is "partition" or "workload": the key of o->gone */
@@ -695,6 +713,17 @@ asmctl_script_cmd_load (Script *s, Args *a, Obj *unused, GError **error)
     return FALSE;
   o = fabric_obj_new (s, a->pos[0]);
   o->fabric = g_steal_pointer (&fabric);
+  {
+    g_autoptr (GArray) all = asm_fabric_list (o->fabric,
+                                              ASM_FABRIC_PARTITIONS);
+    for (guint i = 0; i < all->len; i++)
+      {
+        AsmPartitionInfo pi;
+        ASMCTL_MUST (asm_fabric_get_partition_info (
+            o->fabric, g_array_index (all, AsmId, i), &pi));
+        note_partition (o, pi.workload, pi.id);
+      }
+  }
 
   /* the workloads' names are in the saved state; partitions have none */
   parser = json_parser_new ();
@@ -873,6 +902,7 @@ cmd_partition (Script *s, Args *a, Obj *o, GError **error)
     return FALSE;
   name_id (o, "partition", o->partitions, o->partition_names, a->pos[1],
            id);
+  note_partition (o, wl, id);
   ASMCTL_MUST (asm_fabric_get_partition_info (o->fabric, id, &info));
   sw = switch_name (o, info.switch_id);
   asmctl_script_emit (s,
@@ -1077,23 +1107,59 @@ cmd_remove_device (Script *s, Args *a, Obj *o, GError **error)
   return TRUE;
 }
 
-/* the partitions on a switch (sw) or of a workload (wl), in id order */
+static gint
+cmp_id (gconstpointer a, gconstpointer b)
+{
+  AsmId x = *(const AsmId *) a, y = *(const AsmId *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* the partitions on a switch (sw) or of a workload (wl), in id order.
+ * Neither scans every partition of the fabric (a script of 10,000
+ * partitions that drains or ends workloads would be quadratic): a
+ * switch's are the partition entries of its translation table, a
+ * workload's the set cmd_partition and load recorded, each confirmed. */
 static GArray *
 partitions_where (Obj *o, AsmId sw, AsmId wl)
 {
-  g_autoptr (GArray) all = asm_fabric_list (o->fabric, ASM_FABRIC_PARTITIONS);
   GArray *ids = g_array_new (FALSE, FALSE, sizeof (AsmId));
+  g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+  GHashTable *set;
+  GHashTableIter it;
+  gpointer key;
 
-  for (guint i = 0; i < all->len; i++)
+  if (sw != ASM_ID_NONE)
     {
-      AsmPartitionInfo pi;
-
-      ASMCTL_MUST (asm_fabric_get_partition_info (
-          o->fabric, g_array_index (all, AsmId, i), &pi));
-      if ((sw != ASM_ID_NONE && pi.switch_id == sw) ||
-          (wl != ASM_ID_NONE && pi.workload == wl))
-        g_array_append_val (ids, pi.id);
+      g_autoptr (GArray) table = asm_fabric_get_xlat_table (o->fabric, sw);
+      for (guint i = 0; table != NULL && i < table->len; i++)
+        {
+          const AsmXlatEntry *e = &g_array_index (table, AsmXlatEntry, i);
+          AsmPartitionInfo pi;
+          if (e->key == e->partition &&
+              g_hash_table_add (seen, GUINT_TO_POINTER (e->partition)) &&
+              asm_fabric_get_partition_info (o->fabric, e->partition, &pi) &&
+              pi.switch_id == sw)
+            g_array_append_val (ids, pi.id);
+        }
     }
+  set = wl != ASM_ID_NONE ? g_hash_table_lookup (o->workload_parts,
+                                                 GUINT_TO_POINTER (wl))
+                          : NULL;
+  if (set != NULL)
+    {
+      g_hash_table_iter_init (&it, set);
+      while (g_hash_table_iter_next (&it, &key, NULL))
+        {
+          AsmPartitionInfo pi;
+          if (!asm_fabric_get_partition_info (o->fabric,
+                                              GPOINTER_TO_UINT (key), &pi) ||
+              pi.workload != wl)
+            g_hash_table_iter_remove (&it);
+          else if (g_hash_table_add (seen, key))
+            g_array_append_val (ids, pi.id);
+        }
+    }
+  g_array_sort (ids, cmp_id);
   return ids;
 }
 

@@ -271,6 +271,7 @@ obj_free (Obj *o)
   g_clear_pointer (&o->workload_names, g_hash_table_unref);
   g_clear_pointer (&o->partitions, g_hash_table_unref);
   g_clear_pointer (&o->partition_names, g_hash_table_unref);
+  g_clear_pointer (&o->workload_parts, g_hash_table_unref);
   g_clear_pointer (&o->gone, g_hash_table_unref);
   g_free (o);
 }

@@ -48,6 +48,10 @@ typedef struct {
   GHashTable *workload_names;  /* id -> name */
   GHashTable *partitions;      /* name -> id */
   GHashTable *partition_names; /* id -> name */
+  GHashTable *workload_parts;  /* workload id -> set of partition ids
+                                  requested for it (a superset: one that
+                                  left is filtered out on use), so a
+                                  command costs what its workload has */
   GHashTable *gone;            /* "partition NAME", "workload NAME" -> how
                                   it left ("released on line 12"), until
                                   the name is given again */
