@@ -105,9 +105,12 @@
  */
 #include <asm/asm-qemu.h>
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -119,6 +122,7 @@
 #define QEMU_DEAD 0xdeadbeefu
 #define DEFAULT_COMMAND_MS 5000
 #define DEFAULT_LAUNCH_MS 10000
+#define OWNER_FILE "owner.pid" /* in the temporary directory: its maker */
 #define MAX_PORTS 32
 #define MAX_SWITCHES 255
 
@@ -482,8 +486,10 @@ qemu_free (Qemu *q)
   g_clear_object (&q->proc);
   if (q->dir != NULL)
     {
+      g_autofree char *owner = g_build_filename (q->dir, OWNER_FILE, NULL);
       g_unlink (q->socket_path);
       g_unlink (q->log_path);
+      g_unlink (owner);
       g_rmdir (q->dir);
     }
   g_free (q->dir);
@@ -533,15 +539,36 @@ args_new (const char *first, ...)
   return o;
 }
 
+/* QEMU did not answer: stopped (SIGSTOP), hung or swamped.  The message
+ * says so with the time waited, and nothing about hotplug settings. */
+static void
+set_unresponsive (GError **error, guint waited_ms, const char *what)
+{
+  g_set_error (error, ASM_ERROR, ASM_ERROR_TIMEOUT,
+               "QEMU does not answer after %u ms (%s)", waited_ms, what);
+}
+
 /* Runs a command with the backend's timeout; takes @args. */
 static JsonNode *
 qcmd (Qemu *q, const char *command, JsonObject *args, char **out_class,
       GError **error)
 {
+  GError *err = NULL;
   JsonNode *r = asm_qmp_command (q->qmp, command, args, q->timeout_ms,
-                                 out_class, error);
+                                 out_class, &err);
   if (args != NULL)
     json_object_unref (args);
+  if (g_error_matches (err, ASM_ERROR, ASM_ERROR_TIMEOUT))
+    {
+      /* keeps QMP's own words ("QMP device_add: no reply from QEMU
+       * within N ms") inside */
+      GError *old = err;
+      err = NULL;
+      set_unresponsive (&err, q->timeout_ms, old->message);
+      g_error_free (old);
+    }
+  if (err != NULL)
+    g_propagate_error (error, err);
   return r;
 }
 
@@ -1033,12 +1060,27 @@ unplug_wait (Qemu *q, const char *id, guint timeout_ms, GError **error)
     g_set_error (error, ASM_ERROR, ASM_ERROR_BACKEND,
                  "waiting for the unplug of %s: %s", id,
                  q->dead_reason ? q->dead_reason : "QEMU exited");
-  else
-    g_set_error (error, ASM_ERROR, ASM_ERROR_TIMEOUT,
-                 "device_del of %s: no DEVICE_DELETED within %u ms (without "
-                 "a guest QEMU unplugs at once only a hot-added device under "
-                 "native PCIe hotplug)", id, timeout_ms);
   g_mutex_unlock (&q->lock);
+  if (!ok && !q->dead)
+    {
+      /* No DEVICE_DELETED: either QEMU does not answer at all (stopped,
+       * hung), or it answers and keeps the device (no guest to agree to
+       * the unplug).  A query tells which, so a stopped QEMU is not
+       * blamed on hotplug settings. */
+      guint ping_ms = MIN (MAX (timeout_ms, 100u), 1000u);
+      g_autoptr (GError) perr = NULL;
+      g_autoptr (JsonNode) r = asm_qmp_command (q->qmp, "query-status", NULL,
+                                                ping_ms, NULL, &perr);
+      g_autofree char *what = g_strdup_printf (
+          "device_del of %s waited for DEVICE_DELETED", id);
+      if (r == NULL && g_error_matches (perr, ASM_ERROR, ASM_ERROR_TIMEOUT))
+        set_unresponsive (error, timeout_ms + ping_ms, what);
+      else
+        g_set_error (error, ASM_ERROR, ASM_ERROR_TIMEOUT,
+                     "device_del of %s: no DEVICE_DELETED within %u ms "
+                     "(without a guest QEMU unplugs at once only a hot-added "
+                     "device under native PCIe hotplug)", id, timeout_ms);
+    }
   return ok;
 }
 
@@ -1100,6 +1142,59 @@ read_log (const char *path)
   return g_steal_pointer (&text);
 }
 
+/* The temporary directory: $TMPDIR/asm-qemu-XXXXXX/ holds QMP's socket,
+ * QEMU's log and OWNER_FILE, the pid of the process that made it.  It is
+ * removed when the backend is freed (asmctl removes it on SIGINT and
+ * SIGTERM too); one left by a process that was killed is removed by the
+ * next launch: a directory of ours whose owner pid is gone. */
+static gboolean
+owner_gone (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, OWNER_FILE, NULL);
+  g_autofree char *text = NULL;
+  gint64 pid;
+  char *end;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return FALSE; /* not made by this code: leave it */
+  pid = g_ascii_strtoll (text, &end, 10);
+  if (end == text || (*end != '\n' && *end != '\0') || pid <= 0 ||
+      pid > G_MAXINT || pid == (gint64) getpid ())
+    return FALSE;
+  return kill ((pid_t) pid, 0) != 0 && errno == ESRCH;
+}
+
+static void
+sweep_stale_dirs (void)
+{
+  const char *tmp = g_get_tmp_dir ();
+  g_autoptr (GDir) d = g_dir_open (tmp, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *dir = NULL;
+      struct stat st;
+
+      if (!g_str_has_prefix (name, "asm-qemu-") ||
+          strlen (name) != strlen ("asm-qemu-XXXXXX"))
+        continue;
+      dir = g_build_filename (tmp, name, NULL);
+      if (lstat (dir, &st) != 0 || !S_ISDIR (st.st_mode) ||
+          st.st_uid != getuid () || !owner_gone (dir))
+        continue;
+      for (const char *const *f = (const char *const[]){ "qmp.sock",
+                                                         "qemu.log",
+                                                         OWNER_FILE, NULL };
+           *f != NULL; f++)
+        {
+          g_autofree char *path = g_build_filename (dir, *f, NULL);
+          g_unlink (path);
+        }
+      g_rmdir (dir);
+    }
+}
+
 static gboolean
 qemu_launch (Qemu *q, const AsmQemuConfig *config, GError **error)
 {
@@ -1111,9 +1206,16 @@ qemu_launch (Qemu *q, const AsmQemuConfig *config, GError **error)
   gint64 deadline;
   const char *ident;
 
+  sweep_stale_dirs ();
   q->dir = g_dir_make_tmp ("asm-qemu-XXXXXX", error);
   if (q->dir == NULL)
     return FALSE;
+  {
+    g_autofree char *owner = g_build_filename (q->dir, OWNER_FILE, NULL);
+    g_autofree char *pid = g_strdup_printf ("%d\n", (int) getpid ());
+    if (!g_file_set_contents (owner, pid, -1, error))
+      return FALSE;
+  }
   q->socket_path = g_build_filename (q->dir, "qmp.sock", NULL);
   q->log_path = g_build_filename (q->dir, "qemu.log", NULL);
   q->argv = build_argv (config, q->switches, q->socket_path);
@@ -1181,7 +1283,10 @@ qemu_launch (Qemu *q, const AsmQemuConfig *config, GError **error)
             g_usleep (2000);
           if (!proc_alive (q))
             continue; /* reported above, with QEMU's output */
-          g_propagate_error (error, g_steal_pointer (&err));
+          if (g_error_matches (err, ASM_ERROR, ASM_ERROR_TIMEOUT))
+            set_unresponsive (error, launch_ms, "no QMP greeting");
+          else
+            g_propagate_error (error, g_steal_pointer (&err));
           proc_reap (q, 0);
           return FALSE;
         }

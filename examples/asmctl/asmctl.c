@@ -8,8 +8,98 @@
  */
 #include "asmctl.h"
 
+#include <errno.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Clean exits on SIGINT and SIGTERM                                    */
+
+/* The QEMU backend keeps QMP's socket and QEMU's log in
+ * $TMPDIR/asm-qemu-XXXXXX/, with owner.pid holding the pid of the process
+ * that made it, and removes it when the backend is freed.  A signal would
+ * end asmctl before that, so asmctl catches SIGINT and SIGTERM on a
+ * thread of its own (the main thread may be waiting on QEMU), removes the
+ * directories this process made and exits with 128 + the signal, as the
+ * shell reports a process killed by it.  QEMU, started with
+ * PR_SET_PDEATHSIG, dies with asmctl.  A directory left by a process
+ * killed with SIGKILL is removed by the next QEMU launch. */
+static void
+remove_own_qemu_dirs (void)
+{
+  const char *tmp = g_get_tmp_dir ();
+  g_autoptr (GDir) d = g_dir_open (tmp, 0, NULL);
+  g_autofree char *me = g_strdup_printf ("%d\n", (int) getpid ());
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *dir = NULL, *owner = NULL, *text = NULL;
+      struct stat st;
+
+      if (!g_str_has_prefix (name, "asm-qemu-"))
+        continue;
+      dir = g_build_filename (tmp, name, NULL);
+      owner = g_build_filename (dir, "owner.pid", NULL);
+      if (lstat (dir, &st) != 0 || !S_ISDIR (st.st_mode) ||
+          st.st_uid != getuid () ||
+          !g_file_get_contents (owner, &text, NULL, NULL) ||
+          strcmp (text, me) != 0)
+        continue;
+      for (const char *const *f = (const char *const[]){ "qmp.sock",
+                                                         "qemu.log",
+                                                         "owner.pid", NULL };
+           *f != NULL; f++)
+        {
+          g_autofree char *path = g_build_filename (dir, *f, NULL);
+          g_unlink (path);
+        }
+      g_rmdir (dir);
+    }
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  int signum = GPOINTER_TO_INT (data);
+
+  remove_own_qemu_dirs ();
+  fflush (stdout);
+  _exit (128 + signum);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+signal_thread (gpointer data)
+{
+  GMainContext *ctx = data;
+
+  for (;;)
+    g_main_context_iteration (ctx, TRUE);
+  return NULL;
+}
+
+static void
+catch_signals (void)
+{
+  GMainContext *ctx = g_main_context_new ();
+  const int signals[] = { SIGINT, SIGTERM };
+
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    {
+      GSource *src = g_unix_signal_source_new (signals[i]);
+      g_source_set_callback (src, on_signal, GINT_TO_POINTER (signals[i]),
+                             NULL);
+      g_source_attach (src, ctx);
+      g_source_unref (src);
+    }
+  /* runs until the process exits */
+  g_thread_unref (g_thread_new ("asmctl-signals", signal_thread, ctx));
+}
 
 /* ------------------------------------------------------------------ */
 /* The JSON pre-scan                                                    */
@@ -428,6 +518,7 @@ main (int argc, char **argv)
       usage (stderr);
       return 2;
     }
+  catch_signals ();
   if (strcmp (argv[1], "demo") == 0)
     return asmctl_cmd_demo (argc - 1, argv + 1);
   if (strcmp (argv[1], "run") == 0)
