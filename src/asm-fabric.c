@@ -18,7 +18,7 @@
  * range is routed by an entry of its own {key = VF id} in the table of the
  * switch of its new PF, to the base its new place gives it.
  *
- * Rooms.  The fabric is seven modules, one direction of dependency:
+ * Rooms.  The fabric is eight modules, one direction of dependency:
  *
  *   asm-fmodel.c   the model: objects, O(1) clones, the invariants F1-F9
  *                  and the cost of each operation
@@ -28,7 +28,8 @@
  *   asm-fplan.c    placement and one planner per operation
  *   asm-ftxn.c     transactions: steps, backend calls, undo, the journal
  *                  writer, publish
- *   asm-fsave.c    save, restore, the journal file, recovery
+ *   asm-fjournal.c the journal file: framed, checksummed, synced records
+ *   asm-fsave.c    save, restore, checkpoints, recovery
  *   asm-fabric.c   this file: the public functions, which fill an
  *                  operation's argument struct and run it, and the readers
  *
