@@ -612,6 +612,7 @@ static const struct {
   { commands, &n_commands },
   { asmctl_script_arena_addr_commands,
     &asmctl_script_arena_addr_n_commands },
+  { asmctl_script_pci_commands, &asmctl_script_pci_n_commands },
   { asmctl_script_pci_fabric_commands,
     &asmctl_script_pci_fabric_n_commands },
 };

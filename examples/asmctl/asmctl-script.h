@@ -141,6 +141,8 @@ gboolean asmctl_script_cmd_space_list (Script *s, Args *a, Obj *o,
                                        GError **error);
 
 /* asmctl-script-pci-fabric.c: PCI bus sets and fabrics */
+extern const Command asmctl_script_pci_commands[];
+extern const guint asmctl_script_pci_n_commands;
 extern const Command asmctl_script_pci_fabric_commands[];
 extern const guint asmctl_script_pci_fabric_n_commands;
 gboolean asmctl_script_cmd_pci (Script *s, Args *a, Obj *unused,
