@@ -82,7 +82,11 @@
  *                must not unbind the device elsewhere, and an undo
  *                repeated by a recovery, after later undos put the device
  *                back, must go through; the QEMU backend does the same);
- *   hold         the device must be present: bound, or a VF;
+ *   hold         a device that is not present (neither bound nor a VF)
+ *                accesses nothing: holding it succeeds and changes nothing
+ *                (an undo that a recovery repeats, after a kill in the
+ *                middle of the process's own undo left the device between
+ *                ports, must go through);
  *   vf_create    the PF must be bound; the index must be free (creating
  *                the same VF at the same index again succeeds and changes
  *                nothing); the VF id must not exist elsewhere nor be bound;
@@ -971,13 +975,7 @@ sim_device_hold (gpointer self, AsmId device, GError **error)
       return FALSE;
     }
   if (!sim_device_present (sim, device))
-    {
-      asm_sim_fail (error, ctx,
-                    "device %u is not present (neither bound nor a "
-                    "VF)",
-                    device);
-      return FALSE;
-    }
+    return TRUE; /* not there: it accesses nothing, nothing to hold */
   if (!asm_sim_sorted_find (sim->held, device, asm_sim_id_key, &pos))
     g_array_insert_val (sim->held, pos, device);
   return TRUE;

@@ -670,8 +670,9 @@ test_sim_hold (void **state)
   Fx *fx = *state;
 
   two_switches (fx);
-  HW_FAILS (hw_hold (fx, 10, &error), "device_hold device 10: device 10 is not "
-                                      "present");
+  /* a device that is not there accesses nothing: holding it holds nothing */
+  OK (hw_hold (fx, 10, &error));
+  assert_dump_lacks (fx, "held: device 10");
   HW_FAILS (hw_hold (fx, 0, &error), "device id 0 is invalid");
   HW_FAILS (hw_release (fx, 0, &error), "device id 0 is invalid");
   OK (DONE (hw_bind (fx, 10, 1, 0, &error)));
@@ -779,8 +780,9 @@ test_sim_pending_binds (void **state)
   OK (PENDING (hw_bind (fx, 10, 1, 0, &error)));
   HW_FAILS (NOT_FAILED (hw_unbind (fx, 10, 1, 0, &error)),
             "a bind of device 10 is pending");
-  /* the device is not present until the wait */
-  HW_FAILS (hw_hold (fx, 10, &error), "device 10 is not present");
+  /* the device is not present until the wait: holding it holds nothing */
+  OK (hw_hold (fx, 10, &error));
+  assert_dump_lacks (fx, "held: device");
   HW_FAILS (hw_vf_create (fx, 10, 0, 20, &error), "PF 10 is not present");
   /* a fault in the wait leaves it pending */
   asm_sim_fail_kind (fx->b, ASM_SIM_OP_BIND, TRUE);
