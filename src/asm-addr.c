@@ -58,6 +58,9 @@
 
 #include "asm-bug-private.h"
 
+G_DEFINE_BOXED_TYPE (AsmAddrSpace, asm_addr_space, asm_addr_space_ref,
+                     asm_addr_space_unref)
+
 #define MAX_BOX_RUNS (G_GUINT64_CONSTANT (1) << 24)
 
 struct _AsmAddrSpace {
@@ -778,7 +781,9 @@ in_box (AsmAddrSpace *s, const AsmRange *box, const guint64 *u, guint n)
  *   for the whole space
  * @n_whole_dims: how many trailing dimensions must be wholly free (0 for a
  *   single tuple, 1 for a whole PCI slot in `domain:bus:slot.function`)
- * @out_addr: (array) (out caller-allocates): the tuple found
+ * @out_addr: (array fixed-size=8) (out caller-allocates): the tuple found
+ *   (the first asm_addr_space_get_n_dims() values; bindings pass
+ *   %ASM_ADDR_MAX_DIMS)
  * @error: return location for a #GError
  *
  * A dry run: finds the lowest tuple t inside @within such that every tuple
@@ -877,7 +882,9 @@ asm_addr_space_find_free (AsmAddrSpace *s, const AsmRange *within,
  * @s: a space
  * @within: (array) (nullable): one inclusive range per dimension; %NULL
  *   for the whole space
- * @out_addr: (array) (out caller-allocates) (optional): the tuple reserved
+ * @out_addr: (array fixed-size=8) (out caller-allocates) (optional): the
+ *   tuple reserved (the first asm_addr_space_get_n_dims() values; bindings
+ *   pass %ASM_ADDR_MAX_DIMS)
  * @error: return location for a #GError
  *
  * Reserves the lowest free tuple inside @within (for example any address
@@ -1112,7 +1119,9 @@ asm_addr_space_set_formatter (AsmAddrSpace *s, AsmAddrFormatFunc format,
  * asm_addr_space_parse:
  * @s: a space
  * @text: the text form of a tuple
- * @out_addr: (array) (out caller-allocates): the tuple
+ * @out_addr: (array fixed-size=8) (out caller-allocates): the tuple (the
+ *   first asm_addr_space_get_n_dims() values; bindings pass
+ *   %ASM_ADDR_MAX_DIMS)
  * @error: return location for a #GError
  *
  * Parses @text with the space's parser and checks each value against its

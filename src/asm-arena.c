@@ -106,6 +106,11 @@
 
 #include "asm-arena-private.h"
 #include "asm-bug-private.h"
+#include "asm-boxed-private.h"
+
+ASM_DEFINE_VALUE_TYPE (AsmRequest, asm_request)
+ASM_DEFINE_VALUE_TYPE (AsmArenaStats, asm_arena_stats)
+G_DEFINE_BOXED_TYPE (AsmArena, asm_arena, asm_arena_ref, asm_arena_unref)
 
 #define LEAF_CAP 32
 #define INNER_CAP 32

@@ -10,6 +10,12 @@
 #include <asm/asm-backend.h>
 
 #include "asm-backend-private.h"
+#include "asm-boxed-private.h"
+
+ASM_DEFINE_VALUE_TYPE (AsmXlatEntry, asm_xlat_entry)
+ASM_DEFINE_VALUE_TYPE (AsmBackendOps, asm_backend_ops)
+G_DEFINE_BOXED_TYPE (AsmBackend, asm_backend, asm_backend_ref,
+                     asm_backend_unref)
 
 struct _AsmBackend {
   gint ref;

@@ -62,6 +62,20 @@
 #include <math.h>
 #include <string.h>
 
+#include "asm-boxed-private.h"
+
+G_DEFINE_BOXED_TYPE (AsmFabric, asm_fabric, asm_fabric_ref, asm_fabric_unref)
+ASM_DEFINE_VALUE_TYPE (AsmSwitchSpec, asm_switch_spec)
+ASM_DEFINE_VALUE_TYPE (AsmPartitionRequest, asm_partition_request)
+ASM_DEFINE_VALUE_TYPE (AsmTranslation, asm_translation)
+ASM_DEFINE_VALUE_TYPE (AsmSwitchInfo, asm_switch_info)
+ASM_DEFINE_VALUE_TYPE (AsmPartitionInfo, asm_partition_info)
+ASM_DEFINE_VALUE_TYPE (AsmDeviceInfo, asm_device_info)
+ASM_DEFINE_VALUE_TYPE (AsmFabricEvent, asm_fabric_event)
+ASM_DEFINE_VALUE_TYPE (AsmDriverFuncs, asm_driver_funcs)
+ASM_DEFINE_VALUE_TYPE (AsmRootRoute, asm_root_route)
+ASM_DEFINE_VALUE_TYPE (AsmRebalanceReport, asm_rebalance_report)
+
 /* ------------------------------------------------------------------ */
 /* public API: life cycle                                               */
 

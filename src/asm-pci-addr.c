@@ -70,6 +70,9 @@
 #include <string.h>
 
 #include "asm-pci-private.h"
+#include "asm-boxed-private.h"
+
+ASM_DEFINE_VALUE_TYPE (AsmPciAddr, asm_pci_addr)
 
 /* ------------------------------------------------------------------ */
 /* Models                                                               */

@@ -118,6 +118,11 @@
 
 #include "asm-bug-private.h"
 #include "asm-pci-private.h"
+#include "asm-boxed-private.h"
+
+ASM_DEFINE_VALUE_TYPE (AsmPciControllerInfo, asm_pci_controller_info)
+G_DEFINE_BOXED_TYPE (AsmPciBusSet, asm_pci_bus_set, asm_pci_bus_set_ref,
+                     asm_pci_bus_set_unref)
 
 #define N_DIMS 4
 

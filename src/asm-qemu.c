@@ -117,6 +117,10 @@
 
 #include "asm-backend-private.h"
 #include "asm-qmp-private.h"
+#include "asm-boxed-private.h"
+
+ASM_DEFINE_VALUE_TYPE (AsmQemuSwitch, asm_qemu_switch)
+ASM_DEFINE_VALUE_TYPE (AsmQemuConfig, asm_qemu_config)
 
 #define QEMU_MAGIC 0x51454d55u /* "QEMU" */
 #define QEMU_DEAD 0xdeadbeefu

@@ -24,6 +24,12 @@
 
 #include <string.h>
 
+#include "asm-boxed-private.h"
+
+ASM_DEFINE_VALUE_TYPE (AsmRange, asm_range)
+G_DEFINE_BOXED_TYPE (AsmRangeSet, asm_range_set, asm_range_set_copy,
+                     asm_range_set_free)
+
 struct _AsmRangeSet {
   GArray *ranges; /* of AsmRange, sorted, disjoint, non-adjacent */
 };

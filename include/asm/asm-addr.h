@@ -22,7 +22,7 @@ G_BEGIN_DECLS
 #define ASM_ADDR_MAX_DIMS 8
 
 /**
- * AsmAddrSpace: (foreign)
+ * AsmAddrSpace:
  *
  * A set of N-dimensional integer tuples (PCI `domain:bus:slot.function`,
  * IPv4 `a.b.c.d`, SCSI `controller:bus:unit`, ...) made of pools, from
@@ -33,6 +33,18 @@ G_BEGIN_DECLS
  * Since: 0.1
  */
 typedef struct _AsmAddrSpace AsmAddrSpace;
+
+/**
+ * ASM_TYPE_ADDR_SPACE:
+ *
+ * The #GType of #AsmAddrSpace, a boxed type registered by
+ * asm_addr_space_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_ADDR_SPACE (asm_addr_space_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_addr_space_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmAddrFormatFunc:

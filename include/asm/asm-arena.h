@@ -38,6 +38,18 @@ typedef enum {
 } AsmFit;
 
 /**
+ * ASM_TYPE_FIT:
+ *
+ * The #GType of #AsmFit, an enumeration type registered by
+ * asm_fit_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_FIT (asm_fit_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_fit_get_type (void) G_GNUC_CONST;
+
+/**
  * AsmRequest:
  * @size: number of address units, >= 1 and a multiple of the quantum
  * @align: 0 (the quantum) or a power of two >= the quantum
@@ -67,6 +79,18 @@ typedef struct {
 } AsmRequest;
 
 /**
+ * ASM_TYPE_REQUEST:
+ *
+ * The #GType of #AsmRequest, a boxed type registered by
+ * asm_request_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_REQUEST (asm_request_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_request_get_type (void) G_GNUC_CONST;
+
+/**
  * ASM_REQUEST_INIT:
  * @sz: the size in address units
  *
@@ -92,6 +116,18 @@ typedef enum {
   ASM_SEGMENT_ALLOCATED,
   ASM_SEGMENT_RESERVED,
 } AsmSegmentKind;
+
+/**
+ * ASM_TYPE_SEGMENT_KIND:
+ *
+ * The #GType of #AsmSegmentKind, an enumeration type registered by
+ * asm_segment_kind_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_SEGMENT_KIND (asm_segment_kind_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_segment_kind_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmArenaStats:
@@ -123,7 +159,19 @@ typedef struct {
 } AsmArenaStats;
 
 /**
- * AsmArena: (foreign)
+ * ASM_TYPE_ARENA_STATS:
+ *
+ * The #GType of #AsmArenaStats, a boxed type registered by
+ * asm_arena_stats_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_ARENA_STATS (asm_arena_stats_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_arena_stats_get_type (void) G_GNUC_CONST;
+
+/**
+ * AsmArena:
  *
  * An allocator of u64 address ranges: spans of managed space, holes carved
  * out of them, constrained allocations, and O(1) copy-on-write clones.  A
@@ -132,6 +180,18 @@ typedef struct {
  * Since: 0.1
  */
 typedef struct _AsmArena AsmArena;
+
+/**
+ * ASM_TYPE_ARENA:
+ *
+ * The #GType of #AsmArena, a boxed type registered by
+ * asm_arena_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_ARENA (asm_arena_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_arena_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmArenaWalkFunc:

@@ -61,6 +61,18 @@ typedef enum {
 } AsmBackendCaps;
 
 /**
+ * ASM_TYPE_BACKEND_CAPS:
+ *
+ * The #GType of #AsmBackendCaps, a flags type registered by
+ * asm_backend_caps_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_BACKEND_CAPS (asm_backend_caps_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_backend_caps_get_type (void) G_GNUC_CONST;
+
+/**
  * AsmBackendStatus:
  * @ASM_BACKEND_DONE: the operation is complete
  * @ASM_BACKEND_PENDING: the operation started and completes later; the
@@ -77,6 +89,18 @@ typedef enum {
   ASM_BACKEND_PENDING,
   ASM_BACKEND_FAILED,
 } AsmBackendStatus;
+
+/**
+ * ASM_TYPE_BACKEND_STATUS:
+ *
+ * The #GType of #AsmBackendStatus, an enumeration type registered by
+ * asm_backend_status_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_BACKEND_STATUS (asm_backend_status_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_backend_status_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmXlatEntry:
@@ -101,6 +125,18 @@ typedef struct {
   guint64 size;
   guint64 offset;
 } AsmXlatEntry;
+
+/**
+ * ASM_TYPE_XLAT_ENTRY:
+ *
+ * The #GType of #AsmXlatEntry, a boxed type registered by
+ * asm_xlat_entry_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_XLAT_ENTRY (asm_xlat_entry_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_xlat_entry_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmBackendOps:
@@ -195,7 +231,19 @@ typedef struct {
 } AsmBackendOps;
 
 /**
- * AsmBackend: (foreign)
+ * ASM_TYPE_BACKEND_OPS:
+ *
+ * The #GType of #AsmBackendOps, a boxed type registered by
+ * asm_backend_ops_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_BACKEND_OPS (asm_backend_ops_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_backend_ops_get_type (void) G_GNUC_CONST;
+
+/**
+ * AsmBackend:
  *
  * A backend instance: an #AsmBackendOps table and its state.  Reference
  * counted; a fabric holds a reference to its backend.
@@ -203,6 +251,18 @@ typedef struct {
  * Since: 0.1
  */
 typedef struct _AsmBackend AsmBackend;
+
+/**
+ * ASM_TYPE_BACKEND:
+ *
+ * The #GType of #AsmBackend, a boxed type registered by
+ * asm_backend_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_BACKEND (asm_backend_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_backend_get_type (void) G_GNUC_CONST;
 
 ASM_AVAILABLE_IN_0_1
 AsmBackend *asm_backend_new (const AsmBackendOps *ops, gpointer self);

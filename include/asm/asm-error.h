@@ -53,6 +53,18 @@ typedef enum {
   ASM_ERROR_FAILED,
 } AsmError;
 
+/**
+ * ASM_TYPE_ERROR:
+ *
+ * The #GType of #AsmError, an enumeration type registered by
+ * asm_error_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_ERROR (asm_error_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_error_get_type (void) G_GNUC_CONST;
+
 ASM_AVAILABLE_IN_0_1
 GQuark asm_error_quark (void);
 

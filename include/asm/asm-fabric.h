@@ -14,7 +14,7 @@
 G_BEGIN_DECLS
 
 /**
- * AsmFabric: (foreign)
+ * AsmFabric:
  *
  * A switch fabric: a global physical address space, switches that own
  * windows of it, devices bound to switch ports, workloads, and the address
@@ -24,6 +24,18 @@ G_BEGIN_DECLS
  * Since: 0.1
  */
 typedef struct _AsmFabric AsmFabric;
+
+/**
+ * ASM_TYPE_FABRIC:
+ *
+ * The #GType of #AsmFabric, a boxed type registered by
+ * asm_fabric_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_FABRIC (asm_fabric_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_fabric_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmSwitchSpec:
@@ -50,6 +62,18 @@ typedef struct {
 } AsmSwitchSpec;
 
 /**
+ * ASM_TYPE_SWITCH_SPEC:
+ *
+ * The #GType of #AsmSwitchSpec, a boxed type registered by
+ * asm_switch_spec_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_SWITCH_SPEC (asm_switch_spec_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_switch_spec_get_type (void) G_GNUC_CONST;
+
+/**
  * AsmDeviceKind:
  * @ASM_DEVICE_ENDPOINT: a plain PCIe endpoint
  * @ASM_DEVICE_PF: an SR-IOV physical function (may create VFs)
@@ -64,6 +88,18 @@ typedef enum {
   ASM_DEVICE_PF,
   ASM_DEVICE_VF,
 } AsmDeviceKind;
+
+/**
+ * ASM_TYPE_DEVICE_KIND:
+ *
+ * The #GType of #AsmDeviceKind, an enumeration type registered by
+ * asm_device_kind_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_DEVICE_KIND (asm_device_kind_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_device_kind_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmFabricObjects:
@@ -82,6 +118,18 @@ typedef enum {
   ASM_FABRIC_WORKLOADS,
   ASM_FABRIC_PARTITIONS,
 } AsmFabricObjects;
+
+/**
+ * ASM_TYPE_FABRIC_OBJECTS:
+ *
+ * The #GType of #AsmFabricObjects, an enumeration type registered by
+ * asm_fabric_objects_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_FABRIC_OBJECTS (asm_fabric_objects_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_fabric_objects_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmPartitionRequest:
@@ -105,6 +153,18 @@ typedef struct {
   AsmId preferred_switch;
   guint64 bandwidth_demand;
 } AsmPartitionRequest;
+
+/**
+ * ASM_TYPE_PARTITION_REQUEST:
+ *
+ * The #GType of #AsmPartitionRequest, a boxed type registered by
+ * asm_partition_request_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_PARTITION_REQUEST (asm_partition_request_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_partition_request_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmTranslation:
@@ -131,6 +191,18 @@ typedef struct {
   guint32 generation;
   gboolean held;
 } AsmTranslation;
+
+/**
+ * ASM_TYPE_TRANSLATION:
+ *
+ * The #GType of #AsmTranslation, a boxed type registered by
+ * asm_translation_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_TRANSLATION (asm_translation_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_translation_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmSwitchInfo:
@@ -173,6 +245,18 @@ typedef struct {
 } AsmSwitchInfo;
 
 /**
+ * ASM_TYPE_SWITCH_INFO:
+ *
+ * The #GType of #AsmSwitchInfo, a boxed type registered by
+ * asm_switch_info_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_SWITCH_INFO (asm_switch_info_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_switch_info_get_type (void) G_GNUC_CONST;
+
+/**
  * AsmPartitionInfo:
  * @id: the partition id
  * @workload: its workload
@@ -199,6 +283,18 @@ typedef struct {
   guint32 generation;
   guint n_devices;
 } AsmPartitionInfo;
+
+/**
+ * ASM_TYPE_PARTITION_INFO:
+ *
+ * The #GType of #AsmPartitionInfo, a boxed type registered by
+ * asm_partition_info_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_PARTITION_INFO (asm_partition_info_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_partition_info_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmDeviceInfo:
@@ -233,6 +329,18 @@ typedef struct {
   AsmId partition;
   guint64 partition_offset;
 } AsmDeviceInfo;
+
+/**
+ * ASM_TYPE_DEVICE_INFO:
+ *
+ * The #GType of #AsmDeviceInfo, a boxed type registered by
+ * asm_device_info_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_DEVICE_INFO (asm_device_info_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_device_info_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmFabricEventKind:
@@ -280,6 +388,18 @@ typedef enum {
 } AsmFabricEventKind;
 
 /**
+ * ASM_TYPE_FABRIC_EVENT_KIND:
+ *
+ * The #GType of #AsmFabricEventKind, an enumeration type registered by
+ * asm_fabric_event_kind_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_FABRIC_EVENT_KIND (asm_fabric_event_kind_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_fabric_event_kind_get_type (void) G_GNUC_CONST;
+
+/**
  * AsmFabricEvent:
  * @kind: what happened
  * @switch_id: the switch concerned (the new one for a migration)
@@ -305,6 +425,18 @@ typedef struct {
   const char *message;
   AsmId old_device;
 } AsmFabricEvent;
+
+/**
+ * ASM_TYPE_FABRIC_EVENT:
+ *
+ * The #GType of #AsmFabricEvent, a boxed type registered by
+ * asm_fabric_event_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_FABRIC_EVENT (asm_fabric_event_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_fabric_event_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmFabricEventFunc:
@@ -349,6 +481,18 @@ typedef struct {
 } AsmDriverFuncs;
 
 /**
+ * ASM_TYPE_DRIVER_FUNCS:
+ *
+ * The #GType of #AsmDriverFuncs, a boxed type registered by
+ * asm_driver_funcs_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_DRIVER_FUNCS (asm_driver_funcs_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_driver_funcs_get_type (void) G_GNUC_CONST;
+
+/**
  * AsmRootRoute:
  * @first: first byte of a window of the global space
  * @last: its last byte (inclusive)
@@ -363,6 +507,18 @@ typedef struct {
   guint64 last;
   AsmId switch_id;
 } AsmRootRoute;
+
+/**
+ * ASM_TYPE_ROOT_ROUTE:
+ *
+ * The #GType of #AsmRootRoute, a boxed type registered by
+ * asm_root_route_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_ROOT_ROUTE (asm_root_route_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_root_route_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmRebalanceReport:
@@ -384,6 +540,18 @@ typedef struct {
   guint n_failed;
   guint n_shrunk;
 } AsmRebalanceReport;
+
+/**
+ * ASM_TYPE_REBALANCE_REPORT:
+ *
+ * The #GType of #AsmRebalanceReport, a boxed type registered by
+ * asm_rebalance_report_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_REBALANCE_REPORT (asm_rebalance_report_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_rebalance_report_get_type (void) G_GNUC_CONST;
 
 ASM_AVAILABLE_IN_0_1
 AsmFabric *asm_fabric_new (const char *name, guint64 global_first,

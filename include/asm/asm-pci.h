@@ -70,6 +70,18 @@ typedef struct {
 } AsmPciAddr;
 
 /**
+ * ASM_TYPE_PCI_ADDR:
+ *
+ * The #GType of #AsmPciAddr, a boxed type registered by
+ * asm_pci_addr_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_PCI_ADDR (asm_pci_addr_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_pci_addr_get_type (void) G_GNUC_CONST;
+
+/**
  * AsmPciConnectFlags:
  * @ASM_PCI_CONNECT_AUTOASSIGN: on a device, its address is being chosen
  *   automatically; on a bus, it takes such devices (pcie-root does not)
@@ -115,6 +127,18 @@ typedef enum {
   ASM_PCI_CONNECT_TYPE_PCI_BRIDGE = 1 << 12,
   ASM_PCI_CONNECT_TYPE_PCIE_TO_PCI_BRIDGE = 1 << 13,
 } AsmPciConnectFlags;
+
+/**
+ * ASM_TYPE_PCI_CONNECT_FLAGS:
+ *
+ * The #GType of #AsmPciConnectFlags, a flags type registered by
+ * asm_pci_connect_flags_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_PCI_CONNECT_FLAGS (asm_pci_connect_flags_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_pci_connect_flags_get_type (void) G_GNUC_CONST;
 
 /**
  * ASM_PCI_CONNECT_TYPES_MASK:
@@ -193,6 +217,18 @@ typedef enum {
 } AsmPciControllerModel;
 
 /**
+ * ASM_TYPE_PCI_CONTROLLER_MODEL:
+ *
+ * The #GType of #AsmPciControllerModel, an enumeration type registered by
+ * asm_pci_controller_model_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_PCI_CONTROLLER_MODEL (asm_pci_controller_model_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_pci_controller_model_get_type (void) G_GNUC_CONST;
+
+/**
  * AsmPciControllerInfo:
  * @index: the controller index
  * @model: the controller model
@@ -229,7 +265,19 @@ typedef struct {
 } AsmPciControllerInfo;
 
 /**
- * AsmPciBusSet: (foreign)
+ * ASM_TYPE_PCI_CONTROLLER_INFO:
+ *
+ * The #GType of #AsmPciControllerInfo, a boxed type registered by
+ * asm_pci_controller_info_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_PCI_CONTROLLER_INFO (asm_pci_controller_info_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_pci_controller_info_get_type (void) G_GNUC_CONST;
+
+/**
+ * AsmPciBusSet:
  *
  * The PCI buses of one machine, one per controller, with libvirt
  * `domain_addr` meaning, and the addresses reserved on them.  Reference
@@ -238,6 +286,18 @@ typedef struct {
  * Since: 0.1
  */
 typedef struct _AsmPciBusSet AsmPciBusSet;
+
+/**
+ * ASM_TYPE_PCI_BUS_SET:
+ *
+ * The #GType of #AsmPciBusSet, a boxed type registered by
+ * asm_pci_bus_set_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_PCI_BUS_SET (asm_pci_bus_set_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_pci_bus_set_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmPciGrowFunc:

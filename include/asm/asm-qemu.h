@@ -42,6 +42,18 @@ typedef struct {
 } AsmQemuSwitch;
 
 /**
+ * ASM_TYPE_QEMU_SWITCH:
+ *
+ * The #GType of #AsmQemuSwitch, a boxed type registered by
+ * asm_qemu_switch_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_QEMU_SWITCH (asm_qemu_switch_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_qemu_switch_get_type (void) G_GNUC_CONST;
+
+/**
  * AsmQemuConfig:
  * @binary: the QEMU program (%NULL: `qemu-system-x86_64` from `PATH`)
  * @device_driver: the qdev driver of bound devices (%NULL: `edu`, a PCIe
@@ -64,6 +76,18 @@ typedef struct {
   /*< private >*/
   gpointer reserved[4];
 } AsmQemuConfig;
+
+/**
+ * ASM_TYPE_QEMU_CONFIG:
+ *
+ * The #GType of #AsmQemuConfig, a boxed type registered by
+ * asm_qemu_config_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_QEMU_CONFIG (asm_qemu_config_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_qemu_config_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmQemuEventFunc:

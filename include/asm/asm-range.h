@@ -29,6 +29,18 @@ typedef struct {
 } AsmRange;
 
 /**
+ * ASM_TYPE_RANGE:
+ *
+ * The #GType of #AsmRange, a boxed type registered by
+ * asm_range_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_RANGE (asm_range_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_range_get_type (void) G_GNUC_CONST;
+
+/**
  * ASM_RANGE:
  * @a: first value
  * @b: last value (inclusive)
@@ -50,7 +62,7 @@ typedef struct {
 #define ASM_VALUE(v) ((AsmRange){ (v), (v) })
 
 /**
- * AsmRangeSet: (foreign)
+ * AsmRangeSet:
  *
  * An ordered set of disjoint, non-adjacent inclusive ranges (a value type:
  * create with asm_range_set_new(), copy with asm_range_set_copy(), free with
@@ -60,6 +72,18 @@ typedef struct {
  * Since: 0.1
  */
 typedef struct _AsmRangeSet AsmRangeSet;
+
+/**
+ * ASM_TYPE_RANGE_SET:
+ *
+ * The #GType of #AsmRangeSet, a boxed type registered by
+ * asm_range_set_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_RANGE_SET (asm_range_set_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_range_set_get_type (void) G_GNUC_CONST;
 
 ASM_AVAILABLE_IN_0_1
 AsmRangeSet *asm_range_set_new (void);

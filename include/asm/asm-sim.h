@@ -45,6 +45,18 @@ typedef enum {
   ASM_SIM_OP_USAGE,
 } AsmSimOp;
 
+/**
+ * ASM_TYPE_SIM_OP:
+ *
+ * The #GType of #AsmSimOp, an enumeration type registered by
+ * asm_sim_op_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_SIM_OP (asm_sim_op_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_sim_op_get_type (void) G_GNUC_CONST;
+
 ASM_AVAILABLE_IN_0_1
 AsmBackend *asm_sim_backend_new (void);
 ASM_AVAILABLE_IN_0_1

@@ -8,7 +8,7 @@
 #error "Only <asm/asm.h> can be included directly."
 #endif
 
-#include <glib.h>
+#include <glib-object.h>
 
 /**
  * ASM_MAJOR_VERSION:

@@ -10,7 +10,8 @@
 # 2. Check the layout against DESIGN.md section 2: headers in
 #    ${includedir}/asm-1/asm/, libasm-1.so.0 (SONAME libasm-1.so.0) in
 #    ${libdir} (which may be lib/x86_64-linux-gnu), asm-1.pc in
-#    ${libdir}/pkgconfig; nothing in ${includedir}/asm/ (the kernel's) and
+#    ${libdir}/pkgconfig, Asm-1.0.gir in ${datadir}/gir-1.0 and
+#    Asm-1.0.typelib in ${libdir}/girepository-1.0; nothing in ${includedir}/asm/ (the kernel's) and
 #    no libasm.so* (elfutils').
 # 3. Build tests/install/consumer.c, which includes <linux/types.h>,
 #    <sys/ioctl.h>, <asm/types.h> and <asm/asm.h> together, with nothing but
@@ -69,7 +70,7 @@ opts=$("$MESON" introspect "$build" --buildoptions | python3 -c '
 import json, os, sys
 opts = {o["name"]: o["value"] for o in json.load(sys.stdin)}
 prefix = opts["prefix"]
-for k in ("prefix", "libdir", "includedir"):
+for k in ("prefix", "libdir", "includedir", "datadir"):
     print(os.path.normpath(os.path.join(prefix, opts[k])))
 print(opts.get("b_sanitize", "none"))
 ')
@@ -77,9 +78,10 @@ print(opts.get("b_sanitize", "none"))
   read -r prefix
   read -r libdir
   read -r includedir
+  read -r datadir
   read -r sanitize
 } <<<"$opts"
-echo "prefix=$prefix libdir=$libdir includedir=$includedir"
+echo "prefix=$prefix libdir=$libdir includedir=$includedir datadir=$datadir"
 
 dest="$tmp/dest"
 stage_inc="$dest$includedir"
@@ -156,6 +158,22 @@ if [ "$pc_prefix" != "$prefix" ]; then
 fi
 if grep -q -e "$build" -e "$src" -e "$dest" "$pc"; then
   fail "the installed asm-1.pc names the build, source or staging directory"
+fi
+
+# GObject introspection: the GIR beside the system's, the typelib where
+# libgirepository looks for it (gi.require_version('Asm', '1.0')).
+for f in "$datadir/gir-1.0/Asm-1.0.gir" \
+         "$libdir/girepository-1.0/Asm-1.0.typelib"; do
+  if [ -s "$dest$f" ]; then
+    ok "$f"
+  else
+    fail "$f is not installed"
+  fi
+done
+if [ -f "$dest$datadir/gir-1.0/Asm-1.0.gir" ] &&
+   ! grep -q 'shared-library="libasm-1.so.0"' \
+     "$dest$datadir/gir-1.0/Asm-1.0.gir"; then
+  fail "Asm-1.0.gir does not name libasm-1.so.0 as its shared library"
 fi
 
 # --- 3. a consumer built from the staged install ----------------------------

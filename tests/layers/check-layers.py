@@ -37,6 +37,7 @@ FILES = [
     (r"asm\.h$", "umbrella"),
     (r"asm-(version|error|range)\.[ch]$", "range"),
     (r"asm-bug-private\.h$", "range"),
+    (r"asm-boxed-private\.h$", "range"),
     (r"asm-arena(-private)?\.[ch]$", "arena"),
     (r"asm-addr\.[ch]$", "address"),
     (r"asm-pmap(-private)?\.[ch]$", "address"),
