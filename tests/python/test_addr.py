@@ -1,0 +1,73 @@
+# test_addr.py: an address space from Python: IPv4 pools, reserve any
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+import unittest
+
+from asmgi import Asm, GLib, asm_range
+
+
+def ipv4(space, text):
+    ok, addr = space.parse(text)
+    return addr[:4]
+
+
+class AddrSpaceTest(unittest.TestCase):
+    def setUp(self):
+        self.space = Asm.AddrSpace.new("ipv4", [8, 8, 8, 8])
+        # two pools: 10.0.0.0/24 and 192.168.1.0/24
+        self.space.add_pool([asm_range(10, 10), asm_range(0, 0),
+                             asm_range(0, 0), asm_range(0, 255)])
+        self.space.add_pool([asm_range(192, 192), asm_range(168, 168),
+                             asm_range(1, 1), asm_range(0, 255)])
+
+    def test_shape(self):
+        self.assertEqual(self.space.get_name(), "ipv4")
+        self.assertEqual(self.space.get_n_dims(), 4)
+        self.assertEqual(self.space.get_dim_bits(3), 8)
+
+    def test_reserve_any(self):
+        self.space.reserve([10, 0, 0, 0])
+        ok, addr = self.space.reserve_any(None)
+        self.assertTrue(ok)
+        # out arrays hold ASM_ADDR_MAX_DIMS values; the tuple is the first 4
+        self.assertEqual(addr[:4], [10, 0, 0, 1])
+        within = [asm_range(192, 192), asm_range(168, 168), asm_range(1, 1),
+                  asm_range(100, 200)]
+        ok, addr = self.space.reserve_any(within)
+        self.assertEqual(addr[:4], [192, 168, 1, 100])
+        self.assertEqual(self.space.format(addr), "192.168.1.100")
+        self.assertEqual(self.space.get_n_reserved(), 3)
+        self.assertFalse(self.space.is_free([192, 168, 1, 100]))
+        self.assertTrue(self.space.is_pooled([192, 168, 1, 7]))
+        self.assertFalse(self.space.is_pooled([172, 16, 0, 1]))
+        self.space.release([192, 168, 1, 100])
+        self.assertTrue(self.space.is_free([192, 168, 1, 100]))
+        self.space.check()
+
+    def test_parse_and_clone(self):
+        self.assertEqual(ipv4(self.space, "10.0.0.7"), [10, 0, 0, 7])
+        self.space.reserve(ipv4(self.space, "10.0.0.7"))
+        clone = self.space.clone("ipv4-clone")
+        clone.reserve([10, 0, 0, 8])
+        self.assertEqual(clone.get_n_reserved(), 2)
+        self.assertEqual(self.space.get_n_reserved(), 1)
+
+    def test_errors(self):
+        self.space.reserve([10, 0, 0, 1])
+        with self.assertRaises(GLib.Error) as cm:
+            self.space.reserve([10, 0, 0, 1])
+        self.assertEqual(cm.exception.domain, "asm-error-quark")
+        self.assertEqual(cm.exception.code, Asm.Error.IN_USE)
+        self.assertIn("10.0.0.1", cm.exception.message)
+        with self.assertRaises(GLib.Error) as cm:
+            self.space.reserve([172, 16, 0, 1])
+        self.assertNotEqual(cm.exception.code, Asm.Error.IN_USE)
+        with self.assertRaises(GLib.Error) as cm:
+            self.space.parse("10.0.0.x")
+        self.assertEqual(cm.exception.code, Asm.Error.PARSE)
+        full = [asm_range(10, 10), asm_range(0, 0), asm_range(0, 0),
+                asm_range(1, 1)]
+        with self.assertRaises(GLib.Error) as cm:
+            self.space.reserve_any(full)
+        self.assertEqual(cm.exception.code, Asm.Error.NO_SPACE)
