@@ -183,7 +183,11 @@ GType asm_xlat_entry_get_type (void) G_GNUC_CONST;
  * inverse for a step that had not been applied when the process died, so
  * inverses must be idempotent: removing an absent entry, unbinding an
  * unbound device, releasing a device that is not held, destroying an
- * absent VF and removing an absent switch succeed and do nothing.
+ * absent VF and removing an absent switch succeed and do nothing.  A
+ * recovery may also repeat the undo of a transaction whose process was
+ * killed in the middle of undoing it, so the inverses must go through
+ * from any point of that: unbinding a device at a port where it is not,
+ * and holding a device that is not present, succeed and do nothing.
  *
  * Since: 0.1
  */
