@@ -304,13 +304,14 @@ asm_range_set_get_n_ranges (const AsmRangeSet *set)
 }
 
 /**
- * asm_range_set_get_range:
+ * asm_range_set_get_range: (skip)
  * @set: a set
  * @index: 0 to asm_range_set_get_n_ranges() - 1
  *
  * Gets one range of the set; ranges are numbered in increasing order.  An
  * @index out of bounds is a programming error (a critical warning and the
- * empty-looking range `{1, 0}`).
+ * empty-looking range `{1, 0}`).  Bindings, which cannot receive a struct
+ * by value, use asm_range_set_get_range_bounds() instead.
  *
  * Returns: (transfer none): a copy of the range at @index (a plain value,
  *   nothing to free)
@@ -323,6 +324,48 @@ asm_range_set_get_range (const AsmRangeSet *set, guint index)
   g_return_val_if_fail (set != NULL, ASM_RANGE (1, 0));
   g_return_val_if_fail (index < set->ranges->len, ASM_RANGE (1, 0));
   return *range_at (set, index);
+}
+
+/**
+ * asm_range_set_get_range_bounds:
+ * @set: a set
+ * @index: 0 to asm_range_set_get_n_ranges() - 1
+ * @first_out: (out) (optional): the first value of the range at @index
+ * @last_out: (out) (optional): the last value of the range at @index
+ * @error: return location for a #GError
+ *
+ * Gets the bounds of one range of the set, as asm_range_set_get_range()
+ * does, for callers that check the index at run time and for language
+ * bindings.  An @index out of bounds fails with %ASM_ERROR_INVALID naming
+ * the index and the count, and leaves the outputs untouched.
+ *
+ * Returns: (skip): %TRUE with the bounds set, or %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_range_set_get_range_bounds (const AsmRangeSet *set, guint index,
+                                guint64 *first_out, guint64 *last_out,
+                                GError **error)
+{
+  const AsmRange *range;
+
+  g_return_val_if_fail (set != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (index >= set->ranges->len)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "range index %u is out of bounds (the set has %u ranges)",
+                   index, set->ranges->len);
+      return FALSE;
+    }
+  range = range_at (set, index);
+  if (first_out != NULL)
+    *first_out = range->first;
+  if (last_out != NULL)
+    *last_out = range->last;
+  return TRUE;
 }
 
 /**

@@ -339,6 +339,36 @@ test_range_set_get_range (void **state)
 }
 
 static void
+test_range_set_get_range_bounds (void **state)
+{
+  g_autoptr(AsmRangeSet) s = asm_range_set_new ();
+  g_autoptr(GError) error = NULL;
+  guint64 first = 7, last = 7;
+
+  add (s, 100, 200);
+  add (s, MAX64, MAX64);
+  assert_true (asm_range_set_get_range_bounds (s, 1, &first, &last, &error));
+  assert_null (error);
+  assert_true (first == MAX64 && last == MAX64);
+  assert_true (asm_range_set_get_range_bounds (s, 0, NULL, &last, &error));
+  assert_int_equal (last, 200);
+
+  /* an index past the end is an error naming it; outputs stay as they were */
+  first = last = 7;
+  assert_false (asm_range_set_get_range_bounds (s, 2, &first, &last, &error));
+  assert_true (g_error_matches (error, ASM_ERROR, ASM_ERROR_INVALID));
+  assert_non_null (strstr (error->message, "index 2"));
+  assert_non_null (strstr (error->message, "2 ranges"));
+  assert_true (first == 7 && last == 7);
+  g_clear_error (&error);
+  assert_false (asm_range_set_get_range_bounds (s, G_MAXUINT, &first, NULL,
+                                                &error));
+  assert_non_null (strstr (error->message, "4294967295"));
+  assert_int_equal (asm_range_set_get_n_ranges (s), 2);
+  assert_check (s);
+}
+
+static void
 test_range_set_units (void **state)
 {
   g_autoptr(AsmRangeSet) s = asm_range_set_new ();
@@ -566,6 +596,7 @@ main (void)
     cmocka_unit_test (test_range_set_remove_absent),
     cmocka_unit_test (test_range_set_contains),
     cmocka_unit_test (test_range_set_get_range),
+    cmocka_unit_test (test_range_set_get_range_bounds),
     cmocka_unit_test (test_range_set_units),
     cmocka_unit_test (test_range_set_equal_and_copy),
     cmocka_unit_test (test_range_set_invalid),

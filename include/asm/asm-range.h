@@ -115,6 +115,11 @@ guint asm_range_set_get_n_ranges (const AsmRangeSet *set);
 ASM_AVAILABLE_IN_0_1
 AsmRange asm_range_set_get_range (const AsmRangeSet *set, guint index);
 ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_range_set_get_range_bounds (const AsmRangeSet *set, guint index,
+                                         guint64 *first_out,
+                                         guint64 *last_out, GError **error);
+ASM_AVAILABLE_IN_0_1
 guint64 asm_range_set_get_units (const AsmRangeSet *set);
 ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
