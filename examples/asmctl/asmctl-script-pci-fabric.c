@@ -575,8 +575,11 @@ cmd_migrate (Script *s, Args *a, Obj *o, GError **error)
   return emit_placement (s, o, what, part);
 }
 
+/* grow and shrink: PARTITION SIZE, then where the partition now stands */
 static gboolean
-cmd_grow (Script *s, Args *a, Obj *o, GError **error)
+resize_partition (Script *s, Args *a, Obj *o, const char *verb,
+                  gboolean (*resize) (AsmFabric *, AsmId, guint64, GError **),
+                  GError **error)
 {
   AsmId part;
   guint64 size;
@@ -584,10 +587,16 @@ cmd_grow (Script *s, Args *a, Obj *o, GError **error)
 
   if (!asmctl_script_num ("SIZE", a->pos[2], &size, error) ||
       !fab_partition (o, a->pos[1], &part, error) ||
-      !asm_fabric_grow_partition (o->fabric, part, size, error))
+      !resize (o->fabric, part, size, error))
     return FALSE;
-  what = g_strdup_printf ("grow %s " HEX, a->pos[1], size);
+  what = g_strdup_printf ("%s %s " HEX, verb, a->pos[1], size);
   return emit_placement (s, o, what, part);
+}
+
+static gboolean
+cmd_grow (Script *s, Args *a, Obj *o, GError **error)
+{
+  return resize_partition (s, a, o, "grow", asm_fabric_grow_partition, error);
 }
 
 static gboolean
@@ -623,16 +632,8 @@ cmd_unmap (Script *s, Args *a, Obj *o, GError **error)
 static gboolean
 cmd_shrink (Script *s, Args *a, Obj *o, GError **error)
 {
-  AsmId part;
-  guint64 size;
-  g_autofree char *what = NULL;
-
-  if (!asmctl_script_num ("SIZE", a->pos[2], &size, error) ||
-      !fab_partition (o, a->pos[1], &part, error) ||
-      !asm_fabric_shrink_partition (o->fabric, part, size, error))
-    return FALSE;
-  what = g_strdup_printf ("shrink %s " HEX, a->pos[1], size);
-  return emit_placement (s, o, what, part);
+  return resize_partition (s, a, o, "shrink", asm_fabric_shrink_partition,
+                           error);
 }
 
 static gboolean
