@@ -958,6 +958,168 @@ member_array (JsonObject *o, const char *key)
                                                 : NULL;
 }
 
+/* The tables a run keeps; run_clear() frees them with the fabric and
+ * the backend. */
+static void
+run_init (Run *r)
+{
+  r->names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  r->id_names = g_hash_table_new_full (NULL, NULL, NULL,
+                                       (GDestroyNotify) g_slist_free);
+  r->wl_parts = g_hash_table_new_full (NULL, NULL, NULL,
+                                       (GDestroyNotify) g_hash_table_unref);
+  r->virt = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  r->gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+static void
+run_clear (Run *r)
+{
+  g_hash_table_unref (r->names);
+  g_hash_table_unref (r->id_names);
+  g_hash_table_unref (r->wl_parts);
+  g_hash_table_unref (r->virt);
+  g_hash_table_unref (r->gone);
+  g_clear_error (&r->gone_err);
+  g_free (r->path);
+  g_clear_pointer (&r->fabric, asm_fabric_unref);
+  g_clear_pointer (&r->backend, asm_backend_unref);
+}
+
+/* Builds what the scenario @node (read from @file) describes before its
+ * steps: the backend (@backend_name: NULL or "sim", "qemu", "none"; a
+ * sim keeps its registers in @sim_path when that is not NULL, see
+ * asm_sim_backend_new_persistent()), the fabric, its switches, devices
+ * and workloads.  Every key is checked, the steps' too (they must be an
+ * array); the steps are the caller's. */
+static gboolean
+scenario_build (Run *r, JsonNode *node, const char *file,
+                const char *backend_name, const char *sim_path)
+{
+  JsonObject *root;
+  JsonObjectIter it;
+  const char *key;
+  JsonNode *member;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      set_path (r, "$");
+      return fail_at (r, NULL, "a scenario is a JSON object");
+    }
+  root = json_node_get_object (node);
+  if ((backend_name == NULL || strcmp (backend_name, "sim") == 0) &&
+      sim_path != NULL)
+    {
+      r->backend = asm_sim_backend_new_persistent (sim_path, r->error);
+      if (r->backend == NULL)
+        return FALSE;
+    }
+  else if (backend_name == NULL || strcmp (backend_name, "sim") == 0)
+    r->backend = asm_sim_backend_new ();
+  else if (strcmp (backend_name, "qemu") == 0)
+    {
+      /* QEMU's topology is fixed at launch: read the switches first */
+      r->backend = qemu_for_scenario (r, root);
+      if (r->backend == NULL)
+        return FALSE;
+    }
+  json_object_iter_init (&it, root);
+  while (json_object_iter_next (&it, &key, &member))
+    if (strcmp (key, "fabric") && strcmp (key, "switches") &&
+        strcmp (key, "devices") && strcmp (key, "workloads") &&
+        strcmp (key, "steps") && strcmp (key, "description"))
+      {
+        set_path (r, "$");
+        return fail_at (r, key, "unknown key");
+      }
+  if (!build_fabric (r, root))
+    return FALSE;
+  if (!r->quiet)
+    printf ("scenario %s: fabric '%s'\n", file,
+            asm_fabric_get_name (r->fabric));
+  if ((json_object_has_member (root, "switches") &&
+       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "switches"))) ||
+      (json_object_has_member (root, "devices") &&
+       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "devices"))) ||
+      (json_object_has_member (root, "workloads") &&
+       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "workloads"))) ||
+      (json_object_has_member (root, "steps") &&
+       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "steps"))))
+    {
+      set_path (r, "$");
+      return fail_at (r, NULL,
+                      "switches, devices, workloads and steps are arrays");
+    }
+  if (!build_switches (r, member_array (root, "switches")) ||
+      !build_devices (r, member_array (root, "devices")))
+    return FALSE;
+  {
+    JsonArray *w = member_array (root, "workloads");
+    for (guint i = 0; w != NULL && i < json_array_get_length (w); i++)
+      {
+        const char *name = json_array_get_string_element (w, i);
+        AsmId id;
+        GError *err = NULL;
+        set_path (r, "$.workloads[%u]", i);
+        if (name == NULL)
+          return fail_at (r, NULL, "expected a workload name");
+        if (!asm_fabric_add_workload (r->fabric, name, &id, &err))
+          return op_fail (r, err);
+        if (!name_new (r, NULL, name, id))
+          return FALSE;
+      }
+  }
+  return TRUE;
+}
+
+/**
+ * asmctl_scenario_open:
+ * @path: a scenario file without steps
+ * @backend_name: NULL or "sim", "qemu", "none"
+ * @sim_path: (nullable): for the sim, the file of its registers
+ * @out_backend: (out): the backend made (NULL for "none")
+ * @error: return location for a #GError
+ *
+ * Builds the fabric a scenario file describes (its switches, devices and
+ * workloads), as asmctl run does before the steps; a file with steps is
+ * refused, for a fabric served by asmd starts where the file says.
+ *
+ * Returns: (transfer full): the fabric, or NULL with @error set
+ */
+AsmFabric *
+asmctl_scenario_open (const char *path, const char *backend_name,
+                      const char *sim_path, AsmBackend **out_backend,
+                      GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  Run r = { 0 };
+  AsmFabric *fabric = NULL;
+  JsonNode *root;
+
+  if (!asmctl_json_load (parser, path, error))
+    return NULL;
+  r.error = error;
+  r.quiet = TRUE;
+  run_init (&r);
+  root = json_parser_get_root (parser);
+  if (scenario_build (&r, root, path, backend_name, sim_path))
+    {
+      if (member_array (json_node_get_object (root), "steps") != NULL)
+        {
+          set_path (&r, "$");
+          fail_at (&r, "steps", "a served fabric starts as the file "
+                   "describes it; steps are for asmctl run");
+        }
+      else
+        {
+          fabric = g_steal_pointer (&r.fabric);
+          *out_backend = g_steal_pointer (&r.backend);
+        }
+    }
+  run_clear (&r);
+  return fabric;
+}
+
 int
 asmctl_cmd_run (int argc, char **argv)
 {
@@ -980,8 +1142,6 @@ asmctl_cmd_run (int argc, char **argv)
   };
   Run r = { 0 };
   JsonObject *root;
-  JsonObjectIter it;
-  const char *key;
   JsonNode *node;
   int rc = ASMCTL_EXIT_OK;
 
@@ -1034,83 +1194,11 @@ asmctl_cmd_run (int argc, char **argv)
     }
   r.error = &error;
   r.quiet = json_out;
-  r.names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  r.id_names = g_hash_table_new_full (NULL, NULL, NULL,
-                                      (GDestroyNotify) g_slist_free);
-  r.wl_parts = g_hash_table_new_full (NULL, NULL, NULL,
-                                      (GDestroyNotify) g_hash_table_unref);
-  r.virt = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  r.gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  run_init (&r);
   node = json_parser_get_root (parser);
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      r.path = g_strdup ("$");
-      fail_at (&r, NULL, "a scenario is a JSON object");
-      goto out;
-    }
+  if (!scenario_build (&r, node, argv[1], backend_name, NULL))
+    goto out;
   root = json_node_get_object (node);
-  if (backend_name == NULL || strcmp (backend_name, "sim") == 0)
-    r.backend = asm_sim_backend_new ();
-  else if (strcmp (backend_name, "qemu") == 0)
-    {
-      /* QEMU's topology is fixed at launch: read the switches first */
-      r.backend = qemu_for_scenario (&r, root);
-      if (r.backend == NULL)
-        goto out;
-    }
-  json_object_iter_init (&it, root);
-  while (json_object_iter_next (&it, &key, &node))
-    if (strcmp (key, "fabric") && strcmp (key, "switches") &&
-        strcmp (key, "devices") && strcmp (key, "workloads") &&
-        strcmp (key, "steps") && strcmp (key, "description"))
-      {
-        set_path (&r, "$");
-        fail_at (&r, key, "unknown key");
-        goto out;
-      }
-  if (!build_fabric (&r, root))
-    goto out;
-  if (!r.quiet)
-    printf ("scenario %s: fabric '%s'\n", argv[1],
-            asm_fabric_get_name (r.fabric));
-  if ((json_object_has_member (root, "switches") &&
-       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "switches"))) ||
-      (json_object_has_member (root, "devices") &&
-       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "devices"))) ||
-      (json_object_has_member (root, "workloads") &&
-       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "workloads"))) ||
-      (json_object_has_member (root, "steps") &&
-       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "steps"))))
-    {
-      set_path (&r, "$");
-      fail_at (&r, NULL, "switches, devices, workloads and steps are arrays");
-      goto out;
-    }
-  if (!build_switches (&r, member_array (root, "switches")) ||
-      !build_devices (&r, member_array (root, "devices")))
-    goto out;
-  {
-    JsonArray *w = member_array (root, "workloads");
-    for (guint i = 0; w != NULL && i < json_array_get_length (w); i++)
-      {
-        const char *name = json_array_get_string_element (w, i);
-        AsmId id;
-        GError *err = NULL;
-        set_path (&r, "$.workloads[%u]", i);
-        if (name == NULL)
-          {
-            fail_at (&r, NULL, "expected a workload name");
-            goto out;
-          }
-        if (!asm_fabric_add_workload (r.fabric, name, &id, &err))
-          {
-            op_fail (&r, err);
-            goto out;
-          }
-        if (!name_new (&r, NULL, name, id))
-          goto out;
-      }
-  }
   {
     JsonArray *steps = member_array (root, "steps");
     gboolean tty = isatty (fileno (stderr)) && !json_out;
@@ -1148,16 +1236,6 @@ out:
       rc = error->code == ASM_ERROR_PARSE ? ASMCTL_EXIT_INPUT
                                           : ASMCTL_EXIT_FAILED;
     }
-  g_hash_table_unref (r.names);
-  g_hash_table_unref (r.id_names);
-  g_hash_table_unref (r.wl_parts);
-  g_hash_table_unref (r.virt);
-  g_hash_table_unref (r.gone);
-  g_clear_error (&r.gone_err);
-  g_free (r.path);
-  if (r.fabric)
-    asm_fabric_unref (r.fabric);
-  if (r.backend != NULL)
-    asm_backend_unref (r.backend);
+  run_clear (&r);
   return rc;
 }

@@ -50,6 +50,11 @@ void asmctl_print_switches (AsmFabric *fabric, FILE *out);
 int asmctl_cmd_demo (int argc, char **argv);
 int asmctl_cmd_run (int argc, char **argv);
 
+/* asmctl-run.c: the fabric of a scenario file without steps, for asmd */
+AsmFabric *asmctl_scenario_open (const char *path, const char *backend_name,
+                                 const char *sim_path,
+                                 AsmBackend **out_backend, GError **error);
+
 /* asmctl-script.c: `asmctl script`, and the parsers it shares */
 gboolean asmctl_parse_u64 (const char *text, guint64 *out, GError **error);
 gboolean asmctl_parse_fit (const char *text, AsmFit *out, GError **error);
