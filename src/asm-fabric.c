@@ -1509,6 +1509,34 @@ intern (const char *s)
 }
 
 /**
+ * asm_fabric_get_workload_name:
+ * @fabric: a fabric
+ * @workload: a workload
+ *
+ * The name a workload was added with (asm_fabric_add_workload()).
+ *
+ * Returns: (transfer none) (nullable): the name, valid while the process
+ *   lives (names are interned); %NULL when there is no such workload
+ *
+ * Since: 0.1
+ */
+const char *
+asm_fabric_get_workload_name (AsmFabric *fabric, AsmId workload)
+{
+  FModel *m;
+  FWorkload *w;
+  const char *name = NULL;
+
+  g_return_val_if_fail (fabric != NULL, NULL);
+  m = asm_fabric_model_get (fabric);
+  w = FWL (m, workload);
+  if (w != NULL)
+    name = intern (w->name);
+  asm_fmodel_unref (m);
+  return name;
+}
+
+/**
  * asm_fabric_get_switch_info:
  * @fabric: a fabric
  * @sw: a switch

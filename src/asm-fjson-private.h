@@ -57,8 +57,9 @@ void asm_fjson_add_ids (JsonBuilder *b, const char *key, GArray *ids);
 
 /* the saved form of a model; journal_seq is the journal position it
  * reflects */
-JsonNode *asm_fmodel_to_json (FModel *m, guint64 journal_seq);
+JsonNode *asm_fmodel_to_json (FModel *m, const char *name,
+                              guint64 journal_seq);
 FModel *asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
-                              GError **error);
+                              char **out_name, GError **error);
 
 G_END_DECLS

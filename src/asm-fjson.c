@@ -244,7 +244,7 @@ partition_to_json (guint32 key, AsmPObj *o, gpointer data)
 }
 
 JsonNode *
-asm_fmodel_to_json (FModel *m, guint64 journal_seq)
+asm_fmodel_to_json (FModel *m, const char *name, guint64 journal_seq)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (GArray) holes = g_array_new (FALSE, FALSE, sizeof (AsmRange));
@@ -252,6 +252,7 @@ asm_fmodel_to_json (FModel *m, guint64 journal_seq)
   json_builder_begin_object (b);
   asm_fjson_add_str (b, "format", "asm-fabric");
   asm_fjson_add_int (b, "version", 1);
+  asm_fjson_add_str (b, "name", name);
   asm_fjson_add_u64 (b, "granule", m->granule);
   asm_fjson_add_u64 (b, "window_granule", m->window_granule);
   asm_fjson_add_int (b, "next_id", m->next_id);
@@ -577,7 +578,7 @@ asm_fjson_reader_done (FJsonReader *r)
 
 FModel *
 asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
-                      GError **error)
+                      char **out_name, GError **error)
 {
   FJsonReader top;
   FModel *m = NULL;
@@ -597,6 +598,9 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
   if (format != NULL && strcmp (format, "asm-fabric") != 0)
     asm_fjson_reader_fail (&top, "format", "is not \"asm-fabric\"");
   asm_fjson_reader_int (&top, "version", 1, 1);
+  /* the fabric's name, optional: saves made before it was kept have none */
+  if (json_object_has_member (top.obj, "name"))
+    *out_name = g_strdup (asm_fjson_reader_str (&top, "name"));
   granule = asm_fjson_reader_u64 (&top, "granule");
   window_granule = asm_fjson_reader_u64 (&top, "window_granule");
   next_id = asm_fjson_reader_int (&top, "next_id", 1, G_MAXUINT32);

@@ -59,7 +59,7 @@ asm_fabric_save (AsmFabric *fabric, gsize *out_length)
   m = asm_fmodel_ref (fabric->current);
   seq = fabric->broken ? fabric->journal_closed : fabric->journal_seq;
   g_mutex_unlock (&fabric->write_lock);
-  root = asm_fmodel_to_json (m, seq);
+  root = asm_fmodel_to_json (m, fabric->name, seq);
   asm_fmodel_unref (m);
   gen = json_generator_new ();
   json_generator_set_pretty (gen, TRUE);
@@ -77,9 +77,10 @@ asm_fabric_save (AsmFabric *fabric, gsize *out_length)
  *
  * Builds a fabric from saved JSON.  Every field is checked, unknown keys
  * are refused, and the result must satisfy every invariant of
- * asm_fabric_check(); errors name the JSON path.  The backend is not
- * programmed: it is expected to hold the state already (a restarted
- * process), see asm_fabric_recover().
+ * asm_fabric_check(); errors name the JSON path.  The fabric has the
+ * name it was saved with ("restored" for a save that has none).  The
+ * backend is not programmed: it is expected to hold the state already (a
+ * restarted process), see asm_fabric_recover().
  *
  * Errors: %ASM_ERROR_PARSE.
  *
@@ -95,6 +96,7 @@ asm_fabric_restore (const char *json, gssize length, AsmBackend *backend,
   g_autoptr (GError) err = NULL;
   FModel *m;
   guint64 seq = 0;
+  g_autofree char *name = NULL;
   AsmFabric *f;
 
   g_return_val_if_fail (json != NULL, NULL);
@@ -107,10 +109,11 @@ asm_fabric_restore (const char *json, gssize length, AsmBackend *backend,
                    err->message);
       return NULL;
     }
-  m = asm_fmodel_from_json (json_parser_get_root (parser), &seq, error);
+  m = asm_fmodel_from_json (json_parser_get_root (parser), &seq, &name,
+                            error);
   if (m == NULL)
     return NULL;
-  f = asm_fabric_alloc ("restored", m, backend);
+  f = asm_fabric_alloc (name != NULL ? name : "restored", m, backend);
   f->journal_seq = f->journal_closed = seq;
   return f;
 }
@@ -202,8 +205,8 @@ asm_fabric_checkpoint (AsmFabric *fabric, const char *snapshot_path,
       return FALSE;
     }
   {
-    g_autoptr (JsonNode) root = asm_fmodel_to_json (fabric->current,
-                                                    fabric->journal_seq);
+    g_autoptr (JsonNode) root = asm_fmodel_to_json (
+        fabric->current, fabric->name, fabric->journal_seq);
     g_autoptr (JsonGenerator) gen = json_generator_new ();
     json_generator_set_pretty (gen, TRUE);
     json_generator_set_indent (gen, 1);

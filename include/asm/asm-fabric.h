@@ -704,6 +704,8 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_find_switch (AsmFabric *fabric, const char *name,
                                  AsmId *out_id);
 ASM_AVAILABLE_IN_0_1
+const char *asm_fabric_get_workload_name (AsmFabric *fabric, AsmId workload);
+ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_get_switch_info (AsmFabric *fabric, AsmId sw,
                                      AsmSwitchInfo *out);
