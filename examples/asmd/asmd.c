@@ -1,0 +1,390 @@
+/* asmd: one asm fabric as a D-Bus service
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * asmd serves one fabric as org.asm.Fabric1 (the interface is
+ * org.asm.Fabric1.xml, next to this file) on the session bus, the system
+ * bus or a bus at a given address.  Its state lives in a directory:
+ *
+ *   DIR/snapshot   the fabric as of the last checkpoint (asm_fabric_save)
+ *   DIR/journal    every operation committed since, synced before the
+ *                  reply (asm_fabric_set_journal)
+ *   DIR/sim        the simulator's registers, standing in for the
+ *                  switches' hardware (--backend sim, the default)
+ *   DIR/backend    the backend the state was made with
+ *   DIR/lock       held (flock) while a daemon serves the directory
+ *
+ * First start: the fabric file (a scenario file without steps, as
+ * `asmctl run` reads) builds the fabric, and a checkpoint is written
+ * before the name is taken.  Every later start, after a clean stop or a
+ * SIGKILL alike, restores the snapshot and recovers with the journal
+ * (asm_fabric_recover: committed operations replayed, an interrupted one
+ * undone on the hardware), checks the model and, on the simulator, that
+ * the hardware equals it, and only then takes the bus name.  So a client
+ * that saw a reply finds its operation after any restart.
+ *
+ * The qemu backend starts a QEMU of the fabric's switches; that machine
+ * dies with the daemon, so a state directory made with it is served once:
+ * a restart is refused with an error that says so.
+ *
+ * SIGTERM and SIGINT stop the daemon cleanly: a last checkpoint, the name
+ * released, exit status 0.
+ */
+#include "asmd.h"
+
+#include "asmctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define DEFAULT_CHECKPOINT_EVERY 1000
+#define DEFAULT_SYSTEM_GROUP "asm"
+
+static void
+on_event (AsmFabric *fabric, const AsmFabricEvent *event, gpointer data)
+{
+  asmd_emit_event (data, event);
+}
+
+static char *
+state_file (Asmd *d, const char *name)
+{
+  return g_build_filename (d->state_dir, name, NULL);
+}
+
+/* Holds DIR/lock for the daemon's life: a second daemon on the same
+ * directory would interleave two journals. */
+static gboolean
+lock_state_dir (Asmd *d, GError **error)
+{
+  g_autofree char *path = state_file (d, "lock");
+  int fd;
+
+  if (g_mkdir_with_parents (d->state_dir, 0750) != 0)
+    {
+      int e = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
+                   "cannot create state directory %s: %s", d->state_dir,
+                   g_strerror (e));
+      return FALSE;
+    }
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      int e = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
+                   "%s: %s", path,
+                   e == EWOULDBLOCK ? "another asmd serves this state "
+                                      "directory"
+                                    : g_strerror (e));
+      if (fd >= 0)
+        close (fd);
+      return FALSE;
+    }
+  /* kept open (and locked) until the process exits */
+  return TRUE;
+}
+
+/* The backend a state directory was made with is the only one it can be
+ * served with: the journal's steps were done on that hardware. */
+static gboolean
+check_backend_record (Asmd *d, gboolean fresh, GError **error)
+{
+  g_autofree char *path = state_file (d, "backend");
+  g_autofree char *recorded = NULL;
+
+  if (fresh)
+    return g_file_set_contents (path, d->backend_name, -1, error);
+  if (!g_file_get_contents (path, &recorded, NULL, error))
+    return FALSE;
+  g_strchomp (recorded);
+  if (strcmp (recorded, d->backend_name) != 0)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s was made with the %s backend, not %s", d->state_dir,
+                   recorded, d->backend_name);
+      return FALSE;
+    }
+  if (strcmp (recorded, "qemu") == 0)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_UNSUPPORTED,
+                   "%s was served with the qemu backend, whose machine died "
+                   "with that daemon: its state cannot be restored onto a "
+                   "new QEMU; start with an empty state directory",
+                   d->state_dir);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Builds the fabric from @fabric_file into an empty state directory. */
+static gboolean
+open_fresh (Asmd *d, const char *fabric_file, GError **error)
+{
+  g_autofree char *sim_path = state_file (d, "sim");
+
+  if (fabric_file == NULL)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s holds no fabric yet: give the fabric file with "
+                   "--fabric FILE", d->state_dir);
+      return FALSE;
+    }
+  /* registers left by a first start that died before its checkpoint
+   * belong to no committed state */
+  if (g_unlink (sim_path) != 0 && errno != ENOENT)
+    {
+      int e = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
+                   "%s: %s", sim_path, g_strerror (e));
+      return FALSE;
+    }
+  g_unlink (d->journal_path);
+  d->fabric = asmctl_scenario_open (
+      fabric_file, d->backend_name,
+      strcmp (d->backend_name, "sim") == 0 ? sim_path : NULL, &d->backend,
+      error);
+  return d->fabric != NULL && check_backend_record (d, TRUE, error) &&
+         asm_fabric_set_journal (d->fabric, d->journal_path, error) &&
+         asmd_checkpoint (d, error);
+}
+
+/* Restores the fabric a state directory holds, after any stop. */
+static gboolean
+open_existing (Asmd *d, GError **error)
+{
+  g_autofree char *sim_path = state_file (d, "sim");
+  g_autofree char *text = NULL;
+  gsize len;
+
+  if (!check_backend_record (d, FALSE, error) ||
+      !g_file_get_contents (d->snapshot_path, &text, &len, error))
+    return FALSE;
+  if (strcmp (d->backend_name, "sim") == 0)
+    {
+      d->backend = asm_sim_backend_new_persistent (sim_path, error);
+      if (d->backend == NULL)
+        return FALSE;
+    }
+  d->fabric = asm_fabric_restore (text, (gssize) len, d->backend, error);
+  if (d->fabric == NULL ||
+      !asm_fabric_recover (d->fabric, d->journal_path, error) ||
+      !asm_fabric_set_journal (d->fabric, d->journal_path, error))
+    return FALSE;
+  if (!asm_fabric_check (d->fabric, error) ||
+      (d->backend != NULL && !asm_sim_verify (d->backend, d->fabric, error)))
+    return FALSE;
+  /* the recovered state becomes the snapshot: the journal starts afresh */
+  return asmd_checkpoint (d, error);
+}
+
+static gboolean
+on_stop_signal (gpointer data)
+{
+  Asmd *d = data;
+  g_main_loop_quit (d->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_name_acquired (GDBusConnection *bus, const char *name, gpointer data)
+{
+  Asmd *d = data;
+  g_printerr ("asmd: serving fabric '%s' as %s (backend %s, state in %s, "
+              "writers: %s%s)\n",
+              asm_fabric_get_name (d->fabric), name, d->backend_name,
+              d->state_dir,
+              d->authorize ? "root and group " : "anyone on the bus",
+              d->authorize ? (d->writer_group ? d->writer_group : "(none)")
+                           : "");
+}
+
+static void
+on_name_lost (GDBusConnection *bus, const char *name, gpointer data)
+{
+  Asmd *d = data;
+  g_printerr ("asmd: %s: %s\n", name,
+              bus == NULL ? "the bus connection is gone"
+                          : "the name is owned by another process");
+  d->exit_status = 1;
+  g_main_loop_quit (d->loop);
+}
+
+int
+main (int argc, char **argv)
+{
+  gboolean session = FALSE, system_bus = FALSE, show_version = FALSE;
+  g_autofree char *address = NULL, *state_dir = NULL, *fabric_file = NULL;
+  g_autofree char *backend = NULL, *group = NULL, *bus_name = NULL;
+  gint64 checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
+  GOptionEntry entries[] = {
+    { "session", 0, 0, G_OPTION_ARG_NONE, &session,
+      "Serve on the session bus", NULL },
+    { "system", 0, 0, G_OPTION_ARG_NONE, &system_bus,
+      "Serve on the system bus (writers: root and --group)", NULL },
+    { "address", 0, 0, G_OPTION_ARG_STRING, &address,
+      "Serve on the message bus at ADDRESS", "ADDRESS" },
+    { "state-dir", 'd', 0, G_OPTION_ARG_FILENAME, &state_dir,
+      "Keep the fabric's snapshot and journal in DIR (required)", "DIR" },
+    { "fabric", 'f', 0, G_OPTION_ARG_FILENAME, &fabric_file,
+      "Build the fabric from FILE (a scenario without steps) when DIR holds "
+      "none yet", "FILE" },
+    { "backend", 'b', 0, G_OPTION_ARG_STRING, &backend,
+      "sim (default: a simulator whose registers live in DIR), qemu or none",
+      "NAME" },
+    { "group", 'g', 0, G_OPTION_ARG_STRING, &group,
+      "Only root and members of GROUP may change the fabric (default on the "
+      "system bus: " DEFAULT_SYSTEM_GROUP "; elsewhere anyone may, unless "
+      "given)", "GROUP" },
+    { "bus-name", 0, 0, G_OPTION_ARG_STRING, &bus_name,
+      "Own NAME instead of " ASMD_BUS_NAME, "NAME" },
+    { "checkpoint-every", 0, 0, G_OPTION_ARG_INT64, &checkpoint_every,
+      "Write a snapshot every N committed operations (default 1000)", "N" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version,
+      "Print the version and exit", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = NULL;
+  g_autoptr (GError) error = NULL;
+  Asmd d = { .exit_status = 0 };
+  guint owner_id = 0;
+
+  ctx = g_option_context_new ("- serve an asm fabric over D-Bus");
+  g_option_context_set_summary (
+      ctx,
+      "Serves one fabric as org.asm.Fabric1 at /org/asm/Fabric1.  Every\n"
+      "method that returns has its operation committed in DIR; a daemon\n"
+      "stopped or killed at any moment comes back with all of them.");
+  g_option_context_set_description (
+      ctx,
+      "Examples:\n"
+      "  asmd --session --state-dir /tmp/fab --fabric fabric.json\n"
+      "  gdbus call --session --dest org.asm.Fabric1 --object-path "
+      "/org/asm/Fabric1 \\\n"
+      "    --method org.asm.Fabric1.Resolve switch sw-a\n"
+      "  asmctl --bus session fabric status\n"
+      "\n"
+      "Exit status: 0 stopped by SIGTERM or SIGINT, 1 the fabric could not\n"
+      "be served (a clear message), 2 a bad command line.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      g_printerr ("asmd: %s\n", error->message);
+      return 2;
+    }
+  if (show_version)
+    {
+      printf ("asmd (asm) %d.%d.%d\n", ASM_MAJOR_VERSION, ASM_MINOR_VERSION,
+              ASM_MICRO_VERSION);
+      return 0;
+    }
+  if (argc != 1)
+    {
+      g_printerr ("asmd: unexpected argument '%s' (see asmd --help)\n",
+                  argv[1]);
+      return 2;
+    }
+  if ((session ? 1 : 0) + (system_bus ? 1 : 0) + (address ? 1 : 0) != 1)
+    {
+      g_printerr ("asmd: give exactly one of --session, --system and "
+                  "--address\n");
+      return 2;
+    }
+  if (state_dir == NULL)
+    {
+      g_printerr ("asmd: --state-dir DIR is required\n");
+      return 2;
+    }
+  if (backend == NULL)
+    backend = g_strdup ("sim");
+  if (strcmp (backend, "sim") && strcmp (backend, "qemu") &&
+      strcmp (backend, "none"))
+    {
+      g_printerr ("asmd: unknown backend '%s' (sim, qemu or none)\n",
+                  backend);
+      return 2;
+    }
+  if (checkpoint_every < 1)
+    {
+      g_printerr ("asmd: --checkpoint-every %" G_GINT64_FORMAT " is out of "
+                  "range 1..%" G_GINT64_FORMAT "\n", checkpoint_every,
+                  G_MAXINT64);
+      return 2;
+    }
+  if (bus_name != NULL && !g_dbus_is_name (bus_name))
+    {
+      g_printerr ("asmd: '%s' is not a valid bus name\n", bus_name);
+      return 2;
+    }
+  d.state_dir = g_steal_pointer (&state_dir);
+  d.backend_name = backend;
+  d.snapshot_path = state_file (&d, "snapshot");
+  d.journal_path = state_file (&d, "journal");
+  d.checkpoint_every = (guint64) checkpoint_every;
+  d.authorize = system_bus || group != NULL;
+  d.writer_group = group ? g_strdup (group)
+                         : system_bus ? g_strdup (DEFAULT_SYSTEM_GROUP)
+                                      : NULL;
+
+  if (!lock_state_dir (&d, &error) ||
+      !(g_file_test (d.snapshot_path, G_FILE_TEST_EXISTS)
+            ? open_existing (&d, &error)
+            : open_fresh (&d, fabric_file, &error)))
+    {
+      g_printerr ("asmd: %s\n", error->message);
+      d.exit_status = 1;
+      goto out;
+    }
+  if (address != NULL)
+    d.bus = g_dbus_connection_new_for_address_sync (
+        address,
+        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+            G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+        NULL, NULL, &error);
+  else
+    d.bus = g_bus_get_sync (system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
+                            NULL, &error);
+  if (d.bus == NULL || !asmd_service_register (&d, &error))
+    {
+      g_printerr ("asmd: %s\n", error->message);
+      d.exit_status = 1;
+      goto out;
+    }
+  g_dbus_connection_set_exit_on_close (d.bus, FALSE);
+  asm_fabric_add_observer (d.fabric, on_event, &d);
+  d.loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_stop_signal, &d);
+  g_unix_signal_add (SIGINT, on_stop_signal, &d);
+  owner_id = g_bus_own_name_on_connection (
+      d.bus, bus_name ? bus_name : ASMD_BUS_NAME,
+      G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE, on_name_acquired, on_name_lost,
+      &d, NULL);
+  g_main_loop_run (d.loop);
+  g_bus_unown_name (owner_id);
+  asmd_service_unregister (&d);
+  if (d.exit_status == 0 && !asmd_checkpoint (&d, &error))
+    {
+      g_printerr ("asmd: last checkpoint: %s (the journal still holds every "
+                  "operation)\n", error->message);
+      d.exit_status = 1;
+    }
+
+out:
+  if (d.bus != NULL)
+    g_dbus_connection_flush_sync (d.bus, NULL, NULL);
+  g_clear_object (&d.bus);
+  g_clear_pointer (&d.loop, g_main_loop_unref);
+  g_clear_pointer (&d.fabric, asm_fabric_unref);
+  g_clear_pointer (&d.backend, asm_backend_unref);
+  g_free (d.state_dir);
+  g_free (d.snapshot_path);
+  g_free (d.journal_path);
+  g_free (d.writer_group);
+  return d.exit_status;
+}

@@ -1,0 +1,41 @@
+/* asmd.h: what the parts of asmd share
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "asmctl-dbus.h"
+
+#include <asm/asm.h>
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* The daemon: one fabric, its state directory, one bus connection. */
+typedef struct {
+  AsmFabric *fabric;
+  AsmBackend *backend;
+  const char *backend_name;    /* "sim", "qemu" or "none" */
+  char *state_dir;
+  char *snapshot_path;         /* state_dir/snapshot */
+  char *journal_path;          /* state_dir/journal */
+  GDBusConnection *bus;
+  guint registration_id;
+  gboolean authorize;          /* refuse writers outside writer_group */
+  char *writer_group;          /* NULL: root only */
+  GHashTable *sender_rights;   /* unique bus name -> GINT_TO_POINTER
+                                  (1 allowed, 2 refused) */
+  guint64 n_operations;        /* committed since start */
+  guint64 checkpoint_every;    /* operations between checkpoints */
+  guint64 since_checkpoint;
+  GMainLoop *loop;
+  int exit_status;
+} Asmd;
+
+/* asmd-service.c */
+gboolean asmd_service_register (Asmd *d, GError **error);
+void asmd_service_unregister (Asmd *d);
+void asmd_emit_event (Asmd *d, const AsmFabricEvent *event);
+gboolean asmd_checkpoint (Asmd *d, GError **error);
+
+G_END_DECLS
