@@ -74,6 +74,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #define ASM_TEST_NO_CMOCKA
 #include "arena-model.h"
@@ -119,6 +122,9 @@ static struct {
   gint64 holes;
   gint64 clones;
   gboolean has_callgrind;
+  gint64 k;
+  gchar *w2_case;
+  gboolean no_instructions;
 } opt = {
   .runs = 5,
   .seed = 0x5eed,
@@ -1415,11 +1421,320 @@ w2_check_codes (W2State *st, AsmFit fit)
   return (double) total / 256;
 }
 
+/* ----------------------------------------------- W2: repeated refusals */
+
+/* The three refusal cases of issue 14 on the W2 arena.  Each op is one
+ * refused DMA32 request (2 pages, max 0xffffffff, LOWEST); only that call is
+ * timed (and, under callgrind, counted).  What comes before it, untimed:
+ *   first       the free of a reservation next to a free page (a run of 3
+ *               or more pages: the refused request would fit), then the same
+ *               reservation again: whatever the arena learnt from earlier
+ *               refusals is void, and the refusal searches from scratch;
+ *   repeated    nothing: the same request was refused just before;
+ *   after-free  a one-page DMA32 allocation on a random free page and its
+ *               free: the freed run is one page, which cannot hold two.
+ *               Linux resets its max32_alloc_size hint on any free below
+ *               its DMA32 limit, so its next refusal walks the whole tree. */
+typedef enum {
+  W2_FIRST,
+  W2_REPEATED,
+  W2_AFTER_FREE,
+  W2_N_CASES
+} W2Case;
+
+static const char *const w2_case_names[W2_N_CASES] = { "first", "repeated",
+                                                       "after-free" };
+
+static gboolean
+parse_w2_case (const char *s, W2Case *c)
+{
+  for (guint i = 0; i < W2_N_CASES; i++)
+    if (s != NULL && g_ascii_strcasecmp (s, w2_case_names[i]) == 0)
+      {
+        *c = (W2Case) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static AsmRequest
+w2_dma_request (AsmFit fit)
+{
+  AsmRequest dma = ASM_REQUEST_INIT (2 * PAGE);
+
+  dma.max = 0xffffffff;
+  dma.fit = fit;
+  return dma;
+}
+
+/* One refused request: its own symbol (never inlined or cloned) so that
+ * callgrind can count exactly this call with --toggle-collect. */
+gboolean bench_w2_refusal_measured (AsmArena *a, const AsmRequest *req);
+
+__attribute__ ((noinline, noclone)) gboolean
+bench_w2_refusal_measured (AsmArena *a, const AsmRequest *req)
+{
+  guint64 addr;
+
+  return asm_arena_alloc_full (a, req, &addr, NULL);
+}
+
+/* The untimed part of one op of case c on a W2 arena built with k. */
+static void
+w2_prepare (W2State *st, W2Case c, guint k)
+{
+  AsmArena *a = st->impl.self;
+  guint64 p = rng_below (&st->rng, FOUR_GIB / PAGE / k) * k; /* free page */
+  GError *error = NULL;
+
+  switch (c)
+    {
+    case W2_FIRST:
+      if (!asm_arena_free (a, (p + 1) * PAGE, &error)
+          || !asm_arena_reserve (a, (p + 1) * PAGE, (p + k) * PAGE - 1,
+                                 &error))
+        bench_die ("W2 first: %s", error->message);
+      break;
+    case W2_AFTER_FREE:
+      {
+        AsmRequest one = ASM_REQUEST_INIT (PAGE);
+        guint64 addr;
+
+        one.min = p * PAGE;
+        one.max = 0xffffffff;
+        if (!asm_arena_alloc_full (a, &one, &addr, &error))
+          bench_die ("W2 after-free: %s", error->message);
+        if (addr != p * PAGE)
+          bench_fail ("W2 after-free: the free page 0x%" G_GINT64_MODIFIER
+                      "x was not the lowest at or above itself (got 0x%"
+                      G_GINT64_MODIFIER "x)", p * PAGE, addr);
+        if (!asm_arena_free (a, addr, &error))
+          bench_die ("W2 after-free: %s", error->message);
+        break;
+      }
+    default:
+      break;
+    }
+}
+
+/* What two back-to-back now_ns() calls cost: subtracted from per-op
+ * timings (the smallest mean of a few batches). */
+static double
+timer_overhead_ns (void)
+{
+  static double cached = -1;
+
+  if (cached >= 0)
+    return cached;
+  for (guint r = 0; r < 5; r++)
+    {
+      guint64 total = 0;
+
+      for (guint i = 0; i < 20000; i++)
+        {
+          guint64 t0 = now_ns ();
+
+          total += now_ns () - t0;
+        }
+      if (cached < 0 || (double) total / 20000 < cached)
+        cached = (double) total / 20000;
+    }
+  return cached;
+}
+
+/* ns per refusal of case c over count ops.  "repeated" is timed in blocks
+ * of W2_BLOCK back-to-back refusals; the others one op at a time, less the
+ * timer's own cost. */
+static double
+w2_case_measure (W2State *st, W2Case c, guint k, guint64 count)
+{
+  AsmRequest dma = w2_dma_request (ASM_FIT_LOWEST);
+  AsmArena *a = st->impl.self;
+  guint64 total = 0, done = 0;
+
+  if (bench_w2_refusal_measured (a, &dma)) /* the refusal behind "repeated" */
+    w2_unexpected (st, 0);
+  while (done < count)
+    {
+      if (c == W2_REPEATED)
+        {
+          guint64 chunk = MIN (W2_BLOCK, count - done), t0 = now_ns ();
+          guint64 bad = 0;
+
+          for (guint64 i = 0; i < chunk; i++)
+            bad += bench_w2_refusal_measured (a, &dma);
+          total += now_ns () - t0;
+          done += chunk;
+          if (G_UNLIKELY (bad))
+            w2_unexpected (st, 0);
+        }
+      else
+        {
+          guint64 t0, t1;
+          gboolean ok;
+
+          w2_prepare (st, c, k);
+          t0 = now_ns ();
+          ok = bench_w2_refusal_measured (a, &dma);
+          t1 = now_ns ();
+          total += t1 - t0;
+          done++;
+          if (G_UNLIKELY (ok))
+            w2_unexpected (st, 0);
+        }
+      if (total > TIMED_LIMIT_NS)
+        break;
+    }
+  if (c == W2_REPEATED)
+    return (double) total / done;
+  return MAX (0.0, (double) total / done - timer_overhead_ns ());
+}
+
+/* --callgrind --workload W2 --case C --k K: one W2 arena, then --steps ops
+ * of case C, of which only bench_w2_refusal_measured() is counted. */
+static int
+run_callgrind_w2 (void)
+{
+  W2Case c = W2_REPEATED;
+  guint k = opt.k > 0 ? (guint) opt.k : 2;
+  guint64 steps = opt.steps > 0 ? (guint64) opt.steps : 10000;
+  AsmRequest dma = w2_dma_request (ASM_FIT_LOWEST);
+  W2State st;
+  guint64 build_ns;
+
+  if (opt.w2_case != NULL && !parse_w2_case (opt.w2_case, &c))
+    bench_die ("bad --case (first, repeated or after-free)");
+  if (k == 0 || (FOUR_GIB / PAGE) % k != 0)
+    bench_die ("bad --k (a power of two up to 2^20)");
+  w2_build (&st, FALSE, k, &build_ns);
+  if (bench_w2_refusal_measured (st.impl.self, &dma))
+    w2_unexpected (&st, 0);
+  BENCH_CALLGRIND_START ();
+  for (guint64 i = 0; i < steps; i++)
+    {
+      w2_prepare (&st, c, k);
+      if (bench_w2_refusal_measured (st.impl.self, &dma))
+        w2_unexpected (&st, 0);
+    }
+  BENCH_CALLGRIND_STOP ();
+  printf ("callgrind: workload=W2 case=%s k=%u ops=%" G_GUINT64_FORMAT
+          " op=refusal client-requests=%s\n", w2_case_names[c], k, steps,
+          BENCH_HAVE_CALLGRIND ? "yes" : "no");
+  w2_fini (&st);
+  return st.bad ? 1 : 0;
+}
+
+/* Runs this program under callgrind with args (a --callgrind mode that
+ * prints "ops=N"), counting only function fn as run-callgrind.sh does, and
+ * returns the instructions per op; FALSE when valgrind is missing or the
+ * run fails. */
+static gboolean
+callgrind_ir_per_op (const char *fn, const char *const *args, double *out_ir)
+{
+  g_autofree gchar *self = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree gchar *valgrind = g_find_program_in_path ("valgrind");
+  g_autofree gchar *out_path = NULL, *toggle = NULL, *file_arg = NULL;
+  g_autofree gchar *child_out = NULL, *text = NULL;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  const char *p;
+  double ops = -1, ir = -1;
+  gint status = 0, fd;
+
+  if (self == NULL || valgrind == NULL)
+    return FALSE;
+  fd = g_file_open_tmp ("bench-arena-XXXXXX.callgrind", &out_path, &error);
+  if (fd < 0)
+    return FALSE;
+  close (fd);
+  toggle = g_strdup_printf ("--toggle-collect=%s*", fn);
+  file_arg = g_strdup_printf ("--callgrind-out-file=%s", out_path);
+  g_ptr_array_add (argv, valgrind);
+  g_ptr_array_add (argv, "--tool=callgrind");
+  if (BENCH_HAVE_CALLGRIND)
+    g_ptr_array_add (argv, "--instr-atstart=no");
+  g_ptr_array_add (argv, toggle);
+  g_ptr_array_add (argv, file_arg);
+  g_ptr_array_add (argv, self);
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  if (!g_spawn_sync (NULL, (gchar **) argv->pdata, NULL,
+                     G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &child_out, NULL,
+                     &status, &error)
+      || !g_spawn_check_wait_status (status, &error)
+      || !g_file_get_contents (out_path, &text, NULL, &error))
+    {
+      say ("  (callgrind run failed: %s)\n", error ? error->message : "?");
+      g_unlink (out_path);
+      return FALSE;
+    }
+  g_unlink (out_path);
+  if ((p = strstr (child_out, " ops=")) != NULL)
+    ops = g_ascii_strtod (p + 5, NULL);
+  if ((p = strstr (text, "\ntotals:")) != NULL)
+    ir = g_ascii_strtod (p + 8, NULL);
+  else if ((p = strstr (text, "\nsummary:")) != NULL)
+    ir = g_ascii_strtod (p + 9, NULL);
+  if (ops <= 0 || ir < 0)
+    return FALSE;
+  *out_ir = ir / ops;
+  return TRUE;
+}
+
+/* The three refusal cases on the arena st (built with k): ns per refusal,
+ * and with instructions, callgrind's count per refusal from a fresh run. */
+static void
+w2_hint_cases (W2State *st, guint k, guint64 segs, const Plan *plan,
+               gboolean instructions)
+{
+  double *sample = g_new (double, opt.runs);
+
+  for (guint c = 0; c < W2_N_CASES; c++)
+    {
+      guint64 count = c == W2_REPEATED ? plan->w2_count : plan->w2_count / 10;
+      double ir;
+
+      count = MAX (count, 16);
+      for (gint r = 0; r < opt.runs; r++)
+        sample[r] = w2_case_measure (st, (W2Case) c, k, count);
+      report ("W2", "ns/request", sample, opt.runs,
+              "refusal %-10s N=%" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
+              ")", w2_case_names[c], segs, count);
+      if (instructions)
+        {
+          g_autofree gchar *k_s = g_strdup_printf ("%u", k);
+          const char *args[] = { "--callgrind", "--workload", "W2", "--case",
+                                 w2_case_names[c], "--k", k_s, "--steps",
+                                 "2000", NULL };
+
+          if (callgrind_ir_per_op ("bench_w2_refusal_measured", args, &ir))
+            report ("W2", "Ir/request", &ir, 1, "refusal %-10s N=%"
+                    G_GUINT64_FORMAT " instructions", w2_case_names[c], segs);
+        }
+    }
+  if (opt.smoke)
+    {
+      GError *error = NULL;
+
+      if (!asm_arena_check (st->impl.self, &error))
+        {
+          bench_fail ("W2 refusal cases: asm_arena_check: %s",
+                      error->message);
+          g_clear_error (&error);
+        }
+    }
+  g_free (sample);
+}
+
 static void
 workload_w2 (const Plan *plan)
 {
   static const AsmFit fits[] = { ASM_FIT_LOWEST, ASM_FIT_HIGHEST };
   double *sample = g_new (double, opt.runs);
+  g_autofree gchar *valgrind = g_find_program_in_path ("valgrind");
+  gboolean instructions = !opt.smoke && !opt.no_instructions
+                          && valgrind != NULL;
 
   say ("\nW2 DMA32 exhaustion: spans [0, 4 GiB-1] + [4 GiB, 2^48-1], quantum "
        "4096;\n  below 4 GiB all reserved but one page in k; timed: 2-page "
@@ -1479,6 +1794,9 @@ workload_w2 (const Plan *plan)
           say ("  %-50s %12.0fx%s\n", "  baseline / asm", ratio,
                segs >= 1000000 ? "   (target >= 1000x)" : "");
         }
+      say ("  refusals of the same 2-page request (LOWEST; see README: first,"
+           " repeated, after-free)\n");
+      w2_hint_cases (&as, k, segs, plan, instructions);
       if (as.bad || (!opt.no_baseline && bs.bad))
         say ("  !! %" G_GUINT64_FORMAT " impossible requests succeeded\n",
              as.bad + (opt.no_baseline ? 0 : bs.bad));
@@ -1884,7 +2202,8 @@ main (int argc, char **argv)
       "Print the figures as JSON on stdout (the table goes to stderr)", NULL },
     { "callgrind", 0, 0, G_OPTION_ARG_NONE, &opt.callgrind,
       "One W1 run for callgrind (with --n, --fit, --steps), or with "
-      "--workload W3 one clone batch (with --holes, --clones)", NULL },
+      "--workload W3 one clone batch (with --holes, --clones), or with "
+      "--workload W2 one refusal case (with --case, --k, --steps)", NULL },
     { "fit", 0, 0, G_OPTION_ARG_STRING, &opt.fit,
       "--callgrind: lowest (default) or highest", "FIT" },
     { "has-callgrind-requests", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE,
@@ -1895,6 +2214,13 @@ main (int argc, char **argv)
       "W3 --callgrind: holes in the template (default 1000)", "N" },
     { "clones", 0, 0, G_OPTION_ARG_INT64, &opt.clones,
       "W3 --callgrind: clones to make (default 10000)", "N" },
+    { "case", 0, 0, G_OPTION_ARG_STRING, &opt.w2_case,
+      "W2 --callgrind: first, repeated (default) or after-free", "CASE" },
+    { "k", 0, 0, G_OPTION_ARG_INT64, &opt.k,
+      "W2: only this k (one free page in k below 4 GiB; --callgrind: "
+      "default 2)", "K" },
+    { "no-instructions", 0, 0, G_OPTION_ARG_NONE, &opt.no_instructions,
+      "W2: do not count the refusals' instructions under callgrind", NULL },
     { NULL }
   };
   static const guint64 all_ns[] = { 1000, 10000, 100000, 1000000 };
@@ -1948,6 +2274,8 @@ main (int argc, char **argv)
     {
       if (opt.workload && g_ascii_strcasecmp (opt.workload, "W3") == 0)
         return run_callgrind_w3 ();
+      if (opt.workload && g_ascii_strcasecmp (opt.workload, "W2") == 0)
+        return run_callgrind_w2 ();
       return run_callgrind ();
     }
   if (opt.workload && !want_workload ("W1") && !want_workload ("W2")
@@ -1980,6 +2308,16 @@ main (int argc, char **argv)
     }
   if (opt.runs < 1)
     opt.runs = 1;
+  if (opt.k > 0)
+    {
+      if ((FOUR_GIB / PAGE) % (guint64) opt.k != 0 || opt.k < 2)
+        {
+          g_printerr ("bench-arena: --k is a power of two from 2 to 2^20\n");
+          return 2;
+        }
+      plan.w2_k[0] = (guint) opt.k;
+      plan.n_w2_k = 1;
+    }
   if (opt.steps > 0)
     plan.steps = opt.steps;
   for (guint i = 0; i < G_N_ELEMENTS (all_ns); i++)
