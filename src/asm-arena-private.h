@@ -24,4 +24,11 @@ typedef struct {
 
 void asm_arena_get_tree_info (AsmArena *a, AsmArenaTreeInfo *info);
 
+/* The refusal hint (see "Refusal hint" in asm-arena.c): TRUE, with the
+ * hinted request in *out (fit LOWEST), when the arena holds one. */
+gboolean asm_arena_get_refusal_hint (AsmArena *a, AsmRequest *out);
+
+/* TRUE when req is valid and the hint alone answers it with NO_SPACE. */
+gboolean asm_arena_refusal_hint_covers (AsmArena *a, const AsmRequest *req);
+
 G_END_DECLS
