@@ -3123,9 +3123,13 @@ test_save_restore (void **state)
   assert_string_equal (json, again);
   g_clear_pointer (&again, g_free);
 
-  /* on the same hardware */
+  /* on the same hardware, with the same name and workload names */
   f2 = asm_fabric_restore (json, (gssize) len, s.sim, NULL);
   assert_non_null (f2);
+  assert_string_equal (asm_fabric_get_name (f2), asm_fabric_get_name (s.f));
+  assert_string_equal (asm_fabric_get_workload_name (f2, s.w1),
+                       asm_fabric_get_workload_name (s.f, s.w1));
+  assert_null (asm_fabric_get_workload_name (f2, 999999));
   again = asm_fabric_save (f2, NULL);
   assert_string_equal (json, again);
   CONSISTENT (f2, s.sim);
@@ -3148,6 +3152,26 @@ test_save_restore (void **state)
   OK (asm_fabric_migrate_partition (f3, s.p2, s.a, &error));
   CONSISTENT (f3, NULL);
   asm_fabric_unref (f3);
+
+  /* a save made before the name was kept restores as "restored"; a name
+   * that is not a string is refused with its path */
+  {
+    const char *member = strstr (json, "\n \"name\" : ");
+    const char *end = member ? strchr (member + 1, '\n') : NULL;
+    g_autofree char *head = NULL, *unnamed = NULL, *bad = NULL;
+    g_autoptr (GError) err = NULL;
+    assert_non_null (end);
+    head = g_strndup (json, (gsize) (member - json));
+    unnamed = g_strconcat (head, end, NULL);
+    f3 = asm_fabric_restore (unnamed, -1, NULL, &err);
+    assert_non_null (f3);
+    assert_string_equal (asm_fabric_get_name (f3), "restored");
+    asm_fabric_unref (f3);
+    bad = g_strconcat (head, "\n \"name\" : 7,", end, NULL);
+    assert_null (asm_fabric_restore (bad, -1, NULL, &err));
+    assert_true (g_error_matches (err, ASM_ERROR, ASM_ERROR_PARSE));
+    assert_non_null (strstr (err->message, "$.name"));
+  }
   scene_clear (&s);
 }
 
