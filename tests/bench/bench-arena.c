@@ -37,6 +37,11 @@
  *     Only the failing requests are timed; fits LOWEST and HIGHEST.  The
  *     codes are checked on a further 256 requests made with a GError (also
  *     timed: the cost a caller that asks for the error pays).
+ *     Then the refusal cases of issue 14 (see w2_prepare()): the first
+ *     refusal after the arena's knowledge was voided, a repeated refusal,
+ *     and a refusal right after a free that cannot help; outside --smoke
+ *     each is also counted in instructions by a callgrind run of this
+ *     program (--callgrind --workload W2 --case C --k K).
  * W3  Clone.  A template with 1,000 reservations spread over [0, 2^48) is
  *     cloned 100,000 times; each clone is then written once (a one-page
  *     alloc, which must land at address 0), written a second time, and all
