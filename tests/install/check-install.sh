@@ -176,6 +176,25 @@ if [ -f "$dest$datadir/gir-1.0/Asm-1.0.gir" ] &&
   fail "Asm-1.0.gir does not name libasm-1.so.0 as its shared library"
 fi
 
+# asmd: the daemon, its interface, the system bus policy, the activation
+# file and the systemd unit, each where dbus-daemon and systemd look.
+for f in "$prefix/bin/asmd" \
+         "$datadir/dbus-1/interfaces/org.asm.Fabric1.xml" \
+         "$datadir/dbus-1/system.d/org.asm.Fabric1.conf" \
+         "$datadir/dbus-1/system-services/org.asm.Fabric1.service" \
+         "$prefix/lib/systemd/system/asmd.service"; do
+  if [ -s "$dest$f" ]; then
+    ok "$f"
+  else
+    fail "$f is not installed"
+  fi
+done
+if [ -f "$dest$datadir/dbus-1/system-services/org.asm.Fabric1.service" ] &&
+   ! grep -q "^Exec=$prefix/bin/asmd --system " \
+     "$dest$datadir/dbus-1/system-services/org.asm.Fabric1.service"; then
+  fail "the activation file does not start $prefix/bin/asmd --system"
+fi
+
 # --- 3. a consumer built from the staged install ----------------------------
 mkdir -p "$tmp/pkgconfig"
 sed -E "s|^([A-Za-z0-9_.]+)=/|\\1=$dest/|" "$pc" >"$tmp/pkgconfig/$api.pc"
