@@ -192,26 +192,57 @@ on_stop_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Takes the bus name, or says exactly why not: the bus policy refuses
+ * it (org.freedesktop.DBus.Error.AccessDenied, with the bus's reason), or
+ * another process owns it.  Done synchronously, after the state is
+ * recovered and the object registered, so that the name appears only
+ * when every call can be served. */
+static gboolean
+own_name (Asmd *d, const char *name, GError **error)
+{
+  g_autoptr (GVariant) reply = NULL;
+  guint32 result;
+
+  reply = g_dbus_connection_call_sync (
+      d->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+      "org.freedesktop.DBus", "RequestName",
+      g_variant_new ("(su)", name, 4 /* DBUS_NAME_FLAG_DO_NOT_QUEUE */),
+      G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+  if (reply == NULL)
+    {
+      g_prefix_error (error, "cannot own %s: ", name);
+      return FALSE;
+    }
+  g_variant_get (reply, "(u)", &result);
+  if (result != 1 /* DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER */)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                   "cannot own %s: another process owns it", name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The bus took the name away (a replacement with more rights) or the
+ * connection closed: the daemon stops, its state safe in DIR. */
 static void
-on_name_acquired (GDBusConnection *bus, const char *name, gpointer data)
+on_name_lost (GDBusConnection *bus, const char *sender, const char *path,
+              const char *iface, const char *signal, GVariant *params,
+              gpointer data)
 {
   Asmd *d = data;
-  g_printerr ("asmd: serving fabric '%s' as %s (backend %s, state in %s, "
-              "writers: %s%s)\n",
-              asm_fabric_get_name (d->fabric), name, d->backend_name,
-              d->state_dir,
-              d->authorize ? "root and group " : "anyone on the bus",
-              d->authorize ? (d->writer_group ? d->writer_group : "(none)")
-                           : "");
+  g_printerr ("asmd: lost the bus name; stopping\n");
+  d->exit_status = 1;
+  g_main_loop_quit (d->loop);
 }
 
 static void
-on_name_lost (GDBusConnection *bus, const char *name, gpointer data)
+on_closed (GDBusConnection *bus, gboolean remote_peer_vanished,
+           GError *error, gpointer data)
 {
   Asmd *d = data;
-  g_printerr ("asmd: %s: %s\n", name,
-              bus == NULL ? "the bus connection is gone"
-                          : "the name is owned by another process");
+  g_printerr ("asmd: the bus connection closed%s%s; stopping\n",
+              error ? ": " : "", error ? error->message : "");
   d->exit_status = 1;
   g_main_loop_quit (d->loop);
 }
@@ -253,7 +284,7 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = NULL;
   g_autoptr (GError) error = NULL;
   Asmd d = { .exit_status = 0 };
-  guint owner_id = 0;
+  const char *name;
 
   ctx = g_option_context_new ("- serve an asm fabric over D-Bus");
   g_option_context_set_summary (
@@ -359,15 +390,28 @@ main (int argc, char **argv)
   g_dbus_connection_set_exit_on_close (d.bus, FALSE);
   asm_fabric_add_observer (d.fabric, on_event, &d);
   d.loop = g_main_loop_new (NULL, FALSE);
+  name = bus_name ? bus_name : ASMD_BUS_NAME;
   g_unix_signal_add (SIGTERM, on_stop_signal, &d);
   g_unix_signal_add (SIGINT, on_stop_signal, &d);
-  owner_id = g_bus_own_name_on_connection (
-      d.bus, bus_name ? bus_name : ASMD_BUS_NAME,
-      G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE, on_name_acquired, on_name_lost,
+  g_signal_connect (d.bus, "closed", G_CALLBACK (on_closed), &d);
+  g_dbus_connection_signal_subscribe (
+      d.bus, "org.freedesktop.DBus", "org.freedesktop.DBus", "NameLost",
+      "/org/freedesktop/DBus", name, G_DBUS_SIGNAL_FLAGS_NONE, on_name_lost,
       &d, NULL);
+  if (!own_name (&d, name, &error))
+    {
+      g_printerr ("asmd: %s\n", error->message);
+      d.exit_status = 1;
+      goto out;
+    }
+  g_printerr ("asmd: serving fabric '%s' as %s (backend %s, state in %s, "
+              "writers: %s%s)\n",
+              asm_fabric_get_name (d.fabric), name, d.backend_name,
+              d.state_dir,
+              d.authorize ? "root and group " : "anyone on the bus",
+              d.authorize ? (d.writer_group ? d.writer_group : "(none)")
+                          : "");
   g_main_loop_run (d.loop);
-  g_bus_unown_name (owner_id);
-  asmd_service_unregister (&d);
   if (d.exit_status == 0 && !asmd_checkpoint (&d, &error))
     {
       g_printerr ("asmd: last checkpoint: %s (the journal still holds every "
@@ -376,6 +420,7 @@ main (int argc, char **argv)
     }
 
 out:
+  asmd_service_unregister (&d);
   if (d.bus != NULL)
     g_dbus_connection_flush_sync (d.bus, NULL, NULL);
   g_clear_object (&d.bus);

@@ -617,6 +617,122 @@ class AuthorizationTest(AsmdTestCase):
         self.assertEqual(len(c.call("List", "(s)", "partitions")[0]), 1)
 
 
+SYSTEM_BUS_CONF = """<!DOCTYPE busconfig PUBLIC
+ "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus"/>
+  </policy>
+  <include>%s</include>
+</busconfig>
+"""
+POLICY = os.path.join(DATA, "..", "..", "examples", "asmd",
+                      "org.asm.Fabric1.conf")
+
+
+class SystemPolicyTest(AsmdTestCase):
+    """The installed system bus policy, on a bus configured as Debian's
+    system bus is (deny by default) with the policy file included."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("SKIPPED LOUDLY: the system bus policy test needs "
+                          "root to run asmd and its clients as two users")
+        conf = os.path.join(self.dir, "system.conf")
+        with open(conf, "w") as f:
+            f.write(SYSTEM_BUS_CONF % os.path.abspath(POLICY))
+        self.bus = subprocess.Popen(
+            ["dbus-daemon", "--nofork", "--print-address=1",
+             "--config-file", conf], stdout=subprocess.PIPE, text=True)
+        self.address = self.bus.stdout.readline().strip()
+        self.assertTrue(self.address.startswith("unix:"), self.address)
+        self.nobody = pwd.getpwnam("nobody")
+        os.chmod(self.dir, 0o755)
+
+    def tearDown(self):
+        super().tearDown()
+        if hasattr(self, "bus"):
+            self.bus.terminate()
+            self.bus.wait()
+            self.bus.stdout.close()
+
+    def as_nobody(self, *args, **kw):
+        return subprocess.run(
+            ["setpriv", f"--reuid={self.nobody.pw_uid}",
+             f"--regid={self.nobody.pw_gid}", "--clear-groups", *args],
+            capture_output=True, text=True, timeout=60, **kw)
+
+    def gdbus(self, method, *args):
+        return ["gdbus", "call", "--address", self.address, "--dest", NAME,
+                "--object-path", PATH, "--method", f"{IFACE}.{method}",
+                *args]
+
+    def test_only_root_owns_the_name_and_only_writers_write(self):
+        # user nobody may not own the name: asmd says why and exits 1
+        state = os.path.join(self.dir, "nobody-state")
+        os.mkdir(state)
+        os.chown(state, self.nobody.pw_uid, self.nobody.pw_gid)
+        r = self.as_nobody(ASMD, "--address", self.address, "--state-dir",
+                           state, "--fabric", FABRIC)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot own org.asm.Fabric1", r.stderr)
+        self.assertIn("AccessDenied", r.stderr)
+
+        # root may; then reading is open to nobody and writing is not
+        daemon = subprocess.Popen(
+            [ASMD, "--address", self.address, "--state-dir", self.state,
+             "--fabric", FABRIC, "--group", "asmd-test-writers"],
+            stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                r = subprocess.run(self.gdbus("Resolve", "workload", "vm1"),
+                                   capture_output=True, text=True)
+                if r.returncode == 0 or time.monotonic() > deadline:
+                    break
+                if daemon.poll() is not None:
+                    self.fail("asmd exited: " + daemon.stderr.read())
+                time.sleep(0.05)
+            self.assertEqual(r.stdout.strip(), "(uint64 7,)")
+            r = self.as_nobody(*self.gdbus("Resolve", "switch", "sw-b"))
+            self.assertEqual((r.returncode, r.stdout.strip()),
+                             (0, "(uint64 2,)"), r.stderr)
+            r = self.as_nobody(*self.gdbus("RequestPartition", "7",
+                                           "2097152", "{}"))
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("org.freedesktop.DBus.Error.AccessDenied",
+                          r.stderr)
+            r = self.as_nobody(*self.gdbus("CanWrite"))
+            self.assertEqual(r.stdout.strip(), "(false,)", r.stderr)
+            r = subprocess.run(self.gdbus("RequestPartition", "7", "2097152",
+                                          "{}"), capture_output=True,
+                               text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = subprocess.run(self.gdbus("List", "partitions"),
+                               capture_output=True, text=True)
+            self.assertEqual(r.stdout.strip(), "([uint64 9],)")
+        finally:
+            daemon.terminate()
+            self.assertEqual(daemon.wait(timeout=30), 0)
+            daemon.stderr.close()
+
+
 class CommandLineTest(AsmdTestCase):
     def test_bad_command_lines_exit_2_with_a_message(self):
         for args, words in (
