@@ -617,6 +617,33 @@ class AuthorizationTest(AsmdTestCase):
         self.assertEqual(len(c.call("List", "(s)", "partitions")[0]), 1)
 
 
+class QemuTest(AsmdTestCase):
+    def test_a_fabric_on_a_real_qemu(self):
+        if shutil.which("qemu-system-x86_64") is None:
+            self.skipTest("SKIPPED LOUDLY: no qemu-system-x86_64 (Debian: "
+                          "qemu-system-x86); .ci/install-deps installs it")
+        c = self.start("--backend", "qemu")
+        self.assertEqual(c.prop("Backend"), "qemu")
+        vm1 = c.resolve("workload", "vm1")
+        gpu0 = c.resolve("device", "gpu0")
+        sw_a = c.resolve("switch", "sw-a")
+        sw_b = c.resolve("switch", "sw-b")
+        part, virt = c.call("RequestPartition", "(tta{sv})", vm1, 512 * MIB,
+                            {"preferred_switch": GLib.Variant("t", sw_a)})
+        (offset,) = c.call("MapDevice", "(tt)", part, gpu0)
+        c.call("MigratePartition", "(tt)", part, sw_b)
+        t = c.call("Translate", "(tt)", vm1, virt + offset)[0]
+        self.assertEqual((t["switch"], t["device"]), (sw_b, gpu0))
+        c.call("Check")
+        status, err = self.daemon.stop()
+        self.assertEqual(status, 0, err)
+        # QEMU died with the daemon: its state is not served again
+        r = run_asmd("--session", "--state-dir", self.state, "--backend",
+                     "qemu")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot be restored onto a new QEMU", r.stderr)
+
+
 SYSTEM_BUS_CONF = """<!DOCTYPE busconfig PUBLIC
  "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
