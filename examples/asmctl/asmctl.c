@@ -116,6 +116,11 @@ usage (FILE *out)
            "  pci       parse and format PCI addresses\n"
            "  pci assign|attach|detach  libvirt domain XML: PCI addresses as\n"
            "            libvirt assigns them (asmctl pci assign --help)\n"
+           "  --bus session|system|ADDRESS fabric COMMAND [ARGS...] [--json]\n"
+           "            talk to a running asmd, the fabric's D-Bus daemon:\n"
+           "            status, request, map, migrate, translate, watch and\n"
+           "            every other operation (asmctl --bus session fabric\n"
+           "            --help lists them; each has --help)\n"
            "  help      show this text (also --help; --version)\n"
            "\n"
            "Everything that joins a fabric can leave it: script commands (and\n"
@@ -148,6 +153,9 @@ main (int argc, char **argv)
     return asmctl_cmd_script (argc - 1, argv + 1);
   if (strcmp (argv[1], "iova") == 0)
     return asmctl_cmd_iova (argc - 1, argv + 1);
+  if (g_str_has_prefix (argv[1], "--bus") ||
+      g_str_has_prefix (argv[1], "--dest") || strcmp (argv[1], "fabric") == 0)
+    return asmctl_cmd_bus (argc - 1, argv + 1);
   if (strcmp (argv[1], "pci") == 0 && argc >= 3 &&
       strcmp (argv[2], "assign") == 0)
     return asmctl_cmd_pci_assign (argc - 2, argv + 2);

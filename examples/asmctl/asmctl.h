@@ -67,6 +67,9 @@ int asmctl_cmd_script (int argc, char **argv);
 int asmctl_cmd_iova (int argc, char **argv);
 int asmctl_cmd_pci (int argc, char **argv);
 
+/* asmctl-bus.c: `asmctl --bus BUS fabric ...`, a client of asmd */
+int asmctl_cmd_bus (int argc, char **argv);
+
 /* asmctl-pci-assign.c: `asmctl pci assign|attach|detach` (libvirt XML) */
 int asmctl_cmd_pci_assign (int argc, char **argv);
 int asmctl_cmd_pci_attach (int argc, char **argv);
