@@ -107,7 +107,8 @@ asm_fabric_alloc (const char *name, FModel *m, AsmBackend *backend)
 
 /**
  * asm_fabric_new:
- * @name: a name for messages
+ * @name: a name for messages and saves: 1 to 255 bytes of UTF-8 without
+ *   control characters, as every name in a fabric
  * @global_first: the first byte of the fabric's physical space
  * @global_last: its last byte (inclusive)
  * @granule: the unit of windows and partitions, a power of two (e.g. 2 MiB)
@@ -119,8 +120,8 @@ asm_fabric_alloc (const char *name, FModel *m, AsmBackend *backend)
  * global_last]`.  New windows are at least @granule bytes; see
  * asm_fabric_set_window_granule().
  *
- * Errors: %ASM_ERROR_INVALID when @granule is not a power of two or the
- * space is empty or not on granule boundaries.
+ * Errors: %ASM_ERROR_INVALID for a bad @name, or when @granule is not a
+ * power of two or the space is empty or not on granule boundaries.
  *
  * Returns: (transfer full) (nullable): the fabric
  *
@@ -132,6 +133,8 @@ asm_fabric_new (const char *name, guint64 global_first, guint64 global_last,
 {
   g_return_val_if_fail (name != NULL, NULL);
 
+  if (!asm_fmodel_check_name ("fabric", name, ASM_FMODEL_NAME_MAX, error))
+    return NULL;
   if (!asm_is_pow2 (granule) || global_first > global_last ||
       (global_first & (granule - 1)) || ((global_last + 1) & (granule - 1)))
     {
@@ -322,7 +325,8 @@ asm_fabric_reserve_global (AsmFabric *fabric, guint64 first, guint64 last,
  * Adds a switch with no window yet (windows grow on demand, or are given
  * with asm_fabric_add_window() for a pinned switch).
  *
- * Errors: %ASM_ERROR_INVALID for an empty or duplicate name, zero
+ * Errors: %ASM_ERROR_INVALID for a duplicate name or one that is empty,
+ * longer than 255 bytes, not UTF-8 or holds a control character, zero
  * bandwidth or table capacity, more than 65536 ports; %ASM_ERROR_BACKEND
  * when the backend refuses it.
  *
@@ -376,7 +380,8 @@ asm_fabric_add_window (AsmFabric *fabric, AsmId sw, guint64 first,
 /**
  * asm_fabric_add_device:
  * @fabric: a fabric
- * @name: the device's name
+ * @name: the device's name (1 to 255 bytes of UTF-8 without control
+ *   characters)
  * @kind: %ASM_DEVICE_ENDPOINT or %ASM_DEVICE_PF
  * @bar_size: its BAR size, a power of two
  * @sw: the switch it is bound to
@@ -459,11 +464,14 @@ asm_fabric_create_vf (AsmFabric *fabric, AsmId pf, AsmId *out_vf,
 /**
  * asm_fabric_add_workload:
  * @fabric: a fabric
- * @name: its name
+ * @name: its name (1 to 255 bytes of UTF-8 without control characters;
+ *   two workloads may share one)
  * @out_id: (out) (optional): its id
  * @error: return location for a #GError
  *
  * Adds a workload: a user of partitions with its own virtual space.
+ *
+ * Errors: %ASM_ERROR_INVALID for a bad name.
  *
  * Returns: %TRUE on success
  *

@@ -576,6 +576,23 @@ asm_fjson_reader_done (FJsonReader *r)
 
 
 
+/* A name read from a save obeys the rule new names obey
+ * (asm_fmodel_check_name()); a missing one has failed the reader already. */
+static gboolean
+check_name (FJsonReader *r, const char *what, const char *name, gsize max)
+{
+  g_autoptr (GError) local = NULL;
+
+  if (name == NULL)
+    return FALSE;
+  if (!asm_fmodel_check_name (what, name, max, &local))
+    {
+      asm_fjson_reader_fail (r, "name", local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 FModel *
 asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
                       char **out_name, GError **error)
@@ -600,7 +617,11 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
   asm_fjson_reader_int (&top, "version", 1, 1);
   /* the fabric's name, optional: saves made before it was kept have none */
   if (json_object_has_member (top.obj, "name"))
-    *out_name = g_strdup (asm_fjson_reader_str (&top, "name"));
+    {
+      const char *name = asm_fjson_reader_str (&top, "name");
+      if (check_name (&top, "fabric", name, ASM_FMODEL_NAME_MAX))
+        *out_name = g_strdup (name);
+    }
   granule = asm_fjson_reader_u64 (&top, "granule");
   window_granule = asm_fjson_reader_u64 (&top, "window_granule");
   next_id = asm_fjson_reader_int (&top, "next_id", 1, G_MAXUINT32);
@@ -653,6 +674,7 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
                              error);
       s->id = (AsmId) asm_fjson_reader_int (&r, "id", 1, next_id - 1);
       name = asm_fjson_reader_str (&r, "name");
+      check_name (&r, "switch", name, ASM_FMODEL_NAME_MAX);
       s->bandwidth = asm_fjson_reader_u64 (&r, "bandwidth");
       s->latency_ns =
           (guint32) asm_fjson_reader_int (&r, "latency_ns", 0, G_MAXUINT32);
@@ -711,6 +733,7 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
                              error);
       w->id = (AsmId) asm_fjson_reader_int (&r, "id", 1, next_id - 1);
       name = asm_fjson_reader_str (&r, "name");
+      check_name (&r, "workload", name, ASM_FMODEL_NAME_MAX);
       w->n_samples = asm_fjson_reader_u64 (&r, "n_samples");
       w->level = asm_fjson_reader_double (&r, "level");
       w->trend = asm_fjson_reader_double (&r, "trend");
@@ -812,6 +835,7 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
                              error);
       d->id = (AsmId) asm_fjson_reader_int (&r, "id", 1, next_id - 1);
       name = asm_fjson_reader_str (&r, "name");
+      check_name (&r, "device", name, ASM_FMODEL_NAME_MAX + 16);
       kind = asm_fjson_reader_str (&r, "kind");
       for (guint k = 0; kind != NULL && k < G_N_ELEMENTS (device_kinds); k++)
         if (strcmp (kind, device_kinds[k]) == 0)

@@ -161,6 +161,13 @@ asm_round_up (guint64 v, guint64 to)
 /* the bucket of the name index that holds a name */
 guint32 asm_fmodel_name_key (const char *name);
 /* switches by name (F8): O(1) */
+/* Names of fabrics, switches, devices and workloads: 1 to
+ * ASM_FMODEL_NAME_MAX bytes of UTF-8 without control characters, so that
+ * every message, journal record and save can carry them as they are.  A
+ * VF's name is its PF's plus "-vfN", up to ASM_FMODEL_NAME_MAX + 16. */
+#define ASM_FMODEL_NAME_MAX 255
+gboolean asm_fmodel_check_name (const char *what, const char *name,
+                                gsize max, GError **error);
 FSwitch *asm_fmodel_find_switch (const FModel *m, const char *name);
 /* inserts the new switch s (with its id and name set) into the switches
  * and the name index */

@@ -324,6 +324,44 @@ asm_fmodel_name_key (const char *name)
   return (guint32) (g_str_hash (name) * 0x9E3779B1u) >> (32 - FNAME_BITS);
 }
 
+gboolean
+asm_fmodel_check_name (const char *what, const char *name, gsize max,
+                       GError **error)
+{
+  gsize len = name ? strlen (name) : 0;
+
+  if (len == 0)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID, "a %s needs a name",
+                   what);
+      return FALSE;
+    }
+  if (len > max)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "a %s name of %" G_GSIZE_FORMAT " bytes is longer than "
+                   "%" G_GSIZE_FORMAT, what, len, max);
+      return FALSE;
+    }
+  if (!g_utf8_validate (name, (gssize) len, NULL))
+    {
+      g_autofree char *shown = g_strescape (name, NULL);
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s name \"%s\" is not valid UTF-8", what, shown);
+      return FALSE;
+    }
+  for (const char *c = name; *c != '\0'; c++)
+    if ((guchar) *c < 0x20 || *c == 0x7f)
+      {
+        g_autofree char *shown = g_strescape (name, NULL);
+        g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                     "%s name \"%s\" holds a control character", what,
+                     shown);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 FSwitch *
 asm_fmodel_find_switch (const FModel *m, const char *name)
 {

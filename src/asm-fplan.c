@@ -539,12 +539,8 @@ asm_fplan_add_switch (FModel *m, Txn *t, const FOpAddSwitch *a,
   AsmId id;
   Step *st;
 
-  if (a->name == NULL || a->name[0] == '\0')
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "a switch needs a name");
-      return FALSE;
-    }
+  if (!asm_fmodel_check_name ("switch", a->name, ASM_FMODEL_NAME_MAX, error))
+    return FALSE;
   if (asm_fmodel_find_switch (m, a->name) != NULL)
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
@@ -648,12 +644,8 @@ asm_fplan_add_device (FModel *m, Txn *t, const FOpAddDevice *a,
 
   if (s == NULL)
     return FALSE;
-  if (a->name == NULL || a->name[0] == '\0')
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "a device needs a name");
-      return FALSE;
-    }
+  if (!asm_fmodel_check_name ("device", a->name, ASM_FMODEL_NAME_MAX, error))
+    return FALSE;
   if (a->kind != ASM_DEVICE_ENDPOINT && a->kind != ASM_DEVICE_PF)
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
@@ -792,12 +784,8 @@ asm_fplan_add_workload (FModel *m, Txn *t, const FOpAddWorkload *a,
   FWorkload *w;
   AsmId id;
 
-  if (a->name == NULL || a->name[0] == '\0')
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "a workload needs a name");
-      return FALSE;
-    }
+  if (!asm_fmodel_check_name ("workload", a->name, ASM_FMODEL_NAME_MAX, error))
+    return FALSE;
   if (!new_id (m, &id, error))
     return FALSE;
   w = asm_fworkload_new (m->granule);

@@ -1613,6 +1613,9 @@ test_add_device (void **state)
                                 &error), NOT_FOUND, "switch 99");
   FAILS (asm_fabric_add_device (f, "", ASM_DEVICE_ENDPOINT, MIB, a, 1, NULL,
                                 &error), INVALID, "needs a name");
+  FAILS (asm_fabric_add_device (f, "\x7f", ASM_DEVICE_ENDPOINT, MIB, a, 1,
+                                NULL, &error), INVALID,
+         "device name \"\\177\" holds a control character");
   UNCHANGED (f, &snap);
   snap_clear (&snap);
   /* port 1 still free after all that */
@@ -1698,11 +1701,34 @@ test_workloads (void **state)
          "needs a name");
   FAILS (asm_fabric_add_workload (f, NULL, NULL, &error), INVALID,
          "needs a name");
-  UNCHANGED (f, &snap);
+  /* names are 1-255 bytes of UTF-8 without control characters, for
+   * switches, devices, workloads and fabrics alike */
+  {
+    g_autofree char *long_name = g_strnfill (256, 'w');
+    AsmSwitchSpec spec = { .name = "sw\tx", .bandwidth = 1,
+                           .table_capacity = 4, .n_ports = 1 };
+    g_autoptr (GError) err = NULL;
+    FAILS (asm_fabric_add_workload (f, long_name, NULL, &error), INVALID,
+           "256 bytes is longer than 255");
+    long_name[255] = '\0';
+    FAILS (asm_fabric_add_workload (f, "bad\xff", NULL, &error), INVALID,
+           "\"bad\\377\" is not valid UTF-8");
+    FAILS (asm_fabric_add_workload (f, "a\nb", NULL, &error), INVALID,
+           "\"a\\nb\" holds a control character");
+    FAILS (asm_fabric_add_switch (f, &spec, NULL, &error), INVALID,
+           "switch name \"sw\\tx\" holds a control character");
+    assert_null (asm_fabric_new ("", 0, 0xfff, 0x1000, NULL, &err));
+    assert_true (g_error_matches (err, ASM_ERROR, ASM_ERROR_INVALID));
+    UNCHANGED (f, &snap);
+    /* 255 bytes is a name */
+    OK (asm_fabric_add_workload (f, long_name, NULL, &error));
+    assert_string_equal (asm_fabric_get_workload_name (f, 1), long_name);
+    OK (asm_fabric_remove_workload (f, 1, &error));
+  }
   snap_clear (&snap);
-  assert_int_equal (WORKLOAD (f, "w"), 1);
-  /* workload names need not be unique */
   assert_int_equal (WORKLOAD (f, "w"), 2);
+  /* workload names need not be unique */
+  assert_int_equal (WORKLOAD (f, "w"), 3);
   ids = asm_fabric_list (f, ASM_FABRIC_WORKLOADS);
   assert_int_equal (ids->len, 2);
   CONSISTENT (f, sim);
@@ -3171,6 +3197,21 @@ test_save_restore (void **state)
     assert_null (asm_fabric_restore (bad, -1, NULL, &err));
     assert_true (g_error_matches (err, ASM_ERROR, ASM_ERROR_PARSE));
     assert_non_null (strstr (err->message, "$.name"));
+    g_clear_error (&err);
+    /* a switch name with a control character, as a hostile save has it */
+    {
+      const char *sw = strstr (json, "\"switches\" : [");
+      const char *q = sw ? strstr (sw, "\"name\" : \"") : NULL;
+      g_autofree char *before = NULL, *hostile = NULL;
+      assert_non_null (q);
+      q += strlen ("\"name\" : \"");
+      before = g_strndup (json, (gsize) (q - json));
+      hostile = g_strconcat (before, "\\u0001", q, NULL);
+      assert_null (asm_fabric_restore (hostile, -1, NULL, &err));
+      assert_true (g_error_matches (err, ASM_ERROR, ASM_ERROR_PARSE));
+      assert_non_null (strstr (err->message, "$.switches[0].name"));
+      assert_non_null (strstr (err->message, "control character"));
+    }
   }
   scene_clear (&s);
 }
