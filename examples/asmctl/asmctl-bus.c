@@ -661,9 +661,10 @@ static const char fabric_notes[] =
     "decimal numbers.\n"
     "\n"
     "Exit status: 0 success; 1 the daemon refused (asmctl: MESSAGE (CODE), "
-    "CODE\nas asmctl script's expect names it, or the D-Bus error's name), "
-    "or no asmd\nserves the bus name, or the bus cannot be reached; 2 a bad "
-    "command line.";
+    "CODE\nas asmctl script's expect names it, access-denied for a caller "
+    "who may not\nchange the fabric, or the D-Bus error's name), or no asmd "
+    "serves the bus name,\nor the bus cannot be reached; 2 a bad command "
+    "line.";
 
 static void
 fabric_usage (FILE *out)
@@ -744,6 +745,8 @@ report_error (AsmctlBus *c, GError *error)
     }
   else if (error->domain == ASM_ERROR)
     code = asmctl_error_code_name (error);
+  else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
+    code = "access-denied"; /* not root, not in asmd's writer group */
   else if (remote != NULL)
     code = remote;
   if (code != NULL && strcmp (code, "no-daemon") != 0)
