@@ -18,11 +18,12 @@ src=$ASMD_TEST_DATA/../..
 lab=$src/examples/asmctl/scenarios/lab.json
 tmp=$(mktemp -d)
 asmd_pid=
+asmd2_pid=
 cleanup () {
-  if [ -n "$asmd_pid" ]; then
-    kill "$asmd_pid" 2>/dev/null || true
-    wait "$asmd_pid" 2>/dev/null || true
-  fi
+  for pid in $asmd_pid $asmd2_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -320,6 +321,43 @@ grep -q '^asmctl: no asmd serves org.asm.Nobody on the session bus' \
   "$tmp/err" || fail "--dest= after the command"
 rc 0 "$ASMCTL" --bus=session --dest=org.asm.Fabric1 fabric check
 ok "--dest names another daemon"
+
+# the bus by its address, as --bus ADDRESS and --bus=ADDRESS
+rc 0 "$ASMCTL" --bus "$DBUS_SESSION_BUS_ADDRESS" fabric check
+rc 0 "$ASMCTL" --bus="$DBUS_SESSION_BUS_ADDRESS" fabric translate vm1 \
+  0x10000000040
+sed -n 2p "$tmp/run-translations" | same "translate at the address" "$tmp/out"
+ok "--bus ADDRESS"
+
+# A second daemon under another name, whose writers are root's group:
+# --dest reaches it, and user nobody may read it but not change it.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+   id nobody >/dev/null 2>&1; then
+  "$ASMD" --session --state-dir "$tmp/state2" --fabric "$tmp/fabric.json" \
+    --bus-name org.asm.Test.Second --group root 2>"$tmp/asmd2.log" &
+  asmd2_pid=$!
+  for _ in $(seq 100); do
+    "$ASMCTL" --bus session --dest org.asm.Test.Second fabric check \
+      >/dev/null 2>&1 && break
+    kill -0 "$asmd2_pid" 2>/dev/null || fail "the second asmd died"
+    sleep 0.1
+  done
+  nobody=(setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)"
+          --clear-groups)
+  rc 0 "${nobody[@]}" "$ASMCTL" --bus session --dest org.asm.Test.Second \
+    fabric status --json
+  json "$tmp/out" 'd["operations"] == 0 and d["partitions"] == []'
+  rc 1 "${nobody[@]}" "$ASMCTL" --bus session --dest org.asm.Test.Second \
+    fabric request vm1 2M
+  grep -q "^asmctl: .* may read this fabric but not change it: .* (access-denied)$" \
+    "$tmp/err" || fail "nobody's request"
+  kill "$asmd2_pid"
+  wait "$asmd2_pid" || fail "the second asmd exited $? on SIGTERM"
+  asmd2_pid=
+  ok "--dest reaches a second daemon; nobody reads it, is refused a change"
+else
+  ok "# SKIP not root, or no setpriv or user nobody: no access check"
+fi
 
 # the bash completion offers the fabric commands
 # shellcheck source=/dev/null
