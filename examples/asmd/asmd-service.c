@@ -528,40 +528,48 @@ h_predict (Asmd *d, GVariant *in, GVariant **out, GError **error)
   return TRUE;
 }
 
+/* The one object of @what named @name: a name two devices or two
+ * workloads share (the library allows it) is refused as ambiguous rather
+ * than answered with one of them. */
 static gboolean
-find_device (Asmd *d, const char *name, AsmId *out)
+find_named (Asmd *d, AsmFabricObjects what, const char *kind,
+            const char *name, AsmId *out, GError **error)
 {
-  g_autoptr (GArray) ids = asm_fabric_list (d->fabric, ASM_FABRIC_DEVICES);
+  g_autoptr (GArray) ids = asm_fabric_list (d->fabric, what);
+  g_autoptr (GString) all = g_string_new (NULL);
+  guint n = 0;
 
   for (guint i = 0; i < ids->len; i++)
     {
+      AsmId id = g_array_index (ids, AsmId, i);
       AsmDeviceInfo info;
-      AsmId id = g_array_index (ids, AsmId, i);
-      if (asm_fabric_get_device_info (d->fabric, id, &info) &&
-          strcmp (info.name, name) == 0)
+      const char *its = NULL;
+      if (what == ASM_FABRIC_DEVICES)
+        its = asm_fabric_get_device_info (d->fabric, id, &info) ? info.name
+                                                                 : NULL;
+      else
+        its = asm_fabric_get_workload_name (d->fabric, id);
+      if (g_strcmp0 (its, name) == 0)
         {
+          g_string_append_printf (all, "%s%u", n ? ", " : "", id);
           *out = id;
-          return TRUE;
+          n++;
         }
     }
-  return FALSE;
-}
-
-static gboolean
-find_workload (Asmd *d, const char *name, AsmId *out)
-{
-  g_autoptr (GArray) ids = asm_fabric_list (d->fabric, ASM_FABRIC_WORKLOADS);
-
-  for (guint i = 0; i < ids->len; i++)
+  if (n == 0)
     {
-      AsmId id = g_array_index (ids, AsmId, i);
-      if (g_strcmp0 (asm_fabric_get_workload_name (d->fabric, id), name) == 0)
-        {
-          *out = id;
-          return TRUE;
-        }
+      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+                   "no %s is named '%s'", kind, name);
+      return FALSE;
     }
-  return FALSE;
+  if (n > 1)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%u %ss are named '%s' (ids %s): name one by its id", n,
+                   kind, name, all->str);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -569,26 +577,30 @@ h_resolve (Asmd *d, GVariant *in, GVariant **out, GError **error)
 {
   const char *kind, *name;
   AsmId id = ASM_ID_NONE;
-  gboolean found;
 
   g_variant_get (in, "(&s&s)", &kind, &name);
   if (strcmp (kind, "switch") == 0)
-    found = asm_fabric_find_switch (d->fabric, name, &id);
-  else if (strcmp (kind, "device") == 0)
-    found = find_device (d, name, &id);
-  else if (strcmp (kind, "workload") == 0)
-    found = find_workload (d, name, &id);
+    {
+      /* switch names are unique */
+      if (!asm_fabric_find_switch (d->fabric, name, &id))
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+                       "no switch is named '%s'", name);
+          return FALSE;
+        }
+    }
+  else if (strcmp (kind, "device") == 0 || strcmp (kind, "workload") == 0)
+    {
+      if (!find_named (d, kind[0] == 'd' ? ASM_FABRIC_DEVICES
+                                         : ASM_FABRIC_WORKLOADS,
+                       kind, name, &id, error))
+        return FALSE;
+    }
   else
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "kind '%s' is not \"switch\", \"device\" or \"workload\"",
                    kind);
-      return FALSE;
-    }
-  if (!found)
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
-                   "no %s is named '%s'", kind, name);
       return FALSE;
     }
   *out = g_variant_new ("(t)", (guint64) id);

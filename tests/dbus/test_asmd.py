@@ -227,6 +227,12 @@ class InterfaceTest(AsmdTestCase):
         # a workload, a partition, devices mapped into it
         (vm3,) = c.call("AddWorkload", "(s)", "vm3")
         self.assertEqual(c.resolve("workload", "vm3"), vm3)
+        # a name two workloads share resolves to neither
+        (twin,) = c.call("AddWorkload", "(s)", "vm3")
+        name, message = c.error_of("Resolve", "(ss)", "workload", "vm3")
+        self.assertEqual(name, "org.asm.Fabric1.Error.Invalid")
+        self.assertIn(f"ids {vm3}, {twin}", message)
+        c.call("RemoveWorkload", "(t)", twin)
         part, virt = c.call("RequestPartition", "(tta{sv})", vm1, 512 * MIB,
                             {"bandwidth_demand": GLib.Variant("t", 20000),
                              "preferred_switch": GLib.Variant("t", sw_a)})
