@@ -953,6 +953,49 @@ asmd_emit_event (Asmd *d, const AsmFabricEvent *e)
                 error->message);
 }
 
+/* org.asm.Fabric1.Testing: the simulator's fault injection, for tests of
+ * rollbacks through the daemon (served with --testing only). */
+static void
+on_testing_call (GDBusConnection *bus, const char *sender, const char *path,
+                 const char *iface, const char *method, GVariant *params,
+                 GDBusMethodInvocation *invocation, gpointer data)
+{
+  Asmd *d = data;
+  g_autoptr (GError) error = NULL;
+
+  if (!sender_may_write (d, sender, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  if (strcmp (method, "SimFailKind") == 0)
+    {
+      g_autoptr (GEnumClass) ops = g_type_class_ref (ASM_TYPE_SIM_OP);
+      const char *kind;
+      gboolean fail;
+      GEnumValue *v;
+
+      g_variant_get (params, "(&sb)", &kind, &fail);
+      v = g_enum_get_value_by_nick (ops, kind);
+      if (v == NULL)
+        {
+          g_dbus_method_invocation_return_error (
+              invocation, ASM_ERROR, ASM_ERROR_INVALID,
+              "'%s' is not a simulator call kind (any, windows, xlat, bind, "
+              "unbind, hold, vf, flush, root, usage)", kind);
+          return;
+        }
+      asm_sim_fail_kind (d->backend, (AsmSimOp) v->value, fail);
+    }
+  else
+    asm_sim_clear_faults (d->backend);
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static const GDBusInterfaceVTable testing_vtable = {
+  .method_call = on_testing_call,
+};
+
 static const GDBusInterfaceVTable vtable = {
   .method_call = on_method_call,
   .get_property = on_get_property,
@@ -995,7 +1038,18 @@ asmd_service_register (Asmd *d, GError **error)
       G_DBUS_SIGNAL_FLAGS_NONE, on_name_owner_changed, d, NULL);
   d->registration_id = g_dbus_connection_register_object (
       d->bus, ASMD_OBJECT_PATH, iface, &vtable, d, NULL, error);
-  return d->registration_id != 0;
+  if (d->registration_id == 0)
+    return FALSE;
+  if (d->testing)
+    {
+      d->testing_registration_id = g_dbus_connection_register_object (
+          d->bus, ASMD_OBJECT_PATH,
+          g_dbus_node_info_lookup_interface (node, ASMD_INTERFACE ".Testing"),
+          &testing_vtable, d, NULL, error);
+      if (d->testing_registration_id == 0)
+        return FALSE;
+    }
+  return TRUE;
 }
 
 void
@@ -1003,6 +1057,8 @@ asmd_service_unregister (Asmd *d)
 {
   if (d->registration_id != 0)
     g_dbus_connection_unregister_object (d->bus, d->registration_id);
-  d->registration_id = 0;
+  if (d->testing_registration_id != 0)
+    g_dbus_connection_unregister_object (d->bus, d->testing_registration_id);
+  d->registration_id = d->testing_registration_id = 0;
   g_clear_pointer (&d->sender_rights, g_hash_table_unref);
 }

@@ -251,6 +251,7 @@ int
 main (int argc, char **argv)
 {
   gboolean session = FALSE, system_bus = FALSE, show_version = FALSE;
+  gboolean testing = FALSE;
   g_autofree char *address = NULL, *state_dir = NULL, *fabric_file = NULL;
   g_autofree char *backend = NULL, *group = NULL, *bus_name = NULL;
   gint64 checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
@@ -277,6 +278,9 @@ main (int argc, char **argv)
       "Own NAME instead of " ASMD_BUS_NAME, "NAME" },
     { "checkpoint-every", 0, 0, G_OPTION_ARG_INT64, &checkpoint_every,
       "Write a snapshot every N committed operations (default 1000)", "N" },
+    { "testing", 0, 0, G_OPTION_ARG_NONE, &testing,
+      "Also serve org.asm.Fabric1.Testing, the simulator's fault injection "
+      "(for tests; sim backend only)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version,
       "Print the version and exit", NULL },
     { NULL }
@@ -348,6 +352,12 @@ main (int argc, char **argv)
                   G_MAXINT64);
       return 2;
     }
+  if (testing && strcmp (backend, "sim") != 0)
+    {
+      g_printerr ("asmd: --testing injects faults into the simulator: it "
+                  "needs --backend sim, not %s\n", backend);
+      return 2;
+    }
   if (bus_name != NULL && !g_dbus_is_name (bus_name))
     {
       g_printerr ("asmd: '%s' is not a valid bus name\n", bus_name);
@@ -358,6 +368,7 @@ main (int argc, char **argv)
   d.snapshot_path = state_file (&d, "snapshot");
   d.journal_path = state_file (&d, "journal");
   d.checkpoint_every = (guint64) checkpoint_every;
+  d.testing = testing;
   d.authorize = system_bus || group != NULL;
   d.writer_group = group ? g_strdup (group)
                          : system_bus ? g_strdup (DEFAULT_SYSTEM_GROUP)

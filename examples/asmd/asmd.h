@@ -21,6 +21,8 @@ typedef struct {
   char *journal_path;          /* state_dir/journal */
   GDBusConnection *bus;
   guint registration_id;
+  gboolean testing;            /* serve org.asm.Fabric1.Testing */
+  guint testing_registration_id;
   gboolean authorize;          /* refuse writers outside writer_group */
   char *writer_group;          /* NULL: root only */
   GHashTable *sender_rights;   /* unique bus name -> GINT_TO_POINTER

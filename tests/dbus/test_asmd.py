@@ -366,8 +366,9 @@ class ErrorTest(AsmdTestCase):
 
 
 class SignalTest(AsmdTestCase):
-    def test_one_signal_per_event(self):
-        c = self.start()
+    def collect(self, action, until):
+        """Runs action() while a second connection listens; returns the
+        signals [(name, args)] heard until until(names) holds (10 s)."""
         listener = new_connection()
         got = []
         ctx = GLib.MainContext.new()
@@ -377,20 +378,32 @@ class SignalTest(AsmdTestCase):
                 NAME, IFACE, None, PATH, None, Gio.DBusSignalFlags.NONE,
                 lambda conn, sender, path, iface, sig, params:
                 got.append((sig, params.unpack())))
-            sw_a = c.resolve("switch", "sw-a")
-            sw_b = c.resolve("switch", "sw-b")
-            vm1 = c.resolve("workload", "vm1")
-            part, _ = c.call("RequestPartition", "(tta{sv})", vm1, 64 * MIB,
-                             {"preferred_switch": GLib.Variant("t", sw_a)})
-            c.call("MigratePartition", "(tt)", part, sw_b)
-            c.call("ReleasePartition", "(t)", part)
-            (sw_x,) = c.call("AddSwitch", "(sta{sv})", "sw-x", 1000, {})
+            action()
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not any(
-                    s == "SwitchAdded" for s, _ in got):
+            while time.monotonic() < deadline and not until(
+                    [s for s, _ in got]):
                 ctx.iteration(False) or time.sleep(0.01)
         finally:
             ctx.pop_thread_default()
+        return got
+
+    def test_one_signal_per_event(self):
+        c = self.start()
+        sw_a = c.resolve("switch", "sw-a")
+        sw_b = c.resolve("switch", "sw-b")
+        vm1 = c.resolve("workload", "vm1")
+        made = {}
+
+        def action():
+            made["part"], _ = c.call(
+                "RequestPartition", "(tta{sv})", vm1, 64 * MIB,
+                {"preferred_switch": GLib.Variant("t", sw_a)})
+            c.call("MigratePartition", "(tt)", made["part"], sw_b)
+            c.call("ReleasePartition", "(t)", made["part"])
+            (made["sw_x"],) = c.call("AddSwitch", "(sta{sv})", "sw-x", 1000,
+                                     {})
+
+        got = self.collect(action, lambda names: "SwitchAdded" in names)
         kinds = [s for s, _ in got]
         for want in ("PartitionPlaced", "PartitionMigrated",
                      "PartitionReleased", "SwitchAdded"):
@@ -400,32 +413,53 @@ class SignalTest(AsmdTestCase):
         self.assertLess(kinds.index("PartitionMigrated"),
                         kinds.index("PartitionReleased"))
         migrated = dict(got)["PartitionMigrated"]
-        self.assertEqual(migrated[0:3], (sw_b, sw_a, part))
+        self.assertEqual(migrated[0:3], (sw_b, sw_a, made["part"]))
         self.assertTrue(migrated[7])           # a human-readable line
-        self.assertEqual(dict(got)["SwitchAdded"][0], sw_x)
+        self.assertEqual(dict(got)["SwitchAdded"][0], made["sw_x"])
 
-    def test_rolled_back_after_a_failed_operation(self):
-        # the simulator fails nothing here; a refused request is refused
-        # before any step, so it rolls nothing back and emits nothing
+    def test_a_failed_operation_is_rolled_back_and_signalled(self):
+        c = self.start("--testing")
+        vm1 = c.resolve("workload", "vm1")
+        sw_b = c.resolve("switch", "sw-b")
+        part, _ = c.call("RequestPartition", "(tta{sv})", vm1, 64 * MIB, {})
+        before = c.state()
+        ops = c.prop("Operations")
+        testing = IFACE + ".Testing"
+        refused = {}
+
+        def action():
+            c.bus.call_sync(NAME, PATH, testing, "SimFailKind",
+                            GLib.Variant("(sb)", ("xlat", True)), None,
+                            Gio.DBusCallFlags.NONE, 5000, None)
+            refused["error"] = c.error_of("MigratePartition", "(tt)", part,
+                                          sw_b)
+
+        got = self.collect(action, lambda names: "RolledBack" in names)
+        self.assertEqual(refused["error"][0], "org.asm.Fabric1.Error.Backend")
+        self.assertIn("RolledBack", [s for s, _ in got])
+        self.assertNotIn("PartitionMigrated", [s for s, _ in got])
+        self.assertEqual(c.state(), before)
+        self.assertEqual(c.prop("Operations"), ops)
+        c.call("Check")
+        c.bus.call_sync(NAME, PATH, testing, "SimClearFaults", None, None,
+                        Gio.DBusCallFlags.NONE, 5000, None)
+        c.call("MigratePartition", "(tt)", part, sw_b)
+        c.call("Check")
+
+    def test_no_testing_interface_unless_asked(self):
         c = self.start()
-        listener = new_connection()
-        got = []
-        ctx = GLib.MainContext.new()
-        ctx.push_thread_default()
         try:
-            listener.signal_subscribe(
-                NAME, IFACE, None, PATH, None, Gio.DBusSignalFlags.NONE,
-                lambda *a: got.append(a[4]))
-            vm1 = c.resolve("workload", "vm1")
-            c.error_of("RequestPartition", "(tta{sv})", vm1, 2 * MIB,
-                       {"max_latency_ns": GLib.Variant("u", 100)})
-            c.call("Check")
-            end = time.monotonic() + 0.3
-            while time.monotonic() < end:
-                ctx.iteration(False) or time.sleep(0.01)
-        finally:
-            ctx.pop_thread_default()
-        self.assertEqual(got, [])
+            c.bus.call_sync(NAME, PATH, IFACE + ".Testing", "SimClearFaults",
+                            None, None, Gio.DBusCallFlags.NONE, 5000, None)
+        except GLib.Error as e:
+            self.assertIn("org.freedesktop.DBus.Error.Unknown",
+                          Gio.DBusError.get_remote_error(e))
+        else:
+            self.fail("the testing interface is served without --testing")
+        r = run_asmd("--session", "--state-dir", self.state + "2",
+                     "--backend", "none", "--testing")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("needs --backend sim", r.stderr)
 
 
 class DurabilityTest(AsmdTestCase):
