@@ -74,6 +74,24 @@
  * or across a nocross boundary).  For size-aligned power-of-two requests,
  * the IOVA common case, k is 0.
  *
+ * The in-leaf fast path.  Most writes change one leaf and stay inside it: a
+ * free whose free neighbours are in the same leaf (a neighbour at the edge
+ * of the leaf is looked at in the sibling leaf and, when it is used, needs
+ * no merge), a carve that leaves at most two free pieces in a leaf with
+ * room.  Those are done in place on an exclusive root-to-leaf path (for an
+ * allocation, the one the search went down), and the augmented values
+ * above are updated from what left and what came (agg_update): each is an
+ * extremum, so it needs a recount of the node's entries only when the
+ * entries that left held it and the new ones do not reach it, and then
+ * only the part that changed (max_free, min_free, or max_order with
+ * max_tail).  The walk up stops at the first entry that does not change.
+ * A leaf's free segments are found from a 32-bit mask of its kind bytes
+ * (leaf_free_mask), so the searches and the recounts skip the used ones
+ * without testing them.  Everything else (a merge across two leaves, a
+ * leaf that would overflow or underflow, a node shared with a clone, a
+ * BEST carve) takes the general path, tree_splice(), which copies shared
+ * nodes, splits, merges and rebalances.
+ *
  * BEST fit needs the smallest qualifying segment, which no order-preserving
  * augmentation can find directly: it walks the qualifying subtrees in
  * address order, skipping those whose min_free cannot beat the best found so
@@ -160,6 +178,8 @@ G_DEFINE_BOXED_TYPE (AsmArena, asm_arena, asm_arena_ref, asm_arena_unref)
 #define INNER_MIN (INNER_CAP / 2)
 
 G_STATIC_ASSERT ((LEAF_CAP & (LEAF_CAP - 1)) == 0);
+G_STATIC_ASSERT (LEAF_CAP % 8 == 0 && LEAF_CAP <= 32); /* leaf_free_mask */
+G_STATIC_ASSERT (ASM_SEGMENT_FREE == 0);
 G_STATIC_ASSERT (INNER_CAP >= 4 && LEAF_CAP >= 4);
 
 /* kind[] byte: the AsmSegmentKind in the low bits, and a flag */
@@ -167,6 +187,7 @@ G_STATIC_ASSERT (INNER_CAP >= 4 && LEAF_CAP >= 4);
 #define SPAN_START 0x80
 
 #define NO_ORDER 0xff /* max_order of a subtree without free segments */
+G_STATIC_ASSERT ((guint8) (NO_ORDER + 1) == 0); /* node_agg_part ranks it */
 
 typedef struct {
   gint ref;   /* atomic reference count; 1 means exclusively owned */
@@ -484,7 +505,37 @@ leaf_new (void)
   l->h.n = 0;
   l->h.leaf = 1;
   l->h.pad = 0;
+  /* defined bytes past n, which leaf_free_mask() reads (and masks off) */
+  memset (l->kind, ASM_SEGMENT_ALLOCATED, sizeof l->kind);
   return l;
+}
+
+/* Bit i set iff segment i of the leaf is free: the loops that only care
+ * about free segments (the searches, the recount of a leaf's augmented
+ * values) visit those alone, with ctz, instead of testing every entry. */
+static inline guint32
+leaf_free_mask (const Leaf *l)
+{
+  guint64 bits = 0;
+
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+  for (guint w = 0; w < LEAF_CAP / 8; w++)
+    {
+      guint64 k;
+
+      memcpy (&k, &l->kind[8 * w], sizeof k);
+      k &= G_GUINT64_CONSTANT (0x0303030303030303); /* the kind bits */
+      k = (k | (k >> 1)) & G_GUINT64_CONSTANT (0x0101010101010101);
+      k ^= G_GUINT64_CONSTANT (0x0101010101010101); /* 1 per free byte */
+      /* gather bit 8j of k into bit 56 + j */
+      bits |= ((k * G_GUINT64_CONSTANT (0x0102040810204080)) >> 56) << (8 * w);
+    }
+#else
+  for (guint i = 0; i < LEAF_CAP; i++)
+    if ((l->kind[i] & KIND_MASK) == ASM_SEGMENT_FREE)
+      bits |= G_GUINT64_CONSTANT (1) << i;
+#endif
+  return (guint32) (bits & ((G_GUINT64_CONSTANT (1) << l->h.n) - 1));
 }
 
 static Inner *
@@ -590,24 +641,124 @@ agg_add_seg (Agg *a, guint64 first, guint64 last)
   agg_merge (a, len, len, order, seg_tail (first, last, order));
 }
 
+/* The augmented values of a node, recounted from its entries: the hot
+ * part of every write that changes them, so both loops avoid per-entry
+ * branches where they can.  In a leaf, a segment whose length is below
+ * 2^max_order cannot raise max_order (its order is at most floor(log2
+ * len)), so its order and tail are not computed.  In an inner node, an
+ * entry without free segments (max_free 0, min_free G_MAXUINT64,
+ * NO_ORDER, max_tail 0) is neutral in each of the three reductions, with
+ * NO_ORDER ranked below every order. */
+#define AGG_MAX 1   /* max_free */
+#define AGG_MIN 2   /* min_free */
+#define AGG_ORDER 4 /* max_order and max_tail */
+
+/* Recounts the given parts of a node's augmented values in *out. */
 static void
-node_agg (const Node *n, Agg *out)
+node_agg_part (const Node *n, guint parts, Agg *out)
 {
-  agg_init (out);
   if (n->leaf)
     {
       const Leaf *l = (const Leaf *) n;
-      for (guint i = 0; i < n->n; i++)
-        if ((l->kind[i] & KIND_MASK) == ASM_SEGMENT_FREE)
-          agg_add_seg (out, l->first[i], l->last[i]);
+      guint64 dmax = 0, dmin = G_MAXUINT64, tail = 0;
+      gint order = -1;
+      gboolean any = FALSE;
+
+      for (guint32 m = leaf_free_mask (l); m != 0; m &= m - 1)
+        {
+          guint i = __builtin_ctz (m);
+          guint64 first = l->first[i], last = l->last[i], d = last - first;
+          guint k0;
+
+          any = TRUE;
+          dmax = MAX (dmax, d);
+          dmin = MIN (dmin, d);
+          if (!(parts & AGG_ORDER))
+            continue;
+          k0 = d == G_MAXUINT64 ? 64 : log2_floor (d + 1);
+          if ((gint) k0 >= order)
+            {
+              gint o = seg_order (first, last);
+              if (o > order)
+                {
+                  order = o;
+                  tail = seg_tail (first, last, o);
+                }
+              else if (o == order)
+                tail = MAX (tail, seg_tail (first, last, o));
+            }
+        }
+      if (parts & AGG_MAX)
+        out->max_free = !any                   ? 0
+                        : dmax == G_MAXUINT64 ? G_MAXUINT64
+                                              : dmax + 1;
+      if (parts & AGG_MIN)
+        out->min_free = !any || dmin == G_MAXUINT64 ? G_MAXUINT64 : dmin + 1;
+      if (parts & AGG_ORDER)
+        {
+          out->max_order = order < 0 ? NO_ORDER : (guint8) order;
+          out->max_tail = tail;
+        }
     }
   else
     {
       const Inner *in = (const Inner *) n;
+      guint64 maxf = 0, minf = G_MAXUINT64, tail = 0;
+      guint8 order1 = 0; /* max_order + 1, which maps NO_ORDER to 0 */
+
+      if (parts == AGG_MAX)
+        {
+          for (guint i = 0; i < n->n; i++)
+            maxf = MAX (maxf, in->max_free[i]);
+          out->max_free = maxf;
+          return;
+        }
+      if (parts == AGG_MIN)
+        {
+          for (guint i = 0; i < n->n; i++)
+            minf = MIN (minf, in->min_free[i]);
+          out->min_free = minf;
+          return;
+        }
+      /* two parts or more: one pass */
       for (guint i = 0; i < n->n; i++)
-        agg_merge (out, in->max_free[i], in->min_free[i], in->max_order[i],
-                   in->max_tail[i]);
+        {
+          guint8 o1 = (guint8) (in->max_order[i] + 1);
+
+          maxf = MAX (maxf, in->max_free[i]);
+          minf = MIN (minf, in->min_free[i]);
+          if (o1 > order1)
+            {
+              order1 = o1;
+              tail = in->max_tail[i];
+            }
+          else if (o1 == order1)
+            tail = MAX (tail, in->max_tail[i]);
+        }
+      if (parts & AGG_MAX)
+        out->max_free = maxf;
+      if (parts & AGG_MIN)
+        out->min_free = minf;
+      if (parts & AGG_ORDER)
+        {
+          out->max_order = (guint8) (order1 - 1);
+          out->max_tail = tail;
+        }
     }
+}
+
+/* The augmented values of a node, recounted from its entries: the hot
+ * part of every write that changes them, so both loops avoid per-entry
+ * branches where they can.  In a leaf, a segment whose length is below
+ * 2^max_order cannot raise max_order (its order is at most floor(log2
+ * len)), so its order and tail are not computed.  In an inner node, an
+ * entry without free segments (max_free 0, min_free G_MAXUINT64,
+ * NO_ORDER, max_tail 0) is neutral in each of the reductions, with
+ * NO_ORDER ranked below every order. */
+static inline void
+node_agg (const Node *n, Agg *out)
+{
+  node_agg_part (n, AGG_MAX | AGG_MIN | AGG_ORDER, out);
 }
 
 /* refresh key and augmented values of child i from the child itself */
@@ -1033,6 +1184,126 @@ tree_insert (AsmArena *a, const Seg *seg)
 }
 
 /* ------------------------------------------------------------------ */
+/* tree: the in-leaf fast path                                          */
+
+/* Most frees and allocations change one leaf and stay inside it: a free
+ * merges with neighbours in the same leaf, a carve adds at most two
+ * segments to a leaf with room.  They are done in place along one exclusive
+ * root-to-leaf path, and the augmented values above are updated from what
+ * left and what came (agg_update) instead of being recomputed over every
+ * entry of every node on the path.  Anything else (a neighbour in another
+ * leaf, a leaf that would overflow or underflow, a node shared with a
+ * clone) takes the general path, tree_splice(). */
+
+#define PATH_MAX_DEPTH 24 /* 16^24 segments: more than 2^64 */
+
+typedef struct {
+  Inner *in[PATH_MAX_DEPTH]; /* the inner nodes from the root down */
+  guint idx[PATH_MAX_DEPTH]; /* the child taken in each */
+  guint depth;               /* inner levels: height - 1 */
+  Leaf *leaf;
+} Path;
+
+/* Descends to the leaf whose key range holds key.  FALSE when the tree is
+ * empty or some node on the way is shared with a clone (writing it would
+ * need a copy: the general path does that). */
+static gboolean
+path_find_exclusive (AsmArena *a, guint64 key, Path *p)
+{
+  Node *n = a->root;
+
+  p->depth = 0;
+  if (n == NULL)
+    return FALSE;
+  while (!n->leaf)
+    {
+      Inner *in = (Inner *) n;
+      guint i;
+
+      if (g_atomic_int_get (&n->ref) != 1 || p->depth == PATH_MAX_DEPTH)
+        return FALSE;
+      i = inner_route (in, key);
+      p->in[p->depth] = in;
+      p->idx[p->depth++] = i;
+      n = in->child[i];
+    }
+  if (g_atomic_int_get (&n->ref) != 1)
+    return FALSE;
+  p->leaf = (Leaf *) n;
+  return TRUE;
+}
+
+/* a's augmented values over a set of entries from which the entries whose
+ * values merge to `removed` left and the ones that merge to `added` came.
+ * Each value is an extremum, so it is known without a recount unless the
+ * entries that left held it and the new ones do not reach it: returns the
+ * parts (AGG_MAX, AGG_MIN, AGG_ORDER) that the caller must recount.  (max_order, max_tail) is one lexicographic
+ * maximum, NO_ORDER below every order. */
+static inline guint
+agg_update (Agg *a, const Agg *removed, const Agg *added)
+{
+  gint ao = a->max_order == NO_ORDER ? -1 : a->max_order;
+  gint ro = removed->max_order == NO_ORDER ? -1 : removed->max_order;
+  gint no = added->max_order == NO_ORDER ? -1 : added->max_order;
+  guint recount = 0;
+
+  if (added->max_free >= a->max_free)
+    a->max_free = added->max_free;
+  else if (removed->max_free >= a->max_free)
+    recount |= AGG_MAX;
+  if (added->min_free <= a->min_free)
+    a->min_free = added->min_free;
+  else if (removed->min_free <= a->min_free)
+    recount |= AGG_MIN;
+  if (no > ao || (no == ao && added->max_tail >= a->max_tail))
+    {
+      a->max_order = added->max_order;
+      a->max_tail = added->max_tail;
+    }
+  else if (ro > ao || (ro == ao && removed->max_tail >= a->max_tail))
+    recount |= AGG_ORDER;
+  return recount;
+}
+
+/* The leaf of p changed in place (and is within its fill limits): the free
+ * segments that merge to `removed` left it, those that merge to `added`
+ * came.  Brings every entry on the path up to date, bottom up, stopping at
+ * the first that does not change. */
+static void
+path_fixup (Path *p, const Agg *removed, const Agg *added)
+{
+  Agg rem = *removed, add = *added;
+  Node *child = &p->leaf->h;
+  guint64 key = p->leaf->first[0];
+
+  for (guint d = p->depth; d-- > 0;)
+    {
+      Inner *in = p->in[d];
+      guint i = p->idx[d];
+      Agg old = { in->max_free[i], in->min_free[i], in->max_tail[i],
+                  in->max_order[i] };
+      Agg now = old;
+      guint recount = agg_update (&now, &rem, &add);
+
+      if (recount != 0)
+        node_agg_part (child, recount, &now);
+      if (key == in->key[i] && now.max_free == old.max_free &&
+          now.min_free == old.min_free && now.max_order == old.max_order &&
+          now.max_tail == old.max_tail)
+        return;
+      in->key[i] = key;
+      in->max_free[i] = now.max_free;
+      in->min_free[i] = now.min_free;
+      in->max_order[i] = now.max_order;
+      in->max_tail[i] = now.max_tail;
+      rem = old;
+      add = now;
+      key = in->key[0];
+      child = &in->h;
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* tree: constrained search                                             */
 
 typedef struct {
@@ -1043,6 +1314,10 @@ typedef struct {
   gboolean found;
   guint64 best_len;
   guint64 addr;
+  /* LOWEST, HIGHEST, NEXT: the way to the segment found, for the carve
+   * (path->leaf is NULL when there is none: BEST) */
+  Path *path;
+  guint leaf_i;
 } Search;
 
 static inline gboolean
@@ -1068,7 +1343,7 @@ child_key_last (const Inner *in, guint i)
 }
 
 static gboolean
-search_lowest (const Node *n, Search *s)
+search_lowest (const Node *n, Search *s, guint d)
 {
   const Req *r = s->r;
   guint64 lo = MAX (r->min, s->floor_);
@@ -1076,14 +1351,21 @@ search_lowest (const Node *n, Search *s)
   if (n->leaf)
     {
       const Leaf *l = (const Leaf *) n;
-      for (guint i = 0; i < n->n; i++)
+      for (guint32 m = leaf_free_mask (l); m != 0; m &= m - 1)
         {
+          guint i = __builtin_ctz (m);
+
           if (l->first[i] > s->max_start)
             return FALSE;
-          if ((l->kind[i] & KIND_MASK) != ASM_SEGMENT_FREE || l->last[i] < lo)
+          if (l->last[i] < lo)
             continue;
           if (seg_fit_lowest (r, l->first[i], l->last[i], s->floor_, &s->addr))
-            return TRUE;
+            {
+              s->path->leaf = (Leaf *) l;
+              s->path->depth = d;
+              s->leaf_i = i;
+              return TRUE;
+            }
         }
       return FALSE;
     }
@@ -1096,7 +1378,12 @@ search_lowest (const Node *n, Search *s)
             return FALSE;
           if (!subtree_may_fit (in, i, r))
             continue;
-          if (search_lowest (in->child[i], s))
+          if (d < PATH_MAX_DEPTH)
+            {
+              s->path->in[d] = (Inner *) in;
+              s->path->idx[d] = i;
+            }
+          if (search_lowest (in->child[i], s, d + 1))
             return TRUE;
         }
       return FALSE;
@@ -1104,22 +1391,29 @@ search_lowest (const Node *n, Search *s)
 }
 
 static gboolean
-search_highest (const Node *n, Search *s)
+search_highest (const Node *n, Search *s, guint d)
 {
   const Req *r = s->r;
 
   if (n->leaf)
     {
       const Leaf *l = (const Leaf *) n;
-      for (guint i = n->n; i-- > 0;)
+      for (guint32 m = leaf_free_mask (l); m != 0;)
         {
+          guint i = 31 - __builtin_clz (m);
+
+          m &= ~(1u << i);
           if (l->last[i] < r->min)
             return FALSE;
-          if ((l->kind[i] & KIND_MASK) != ASM_SEGMENT_FREE ||
-              l->first[i] > s->max_start)
+          if (l->first[i] > s->max_start)
             continue;
           if (seg_fit_highest (r, l->first[i], l->last[i], &s->addr))
-            return TRUE;
+            {
+              s->path->leaf = (Leaf *) l;
+              s->path->depth = d;
+              s->leaf_i = i;
+              return TRUE;
+            }
         }
       return FALSE;
     }
@@ -1132,7 +1426,12 @@ search_highest (const Node *n, Search *s)
             return FALSE;
           if (!subtree_may_fit (in, i, r))
             continue;
-          if (search_highest (in->child[i], s))
+          if (d < PATH_MAX_DEPTH)
+            {
+              s->path->in[d] = (Inner *) in;
+              s->path->idx[d] = i;
+            }
+          if (search_highest (in->child[i], s, d + 1))
             return TRUE;
         }
       return FALSE;
@@ -1189,29 +1488,34 @@ search_best (const Node *n, Search *s)
     }
 }
 
-/* Finds the address the request's fit names; FALSE when none satisfies. */
+/* Finds the address the request's fit names; FALSE when none satisfies.
+ * With path, also the way to the free segment that holds it (path->leaf
+ * NULL when the search does not tell it) and, in *out_i, its index in the
+ * leaf. */
 static gboolean
-arena_search (const AsmArena *a, const Req *r, guint64 *out_addr)
+arena_search_path (const AsmArena *a, const Req *r, guint64 *out_addr,
+                   Path *path, guint *out_i)
 {
   Search s = { 0 };
-  Agg root;
+  Path scratch;
 
+  /* no separate test of the root's aggregate: the search's first level
+   * tests each of the root's entries, which together are that aggregate */
   if (a->root == NULL || r->max < r->size - 1)
-    return FALSE;
-  node_agg (a->root, &root);
-  if (!agg_may_fit (root.max_free, root.max_order, root.max_tail, r))
     return FALSE;
 
   s.r = r;
   s.max_start = r->max - (r->size - 1);
+  s.path = path != NULL ? path : &scratch;
+  s.path->leaf = NULL;
   switch (r->fit)
     {
     case ASM_FIT_LOWEST:
-      if (!search_lowest (a->root, &s))
+      if (!search_lowest (a->root, &s, 0))
         return FALSE;
       break;
     case ASM_FIT_HIGHEST:
-      if (!search_highest (a->root, &s))
+      if (!search_highest (a->root, &s, 0))
         return FALSE;
       break;
     case ASM_FIT_BEST:
@@ -1223,11 +1527,11 @@ arena_search (const AsmArena *a, const Req *r, guint64 *out_addr)
       if (a->next_valid && a->next_cursor != G_MAXUINT64)
         {
           s.floor_ = a->next_cursor + 1;
-          if (search_lowest (a->root, &s))
+          if (search_lowest (a->root, &s, 0))
             break;
         }
       s.floor_ = 0;
-      if (!search_lowest (a->root, &s))
+      if (!search_lowest (a->root, &s, 0))
         return FALSE;
       break;
     default:
@@ -1235,7 +1539,15 @@ arena_search (const AsmArena *a, const Req *r, guint64 *out_addr)
                a->name, (int) r->fit);
     }
   *out_addr = s.addr;
+  if (out_i != NULL)
+    *out_i = s.leaf_i;
   return TRUE;
+}
+
+static inline gboolean
+arena_search (const AsmArena *a, const Req *r, guint64 *out_addr)
+{
+  return arena_search_path (a, r, out_addr, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1578,6 +1890,94 @@ asm_arena_remove_span (AsmArena *a, guint64 first, guint64 last,
   return TRUE;
 }
 
+/* A path a search recorded: complete, and every node on it exclusive? */
+static gboolean
+path_exclusive (const Path *p)
+{
+  if (p->leaf == NULL || p->depth > PATH_MAX_DEPTH)
+    return FALSE;
+  for (guint d = 0; d < p->depth; d++)
+    if (g_atomic_int_get (&p->in[d]->h.ref) != 1)
+      return FALSE;
+  return g_atomic_int_get (&p->leaf->h.ref) == 1;
+}
+
+/* arena_carve() of [addr, end] from segment i of p's leaf, in place (see
+ * "the in-leaf fast path"): FALSE, with nothing changed, when the general
+ * path must do it. */
+static gboolean
+carve_in_leaf (AsmArena *a, Path *p, guint i, guint64 addr, guint64 end,
+               AsmSegmentKind kind)
+{
+  Leaf *l = p->leaf;
+  guint n = l->h.n, add_n, tail;
+  guint64 ff, fl;
+  guint8 fk;
+  Agg rem, add;
+
+  ff = l->first[i];
+  fl = l->last[i];
+  fk = l->kind[i];
+  if ((fk & KIND_MASK) != ASM_SEGMENT_FREE || fl < end)
+    return FALSE;
+  add_n = (addr > ff) + (end < fl); /* free pieces left around the carve */
+  if (n + add_n > LEAF_CAP)
+    return FALSE;
+
+  agg_init (&rem);
+  agg_init (&add);
+  agg_add_seg (&rem, ff, fl);
+  tail = n - (i + 1);
+  memmove (&l->first[i + 1 + add_n], &l->first[i + 1], tail * sizeof (guint64));
+  memmove (&l->last[i + 1 + add_n], &l->last[i + 1], tail * sizeof (guint64));
+  memmove (&l->kind[i + 1 + add_n], &l->kind[i + 1], tail);
+  if (addr > ff)
+    {
+      l->last[i] = addr - 1; /* first and kind (with its flag) stay */
+      tally_add (&a->t_free, ff, addr - 1);
+      agg_add_seg (&add, ff, addr - 1);
+      i++;
+      l->kind[i] = kind;
+    }
+  else
+    l->kind[i] = kind | (fk & SPAN_START);
+  l->first[i] = addr;
+  l->last[i] = end;
+  if (end < fl)
+    {
+      l->first[i + 1] = end + 1;
+      l->last[i + 1] = fl;
+      l->kind[i + 1] = ASM_SEGMENT_FREE;
+      tally_add (&a->t_free, end + 1, fl);
+      agg_add_seg (&add, end + 1, fl);
+    }
+  l->h.n = n + add_n;
+  tally_sub (&a->t_free, ff, fl);
+  tally_add (kind == ASM_SEGMENT_ALLOCATED ? &a->t_alloc : &a->t_reserved,
+             addr, end);
+  path_fixup (p, &rem, &add);
+  return TRUE;
+}
+
+/* carve_in_leaf() after a descent to addr */
+static gboolean
+carve_fast (AsmArena *a, guint64 addr, guint64 end, AsmSegmentKind kind)
+{
+  Path p;
+  guint i;
+
+  if (!path_find_exclusive (a, addr, &p))
+    return FALSE;
+  i = leaf_lower_bound (p.leaf, addr);
+  if (i == p.leaf->h.n || p.leaf->first[i] != addr)
+    {
+      if (i == 0)
+        return FALSE;
+      i--;
+    }
+  return carve_in_leaf (a, &p, i, addr, end, kind);
+}
+
 /* Turns the free segment f into up to three segments with [addr, end] of
  * kind `kind` in the middle. */
 static void
@@ -1782,15 +2182,25 @@ set_no_space (AsmArena *a, const Req *r, GError **error)
                r->max, window, st.largest_free);
 }
 
+/* Carves the allocation the search found at addr; path and i, when not
+ * NULL, are where the search found it. */
 static void
-arena_commit_alloc (AsmArena *a, const Req *r, guint64 addr)
+arena_commit_alloc (AsmArena *a, const Req *r, guint64 addr, Path *path,
+                    guint i)
 {
   Seg f;
 
-  if (!tree_find (a, addr, &f))
+  if (path != NULL && path_exclusive (path) &&
+      carve_in_leaf (a, path, i, addr, addr + (r->size - 1),
+                     ASM_SEGMENT_ALLOCATED))
+    ;
+  else if (carve_fast (a, addr, addr + (r->size - 1), ASM_SEGMENT_ALLOCATED))
+    ;
+  else if (!tree_find (a, addr, &f))
     ASM_BUG ("%s: the search chose 0x%" G_GINT64_MODIFIER "x, which is in "
              "no segment", a->name, addr);
-  arena_carve (a, &f, addr, addr + (r->size - 1), ASM_SEGMENT_ALLOCATED);
+  else
+    arena_carve (a, &f, addr, addr + (r->size - 1), ASM_SEGMENT_ALLOCATED);
   if (r->fit == ASM_FIT_NEXT)
     {
       a->next_cursor = addr + (r->size - 1);
@@ -1836,6 +2246,8 @@ asm_arena_alloc_full (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
 {
   Req r;
   guint64 addr;
+  Path path;
+  guint i;
 
   g_return_val_if_fail (a != NULL, FALSE);
   g_return_val_if_fail (req != NULL, FALSE);
@@ -1848,13 +2260,13 @@ asm_arena_alloc_full (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
       set_no_space (a, &r, error);
       return FALSE;
     }
-  if (!arena_search (a, &r, &addr))
+  if (!arena_search_path (a, &r, &addr, &path, &i))
     {
       a->hint = r;
       set_no_space (a, &r, error);
       return FALSE;
     }
-  arena_commit_alloc (a, &r, addr);
+  arena_commit_alloc (a, &r, addr, &path, i);
   if (out_addr != NULL)
     *out_addr = addr;
   return TRUE;
@@ -1923,6 +2335,109 @@ asm_arena_alloc (AsmArena *a, guint64 size, guint64 *out_addr, GError **error)
 {
   AsmRequest req = ASM_REQUEST_INIT (size);
   return asm_arena_alloc_full (a, &req, out_addr, error);
+}
+
+/* asm_arena_free() inside one leaf (see "the in-leaf fast path"): FALSE,
+ * with nothing changed, when the general path must do it (or report that
+ * nothing starts at addr). */
+static gboolean
+free_fast (AsmArena *a, guint64 addr)
+{
+  Path p;
+  Leaf *l;
+  guint i, n, lo, hi;
+  guint64 first, last;
+  guint8 uk;
+  Agg rem, add;
+
+  if (!path_find_exclusive (a, addr, &p))
+    return FALSE;
+  l = p.leaf;
+  n = l->h.n;
+  i = leaf_lower_bound (l, addr);
+  if (i == n || l->first[i] != addr ||
+      (l->kind[i] & KIND_MASK) == ASM_SEGMENT_FREE)
+    return FALSE;
+  uk = l->kind[i];
+  first = addr;
+  last = l->last[i];
+  lo = hi = i; /* entries lo..hi become one free segment */
+  agg_init (&rem);
+  if (last != G_MAXUINT64)
+    {
+      if (i + 1 == n)
+        {
+          /* the next segment, if any, starts the next leaf: the general
+           * path merges across leaves, but a used or absent neighbour
+           * needs no merge */
+          const Leaf *next;
+          if (p.depth == 0)
+            goto right_done; /* the root leaf: nothing follows */
+          if (p.idx[p.depth - 1] + 1 == p.in[p.depth - 1]->h.n)
+            return FALSE;
+          next = (const Leaf *) p.in[p.depth - 1]->child[p.idx[p.depth - 1] + 1];
+          if (next->first[0] == last + 1 && !(next->kind[0] & SPAN_START) &&
+              (next->kind[0] & KIND_MASK) == ASM_SEGMENT_FREE)
+            return FALSE;
+          goto right_done;
+        }
+      if (l->first[i + 1] == last + 1 && !(l->kind[i + 1] & SPAN_START) &&
+          (l->kind[i + 1] & KIND_MASK) == ASM_SEGMENT_FREE)
+        {
+          hi = i + 1;
+          last = l->last[hi];
+          agg_add_seg (&rem, l->first[hi], last);
+        }
+    }
+right_done:
+  if (!(uk & SPAN_START))
+    {
+      if (i == 0)
+        {
+          /* likewise the previous segment, which ends the previous leaf
+           * (i == 0 in the leftmost leaf would start a span) */
+          const Leaf *prev;
+          if (p.depth == 0 || p.idx[p.depth - 1] == 0)
+            return FALSE;
+          prev = (const Leaf *) p.in[p.depth - 1]->child[p.idx[p.depth - 1] - 1];
+          if ((prev->kind[prev->h.n - 1] & KIND_MASK) == ASM_SEGMENT_FREE)
+            return FALSE;
+        }
+      else if ((l->kind[i - 1] & KIND_MASK) == ASM_SEGMENT_FREE)
+        {
+          lo = i - 1;
+          first = l->first[lo];
+          agg_add_seg (&rem, first, l->last[lo]);
+        }
+    }
+  if (p.depth > 0 && n - (hi - lo) < LEAF_MIN)
+    return FALSE; /* the leaf would underflow */
+
+  tally_sub ((uk & KIND_MASK) == ASM_SEGMENT_ALLOCATED ? &a->t_alloc
+                                                       : &a->t_reserved,
+             addr, l->last[i]);
+  if (hi > i)
+    tally_sub (&a->t_free, l->first[hi], l->last[hi]);
+  if (lo < i)
+    tally_sub (&a->t_free, l->first[lo], l->last[lo]);
+  tally_add (&a->t_free, first, last);
+  hint_note_free (a, first, last);
+
+  l->kind[lo] = ASM_SEGMENT_FREE | (l->kind[lo] & SPAN_START);
+  l->first[lo] = first;
+  l->last[lo] = last;
+  if (hi > lo)
+    {
+      guint tail = n - (hi + 1);
+      memmove (&l->first[lo + 1], &l->first[hi + 1], tail * sizeof (guint64));
+      memmove (&l->last[lo + 1], &l->last[hi + 1], tail * sizeof (guint64));
+      memmove (&l->kind[lo + 1], &l->kind[hi + 1], tail);
+      l->h.n = n - (hi - lo);
+    }
+  agg_init (&add);
+  agg_add_seg (&add, first, last);
+  path_fixup (&p, &rem, &add);
+  return TRUE;
 }
 
 /* Frees the used segment u (which starts at u->first), merging it with free
@@ -2009,6 +2524,8 @@ asm_arena_free (AsmArena *a, guint64 addr, GError **error)
   g_return_val_if_fail (a != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (free_fast (a, addr))
+    return TRUE;
   if (!find_used_at (a, addr, &u, error))
     return FALSE;
   arena_release (a, &u);
@@ -2077,7 +2594,7 @@ asm_arena_move (AsmArena *a, guint64 addr, const AsmRequest *req,
       return FALSE;
     }
   node_unref (saved_root);
-  arena_commit_alloc (a, &r, new_addr);
+  arena_commit_alloc (a, &r, new_addr, NULL, 0);
   if (out_addr != NULL)
     *out_addr = new_addr;
   return TRUE;
