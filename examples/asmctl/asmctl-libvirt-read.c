@@ -808,8 +808,10 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
     }
   if (strcmp (tag, "crypto") == 0)
     {
-      dev->cat = LV_CAT_CRYPTO;
-      dev->flags = f->pci;
+      /* unknown to libvirt 9.0, which drops the
+       * element without a word, so nothing of it is read, its address
+       * neither */
+      dev->unknown = TRUE;
       return TRUE;
     }
   if (strcmp (tag, "panic") == 0)
@@ -1248,6 +1250,11 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
       g_ptr_array_add (dom->devs, dev);
       if (!classify (dom, dev, &f, error))
         return NULL;
+      if (dev->unknown)
+        {
+          device_describe (dev, NULL);
+          continue;
+        }
       if (dev->ctype != NULL)
         index_controller (dom, dev);
       if (dev->desc == NULL)

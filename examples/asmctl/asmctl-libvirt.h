@@ -56,7 +56,6 @@ typedef enum {
   LV_CAT_IOMMU,
   LV_CAT_VSOCK,
   LV_CAT_MEMORY,
-  LV_CAT_CRYPTO,
   LV_CAT_PANIC,
   LV_CAT_NONE,
 } LvCategory;
@@ -100,6 +99,10 @@ struct _LvDevice {
   gboolean primary_video;
   int numa_node;            /* a NUMA node the device names, or -1 */
   gboolean implicit;        /* added by the policy, not in the input */
+  gboolean unknown;         /* an element libvirt 9.0 does not know
+                               (<crypto>): it drops it; asmctl leaves it as
+                               it is, address included, and places nothing
+                               for it */
 
   /* controllers */
   char *ctype;              /* controller type, NULL for other devices */

@@ -26,7 +26,8 @@
  *   6. the other devices by libvirt's categories (filesystems, nets,
  *      sounds, other controllers, disks, host devices, memballoon, rngs,
  *      watchdogs, videos, shmem, inputs, serials, iommu, vsock, memory,
- *      crypto, panic), each the next free address for its connect flags;
+ *      panic), each the next free address for its connect flags (libvirt
+ *      9.0 knows no <crypto> device: the reader leaves it out);
  *   7. (dry run, q35) one spare hotplug root port on a new domain;
  *   8. (real pass) libvirt's defaults: multifunction='on' on function 0 of
  *      a slot with several functions, chassis/port of root ports,
