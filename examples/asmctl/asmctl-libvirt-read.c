@@ -761,9 +761,32 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
       g_autofree char *bus = asmctl_xml_attr (dev->node, "bus");
 
       dev->cat = LV_CAT_INPUT;
+      /* libvirt 9.0's checks of the model (qemuValidateDomainInputDef):
+       * a virtio model only on bus virtio, and there only model='virtio'
+       * (QEMU has no transitional virtio-input device) */
+      if (bus != NULL &&
+          !str_in (bus, (const char *const[]) { "ps2", "usb", "xen",
+                                                "parallels", "virtio",
+                                                "none", NULL }))
+        return input_error (error, dev, "unknown input bus type '%s'", bus);
+      if (model != NULL &&
+          !str_in (model, (const char *const[]) { "virtio",
+                                                  "virtio-transitional",
+                                                  "virtio-non-transitional",
+                                                  NULL }))
+        return input_error (error, dev, "unknown input model '%s'", model);
+      if (model != NULL && g_strcmp0 (bus, "virtio") != 0)
+        return input_error (error, dev,
+                            "only bus 'virtio' is supported for input model "
+                            "'%s'",
+                            model);
+      if (model != NULL && strcmp (model, "virtio") != 0)
+        return input_error (error, dev,
+                            "model='%s': virtio (non-)transitional models "
+                            "are not supported for input type=%s",
+                            model, type != NULL ? type : "");
       if (g_strcmp0 (bus, "virtio") == 0)
-        dev->flags = g_strcmp0 (model, "virtio-transitional") == 0 ? f->pci
-                                                                   : f->virtio;
+        dev->flags = f->virtio;
       return TRUE;
     }
   if (strcmp (tag, "serial") == 0)
