@@ -42,6 +42,8 @@ typedef struct {
                           ("released by $.steps[3]"), until given again */
   GError *gone_err;    /* a step named an object that left: the step
                           fails with not-found, which "expect" may accept */
+  guint observer;      /* on_event's, on r->fabric: removed before the
+                          fabric outlives the run (asmctl_scenario_open) */
   gboolean quiet;
   GError **error;
   char *path;          /* the JSON path being read, for messages */
@@ -407,7 +409,7 @@ build_fabric (Run *r, JsonObject *root)
       g_error_free (err);
       return FALSE;
     }
-  asm_fabric_add_observer (r->fabric, on_event, r);
+  r->observer = asm_fabric_add_observer (r->fabric, on_event, r);
   return TRUE;
 }
 
@@ -1112,6 +1114,7 @@ asmctl_scenario_open (const char *path, const char *backend_name,
         }
       else
         {
+          asm_fabric_remove_observer (r.fabric, r.observer);
           fabric = g_steal_pointer (&r.fabric);
           *out_backend = g_steal_pointer (&r.backend);
         }
