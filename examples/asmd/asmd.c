@@ -100,7 +100,10 @@ check_backend_record (Asmd *d, gboolean fresh, GError **error)
   g_autofree char *recorded = NULL;
 
   if (fresh)
-    return g_file_set_contents (path, d->backend_name, -1, error);
+    return g_file_set_contents_full (path, d->backend_name, -1,
+                                     G_FILE_SET_CONTENTS_CONSISTENT |
+                                         G_FILE_SET_CONTENTS_DURABLE,
+                                     0640, error);
   if (!g_file_get_contents (path, &recorded, NULL, error))
     return FALSE;
   g_strchomp (recorded);
@@ -374,6 +377,10 @@ main (int argc, char **argv)
                          : system_bus ? g_strdup (DEFAULT_SYSTEM_GROUP)
                                       : NULL;
 
+  if (fabric_file != NULL && g_file_test (d.snapshot_path,
+                                          G_FILE_TEST_EXISTS))
+    g_printerr ("asmd: %s holds a fabric already: serving it, not %s\n",
+                d.state_dir, fabric_file);
   if (!lock_state_dir (&d, &error) ||
       !(g_file_test (d.snapshot_path, G_FILE_TEST_EXISTS)
             ? open_existing (&d, &error)
