@@ -22,6 +22,76 @@ own (Policy *p, const AsmPciAddr *a, const char *desc)
   g_hash_table_insert (p->owner, lv_addr_format (a), (gpointer) desc);
 }
 
+/* what a device of @flags needs of a bus, in libvirt's words
+ * (virDomainPCIAddressFlagsCompatible) */
+static const char *
+connect_name (AsmPciConnectFlags flags)
+{
+  static const struct {
+    AsmPciConnectFlags flag;
+    const char *name;
+  } names[] = {
+    { ASM_PCI_CONNECT_TYPE_PCI_DEVICE, "standard PCI device" },
+    { ASM_PCI_CONNECT_TYPE_PCIE_DEVICE, "PCI Express device" },
+    { ASM_PCI_CONNECT_TYPE_PCIE_ROOT_PORT, "pcie-root-port" },
+    { ASM_PCI_CONNECT_TYPE_PCIE_SWITCH_UPSTREAM_PORT,
+      "pcie-switch-upstream-port" },
+    { ASM_PCI_CONNECT_TYPE_PCIE_SWITCH_DOWNSTREAM_PORT,
+      "pcie-switch-downstream-port" },
+    { ASM_PCI_CONNECT_TYPE_DMI_TO_PCI_BRIDGE, "dmi-to-pci-bridge" },
+    { ASM_PCI_CONNECT_TYPE_PCIE_TO_PCI_BRIDGE, "pcie-to-pci-bridge" },
+    { ASM_PCI_CONNECT_TYPE_PCI_EXPANDER_BUS, "pci-expander-bus" },
+    { ASM_PCI_CONNECT_TYPE_PCIE_EXPANDER_BUS, "pcie-expander-bus" },
+    { ASM_PCI_CONNECT_TYPE_PCI_BRIDGE, "pci-bridge" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (flags & names[i].flag)
+      return names[i].name;
+  return NULL;
+}
+
+/* libvirt's reason for refusing the address @a of the XML for @dev, when
+ * it is the bus that does not fit (the type of connection, the slot
+ * range), or NULL.  libvirt checks every address of the XML against the
+ * model of its bus's controller, plugged in or not yet; so does this,
+ * and the message names the real address even when the dry run keeps
+ * that bus parked. */
+static char *
+libvirt_bus_reason (Policy *p, LvDevice *dev, const AsmPciAddr *a)
+{
+  LvDevice *bus;
+  AsmPciConnectFlags bf, df = dev->flags;
+  guint8 min_slot = 0, max_slot = 0;
+  g_autofree char *s = lv_addr_format (a);
+  const char *need;
+
+  if (p->roots->len != 1 || a->domain != 0 ||
+      (bus = lv_domain_find_pci_controller (p->dom, a->bus)) == NULL)
+    return NULL;
+  bf = asm_pci_controller_model_get_bus_flags (bus->pmodel, !bus->hotplug_off,
+                                               &min_slot, &max_slot);
+  /* an address of the XML: a PCI endpoint may sit where a PCIe one may,
+   * and the other way round; a pci-bridge where a PCI endpoint may */
+  if (bf & ASM_PCI_CONNECT_TYPES_ENDPOINT)
+    bf |= ASM_PCI_CONNECT_TYPES_ENDPOINT;
+  if (df & ASM_PCI_CONNECT_TYPE_PCI_BRIDGE)
+    df |= ASM_PCI_CONNECT_TYPE_PCI_DEVICE;
+  need = connect_name (dev->flags);
+  if (!(df & bf & ASM_PCI_CONNECT_TYPES_MASK) && need != NULL)
+    return g_strdup_printf ("The device at PCI address %s cannot be plugged "
+                            "into the PCI controller with index='%u'. It "
+                            "requires a controller that accepts a %s.",
+                            s, a->bus, need);
+  if (a->slot < min_slot)
+    return g_strdup_printf ("Invalid PCI address %s. slot must be >= %u", s,
+                            min_slot);
+  if (a->slot > max_slot)
+    return g_strdup_printf ("Invalid PCI address %s. slot must be <= %u", s,
+                            max_slot);
+  return NULL;
+}
+
 /* the error of a failed reservation at @a (named by its real address
  * @shown), naming the device that holds it when it is in use */
 static gboolean
@@ -30,12 +100,16 @@ reserve_error (Policy *p, LvDevice *dev, const char *what,
 {
   g_autofree char *s = lv_addr_format (shown);
   const char *other = g_hash_table_lookup (p->owner, s);
+  g_autofree char *reason = NULL;
   gboolean r;
 
   if (g_error_matches (err, ASM_ERROR, ASM_ERROR_IN_USE) && other != NULL)
     r = asmctl_policy_fail (error, NULL,
                             "two devices at one PCI address %s: %s and %s", s,
                             other, dev != NULL ? dev->desc : what);
+  else if (dev != NULL && dev->fixed &&
+           (reason = libvirt_bus_reason (p, dev, shown)) != NULL)
+    r = asmctl_policy_fail (error, dev, "%s", reason);
   else if (dev != NULL)
     r = asmctl_policy_fail (error, dev, "PCI address %s: %s", s, err->message);
   else

@@ -390,6 +390,11 @@ pass_run (Policy *p, gboolean counting, GError **error)
   if (!(dom->machine == LV_MACHINE_PC ? asmctl_policy_chipset_pc (p, error)
                                       : asmctl_policy_chipset_q35 (p, error)))
     return FALSE;
+  /* the chipset step may have plugged the dmi-to-pci-bridge in: the
+   * controllers of the XML behind it (libvirt checks every address of
+   * the XML against the model of its bus before it places anything) */
+  if (!asmctl_policy_settle (p, error))
+    return FALSE;
 
   /* 4. the spare slot of pc */
   if (counting && lv_domain_find_pci_controller (dom, 0)->pmodel ==
