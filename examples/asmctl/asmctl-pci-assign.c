@@ -62,10 +62,13 @@
  * takes a slot on it (note_use), which is exactly when libvirt would have
  * grown it, and the unused ones are dropped before the end.
  *
- * Beyond libvirt:
- *   - several PCI domains: a root controller with index N > 0 establishes
- *     domain N (the bus set's mapping); a controller without an address
- *     goes to the domain of the highest root index below its own;
+ * Beyond libvirt, each behind its option (without them the output is
+ * libvirt's, and what libvirt refuses is refused):
+ *   - --multi-domain, several PCI domains: a root controller with index
+ *     N > 0 establishes domain N (the bus set's mapping); a controller
+ *     without an address goes to the domain of the highest root index
+ *     below its own.  libvirt refuses such a root ("pci-root and
+ *     pcie-root controllers should have index 0");
  *   - --numa-aware: a device naming a NUMA node (<asm:numa node='N'/> in
  *     the namespace urn:x-asm:libvirt, or a virtio-mem/pmem target node) is
  *     placed behind an expander bus of that node (added when missing), in
@@ -629,6 +632,7 @@ plan_numa (Policy *p)
 
 typedef struct {
   gboolean numa_aware;
+  gboolean multi_domain;
   gint spare_ports;
   gboolean json;
 } AssignOptions;
@@ -702,8 +706,18 @@ policy_assign (LvDomain *dom, const AssignOptions *opts, GError **error)
       if (c->cat != LV_CAT_PCI_CONTROLLER)
         continue;
       p.next_index = MAX (p.next_index, c->index + 1);
-      if (asm_pci_controller_model_is_root (c->pmodel))
-        g_array_append_val (p.roots, c->index);
+      if (!asm_pci_controller_model_is_root (c->pmodel))
+        continue;
+      if (c->index != 0 && !opts->multi_domain)
+        {
+          g_array_unref (p.roots);
+          return asmctl_policy_fail (
+            error, c,
+            "pci-root and pcie-root controllers should have index 0 "
+            "(a root controller with index N > 0 as PCI domain N needs "
+            "--multi-domain)");
+        }
+      g_array_append_val (p.roots, c->index);
     }
   {
     /* ascending */
@@ -844,7 +858,7 @@ static int
 command (int argc, char **argv, const char *cmd, gboolean needs_device)
 {
   g_autofree char *output = NULL;
-  gboolean numa = FALSE, json = FALSE;
+  gboolean numa = FALSE, json = FALSE, multi = FALSE;
   gint spare = -1;
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) ctx = NULL;
@@ -855,6 +869,10 @@ command (int argc, char **argv, const char *cmd, gboolean needs_device)
     { "numa-aware", 0, 0, G_OPTION_ARG_NONE, &numa,
       "Place devices that name a NUMA node behind an expander bus of that "
       "node", NULL },
+    { "multi-domain", 0, 0, G_OPTION_ARG_NONE, &multi,
+      "Accept root controllers (pci-root, pcie-root) with an index N > 0, "
+      "each PCI domain N (libvirt refuses them)",
+      NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       "Print every PCI device with its address as JSON (instead of the XML "
       "on standard output; with -o, in addition to writing OUT)", NULL },
@@ -906,6 +924,7 @@ command (int argc, char **argv, const char *cmd, gboolean needs_device)
       return ASMCTL_EXIT_USAGE;
     }
   opts.numa_aware = numa;
+  opts.multi_domain = multi;
   opts.spare_ports = spare;
   opts.json = json;
   return run (cmd, argv[1], needs_device ? argv[2] : NULL, output, &opts);

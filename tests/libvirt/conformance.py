@@ -24,11 +24,13 @@
 # creates, with useradd) the user `asmtest`; HOME and XDG_* point into a
 # temporary directory.
 #
-# beyond mode: DIR/*.xml are inputs for what libvirt cannot do (several
-# PCI domains, --numa-aware, --spare-ports) and for bad input.  The first
-# line of each may be a comment `<!-- asmctl: numa-aware spare-ports=4 -->`
-# naming extra options (without their dashes, which XML comments forbid).  NAME.expect holds the normal form of the output, or
-# `exit N` and lines that the error message must contain.
+# beyond mode: DIR/*.xml are inputs for what libvirt cannot do
+# (--multi-domain: several PCI domains; --numa-aware; --spare-ports) and
+# for bad input.  The first line of each may be a comment
+# `<!-- asmctl: numa-aware spare-ports=4 -->` naming extra options (without
+# their dashes, which XML comments forbid).  NAME.expect holds the normal
+# form of the output, or `exit N` and lines that the error message must
+# contain.
 
 import os
 import pwd
