@@ -1372,7 +1372,10 @@ search_lowest (const Node *n, Search *s, guint d)
   else
     {
       const Inner *in = (const Inner *) n;
-      for (guint i = inner_route (in, lo); i < n->n; i++)
+      /* lo is often 0 or below the second key: no binary search then */
+      guint i0 = n->n < 2 || lo < in->key[1] ? 0 : inner_route (in, lo);
+
+      for (guint i = i0; i < n->n; i++)
         {
           if (in->key[i] > s->max_start)
             return FALSE;
@@ -1928,9 +1931,14 @@ carve_in_leaf (AsmArena *a, Path *p, guint i, guint64 addr, guint64 end,
   agg_init (&add);
   agg_add_seg (&rem, ff, fl);
   tail = n - (i + 1);
-  memmove (&l->first[i + 1 + add_n], &l->first[i + 1], tail * sizeof (guint64));
-  memmove (&l->last[i + 1 + add_n], &l->last[i + 1], tail * sizeof (guint64));
-  memmove (&l->kind[i + 1 + add_n], &l->kind[i + 1], tail);
+  if (add_n != 0) /* an exact fit, the common case, moves nothing */
+    {
+      memmove (&l->first[i + 1 + add_n], &l->first[i + 1],
+               tail * sizeof (guint64));
+      memmove (&l->last[i + 1 + add_n], &l->last[i + 1],
+               tail * sizeof (guint64));
+      memmove (&l->kind[i + 1 + add_n], &l->kind[i + 1], tail);
+    }
   if (addr > ff)
     {
       l->last[i] = addr - 1; /* first and kind (with its flag) stay */
