@@ -176,6 +176,28 @@ if [ -f "$dest$datadir/gir-1.0/Asm-1.0.gir" ] &&
   fail "Asm-1.0.gir does not name libasm-1.so.0 as its shared library"
 fi
 
+# Python through the installed typelib, as a user would (not in sanitizer
+# builds: an instrumented library cannot load into python3)
+if [ "$sanitize" = none ] && /usr/bin/python3 -c 'import gi' 2>/dev/null; then
+  if GI_TYPELIB_PATH="$dest$libdir/girepository-1.0" \
+     LD_LIBRARY_PATH="$dest$libdir" /usr/bin/python3 -c "
+import gi
+gi.require_version('Asm', '1.0')
+from gi.repository import Asm
+arena = Asm.Arena.new('iova', 0x1000)
+arena.add_span(0, 0xfffff)
+ok, addr = arena.alloc(0x2000)
+assert ok and addr == 0, (ok, addr)
+print('python3: Asm', Asm._version, 'from the installed typelib: alloc ->', hex(addr))
+"; then
+    ok "the installed Asm-1.0.typelib from python3"
+  else
+    fail "python3 cannot use the installed Asm-1.0.typelib"
+  fi
+else
+  echo "note: python3 with gi is missing (or a sanitizer build): the installed typelib is not tried from python"
+fi
+
 # asmd: the daemon, its interface, the system bus policy, the activation
 # file and the systemd unit, each where dbus-daemon and systemd look.
 for f in "$prefix/bin/asmd" \
