@@ -1041,7 +1041,7 @@ static gboolean
 foreach_segment (const AsmRange *seg, AsmSegmentKind kind, gpointer user_data)
 {
   ForeachData *fd = user_data;
-  guint64 t[ASM_ADDR_MAX_DIMS];
+  guint64 t[ASM_ADDR_MAX_DIMS] = { 0 }; /* all of it is the callback's */
 
   if (kind != ASM_SEGMENT_RESERVED ||
       !asm_range_set_contains (fd->s->pools, seg->first))

@@ -48,7 +48,7 @@ GType asm_addr_space_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmAddrFormatFunc:
- * @addr: (array): the tuple, one value per dimension
+ * @addr: (array length=n_dims): the tuple, one value per dimension
  * @n_dims: the number of dimensions
  * @user_data: the data given to asm_addr_space_set_formatter()
  *
@@ -82,7 +82,9 @@ typedef gboolean (*AsmAddrParseFunc) (const char *text, guint64 *out_addr,
 
 /**
  * AsmAddrForeachFunc:
- * @addr: (array): a reserved tuple
+ * @addr: (array fixed-size=8): a reserved tuple: %ASM_ADDR_MAX_DIMS
+ *   values, of which the first asm_addr_space_get_n_dims() are the tuple
+ *   and the rest 0
  * @user_data: the data given to asm_addr_space_foreach_reserved()
  *
  * Called by asm_addr_space_foreach_reserved() for each reserved tuple, in

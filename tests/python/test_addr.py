@@ -53,6 +53,32 @@ class AddrSpaceTest(unittest.TestCase):
         self.assertEqual(clone.get_n_reserved(), 2)
         self.assertEqual(self.space.get_n_reserved(), 1)
 
+    def test_callbacks_get_tuples(self):
+        for t in ([10, 0, 0, 9], [10, 0, 0, 3], [192, 168, 1, 4]):
+            self.space.reserve(t)
+        seen = []
+
+        def each(addr, data):
+            # fixed-size arrays: the tuple, then zeros up to 8 values
+            self.assertEqual(len(addr), 8)
+            self.assertEqual(addr[4:], [0, 0, 0, 0])
+            seen.append(addr[:4])
+            return True
+
+        self.assertTrue(self.space.foreach_reserved(each, None))
+        self.assertEqual(seen, [[10, 0, 0, 3], [10, 0, 0, 9],
+                                [192, 168, 1, 4]])
+
+        def dashed(addr, n_dims, data):
+            self.assertEqual(len(addr), n_dims)  # exactly the tuple
+            return "-".join(str(v) for v in addr)
+
+        self.space.set_formatter(dashed, None, None)
+        self.assertEqual(self.space.format([10, 0, 0, 9]), "10-0-0-9")
+        with self.assertRaises(GLib.Error) as cm:
+            self.space.reserve([10, 0, 0, 9])
+        self.assertIn("10-0-0-9", cm.exception.message)
+
     def test_errors(self):
         self.space.reserve([10, 0, 0, 1])
         with self.assertRaises(GLib.Error) as cm:
