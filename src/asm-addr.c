@@ -382,7 +382,7 @@ asm_addr_space_get_dim_bits (AsmAddrSpace *s, guint dim)
 /**
  * asm_addr_space_format:
  * @s: a space
- * @addr: (array): a tuple
+ * @addr: (array fixed-size=8): a tuple
  *
  * Formats @addr with the space's formatter.
  *
@@ -564,7 +564,7 @@ unplaceholder_run (AsmAddrSpace *s, const AsmRange *run)
 /**
  * asm_addr_space_add_pool:
  * @s: a space
- * @box: (array): one inclusive range per dimension
+ * @box: (array fixed-size=8): one inclusive range per dimension
  * @error: return location for a #GError
  *
  * Makes every tuple of @box available.  Pools may touch but not overlap.
@@ -627,7 +627,7 @@ check_pooled (AsmAddrSpace *s, const guint64 *addr, guint64 code,
 /**
  * asm_addr_space_reserve:
  * @s: a space
- * @addr: (array): the tuple to reserve
+ * @addr: (array fixed-size=8): the tuple to reserve
  * @error: return location for a #GError
  *
  * Reserves exactly @addr, for an address given in configuration or one a
@@ -668,7 +668,7 @@ asm_addr_space_reserve (AsmAddrSpace *s, const guint64 *addr, GError **error)
 /**
  * asm_addr_space_reserve_box:
  * @s: a space
- * @box: (array): one inclusive range per dimension
+ * @box: (array fixed-size=8): one inclusive range per dimension
  * @error: return location for a #GError
  *
  * Reserves every tuple of @box, all or nothing: a whole PCI slot is the box
@@ -777,8 +777,8 @@ in_box (AsmAddrSpace *s, const AsmRange *box, const guint64 *u, guint n)
 /**
  * asm_addr_space_find_free:
  * @s: a space
- * @within: (array) (nullable): one inclusive range per dimension; %NULL
- *   for the whole space
+ * @within: (array fixed-size=8) (nullable): one inclusive range per
+ *   dimension; %NULL for the whole space
  * @n_whole_dims: how many trailing dimensions must be wholly free (0 for a
  *   single tuple, 1 for a whole PCI slot in `domain:bus:slot.function`)
  * @out_addr: (array fixed-size=8) (out caller-allocates): the tuple found
@@ -880,8 +880,8 @@ asm_addr_space_find_free (AsmAddrSpace *s, const AsmRange *within,
 /**
  * asm_addr_space_reserve_any:
  * @s: a space
- * @within: (array) (nullable): one inclusive range per dimension; %NULL
- *   for the whole space
+ * @within: (array fixed-size=8) (nullable): one inclusive range per
+ *   dimension; %NULL for the whole space
  * @out_addr: (array fixed-size=8) (out caller-allocates) (optional): the
  *   tuple reserved (the first asm_addr_space_get_n_dims() values; bindings
  *   pass %ASM_ADDR_MAX_DIMS)
@@ -922,7 +922,7 @@ asm_addr_space_reserve_any (AsmAddrSpace *s, const AsmRange *within,
 /**
  * asm_addr_space_release:
  * @s: a space
- * @addr: (array): a reserved tuple
+ * @addr: (array fixed-size=8): a reserved tuple
  * @error: return location for a #GError
  *
  * Releases exactly one tuple, however it was reserved (exact, box or any).
@@ -973,7 +973,7 @@ asm_addr_space_release (AsmAddrSpace *s, const guint64 *addr, GError **error)
 /**
  * asm_addr_space_is_free:
  * @s: a space
- * @addr: (array): a tuple
+ * @addr: (array fixed-size=8): a tuple
  *
  * Tells whether a tuple is free.
  *
@@ -997,7 +997,7 @@ asm_addr_space_is_free (AsmAddrSpace *s, const guint64 *addr)
 /**
  * asm_addr_space_is_pooled:
  * @s: a space
- * @addr: (array): a tuple
+ * @addr: (array fixed-size=8): a tuple
  *
  * Tells whether a tuple belongs to a pool.
  *

@@ -15,7 +15,8 @@ from gi.repository import Asm, GLib, GObject  # noqa: E402
 
 MIB = 1 << 20
 
-__all__ = ["Asm", "GLib", "GObject", "MIB", "asm_range", "request"]
+__all__ = ["Asm", "GLib", "GObject", "MIB", "asm_range", "request", "tup",
+           "box"]
 
 
 def asm_range(first, last):
@@ -34,3 +35,15 @@ def request(size, fit=Asm.Fit.LOWEST, align=0, max_=GLib.MAXUINT64):
     req.max = max_
     req.fit = fit
     return req
+
+
+def tup(*values):
+    """An address-space tuple as bindings pass it: ASM_ADDR_MAX_DIMS values,
+    the tuple first, zeros after."""
+    return list(values) + [0] * (Asm.ADDR_MAX_DIMS - len(values))
+
+
+def box(*ranges):
+    """One Asm.Range per dimension, padded to ASM_ADDR_MAX_DIMS ranges."""
+    return list(ranges) + [asm_range(0, 0)
+                           for _ in range(Asm.ADDR_MAX_DIMS - len(ranges))]
