@@ -13,8 +13,12 @@
  * video first).  The implicit devices libvirt adds to a pc or q35 domain
  * are added too: pci-root/pcie-root, usb controller 0 (piix3-uhci on pc,
  * qemu-xhci on q35), sata controller 0 on q35, a virtio memballoon, a
- * cirrus video when there are graphics, scsi and virtio-serial controllers
- * for the disks and channels that need them.
+ * cirrus video when there are graphics, the disk controllers the disks
+ * need (SCSI, IDE at 00:01.1 on pc, SATA: every index up to the highest
+ * one a disk's drive address or name puts it on, as libvirt adds them)
+ * and a virtio-serial controller for virtio channels.  A disk whose name
+ * libvirt cannot read an index from, a second IDE or floppy controller,
+ * and IDE on q35 are refused with libvirt's reason.
  *
  * Errors name the element and its line: "<disk> 'vda' (line 12): ...".
  *
@@ -551,7 +555,8 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
   return input_error (error, dev, "unknown controller type '%s'", dev->ctype);
 }
 
-static guint32 scsi_controller_of (LvDevice *dev);
+static guint32 disk_controller_of (LvDevice *dev, guint units);
+static guint disk_bus_units (const char *bus);
 
 static gboolean
 child_attr_absent (xmlNodePtr parent, const char *cname,
@@ -562,6 +567,7 @@ child_attr_absent (xmlNodePtr parent, const char *cname,
   return v == NULL;
 }
 static guint64 disk_name_index (const char *dev);
+static gboolean disk_name_valid (const char *dev);
 static guint64 disk_letters (const char *p);
 
 static gboolean
@@ -587,15 +593,30 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
                             "<target dev='%s'>: the disk index is not in "
                             "0..%u (vda..vdzzz)",
                             name, LV_DISK_INDEX_MAX);
-      if (g_strcmp0 (bus, "scsi") == 0 &&
-          child_attr_absent (dev->node, "address",
-                                           "controller") &&
-          scsi_controller_of (dev) > LV_CONTROLLER_INDEX_MAX)
+      /* libvirt gives a disk without an address one from its name
+       * (virDomainDiskDefAssignAddress) */
+      if (name != NULL && !disk_name_valid (name))
+        return asmctl_xml_child (dev->node, "address") == NULL
+                 ? input_error (error, dev,
+                                "Unknown disk name '%s' and no address "
+                                "specified",
+                                name)
+                 : input_error (error, dev,
+                                "Invalid harddisk device name: %s", name);
+      if (disk_bus_units (bus) > 0 &&
+          child_attr_absent (dev->node, "address", "controller") &&
+          disk_controller_of (dev, disk_bus_units (bus)) >
+            LV_CONTROLLER_INDEX_MAX)
         return input_error (error, dev,
-                            "<target dev='%s'> is on SCSI controller %u, "
-                            "not in 0..%u (7 disks a controller: sda..sdbpx)",
-                            name, scsi_controller_of (dev),
-                            LV_CONTROLLER_INDEX_MAX);
+                            "<target dev='%s'> is on %s controller %u, "
+                            "not in 0..%u (%u disks a controller)",
+                            name,
+                            strcmp (bus, "fdc") == 0 ? "floppy"
+                            : strcmp (bus, "scsi") == 0 ? "SCSI"
+                            : strcmp (bus, "ide") == 0  ? "IDE"
+                                                         : "SATA",
+                            disk_controller_of (dev, disk_bus_units (bus)),
+                            LV_CONTROLLER_INDEX_MAX, disk_bus_units (bus));
       if (g_strcmp0 (bus, "virtio") == 0)
         dev->flags = g_strcmp0 (model, "virtio-transitional") == 0 ? f->pci
                                                                    : f->virtio;
@@ -925,9 +946,28 @@ lv_domain_add_pci_controller (LvDomain *dom, guint32 index,
   return dev;
 }
 
-/* the scsi controller index a scsi disk or hostdev uses */
+/* the disks a controller of a disk bus takes when libvirt numbers them
+ * from their names (virDomainDiskDefAssignAddress): 7 units of a SCSI
+ * controller, 2 buses of 2 units of an IDE one, 6 ports of a SATA one,
+ * 2 drives of a floppy controller; 0 for a bus without controllers */
+static guint
+disk_bus_units (const char *bus)
+{
+  if (g_strcmp0 (bus, "scsi") == 0)
+    return 7;
+  if (g_strcmp0 (bus, "ide") == 0)
+    return 4;
+  if (g_strcmp0 (bus, "sata") == 0)
+    return 6;
+  if (g_strcmp0 (bus, "fdc") == 0)
+    return 2;
+  return 0;
+}
+
+/* the controller index a disk of a bus of @units disks a controller uses:
+ * that of its drive address, else its name's index / @units (sda: 0) */
 static guint32
-scsi_controller_of (LvDevice *dev)
+disk_controller_of (LvDevice *dev, guint units)
 {
   xmlNodePtr a = asmctl_xml_child (dev->node, "address");
   g_autofree char *type = asmctl_xml_attr (a, "type");
@@ -935,17 +975,43 @@ scsi_controller_of (LvDevice *dev)
   g_autofree char *tdev = asmctl_xml_child_attr (dev->node, "target", "dev");
   guint64 v;
 
-  if (g_strcmp0 (type, "drive") == 0 && ctl != NULL &&
-      asmctl_xml_parse_uint (ctl, G_MAXUINT32, &v))
-    return (guint32) v;
-  if (tdev != NULL && g_str_has_prefix (tdev, "sd"))
-    {
-      /* sda..sdz, sdaa..: the disk index, 7 units per controller */
-      guint64 idx = disk_letters (tdev + 2);
+  if (g_strcmp0 (type, "drive") == 0)
+    return ctl != NULL && asmctl_xml_parse_uint (ctl, G_MAXUINT32, &v)
+             ? (guint32) v
+             : 0;
+  v = disk_name_index (tdev);
+  return v != G_MAXUINT32 ? (guint32) (v / units) : 0;
+}
 
-      return idx > 0 ? (guint32) ((idx - 1) / 7) : 0;
+/* the controllers the disks of @bus need, each with the first disk that
+ * needs it: libvirt adds every index up to the highest one a disk uses
+ * (virDomainDefAddDiskControllersForType).  Returns the highest, or -1. */
+static gint64
+disk_controllers_top (LvDomain *dom, const char *bus, guint n,
+                      LvDevice **out_disk)
+{
+  gint64 top = -1;
+
+  *out_disk = NULL;
+  for (guint i = 0; i < n; i++)
+    {
+      LvDevice *d = g_ptr_array_index (dom->devs, i);
+      g_autofree char *b = NULL;
+      guint32 c;
+
+      if (strcmp (d->tag, "disk") != 0 || d->node == NULL)
+        continue;
+      b = asmctl_xml_child_attr (d->node, "target", "bus");
+      if (g_strcmp0 (b, bus) != 0)
+        continue;
+      c = disk_controller_of (d, disk_bus_units (bus));
+      if ((gint64) c > top)
+        {
+          top = c;
+          *out_disk = d;
+        }
     }
-  return 0;
+  return top;
 }
 
 /* libvirt's implicit devices (qemuDomainDefAddDefaultDevices and
@@ -959,7 +1025,6 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
   AsmPciControllerModel root_model =
     f->machine == LV_MACHINE_Q35 ? ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT
                                  : ASM_PCI_CONTROLLER_MODEL_PCI_ROOT;
-  GArray *scsi = g_array_new (FALSE, FALSE, sizeof (guint32));
   guint n = dom->devs->len;
 
   for (guint i = 0; i < n; i++)
@@ -978,16 +1043,6 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
           g_autofree char *tt =
             asmctl_xml_child_attr (d->node, "target", "type");
           want_vserial |= g_strcmp0 (tt, "virtio") == 0;
-        }
-      else if (strcmp (d->tag, "disk") == 0)
-        {
-          g_autofree char *bus =
-            asmctl_xml_child_attr (d->node, "target", "bus");
-          if (g_strcmp0 (bus, "scsi") == 0)
-            {
-              guint32 c = scsi_controller_of (d);
-              g_array_append_val (scsi, c);
-            }
         }
     }
 
@@ -1012,7 +1067,6 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
     }
   else if (root->pmodel != root_model)
     {
-      g_array_unref (scsi);
       return input_error (error, root,
                           "the PCI controller with index='0' must be "
                           "model='%s' for machine type %s, not model='%s'",
@@ -1020,18 +1074,43 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
                           f->machine == LV_MACHINE_Q35 ? "q35" : "pc",
                           root->cmodel);
     }
+  /* the controllers of the disks, in libvirt's order of buses: SCSI,
+   * floppy, IDE, SATA (virDomainDefAddImplicitControllers) */
   {
-    /* every index up to the highest one a disk uses
-     * (virDomainDefAddDiskControllersForType) */
-    gint64 top = -1;
+    LvDevice *disk;
+    gint64 top = disk_controllers_top (dom, "scsi", n, &disk);
 
-    for (guint i = 0; i < scsi->len; i++)
-      top = MAX (top, (gint64) g_array_index (scsi, guint32, i));
     for (gint64 c = 0; c <= top; c++)
       if (find_controller (dom, "scsi", (guint32) c) == NULL)
         implicit_controller (dom, "scsi", (guint32) c, "lsilogic", f->pci);
+
+    /* the floppy controller is no PCI device: only its limit */
+    if (disk_controllers_top (dom, "fdc", n, &disk) > 0)
+      return input_error (error, disk,
+                          "it needs floppy controller %u: Only 1 fdc "
+                          "controller is supported",
+                          disk_controller_of (disk, disk_bus_units ("fdc")));
+
+    top = disk_controllers_top (dom, "ide", n, &disk);
+    if (top >= 0 && f->machine == LV_MACHINE_Q35)
+      return input_error (error, disk,
+                          "it needs an IDE controller: IDE controllers are "
+                          "unsupported for this QEMU binary or machine type "
+                          "(q35)");
+    if (top > 0)
+      return input_error (error, disk,
+                          "it needs IDE controller %" G_GINT64_FORMAT
+                          ": Only 1 IDE controller is supported",
+                          top);
+    if (top == 0 && find_controller (dom, "ide", 0) == NULL)
+      implicit_controller (dom, "ide", 0, NULL, f->pci)->role =
+        LV_ROLE_PIIX3_IDE;
+
+    top = disk_controllers_top (dom, "sata", n, &disk);
+    for (gint64 c = 0; c <= top; c++)
+      if (find_controller (dom, "sata", (guint32) c) == NULL)
+        implicit_controller (dom, "sata", (guint32) c, NULL, f->pci);
   }
-  g_array_unref (scsi);
   if (want_vserial && find_controller (dom, "virtio-serial", 0) == NULL)
     implicit_controller (dom, "virtio-serial", 0, NULL, f->virtio);
   if (has_graphics && !has_video)
@@ -1092,13 +1171,34 @@ disk_name_index (const char *dev)
   for (p = dev; *p != '\0'; p++)
     if (g_str_has_prefix (p, "vd") || g_str_has_prefix (p, "sd") ||
         g_str_has_prefix (p, "hd") || g_str_has_prefix (p, "xvd") ||
-        g_str_has_prefix (p, "ubd"))
+        g_str_has_prefix (p, "ubd") || g_str_has_prefix (p, "fd"))
       break;
   if (*p == '\0')
     return G_MAXUINT32;
   p += g_str_has_prefix (p, "xvd") || g_str_has_prefix (p, "ubd") ? 3 : 2;
   idx = disk_letters (p);
   return idx > 0 ? idx - 1 : G_MAXUINT32;
+}
+
+/* whether libvirt can read a disk's index from @dev (virDiskNameParse):
+ * a known prefix, lower-case letters, and digits of a partition */
+static gboolean
+disk_name_valid (const char *dev)
+{
+  static const char *const prefixes[] = { "fd", "hd", "vd", "sd", "xvd",
+                                          "ubd" };
+  const char *p = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (prefixes) && p == NULL; i++)
+    if (g_str_has_prefix (dev, prefixes[i]))
+      p = dev + strlen (prefixes[i]);
+  if (p == NULL)
+    return FALSE;
+  while (g_ascii_islower (*p))
+    p++;
+  while (g_ascii_isdigit (*p))
+    p++;
+  return *p == '\0';
 }
 
 static guint64
