@@ -29,8 +29,9 @@ static const char *const error_code_names[] = {
   [ASM_ERROR_PARSE] = "parse",
   [ASM_ERROR_UNSUPPORTED] = "unsupported",
   [ASM_ERROR_FAILED] = "failed",
+  [ASM_ERROR_FENCED] = "fenced",
 };
-G_STATIC_ASSERT (G_N_ELEMENTS (error_code_names) == ASM_ERROR_FAILED + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (error_code_names) == ASM_ERROR_FENCED + 1);
 
 /**
  * asm_error_code_to_string:

@@ -73,6 +73,7 @@ ASM_DEFINE_VALUE_TYPE (AsmPartitionInfo, asm_partition_info)
 ASM_DEFINE_VALUE_TYPE (AsmDeviceInfo, asm_device_info)
 ASM_DEFINE_VALUE_TYPE (AsmFabricEvent, asm_fabric_event)
 ASM_DEFINE_VALUE_TYPE (AsmDriverFuncs, asm_driver_funcs)
+ASM_DEFINE_VALUE_TYPE (AsmJournalStore, asm_journal_store)
 ASM_DEFINE_VALUE_TYPE (AsmRootRoute, asm_root_route)
 ASM_DEFINE_VALUE_TYPE (AsmRebalanceReport, asm_rebalance_report)
 

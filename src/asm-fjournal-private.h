@@ -22,6 +22,19 @@ typedef struct _FJournal FJournal;
  * file. */
 FJournal *asm_fjournal_open (const char *path, guint64 *out_last_seq,
                              GError **error);
+/* The same over an AsmJournalStore; the journal calls @destroy on
+ * store_data when closed, once asm_fjournal_set_destroy() has given it
+ * (so a failed open leaves the data to its owner). */
+FJournal *asm_fjournal_open_store (const AsmJournalStore *store,
+                                   gpointer store_data,
+                                   guint64 *out_last_seq, GError **error);
+void asm_fjournal_set_destroy (FJournal *j, GDestroyNotify destroy);
+/* The records of a store's journal, as asm_fjournal_read() gives them. */
+GPtrArray *asm_fjournal_read_store (const AsmJournalStore *store,
+                                    gpointer store_data, GError **error);
+/* A store's snapshot (asm_fabric_checkpoint without a file). */
+gboolean asm_fjournal_write_snapshot (FJournal *j, const char *text,
+                                      gsize len, GError **error);
 void asm_fjournal_close (FJournal *j);
 const char *asm_fjournal_get_path (FJournal *j);
 /* Appends one frame holding record (taken) to out. */

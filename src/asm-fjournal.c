@@ -38,6 +38,12 @@
  * reuse one.  A file without the header is refused (version 1 journals
  * were bare JSON lines).
  *
+ * Stores.  A journal may live elsewhere than in a file
+ * (asm_fabric_set_journal_store): the same frames go to an AsmJournalStore,
+ * which keeps bytes (read, append at its end, truncate, all durable).  The
+ * framing, checks, torn-tail handling and sequence numbers are the same;
+ * a store's append either takes all its bytes or none.
+ *
  * Costs: an append is one write and one fdatasync (the sync dominates: it
  * waits for the disk); reading is O(file).  Compaction
  * (asm_fjournal_reset) cuts the file back to its header after a
@@ -56,12 +62,34 @@
 #define MAX_RECORD (G_GUINT64_CONSTANT (64) << 20)
 
 struct _FJournal {
-  int fd;
-  char *path;
+  int fd;          /* the file, or -1 when a store holds the journal */
+  char *path;      /* the file's path, or a name for messages */
+  AsmJournalStore store; /* a store's functions (read is NULL for a file) */
+  gpointer store_data;
+  GDestroyNotify store_destroy;
   guint64 size;    /* bytes of whole frames */
   gboolean sync;
   gboolean failed; /* a failed append could not be cut back */
 };
+
+#define IS_STORE(j) ((j)->fd < 0)
+
+/* A store's error as the journal reports it: asm's codes pass (FENCED
+ * above all, which the transaction must see), anything else is FAILED. */
+static gboolean
+store_failed (FJournal *j, GError *err, const char *what, GError **error)
+{
+  if (err != NULL && err->domain == ASM_ERROR)
+    g_propagate_prefixed_error (error, err, "journal store: %s: ", what);
+  else
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
+                   "journal store: %s: %s", what,
+                   err ? err->message : "failed without a reason");
+      g_clear_error (&err);
+    }
+  return FALSE;
+}
 
 static gboolean
 want_sync (void)
@@ -413,14 +441,122 @@ asm_fjournal_close (FJournal *j)
     return;
   if (j->fd >= 0)
     close (j->fd);
+  if (IS_STORE (j) && j->store_destroy != NULL)
+    j->store_destroy (j->store_data);
   g_free (j->path);
   g_free (j);
+}
+
+FJournal *
+asm_fjournal_open_store (const AsmJournalStore *store, gpointer store_data,
+                         guint64 *out_last_seq, GError **error)
+{
+  g_autoptr (GBytes) contents = NULL;
+  g_autoptr (GPtrArray) recs = NULL;
+  GError *err = NULL;
+  FJournal *j;
+  gsize len = 0, good = 0;
+  const char *text;
+
+  j = g_new0 (FJournal, 1);
+  j->fd = -1;
+  j->path = g_strdup ("(store)");
+  j->store = *store;
+  j->store_data = store_data;
+  *out_last_seq = 0;
+  if (!store->read (store_data, &contents, &err))
+    {
+      store_failed (j, err, "cannot read it", error);
+      asm_fjournal_close (j);
+      return NULL;
+    }
+  text = contents ? g_bytes_get_data (contents, &len) : NULL;
+  if (len > 0)
+    {
+      recs = asm_fjournal_parse (text, len, j->path, &good, error);
+      if (recs == NULL)
+        {
+          asm_fjournal_close (j);
+          return NULL;
+        }
+      for (guint i = 0; i < recs->len; i++)
+        {
+          JsonObject *o = json_node_get_object (recs->pdata[i]);
+          gint64 seq = json_object_get_int_member_with_default (o, "seq", 0);
+          if (seq > 0 && (guint64) seq > *out_last_seq)
+            *out_last_seq = (guint64) seq;
+        }
+      if (good < len && !store->truncate (store_data, good, &err))
+        {
+          store_failed (j, err, "cannot cut off its torn last record", error);
+          asm_fjournal_close (j);
+          return NULL;
+        }
+      j->size = good;
+    }
+  if (j->size == 0)
+    {
+      g_autoptr (GString) head = g_string_new (NULL);
+      asm_fjournal_frame (head, header_record ());
+      if (!store->append (store_data, 0, head->str, head->len, &err))
+        {
+          store_failed (j, err, "cannot write its header", error);
+          asm_fjournal_close (j);
+          return NULL;
+        }
+      j->size = head->len;
+    }
+  return j;
+}
+
+void
+asm_fjournal_set_destroy (FJournal *j, GDestroyNotify destroy)
+{
+  j->store_destroy = destroy;
+}
+
+GPtrArray *
+asm_fjournal_read_store (const AsmJournalStore *store, gpointer store_data,
+                         GError **error)
+{
+  g_autoptr (GBytes) contents = NULL;
+  GError *err = NULL;
+  gsize len = 0;
+  const char *text;
+
+  if (!store->read (store_data, &contents, &err))
+    {
+      FJournal dummy = { .fd = -1 };
+      store_failed (&dummy, err, "cannot read it", error);
+      return NULL;
+    }
+  text = contents ? g_bytes_get_data (contents, &len) : "";
+  return asm_fjournal_parse (text, len, "(store)", NULL, error);
 }
 
 const char *
 asm_fjournal_get_path (FJournal *j)
 {
   return j->path;
+}
+
+gboolean
+asm_fjournal_write_snapshot (FJournal *j, const char *text, gsize len,
+                             GError **error)
+{
+  GError *err = NULL;
+
+  if (!IS_STORE (j) || j->store.write_snapshot == NULL)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
+                   "checkpoint: no snapshot file was given and the journal "
+                   "%s", IS_STORE (j) ? "store cannot keep a snapshot"
+                                      : "is a file");
+      return FALSE;
+    }
+  if (!j->store.write_snapshot (j->store_data, text, len, &err))
+    return store_failed (j, err, "cannot write the snapshot", error);
+  return TRUE;
 }
 
 gboolean
@@ -434,6 +570,15 @@ asm_fjournal_append (FJournal *j, const GString *frames, GError **error)
                    "journal '%s': an earlier write failed and could not be "
                    "undone; set the journal again", j->path);
       return FALSE;
+    }
+  if (IS_STORE (j))
+    {
+      GError *err = NULL;
+      if (!j->store.append (j->store_data, j->size, frames->str, frames->len,
+                            &err))
+        return store_failed (j, err, "cannot take a record", error);
+      j->size += frames->len;
+      return TRUE;
     }
   if (lseek (j->fd, (off_t) j->size, SEEK_SET) < 0)
     return fail_errno (error, errno, "cannot seek", j->path);
@@ -462,6 +607,17 @@ asm_fjournal_cut (FJournal *j, guint64 size, GError **error)
 {
   if (size > j->size)
     return TRUE;
+  if (IS_STORE (j))
+    {
+      GError *err = NULL;
+      if (!j->store.truncate (j->store_data, size, &err))
+        {
+          j->failed = TRUE;
+          return store_failed (j, err, "cannot cut it back", error);
+        }
+      j->size = size;
+      return TRUE;
+    }
   if (ftruncate (j->fd, (off_t) size) != 0 ||
       (j->sync && fdatasync (j->fd) != 0))
     {
@@ -479,6 +635,21 @@ asm_fjournal_reset (FJournal *j, GError **error)
   int e = 0;
 
   asm_fjournal_frame (head, header_record ());
+  if (IS_STORE (j))
+    {
+      GError *err = NULL;
+      /* the header stays: cut back to it (a store has no torn writes) */
+      guint64 header_len = head->len;
+      if (!j->store.truncate (j->store_data, header_len, &err))
+        {
+          j->failed = TRUE;
+          return store_failed (j, err, "cannot cut it back to its header",
+                               error);
+        }
+      j->size = header_len;
+      j->failed = FALSE;
+      return TRUE;
+    }
   if (ftruncate (j->fd, 0) != 0)
     return fail_errno (error, errno, "cannot truncate", j->path);
   j->size = 0;

@@ -118,6 +118,19 @@ asm_fabric_restore (const char *json, gssize length, AsmBackend *backend,
   return f;
 }
 
+/* Installs @j (or none) as the fabric's journal. */
+static void
+install_journal (AsmFabric *fabric, FJournal *j, guint64 last)
+{
+  g_mutex_lock (&fabric->write_lock);
+  asm_fjournal_close (fabric->journal);
+  fabric->journal = j;
+  /* never reuse a sequence number the journal holds */
+  if (last > fabric->journal_seq)
+    fabric->journal_seq = last;
+  g_mutex_unlock (&fabric->write_lock);
+}
+
 /**
  * asm_fabric_set_journal:
  * @fabric: a fabric
@@ -152,20 +165,62 @@ asm_fabric_set_journal (AsmFabric *fabric, const char *path, GError **error)
   g_return_val_if_fail (fabric != NULL, FALSE);
   if (path != NULL && (j = asm_fjournal_open (path, &last, error)) == NULL)
     return FALSE;
-  g_mutex_lock (&fabric->write_lock);
-  asm_fjournal_close (fabric->journal);
-  fabric->journal = j;
-  /* never reuse a sequence number the file holds */
-  if (last > fabric->journal_seq)
-    fabric->journal_seq = last;
-  g_mutex_unlock (&fabric->write_lock);
+  install_journal (fabric, j, last);
+  return TRUE;
+}
+
+/**
+ * asm_fabric_set_journal_store: (skip)
+ * @fabric: a fabric
+ * @store: where the journal lives (the functions are copied)
+ * @store_data: the store's data, passed to each function
+ * @destroy: (nullable): frees @store_data when the fabric is done with it
+ * @error: return location for a #GError
+ *
+ * Journals every transaction from now on into @store instead of a file,
+ * exactly as asm_fabric_set_journal() does into one: the same records,
+ * checks and guarantees, and a store that holds a journal already is
+ * checked, its torn last record cut off, and continued.  A store lets the
+ * journal live where a file cannot: a replicated log shared by the hosts
+ * of a fabric, for one.  Its append fails with %ASM_ERROR_FENCED when
+ * another writer has taken the journal over; the fabric then stops where
+ * it is (see #AsmJournalStore).  On success the fabric owns @store_data
+ * (and calls @destroy on it when it is replaced or freed); on failure the
+ * caller keeps it.
+ *
+ * Errors: those of the store; %ASM_ERROR_PARSE for a damaged or foreign
+ * journal.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_fabric_set_journal_store (AsmFabric *fabric, const AsmJournalStore *store,
+                              gpointer store_data, GDestroyNotify destroy,
+                              GError **error)
+{
+  FJournal *j;
+  guint64 last = 0;
+
+  g_return_val_if_fail (fabric != NULL && store != NULL, FALSE);
+  g_return_val_if_fail (store->read != NULL && store->append != NULL &&
+                            store->truncate != NULL,
+                        FALSE);
+  j = asm_fjournal_open_store (store, store_data, &last, error);
+  if (j == NULL)
+    return FALSE;
+  asm_fjournal_set_destroy (j, destroy);
+  install_journal (fabric, j, last);
   return TRUE;
 }
 
 /**
  * asm_fabric_checkpoint:
  * @fabric: a fabric with a journal
- * @snapshot_path: the file that receives asm_fabric_save()'s state
+ * @snapshot_path: (nullable): the file that receives asm_fabric_save()'s
+ *   state; %NULL for the snapshot of the journal's store
+ *   (#AsmJournalStore.write_snapshot)
  * @error: return location for a #GError
  *
  * Compacts the journal: writes the fabric's state to @snapshot_path
@@ -175,8 +230,10 @@ asm_fabric_set_journal (AsmFabric *fabric, const char *path, GError **error)
  * and recovers with the journal.  No transaction runs meanwhile.
  *
  * Errors: %ASM_ERROR_FAILED when a file cannot be written (the journal is
- * then left as it was), or when the fabric has no journal;
- * %ASM_ERROR_BACKEND when the fabric needs asm_fabric_recover() first.
+ * then left as it was), or when the fabric has no journal (or, with no
+ * @snapshot_path, a journal whose store keeps no snapshot);
+ * %ASM_ERROR_BACKEND when the fabric needs asm_fabric_recover() first;
+ * %ASM_ERROR_FENCED when its journal store was taken over.
  *
  * Returns: %TRUE on success
  *
@@ -191,8 +248,16 @@ asm_fabric_checkpoint (AsmFabric *fabric, const char *snapshot_path,
   gsize len;
   gboolean ok;
 
-  g_return_val_if_fail (fabric != NULL && snapshot_path != NULL, FALSE);
+  g_return_val_if_fail (fabric != NULL, FALSE);
   g_mutex_lock (&fabric->write_lock);
+  if (fabric->fenced)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_FENCED,
+                   "%s: its journal was taken over by another writer: no "
+                   "checkpoint", fabric->name);
+      g_mutex_unlock (&fabric->write_lock);
+      return FALSE;
+    }
   if (fabric->journal == NULL || fabric->broken)
     {
       g_set_error (error, ASM_ERROR,
@@ -215,14 +280,20 @@ asm_fabric_checkpoint (AsmFabric *fabric, const char *snapshot_path,
   }
   /* g_file_set_contents_full syncs the data before the rename and, with
    * G_FILE_SET_CONTENTS_DURABLE, the directory after it */
-  ok = g_file_set_contents_full (snapshot_path, text, (gssize) len,
-                                 G_FILE_SET_CONTENTS_CONSISTENT |
-                                     G_FILE_SET_CONTENTS_DURABLE,
-                                 0600, &err);
-  if (!ok)
-    g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
-                 "checkpoint: cannot write the snapshot: %s", err->message);
+  if (snapshot_path == NULL)
+    ok = asm_fjournal_write_snapshot (fabric->journal, text, len, error);
   else
+    {
+      ok = g_file_set_contents_full (snapshot_path, text, (gssize) len,
+                                     G_FILE_SET_CONTENTS_CONSISTENT |
+                                         G_FILE_SET_CONTENTS_DURABLE,
+                                     0600, &err);
+      if (!ok)
+        g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
+                     "checkpoint: cannot write the snapshot: %s",
+                     err->message);
+    }
+  if (ok)
     ok = asm_fjournal_reset (fabric->journal, error);
   g_mutex_unlock (&fabric->write_lock);
   return ok;
@@ -316,11 +387,99 @@ rebuild_window_lists (FModel *m, GArray *steps)
  *
  * Since: 0.1
  */
+/* Where recovery finds the journal and, when it must write to it, opens
+ * it: a file, or a store. */
+typedef struct {
+  const char *path;
+  const AsmJournalStore *store;
+  gpointer store_data;
+  GDestroyNotify destroy;
+  gboolean store_taken; /* the fabric's journal owns store_data now */
+} JournalSource;
+
+static FJournal *
+source_open (JournalSource *src, guint64 *last, GError **error)
+{
+  FJournal *j;
+
+  if (src->path != NULL)
+    return asm_fjournal_open (src->path, last, error);
+  j = asm_fjournal_open_store (src->store, src->store_data, last, error);
+  if (j != NULL)
+    {
+      asm_fjournal_set_destroy (j, src->destroy);
+      src->store_taken = TRUE;
+    }
+  return j;
+}
+
+static gboolean recover_records (AsmFabric *fabric, GPtrArray *records,
+                                 JournalSource *src, GError **error);
+
 gboolean
 asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
                     GError **error)
 {
   g_autoptr (GPtrArray) records = NULL;
+  JournalSource src = { .path = journal_path };
+
+  g_return_val_if_fail (fabric != NULL && journal_path != NULL, FALSE);
+  records = asm_fjournal_read (journal_path, error);
+  if (records == NULL)
+    return FALSE;
+  return recover_records (fabric, records, &src, error);
+}
+
+/**
+ * asm_fabric_recover_store: (skip)
+ * @fabric: a fabric restored from its last save
+ * @store: the journal store the crashed fabric wrote
+ * @store_data: the store's data
+ * @destroy: (nullable): frees @store_data when the fabric is done with it
+ * @error: return location for a #GError
+ *
+ * asm_fabric_recover() for a journal in a store: the same replay and
+ * undo, the "undone" record written to the store.  On success the store
+ * is the fabric's journal from then on (asm_fabric_set_journal_store() is
+ * not needed, and the fabric owns @store_data); on failure the fabric has
+ * no journal and @destroy has been called.
+ *
+ * Errors: as asm_fabric_recover(), and those of the store.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_fabric_recover_store (AsmFabric *fabric, const AsmJournalStore *store,
+                          gpointer store_data, GDestroyNotify destroy,
+                          GError **error)
+{
+  g_autoptr (GPtrArray) records = NULL;
+  JournalSource src = { .store = store, .store_data = store_data,
+                        .destroy = destroy };
+  gboolean ok;
+
+  g_return_val_if_fail (fabric != NULL && store != NULL, FALSE);
+  records = asm_fjournal_read_store (store, store_data, error);
+  ok = records != NULL && recover_records (fabric, records, &src, error);
+  if (ok && !src.store_taken)
+    {
+      guint64 last = 0;
+      FJournal *j = source_open (&src, &last, error);
+      ok = j != NULL;
+      if (ok)
+        install_journal (fabric, j, last);
+    }
+  if (!ok && !src.store_taken && destroy != NULL)
+    destroy (store_data);
+  return ok;
+}
+
+static gboolean
+recover_records (AsmFabric *fabric, GPtrArray *records, JournalSource *src,
+                 GError **error)
+{
   g_autoptr (GError) err = NULL;
   guint64 seq0;
   /* the operation being read: its arguments and steps */
@@ -329,10 +488,6 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
   guint64 pending_offset = 0; /* where its "begin" record starts */
   gboolean ok = TRUE;
 
-  g_return_val_if_fail (fabric != NULL && journal_path != NULL, FALSE);
-  records = asm_fjournal_read (journal_path, error);
-  if (records == NULL)
-    return FALSE;
   g_mutex_lock (&fabric->write_lock);
   seq0 = fabric->journal_seq;
   for (guint i = 0; i < records->len && ok; i++)
@@ -449,7 +604,7 @@ asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
        * not be the identity (a device put back would be unbound from where
        * the interrupted step meant to bind it) */
       guint64 last = 0;
-      fabric->journal = asm_fjournal_open (journal_path, &last, error);
+      fabric->journal = source_open (src, &last, error);
       if (fabric->journal == NULL)
         ok = FALSE;
       else if (last > fabric->journal_seq)

@@ -101,6 +101,8 @@ struct _AsmFabric {
   guint64 serial;            /* unique among fabrics of this process */
   FModel *current;           /* the published model */
   gboolean broken;           /* an undo failed: asm_fabric_recover() */
+  gboolean fenced;           /* the journal store was taken over: the
+                                fabric changes nothing any more */
 
   AsmDriverFuncs drivers;
   gpointer drivers_data;

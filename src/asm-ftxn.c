@@ -17,7 +17,12 @@
  *     already applied are undone in reverse (every undo is attempted; if
  *     one fails, the fabric is marked broken and refuses changes until
  *     asm_fabric_recover()), the clone is thrown away, and the published
- *     model has never changed: the call leaves the fabric as it was;
+ *     model has never changed: the call leaves the fabric as it was.  The
+ *     one exception is a journal store that is fenced (ASM_ERROR_FENCED:
+ *     another writer took the journal over, and with it the hardware):
+ *     then nothing is undone, since the new writer's recovery undoes the
+ *     steps from the records, and the fabric is marked fenced and refuses
+ *     every change from then on;
  *  3. publish: the clone becomes the published model (a pointer swap
  *     under `current_lock`, bumping `generation`), the drivers are told
  *     (moved, resume), and the observers get the events once every lock
@@ -698,6 +703,25 @@ journal_before_step (AsmFabric *f, Txn *t, guint i, GError **error)
   return TRUE;
 }
 
+/* The journal store refused a record of @t, the one before step @done of
+ * @n (n: its commit), because another writer took the journal over: stop
+ * here.  Nothing is undone (the new writer's recovery undoes the steps
+ * from the records it has), and the fabric refuses every later change. */
+static gboolean
+fence (AsmFabric *f, Txn *t, guint done, guint n, GError *err,
+       GError **error)
+{
+  f->broken = f->fenced = TRUE;
+  g_set_error (error, ASM_ERROR, ASM_ERROR_FENCED,
+               "%s: the journal was taken over by another writer (%s); "
+               "stopped %s, nothing undone: the fabric changes nothing any "
+               "more", t->desc, err->message,
+               done == 0 ? "before any step"
+               : done < n ? "between two steps"
+                          : "before its commit");
+  return FALSE;
+}
+
 static gboolean
 txn_apply (AsmFabric *f, Txn *t, GError **error)
 {
@@ -706,11 +730,14 @@ txn_apply (AsmFabric *f, Txn *t, GError **error)
   gboolean undo_ok;
   gboolean journal_failed = FALSE;
   g_autofree char *failed = NULL;
+  g_autoptr (GError) uerr = NULL;
   guint64 txn_start = f->journal ? asm_fjournal_get_size (f->journal) : 0;
 
   /* nothing reaches the hardware unless its record is durable */
   if (!journal_before_step (f, t, 0, &err))
     {
+      if (g_error_matches (err, ASM_ERROR, ASM_ERROR_FENCED))
+        return fence (f, t, 0, n, err, error);
       g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
                    "%s: the journal cannot take it, nothing was done: %s",
                    t->desc, err->message);
@@ -740,13 +767,21 @@ txn_apply (AsmFabric *f, Txn *t, GError **error)
       journal_failed = TRUE;
     }
 
+  if (journal_failed && g_error_matches (err, ASM_ERROR, ASM_ERROR_FENCED))
+    return fence (f, t, i, n, err, error);
   if (err == NULL)
     set_backend_error (&err, asm_step_names[g_array_index (t->steps, Step,
                                                        i).kind]);
   if (i < n)
     failed = step_describe (&g_array_index (t->steps, Step, i));
   undo_ok = undo_steps (f, t, i);
-  if (undo_ok && !asm_ftxn_journal_write (f, "undone", NULL, NULL))
+  if (undo_ok && !asm_ftxn_journal_write (f, "undone", NULL, &uerr) &&
+      g_error_matches (uerr, ASM_ERROR, ASM_ERROR_FENCED))
+    {
+      /* taken over while undoing: the new writer owns what is left */
+      f->broken = f->fenced = TRUE;
+    }
+  else if (undo_ok && uerr != NULL)
     {
       g_autoptr (GError) jerr = NULL;
       /* A journal that cannot take "undone" (a full disk) must not keep
@@ -831,6 +866,15 @@ asm_ftxn_run (AsmFabric *f, FOpKind op, const void *args, AsmId *out_id,
   ASM_BUG_UNLESS (op < FOP_N_OPS);
   asm_txn_init (&t, op, args);
   g_mutex_lock (&f->write_lock);
+  if (f->fenced)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_FENCED,
+                   "%s: its journal was taken over by another writer; this "
+                   "fabric changes nothing any more", f->name);
+      g_mutex_unlock (&f->write_lock);
+      asm_txn_clear (&t);
+      return FALSE;
+    }
   if (f->broken)
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_BACKEND,

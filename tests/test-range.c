@@ -566,6 +566,7 @@ test_error_code_names (void **state)
     { ASM_ERROR_PARSE, "parse" },
     { ASM_ERROR_UNSUPPORTED, "unsupported" },
     { ASM_ERROR_FAILED, "failed" },
+    { ASM_ERROR_FENCED, "fenced" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
@@ -577,9 +578,9 @@ test_error_code_names (void **state)
                  names[i].code, got ? got : "(null)", names[i].name);
     }
   /* the table above is every code, in order */
-  assert_int_equal (G_N_ELEMENTS (names), ASM_ERROR_FAILED + 1);
+  assert_int_equal (G_N_ELEMENTS (names), ASM_ERROR_FENCED + 1);
   assert_null (asm_error_code_to_string (-1));
-  assert_null (asm_error_code_to_string (ASM_ERROR_FAILED + 1));
+  assert_null (asm_error_code_to_string (ASM_ERROR_FENCED + 1));
   assert_null (asm_error_code_to_string (G_MININT));
   assert_null (asm_error_code_to_string (G_MAXINT));
 }

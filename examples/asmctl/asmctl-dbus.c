@@ -16,8 +16,9 @@ static const char *const error_names[] = {
   [ASM_ERROR_PARSE] = ASMD_INTERFACE ".Error.Parse",
   [ASM_ERROR_UNSUPPORTED] = ASMD_INTERFACE ".Error.Unsupported",
   [ASM_ERROR_FAILED] = ASMD_INTERFACE ".Error.Failed",
+  [ASM_ERROR_FENCED] = ASMD_INTERFACE ".Error.Fenced",
 };
-G_STATIC_ASSERT (G_N_ELEMENTS (error_names) == ASM_ERROR_FAILED + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (error_names) == ASM_ERROR_FENCED + 1);
 
 /* The D-Bus error name of an asm error code; NULL for an unknown code. */
 const char *

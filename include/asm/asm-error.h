@@ -35,6 +35,9 @@ G_BEGIN_DECLS
  * @ASM_ERROR_PARSE: text could not be parsed.
  * @ASM_ERROR_UNSUPPORTED: the operation is not supported here.
  * @ASM_ERROR_FAILED: any other failure.
+ * @ASM_ERROR_FENCED: a fabric's journal store refused a write because
+ *   another writer took the journal over (see #AsmJournalStore); the
+ *   fabric then changes nothing more, hardware included.
  *
  * Error codes of the %ASM_ERROR domain.  New codes may be added.
  *
@@ -51,6 +54,7 @@ typedef enum {
   ASM_ERROR_PARSE,
   ASM_ERROR_UNSUPPORTED,
   ASM_ERROR_FAILED,
+  ASM_ERROR_FENCED,
 } AsmError;
 
 /**

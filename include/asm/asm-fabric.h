@@ -493,6 +493,54 @@ ASM_AVAILABLE_IN_0_1
 GType asm_driver_funcs_get_type (void) G_GNUC_CONST;
 
 /**
+ * AsmJournalStore:
+ * @read: the journal as the store holds it, durably: every byte appended
+ *   and not truncated away since it was empty (0 bytes for a new store)
+ * @append: stores @length bytes of @data at @offset, the store's current
+ *   length, durably before it returns %TRUE.  A store that fails must hold
+ *   what it held before; a store that refuses because another writer has
+ *   taken the journal over fails with %ASM_ERROR_FENCED
+ * @truncate: keeps only the first @length bytes, durably
+ * @write_snapshot: (nullable): replaces the stored snapshot with @text
+ *   (@length bytes), atomically and durably; what
+ *   asm_fabric_checkpoint() writes when it is given no file
+ *
+ * Where a fabric's journal lives when it is not a file: a replicated log,
+ * a database, memory for tests.  The fabric frames, checksums and reads
+ * the records itself; a store keeps bytes.  Each function gets the
+ * store's data pointer first and fails with a #GError.  An operation is
+ * reported committed only once the store has its commit record; a store
+ * that cannot take a record fails the operation, which then changes
+ * nothing, and one that is fenced (%ASM_ERROR_FENCED) stops the fabric
+ * where it is: nothing is undone on the hardware, which the writer that
+ * took over now owns, and every later operation is refused.
+ *
+ * Since: 0.1
+ */
+typedef struct {
+  gboolean (*read) (gpointer store, GBytes **out_contents, GError **error);
+  gboolean (*append) (gpointer store, guint64 offset, const char *data,
+                      gsize length, GError **error);
+  gboolean (*truncate) (gpointer store, guint64 length, GError **error);
+  gboolean (*write_snapshot) (gpointer store, const char *text, gsize length,
+                              GError **error);
+  /*< private >*/
+  gpointer reserved[4];
+} AsmJournalStore;
+
+/**
+ * ASM_TYPE_JOURNAL_STORE:
+ *
+ * The #GType of #AsmJournalStore, a boxed type registered by
+ * asm_journal_store_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_JOURNAL_STORE (asm_journal_store_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_journal_store_get_type (void) G_GNUC_CONST;
+
+/**
  * AsmRootRoute:
  * @first: first byte of a window of the global space
  * @last: its last byte (inclusive)
@@ -737,8 +785,21 @@ gboolean asm_fabric_set_journal (AsmFabric *fabric, const char *path,
                                  GError **error);
 ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_set_journal_store (AsmFabric *fabric,
+                                       const AsmJournalStore *store,
+                                       gpointer store_data,
+                                       GDestroyNotify destroy,
+                                       GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_checkpoint (AsmFabric *fabric, const char *snapshot_path,
                                 GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_fabric_recover_store (AsmFabric *fabric,
+                                   const AsmJournalStore *store,
+                                   gpointer store_data,
+                                   GDestroyNotify destroy, GError **error);
 ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_fabric_recover (AsmFabric *fabric, const char *journal_path,
