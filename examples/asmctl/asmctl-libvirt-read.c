@@ -1374,10 +1374,7 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
       if (!classify (dom, dev, &f, error))
         return NULL;
       if (dev->unknown)
-        {
-          device_describe (dev, NULL);
-          continue;
-        }
+        continue;
       if (dev->ctype != NULL)
         index_controller (dom, dev);
       if (dev->desc == NULL)
