@@ -570,20 +570,31 @@ park_bus (Policy *p, AsmPciControllerModel model, LvDevice *c, gboolean plug,
   pk->plug = plug;
   g_ptr_array_add (p->parked_list, pk);
   if (model == ASM_PCI_CONTROLLER_MODEL_PCIE_TO_PCI_BRIDGE ||
+      model == ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_UPSTREAM_PORT ||
       model == ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_DOWNSTREAM_PORT)
     {
-      /* needs a port (or an upstream port) to sit in: a locked one */
-      AsmPciControllerModel holder =
-        model == ASM_PCI_CONTROLLER_MODEL_PCIE_TO_PCI_BRIDGE
-          ? ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT
-          : ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_UPSTREAM_PORT;
+      /* needs a port to sit in (a downstream port: an upstream port in a
+       * root port), each locked; at most 2 holders, so the controller
+       * takes index q + 3 at most, within the 4 of a parking domain */
+      static const AsmPciControllerModel holders[] = {
+        ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT,
+        ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_UPSTREAM_PORT,
+      };
+      guint n = model == ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_DOWNSTREAM_PORT
+                  ? 2
+                  : 1;
+      guint32 at;
 
-      if (!park_domain (p, ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT, &q, error) ||
-          !park_plug (p, q, 0, q + 1, holder, error) ||
-          !asmctl_policy_lock_group (p, q + 1, PARK_GROUP, error) ||
-          !park_plug (p, q, q + 1, q + 2, model, error))
+      if (!park_domain (p, ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT, &q, error))
         return NULL;
-      pk->index = q + 2;
+      at = q;
+      for (guint i = 0; i < n; i++, at++)
+        if (!park_plug (p, q, at == q ? 0 : at, at + 1, holders[i], error) ||
+            !asmctl_policy_lock_group (p, at + 1, PARK_GROUP, error))
+          return NULL;
+      if (!park_plug (p, q, at, at + 1, model, error))
+        return NULL;
+      pk->index = at + 1;
     }
   else
     {
@@ -736,6 +747,139 @@ next_on_bus (Policy *p, guint32 parent, AsmPciControllerModel model,
   return FALSE;
 }
 
+/* whether a device of @flags may take an address of its choosing on a
+ * bus that accepts @accepts (libvirt's virDomainPCIAddressFlagsCompatible
+ * for an address it assigns) */
+static gboolean
+flags_fit (AsmPciConnectFlags accepts, gboolean bus_zero,
+           AsmPciConnectFlags flags)
+{
+  if (flags & ASM_PCI_CONNECT_INTEGRATED)
+    {
+      if (!bus_zero)
+        return FALSE;
+      accepts |= ASM_PCI_CONNECT_AUTOASSIGN;
+    }
+  if ((flags & ASM_PCI_CONNECT_AUTOASSIGN) &&
+      !(accepts & ASM_PCI_CONNECT_AUTOASSIGN))
+    return FALSE;
+  if ((flags & ASM_PCI_CONNECT_HOTPLUGGABLE) &&
+      !(accepts & ASM_PCI_CONNECT_HOTPLUGGABLE))
+    return FALSE;
+  return (flags & accepts & ASM_PCI_CONNECT_TYPES_MASK) != 0;
+}
+
+/* the slots of bus @bus (domain 0) that what waits for that bus takes: the
+ * addresses of the XML on it and the controllers already bound for it */
+static guint32
+waiting_slots (Policy *p, guint32 bus)
+{
+  guint64 key = asmctl_policy_bus_key (0, bus);
+  GPtrArray *list = g_hash_table_lookup (p->pending_devs, &key);
+  guint32 used = 0;
+
+  for (guint i = 0; list != NULL && i < list->len; i++)
+    used |= 1u << ((LvDevice *) g_ptr_array_index (list, i))->addr.slot;
+  for (guint i = 0; i < p->pending_ctrls->len; i++)
+    {
+      LvDevice *o = g_ptr_array_index (p->pending_ctrls, i);
+
+      if (o->addr.domain == 0 && o->addr.bus == bus)
+        used |= 1u << o->addr.slot;
+    }
+  return used;
+}
+
+typedef enum {
+  CHOICE_NONE,     /* no bus has room: the caller's search says so */
+  CHOICE_PLUGGED,  /* on a bus the set has: the caller's search finds it */
+  CHOICE_WAITING,  /* on a bus whose controller is not plugged in yet */
+} Choice;
+
+/* libvirt's choice of an address for controller @c in the real pass.
+ * libvirt's address set has every bus, one per controller index, from the
+ * start, whether its controller has an address yet or not, and a
+ * controller takes the first free slot that fits on the buses in index
+ * order (virDomainPCIAddressGetNextAddr).  The bus set knows only the
+ * buses of controllers plugged in; so this looks at all of them in index
+ * order, and when the first that fits has no controller plugged in yet,
+ * returns that address (CHOICE_WAITING, @out): the controller waits for
+ * that bus, as the addresses of the XML on it do.  With an index gap the
+ * controllers libvirt adds come last in its list, so a bridge of the XML
+ * goes behind one of them (q35-index-gap: behind root port 1, not 3).
+ * One domain, no NUMA plan, no given parent: the caller's own search
+ * otherwise. */
+static Choice
+libvirt_choice (Policy *p, LvDevice *c, AsmPciAddr *out)
+{
+  for (guint32 b = 0; b < p->next_index; b++)
+    {
+      LvDevice *bc = lv_domain_find_pci_controller (p->dom, b);
+      AsmPciControllerInfo info;
+      AsmPciConnectFlags accepts;
+      guint8 min_slot, max_slot;
+      guint32 used;
+
+      guint64 key = asmctl_policy_bus_key (0, b);
+      Parked *pk = p->parked != NULL ? g_hash_table_lookup (p->parked, &key)
+                                     : NULL;
+
+      if (bc == NULL)
+        continue;
+      if (pk != NULL)
+        {
+          /* the dry run keeps this bus parked: its slots are there */
+          ASMCTL_MUST (asm_pci_bus_set_get_controller (p->set, pk->index,
+                                                       &info));
+          if (!flags_fit (info.accepts, FALSE, c->flags))
+            continue;
+          for (guint s = info.min_slot; s <= info.max_slot; s++)
+            if (!slot_in_use (p, pk->root, pk->index, (guint8) s))
+              {
+                *out = (AsmPciAddr) { 0, b, (guint8) s, 0 };
+                return CHOICE_WAITING;
+              }
+          continue;
+        }
+      if (asm_pci_bus_set_get_controller (p->set, b, &info))
+        {
+          /* the set's own search decides on it, aggregate slots and all */
+          AsmPciAddr a = { 0, b, 0, 0 };
+
+          if (!flags_fit (info.accepts, b == 0, c->flags))
+            continue;
+          for (guint s = info.min_slot; s <= info.max_slot; s++)
+            {
+              a.slot = (guint8) s;
+              if (!slot_in_use (p, 0, b, (guint8) s))
+                return CHOICE_PLUGGED;
+              if ((c->flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) &&
+                  asm_pci_bus_set_is_aggregate_slot (p->set, &a))
+                for (guint8 f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
+                  {
+                    a.function = f;
+                    if (!asm_pci_bus_set_is_reserved (p->set, &a))
+                      return CHOICE_PLUGGED;
+                  }
+              a.function = 0;
+            }
+          continue;
+        }
+      accepts = asm_pci_controller_model_get_bus_flags (
+          bc->pmodel, !bc->hotplug_off, &min_slot, &max_slot);
+      if (!flags_fit (accepts, b == 0, c->flags))
+        continue;
+      used = waiting_slots (p, b);
+      for (guint s = min_slot; s <= max_slot; s++)
+        if (!(used & (1u << s)))
+          {
+            *out = (AsmPciAddr) { 0, b, (guint8) s, 0 };
+            return CHOICE_WAITING;
+          }
+    }
+  return CHOICE_NONE;
+}
+
 /* plugs a controller without an address in: behind its given parent, in
  * its domain, or in any domain (ascending) */
 gboolean
@@ -744,6 +888,31 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
   GError *err = NULL;
   guint32 first;
 
+  if (p->roots->len == 1 && !p->numa_aware && c->parent_index < 0)
+    {
+      AsmPciAddr a;
+
+      if (libvirt_choice (p, c, &a) == CHOICE_WAITING)
+        {
+          if (a.bus >= c->index &&
+              c->pmodel == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE)
+            return asmctl_policy_fail (
+                error, c,
+                "PCI controller at index %u (0x%02x) has bus='0x%02x', but "
+                "index must be larger than bus",
+                c->index, c->index, a.bus);
+          if (a.bus >= c->index)
+            return asmctl_policy_fail (
+                error, c,
+                "libvirt plugs it into the controller with index='%u' at "
+                "%04x:%02x:%02x.%x, but a controller without an address "
+                "plugs into a bus of a lower index only",
+                a.bus, a.domain, a.bus, a.slot, a.function);
+          c->addr = a;
+          g_ptr_array_add (p->pending_ctrls, c);
+          return TRUE;
+        }
+    }
   if (c->parent_index >= 0)
     {
       AsmPciAddr a;

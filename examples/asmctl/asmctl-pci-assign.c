@@ -22,7 +22,15 @@
  *   4. (dry run, pc) one spare slot so that a pci-bridge can always be
  *      added later;
  *   5. the PCI controllers without an address, in libvirt's list order:
- *      those of the input by index, then those the policy added;
+ *      those of the input by index, then those the policy added.  Each
+ *      takes the first free slot that fits on the buses in index order,
+ *      and libvirt's address set has the bus of every controller index
+ *      from the start, plugged in or not: so a controller may go onto a
+ *      bus whose controller comes later in the list (an index gap's root
+ *      port, a parked bus in the dry run).  It then waits for that bus as
+ *      an address of the XML does (asmctl-pci-assign-place.c,
+ *      libvirt_choice); a pci-bridge that would go onto its own bus or a
+ *      later one is libvirt's error "index must be larger than bus";
  *   6. the other devices by libvirt's categories (filesystems, nets,
  *      sounds, other controllers, disks, host devices, memballoon, rngs,
  *      watchdogs, videos, shmem, inputs, serials, iommu, vsock, memory,
