@@ -1180,6 +1180,25 @@ disk_name_index (const char *dev)
   return idx > 0 ? idx - 1 : G_MAXUINT32;
 }
 
+/* a disk's source as libvirt names it in messages: the file, device,
+ * directory or network name, or "<null>" */
+static char *
+disk_source (xmlNodePtr disk)
+{
+  static const char *const attrs[] = { "file", "dev", "dir", "name",
+                                       "volume" };
+  xmlNodePtr src = asmctl_xml_child (disk, "source");
+
+  for (guint i = 0; i < G_N_ELEMENTS (attrs); i++)
+    {
+      char *v = asmctl_xml_attr (src, attrs[i]);
+
+      if (v != NULL)
+        return v;
+    }
+  return g_strdup ("<null>");
+}
+
 /* whether libvirt can read a disk's index from @dev (virDiskNameParse):
  * a known prefix, lower-case letters, and digits of a partition */
 static gboolean
@@ -1280,6 +1299,50 @@ set_orders (LvDomain *dom)
         }
   }
   g_ptr_array_unref (types);
+}
+
+/* what libvirt 9.0's parser refuses twice (virDomainDefParseXML,
+ * virDomainDefCheckDuplicateDiskInfo): a second <watchdog>, and two disks
+ * with one target name, named by their sources in document order */
+static gboolean
+check_duplicates (LvDomain *dom, GError **error)
+{
+  g_autoptr (GHashTable) targets =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  LvDevice *watchdog = NULL;
+
+  for (guint i = 0; i < dom->devs->len; i++)
+    {
+      LvDevice *d = g_ptr_array_index (dom->devs, i);
+      g_autofree char *dst = NULL;
+      LvDevice *first;
+
+      if (strcmp (d->tag, "watchdog") == 0)
+        {
+          if (watchdog != NULL)
+            return input_error (error, d,
+                                "only a single watchdog device is supported "
+                                "(the first is at line %ld)",
+                                asmctl_xml_line_of (watchdog->node));
+          watchdog = d;
+        }
+      if (strcmp (d->tag, "disk") != 0 ||
+          (dst = asmctl_xml_child_attr (d->node, "target", "dev")) == NULL)
+        continue;
+      first = g_hash_table_lookup (targets, dst);
+      if (first != NULL)
+        {
+          g_autofree char *a = disk_source (first->node);
+          g_autofree char *b = disk_source (d->node);
+
+          return input_error (error, d,
+                              "target '%s' duplicated for disk sources '%s' "
+                              "and '%s'",
+                              dst, a, b);
+        }
+      g_hash_table_insert (targets, g_steal_pointer (&dst), d);
+    }
+  return TRUE;
 }
 
 /**
@@ -1395,6 +1458,8 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
           return NULL;
         }
     }
+  if (!check_duplicates (dom, error))
+    return NULL;
   /* duplicate controllers (the ich9 USB2 companions share an index) */
   {
     g_autoptr (GHashTable) seen =
