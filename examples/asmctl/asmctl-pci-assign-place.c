@@ -92,6 +92,34 @@ libvirt_bus_reason (Policy *p, LvDevice *dev, const AsmPciAddr *a)
   return NULL;
 }
 
+/* libvirt checks every address of the XML against the model of its bus
+ * before it places anything (qemuDomainCollectPCIAddress), the bus of
+ * every controller index existing from the start; the bus set sees an
+ * address only once its bus is plugged in, after other errors may have
+ * come up.  So the reasons libvirt_bus_reason() knows are checked here
+ * first, in document order, for the buses a controller of the domain
+ * (or one filling a gap) provides. */
+gboolean
+asmctl_policy_check_fixed (Policy *p, GError **error)
+{
+  LvDomain *dom = p->dom;
+
+  for (guint i = 0; i < dom->devs->len; i++)
+    {
+      LvDevice *d = g_ptr_array_index (dom->devs, i);
+      g_autofree char *reason = NULL;
+
+      if (!d->fixed || d->flags == 0 || d->role != LV_ROLE_NONE ||
+          (d->cat == LV_CAT_PCI_CONTROLLER &&
+           asm_pci_controller_model_is_root (d->pmodel)))
+        continue;
+      reason = libvirt_bus_reason (p, d, &d->addr);
+      if (reason != NULL)
+        return asmctl_policy_fail (error, d, "%s", reason);
+    }
+  return TRUE;
+}
+
 /* the error of a failed reservation at @a (named by its real address
  * @shown), naming the device that holds it when it is in use */
 static gboolean
@@ -880,6 +908,9 @@ libvirt_choice (Policy *p, LvDevice *c, AsmPciAddr *out)
   return CHOICE_NONE;
 }
 
+static guint grow_models (Policy *p, AsmPciConnectFlags flags,
+                          AsmPciControllerModel models[2], GError **error);
+
 /* plugs a controller without an address in: behind its given parent, in
  * its domain, or in any domain (ascending) */
 gboolean
@@ -949,6 +980,19 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
         {
           c->grow_domain = d;
           return after_controller_added (p, c, error);
+        }
+    }
+  if (p->counting)
+    {
+      /* libvirt's dry run grows for a controller as for a device; what it
+       * cannot grow for is its error */
+      AsmPciControllerModel models[2];
+
+      if (grow_models (p, c->flags, models, &err) == 0)
+        {
+          asmctl_policy_fail (error, c, "%s", err->message);
+          g_error_free (err);
+          return FALSE;
         }
     }
   {
@@ -1067,10 +1111,11 @@ grow_models (Policy *p, AsmPciConnectFlags flags,
     { ASM_PCI_CONNECT_TYPE_DMI_TO_PCI_BRIDGE, "dmi-to-pci-bridge" },
     { ASM_PCI_CONNECT_TYPE_PCI_EXPANDER_BUS, "pci-expander-bus" },
     { ASM_PCI_CONNECT_TYPE_PCIE_EXPANDER_BUS, "pcie-expander-bus" },
-    { ASM_PCI_CONNECT_TYPE_PCIE_TO_PCI_BRIDGE, "pcie-to-pci-bridge" },
     { ASM_PCI_CONNECT_TYPE_PCI_BRIDGE, "pci-bridge" },
   };
 
+  /* (libvirt names no model for a pcie-to-pci-bridge here:
+   * virDomainPCIControllerConnectTypeToModel knows none) */
   if (flags & ASM_PCI_CONNECT_TYPE_PCI_DEVICE)
     {
       if (any_bus_accepts (p, ASM_PCI_CONNECT_TYPE_PCI_BRIDGE))

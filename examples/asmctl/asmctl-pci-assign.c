@@ -372,6 +372,8 @@ pass_run (Policy *p, gboolean counting, GError **error)
   /* 2. the addresses of the XML; in the dry run, the buses that libvirt
    * adds before placing anything (the gaps below the highest index, the
    * buses beyond it that addresses name) are parked */
+  if (counting && !asmctl_policy_check_fixed (p, error))
+    return FALSE;
   asmctl_policy_collect_fixed (p);
   for (guint i = 0; i < p->roots->len; i++)
     if (!asmctl_policy_reserve_fixed_on_bus (

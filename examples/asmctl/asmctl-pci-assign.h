@@ -68,6 +68,7 @@ gboolean asmctl_policy_settle (Policy *p, GError **error);
 gboolean asmctl_policy_reserve_fixed_on_bus (Policy *p, guint32 domain,
                                              guint32 bus, GError **error);
 void asmctl_policy_collect_fixed (Policy *p);
+gboolean asmctl_policy_check_fixed (Policy *p, GError **error);
 
 /* step 3, the chipset */
 gboolean asmctl_policy_chipset_pc (Policy *p, GError **error);
