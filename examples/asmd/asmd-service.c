@@ -873,6 +873,9 @@ on_method_call (GDBusConnection *bus, const char *sender, const char *path,
       !methods[i].handler (d, params, &out, &error))
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
+      /* another member took the journal over: this one serves no more */
+      if (g_error_matches (error, ASM_ERROR, ASM_ERROR_FENCED))
+        asmd_step_down (d, error);
       return;
     }
   if (methods[i].changes)
@@ -882,8 +885,11 @@ on_method_call (GDBusConnection *bus, const char *sender, const char *path,
           !asmd_checkpoint (d, &error))
         {
           /* the operation is committed in the journal; the snapshot only
-           * shortens the journal, so a failed one is reported, not fatal */
+           * shortens the journal, so a failed one is reported, not fatal,
+           * unless another member took the journal over */
           g_printerr ("asmd: checkpoint: %s\n", error->message);
+          if (g_error_matches (error, ASM_ERROR, ASM_ERROR_FENCED))
+            asmd_step_down (d, error);
           g_clear_error (&error);
         }
     }

@@ -187,6 +187,143 @@ open_existing (Asmd *d, GError **error)
   return asmd_checkpoint (d, error);
 }
 
+void
+asmd_step_down (Asmd *d, const GError *why)
+{
+  if (d->exit_status != 0)
+    return;
+  g_printerr ("asmd: stepping down: %s\n", why->message);
+  d->exit_status = 1;
+  if (d->loop != NULL)
+    g_main_loop_quit (d->loop);
+}
+
+/* --etcd: campaigns until this member leads (or a stop signal comes):
+ * the standby members wait here, trying again every third of a lease. */
+static gboolean stop_requested;
+
+static gboolean
+on_standby_signal (gpointer data)
+{
+  stop_requested = TRUE;
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+etcd_lead (Asmd *d, guint ttl, GError **error)
+{
+  g_autofree char *said = NULL;
+  guint sig_term = g_unix_signal_add (SIGTERM, on_standby_signal, NULL);
+  guint sig_int = g_unix_signal_add (SIGINT, on_standby_signal, NULL);
+  gboolean ok = FALSE;
+
+  while (!stop_requested)
+    {
+      gboolean leader = FALSE;
+      g_autofree char *holder = NULL;
+      g_autoptr (GError) err = NULL;
+
+      if (!asmd_etcd_campaign (d->etcd, &leader, &holder, &err))
+        {
+          if (g_strcmp0 (said, err->message) != 0)
+            g_printerr ("asmd: standby: %s\n", err->message);
+          g_free (said);
+          said = g_strdup (err->message);
+        }
+      else if (leader)
+        {
+          ok = TRUE;
+          break;
+        }
+      else if (g_strcmp0 (said, holder) != 0)
+        {
+          g_printerr ("asmd: standby: member %s leads\n",
+                      holder ? holder : "(none)");
+          g_free (said);
+          said = g_strdup (holder);
+        }
+      /* wait a third of a lease, still answering signals */
+      for (guint i = 0; i < 10 && !stop_requested; i++)
+        {
+          g_main_context_iteration (NULL, FALSE);
+          g_usleep ((gulong) ttl * G_USEC_PER_SEC / 30);
+        }
+    }
+  g_source_remove (sig_term);
+  g_source_remove (sig_int);
+  if (!ok)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                 "stopped before leading");
+  return ok;
+}
+
+/* --etcd: the leader's state, from the snapshot and journal in etcd (or,
+ * the first time, from the fabric file), on the shared hardware. */
+static gboolean
+etcd_open (Asmd *d, const char *fabric_file, const char *sim_file,
+           GError **error)
+{
+  g_autofree char *text = NULL;
+  gboolean sim = strcmp (d->backend_name, "sim") == 0;
+
+  if (!asmd_etcd_get_snapshot (d->etcd, &text, error))
+    return FALSE;
+  if (text == NULL)
+    {
+      if (fabric_file == NULL)
+        {
+          g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                       "etcd holds no fabric of this name yet: give the "
+                       "fabric file with --fabric FILE");
+          return FALSE;
+        }
+      /* hardware left by a first start that died before its snapshot
+       * belongs to no committed state */
+      if (sim && g_unlink (sim_file) != 0 && errno != ENOENT)
+        {
+          int e = errno;
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
+                       "%s: %s", sim_file, g_strerror (e));
+          return FALSE;
+        }
+      d->fabric = asmctl_scenario_open (fabric_file, d->backend_name,
+                                        sim ? sim_file : NULL, &d->backend,
+                                        error);
+      return d->fabric != NULL &&
+             asm_fabric_set_journal_store (d->fabric, &asmd_etcd_store,
+                                           d->etcd, NULL, error) &&
+             asmd_checkpoint (d, error);
+    }
+  if (sim)
+    {
+      d->backend = asm_sim_backend_new_persistent (sim_file, error);
+      if (d->backend == NULL)
+        return FALSE;
+    }
+  d->fabric = asm_fabric_restore (text, -1, d->backend, error);
+  return d->fabric != NULL &&
+         asm_fabric_recover_store (d->fabric, &asmd_etcd_store, d->etcd,
+                                   NULL, error) &&
+         asm_fabric_check (d->fabric, error) &&
+         (d->backend == NULL ||
+          asm_sim_verify (d->backend, d->fabric, error)) &&
+         asmd_checkpoint (d, error);
+}
+
+static gboolean
+on_keepalive (gpointer data)
+{
+  Asmd *d = data;
+  g_autoptr (GError) error = NULL;
+
+  if (!asmd_etcd_keepalive (d->etcd, &error))
+    {
+      asmd_step_down (d, error);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_stop_signal (gpointer data)
 {
@@ -209,7 +346,12 @@ own_name (Asmd *d, const char *name, GError **error)
   reply = g_dbus_connection_call_sync (
       d->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
       "org.freedesktop.DBus", "RequestName",
-      g_variant_new ("(su)", name, 4 /* DBUS_NAME_FLAG_DO_NOT_QUEUE */),
+      g_variant_new ("(su)", name,
+                     d->etcd != NULL
+                         /* the leader of the term takes the name from a
+                          * deposed one that has not noticed yet */
+                         ? 3 /* ALLOW_REPLACEMENT | REPLACE_EXISTING */
+                         : 4 /* DBUS_NAME_FLAG_DO_NOT_QUEUE */),
       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
   if (reply == NULL)
     {
@@ -257,6 +399,9 @@ main (int argc, char **argv)
   gboolean testing = FALSE;
   g_autofree char *address = NULL, *state_dir = NULL, *fabric_file = NULL;
   g_autofree char *backend = NULL, *group = NULL, *bus_name = NULL;
+  g_autofree char *etcd = NULL, *fabric_name = NULL, *member_id = NULL;
+  g_autofree char *sim_file = NULL;
+  gint lease_ttl = 5;
   gint64 checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
   GOptionEntry entries[] = {
     { "session", 0, 0, G_OPTION_ARG_NONE, &session,
@@ -281,6 +426,19 @@ main (int argc, char **argv)
       "Own NAME instead of " ASMD_BUS_NAME, "NAME" },
     { "checkpoint-every", 0, 0, G_OPTION_ARG_INT64, &checkpoint_every,
       "Write a snapshot every N committed operations (default 1000)", "N" },
+    { "etcd", 0, 0, G_OPTION_ARG_STRING, &etcd,
+      "Keep the state in the etcd cluster at URL[,URL...] instead of DIR; "
+      "members of one fabric elect a leader", "URLS" },
+    { "fabric-name", 0, 0, G_OPTION_ARG_STRING, &fabric_name,
+      "With --etcd: the fabric's name (its keys are /asm/NAME/)", "NAME" },
+    { "member-id", 0, 0, G_OPTION_ARG_STRING, &member_id,
+      "With --etcd: this member's id (default HOSTNAME-PID)", "ID" },
+    { "lease-ttl", 0, 0, G_OPTION_ARG_INT, &lease_ttl,
+      "With --etcd: the leader's lease in seconds (default 5): a dead "
+      "leader is replaced within it", "S" },
+    { "sim-file", 0, 0, G_OPTION_ARG_FILENAME, &sim_file,
+      "With --etcd and the sim backend: the simulator's registers, shared "
+      "by the members as switch hardware is", "FILE" },
     { "testing", 0, 0, G_OPTION_ARG_NONE, &testing,
       "Also serve org.asm.Fabric1.Testing, the simulator's fault injection "
       "(for tests; sim backend only)", NULL },
@@ -334,9 +492,24 @@ main (int argc, char **argv)
                   "--address\n");
       return 2;
     }
-  if (state_dir == NULL)
+  if (etcd == NULL && state_dir == NULL)
     {
-      g_printerr ("asmd: --state-dir DIR is required\n");
+      g_printerr ("asmd: --state-dir DIR (or --etcd URLS) is required\n");
+      return 2;
+    }
+  if (etcd != NULL &&
+      (state_dir != NULL || fabric_name == NULL || lease_ttl < 1 ||
+       lease_ttl > 3600))
+    {
+      g_printerr ("asmd: --etcd needs --fabric-name NAME and a --lease-ttl "
+                  "of 1..3600 s (%d given), and keeps no --state-dir\n",
+                  lease_ttl);
+      return 2;
+    }
+  if (etcd == NULL && (fabric_name || member_id || sim_file))
+    {
+      g_printerr ("asmd: --fabric-name, --member-id and --sim-file go with "
+                  "--etcd\n");
       return 2;
     }
   if (backend == NULL)
@@ -366,10 +539,41 @@ main (int argc, char **argv)
       g_printerr ("asmd: '%s' is not a valid bus name\n", bus_name);
       return 2;
     }
-  d.state_dir = g_steal_pointer (&state_dir);
   d.backend_name = backend;
-  d.snapshot_path = state_file (&d, "snapshot");
-  d.journal_path = state_file (&d, "journal");
+  if (etcd != NULL)
+    {
+      char host[256] = "";
+      if (backend != NULL && strcmp (backend, "qemu") == 0)
+        {
+          g_printerr ("asmd: --etcd serves the sim or no backend (a QEMU "
+                      "dies with the member that started it)\n");
+          return 2;
+        }
+      if (strcmp (backend, "sim") == 0 && sim_file == NULL)
+        {
+          g_printerr ("asmd: --etcd with the sim backend needs --sim-file "
+                      "FILE, the switches' registers all members share\n");
+          return 2;
+        }
+      gethostname (host, sizeof host - 1);
+      d.member_id = member_id ? g_strdup (member_id)
+                              : g_strdup_printf ("%s-%d", host,
+                                                 (int) getpid ());
+      d.etcd = asmd_etcd_new (etcd, fabric_name, d.member_id,
+                              (guint) lease_ttl, &error);
+      if (d.etcd == NULL)
+        {
+          g_printerr ("asmd: %s\n", error->message);
+          return 2;
+        }
+      d.state_dir = g_strdup_printf ("etcd %s /asm/%s/", etcd, fabric_name);
+    }
+  else
+    {
+      d.state_dir = g_steal_pointer (&state_dir);
+      d.snapshot_path = state_file (&d, "snapshot");
+      d.journal_path = state_file (&d, "journal");
+    }
   d.checkpoint_every = (guint64) checkpoint_every;
   d.testing = testing;
   d.authorize = system_bus || group != NULL;
@@ -377,14 +581,28 @@ main (int argc, char **argv)
                          : system_bus ? g_strdup (DEFAULT_SYSTEM_GROUP)
                                       : NULL;
 
-  if (fabric_file != NULL && g_file_test (d.snapshot_path,
-                                          G_FILE_TEST_EXISTS))
+  if (d.etcd != NULL)
+    {
+      if (!etcd_lead (&d, (guint) lease_ttl, &error))
+        goto out; /* stopped while standing by: status 0 */
+      g_printerr ("asmd: member %s leads fabric %s\n", d.member_id,
+                  fabric_name);
+      if (!etcd_open (&d, fabric_file, sim_file, &error))
+        {
+          g_printerr ("asmd: %s\n", error->message);
+          d.exit_status = 1;
+          goto out;
+        }
+    }
+  else if (fabric_file != NULL && g_file_test (d.snapshot_path,
+                                               G_FILE_TEST_EXISTS))
     g_printerr ("asmd: %s holds a fabric already: serving it, not %s\n",
                 d.state_dir, fabric_file);
-  if (!lock_state_dir (&d, &error) ||
-      !(g_file_test (d.snapshot_path, G_FILE_TEST_EXISTS)
-            ? open_existing (&d, &error)
-            : open_fresh (&d, fabric_file, &error)))
+  if (d.etcd == NULL &&
+      (!lock_state_dir (&d, &error) ||
+       !(g_file_test (d.snapshot_path, G_FILE_TEST_EXISTS)
+             ? open_existing (&d, &error)
+             : open_fresh (&d, fabric_file, &error))))
     {
       g_printerr ("asmd: %s\n", error->message);
       d.exit_status = 1;
@@ -429,6 +647,8 @@ main (int argc, char **argv)
               d.authorize ? "root and group " : "anyone on the bus",
               d.authorize ? (d.writer_group ? d.writer_group : "(none)")
                           : "");
+  if (d.etcd != NULL)
+    g_timeout_add ((guint) lease_ttl * 1000 / 3, on_keepalive, &d);
   g_main_loop_run (d.loop);
   if (d.exit_status == 0 && !asmd_checkpoint (&d, &error))
     {
@@ -439,6 +659,8 @@ main (int argc, char **argv)
 
 out:
   asmd_service_unregister (&d);
+  if (d.etcd != NULL && d.exit_status == 0)
+    asmd_etcd_resign (d.etcd); /* a clean stop: the next member leads now */
   if (d.bus != NULL)
     g_dbus_connection_flush_sync (d.bus, NULL, NULL);
   g_clear_object (&d.bus);
@@ -449,5 +671,7 @@ out:
   g_free (d.snapshot_path);
   g_free (d.journal_path);
   g_free (d.writer_group);
+  g_free (d.member_id);
+  asmd_etcd_free (d.etcd);
   return d.exit_status;
 }

@@ -9,6 +9,8 @@
 #include <asm/asm.h>
 #include <gio/gio.h>
 
+#include "asmd-etcd.h"
+
 G_BEGIN_DECLS
 
 /* The daemon: one fabric, its state directory, one bus connection. */
@@ -32,6 +34,8 @@ typedef struct {
   guint64 since_checkpoint;
   GMainLoop *loop;
   int exit_status;
+  AsmdEtcd *etcd;              /* --etcd: the store of record, or NULL */
+  char *member_id;             /* --etcd: this member's id */
 } Asmd;
 
 /* asmd-service.c */
@@ -39,5 +43,8 @@ gboolean asmd_service_register (Asmd *d, GError **error);
 void asmd_service_unregister (Asmd *d);
 void asmd_emit_event (Asmd *d, const AsmFabricEvent *event);
 gboolean asmd_checkpoint (Asmd *d, GError **error);
+/* The journal's store was taken over by another member (FENCED): stop
+ * serving at once; the daemon exits with status 1. */
+void asmd_step_down (Asmd *d, const GError *why);
 
 G_END_DECLS
