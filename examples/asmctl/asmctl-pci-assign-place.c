@@ -927,18 +927,41 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
         {
           if (a.bus >= c->index &&
               c->pmodel == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE)
-            return asmctl_policy_fail (
-                error, c,
-                "PCI controller at index %u (0x%02x) has bus='0x%02x', but "
-                "index must be larger than bus",
-                c->index, c->index, a.bus);
+            {
+              /* libvirt plugs it in there and refuses it only at the end
+               * of its real pass: in the dry run, an error of a later
+               * step comes first, so this one waits (the bridge and its
+               * bus stay out of the dry run) */
+              if (!p->counting)
+                return asmctl_policy_fail (
+                    error, c,
+                    "PCI controller at index %u (0x%02x) has bus='0x%02x', "
+                    "but index must be larger than bus",
+                    c->index, c->index, a.bus);
+              if (p->late_error == NULL)
+                asmctl_policy_fail (
+                    &p->late_error, c,
+                    "PCI controller at index %u (0x%02x) has bus='0x%02x', "
+                    "but index must be larger than bus",
+                    c->index, c->index, a.bus);
+              return TRUE;
+            }
           if (a.bus >= c->index)
-            return asmctl_policy_fail (
-                error, c,
-                "libvirt plugs it into the controller with index='%u' at "
-                "%04x:%02x:%02x.%x, but a controller without an address "
-                "plugs into a bus of a lower index only",
-                a.bus, a.domain, a.bus, a.slot, a.function);
+            {
+              /* the bus set cannot plug a controller into a bus of a
+               * higher index: refused, but in the dry run only at its end,
+               * after the errors libvirt would report first */
+              GError **where = p->counting ? &p->late_error : error;
+
+              if (*where == NULL)
+                asmctl_policy_fail (
+                    where, c,
+                    "libvirt plugs it into the controller with index='%u' "
+                    "at %04x:%02x:%02x.%x, but a controller without an "
+                    "address plugs into a bus of a lower index only",
+                    a.bus, a.domain, a.bus, a.slot, a.function);
+              return p->counting;
+            }
           c->addr = a;
           g_ptr_array_add (p->pending_ctrls, c);
           return TRUE;

@@ -304,6 +304,7 @@ pass_clear (Policy *p)
   g_clear_pointer (&p->parked, g_hash_table_unref);
   g_clear_pointer (&p->parked_list, g_ptr_array_unref);
   g_clear_pointer (&p->park_domains, g_hash_table_unref);
+  g_clear_error (&p->late_error);
 }
 
 static void
@@ -548,7 +549,14 @@ pass_run (Policy *p, gboolean counting, GError **error)
             return FALSE;
         }
       /* the parked controllers take their slots */
-      return asmctl_policy_plug_parked (p, error);
+      if (!asmctl_policy_plug_parked (p, error))
+        return FALSE;
+      if (p->late_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&p->late_error));
+          return FALSE;
+        }
+      return TRUE;
     }
   return apply_defaults (p, error);
 }

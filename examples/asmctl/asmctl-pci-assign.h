@@ -51,6 +51,8 @@ typedef struct {
   guint spec_batch;         /* buses to grow at the next growth */
   gboolean fatal;           /* growth is impossible: its error stands */
   LvDevice *deferred_video; /* the primary video, placed after step 5 */
+  GError *late_error;       /* dry run: an error libvirt reports only at
+                               the end of its real pass */
 
   guint32 next_index;       /* the next free controller index */
   GArray *roots;            /* guint32 root indexes, ascending */
