@@ -53,6 +53,12 @@ struct _AsmdEtcd {
   gint64 lease;          /* 0: none granted yet */
   gint64 fence;          /* leader's create revision; 0: not leading */
   gint64 last_renewal;   /* g_get_monotonic_time () of the last keepalive */
+  gint64 revision;       /* the store revision of the last write or read */
+  SoupSession *watch_session; /* no I/O timeout: a watch waits for events */
+  GCancellable *watch_cancel;
+  GDataInputStream *watch_stream;
+  AsmdEtcdChanged watch_func;
+  gpointer watch_data;
 };
 
 static char *
@@ -221,6 +227,8 @@ asmd_etcd_free (AsmdEtcd *e)
 {
   if (e == NULL)
     return;
+  asmd_etcd_unwatch (e);
+  g_clear_object (&e->watch_session);
   g_object_unref (e->session);
   g_strfreev (e->endpoints);
   g_free (e->prefix);
@@ -305,6 +313,8 @@ end_txn (AsmdEtcd *e, JsonBuilder *b, const char *what, GError **error)
   if (reply == NULL)
     return FALSE;
   r = json_node_get_object (reply);
+  e->revision = MAX (e->revision,
+                     int_member (object_member (r, "header"), "revision"));
   if (!json_object_get_boolean_member_with_default (r, "succeeded", FALSE))
     {
       /* who leads now, if anyone, for the message */
@@ -490,6 +500,13 @@ asmd_etcd_keepalive (AsmdEtcd *e, GError **error)
     }
   e->last_renewal = g_get_monotonic_time ();
   return TRUE;
+}
+
+void
+asmd_etcd_forget_lease (AsmdEtcd *e)
+{
+  e->lease = 0;
+  e->fence = 0;
 }
 
 void
@@ -680,3 +697,251 @@ const AsmJournalStore asmd_etcd_store = {
   .truncate = store_truncate,
   .write_snapshot = store_write_snapshot,
 };
+
+gint64
+asmd_etcd_get_revision (AsmdEtcd *e)
+{
+  return e->revision;
+}
+
+gboolean
+asmd_etcd_read_state (AsmdEtcd *e, char **out_snapshot, GBytes **out_journal,
+                      char **out_leader, gint64 *out_revision, GError **error)
+{
+  g_autofree char *end = prefix_end (e->prefix);
+  g_autofree char *jfirst = key_of (e, "journal/");
+  g_autofree char *snap_key = key_of (e, "snapshot");
+  g_autofree char *leader_key = key_of (e, "leader");
+  g_autoptr (JsonNode) reply = range (e, e->prefix, end, error);
+  g_autoptr (GByteArray) journal = g_byte_array_new ();
+  JsonObject *r;
+  JsonArray *kvs;
+
+  *out_snapshot = NULL;
+  *out_leader = NULL;
+  if (reply == NULL)
+    return FALSE;
+  /* one range over the prefix: the snapshot, the journal and the leader
+   * as of one revision */
+  r = json_node_get_object (reply);
+  *out_revision = int_member (object_member (r, "header"), "revision");
+  kvs = array_member (r, "kvs");
+  for (guint i = 0; kvs != NULL && i < json_array_get_length (kvs); i++)
+    {
+      JsonObject *kv = json_array_get_object_element (kvs, i);
+      g_autoptr (GBytes) k = bytes_member (kv, "key");
+      g_autoptr (GBytes) v = bytes_member (kv, "value");
+      g_autofree char *name = g_strndup (g_bytes_get_data (k, NULL),
+                                         g_bytes_get_size (k));
+      char *text = g_strndup (g_bytes_get_data (v, NULL),
+                              g_bytes_get_size (v));
+      if (strcmp (name, snap_key) == 0)
+        *out_snapshot = text;
+      else if (strcmp (name, leader_key) == 0)
+        *out_leader = text;
+      else
+        {
+          if (g_str_has_prefix (name, jfirst))
+            {
+              guint64 offset = g_ascii_strtoull (name + strlen (jfirst),
+                                                 NULL, 10);
+              if (offset != journal->len)
+                {
+                  g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
+                               "etcd journal of %s: key %s does not follow "
+                               "the %u bytes before it", e->prefix, name,
+                               journal->len);
+                  g_free (text);
+                  g_clear_pointer (out_snapshot, g_free);
+                  g_clear_pointer (out_leader, g_free);
+                  return FALSE;
+                }
+              g_byte_array_append (journal, g_bytes_get_data (v, NULL),
+                                   (guint) g_bytes_get_size (v));
+            }
+          g_free (text);
+        }
+    }
+  *out_journal = g_byte_array_free_to_bytes (g_steal_pointer (&journal));
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* A watch of the fabric's keys                                         */
+
+static void watch_start (AsmdEtcd *e);
+
+static gboolean
+watch_retry (gpointer data)
+{
+  watch_start (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+watch_line (GObject *source, GAsyncResult *res, gpointer data)
+{
+  AsmdEtcd *e = data;
+  g_autoptr (GError) err = NULL;
+  g_autofree char *line = g_data_input_stream_read_line_finish (
+      G_DATA_INPUT_STREAM (source), res, NULL, &err);
+
+  if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (line == NULL)
+    {
+      /* the stream ended or broke (a member went away): watch again in a
+       * moment; the new watch starts with a rebuild, so nothing is
+       * missed */
+      g_clear_object (&e->watch_stream);
+      g_timeout_add (500, watch_retry, e);
+      return;
+    }
+  if (strstr (line, "\"events\"") != NULL)
+    e->watch_func (e->watch_data);
+  g_data_input_stream_read_line_async (e->watch_stream, G_PRIORITY_DEFAULT,
+                                       e->watch_cancel, watch_line, e);
+}
+
+static void
+watch_sent (GObject *source, GAsyncResult *res, gpointer data)
+{
+  AsmdEtcd *e = data;
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GInputStream) in = soup_session_send_finish (
+      SOUP_SESSION (source), res, &err);
+
+  if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (in == NULL)
+    {
+      g_timeout_add (500, watch_retry, e);
+      return;
+    }
+  e->watch_stream = g_data_input_stream_new (in);
+  /* whatever changed before the watch began is read now */
+  e->watch_func (e->watch_data);
+  g_data_input_stream_read_line_async (e->watch_stream, G_PRIORITY_DEFAULT,
+                                       e->watch_cancel, watch_line, e);
+}
+
+static void
+watch_start (AsmdEtcd *e)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) body = NULL;
+  g_autofree char *end = prefix_end (e->prefix);
+  g_autofree char *text = NULL, *url = NULL;
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GBytes) request = NULL;
+
+  if (e->watch_cancel == NULL || g_cancellable_is_cancelled (e->watch_cancel))
+    return;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "create_request");
+  json_builder_begin_object (b);
+  add_key (b, e->prefix, end);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  body = json_builder_get_root (b);
+  text = json_to_string (body, FALSE);
+  e->current = (e->current + 1) % g_strv_length (e->endpoints);
+  url = g_strconcat (e->endpoints[e->current], "/v3/watch", NULL);
+  msg = soup_message_new ("POST", url);
+  request = g_bytes_new (text, strlen (text));
+  soup_message_set_request_body_from_bytes (msg, "application/json", request);
+  soup_session_send_async (e->watch_session, msg, G_PRIORITY_DEFAULT,
+                           e->watch_cancel, watch_sent, e);
+}
+
+void
+asmd_etcd_watch (AsmdEtcd *e, AsmdEtcdChanged func, gpointer data)
+{
+  asmd_etcd_unwatch (e);
+  if (e->watch_session == NULL)
+    e->watch_session = soup_session_new ();
+  e->watch_func = func;
+  e->watch_data = data;
+  e->watch_cancel = g_cancellable_new ();
+  watch_start (e);
+}
+
+void
+asmd_etcd_unwatch (AsmdEtcd *e)
+{
+  if (e->watch_cancel != NULL)
+    g_cancellable_cancel (e->watch_cancel);
+  g_clear_object (&e->watch_cancel);
+  g_clear_object (&e->watch_stream);
+}
+
+/* ------------------------------------------------------------------ */
+/* A journal in memory: a follower's private copy                       */
+
+typedef struct {
+  GByteArray *bytes;
+} MemJournal;
+
+static gboolean
+mem_read (gpointer data, GBytes **out, GError **error)
+{
+  MemJournal *m = data;
+  *out = g_bytes_new (m->bytes->data, m->bytes->len);
+  return TRUE;
+}
+
+static gboolean
+mem_append (gpointer data, guint64 offset, const char *bytes, gsize length,
+            GError **error)
+{
+  MemJournal *m = data;
+  g_byte_array_append (m->bytes, (const guint8 *) bytes, (guint) length);
+  return TRUE;
+}
+
+static gboolean
+mem_truncate (gpointer data, guint64 length, GError **error)
+{
+  MemJournal *m = data;
+  g_byte_array_set_size (m->bytes, (guint) MIN (length, m->bytes->len));
+  return TRUE;
+}
+
+static const AsmJournalStore mem_store = {
+  .read = mem_read,
+  .append = mem_append,
+  .truncate = mem_truncate,
+};
+
+static void
+mem_free (gpointer data)
+{
+  MemJournal *m = data;
+  g_byte_array_unref (m->bytes);
+  g_free (m);
+}
+
+AsmFabric *
+asmd_etcd_replay (const char *snapshot, GBytes *journal, GError **error)
+{
+  MemJournal *m = g_new0 (MemJournal, 1);
+  AsmFabric *f;
+
+  m->bytes = g_byte_array_new ();
+  g_byte_array_append (m->bytes, g_bytes_get_data (journal, NULL),
+                       (guint) g_bytes_get_size (journal));
+  f = asm_fabric_restore (snapshot, -1, NULL, error);
+  if (f == NULL)
+    {
+      mem_free (m);
+      return NULL;
+    }
+  /* model only: an operation in flight on the leader is not in the model
+   * yet (its steps are undone on this private copy, never on hardware) */
+  if (!asm_fabric_recover_store (f, &mem_store, m, mem_free, error))
+    {
+      asm_fabric_unref (f);
+      return NULL;
+    }
+  return f;
+}

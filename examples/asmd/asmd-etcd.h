@@ -27,12 +27,35 @@ gboolean asmd_etcd_campaign (AsmdEtcd *e, gboolean *out_leader,
 /* Renews the lease: FALSE when it has expired (the leader must step
  * down) or the cluster has not answered for a whole lease. */
 gboolean asmd_etcd_keepalive (AsmdEtcd *e, GError **error);
+/* Forgets the lease (expired or fenced) without a request: the next
+ * campaign grants a new one. */
+void asmd_etcd_forget_lease (AsmdEtcd *e);
 /* Gives the lease back (a clean stop): another member may lead at once. */
 void asmd_etcd_resign (AsmdEtcd *e);
 
 /* The snapshot, or NULL (and no error) when the fabric has none yet. */
 gboolean asmd_etcd_get_snapshot (AsmdEtcd *e, char **out_text,
                                  GError **error);
+
+/* The store revision the last read or write of this member saw. */
+gint64 asmd_etcd_get_revision (AsmdEtcd *e);
+
+/* The fabric's snapshot (NULL when there is none yet), its journal bytes
+ * and its leader (NULL: none), as of one revision. */
+gboolean asmd_etcd_read_state (AsmdEtcd *e, char **out_snapshot,
+                               GBytes **out_journal, char **out_leader,
+                               gint64 *out_revision, GError **error);
+
+/* Calls @func on the main context whenever a key of the fabric changes
+ * (and once when the watch starts); one watch at a time. */
+typedef void (*AsmdEtcdChanged) (gpointer data);
+void asmd_etcd_watch (AsmdEtcd *e, AsmdEtcdChanged func, gpointer data);
+void asmd_etcd_unwatch (AsmdEtcd *e);
+
+/* A model-only fabric from a snapshot and journal bytes (a follower's
+ * view): the committed operations replayed, one in flight left out. */
+AsmFabric *asmd_etcd_replay (const char *snapshot, GBytes *journal,
+                             GError **error);
 
 /* The journal store over etcd; store data is @e (not owned). */
 extern const AsmJournalStore asmd_etcd_store;

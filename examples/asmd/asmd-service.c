@@ -509,6 +509,11 @@ h_translate (Asmd *d, GVariant *in, GVariant **out, GError **error)
   g_variant_dict_insert (&dict, "device_offset", "t", t.device_offset);
   g_variant_dict_insert (&dict, "generation", "u", t.generation);
   g_variant_dict_insert (&dict, "held", "b", t.held);
+  if (d->etcd != NULL)
+    g_variant_dict_insert (&dict, "revision", "t",
+                           (guint64) (d->leading
+                                          ? asmd_etcd_get_revision (d->etcd)
+                                          : d->revision));
   *out = g_variant_new ("(@a{sv})", g_variant_dict_end (&dict));
   return TRUE;
 }
@@ -869,6 +874,28 @@ on_method_call (GDBusConnection *bus, const char *sender, const char *path,
                                              g_variant_new ("(b)", allowed));
       return;
     }
+  if (methods[i].changes && d->etcd != NULL && !d->leading)
+    {
+      /* a follower reads; changes go to the leader, which it names */
+      g_autofree char *why =
+          d->leader_id != NULL
+              ? g_strdup_printf ("member %s follows; member %s leads: send "
+                                 "changes to it", d->member_id, d->leader_id)
+              : g_strdup_printf ("member %s follows and no member leads "
+                                 "now: try again in a moment",
+                                 d->member_id);
+      g_dbus_method_invocation_return_dbus_error (
+          invocation, ASMD_INTERFACE ".Error.NotLeader", why);
+      return;
+    }
+  if (d->fabric == NULL)
+    {
+      g_dbus_method_invocation_return_error (
+          invocation, ASM_ERROR, ASM_ERROR_FAILED,
+          "member %s has no fabric yet: etcd holds none, or it is still "
+          "being read", d->member_id ? d->member_id : "");
+      return;
+    }
   if ((methods[i].changes && !sender_may_write (d, sender, &error)) ||
       !methods[i].handler (d, params, &out, &error))
     {
@@ -903,6 +930,25 @@ on_get_property (GDBusConnection *bus, const char *sender, const char *path,
 {
   Asmd *d = data;
 
+  if (strcmp (property, "Role") == 0)
+    return g_variant_new_string (d->etcd == NULL ? "sole"
+                                 : d->leading    ? "leader"
+                                                 : "follower");
+  if (strcmp (property, "Leader") == 0)
+    return g_variant_new_string (d->leader_id ? d->leader_id : "");
+  if (strcmp (property, "Member") == 0)
+    return g_variant_new_string (d->member_id ? d->member_id : "");
+  if (strcmp (property, "Revision") == 0)
+    return g_variant_new_uint64 (
+        d->etcd == NULL ? 0
+        : d->leading    ? (guint64) asmd_etcd_get_revision (d->etcd)
+                        : (guint64) d->revision);
+  if (d->fabric == NULL)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_FAILED,
+                   "no fabric yet: etcd holds none, or it is being read");
+      return NULL;
+    }
   if (strcmp (property, "Name") == 0)
     return g_variant_new_string (asm_fabric_get_name (d->fabric));
   if (strcmp (property, "Granule") == 0)

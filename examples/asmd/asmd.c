@@ -187,74 +187,28 @@ open_existing (Asmd *d, GError **error)
   return asmd_checkpoint (d, error);
 }
 
+static void etcd_follow (Asmd *d);
+
 void
 asmd_step_down (Asmd *d, const GError *why)
 {
+  if (d->etcd != NULL)
+    {
+      /* a member that lost the lead keeps serving, as a follower */
+      if (d->leading)
+        {
+          g_printerr ("asmd: member %s steps down: %s\n", d->member_id,
+                      why->message);
+          etcd_follow (d);
+        }
+      return;
+    }
   if (d->exit_status != 0)
     return;
   g_printerr ("asmd: stepping down: %s\n", why->message);
   d->exit_status = 1;
   if (d->loop != NULL)
     g_main_loop_quit (d->loop);
-}
-
-/* --etcd: campaigns until this member leads (or a stop signal comes):
- * the standby members wait here, trying again every third of a lease. */
-static gboolean stop_requested;
-
-static gboolean
-on_standby_signal (gpointer data)
-{
-  stop_requested = TRUE;
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-etcd_lead (Asmd *d, guint ttl, GError **error)
-{
-  g_autofree char *said = NULL;
-  guint sig_term = g_unix_signal_add (SIGTERM, on_standby_signal, NULL);
-  guint sig_int = g_unix_signal_add (SIGINT, on_standby_signal, NULL);
-  gboolean ok = FALSE;
-
-  while (!stop_requested)
-    {
-      gboolean leader = FALSE;
-      g_autofree char *holder = NULL;
-      g_autoptr (GError) err = NULL;
-
-      if (!asmd_etcd_campaign (d->etcd, &leader, &holder, &err))
-        {
-          if (g_strcmp0 (said, err->message) != 0)
-            g_printerr ("asmd: standby: %s\n", err->message);
-          g_free (said);
-          said = g_strdup (err->message);
-        }
-      else if (leader)
-        {
-          ok = TRUE;
-          break;
-        }
-      else if (g_strcmp0 (said, holder) != 0)
-        {
-          g_printerr ("asmd: standby: member %s leads\n",
-                      holder ? holder : "(none)");
-          g_free (said);
-          said = g_strdup (holder);
-        }
-      /* wait a third of a lease, still answering signals */
-      for (guint i = 0; i < 10 && !stop_requested; i++)
-        {
-          g_main_context_iteration (NULL, FALSE);
-          g_usleep ((gulong) ttl * G_USEC_PER_SEC / 30);
-        }
-    }
-  g_source_remove (sig_term);
-  g_source_remove (sig_int);
-  if (!ok)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                 "stopped before leading");
-  return ok;
 }
 
 /* --etcd: the leader's state, from the snapshot and journal in etcd (or,
@@ -310,27 +264,10 @@ etcd_open (Asmd *d, const char *fabric_file, const char *sim_file,
          asmd_checkpoint (d, error);
 }
 
-static gboolean
-on_keepalive (gpointer data)
-{
-  Asmd *d = data;
-  g_autoptr (GError) error = NULL;
-
-  if (!asmd_etcd_keepalive (d->etcd, &error))
-    {
-      asmd_step_down (d, error);
-      return G_SOURCE_REMOVE;
-    }
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_stop_signal (gpointer data)
-{
-  Asmd *d = data;
-  g_main_loop_quit (d->loop);
-  return G_SOURCE_CONTINUE;
-}
+#define NAME_ALONE 4    /* DBUS_NAME_FLAG_DO_NOT_QUEUE */
+#define NAME_TAKEOVER 3 /* ALLOW_REPLACEMENT | REPLACE_EXISTING: the leader
+                           of a term takes the leader name from a deposed
+                           one that has not noticed yet */
 
 /* Takes the bus name, or says exactly why not: the bus policy refuses
  * it (org.freedesktop.DBus.Error.AccessDenied, with the bus's reason), or
@@ -338,7 +275,7 @@ on_stop_signal (gpointer data)
  * recovered and the object registered, so that the name appears only
  * when every call can be served. */
 static gboolean
-own_name (Asmd *d, const char *name, GError **error)
+own_name (Asmd *d, const char *name, guint32 flags, GError **error)
 {
   g_autoptr (GVariant) reply = NULL;
   guint32 result;
@@ -346,12 +283,7 @@ own_name (Asmd *d, const char *name, GError **error)
   reply = g_dbus_connection_call_sync (
       d->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
       "org.freedesktop.DBus", "RequestName",
-      g_variant_new ("(su)", name,
-                     d->etcd != NULL
-                         /* the leader of the term takes the name from a
-                          * deposed one that has not noticed yet */
-                         ? 3 /* ALLOW_REPLACEMENT | REPLACE_EXISTING */
-                         : 4 /* DBUS_NAME_FLAG_DO_NOT_QUEUE */),
+      g_variant_new ("(su)", name, flags),
       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
   if (reply == NULL)
     {
@@ -366,6 +298,137 @@ own_name (Asmd *d, const char *name, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+/* --etcd, a follower: the model rebuilt from etcd after every change the
+ * watch reports (coalesced: one rebuild for a burst of changes). */
+static gboolean
+etcd_rebuild (gpointer data)
+{
+  Asmd *d = data;
+  g_autofree char *snapshot = NULL, *leader = NULL;
+  g_autoptr (GBytes) journal = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 revision = 0;
+  AsmFabric *f;
+
+  d->rebuild_id = 0;
+  if (d->leading)
+    return G_SOURCE_REMOVE;
+  if (!asmd_etcd_read_state (d->etcd, &snapshot, &journal, &leader,
+                             &revision, &error))
+    {
+      g_printerr ("asmd: follower: %s\n", error->message);
+      return G_SOURCE_REMOVE;
+    }
+  g_free (d->leader_id);
+  d->leader_id = g_steal_pointer (&leader);
+  if (snapshot == NULL)
+    return G_SOURCE_REMOVE; /* no fabric yet */
+  f = asmd_etcd_replay (snapshot, journal, &error);
+  if (f == NULL)
+    {
+      g_printerr ("asmd: follower: the state in etcd does not replay: %s\n",
+                  error->message);
+      return G_SOURCE_REMOVE;
+    }
+  g_clear_pointer (&d->fabric, asm_fabric_unref);
+  d->fabric = f;
+  d->revision = revision;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_etcd_changed (gpointer data)
+{
+  Asmd *d = data;
+  if (d->rebuild_id == 0)
+    d->rebuild_id = g_idle_add (etcd_rebuild, d);
+}
+
+/* Becomes a follower: no hardware, no journal, the leader name released;
+ * a model from etcd kept current by the watch. */
+static void
+etcd_follow (Asmd *d)
+{
+  if (d->leading && d->leader_name != NULL)
+    {
+      g_autoptr (GVariant) r = g_dbus_connection_call_sync (
+          d->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+          "org.freedesktop.DBus", "ReleaseName",
+          g_variant_new ("(s)", d->leader_name), NULL,
+          G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+    }
+  d->leading = FALSE;
+  asmd_etcd_forget_lease (d->etcd);
+  g_clear_pointer (&d->fabric, asm_fabric_unref);
+  g_clear_pointer (&d->backend, asm_backend_unref);
+  asmd_etcd_watch (d->etcd, on_etcd_changed, d);
+}
+
+/* Becomes the leader it just won the lease of: the state from etcd on the
+ * shared hardware, the leader name taken. */
+static void
+etcd_lead (Asmd *d)
+{
+  g_autoptr (GError) error = NULL;
+
+  asmd_etcd_unwatch (d->etcd);
+  if (d->rebuild_id != 0)
+    g_source_remove (d->rebuild_id);
+  d->rebuild_id = 0;
+  g_clear_pointer (&d->fabric, asm_fabric_unref);
+  d->leading = TRUE;
+  if (!etcd_open (d, d->fabric_file, d->sim_file, &error))
+    {
+      g_printerr ("asmd: member %s cannot lead: %s\n", d->member_id,
+                  error->message);
+      g_clear_pointer (&d->fabric, asm_fabric_unref);
+      g_clear_pointer (&d->backend, asm_backend_unref);
+      asmd_etcd_resign (d->etcd);
+      d->leading = FALSE;
+      asmd_etcd_watch (d->etcd, on_etcd_changed, d);
+      return;
+    }
+  asm_fabric_add_observer (d->fabric, on_event, d);
+  g_free (d->leader_id);
+  d->leader_id = g_strdup (d->member_id);
+  if (d->leader_name != NULL &&
+      !own_name (d, d->leader_name, NAME_TAKEOVER, &error))
+    g_printerr ("asmd: member %s leads but %s\n", d->member_id,
+                error->message);
+  g_printerr ("asmd: member %s leads fabric '%s'\n", d->member_id,
+              asm_fabric_get_name (d->fabric));
+}
+
+/* Every third of a lease: the leader renews its lease (and steps down
+ * when it cannot); a follower campaigns, and leads when it wins. */
+static gboolean
+on_etcd_tick (gpointer data)
+{
+  Asmd *d = data;
+  g_autoptr (GError) error = NULL;
+
+  if (d->leading)
+    {
+      if (!asmd_etcd_keepalive (d->etcd, &error))
+        asmd_step_down (d, error);
+    }
+  else
+    {
+      gboolean won = FALSE;
+      if (asmd_etcd_campaign (d->etcd, &won, NULL, &error) && won)
+        etcd_lead (d);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_stop_signal (gpointer data)
+{
+  Asmd *d = data;
+  g_main_loop_quit (d->loop);
+  return G_SOURCE_CONTINUE;
 }
 
 /* The bus took the name away (a replacement with more rights) or the
@@ -400,7 +463,7 @@ main (int argc, char **argv)
   g_autofree char *address = NULL, *state_dir = NULL, *fabric_file = NULL;
   g_autofree char *backend = NULL, *group = NULL, *bus_name = NULL;
   g_autofree char *etcd = NULL, *fabric_name = NULL, *member_id = NULL;
-  g_autofree char *sim_file = NULL;
+  g_autofree char *sim_file = NULL, *leader_bus_name = NULL;
   gint lease_ttl = 5;
   gint64 checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
   GOptionEntry entries[] = {
@@ -436,6 +499,9 @@ main (int argc, char **argv)
     { "lease-ttl", 0, 0, G_OPTION_ARG_INT, &lease_ttl,
       "With --etcd: the leader's lease in seconds (default 5): a dead "
       "leader is replaced within it", "S" },
+    { "leader-bus-name", 0, 0, G_OPTION_ARG_STRING, &leader_bus_name,
+      "With --etcd: also own NAME while this member leads (for members on "
+      "one bus, each with its own --bus-name)", "NAME" },
     { "sim-file", 0, 0, G_OPTION_ARG_FILENAME, &sim_file,
       "With --etcd and the sim backend: the simulator's registers, shared "
       "by the members as switch hardware is", "FILE" },
@@ -583,16 +649,47 @@ main (int argc, char **argv)
 
   if (d.etcd != NULL)
     {
-      if (!etcd_lead (&d, (guint) lease_ttl, &error))
-        goto out; /* stopped while standing by: status 0 */
-      g_printerr ("asmd: member %s leads fabric %s\n", d.member_id,
-                  fabric_name);
-      if (!etcd_open (&d, fabric_file, sim_file, &error))
+      /* every member serves: a follower reads, the leader also writes */
+      d.fabric_file = fabric_file;
+      d.sim_file = sim_file;
+      d.leader_name = g_strdup (leader_bus_name);
+      d.bus = address != NULL
+                  ? g_dbus_connection_new_for_address_sync (
+                        address,
+                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                            G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                        NULL, NULL, &error)
+                  : g_bus_get_sync (system_bus ? G_BUS_TYPE_SYSTEM
+                                               : G_BUS_TYPE_SESSION,
+                                    NULL, &error);
+      name = bus_name ? bus_name : ASMD_BUS_NAME;
+      if (d.bus == NULL || !asmd_service_register (&d, &error) ||
+          !own_name (&d, name, NAME_ALONE, &error))
         {
           g_printerr ("asmd: %s\n", error->message);
           d.exit_status = 1;
           goto out;
         }
+      g_dbus_connection_set_exit_on_close (d.bus, FALSE);
+      d.loop = g_main_loop_new (NULL, FALSE);
+      g_unix_signal_add (SIGTERM, on_stop_signal, &d);
+      g_unix_signal_add (SIGINT, on_stop_signal, &d);
+      g_signal_connect (d.bus, "closed", G_CALLBACK (on_closed), &d);
+      g_printerr ("asmd: member %s of fabric %s serving as %s%s%s\n",
+                  d.member_id, fabric_name, name,
+                  d.leader_name ? ", and as " : "",
+                  d.leader_name ? d.leader_name : "");
+      etcd_follow (&d);
+      on_etcd_tick (&d);
+      g_timeout_add ((guint) lease_ttl * 1000 / 3, on_etcd_tick, &d);
+      g_main_loop_run (d.loop);
+      if (d.leading && d.exit_status == 0 && !asmd_checkpoint (&d, &error))
+        {
+          g_printerr ("asmd: last checkpoint: %s (the journal still holds "
+                      "every operation)\n", error->message);
+          g_clear_error (&error);
+        }
+      goto out;
     }
   else if (fabric_file != NULL && g_file_test (d.snapshot_path,
                                                G_FILE_TEST_EXISTS))
@@ -634,7 +731,7 @@ main (int argc, char **argv)
       d.bus, "org.freedesktop.DBus", "org.freedesktop.DBus", "NameLost",
       "/org/freedesktop/DBus", name, G_DBUS_SIGNAL_FLAGS_NONE, on_name_lost,
       &d, NULL);
-  if (!own_name (&d, name, &error))
+  if (!own_name (&d, name, NAME_ALONE, &error))
     {
       g_printerr ("asmd: %s\n", error->message);
       d.exit_status = 1;
@@ -647,8 +744,6 @@ main (int argc, char **argv)
               d.authorize ? "root and group " : "anyone on the bus",
               d.authorize ? (d.writer_group ? d.writer_group : "(none)")
                           : "");
-  if (d.etcd != NULL)
-    g_timeout_add ((guint) lease_ttl * 1000 / 3, on_keepalive, &d);
   g_main_loop_run (d.loop);
   if (d.exit_status == 0 && !asmd_checkpoint (&d, &error))
     {
@@ -659,7 +754,7 @@ main (int argc, char **argv)
 
 out:
   asmd_service_unregister (&d);
-  if (d.etcd != NULL && d.exit_status == 0)
+  if (d.etcd != NULL && d.leading && d.exit_status == 0)
     asmd_etcd_resign (d.etcd); /* a clean stop: the next member leads now */
   if (d.bus != NULL)
     g_dbus_connection_flush_sync (d.bus, NULL, NULL);
@@ -672,6 +767,10 @@ out:
   g_free (d.journal_path);
   g_free (d.writer_group);
   g_free (d.member_id);
+  g_free (d.leader_id);
+  g_free (d.leader_name);
+  if (d.rebuild_id != 0)
+    g_source_remove (d.rebuild_id);
   asmd_etcd_free (d.etcd);
   return d.exit_status;
 }

@@ -36,6 +36,14 @@ typedef struct {
   int exit_status;
   AsmdEtcd *etcd;              /* --etcd: the store of record, or NULL */
   char *member_id;             /* --etcd: this member's id */
+  gboolean leading;            /* --etcd: this member leads (else follows) */
+  char *leader_id;             /* --etcd: who leads, as last seen */
+  gint64 revision;             /* --etcd: the etcd revision the model
+                                  reflects (a follower's last rebuild) */
+  guint rebuild_id;            /* --etcd: a follower's pending rebuild */
+  char *leader_name;           /* --etcd: the bus name the leader owns */
+  const char *fabric_file;     /* --etcd: for the first leader */
+  const char *sim_file;        /* --etcd: the shared registers */
 } Asmd;
 
 /* asmd-service.c */
