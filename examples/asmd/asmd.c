@@ -360,6 +360,7 @@ etcd_follow (Asmd *d)
           G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
     }
   d->leading = FALSE;
+  g_clear_pointer (&d->leader_id, g_free); /* until etcd says who leads */
   asmd_etcd_forget_lease (d->etcd);
   g_clear_pointer (&d->fabric, asm_fabric_unref);
   g_clear_pointer (&d->backend, asm_backend_unref);
