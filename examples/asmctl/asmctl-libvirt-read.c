@@ -15,8 +15,10 @@
  * qemu-xhci on q35), sata controller 0 on q35, a virtio memballoon, a
  * cirrus video when there are graphics, the disk controllers the disks
  * need (SCSI, IDE at 00:01.1 on pc, SATA: every index up to the highest
- * one a disk's drive address or name puts it on, as libvirt adds them)
- * and a virtio-serial controller for virtio channels.  A disk whose name
+ * one a disk's drive address or name puts it on, as libvirt adds them),
+ * the SCSI controllers of SCSI host devices (those come first in
+ * libvirt's list, added as it parses them) and a virtio-serial controller
+ * for virtio channels.  A disk whose name
  * libvirt cannot read an index from, a second IDE or floppy controller,
  * and IDE on q35 are refused with libvirt's reason.
  *
@@ -556,6 +558,8 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
 }
 
 static guint32 disk_controller_of (LvDevice *dev, guint units);
+static gint64 scsi_hostdev_controllers_top (LvDomain *dom, guint n,
+                                            LvDevice **out_dev);
 static guint disk_bus_units (const char *bus);
 
 static gboolean
@@ -1014,6 +1018,115 @@ disk_controllers_top (LvDomain *dom, const char *bus, guint n,
   return top;
 }
 
+/* the drive address (controller, bus, target, unit) of <address
+ * type='drive'> under @node, or FALSE */
+static gboolean
+drive_address (xmlNodePtr node, guint64 v[4])
+{
+  static const char *const parts[] = { "controller", "bus", "target",
+                                       "unit" };
+  xmlNodePtr a = asmctl_xml_child (node, "address");
+  g_autofree char *type = asmctl_xml_attr (a, "type");
+
+  if (g_strcmp0 (type, "drive") != 0)
+    return FALSE;
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *s = asmctl_xml_attr (a, parts[i]);
+
+      v[i] = 0;
+      if (s != NULL && !asmctl_xml_parse_uint (s, G_MAXUINT32, &v[i]))
+        v[i] = G_MAXUINT32;
+    }
+  return TRUE;
+}
+
+static gboolean
+is_scsi_hostdev (LvDevice *d)
+{
+  g_autofree char *mode = NULL, *type = NULL;
+
+  if (strcmp (d->tag, "hostdev") != 0 || d->node == NULL)
+    return FALSE;
+  mode = asmctl_xml_attr (d->node, "mode");
+  type = asmctl_xml_attr (d->node, "type");
+  return (mode == NULL || strcmp (mode, "subsystem") == 0) &&
+         g_strcmp0 (type, "scsi") == 0;
+}
+
+/* The highest SCSI controller a SCSI host device is on, or -1; @out_dev:
+ * that device.  A host device without a drive address gets libvirt's
+ * (virDomainHostdevAssignAddress): the lowest free unit of bus 0, target
+ * 0 of the lowest controller with one, 7 units a controller (0..6), the
+ * units of the SCSI disks (their drive address, or their name's) and of
+ * the host devices with an address taken first.  Units are counted on
+ * controllers 0..LV_CONTROLLER_INDEX_MAX; a device that finds none free
+ * there is returned as on the next one, which the caller refuses. */
+static gint64
+scsi_hostdev_controllers_top (LvDomain *dom, guint n, LvDevice **out_dev)
+{
+  const guint ncontrollers = LV_CONTROLLER_INDEX_MAX + 1;
+  g_autofree guint8 *used = g_new0 (guint8, ncontrollers);
+  guint cursor = 0;
+  gint64 top = -1;
+
+  *out_dev = NULL;
+  for (guint pass = 0; pass < 2; pass++)
+    for (guint i = 0; i < n; i++)
+      {
+        LvDevice *d = g_ptr_array_index (dom->devs, i);
+        guint64 v[4];
+        gboolean has = d->node != NULL && drive_address (d->node, v);
+
+        if (pass == 0 && strcmp (d->tag, "disk") == 0 && d->node != NULL)
+          {
+            g_autofree char *bus =
+              asmctl_xml_child_attr (d->node, "target", "bus");
+            g_autofree char *dst =
+              asmctl_xml_child_attr (d->node, "target", "dev");
+            guint64 idx = disk_name_index (dst);
+
+            if (g_strcmp0 (bus, "scsi") != 0)
+              continue;
+            if (!has && idx != G_MAXUINT32)
+              {
+                v[0] = idx / 7;
+                v[1] = v[2] = 0;
+                v[3] = idx % 7;
+                has = TRUE;
+              }
+          }
+        else if (!is_scsi_hostdev (d) || has != (pass == 0))
+          continue;
+        if (pass == 1)
+          {
+            /* the lowest controller with a free unit, and that unit */
+            while (cursor < ncontrollers && used[cursor] == 0x7f)
+              cursor++;
+            if (cursor == ncontrollers)
+              {
+                *out_dev = d;
+                return ncontrollers;
+              }
+            v[0] = cursor;
+            v[1] = v[2] = 0;
+            for (v[3] = 0; used[cursor] & (1u << v[3]); v[3]++)
+              ;
+          }
+        if (has || pass == 1)
+          {
+            if (v[0] < ncontrollers && v[1] == 0 && v[2] == 0 && v[3] < 7)
+              used[v[0]] |= (guint8) (1u << v[3]);
+            if (is_scsi_hostdev (d) && (gint64) MIN (v[0], ncontrollers) > top)
+              {
+                top = (gint64) MIN (v[0], ncontrollers);
+                *out_dev = d;
+              }
+          }
+      }
+  return top;
+}
+
 /* libvirt's implicit devices (qemuDomainDefAddDefaultDevices and
  * virDomainDefAddImplicitDevices, x86_64 pc and q35) */
 static gboolean
@@ -1046,6 +1159,24 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
         }
     }
 
+  {
+    /* the SCSI controllers of SCSI host devices, first: libvirt adds
+     * them as it parses the host devices
+     * (virDomainDefMaybeAddHostdevSCSIcontroller), before the defaults
+     * of the qemu driver and the controllers of the disks; so on q35
+     * they take their slots before the implicit usb controller */
+    LvDevice *hostdev;
+    gint64 top = scsi_hostdev_controllers_top (dom, n, &hostdev);
+
+    if (top > (gint64) LV_CONTROLLER_INDEX_MAX)
+      return input_error (error, hostdev,
+                          "it would be on SCSI controller %" G_GINT64_FORMAT
+                          ", not in 0..%u (7 units a controller)",
+                          top, LV_CONTROLLER_INDEX_MAX);
+    for (gint64 c = 0; c <= top; c++)
+      if (find_controller (dom, "scsi", (guint32) c) == NULL)
+        implicit_controller (dom, "scsi", (guint32) c, "lsilogic", f->pci);
+  }
   if (find_controller (dom, "usb", 0) == NULL)
     implicit_controller (dom, "usb", 0,
                          f->machine == LV_MACHINE_Q35 ? "qemu-xhci"
