@@ -916,6 +916,16 @@ print_status (AsmctlBus *c, GVariant *props, GPtrArray *sws, GPtrArray *devs,
           asmctl_bus_dict_s (props, "Name"), c->dest, label,
           asmctl_bus_dict_s (props, "Backend"), granule,
           asmctl_bus_dict_t (props, "Operations"));
+  if (g_strcmp0 (asmctl_bus_dict_s (props, "Role"), "leader") == 0 ||
+      g_strcmp0 (asmctl_bus_dict_s (props, "Role"), "follower") == 0)
+    printf ("state in etcd: member %s is the %s (leader: %s), as of etcd "
+            "revision %" G_GUINT64_FORMAT "\n",
+            asmctl_bus_dict_s (props, "Member"),
+            asmctl_bus_dict_s (props, "Role"),
+            *asmctl_bus_dict_s (props, "Leader")
+                ? asmctl_bus_dict_s (props, "Leader")
+                : "none now",
+            asmctl_bus_dict_t (props, "Revision"));
 
   /* the look of asmctl_print_switches (asmctl run, asmctl demo) */
   printf ("\nswitches:\n   %-6s %7s %8s %8s %9s %8s %5s  %s\n", "switch",
@@ -1027,6 +1037,11 @@ asmctl_bus_status (AsmctlBus *c, char **args, GError **error)
   asmctl_bus_json_int (c->b, "operations",
                        asmctl_bus_dict_t (props, "Operations"));
   asmctl_bus_json_str (c->b, "dest", c->dest);
+  asmctl_bus_json_str (c->b, "role", asmctl_bus_dict_s (props, "Role"));
+  asmctl_bus_json_str (c->b, "member", asmctl_bus_dict_s (props, "Member"));
+  asmctl_bus_json_str (c->b, "leader", asmctl_bus_dict_s (props, "Leader"));
+  asmctl_bus_json_int (c->b, "revision",
+                       asmctl_bus_dict_t (props, "Revision"));
   json_objects (c->b, "switches", sws, ranges);
   json_objects (c->b, "devices", devs, NULL);
   json_objects (c->b, "workloads", wls, NULL);
