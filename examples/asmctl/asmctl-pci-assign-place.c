@@ -346,6 +346,49 @@ put_at (Policy *p, LvDevice *d, guint8 slot, guint8 function,
   return TRUE;
 }
 
+typedef enum {
+  CHOICE_NONE,     /* no bus has room: the caller's search says so */
+  CHOICE_PLUGGED,  /* on a bus the set has: the caller's search finds it */
+  CHOICE_WAITING,  /* on a bus whose controller is not plugged in yet */
+} Choice;
+
+static Choice libvirt_choice (Policy *p, AsmPciConnectFlags flags,
+                              AsmPciAddr *out);
+
+/* device @d takes address @a of libvirt_choice() (CHOICE_WAITING): on a
+ * parked bus at once, else when its bus is plugged in, as an address of
+ * the XML */
+static gboolean
+wait_for_bus (Policy *p, LvDevice *d, const AsmPciAddr *a, GError **error)
+{
+  guint64 key = asmctl_policy_bus_key (a->domain, a->bus);
+  GPtrArray *list;
+
+  d->addr = *a;
+  d->assigned = TRUE;
+  if (g_hash_table_contains (p->parked, &key))
+    {
+      AsmPciAddr t = translate (p, a);
+      GError *err = NULL;
+
+      if (!asm_pci_bus_set_reserve_addr (p->set, &t, d->flags, TRUE, &err))
+        return reserve_error (p, d, NULL, a, err, error);
+      own (p, a, d->desc);
+      return TRUE;
+    }
+  list = g_hash_table_lookup (p->pending_devs, &key);
+  if (list == NULL)
+    {
+      guint64 *k = g_new (guint64, 1);
+
+      *k = key;
+      list = g_ptr_array_new ();
+      g_hash_table_insert (p->pending_devs, k, list);
+    }
+  g_ptr_array_add (list, d);
+  return TRUE;
+}
+
 static gboolean
 place_primary_video (Policy *p, guint8 slot, AsmPciConnectFlags flags,
                      GError **error)
@@ -362,9 +405,20 @@ place_primary_video (Policy *p, guint8 slot, AsmPciConnectFlags flags,
         return TRUE;
       if (!slot_in_use (p, 0, 0, slot))
         return put_at (p, v, slot, 0, flags, error);
-      /* the next free address; in the real pass libvirt also sees the
-       * buses of the controllers it has yet to plug in: when no plugged
-       * bus has room, wait for them */
+      /* the next free address, now (qemuDomainValidateDevicePCISlots*):
+       * libvirt sees the buses of every controller index, plugged in or
+       * not, so the video may go onto one that is not plugged in yet */
+      if (p->counting)
+        p->pushed_video = v;
+      if (p->roots->len == 1 && !p->numa_aware)
+        {
+          AsmPciAddr a;
+
+          if (libvirt_choice (p, v->flags, &a) == CHOICE_WAITING)
+            return wait_for_bus (p, v, &a, error);
+        }
+      /* otherwise the set's own search; in the real pass, when no
+       * plugged bus has room, after the controllers */
       if (p->counting)
         return asmctl_policy_place_next (p, v, error);
       if (asm_pci_bus_set_reserve_next (p->set, v->flags, &v->addr, NULL))
@@ -818,27 +872,23 @@ waiting_slots (Policy *p, guint32 bus)
   return used;
 }
 
-typedef enum {
-  CHOICE_NONE,     /* no bus has room: the caller's search says so */
-  CHOICE_PLUGGED,  /* on a bus the set has: the caller's search finds it */
-  CHOICE_WAITING,  /* on a bus whose controller is not plugged in yet */
-} Choice;
-
-/* libvirt's choice of an address for controller @c in the real pass.
+/* libvirt's choice of an address for a controller or device of @flags.
  * libvirt's address set has every bus, one per controller index, from the
  * start, whether its controller has an address yet or not, and a
  * controller takes the first free slot that fits on the buses in index
  * order (virDomainPCIAddressGetNextAddr).  The bus set knows only the
- * buses of controllers plugged in; so this looks at all of them in index
- * order, and when the first that fits has no controller plugged in yet,
- * returns that address (CHOICE_WAITING, @out): the controller waits for
- * that bus, as the addresses of the XML on it do.  With an index gap the
- * controllers libvirt adds come last in its list, so a bridge of the XML
- * goes behind one of them (q35-index-gap: behind root port 1, not 3).
- * One domain, no NUMA plan, no given parent: the caller's own search
+ * buses of controllers plugged in (and, in the dry run, the parked ones);
+ * so this looks at all of them in index order, and when the first that
+ * fits is not plugged in, returns that address (CHOICE_WAITING, @out):
+ * the controller or device waits for that bus, as the addresses of the
+ * XML on it do.  With an index gap the controllers libvirt adds come last
+ * in its list, so a bridge of the XML goes behind one of them
+ * (q35-index-gap: behind root port 1, not 3); a primary video pushed off
+ * its slot goes onto bus 01 before any controller is placed.  For one
+ * domain without a NUMA plan only (the callers check): their own search
  * otherwise. */
 static Choice
-libvirt_choice (Policy *p, LvDevice *c, AsmPciAddr *out)
+libvirt_choice (Policy *p, AsmPciConnectFlags flags, AsmPciAddr *out)
 {
   for (guint32 b = 0; b < p->next_index; b++)
     {
@@ -859,7 +909,7 @@ libvirt_choice (Policy *p, LvDevice *c, AsmPciAddr *out)
           /* the dry run keeps this bus parked: its slots are there */
           ASMCTL_MUST (asm_pci_bus_set_get_controller (p->set, pk->index,
                                                        &info));
-          if (!flags_fit (info.accepts, FALSE, c->flags))
+          if (!flags_fit (info.accepts, FALSE, flags))
             continue;
           for (guint s = info.min_slot; s <= info.max_slot; s++)
             if (!slot_in_use (p, pk->root, pk->index, (guint8) s))
@@ -874,14 +924,14 @@ libvirt_choice (Policy *p, LvDevice *c, AsmPciAddr *out)
           /* the set's own search decides on it, aggregate slots and all */
           AsmPciAddr a = { 0, b, 0, 0 };
 
-          if (!flags_fit (info.accepts, b == 0, c->flags))
+          if (!flags_fit (info.accepts, b == 0, flags))
             continue;
           for (guint s = info.min_slot; s <= info.max_slot; s++)
             {
               a.slot = (guint8) s;
               if (!slot_in_use (p, 0, b, (guint8) s))
                 return CHOICE_PLUGGED;
-              if ((c->flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) &&
+              if ((flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) &&
                   asm_pci_bus_set_is_aggregate_slot (p->set, &a))
                 for (guint8 f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
                   {
@@ -895,7 +945,7 @@ libvirt_choice (Policy *p, LvDevice *c, AsmPciAddr *out)
         }
       accepts = asm_pci_controller_model_get_bus_flags (
           bc->pmodel, !bc->hotplug_off, &min_slot, &max_slot);
-      if (!flags_fit (accepts, b == 0, c->flags))
+      if (!flags_fit (accepts, b == 0, flags))
         continue;
       used = waiting_slots (p, b);
       for (guint s = min_slot; s <= max_slot; s++)
@@ -923,7 +973,7 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
     {
       AsmPciAddr a;
 
-      if (libvirt_choice (p, c, &a) == CHOICE_WAITING)
+      if (libvirt_choice (p, c->flags, &a) == CHOICE_WAITING)
         {
           if (a.bus >= c->index &&
               c->pmodel == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE)

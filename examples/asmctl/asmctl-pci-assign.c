@@ -18,7 +18,10 @@
  *   3. the chipset: PIIX3 at 00:01.0-3 and the primary video at 00:02.0 on
  *      pc; on q35 the ICH9 functions 00:1f.0/2/3, USB2 at 00:1d/00:1a, a
  *      dmi-to-pci-bridge at 00:1e, the primary video at 00:01.0, ICH9 sound
- *      at 00:1b;
+ *      at 00:1b.  A primary video whose slot is taken gets the next free
+ *      address right here; libvirt's dry run does not record it, so it
+ *      reserves one more for the video with the other videos in step 6
+ *      (on q35 an empty root port more);
  *   4. (dry run, pc) one spare slot so that a pci-bridge can always be
  *      added later;
  *   5. the PCI controllers without an address, in libvirt's list order:
@@ -317,6 +320,7 @@ pass_reset (Policy *p)
   p->fatal = FALSE;
   p->current = NULL;
   p->deferred_video = NULL;
+  p->pushed_video = NULL;
   for (guint i = 0; i < dom->devs->len; i++)
     {
       LvDevice *d = g_ptr_array_index (dom->devs, i);
@@ -446,6 +450,13 @@ pass_run (Policy *p, gboolean counting, GError **error)
           !asmctl_policy_settle (p, error))
         return FALSE;
     }
+  if (p->late_error != NULL &&
+      (p->pending_ctrls->len > 0 || g_hash_table_size (p->pending_devs) > 0))
+    {
+      /* what waits may wait for the controller that error left out */
+      g_propagate_error (error, g_steal_pointer (&p->late_error));
+      return FALSE;
+    }
   if (p->pending_ctrls->len > 0)
     {
       LvDevice *c = g_ptr_array_index (p->pending_ctrls, 0);
@@ -512,7 +523,8 @@ pass_run (Policy *p, gboolean counting, GError **error)
       LvDevice *d = g_ptr_array_index (dom->devs, i);
 
       if (d->cat >= LV_CAT_FILESYSTEM && d->cat < LV_CAT_NONE &&
-          d->flags != 0 && !d->fixed && !d->assigned)
+          d->flags != 0 && !d->fixed &&
+          (!d->assigned || d == p->pushed_video))
         g_ptr_array_add (p->order, d);
     }
   g_ptr_array_sort (p->order, compare_devices);
@@ -521,7 +533,7 @@ pass_run (Policy *p, gboolean counting, GError **error)
       LvDevice *d = g_ptr_array_index (p->order, p->pos);
       gboolean ok;
 
-      if (d->assigned)
+      if (d->assigned && d != p->pushed_video)
         continue;
       ok = d->usb2_function >= 0
                ? asmctl_policy_place_usb2 (p, d, all_ctrls, error)

@@ -51,6 +51,8 @@ typedef struct {
   guint spec_batch;         /* buses to grow at the next growth */
   gboolean fatal;           /* growth is impossible: its error stands */
   LvDevice *deferred_video; /* the primary video, placed after step 5 */
+  LvDevice *pushed_video;   /* dry run: the primary video placed off its
+                               slot in step 3, placed again in step 6 */
   GError *late_error;       /* dry run: an error libvirt reports only at
                                the end of its real pass */
 
