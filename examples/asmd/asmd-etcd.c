@@ -568,47 +568,24 @@ asmd_etcd_get_snapshot (AsmdEtcd *e, char **out_text, GError **error)
 static gboolean
 store_read (gpointer data, GBytes **out, GError **error)
 {
-  AsmdEtcd *e = data;
-  g_autofree char *first = key_of (e, "journal/");
-  g_autofree char *end = prefix_end (first);
-  g_autoptr (JsonNode) reply = range (e, first, end, error);
-  g_autoptr (GByteArray) all = g_byte_array_new ();
-  JsonArray *kvs;
+  g_autofree char *snapshot = NULL, *leader = NULL;
+  gint64 revision;
 
-  if (reply == NULL)
-    return FALSE;
-  kvs = array_member (json_node_get_object (reply), "kvs");
-  for (guint i = 0; kvs != NULL && i < json_array_get_length (kvs); i++)
-    {
-      JsonObject *kv = json_array_get_object_element (kvs, i);
-      g_autoptr (GBytes) k = bytes_member (kv, "key");
-      g_autoptr (GBytes) v = bytes_member (kv, "value");
-      g_autofree char *name = g_strndup (g_bytes_get_data (k, NULL),
-                                         g_bytes_get_size (k));
-      guint64 offset = g_ascii_strtoull (name + strlen (first), NULL, 10);
-      if (offset != all->len)
-        {
-          g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
-                       "etcd journal of %s: key %s does not follow the %u "
-                       "bytes before it", e->prefix, name, all->len);
-          return FALSE;
-        }
-      g_byte_array_append (all, g_bytes_get_data (v, NULL),
-                           (guint) g_bytes_get_size (v));
-    }
-  *out = g_byte_array_free_to_bytes (g_steal_pointer (&all));
-  return TRUE;
+  /* the journal as of one revision (with the rest of the fabric's keys,
+   * which recovery alone reads) */
+  return asmd_etcd_read_state (data, &snapshot, out, &leader, &revision,
+                               error);
 }
 
+/* A fenced put of @length bytes at @key; @fresh: the key must not exist
+ * yet (a journal record is never written twice). */
 static gboolean
-store_append (gpointer data, guint64 offset, const char *bytes, gsize length,
-              GError **error)
+fenced_put (AsmdEtcd *e, const char *key, gboolean fresh, const char *data,
+            gsize length, const char *what, GError **error)
 {
-  AsmdEtcd *e = data;
-  g_autofree char *key = journal_key (e, offset);
   g_autofree char *k = b64 (key);
-  g_autofree char *v = g_base64_encode ((const guchar *) bytes, length);
-  JsonBuilder *b = begin_txn (e, key);
+  g_autofree char *v = g_base64_encode ((const guchar *) data, length);
+  JsonBuilder *b = begin_txn (e, fresh ? key : NULL);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "request_put");
@@ -619,7 +596,17 @@ store_append (gpointer data, guint64 offset, const char *bytes, gsize length,
   json_builder_add_string_value (b, v);
   json_builder_end_object (b);
   json_builder_end_object (b);
-  return end_txn (e, b, "journal append", error);
+  return end_txn (e, b, what, error);
+}
+
+static gboolean
+store_append (gpointer data, guint64 offset, const char *bytes, gsize length,
+              GError **error)
+{
+  AsmdEtcd *e = data;
+  g_autofree char *key = journal_key (e, offset);
+
+  return fenced_put (e, key, TRUE, bytes, length, "journal append", error);
 }
 
 static gboolean
@@ -675,20 +662,8 @@ store_write_snapshot (gpointer data, const char *text, gsize length,
 {
   AsmdEtcd *e = data;
   g_autofree char *key = key_of (e, "snapshot");
-  g_autofree char *k = b64 (key);
-  g_autofree char *v = g_base64_encode ((const guchar *) text, length);
-  JsonBuilder *b = begin_txn (e, NULL);
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "request_put");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "key");
-  json_builder_add_string_value (b, k);
-  json_builder_set_member_name (b, "value");
-  json_builder_add_string_value (b, v);
-  json_builder_end_object (b);
-  json_builder_end_object (b);
-  return end_txn (e, b, "snapshot", error);
+  return fenced_put (e, key, FALSE, text, length, "snapshot", error);
 }
 
 const AsmJournalStore asmd_etcd_store = {
