@@ -1054,6 +1054,98 @@ is_scsi_hostdev (LvDevice *d)
          g_strcmp0 (type, "scsi") == 0;
 }
 
+/* libvirt's checks of the SCSI drive addresses of SCSI host devices: a
+ * disk whose name puts it where a host device's address is
+ * (virDomainDiskDefAssignAddress), then a host device's address that a
+ * SCSI disk's address or an earlier host device's holds */
+static gboolean
+check_scsi_hostdev_addresses (LvDomain *dom, guint n, GError **error)
+{
+  g_autoptr (GHashTable) hostdevs =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) disks =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < n; i++)
+    {
+      LvDevice *d = g_ptr_array_index (dom->devs, i);
+      guint64 v[4];
+
+      if (is_scsi_hostdev (d) && drive_address (d->node, v))
+        g_hash_table_insert (hostdevs,
+                             g_strdup_printf ("%" G_GUINT64_FORMAT ":%"
+                                              G_GUINT64_FORMAT ":%"
+                                              G_GUINT64_FORMAT ":%"
+                                              G_GUINT64_FORMAT,
+                                              v[0], v[1], v[2], v[3]),
+                             d);
+    }
+  if (g_hash_table_size (hostdevs) == 0)
+    return TRUE;
+  for (guint i = 0; i < n; i++)
+    {
+      LvDevice *d = g_ptr_array_index (dom->devs, i);
+      g_autofree char *bus = NULL, *dst = NULL, *key = NULL;
+      guint64 v[4], idx;
+      gboolean has;
+
+      if (strcmp (d->tag, "disk") != 0 || d->node == NULL)
+        continue;
+      bus = asmctl_xml_child_attr (d->node, "target", "bus");
+      if (g_strcmp0 (bus, "scsi") != 0)
+        continue;
+      dst = asmctl_xml_child_attr (d->node, "target", "dev");
+      has = drive_address (d->node, v);
+      idx = disk_name_index (dst);
+      if (!has && idx == G_MAXUINT32)
+        continue;
+      if (!has)
+        {
+          v[0] = idx / 7;
+          v[1] = v[2] = 0;
+          v[3] = idx % 7;
+        }
+      key = g_strdup_printf ("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT
+                             ":%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
+                             v[0], v[1], v[2], v[3]);
+      if (!has && g_hash_table_contains (hostdevs, key))
+        return input_error (error, d,
+                            "using disk target name '%s' conflicts with SCSI "
+                            "host device address controller='%"
+                            G_GUINT64_FORMAT "' bus='%" G_GUINT64_FORMAT
+                            "' target='%" G_GUINT64_FORMAT "' unit='%"
+                            G_GUINT64_FORMAT "'",
+                            dst, v[0], v[1], v[2], v[3]);
+      g_hash_table_insert (disks, g_steal_pointer (&key), d);
+    }
+  g_hash_table_remove_all (hostdevs);
+  for (guint i = 0; i < n; i++)
+    {
+      LvDevice *d = g_ptr_array_index (dom->devs, i);
+      g_autofree char *key = NULL;
+      guint64 v[4];
+
+      if (!is_scsi_hostdev (d) || !drive_address (d->node, v))
+        continue;
+      key = g_strdup_printf ("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT
+                             ":%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
+                             v[0], v[1], v[2], v[3]);
+      if (g_hash_table_contains (disks, key) ||
+          g_hash_table_contains (hostdevs, key))
+        return input_error (error, d,
+                            "SCSI host address controller='%" G_GUINT64_FORMAT
+                            "' bus='%" G_GUINT64_FORMAT "' target='%"
+                            G_GUINT64_FORMAT "' unit='%" G_GUINT64_FORMAT
+                            "' in use by %s",
+                            v[0], v[1], v[2], v[3],
+                            g_hash_table_contains (disks, key)
+                              ? "a SCSI disk"
+                              : "another SCSI host device");
+      g_hash_table_insert (hostdevs, g_steal_pointer (&key), d);
+    }
+  return TRUE;
+}
+
 /* The highest SCSI controller a SCSI host device is on, or -1; @out_dev:
  * that device.  A host device without a drive address gets libvirt's
  * (virDomainHostdevAssignAddress): the lowest free unit of bus 0, target
@@ -1166,7 +1258,11 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
      * of the qemu driver and the controllers of the disks; so on q35
      * they take their slots before the implicit usb controller */
     LvDevice *hostdev;
-    gint64 top = scsi_hostdev_controllers_top (dom, n, &hostdev);
+    gint64 top;
+
+    if (!check_scsi_hostdev_addresses (dom, n, error))
+      return FALSE;
+    top = scsi_hostdev_controllers_top (dom, n, &hostdev);
 
     if (top > (gint64) LV_CONTROLLER_INDEX_MAX)
       return input_error (error, hostdev,
