@@ -1067,6 +1067,12 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
           g_error_free (err);
           return FALSE;
         }
+      /* it can: the new bus has a higher index than the controller */
+      return asmctl_policy_fail (
+          error, c,
+          "libvirt adds a %s (index %u) for it, but a controller without an "
+          "address plugs into a bus of a lower index only",
+          asm_pci_controller_model_to_string (models[0]), p->next_index);
     }
   {
     /* libvirt would also look at the buses of higher indexes */
