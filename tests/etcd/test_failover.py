@@ -141,11 +141,24 @@ class FailoverTest(unittest.TestCase):
             self.wait_role(m, ("leader", "follower"))
 
     def tearDown(self):
+        problems = []
         for m in self.members:
             if m.alive():
                 m.kill(signal.SIGCONT)
                 m.kill(signal.SIGTERM)
+                if m.proc.returncode != 0:
+                    problems.append(f"member {m.name} exited with "
+                                    f"{m.proc.returncode} on SIGTERM")
             m.log.close()
+        # a sanitizer build's findings land in the members' logs
+        for m in self.members:
+            with open(os.path.join(self.dir, f"asmd-m{m.n}.log")) as f:
+                text = f.read()
+            for bad in ("AddressSanitizer", "runtime error:",
+                        "LeakSanitizer", "CRITICAL", "asmd bug"):
+                if bad in text:
+                    problems.append(f"member {m.name}'s log: "
+                                    + text[text.index(bad) - 200:][:2000])
         shutil.rmtree(self.dir, ignore_errors=True)
         # a test that stopped etcd members leaves them running again
         for n in ("1", "2", "3"):
@@ -153,6 +166,7 @@ class FailoverTest(unittest.TestCase):
                                                f"m{n}.pid")):
                 subprocess.run(["bash", CLUSTER, "resume", self.cluster_dir,
                                 n], capture_output=True)
+        self.assertEqual(problems, [])
 
     def wait_leader(self, not_member=None, timeout=20):
         """The member id of the leader once one serves org.asm.Fabric1."""
