@@ -300,6 +300,8 @@ own_name (Asmd *d, const char *name, guint32 flags, GError **error)
   return TRUE;
 }
 
+static void etcd_lead (Asmd *d);
+
 /* --etcd, a follower: the model rebuilt from etcd after every change the
  * watch reports (coalesced: one rebuild for a burst of changes). */
 static gboolean
@@ -323,6 +325,19 @@ etcd_rebuild (gpointer data)
     }
   g_free (d->leader_id);
   d->leader_id = g_steal_pointer (&leader);
+  if (d->leader_id == NULL)
+    {
+      /* the leader's key is gone (its lease expired): campaign now rather
+       * than at the next tick */
+      gboolean won = FALSE;
+      g_clear_error (&error);
+      if (asmd_etcd_campaign (d->etcd, &won, NULL, &error) && won)
+        {
+          etcd_lead (d);
+          return G_SOURCE_REMOVE;
+        }
+      g_clear_error (&error);
+    }
   if (snapshot == NULL)
     return G_SOURCE_REMOVE; /* no fabric yet */
   f = asmd_etcd_replay (snapshot, journal, &error);
