@@ -558,8 +558,7 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
 }
 
 static guint32 disk_controller_of (LvDevice *dev, guint units);
-static gint64 scsi_hostdev_controllers_top (LvDomain *dom, guint n,
-                                            LvDevice **out_dev);
+
 static guint disk_bus_units (const char *bus);
 
 static gboolean
@@ -1146,21 +1145,21 @@ check_scsi_hostdev_addresses (LvDomain *dom, guint n, GError **error)
   return TRUE;
 }
 
-/* The highest SCSI controller a SCSI host device is on, or -1; @out_dev:
- * that device.  A host device without a drive address gets libvirt's
- * (virDomainHostdevAssignAddress): the lowest free unit of bus 0, target
- * 0 of the lowest controller with one, 7 units a controller (0..6), the
- * units of the SCSI disks (their drive address, or their name's) and of
- * the host devices with an address taken first.  Units are counted on
- * controllers 0..LV_CONTROLLER_INDEX_MAX; a device that finds none free
- * there is returned as on the next one, which the caller refuses. */
-static gint64
-scsi_hostdev_controllers_top (LvDomain *dom, guint n, LvDevice **out_dev)
+/* The SCSI controller of every SCSI host device, in document order, into
+ * @ctls (guint32); returns FALSE with @out_dev the device when one would
+ * be on a controller above LV_CONTROLLER_INDEX_MAX.  A host device without
+ * a drive address gets libvirt's (virDomainHostdevAssignAddress): the
+ * lowest free unit of bus 0, target 0 of the lowest controller with one,
+ * 7 units a controller (0..6), the units of the SCSI disks (their drive
+ * address, or their name's) and of the host devices with an address taken
+ * first.  One pass over the devices and the controllers. */
+static gboolean
+scsi_hostdev_controllers (LvDomain *dom, guint n, GArray *ctls,
+                          LvDevice **out_dev)
 {
   const guint ncontrollers = LV_CONTROLLER_INDEX_MAX + 1;
   g_autofree guint8 *used = g_new0 (guint8, ncontrollers);
   guint cursor = 0;
-  gint64 top = -1;
 
   *out_dev = NULL;
   for (guint pass = 0; pass < 2; pass++)
@@ -1188,35 +1187,93 @@ scsi_hostdev_controllers_top (LvDomain *dom, guint n, LvDevice **out_dev)
                 has = TRUE;
               }
           }
-        else if (!is_scsi_hostdev (d) || has != (pass == 0))
+        else if (!is_scsi_hostdev (d))
           continue;
-        if (pass == 1)
+        if (pass == 1 && is_scsi_hostdev (d))
           {
-            /* the lowest controller with a free unit, and that unit */
-            while (cursor < ncontrollers && used[cursor] == 0x7f)
-              cursor++;
-            if (cursor == ncontrollers)
+            if (!has)
               {
-                *out_dev = d;
-                return ncontrollers;
+                /* the lowest controller with a free unit, and that unit */
+                while (cursor < ncontrollers && used[cursor] == 0x7f)
+                  cursor++;
+                if (cursor == ncontrollers)
+                  {
+                    *out_dev = d;
+                    return FALSE;
+                  }
+                v[0] = cursor;
+                v[1] = v[2] = 0;
+                for (v[3] = 0; used[cursor] & (1u << v[3]); v[3]++)
+                  ;
+                used[cursor] |= (guint8) (1u << v[3]);
               }
-            v[0] = cursor;
-            v[1] = v[2] = 0;
-            for (v[3] = 0; used[cursor] & (1u << v[3]); v[3]++)
-              ;
+            g_array_append_val (ctls, (guint32) { (guint32) MIN (v[0],
+                                                               G_MAXUINT32) });
+            continue;
           }
-        if (has || pass == 1)
-          {
-            if (v[0] < ncontrollers && v[1] == 0 && v[2] == 0 && v[3] < 7)
-              used[v[0]] |= (guint8) (1u << v[3]);
-            if (is_scsi_hostdev (d) && (gint64) MIN (v[0], ncontrollers) > top)
-              {
-                top = (gint64) MIN (v[0], ncontrollers);
-                *out_dev = d;
-              }
-          }
+        if (has && v[0] < ncontrollers && v[1] == 0 && v[2] == 0 && v[3] < 7)
+          used[v[0]] |= (guint8) (1u << v[3]);
       }
-  return top;
+  return TRUE;
+}
+
+/* whether SCSI controller @c names its model, as libvirt's model of a
+ * controller parsed with one or added with one (not the default, which
+ * the qemu driver resolves to lsilogic later) */
+static gboolean
+scsi_model_named (LvDevice *c, GHashTable *named)
+{
+  if (c->implicit)
+    return g_hash_table_contains (named, c);
+  return c->cmodel != NULL && !c->cmodel_defaulted &&
+         strcmp (c->cmodel, "auto") != 0;
+}
+
+/* adds the missing SCSI controllers @from..@to for host devices, of @model
+ * (NULL: the default, lsilogic) */
+static void
+add_hostdev_scsi_controllers (LvDomain *dom, const Flags *f, gint64 from,
+                              gint64 to, const char *model, GHashTable *named)
+{
+  for (gint64 c = MAX (from, 0); c <= to; c++)
+    if (find_controller (dom, "scsi", (guint32) c) == NULL)
+      {
+        gboolean virtio = g_strcmp0 (model, "virtio-scsi") == 0 ||
+                          g_strcmp0 (model, "virtio-non-transitional") == 0;
+        LvDevice *nc =
+          implicit_controller (dom, "scsi", (guint32) c,
+                               model != NULL ? model : "lsilogic",
+                               virtio ? f->virtio : f->pci);
+
+        if (model != NULL)
+          g_hash_table_add (named, nc);
+      }
+}
+
+/* libvirt's virDomainDefMaybeAddHostdevSCSIcontroller over the host
+ * devices whose controllers are @ctls: every controller up to the
+ * highest, of the model of the controller of the last host device that
+ * raised the highest, when that controller names one */
+static void
+maybe_add_hostdev_scsi_controllers (LvDomain *dom, const Flags *f,
+                                    GArray *ctls, GHashTable *named)
+{
+  gint64 top = -1;
+  const char *model = NULL;
+
+  for (guint k = 0; k < ctls->len; k++)
+    {
+      guint32 c = g_array_index (ctls, guint32, k);
+      LvDevice *cont;
+
+      if ((gint64) c <= top)
+        continue;
+      top = c;
+      cont = find_controller (dom, "scsi", c);
+      if (cont != NULL && scsi_model_named (cont, named))
+        model = cont->cmodel;
+    }
+  add_hostdev_scsi_controllers (dom, f, 0, top, model, named);
 }
 
 /* libvirt's implicit devices (qemuDomainDefAddDefaultDevices and
@@ -1231,6 +1288,8 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
     f->machine == LV_MACHINE_Q35 ? ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT
                                  : ASM_PCI_CONTROLLER_MODEL_PCI_ROOT;
   guint n = dom->devs->len;
+  /* the implicit SCSI controllers added with a model named */
+  g_autoptr (GHashTable) named = g_hash_table_new (NULL, NULL);
 
   for (guint i = 0; i < n; i++)
     {
@@ -1251,27 +1310,37 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
         }
     }
 
+  /* the SCSI controllers of SCSI host devices, first: libvirt adds them
+   * as it parses each host device, before the defaults of the qemu driver
+   * and the controllers of the disks (on q35 they take their slots before
+   * the implicit usb controller).  A host device without a drive address
+   * has none yet then: it counts as on controller 0.  The model: that of
+   * the controller of the last host device raising the highest index, when
+   * that controller names one (virDomainDefMaybeAddHostdevSCSIcontroller,
+   * called after each host device). */
   {
-    /* the SCSI controllers of SCSI host devices, first: libvirt adds
-     * them as it parses the host devices
-     * (virDomainDefMaybeAddHostdevSCSIcontroller), before the defaults
-     * of the qemu driver and the controllers of the disks; so on q35
-     * they take their slots before the implicit usb controller */
-    LvDevice *hostdev;
-    gint64 top;
+    gint64 top = -1;
+    const char *model = NULL;
 
-    if (!check_scsi_hostdev_addresses (dom, n, error))
-      return FALSE;
-    top = scsi_hostdev_controllers_top (dom, n, &hostdev);
+    for (guint i = 0; i < n; i++)
+      {
+        LvDevice *d = g_ptr_array_index (dom->devs, i);
+        guint64 v[4];
+        gint64 c;
+        LvDevice *cont;
 
-    if (top > (gint64) LV_CONTROLLER_INDEX_MAX)
-      return input_error (error, hostdev,
-                          "it would be on SCSI controller %" G_GINT64_FORMAT
-                          ", not in 0..%u (7 units a controller)",
-                          top, LV_CONTROLLER_INDEX_MAX);
-    for (gint64 c = 0; c <= top; c++)
-      if (find_controller (dom, "scsi", (guint32) c) == NULL)
-        implicit_controller (dom, "scsi", (guint32) c, "lsilogic", f->pci);
+        if (!is_scsi_hostdev (d))
+          continue;
+        c = drive_address (d->node, v) ? (gint64) MIN (v[0], G_MAXUINT32)
+                                       : 0;
+        if (c <= top)
+          continue;
+        cont = find_controller (dom, "scsi", (guint32) c);
+        if (cont != NULL && scsi_model_named (cont, named))
+          model = cont->cmodel;
+        add_hostdev_scsi_controllers (dom, f, top + 1, c, model, named);
+        top = c;
+      }
   }
   if (find_controller (dom, "usb", 0) == NULL)
     implicit_controller (dom, "usb", 0,
@@ -1340,6 +1409,22 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
   }
   if (want_vserial && find_controller (dom, "virtio-serial", 0) == NULL)
     implicit_controller (dom, "virtio-serial", 0, NULL, f->virtio);
+  {
+    /* and again, last, once the host devices have their drive addresses
+     * (virDomainDefAddImplicitControllers) */
+    g_autoptr (GArray) ctls = g_array_new (FALSE, FALSE, sizeof (guint32));
+    LvDevice *hostdev;
+
+    if (!check_scsi_hostdev_addresses (dom, n, error))
+      return FALSE;
+    if (!scsi_hostdev_controllers (dom, n, ctls, &hostdev))
+      return input_error (error, hostdev,
+                          "it would be on SCSI controller %u, not in 0..%u "
+                          "(7 units a controller)",
+                          LV_CONTROLLER_INDEX_MAX + 1,
+                          LV_CONTROLLER_INDEX_MAX);
+    maybe_add_hostdev_scsi_controllers (dom, f, ctls, named);
+  }
   if (has_graphics && !has_video)
     {
       LvDevice *v = device_new (NULL, "video");
