@@ -1613,6 +1613,103 @@ set_orders (LvDomain *dom)
   g_ptr_array_unref (types);
 }
 
+typedef struct {
+  LvDevice *disk;
+  guint64 idx;          /* its name's index: libvirt's order of disks */
+  guint pos;            /* its place in the document */
+  guint64 v[4];         /* controller, bus, target, unit */
+  char *key;            /* "bus:controller:bus:target:unit" */
+} DriveAddr;
+
+static int
+compare_drive_addr (gconstpointer a, gconstpointer b)
+{
+  const DriveAddr *x = a, *y = b;
+
+  if (x->idx != y->idx)
+    return x->idx < y->idx ? -1 : 1;
+  return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* two disks of one bus at one drive address (given, or libvirt's from
+ * the name: virDomainDiskDefAssignAddress): libvirt names the first of
+ * its disk list (sorted by name) that another one collides with */
+static gboolean
+check_drive_addresses (LvDomain *dom, GError **error)
+{
+  g_autoptr (GArray) list = g_array_new (FALSE, FALSE, sizeof (DriveAddr));
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  LvDevice *bad = NULL;
+  guint bad_at = G_MAXUINT;
+  gboolean ok = TRUE;
+
+  for (guint i = 0; i < dom->devs->len; i++)
+    {
+      LvDevice *d = g_ptr_array_index (dom->devs, i);
+      g_autofree char *bus = NULL, *dst = NULL;
+      guint64 v[4], idx;
+      guint units;
+      DriveAddr e;
+
+      if (strcmp (d->tag, "disk") != 0 || d->node == NULL)
+        continue;
+      bus = asmctl_xml_child_attr (d->node, "target", "bus");
+      units = disk_bus_units (bus);
+      dst = asmctl_xml_child_attr (d->node, "target", "dev");
+      idx = disk_name_index (dst);
+      if (units == 0)
+        continue;
+      if (!drive_address (d->node, v))
+        {
+          if (asmctl_xml_child (d->node, "address") != NULL ||
+              idx == G_MAXUINT32)
+            continue;
+          v[0] = idx / units;
+          v[1] = strcmp (bus, "ide") == 0 ? (idx % units) / 2 : 0;
+          v[2] = 0;
+          v[3] = strcmp (bus, "ide") == 0 ? idx % 2 : idx % units;
+        }
+      e.disk = d;
+      e.idx = idx;
+      e.pos = i;
+      memcpy (e.v, v, sizeof e.v);
+      e.key = g_strdup_printf ("%s:%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT
+                               ":%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
+                               bus, v[0], v[1], v[2], v[3]);
+      g_array_append_val (list, e);
+    }
+  g_array_sort (list, compare_drive_addr);
+  for (guint k = 0; k < list->len; k++)
+    {
+      DriveAddr *e = &g_array_index (list, DriveAddr, k);
+      gpointer first = g_hash_table_lookup (seen, e->key);
+
+      if (first == NULL)
+        g_hash_table_insert (seen, e->key, GUINT_TO_POINTER (k + 1));
+      else if (GPOINTER_TO_UINT (first) - 1 < bad_at)
+        {
+          bad_at = GPOINTER_TO_UINT (first) - 1;
+          bad = g_array_index (list, DriveAddr, bad_at).disk;
+        }
+    }
+  if (bad != NULL)
+    {
+      DriveAddr *e = &g_array_index (list, DriveAddr, bad_at);
+      g_autofree char *dst =
+        asmctl_xml_child_attr (bad->node, "target", "dev");
+
+      ok = input_error (error, bad,
+                        "Found duplicate drive address for disk with target "
+                        "name '%s' controller='%" G_GUINT64_FORMAT "' bus='%"
+                        G_GUINT64_FORMAT "' target='%" G_GUINT64_FORMAT
+                        "' unit='%" G_GUINT64_FORMAT "'",
+                        dst, e->v[0], e->v[1], e->v[2], e->v[3]);
+    }
+  for (guint k = 0; k < list->len; k++)
+    g_free (g_array_index (list, DriveAddr, k).key);
+  return ok;
+}
+
 /* what libvirt 9.0's parser refuses twice (virDomainDefParseXML,
  * virDomainDefCheckDuplicateDiskInfo): a second <watchdog>, and two disks
  * with one target name, named by their sources in document order */
@@ -1770,7 +1867,7 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
           return NULL;
         }
     }
-  if (!check_duplicates (dom, error))
+  if (!check_duplicates (dom, error) || !check_drive_addresses (dom, error))
     return NULL;
   /* duplicate controllers (the ich9 USB2 companions share an index) */
   {
