@@ -1184,7 +1184,17 @@ typedef struct {
   guint64 n, steps;
   pthread_barrier_t *start;
   guint64 hash;
+  guint64 cpu_ns; /* the thread's CPU time over its timed steps */
 } MtThread;
+
+static guint64
+thread_cpu_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (guint64) ts.tv_sec * NS_PER_S + (guint64) ts.tv_nsec;
+}
 
 static gpointer
 mt_thread (gpointer data)
@@ -1199,15 +1209,18 @@ mt_thread (gpointer data)
     bench_die ("MT: fill did not finish in time");
   t->hash = w1_churn (t->p, &l, &rng, MIN (t->n, 50000), 0);
   pthread_barrier_wait (t->start);
+  t->cpu_ns = thread_cpu_ns ();
   t->hash = bench_peers_w1_measured (t->p, &l, &rng, t->steps, t->hash);
+  t->cpu_ns = thread_cpu_ns () - t->cpu_ns;
   pthread_barrier_wait (t->start);
   live_clear (&l);
   return NULL;
 }
 
-/* wall ns per op, all threads together, of one run */
+/* wall ns per op, all threads together, of one run; *cpu: the threads'
+ * CPU ns per op (a waiter that spins counts, one that sleeps does not) */
 static double
-mt_run (PeerKind kind, guint threads, guint64 n, guint64 steps)
+mt_run (PeerKind kind, guint threads, guint64 n, guint64 steps, double *cpu)
 {
   Peer p = peer_new (kind, TRUE);
   MtThread t[2];
@@ -1219,15 +1232,19 @@ mt_run (PeerKind kind, guint threads, guint64 n, guint64 steps)
   pthread_barrier_init (&start, NULL, threads + 1);
   for (guint i = 0; i < threads; i++)
     {
-      t[i] = (MtThread) { &p, i, n / threads, steps, &start, 0 };
+      t[i] = (MtThread) { &p, i, n / threads, steps, &start, 0, 0 };
       th[i] = g_thread_new ("churn", mt_thread, &t[i]);
     }
   pthread_barrier_wait (&start); /* all filled and warm */
   t0 = now_ns ();
   pthread_barrier_wait (&start); /* all done */
   t1 = now_ns ();
+  *cpu = 0;
   for (guint i = 0; i < threads; i++)
-    g_thread_join (th[i]);
+    {
+      g_thread_join (th[i]);
+      *cpu += (double) t[i].cpu_ns / (threads * steps);
+    }
   pthread_barrier_destroy (&start);
   peer_destroy (&p);
   linux_peer_set_cpu (0);
@@ -1237,18 +1254,21 @@ mt_run (PeerKind kind, guint threads, guint64 n, guint64 steps)
 static const PeerKind mt_peers[] = { PEER_ASM_LOWEST, PEER_LINUX,
                                      PEER_LINUX_FAST };
 static double mt_ns[G_N_ELEMENTS (mt_peers)][2];
+static double mt_cpu[G_N_ELEMENTS (mt_peers)][2];
 
 static void
 workload_mt (const Plan *plan)
 {
   double *sample = g_new (double, opt.runs);
+  double *sample_cpu = g_new (double, opt.runs);
 
   say ("\nMT: W1 with N=%" G_GUINT64_FORMAT " live allocations shared by 1 "
        "and 2 threads (N/T each, own seeds),\n  %" G_GUINT64_FORMAT " timed "
        "steps per thread; wall ns per op over all threads (median of %d "
-       "runs);\n  asm behind one pthread mutex (an AsmArena is single-writer"
-       " today), Linux as it is;\n  load average %.2f on %ld CPUs\n", plan->mt_n,
-       plan->mt_steps, opt.runs, load_average (),
+       "runs),\n  and the threads' CPU ns per op (CPU time of the timed "
+       "steps / all ops); asm behind one\n  pthread mutex (an AsmArena is "
+       "single-writer today), Linux as it is; load average %.2f\n  on %ld "
+       "CPUs\n", plan->mt_n, plan->mt_steps, opt.runs, load_average (),
        sysconf (_SC_NPROCESSORS_ONLN));
   for (guint i = 0; i < G_N_ELEMENTS (mt_peers); i++)
     {
@@ -1262,18 +1282,22 @@ workload_mt (const Plan *plan)
           if (kind == PEER_LINUX && plan->mt_n >= 10000 && !opt.smoke)
             steps = MIN (steps, G_GUINT64_CONSTANT (20000));
           for (gint r = 0; r < opt.runs; r++)
-            sample[r] = mt_run (kind, threads, plan->mt_n, steps);
+            sample[r] = mt_run (kind, threads, plan->mt_n, steps,
+                                &sample_cpu[r]);
           mt_ns[i][threads - 1] = median (sample, opt.runs);
-          say ("  %-22s%-8s %u thread%s %10.1f ns/op  %8.2f Mops/s"
-               "  (%" G_GUINT64_FORMAT " steps per thread)\n",
+          mt_cpu[i][threads - 1] = median (sample_cpu, opt.runs);
+          say ("  %-22s%-8s %u thread%s %10.1f ns/op  %8.2f Mops/s  %10.1f "
+               "CPU ns/op  (%" G_GUINT64_FORMAT " steps per thread)\n",
                peer_titles[kind], kind == PEER_ASM_LOWEST ? " +mutex" : "",
                threads, threads > 1 ? "s" : " ", mt_ns[i][threads - 1],
-               1000.0 / mt_ns[i][threads - 1], steps);
+               1000.0 / mt_ns[i][threads - 1], mt_cpu[i][threads - 1],
+               steps);
         }
       say ("  %-30s 2 threads / 1 thread: %.2fx throughput\n", "",
            mt_ns[i][0] / mt_ns[i][1]);
     }
   g_free (sample);
+  g_free (sample_cpu);
 }
 
 /* ------------------------------------------------- smoke: rcache paths */
@@ -1446,13 +1470,15 @@ print_summary (const Plan *plan, gboolean w1, gboolean w2, gboolean mt)
       }
   if (mt)
     {
-      say ("\n| MT W1, N=%" G_GUINT64_FORMAT ", ns per op (all threads) | 1 "
-           "thread | 2 threads | 2T/1T throughput |\n|---|---|---|---|\n",
-           plan->mt_n);
+      say ("\n| MT W1, N=%" G_GUINT64_FORMAT " | wall ns/op, 1 thread | 2 "
+           "threads | 2T/1T throughput | CPU ns/op, 1 thread | 2 threads "
+           "|\n|---|---|---|---|---|---|\n", plan->mt_n);
       for (guint i = 0; i < G_N_ELEMENTS (mt_peers); i++)
-        say ("| %s%s | %.1f | %.1f | %.2fx |\n", peer_titles[mt_peers[i]],
+        say ("| %s%s | %.1f | %.1f | %.2fx | %.1f | %.1f |\n",
+             peer_titles[mt_peers[i]],
              mt_peers[i] == PEER_ASM_LOWEST ? " + one mutex" : "",
-             mt_ns[i][0], mt_ns[i][1], mt_ns[i][0] / mt_ns[i][1]);
+             mt_ns[i][0], mt_ns[i][1], mt_ns[i][0] / mt_ns[i][1],
+             mt_cpu[i][0], mt_cpu[i][1]);
     }
 }
 
