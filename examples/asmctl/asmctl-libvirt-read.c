@@ -1129,17 +1129,25 @@ check_scsi_hostdev_addresses (LvDomain *dom, guint n, GError **error)
       key = g_strdup_printf ("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT
                              ":%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
                              v[0], v[1], v[2], v[3]);
-      if (g_hash_table_contains (disks, key) ||
-          g_hash_table_contains (hostdevs, key))
+      if (g_hash_table_contains (disks, key))
         return input_error (error, d,
                             "SCSI host address controller='%" G_GUINT64_FORMAT
                             "' bus='%" G_GUINT64_FORMAT "' target='%"
                             G_GUINT64_FORMAT "' unit='%" G_GUINT64_FORMAT
-                            "' in use by %s",
-                            v[0], v[1], v[2], v[3],
-                            g_hash_table_contains (disks, key)
-                              ? "a SCSI disk"
-                              : "another SCSI host device");
+                            "' in use by a SCSI disk",
+                            v[0], v[1], v[2], v[3]);
+      /* libvirt 9.0 prints the bus as the controller and the controller
+       * as the bus here (seen: controller='1' bus='0' reported as
+       * controller='0' bus='1'); the same words, so that they compare */
+      if (g_hash_table_contains (hostdevs, key))
+        return input_error (error, d,
+                            "SCSI host address controller='%" G_GUINT64_FORMAT
+                            "' bus='%" G_GUINT64_FORMAT "' target='%"
+                            G_GUINT64_FORMAT "' unit='%" G_GUINT64_FORMAT
+                            "' in use by another SCSI host device (its drive "
+                            "address: controller %" G_GUINT64_FORMAT
+                            ", bus %" G_GUINT64_FORMAT ")",
+                            v[1], v[0], v[2], v[3], v[0], v[1]);
       g_hash_table_insert (hostdevs, g_steal_pointer (&key), d);
     }
   return TRUE;

@@ -869,6 +869,13 @@ waiting_slots (Policy *p, guint32 bus)
       if (o->addr.domain == 0 && o->addr.bus == bus)
         used |= 1u << o->addr.slot;
     }
+  for (guint i = 0; i < p->held->len; i++)
+    {
+      AsmPciAddr *h = &g_array_index (p->held, AsmPciAddr, i);
+
+      if (h->domain == 0 && h->bus == bus)
+        used |= 1u << h->slot;
+    }
   return used;
 }
 
@@ -961,6 +968,28 @@ libvirt_choice (Policy *p, AsmPciConnectFlags flags, AsmPciAddr *out)
 static guint grow_models (Policy *p, AsmPciConnectFlags flags,
                           AsmPciControllerModel models[2], GError **error);
 
+/* dry run: controller @c, left out for an error that waits (late_error),
+ * still takes the slot @a libvirt gives it, so that what comes after
+ * finds it taken as in libvirt (a later bridge then finds no root port
+ * and fails with libvirt's error) */
+static gboolean
+hold_slot (Policy *p, LvDevice *c, const AsmPciAddr *a, GError **error)
+{
+  guint64 key = asmctl_policy_bus_key (a->domain, a->bus);
+
+  if (g_hash_table_contains (p->parked, &key))
+    {
+      AsmPciAddr t = translate (p, a);
+      GError *err = NULL;
+
+      if (!asm_pci_bus_set_reserve_addr (p->set, &t, c->flags, TRUE, &err))
+        return reserve_error (p, c, NULL, a, err, error);
+      return TRUE;
+    }
+  g_array_append_val (p->held, *a);
+  return TRUE;
+}
+
 /* plugs a controller without an address in: behind its given parent, in
  * its domain, or in any domain (ascending) */
 gboolean
@@ -994,7 +1023,7 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
                     "PCI controller at index %u (0x%02x) has bus='0x%02x', "
                     "but index must be larger than bus",
                     c->index, c->index, a.bus);
-              return TRUE;
+              return hold_slot (p, c, &a, error);
             }
           if (a.bus >= c->index)
             {
@@ -1010,7 +1039,7 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
                     "at %04x:%02x:%02x.%x, but a controller without an "
                     "address plugs into a bus of a lower index only",
                     a.bus, a.domain, a.bus, a.slot, a.function);
-              return p->counting;
+              return p->counting && hold_slot (p, c, &a, error);
             }
           c->addr = a;
           g_ptr_array_add (p->pending_ctrls, c);

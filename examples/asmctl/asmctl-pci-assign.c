@@ -308,6 +308,7 @@ pass_clear (Policy *p)
   g_clear_pointer (&p->parked_list, g_ptr_array_unref);
   g_clear_pointer (&p->park_domains, g_hash_table_unref);
   g_clear_error (&p->late_error);
+  g_clear_pointer (&p->held, g_array_unref);
 }
 
 static void
@@ -357,6 +358,7 @@ pass_run (Policy *p, gboolean counting, GError **error)
   p->parked = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                      NULL);
   p->parked_list = g_ptr_array_new_with_free_func (g_free);
+  p->held = g_array_new (FALSE, FALSE, sizeof (AsmPciAddr));
   p->park_domains = g_hash_table_new (NULL, NULL);
 
   /* 1. roots */

@@ -55,6 +55,9 @@ typedef struct {
                                slot in step 3, placed again in step 6 */
   GError *late_error;       /* dry run: an error libvirt reports only at
                                the end of its real pass */
+  GArray *held;             /* dry run: AsmPciAddr slots on buses not
+                               plugged in that controllers left out for
+                               late_error hold */
 
   guint32 next_index;       /* the next free controller index */
   GArray *roots;            /* guint32 root indexes, ascending */
