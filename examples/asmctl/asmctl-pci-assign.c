@@ -96,6 +96,14 @@
  * never fit: 10^4 NICs took 25 s), and a pass that still ends with a
  * higher index is refused.  So gap filling adds at most 254 controllers.
  *
+ * One difference is left on purpose: libvirt plugs a controller without
+ * an address into the first bus that fits in index order, which may have
+ * a higher index than the controller (an upstream port into a root port
+ * filling a later gap, or one libvirt adds for it); the bus set plugs a
+ * controller only into a bus of a lower index, so such an input is
+ * refused, naming libvirt's choice (18 of 500 random domains with index
+ * gaps; tests/libvirt/beyond/q35-higher-index-parent).
+ *
  * Cost: two passes, each O(d log n) for d devices on the bus set, plus
  * O(b) per growth for b <= 256 buses (libvirt's decision looks at every
  * bus); controllers are found by a hash (lv_domain_find_pci_controller).
