@@ -374,16 +374,10 @@ lv_domain_write (LvDomain *dom, const char *path, GError **error)
         }
       if (d->cat == LV_CAT_PCI_CONTROLLER)
         write_pci_controller (d);
-      if (d->assigned && !d->fixed)
+      /* libvirt writes every PCI address in full, a partial one of the
+       * input too (its missing parts are 0) */
+      if (d->assigned || d->fixed)
         write_address (d);
-      else if (d->fixed && d->multi == LV_MULTI_ON)
-        {
-          xmlNodePtr a = asmctl_xml_child (d->node, "address");
-          g_autofree char *m = asmctl_xml_attr (a, "multifunction");
-
-          if (a != NULL && m == NULL)
-            set_prop (a, "multifunction", "on");
-        }
     }
 
   g_hash_table_unref (w.last);

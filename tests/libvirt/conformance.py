@@ -14,7 +14,8 @@
 # `detach FILE` / `attach FILE` lines, run after the define as
 # `virsh detach-device|attach-device --config` and as `asmctl pci
 # detach|attach`.  Both results are reduced to a normal form: for every
-# device with a PCI address, (identity -> address, multifunction), and for
+# device with a PCI address, (identity -> address, multifunction, and
+# whether it is written in full, as libvirt writes it), and for
 # every PCI controller, its model, model name and target options.  An
 # input is identical, different, refused by both, or refused by one only.
 # Exit 0 when every input is identical or refused by both; 77 (skip) when
@@ -80,11 +81,17 @@ def normalize(text):
             key = "%s#%d" % (tag, n)
         a = dev.find("address")
         if a is not None and a.get("type") == "pci":
-            addrs[key] = "%04x:%02x:%02x.%x%s" % (
+            # the form too: libvirt writes every part of a PCI address
+            form = "" if all(a.get(p) is not None for p in
+                             ("domain", "bus", "slot", "function")) \
+                else " (partial: %s)" % " ".join(
+                    p for p in ("domain", "bus", "slot", "function")
+                    if a.get(p) is not None)
+            addrs[key] = "%04x:%02x:%02x.%x%s%s" % (
                 num(a.get("domain")), num(a.get("bus")), num(a.get("slot")),
                 num(a.get("function")),
                 " multifunction=" + a.get("multifunction")
-                if a.get("multifunction") else "")
+                if a.get("multifunction") else "", form)
         if tag == "controller" and dev.get("type") == "pci":
             parts = [dev.get("model") or "?"]
             m = dev.find("model")
