@@ -7,7 +7,7 @@
  * repository: the build extracts them from Debian's linux-source-6.12
  * package into the build directory (see tests/bench/meson.build).  Every
  * <linux/...> header that iova.c and rbtree.c include, other than iova.h and
- * the rbtree headers (which come from the package), is a one-line file in
+ * the rbtree headers (which come from the package), is a stub in
  * linux-shim/linux/ that includes this one.
  *
  * What each kernel facility becomes:
