@@ -1388,12 +1388,16 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
       if (find_controller (dom, "scsi", (guint32) c) == NULL)
         implicit_controller (dom, "scsi", (guint32) c, "lsilogic", f->pci);
 
-    /* the floppy controller is no PCI device: only its limit */
-    if (disk_controllers_top (dom, "fdc", n, &disk) > 0)
+    /* the floppy controller is no PCI device: its limit, and libvirt
+     * writes it */
+    top = disk_controllers_top (dom, "fdc", n, &disk);
+    if (top > 0)
       return input_error (error, disk,
                           "it needs floppy controller %u: Only 1 fdc "
                           "controller is supported",
                           disk_controller_of (disk, disk_bus_units ("fdc")));
+    if (top == 0 && find_controller (dom, "fdc", 0) == NULL)
+      implicit_controller (dom, "fdc", 0, NULL, 0);
 
     top = disk_controllers_top (dom, "ide", n, &disk);
     if (top >= 0 && f->machine == LV_MACHINE_Q35)

@@ -236,19 +236,117 @@ typedef struct {
   guint32 index;
 } WriteMark;
 
-/* where a new controller goes: after the last controller of the same type
- * with a lower index, else after the last controller, else after the
- * disks, else first */
+/* libvirt keeps its controllers in one list and inserts each one, those of
+ * the input as it parses them and those it adds, by one rule
+ * (virDomainControllerInsertPreAlloced): after the last controller of the
+ * same type with a lower or equal index, else before the first of that
+ * type, else at the end; it writes them in that order.  The list of the
+ * input's controllers (in document order) then of the added ones (in the
+ * order they were added) is put in that order here. */
+static guint64
+controller_index (xmlNodePtr c)
+{
+  g_autofree char *i = asmctl_xml_attr (c, "index");
+  guint64 idx = 0;
+
+  if (i == NULL || !asmctl_xml_parse_uint (i, G_MAXUINT32, &idx))
+    return 0;
+  return idx;
+}
+
+static void
+libvirt_insert (GPtrArray *list, xmlNodePtr c)
+{
+  g_autofree char *type = asmctl_xml_attr (c, "type");
+  guint64 idx = controller_index (c);
+  gint at = -1;
+
+  for (guint i = list->len; i-- > 0;)
+    {
+      xmlNodePtr cur = g_ptr_array_index (list, i);
+      g_autofree char *t = asmctl_xml_attr (cur, "type");
+      if (g_strcmp0 (t, type) != 0)
+        continue;
+      if (controller_index (cur) > idx)
+        at = (gint) i;
+      else
+        {
+          if (at < 0)
+            at = (gint) i + 1;
+          break;
+        }
+    }
+  g_ptr_array_insert (list, at < 0 ? -1 : at, c);
+}
+
+/* Moves @n (with the indentation before it) to right after @ref. */
+static void
+move_after (xmlNodePtr ref, xmlNodePtr n)
+{
+  xmlNodePtr prev = n->prev;
+
+  if (ref->next == n ||
+      (ref->next != NULL && ref->next->type == XML_TEXT_NODE &&
+       ref->next->next == n))
+    return; /* in place already */
+  if (prev != NULL && prev->type == XML_TEXT_NODE &&
+      xmlIsBlankNode (prev))
+    {
+      xmlUnlinkNode (prev);
+      xmlFreeNode (prev);
+    }
+  xmlUnlinkNode (n);
+  insert_after (ref, n);
+}
+
+static void
+order_controllers (GPtrArray *input, GPtrArray *added)
+{
+  g_autoptr (GPtrArray) list = g_ptr_array_new ();
+
+  for (guint i = 0; i < input->len; i++)
+    libvirt_insert (list, g_ptr_array_index (input, i));
+  for (guint i = 0; i < added->len; i++)
+    libvirt_insert (list, g_ptr_array_index (added, i));
+  for (guint i = 1; i < list->len; i++)
+    move_after (g_ptr_array_index (list, i - 1),
+                g_ptr_array_index (list, i));
+}
+
+/* where a new controller goes, as libvirt inserts it into its list: after
+ * the last controller of the same type with a lower index; else before
+ * the first of that type (they all have higher indexes); else after the
+ * last controller, else after the disks, else first */
 static void
 insert_controller (LvDomain *dom, xmlNodePtr n, LvDevice *dev, WriteCtx *w)
 {
   xmlNodePtr after = NULL, last_ctl = NULL, last_disk = NULL, emu = NULL;
+  xmlNodePtr before = NULL;
   WriteMark *mark = g_hash_table_lookup (w->last, dev->ctype);
 
   if (mark != NULL && mark->index <= dev->index)
     {
-      /* controllers are written in increasing index order per type */
-      insert_after (mark->node, n);
+      /* controllers are written in increasing index order per type; the
+       * input's own controllers of the type with indexes between stay
+       * before the new one */
+      xmlNodePtr at = mark->node;
+      for (xmlNodePtr c = at->next; c != NULL; c = c->next)
+        {
+          g_autofree char *t = NULL, *i = NULL;
+          guint64 idx = 0;
+          if (c->type != XML_ELEMENT_NODE)
+            continue;
+          if (!asmctl_xml_is_element (c, "controller"))
+            break;
+          t = asmctl_xml_attr (c, "type");
+          i = asmctl_xml_attr (c, "index");
+          if (g_strcmp0 (t, dev->ctype) != 0 || i == NULL ||
+              !asmctl_xml_parse_uint (i, G_MAXUINT32, &idx) ||
+              idx > dev->index)
+            break;
+          at = c;
+        }
+      insert_after (at, n);
       mark->node = n;
       mark->index = dev->index;
       return;
@@ -267,19 +365,27 @@ insert_controller (LvDomain *dom, xmlNodePtr n, LvDevice *dev, WriteCtx *w)
               (i == NULL || (asmctl_xml_parse_uint (i, G_MAXUINT32, &idx) &&
                              idx <= dev->index)))
             after = c;
+          else if (g_strcmp0 (t, dev->ctype) == 0 && before == NULL)
+            before = c;
         }
       else if (asmctl_xml_is_element (c, "disk"))
         last_disk = c;
       else if (asmctl_xml_is_element (c, "emulator"))
         emu = c;
     }
-  if (after == NULL)
+  if (after == NULL && before == NULL)
     after = last_ctl != NULL ? last_ctl : last_disk != NULL ? last_disk : emu;
   mark = g_new (WriteMark, 1);
   mark->node = n;
   mark->index = dev->index;
   g_hash_table_replace (w->last, g_strdup (dev->ctype), mark);
-  if (after != NULL)
+  if (after == NULL && before != NULL)
+    {
+      g_autofree char *ind = indent_of_children (dom->devices);
+      xmlAddPrevSibling (before, n);
+      xmlAddNextSibling (n, xmlNewText ((const xmlChar *) ind));
+    }
+  else if (after != NULL)
     insert_after (after, n);
   else if (asmctl_xml_child (dom->devices, NULL) != NULL)
     {
@@ -339,8 +445,13 @@ lv_domain_write (LvDomain *dom, const char *path, GError **error)
 {
   WriteCtx w;
   gboolean ok;
+  g_autoptr (GPtrArray) input = g_ptr_array_new ();
+  g_autoptr (GPtrArray) added = g_ptr_array_new ();
 
   w.last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (xmlNodePtr c = dom->devices->children; c != NULL; c = c->next)
+    if (asmctl_xml_is_element (c, "controller"))
+      g_ptr_array_add (input, c);
   for (guint i = 0; i < dom->devs->len; i++)
     {
       LvDevice *d = g_ptr_array_index (dom->devs, i);
@@ -348,11 +459,14 @@ lv_domain_write (LvDomain *dom, const char *path, GError **error)
       if (d->implicit && d->node == NULL)
         {
           /* implicit devices that need no PCI address stay implicit, as
-           * libvirt would add them again; the root is written */
+           * libvirt would add them again; every controller is written, as
+           * libvirt writes the controllers it adds */
           if (!(d->assigned || d->cat == LV_CAT_PCI_CONTROLLER ||
-                (d->ctype != NULL && d->role != LV_ROLE_NONE)))
+                d->ctype != NULL))
             continue;
           materialize (dom, d, &w);
+          if (d->ctype != NULL)
+            g_ptr_array_add (added, d->node);
         }
       if (d->node == NULL)
         continue;
@@ -381,6 +495,7 @@ lv_domain_write (LvDomain *dom, const char *path, GError **error)
     }
 
   g_hash_table_unref (w.last);
+  order_controllers (input, added);
   ok = lv_doc_write (dom->doc, dom->had_decl, path, error);
   return ok;
 }

@@ -15,7 +15,9 @@
 # `virsh detach-device|attach-device --config` and as `asmctl pci
 # detach|attach`.  Both results are reduced to a normal form: for every
 # device with a PCI address, (identity -> address, multifunction, and
-# whether it is written in full, as libvirt writes it), and for
+# whether it is written in full, as libvirt writes it), every controller
+# in document order with its index and model (the order libvirt writes
+# them in, default models resolved; not in the beyond goldens), and for
 # every PCI controller, its model, model name and target options.  An
 # input is identical, different, refused by both, or refused by one only.
 # Exit 0 when every input is identical or refused by both; 77 (skip) when
@@ -107,11 +109,22 @@ def normalize(text):
                 if node is not None:
                     parts.append("node=%s" % node.text.strip())
             ctrls[num(dev.get("index"))] = " ".join(parts)
+    # the form: every controller, in document order, with its index and
+    # model as written (libvirt writes the index, resolves default models
+    # and appends the controllers it adds after those of the input)
+    order = []
+    for dev in devices:
+        if isinstance(dev.tag, str) and dev.tag == "controller":
+            order.append("%s[%s]%s" % (
+                dev.get("type"), dev.get("index", "?"),
+                ":" + dev.get("model") if dev.get("model") else ""))
+    addrs["~controllers in order"] = " ".join(order)
     return addrs, ctrls
 
 
 def normal_text(text):
     addrs, ctrls = normalize(text)
+    addrs.pop("~controllers in order")  # the goldens check placement only
     lines = ["%s %s" % (k, addrs[k]) for k in sorted(addrs)]
     lines += ["pci-controller %d %s" % (k, ctrls[k]) for k in sorted(ctrls)]
     return "\n".join(lines) + "\n"
