@@ -498,8 +498,10 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
     }
   if (strcmp (dev->ctype, "scsi") == 0)
     {
-      if (m == NULL)
+      /* model='auto' is libvirt's default, resolved as a missing model */
+      if (m == NULL || strcmp (m, "auto") == 0)
         {
+          g_free (dev->cmodel);
           dev->cmodel = g_strdup ("lsilogic");
           dev->cmodel_defaulted = TRUE;
           m = dev->cmodel;

@@ -101,6 +101,12 @@ insert_after (xmlNodePtr ref, xmlNodePtr n)
   xmlAddPrevSibling (n, xmlNewText ((const xmlChar *) ind));
 }
 
+static gboolean
+attr_absent (xmlNodePtr n, const char *name)
+{
+  return xmlHasProp (n, (const xmlChar *) name) == NULL;
+}
+
 static void
 set_prop (xmlNodePtr n, const char *name, const char *value)
 {
@@ -485,6 +491,13 @@ lv_domain_write (LvDomain *dom, const char *path, GError **error)
             }
           else
             set_prop (d->node, "model", d->cmodel);
+        }
+      if (d->ctype != NULL && attr_absent (d->node, "index"))
+        {
+          /* libvirt writes the index it gave a controller without one */
+          char buf[32];
+          g_snprintf (buf, sizeof buf, "%u", d->index);
+          set_prop (d->node, "index", buf);
         }
       if (d->cat == LV_CAT_PCI_CONTROLLER)
         write_pci_controller (d);
