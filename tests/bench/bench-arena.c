@@ -74,6 +74,8 @@
 
 #include <asm/asm.h>
 
+#include "bench-common.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +102,6 @@
 #define PAGE G_GUINT64_CONSTANT (4096)
 #define SPAN48_LAST ((G_GUINT64_CONSTANT (1) << 48) - 1)
 #define FOUR_GIB (G_GUINT64_CONSTANT (1) << 32)
-#define NS_PER_S G_GUINT64_CONSTANT (1000000000)
 
 /* Wall-clock limits that keep a pathological implementation from hanging
  * the run: a phase that exceeds them stops early and says so. */
@@ -185,44 +186,7 @@ say (const char *fmt, ...)
   fflush (out);
 }
 
-/* ------------------------------------------------------------ time, rng */
-
-static inline guint64
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (guint64) ts.tv_sec * NS_PER_S + (guint64) ts.tv_nsec;
-}
-
-typedef struct {
-  guint64 s;
-} Rng;
-
-static inline Rng
-rng_new (guint64 seed)
-{
-  return (Rng) { seed * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15) + 1 };
-}
-
-/* splitmix64 */
-static inline guint64
-rng_next (Rng *r)
-{
-  guint64 z = (r->s += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
-
-  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-/* uniform in [0, n) */
-static inline guint64
-rng_below (Rng *r, guint64 n)
-{
-  return (guint64) (((unsigned __int128) rng_next (r) * n) >> 64);
-}
+/* ---------------------- small helpers (the clock, rng: bench-common.h) */
 
 static inline guint64
 hash_mix (guint64 h, guint64 v)

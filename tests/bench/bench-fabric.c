@@ -61,6 +61,8 @@
 
 #include <asm/asm.h>
 
+#include "bench-common.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +77,6 @@
 
 #define MIB (G_GUINT64_CONSTANT (1) << 20)
 #define GIB (G_GUINT64_CONSTANT (1) << 30)
-#define NS_PER_S G_GUINT64_CONSTANT (1000000000)
 
 static struct {
   gboolean smoke;
@@ -120,43 +121,6 @@ say (const char *fmt, ...)
   vprintf (fmt, ap);
   va_end (ap);
   fflush (stdout);
-}
-
-/* ------------------------------------------------------------ time, rng */
-
-static inline guint64
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (guint64) ts.tv_sec * NS_PER_S + (guint64) ts.tv_nsec;
-}
-
-typedef struct {
-  guint64 s;
-} Rng;
-
-static inline Rng
-rng_new (guint64 seed)
-{
-  return (Rng) { seed * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15) + 1 };
-}
-
-static inline guint64
-rng_next (Rng *r)
-{
-  guint64 z = (r->s += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
-
-  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-static inline guint64
-rng_below (Rng *r, guint64 n)
-{
-  return (guint64) (((unsigned __int128) rng_next (r) * n) >> 64);
 }
 
 /* ------------------------------------------------------------- figures */
