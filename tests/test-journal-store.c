@@ -561,6 +561,44 @@ test_fenced_before_commit (void **state)
   }
 }
 
+static gboolean
+failing_read (gpointer data, GBytes **out, GError **error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "cluster unreachable");
+  return FALSE;
+}
+
+/* A store that cannot be read, or that holds something that is not a
+ * journal, is refused before the fabric takes it: the fabric keeps no
+ * journal, changes nothing, and the caller keeps the store's data. */
+static void
+test_a_bad_store_is_refused (void **state)
+{
+  Scene s = { 0 };
+  AsmJournalStore unreadable = mem_funcs;
+  MemStore *m = mem_new ();
+  g_autofree char *before = NULL, *after = NULL;
+
+  scene_build (&s);
+  before = asm_fabric_save (s.f, NULL);
+  unreadable.read = failing_read;
+  FAILS (asm_fabric_set_journal_store (s.f, &unreadable, m, mem_free, &error),
+         FAILED, "cluster unreachable");
+  /* (shorter than a frame's prefix it would be a header cut short while
+   * being written, and dropped, as in a file) */
+  g_byte_array_append (m->bytes,
+                       (const guint8 *) "this is not an asm journal\n", 27);
+  FAILS (asm_fabric_set_journal_store (s.f, &mem_funcs, m, mem_free, &error),
+         PARSE, "(store)");
+  after = asm_fabric_save (s.f, NULL);
+  assert_string_equal (before, after);
+  /* no journal was kept: a checkpoint says so */
+  FAILS (asm_fabric_checkpoint (s.f, NULL, &error), FAILED,
+         "no journal to compact");
+  mem_free (m); /* still the caller's */
+  scene_clear (&s);
+}
+
 int
 main (void)
 {
@@ -572,6 +610,7 @@ main (void)
     cmocka_unit_test (test_fenced_before_any_step),
     cmocka_unit_test (test_fenced_between_steps),
     cmocka_unit_test (test_fenced_before_commit),
+    cmocka_unit_test (test_a_bad_store_is_refused),
   };
   g_setenv ("ASM_FABRIC_JOURNAL_NO_SYNC", "1", TRUE);
   g_log_set_writer_func (quiet_writer, NULL, NULL);
