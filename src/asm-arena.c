@@ -179,6 +179,7 @@
 #include <string.h>
 
 #include "asm-arena-private.h"
+#include "asm-arena-cache-private.h"
 #include "asm-bug-private.h"
 #include "asm-boxed-private.h"
 
@@ -281,7 +282,39 @@ struct _AsmArena {
   gboolean next_valid;
   Tally t_spans, t_alloc, t_reserved, t_free;
   Req hint; /* the refusal hint: a request with no fit (I7); size 0: none */
+  AsmArenaCache *cache; /* NULL until asm_arena_enable_cache(); never
+                           copied by a clone */
 };
+
+/* With a cache, the arena is shared between threads and every call but the
+ * two the cache serves takes the arena's lock (asm-arena-cache.c); the
+ * guard releases it when the function returns.  Without one it costs one
+ * test.  flush: give the cached ranges back to the tree first, for a call
+ * that needs the exact free space. */
+typedef struct {
+  AsmArenaCache *cache;
+} ArenaGuard;
+
+static inline ArenaGuard
+arena_guard_enter (AsmArena *a, gboolean flush)
+{
+  ArenaGuard g = { a->cache };
+
+  if (G_UNLIKELY (g.cache != NULL))
+    asm_arena_cache_lock (g.cache, a, flush);
+  return g;
+}
+
+static inline void
+arena_guard_leave (ArenaGuard *g)
+{
+  if (G_UNLIKELY (g->cache != NULL))
+    asm_arena_cache_unlock (g->cache);
+}
+
+#define ARENA_GUARD(a, flush)                                                 \
+  G_GNUC_UNUSED __attribute__ ((cleanup (arena_guard_leave)))                 \
+  ArenaGuard arena_guard_ = arena_guard_enter ((a), (flush))
 
 /* ------------------------------------------------------------------ */
 /* small arithmetic helpers                                             */
@@ -1528,6 +1561,7 @@ arena_search_path (const AsmArena *a, const Req *r, guint64 *out_addr,
   switch (r->fit)
     {
     case ASM_FIT_LOWEST:
+    case ASM_FIT_INSTANT: /* the cache's miss path: lowest is the fastest */
       if (!search_lowest (a->root, &s, 0))
         return FALSE;
       break;
@@ -1720,6 +1754,7 @@ asm_arena_unref (AsmArena *a)
 {
   if (a == NULL || !g_atomic_int_dec_and_test (&a->ref))
     return;
+  asm_arena_cache_free (a->cache);
   node_unref (a->root);
   span_table_unref (a->spans);
   g_free (a->name);
@@ -1812,6 +1847,7 @@ asm_arena_add_span (AsmArena *a, guint64 first, guint64 last, GError **error)
 
   g_return_val_if_fail (a != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  ARENA_GUARD (a, FALSE);
 
   if (!check_range (a, "span", first, last, error))
     return FALSE;
@@ -1867,6 +1903,7 @@ asm_arena_remove_span (AsmArena *a, guint64 first, guint64 last,
 
   g_return_val_if_fail (a != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  ARENA_GUARD (a, TRUE);
 
   si = span_table_find (a->spans, first);
   if (si < 0 || a->spans->r[si].first != first || a->spans->r[si].last != last)
@@ -2062,6 +2099,7 @@ asm_arena_reserve (AsmArena *a, guint64 first, guint64 last, GError **error)
 
   g_return_val_if_fail (a != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  ARENA_GUARD (a, TRUE);
 
   if (!check_range (a, "reservation", first, last, error))
     return FALSE;
@@ -2162,7 +2200,7 @@ request_validate (AsmArena *a, const AsmRequest *req, Req *r, GError **error)
     return request_invalid (a, error, "min", req->min,
                             "is above max 0x%" G_GINT64_MODIFIER "x",
                             req->max);
-  if ((guint) req->fit > ASM_FIT_NEXT)
+  if ((guint) req->fit > ASM_FIT_INSTANT)
     return request_invalid (a, error, "fit", (guint64) req->fit,
                             "is not an AsmFit value");
 
@@ -2183,6 +2221,9 @@ request_validate (AsmArena *a, const AsmRequest *req, Req *r, GError **error)
   return TRUE;
 }
 
+static guint64 arena_largest_free_within (AsmArena *a, guint64 min,
+                                          guint64 max);
+
 static void
 set_no_space (AsmArena *a, const Req *r, GError **error)
 {
@@ -2191,8 +2232,8 @@ set_no_space (AsmArena *a, const Req *r, GError **error)
 
   if (error == NULL)
     return; /* the message's figures cost O(log n): only for a reader */
-  window = asm_arena_largest_free_within (a, r->min, r->max);
-  asm_arena_get_stats (a, &st);
+  window = arena_largest_free_within (a, r->min, r->max);
+  asm_arena_tree_stats (a, &st);
   g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
                "%s: no free range of 0x%" G_GINT64_MODIFIER
                "x units (align 0x%" G_GINT64_MODIFIER "x, phase 0x%"
@@ -2266,14 +2307,24 @@ gboolean
 asm_arena_alloc_full (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
                       GError **error)
 {
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (req != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (G_UNLIKELY (a->cache != NULL))
+    return asm_arena_cache_alloc (a->cache, a, req, out_addr, error);
+  return asm_arena_tree_alloc (a, req, out_addr, error);
+}
+
+/* asm_arena_alloc_full() in the tree (the whole of it without a cache) */
+gboolean
+asm_arena_tree_alloc (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
+                      GError **error)
+{
   Req r;
   guint64 addr;
   Path path;
   guint i;
-
-  g_return_val_if_fail (a != NULL, FALSE);
-  g_return_val_if_fail (req != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (!request_validate (a, req, &r, error))
     return FALSE;
@@ -2322,6 +2373,7 @@ asm_arena_find_free (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
   g_return_val_if_fail (a != NULL, FALSE);
   g_return_val_if_fail (req != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  ARENA_GUARD (a, TRUE);
 
   if (!request_validate (a, req, &r, error))
     return FALSE;
@@ -2541,10 +2593,19 @@ find_used_at (AsmArena *a, guint64 addr, Seg *u, GError **error)
 gboolean
 asm_arena_free (AsmArena *a, guint64 addr, GError **error)
 {
-  Seg u;
-
   g_return_val_if_fail (a != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (G_UNLIKELY (a->cache != NULL))
+    return asm_arena_cache_release (a->cache, a, addr, error);
+  return asm_arena_tree_free (a, addr, error);
+}
+
+/* asm_arena_free() in the tree (the whole of it without a cache) */
+gboolean
+asm_arena_tree_free (AsmArena *a, guint64 addr, GError **error)
+{
+  Seg u;
 
   if (free_fast (a, addr))
     return TRUE;
@@ -2590,6 +2651,7 @@ asm_arena_move (AsmArena *a, guint64 addr, const AsmRequest *req,
   g_return_val_if_fail (a != NULL, FALSE);
   g_return_val_if_fail (req != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  ARENA_GUARD (a, TRUE);
 
   if (!request_validate (a, req, &r, error) ||
       !find_used_at (a, addr, &u, error))
@@ -2616,6 +2678,8 @@ asm_arena_move (AsmArena *a, guint64 addr, const AsmRequest *req,
       return FALSE;
     }
   node_unref (saved_root);
+  if (a->cache != NULL) /* the table knows the old place no more */
+    asm_arena_cache_forget (a->cache, addr);
   arena_commit_alloc (a, &r, new_addr, NULL, 0);
   if (out_addr != NULL)
     *out_addr = new_addr;
@@ -2644,6 +2708,7 @@ asm_arena_clone (AsmArena *a, const char *name)
 
   g_return_val_if_fail (a != NULL, NULL);
   g_return_val_if_fail (name != NULL, NULL);
+  ARENA_GUARD (a, TRUE);
 
   c = g_new (AsmArena, 1);
   /* everything but the reference count (see node_make_writable) */
@@ -2651,6 +2716,7 @@ asm_arena_clone (AsmArena *a, const char *name)
           (const char *) a + G_STRUCT_OFFSET (AsmArena, height),
           sizeof *c - G_STRUCT_OFFSET (AsmArena, height));
   c->ref = 1;
+  c->cache = NULL;
   c->name = g_strdup (name);
   if (c->root != NULL)
     node_ref (c->root);
@@ -2677,9 +2743,12 @@ asm_arena_lookup (AsmArena *a, guint64 addr, AsmRange *out_segment)
   Seg s;
 
   g_return_val_if_fail (a != NULL, FALSE);
+  ARENA_GUARD (a, FALSE);
 
   if (!tree_find (a, addr, &s) || (s.kind & KIND_MASK) == ASM_SEGMENT_FREE)
     return FALSE;
+  if (a->cache != NULL && asm_arena_cache_holds (a->cache, s.first))
+    return FALSE; /* a cached range is free to every caller */
   if (out_segment != NULL)
     *out_segment = ASM_RANGE (s.first, s.last);
   return TRUE;
@@ -2706,6 +2775,7 @@ asm_arena_lookup_full (AsmArena *a, guint64 addr, AsmRange *out_segment,
   Seg s;
 
   g_return_val_if_fail (a != NULL, FALSE);
+  ARENA_GUARD (a, TRUE);
 
   if (!tree_find (a, addr, &s))
     return FALSE;
@@ -2730,10 +2800,20 @@ asm_arena_lookup_full (AsmArena *a, guint64 addr, AsmRange *out_segment,
 void
 asm_arena_get_stats (AsmArena *a, AsmArenaStats *out_stats)
 {
-  Agg root;
-
   g_return_if_fail (a != NULL);
   g_return_if_fail (out_stats != NULL);
+
+  if (G_UNLIKELY (a->cache != NULL))
+    asm_arena_cache_stats (a->cache, a, out_stats);
+  else
+    asm_arena_tree_stats (a, out_stats);
+}
+
+/* asm_arena_get_stats() of the tree alone */
+void
+asm_arena_tree_stats (AsmArena *a, AsmArenaStats *out_stats)
+{
+  Agg root;
 
   out_stats->span_units = tally_units (&a->t_spans);
   out_stats->allocated_units = tally_units (&a->t_alloc);
@@ -2805,7 +2885,14 @@ guint64
 asm_arena_largest_free_within (AsmArena *a, guint64 min, guint64 max)
 {
   g_return_val_if_fail (a != NULL, 0);
+  ARENA_GUARD (a, TRUE);
 
+  return arena_largest_free_within (a, min, max);
+}
+
+static guint64
+arena_largest_free_within (AsmArena *a, guint64 min, guint64 max)
+{
   if (a->root == NULL || min > max)
     return 0;
   return largest_within (a->root, 0, G_MAXUINT64, min, max);
@@ -2851,6 +2938,13 @@ asm_arena_walk (AsmArena *a, AsmArenaWalkFunc func, gpointer user_data)
   g_return_val_if_fail (a != NULL, FALSE);
   g_return_val_if_fail (func != NULL, FALSE);
 
+  if (G_UNLIKELY (a->cache != NULL))
+    {
+      /* walk an O(1) snapshot, so that func may call into the arena */
+      g_autoptr(AsmArena) snapshot = asm_arena_clone (a, a->name);
+
+      return asm_arena_walk (snapshot, func, user_data);
+    }
   if (a->root == NULL)
     return TRUE;
   return walk_node (a->root, func, user_data);
@@ -3013,11 +3107,20 @@ check_node (Check *c, const Node *n, guint depth, gboolean is_root,
 gboolean
 asm_arena_check (AsmArena *a, GError **error)
 {
+  g_return_val_if_fail (a != NULL, FALSE);
+
+  if (G_UNLIKELY (a->cache != NULL))
+    return asm_arena_cache_check (a->cache, a, error);
+  return asm_arena_tree_check (a, error);
+}
+
+/* asm_arena_check() of the tree alone: a cached range is an allocation */
+gboolean
+asm_arena_tree_check (AsmArena *a, GError **error)
+{
   Check c = { 0 };
   Agg agg;
   guint64 span_sum = 0;
-
-  g_return_val_if_fail (a != NULL, FALSE);
 
   c.a = a;
   c.error = error;
@@ -3079,6 +3182,127 @@ asm_arena_check (AsmArena *a, GError **error)
 }
 
 /* ------------------------------------------------------------------ */
+/* the cache (asm-arena-cache.c)                                        */
+
+ASM_DEFINE_VALUE_TYPE (AsmArenaCacheStats, asm_arena_cache_stats)
+
+/**
+ * asm_arena_enable_cache:
+ * @a: an arena without a cache
+ * @max_size: the largest size to cache, in address units: the quantum
+ *   times 1 to 256
+ * @error: return location for a #GError
+ *
+ * Puts magazines of recently freed ranges, vmem's quantum caches and
+ * Linux's IOVA rcache done exactly, in front of the arena, and makes the
+ * arena safe to share between threads.
+ *
+ * From then on, an %ASM_FIT_INSTANT request whose size is at most
+ * @max_size, with no phase and no nocross and an alignment no larger than
+ * its size rounded up to a power of two, is served from the calling
+ * thread's magazine of freed ranges of exactly that size (within the
+ * request's [min, max]), refilled from and returned to a shared depot; and
+ * asm_arena_free() puts such ranges back in the magazine instead of the
+ * tree.  What the magazines and the depot hold together has a hard cap,
+ * asm_arena_get_cache_stats()'s @capacity; beyond it, ranges go back to
+ * the tree.  Other requests, and misses, are served by the tree as before.
+ *
+ * Exact still: a cached range is free to every caller.  A request is never
+ * refused while a cached range could satisfy it (the cache is given back to
+ * the tree and the request retried first), an exact fit (%ASM_FIT_LOWEST,
+ * %ASM_FIT_HIGHEST, %ASM_FIT_BEST, %ASM_FIT_NEXT) sees the cached ranges as
+ * free (it gives them back first, so mixing exact fits with
+ * %ASM_FIT_INSTANT on one arena empties the cache each time), and so do
+ * asm_arena_reserve(), asm_arena_remove_span(), asm_arena_move(),
+ * asm_arena_find_free(), asm_arena_lookup_full(),
+ * asm_arena_largest_free_within(), asm_arena_walk() and asm_arena_clone().
+ * asm_arena_lookup() reports a cached range as free; asm_arena_get_stats()
+ * counts it as free units; asm_arena_check() accounts for every one.
+ *
+ * Threads: after this call, every function of this API may be called on
+ * @a from several threads at once (the tree is behind a lock; the
+ * magazines are per thread).  This call itself must not race with any
+ * other call on @a.  A clone starts without a cache and is independent.
+ * asm_arena_walk() walks a snapshot, so its callback may call into @a.
+ *
+ * Errors: %ASM_ERROR_INVALID when @max_size is not the quantum times 1 to
+ * 256, or when @a already has a cache.  Nothing changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_enable_cache (AsmArena *a, guint64 max_size, GError **error)
+{
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (a->cache != NULL)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s: the arena already has a cache", a->name);
+      return FALSE;
+    }
+  a->cache = asm_arena_cache_new (a->name, a->quantum, max_size, error);
+  return a->cache != NULL;
+}
+
+/**
+ * asm_arena_get_cache_stats:
+ * @a: an arena
+ * @out_stats: (out caller-allocates): where the figures are stored
+ *
+ * Reports what the cache of @a holds and how it has served (all zero for
+ * an arena without a cache).
+ *
+ * Returns: %TRUE when @a has a cache
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_get_cache_stats (AsmArena *a, AsmArenaCacheStats *out_stats)
+{
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (out_stats != NULL, FALSE);
+
+  memset (out_stats, 0, sizeof *out_stats);
+  if (a->cache == NULL)
+    return FALSE;
+  asm_arena_cache_get_stats (a->cache, out_stats);
+  return TRUE;
+}
+
+/* A range the cache held goes back to the tree's free space. */
+void
+asm_arena_tree_release (AsmArena *a, guint64 addr, guint64 size)
+{
+  Seg u;
+
+  if (!find_used_at (a, addr, &u, NULL) ||
+      (u.kind & KIND_MASK) != ASM_SEGMENT_ALLOCATED ||
+      u.last != addr + (size - 1))
+    ASM_BUG ("%s: the cache held 0x%" G_GINT64_MODIFIER "x+0x%"
+             G_GINT64_MODIFIER "x, which is not an allocation", a->name,
+             addr, size);
+  arena_release (a, &u);
+}
+
+/* The tree's segment that contains addr (FALSE: outside every span). */
+gboolean
+asm_arena_tree_segment (AsmArena *a, guint64 addr, AsmRange *out_segment,
+                        AsmSegmentKind *out_kind)
+{
+  Seg s;
+
+  if (!tree_find (a, addr, &s))
+    return FALSE;
+  *out_segment = ASM_RANGE (s.first, s.last);
+  *out_kind = (AsmSegmentKind) (s.kind & KIND_MASK);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
 /* private introspection (asm-arena-private.h)                          */
 
 static void
@@ -3100,6 +3324,8 @@ count_nodes (const Node *n, AsmArenaTreeInfo *info)
 gboolean
 asm_arena_get_refusal_hint (AsmArena *a, AsmRequest *out)
 {
+  ARENA_GUARD (a, FALSE);
+
   if (a->hint.size == 0)
     return FALSE;
   *out = ASM_REQUEST_INIT (a->hint.size);
@@ -3115,6 +3341,7 @@ gboolean
 asm_arena_refusal_hint_covers (AsmArena *a, const AsmRequest *req)
 {
   Req r = { 0 };
+  ARENA_GUARD (a, FALSE);
 
   return request_validate (a, req, &r, NULL) && hint_covers (&a->hint, &r);
 }
@@ -3122,6 +3349,8 @@ asm_arena_refusal_hint_covers (AsmArena *a, const AsmRequest *req)
 void
 asm_arena_get_tree_info (AsmArena *a, AsmArenaTreeInfo *info)
 {
+  ARENA_GUARD (a, FALSE);
+
   memset (info, 0, sizeof *info);
   info->height = a->height;
   info->leaf_bytes = sizeof (Leaf);

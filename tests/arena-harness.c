@@ -290,9 +290,9 @@ gen_request (const HarnessConfig *cfg, const ArenaModel *m, ChoiceSource *s,
         req->nocross = 0;
     }
 
-  req->fit = BELOW (4);
+  req->fit = BELOW (5);
   if (BELOW (128) == 0)
-    req->fit = (AsmFit) PICK (4, 5, 0xff, G_MAXINT);
+    req->fit = (AsmFit) PICK (5, 6, 0xff, G_MAXINT);
 }
 
 static void
@@ -701,7 +701,8 @@ harness_free (Harness *h)
 static const char *
 fit_name (AsmFit fit)
 {
-  static const char *const names[] = { "LOWEST", "HIGHEST", "BEST", "NEXT" };
+  static const char *const names[] = { "LOWEST", "HIGHEST", "BEST", "NEXT",
+                                       "INSTANT" };
 
   return (guint) fit < G_N_ELEMENTS (names) ? names[fit] : "?";
 }
@@ -727,7 +728,7 @@ format_request (const AsmRequest *r, GString *out)
                           "x, .max = 0x%" G_GINT64_MODIFIER "x, .fit = ",
                           r->size, r->align, r->phase, r->nocross, r->min,
                           r->max);
-  if ((guint) r->fit <= ASM_FIT_NEXT)
+  if ((guint) r->fit <= ASM_FIT_INSTANT)
     g_string_append_printf (out, "ASM_FIT_%s }", fit_name (r->fit));
   else
     g_string_append_printf (out, "(AsmFit) %u }", (guint) r->fit);

@@ -64,7 +64,7 @@ typedef struct {
 
 /* How much of the interesting ground a run covered. */
 typedef struct {
-  guint64 fit_ok[4];       /* successful allocations (and moves) by fit */
+  guint64 fit_ok[5];       /* successful allocations (and moves) by fit */
   guint64 ok_align;        /* ... with an alignment above the quantum */
   guint64 ok_phase;        /* ... with a phase */
   guint64 ok_nocross;      /* ... with nocross */

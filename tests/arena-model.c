@@ -43,6 +43,8 @@
  *    of nocross.  run[i], the number of free units from unit i to the end of
  *    its free run inside its span, makes the first test O(1).
  *  - LOWEST / HIGHEST: the first / last satisfying candidate of the window.
+ *    INSTANT, on an arena without a cache (the only kind this model
+ *    describes), is LOWEST.
  *    BEST: over the free segments (maximal free runs inside one span, not
  *    clipped to min/max), the smallest that contains a satisfying address,
  *    ties to the lowest, and inside it its lowest satisfying address.  NEXT:
@@ -228,7 +230,7 @@ model_validate (const ArenaModel *m, const AsmRequest *req, guint64 *out_align)
     return ASM_ERROR_INVALID;
   if (req->min > req->max)
     return ASM_ERROR_INVALID;
-  if ((guint) req->fit > ASM_FIT_NEXT)
+  if ((guint) req->fit > ASM_FIT_INSTANT)
     return ASM_ERROR_INVALID;
   *out_align = align;
   return MODEL_OK;
@@ -297,6 +299,7 @@ model_find (ArenaModel *m, const AsmRequest *req, guint64 align, guint *out_i)
         }
       G_GNUC_FALLTHROUGH;
     case ASM_FIT_LOWEST:
+    case ASM_FIT_INSTANT: /* any fit; without a cache, the lowest */
       for (i = 0; i < m->width; i++)
         if (model_fits (m, req, align, i))
           {

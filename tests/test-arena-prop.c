@@ -222,7 +222,7 @@ add_coverage (HarnessCoverage *t, const HarnessCoverage *c)
 {
   guint k;
 
-  for (k = 0; k < 4; k++)
+  for (k = 0; k < G_N_ELEMENTS (t->fit_ok); k++)
     t->fit_ok[k] += c->fit_ok[k];
   t->ok_align += c->ok_align;
   t->ok_phase += c->ok_phase;

@@ -414,7 +414,7 @@ iova_alloc (int argc, char **argv)
     { "max", 0, 0, G_OPTION_ARG_STRING, &max,
       "End at or below X (the last byte)", "X" },
     { "fit", 0, 0, G_OPTION_ARG_STRING, &fit,
-      "lowest (default), highest, best or next", "FIT" },
+      "lowest (default), highest, best, next or instant", "FIT" },
     { NULL }
   };
 

@@ -496,7 +496,7 @@ cmd_space_probe (Script *s, Args *a, Obj *o, GError **error)
 
 #define REQ_OPTS "align phase nocross min max fit"
 #define REQ_USAGE "[align=A] [phase=P] [nocross=N] [min=M] [max=X] " \
-                  "[fit=lowest|highest|best|next]"
+                  "[fit=lowest|highest|best|next|instant]"
 
 
 const Command asmctl_script_arena_addr_commands[] = {

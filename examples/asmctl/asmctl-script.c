@@ -179,7 +179,7 @@ too_large:
 
 /**
  * asmctl_parse_fit:
- * @text: "lowest", "highest", "best" or "next"
+ * @text: "lowest", "highest", "best", "next" or "instant"
  * @out: (out): the policy
  * @error: return location for a #GError (%ASM_ERROR_PARSE)
  *
@@ -188,7 +188,8 @@ too_large:
 gboolean
 asmctl_parse_fit (const char *text, AsmFit *out, GError **error)
 {
-  static const char *const names[] = { "lowest", "highest", "best", "next" };
+  static const char *const names[] = { "lowest", "highest", "best", "next",
+                                       "instant" };
 
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     if (strcmp (text, names[i]) == 0)
@@ -197,7 +198,7 @@ asmctl_parse_fit (const char *text, AsmFit *out, GError **error)
         return TRUE;
       }
   g_set_error (error, ASM_ERROR, ASM_ERROR_PARSE,
-               "'%s' is not a fit (lowest, highest, best or next)", text);
+               "'%s' is not a fit (lowest, highest, best, next or instant)", text);
   return FALSE;
 }
 
@@ -220,6 +221,8 @@ asmctl_fit_name (AsmFit fit)
       return "best";
     case ASM_FIT_NEXT:
       return "next";
+    case ASM_FIT_INSTANT:
+      return "instant";
     }
   return "?";
 }

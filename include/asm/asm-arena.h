@@ -23,6 +23,10 @@ G_BEGIN_DECLS
  *   previous successful %ASM_FIT_NEXT allocation (with none yet, as
  *   %ASM_FIT_LOWEST); when there is none after it, wrap around and act as
  *   %ASM_FIT_LOWEST.  A clone inherits the cursor.
+ * @ASM_FIT_INSTANT: any satisfying address, the one that is fastest to
+ *   find: on an arena with a cache (asm_arena_enable_cache()), a recently
+ *   freed range of the same size taken from the calling thread's
+ *   magazine, else the lowest satisfying address.  The IOVA hot path.
  *
  * The placement policy of an allocation.  Every policy is exact: it returns
  * the address its definition names, and fails only when no address at all
@@ -35,6 +39,7 @@ typedef enum {
   ASM_FIT_HIGHEST,
   ASM_FIT_BEST,
   ASM_FIT_NEXT,
+  ASM_FIT_INSTANT,
 } AsmFit;
 
 /**
@@ -134,12 +139,15 @@ GType asm_segment_kind_get_type (void) G_GNUC_CONST;
  * @span_units: address units inside spans
  * @allocated_units: units held by allocations
  * @reserved_units: units held by reservations
- * @free_units: free units
+ * @free_units: free units (ranges held by a cache included: they are free
+ *   to every caller)
  * @n_spans: number of spans
  * @n_allocated: number of live allocations
  * @n_reserved: number of live reservations
- * @n_free_segments: number of free segments (maximal free runs in one span)
- * @largest_free: the largest free segment's size in units (0 when none)
+ * @n_free_segments: number of free segments (maximal free runs in one span;
+ *   on an arena with a cache, not counting the cached ranges)
+ * @largest_free: the largest free segment's size in units (0 when none;
+ *   likewise)
  *
  * A snapshot of an arena's accounting.  Unit counts that would be 2^64 (one
  * span covering the whole space) saturate at %G_MAXUINT64.
@@ -169,6 +177,46 @@ typedef struct {
 #define ASM_TYPE_ARENA_STATS (asm_arena_stats_get_type ())
 ASM_AVAILABLE_IN_0_1
 GType asm_arena_stats_get_type (void) G_GNUC_CONST;
+
+/**
+ * AsmArenaCacheStats:
+ * @max_size: the largest size the cache serves, in address units
+ * @capacity: the most ranges the cache may hold at once (its hard cap)
+ * @cached_ranges: freed ranges the cache holds now, in the threads'
+ *   magazines and in the shared depot
+ * @cached_units: the address units of those ranges
+ * @hits: %ASM_FIT_INSTANT allocations served from a magazine
+ * @misses: cacheable %ASM_FIT_INSTANT allocations that went to the tree
+ * @flushes: times every cached range was given back to the tree (before a
+ *   refusal, an exact fit, or a call that needs the exact free space)
+ *
+ * What the cache of an arena holds and how it has served.  Cached ranges
+ * are free to every caller: asm_arena_get_stats() counts them in
+ * @free_units and not in @allocated_units or @n_allocated.
+ *
+ * Since: 0.1
+ */
+typedef struct {
+  guint64 max_size;
+  guint64 capacity;
+  guint64 cached_ranges;
+  guint64 cached_units;
+  guint64 hits;
+  guint64 misses;
+  guint64 flushes;
+} AsmArenaCacheStats;
+
+/**
+ * ASM_TYPE_ARENA_CACHE_STATS:
+ *
+ * The #GType of #AsmArenaCacheStats, a boxed type registered by
+ * asm_arena_cache_stats_get_type().
+ *
+ * Since: 0.1
+ */
+#define ASM_TYPE_ARENA_CACHE_STATS (asm_arena_cache_stats_get_type ())
+ASM_AVAILABLE_IN_0_1
+GType asm_arena_cache_stats_get_type (void) G_GNUC_CONST;
 
 /**
  * AsmArena:
@@ -274,6 +322,13 @@ gboolean asm_arena_walk (AsmArena *a, AsmArenaWalkFunc func,
 ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_arena_check (AsmArena *a, GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_arena_enable_cache (AsmArena *a, guint64 max_size,
+                                 GError **error);
+ASM_AVAILABLE_IN_0_1
+gboolean asm_arena_get_cache_stats (AsmArena *a,
+                                    AsmArenaCacheStats *out_stats);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AsmArena, asm_arena_unref)
 

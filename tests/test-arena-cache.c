@@ -1,0 +1,761 @@
+/* test-arena-cache.c: the arena's magazines, exact and shared by threads
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Theory
+ * ======
+ *
+ * asm_arena_enable_cache() puts per-thread magazines of freed ranges in
+ * front of the tree (src/asm-arena-cache.c).  Speed is its point; the
+ * product is that nothing else changes: a cached range is free to every
+ * caller.  This file checks that in three ways.
+ *
+ * Unit tests, one per rule: the argument checks of enable_cache (and that a
+ * refused call changes nothing); a freed range comes back from the
+ * magazine; a double free, a move or a lookup of a cached range sees it
+ * free; exact fits, reserve and walk see cached ranges as free; a request
+ * that only the cached ranges can satisfy succeeds; [min, max] and the
+ * alignment are honoured by what the magazine hands out; the cap holds;
+ * stats count cached ranges as free; a clone is independent; asm_arena_walk
+ * may call into the arena from its callback.
+ *
+ * A property test against the uncached arena: random operations (INSTANT
+ * allocations of cacheable and other shapes, exact fits, frees, double
+ * frees, frees of random addresses, reservations, lookups) on a cached
+ * arena, each mirrored on an uncached arena.  Before each allocation the
+ * mirror says whether any address satisfies the request (find_free); the
+ * cached arena must agree, and its answer must satisfy the request and be
+ * free in the mirror, where it is then taken at exactly that address (an
+ * exact fit's answer must be the mirror's own).  Frees and reservations
+ * must succeed or fail as on the mirror.  asm_arena_check() after every
+ * step verifies the cache's accounting; stats must equal the mirror's.
+ *
+ * A threaded test: several threads churn one cached arena at once, each in
+ * its own window ([min, max] of every request), so that each thread's own
+ * list of live allocations is an exact model of its window: a refusal is
+ * checked exact against it, while ranges of the window travel through the
+ * depot into other threads' magazines and flushes happen under the others'
+ * feet.  Every unit handed out is claimed in a shared array of atomic
+ * owners, so an overlap between threads is caught when it happens.  After
+ * the join, asm_arena_check() and the stats must agree with the union of
+ * the live lists.  Only pthread create/join and atomics order the test's
+ * own data, so a ThreadSanitizer build (CI's build-tsan) checks the locks.
+ *
+ * Environment: ASM_PROP_SEED=N, ASM_PROP_OPS=N, ASM_PROP_SEEDS=N.
+ */
+#include "asm-test.h"
+
+#include <pthread.h>
+
+#define Q 0x1000 /* the quantum: 4 KiB pages */
+
+static AsmArena *
+cached_arena (guint64 first, guint64 last, guint64 max_size)
+{
+  AsmArena *a = asm_arena_new ("cached", Q);
+
+  OK (asm_arena_add_span (a, first, last, &error));
+  OK (asm_arena_enable_cache (a, max_size, &error));
+  return a;
+}
+
+static guint64
+instant (AsmArena *a, guint64 size)
+{
+  AsmRequest r = ASM_REQUEST_INIT (size);
+  guint64 addr = G_MAXUINT64;
+
+  r.fit = ASM_FIT_INSTANT;
+  r.align = size; /* power-of-two sizes in the unit tests */
+  OK (asm_arena_alloc_full (a, &r, &addr, &error));
+  return addr;
+}
+
+static void
+assert_checked (AsmArena *a)
+{
+  OK (asm_arena_check (a, &error));
+}
+
+static AsmArenaCacheStats
+cache_stats (AsmArena *a)
+{
+  AsmArenaCacheStats cs;
+
+  assert_true (asm_arena_get_cache_stats (a, &cs));
+  return cs;
+}
+
+/* ------------------------------------------------------------------ */
+/* unit tests                                                           */
+
+static void
+test_enable_refused (void **state)
+{
+  g_autoptr(AsmArena) a = asm_arena_new ("a", Q);
+  AsmArenaCacheStats cs;
+
+  (void) state;
+  OK (asm_arena_add_span (a, 0, 0xfffff, &error));
+  FAILS (asm_arena_enable_cache (a, 0, &error), INVALID, "max_size 0x0");
+  FAILS (asm_arena_enable_cache (a, Q + 1, &error), INVALID,
+         "max_size 0x1001 is not the quantum 0x1000 times 1 to 256");
+  FAILS (asm_arena_enable_cache (a, 257 * (guint64) Q, &error), INVALID,
+         "max_size 0x101000");
+  FAILS (asm_arena_enable_cache (a, G_MAXUINT64 - Q + 1, &error), INVALID,
+         "max_size 0xfffffffffffff000");
+  /* nothing changed: still no cache */
+  assert_false (asm_arena_get_cache_stats (a, &cs));
+  assert_int_equal (cs.capacity, 0);
+  OK (asm_arena_enable_cache (a, 256 * (guint64) Q, &error));
+  FAILS (asm_arena_enable_cache (a, Q, &error), INVALID,
+         "already has a cache");
+  cs = cache_stats (a);
+  assert_int_equal (cs.max_size, 256 * (guint64) Q);
+  assert_true (cs.capacity > 0);
+  assert_checked (a);
+}
+
+static void
+test_freed_range_comes_back (void **state)
+{
+  g_autoptr(AsmArena) a = cached_arena (0, 0xffffff, 8 * Q);
+  guint64 x, y, z;
+  AsmArenaCacheStats cs;
+  AsmArenaStats st;
+
+  (void) state;
+  x = instant (a, Q);
+  y = instant (a, Q);
+  assert_true (x != y);
+  OK (asm_arena_free (a, x, &error));
+  cs = cache_stats (a);
+  assert_int_equal (cs.cached_ranges, 1);
+  assert_int_equal (cs.cached_units, Q);
+  asm_arena_get_stats (a, &st);
+  assert_int_equal (st.n_allocated, 1);
+  assert_int_equal (st.allocated_units, Q);
+  assert_int_equal (st.free_units, 0x1000000 - Q);
+  assert_checked (a);
+  z = instant (a, Q);
+  assert_int_equal (z, x); /* from the magazine */
+  cs = cache_stats (a);
+  assert_int_equal (cs.hits, 1);
+  assert_int_equal (cs.cached_ranges, 0);
+  assert_checked (a);
+}
+
+static void
+test_double_free_and_lookup (void **state)
+{
+  g_autoptr(AsmArena) a = cached_arena (0, 0xffffff, 8 * Q);
+  guint64 x = instant (a, 2 * Q);
+  AsmRange r;
+  AsmSegmentKind kind;
+  AsmRequest req = ASM_REQUEST_INIT (Q);
+
+  (void) state;
+  assert_true (asm_arena_lookup (a, x + Q, &r));
+  assert_int_equal (r.first, x);
+  OK (asm_arena_free (a, x, &error));
+  assert_false (asm_arena_lookup (a, x, NULL));
+  assert_false (asm_arena_lookup (a, x + Q, NULL));
+  FAILS (asm_arena_free (a, x, &error), NOT_FOUND, "starts at 0x0");
+  FAILS (asm_arena_free (a, x + Q, &error), NOT_FOUND, "starts at 0x1000");
+  FAILS (asm_arena_move (a, x, &req, NULL, &error), NOT_FOUND,
+         "starts at 0x0");
+  assert_true (asm_arena_lookup_full (a, x, &r, &kind));
+  assert_int_equal (kind, ASM_SEGMENT_FREE);
+  assert_int_equal (r.first, 0);
+  assert_int_equal (r.last, 0xffffff);
+  assert_checked (a);
+}
+
+static void
+test_only_cached_space_satisfies (void **state)
+{
+  /* four pages, all freed into the cache one by one: a 4-page request
+   * needs all of them back in the tree */
+  g_autoptr(AsmArena) a = cached_arena (0, 4 * Q - 1, 4 * Q);
+  guint64 p[4], addr;
+  AsmRequest big = ASM_REQUEST_INIT (4 * Q);
+
+  (void) state;
+  for (guint i = 0; i < 4; i++)
+    p[i] = instant (a, Q);
+  for (guint i = 0; i < 4; i++)
+    OK (asm_arena_free (a, p[i], &error));
+  assert_int_equal (cache_stats (a).cached_ranges, 4);
+  big.fit = ASM_FIT_INSTANT;
+  OK (asm_arena_alloc_full (a, &big, &addr, &error));
+  assert_int_equal (addr, 0);
+  assert_int_equal (cache_stats (a).cached_ranges, 0);
+  assert_true (cache_stats (a).flushes >= 1);
+  /* and a refusal is a real one, with the usual message */
+  FAILS (asm_arena_alloc_full (a, &big, &addr, &error), NO_SPACE,
+         "no free range of 0x4000 units");
+  assert_checked (a);
+}
+
+static void
+test_exact_fits_see_cached_ranges (void **state)
+{
+  g_autoptr(AsmArena) a = cached_arena (0, 0xffffff, 8 * Q);
+  guint64 p[4], addr;
+  AsmRequest low = ASM_REQUEST_INIT (Q);
+  AsmRequest high = ASM_REQUEST_INIT (Q);
+
+  (void) state;
+  for (guint i = 0; i < 4; i++)
+    p[i] = instant (a, Q);
+  OK (asm_arena_free (a, p[0], &error));
+  OK (asm_arena_alloc_full (a, &low, &addr, &error));
+  assert_int_equal (addr, p[0]); /* LOWEST: the lowest free page */
+  high.fit = ASM_FIT_HIGHEST;
+  OK (asm_arena_alloc_full (a, &high, &addr, &error));
+  assert_int_equal (addr, 0xfff000);
+  OK (asm_arena_free (a, addr, &error)); /* tree allocation: to the tree */
+  OK (asm_arena_free (a, p[1], &error)); /* cached */
+  OK (asm_arena_reserve (a, p[1], p[1] + Q - 1, &error));
+  assert_true (asm_arena_lookup (a, p[1], NULL));
+  assert_checked (a);
+}
+
+static void
+test_window_and_alignment_honoured (void **state)
+{
+  g_autoptr(AsmArena) a = cached_arena (0, 0xffffffff, 16 * Q);
+  AsmRequest r = ASM_REQUEST_INIT (Q);
+  guint64 high, low, addr;
+
+  (void) state;
+  /* one page high, one low, both freed into the magazine */
+  r.fit = ASM_FIT_INSTANT;
+  r.min = 0x80000000;
+  OK (asm_arena_alloc_full (a, &r, &high, &error));
+  r.min = 0;
+  r.max = 0x7fffffff;
+  OK (asm_arena_alloc_full (a, &r, &low, &error));
+  OK (asm_arena_free (a, low, &error));
+  OK (asm_arena_free (a, high, &error)); /* the top of the magazine */
+  /* a request limited below 2 GiB must not get the high page */
+  OK (asm_arena_alloc_full (a, &r, &addr, &error));
+  assert_int_equal (addr, low);
+  /* 3 pages with 4-page alignment: a cached 3-page range is aligned so */
+  r = ASM_REQUEST_INIT (3 * Q);
+  r.fit = ASM_FIT_INSTANT;
+  r.align = 4 * Q;
+  OK (asm_arena_alloc_full (a, &r, &addr, &error));
+  assert_int_equal (addr % (4 * Q), 0);
+  OK (asm_arena_free (a, addr, &error));
+  assert_int_equal (cache_stats (a).cached_ranges, 2); /* and the high page */
+  OK (asm_arena_alloc_full (a, &r, &addr, &error));
+  assert_int_equal (addr % (4 * Q), 0);
+  /* a phase, a nocross or a larger alignment bypass the magazines */
+  OK (asm_arena_free (a, addr, &error));
+  r.align = 8 * Q;
+  OK (asm_arena_alloc_full (a, &r, &addr, &error));
+  assert_int_equal (addr % (8 * Q), 0);
+  assert_checked (a);
+}
+
+static void
+test_invalid_requests_unchanged (void **state)
+{
+  g_autoptr(AsmArena) a = cached_arena (0, 0xffffff, 8 * Q);
+  guint64 x = instant (a, Q);
+  AsmRequest r = ASM_REQUEST_INIT (0);
+  AsmArenaCacheStats before, after;
+
+  (void) state;
+  OK (asm_arena_free (a, x, &error));
+  before = cache_stats (a);
+  r.fit = ASM_FIT_INSTANT;
+  FAILS (asm_arena_alloc_full (a, &r, NULL, &error), INVALID, "size 0");
+  r.size = Q;
+  r.align = 3 * Q;
+  FAILS (asm_arena_alloc_full (a, &r, NULL, &error), INVALID,
+         "align 0x3000 is not a power of two");
+  r.align = 0;
+  r.min = 2, r.max = 1;
+  FAILS (asm_arena_alloc_full (a, &r, NULL, &error), INVALID,
+         "min 0x2 is above max 0x1");
+  r = ASM_REQUEST_INIT (Q);
+  r.fit = (AsmFit) 5;
+  FAILS (asm_arena_alloc_full (a, &r, NULL, &error), INVALID,
+         "fit 0x5 is not an AsmFit value");
+  FAILS (asm_arena_free (a, 0x123, &error), NOT_FOUND, "starts at 0x123");
+  /* the invalid requests found the tree unchanged, the cache may have
+   * been given back to it, nothing else */
+  after = cache_stats (a);
+  assert_int_equal (before.cached_ranges + before.flushes,
+                    after.cached_ranges + after.flushes);
+  assert_checked (a);
+}
+
+static void
+test_cap (void **state)
+{
+  g_autoptr(AsmArena) a = cached_arena (0, G_MAXUINT32, Q);
+  AsmArenaCacheStats cs = cache_stats (a);
+  guint64 n = cs.capacity + 500, *p = g_new (guint64, n);
+  AsmArenaStats st;
+
+  (void) state;
+  for (guint64 i = 0; i < n; i++)
+    p[i] = instant (a, Q);
+  for (guint64 i = 0; i < n; i++)
+    OK (asm_arena_free (a, p[i], &error));
+  cs = cache_stats (a);
+  assert_true (cs.cached_ranges <= cs.capacity);
+  assert_true (cs.cached_ranges > 0);
+  asm_arena_get_stats (a, &st);
+  assert_int_equal (st.n_allocated, 0);
+  assert_int_equal (st.allocated_units, 0);
+  assert_int_equal (st.free_units, (guint64) G_MAXUINT32 + 1);
+  assert_checked (a);
+  g_free (p);
+}
+
+static gboolean
+walk_and_call (const AsmRange *seg, AsmSegmentKind kind, gpointer data)
+{
+  AsmArena *a = data;
+
+  /* the callback may call into the arena (the walk has a snapshot) */
+  return kind != ASM_SEGMENT_ALLOCATED || asm_arena_lookup (a, seg->first,
+                                                           NULL);
+}
+
+static gboolean
+count_allocated (const AsmRange *seg, AsmSegmentKind kind, gpointer data)
+{
+  (void) seg;
+  if (kind == ASM_SEGMENT_ALLOCATED)
+    (*(guint *) data)++;
+  return TRUE;
+}
+
+static void
+test_clone_and_walk (void **state)
+{
+  g_autoptr(AsmArena) a = cached_arena (0, 0xffffff, 8 * Q);
+  g_autoptr(AsmArena) c = NULL;
+  guint64 x = instant (a, Q), y = instant (a, Q);
+  AsmArenaCacheStats cs;
+  guint n = 0;
+
+  (void) state;
+  OK (asm_arena_free (a, x, &error));
+  assert_true (asm_arena_walk (a, walk_and_call, a));
+  assert_true (asm_arena_walk (a, count_allocated, &n));
+  assert_int_equal (n, 1); /* the walk sees the cached page as free */
+  OK (asm_arena_free (a, y, &error));
+  c = asm_arena_clone (a, "clone");
+  assert_false (asm_arena_get_cache_stats (c, &cs));
+  assert_false (asm_arena_lookup (c, y, NULL));
+  x = instant (c, Q);
+  OK (asm_arena_free (c, x, &error));
+  FAILS (asm_arena_free (c, x, &error), NOT_FOUND, "starts at");
+  assert_checked (a);
+  assert_checked (c);
+}
+
+/* ------------------------------------------------------------------ */
+/* the property test against the uncached arena                         */
+
+#define PROP_WIDTH (256 * (guint64) Q) /* a small space: refusals happen */
+
+typedef struct {
+  guint64 addr, size;
+} Live;
+
+static void
+prop_request (ChoiceSource *s, AsmRequest *r)
+{
+  static const guint64 sizes[] = { 1, 1, 1, 2, 2, 3, 4, 4, 5, 8, 8, 9, 16,
+                                    32, 64 };
+  guint64 pages = sizes[choice_below (s, G_N_ELEMENTS (sizes))];
+
+  *r = ASM_REQUEST_INIT (pages * Q);
+  r->align = (pages <= 1 ? 1 : G_GUINT64_CONSTANT (1)
+                                   << (64 - __builtin_clzll (pages - 1))) * Q;
+  if (choice_chance (s, 1, 6))
+    r->align = 0; /* less aligned */
+  if (choice_chance (s, 1, 8))
+    r->align *= 2; /* more aligned than the cache serves */
+  if (choice_chance (s, 1, 5))
+    {
+      r->min = choice_below (s, PROP_WIDTH / Q) * Q;
+      r->max = r->min + choice_below (s, PROP_WIDTH) + r->size;
+    }
+  if (choice_chance (s, 1, 16) && r->align >= 2 * Q)
+    r->phase = Q;
+  r->fit = choice_chance (s, 23, 24) ? ASM_FIT_INSTANT
+                                   : (AsmFit) choice_below (s, 4);
+}
+
+static void
+prop_compare_stats (AsmArena *a, AsmArena *mirror)
+{
+  AsmArenaStats x, y;
+
+  asm_arena_get_stats (a, &x);
+  asm_arena_get_stats (mirror, &y);
+  assert_int_equal (x.allocated_units, y.allocated_units);
+  assert_int_equal (x.reserved_units, y.reserved_units);
+  assert_int_equal (x.free_units, y.free_units);
+  assert_int_equal (x.n_allocated, y.n_allocated);
+  assert_int_equal (x.n_reserved, y.n_reserved);
+}
+
+static void
+prop_alloc (AsmArena *a, AsmArena *mirror, ChoiceSource *s, GArray *live)
+{
+  AsmRequest r, at;
+  guint64 want = 0, got = 0, placed = 0;
+  gboolean fits, ok;
+
+  prop_request (s, &r);
+  at = r;
+  if (r.fit == ASM_FIT_INSTANT)
+    at.fit = ASM_FIT_LOWEST;
+  fits = asm_arena_find_free (mirror, &at, &want, NULL);
+  ok = asm_arena_alloc_full (a, &r, &got, NULL);
+  if (ok != fits)
+    fail_msg ("alloc of 0x%" G_GINT64_MODIFIER "x (fit %d, align 0x%"
+              G_GINT64_MODIFIER "x, [0x%" G_GINT64_MODIFIER "x, 0x%"
+              G_GINT64_MODIFIER "x]): cached %s, uncached %s", r.size,
+              r.fit, r.align, r.min, r.max, ok ? "ok" : "refused",
+              fits ? "has a fit" : "has none");
+  if (!ok)
+    return;
+  if (r.fit != ASM_FIT_INSTANT && got != want)
+    fail_msg ("exact fit %d: cached 0x%" G_GINT64_MODIFIER "x, uncached 0x%"
+              G_GINT64_MODIFIER "x", r.fit, got, want);
+  /* take the same place in the mirror: it must satisfy r there (and a
+   * NEXT allocation moves the mirror's cursor as it moved the arena's) */
+  at.fit = r.fit == ASM_FIT_NEXT ? ASM_FIT_NEXT : ASM_FIT_LOWEST;
+  at.min = got;
+  at.max = MIN (r.max, got + (r.size - 1));
+  if (!asm_arena_alloc_full (mirror, &at, &placed, NULL) || placed != got)
+    fail_msg ("0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER "x is not a "
+              "fit of the request in the uncached arena", got, r.size);
+  g_array_append_val (live, ((Live) { got, r.size }));
+}
+
+static void
+prop_free (AsmArena *a, AsmArena *mirror, ChoiceSource *s, GArray *live,
+           GArray *dead)
+{
+  guint64 addr;
+  gboolean ok, want;
+  guint pick = (guint) choice_below (s, 8);
+
+  if (pick < 5 && live->len > 0)
+    {
+      guint i = (guint) choice_below (s, live->len);
+
+      addr = g_array_index (live, Live, i).addr;
+      g_array_append_val (dead, g_array_index (live, Live, i));
+      g_array_remove_index_fast (live, i);
+    }
+  else if (pick < 7 && dead->len > 0) /* a double free, or a page inside */
+    addr = g_array_index (dead, Live, choice_below (s, dead->len)).addr +
+           (choice_chance (s, 1, 4) ? Q : 0);
+  else
+    addr = choice_below (s, PROP_WIDTH / Q) * Q;
+  want = asm_arena_free (mirror, addr, NULL);
+  ok = asm_arena_free (a, addr, NULL);
+  if (ok != want)
+    fail_msg ("free 0x%" G_GINT64_MODIFIER "x: cached %s, uncached %s", addr,
+              ok ? "ok" : "refused", want ? "ok" : "refused");
+  if (ok)
+    for (guint i = 0; i < live->len; i++) /* a random address may be live */
+      if (g_array_index (live, Live, i).addr == addr)
+        {
+          g_array_remove_index_fast (live, i);
+          break;
+        }
+}
+
+static void
+prop_run (guint64 seed, guint64 ops)
+{
+  g_autoptr(AsmArena) a = cached_arena (0, PROP_WIDTH - 1, 16 * Q);
+  g_autoptr(AsmArena) mirror = asm_arena_new ("mirror", Q);
+  g_autoptr(GArray) live = g_array_new (FALSE, FALSE, sizeof (Live));
+  g_autoptr(GArray) dead = g_array_new (FALSE, FALSE, sizeof (Live));
+  ChoiceSource s;
+  AsmArenaCacheStats cs;
+
+  OK (asm_arena_add_span (mirror, 0, PROP_WIDTH - 1, &error));
+  choice_source_init_seed (&s, seed);
+  for (guint64 step = 0; step < ops; step++)
+    {
+      /* about 20 live allocations: the space (256 pages) is at times close
+       * to full, so refusals and flushes happen, but not all the time */
+      guint op = (guint) choice_below (&s, 100);
+
+      if (op < (live->len < 20 ? 60u : 40u))
+        prop_alloc (a, mirror, &s, live);
+      else if (op < 98)
+        prop_free (a, mirror, &s, live, dead);
+      else
+        {
+          guint64 first = choice_below (&s, PROP_WIDTH / Q) * Q;
+          guint64 last = first + choice_below (&s, 4) * Q + Q - 1;
+          gboolean want = asm_arena_reserve (mirror, first, last, NULL);
+
+          if (asm_arena_reserve (a, first, last, NULL) != want)
+            fail_msg ("reserve 0x%" G_GINT64_MODIFIER "x: differs", first);
+          if (want)
+            g_array_append_val (live, ((Live) { first, last - first + 1 }));
+        }
+      if (dead->len > 64)
+        g_array_remove_range (dead, 0, 32);
+      {
+        guint64 probe = choice_below (&s, PROP_WIDTH);
+
+        if (asm_arena_lookup (a, probe, NULL) !=
+            asm_arena_lookup (mirror, probe, NULL))
+          fail_msg ("lookup 0x%" G_GINT64_MODIFIER "x differs", probe);
+      }
+      prop_compare_stats (a, mirror);
+      OK (asm_arena_check (a, &error));
+    }
+  cs = cache_stats (a);
+  if (g_getenv ("ASM_PROP_TRACE") != NULL)
+    print_message ("# seed %" G_GUINT64_FORMAT ": hits %" G_GUINT64_FORMAT
+                   ", misses %" G_GUINT64_FORMAT ", flushes %"
+                   G_GUINT64_FORMAT "\n", seed, cs.hits, cs.misses,
+                   cs.flushes);
+  /* the run must have exercised the cache, not only the tree */
+  assert_true (cs.hits > ops / 40);
+  assert_true (cs.flushes > 0);
+}
+
+static void
+test_property_vs_uncached (void **state)
+{
+  guint64 only = test_env_u64 ("ASM_PROP_SEED", G_MAXUINT64);
+  guint64 seeds = test_env_u64 ("ASM_PROP_SEEDS", 20);
+  guint64 ops = test_env_u64 ("ASM_PROP_OPS", 3000);
+
+  (void) state;
+  for (guint64 seed = 1; seed <= seeds; seed++)
+    if (only == G_MAXUINT64 || only == seed)
+      prop_run (seed, ops);
+}
+
+/* ------------------------------------------------------------------ */
+/* threads                                                              */
+
+#define T_THREADS 4
+#define T_WINDOW (64 * (guint64) Q) /* each thread's window */
+#define T_UNITS (T_THREADS * T_WINDOW / Q)
+
+typedef struct {
+  AsmArena *a;
+  guint no;
+  guint64 seed, steps;
+  guint8 *owner; /* shared: per page, 0 or the owning thread + 1 */
+  GArray *live;
+  guint64 refusals, allocs;
+  const char *failure; /* the first violation (atomic) */
+  guint64 failure_addr;
+} Churner;
+
+static gboolean
+claim (Churner *t, guint64 addr, guint64 size, guint8 from, guint8 to)
+{
+  for (guint64 p = addr / Q; p < (addr + size) / Q; p++)
+    {
+      guint8 expected = from;
+
+      if (p >= T_UNITS ||
+          !__atomic_compare_exchange_n (&t->owner[p], &expected, to, FALSE,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* does a request of size pages fit in the thread's window, given its own
+ * live allocations (the exact model of the window)? */
+static gboolean
+window_fits (Churner *t, const AsmRequest *r)
+{
+  guint64 pages = T_WINDOW / Q, base = t->no * T_WINDOW;
+  g_autofree guint8 *used = g_new0 (guint8, pages);
+
+  for (guint i = 0; i < t->live->len; i++)
+    {
+      Live *l = &g_array_index (t->live, Live, i);
+      for (guint64 p = (l->addr - base) / Q; p < (l->addr - base + l->size) / Q;
+           p++)
+        used[p] = 1;
+    }
+  for (guint64 p = 0; p + r->size / Q <= pages; p++)
+    {
+      guint64 addr = base + p * Q, k;
+
+      if (r->align != 0 && addr % r->align != 0)
+        continue;
+      for (k = 0; k < r->size / Q && !used[p + k]; k++)
+        ;
+      if (k == r->size / Q)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void *
+churn_main (void *data)
+{
+  Churner *t = data;
+  ChoiceSource s;
+  static const guint64 sizes[] = { 1, 1, 1, 2, 2, 3, 4, 8 };
+
+  choice_source_init_seed (&s, t->seed);
+  for (guint64 step = 0; step < t->steps; step++)
+    {
+      if (t->live->len > 0 && choice_chance (&s, 1, 2))
+        {
+          guint i = (guint) choice_below (&s, t->live->len);
+          Live l = g_array_index (t->live, Live, i);
+
+          g_array_remove_index_fast (t->live, i);
+          if (!claim (t, l.addr, l.size, (guint8) (t->no + 1), 0) ||
+              !asm_arena_free (t->a, l.addr, NULL))
+            {
+              t->failure_addr = l.addr;
+              __atomic_store_n (&t->failure, "a free failed", __ATOMIC_RELEASE);
+              return NULL;
+            }
+        }
+      else
+        {
+          guint64 pages = sizes[choice_below (&s, G_N_ELEMENTS (sizes))];
+          AsmRequest r = ASM_REQUEST_INIT (pages * Q);
+          guint64 addr;
+
+          r.fit = choice_chance (&s, 15, 16) ? ASM_FIT_INSTANT : ASM_FIT_LOWEST;
+          r.align = (pages == 3 ? 4 : pages) * Q;
+          r.min = t->no * T_WINDOW;
+          r.max = r.min + T_WINDOW - 1;
+          if (asm_arena_alloc_full (t->a, &r, &addr, NULL))
+            {
+              t->allocs++;
+              if (addr < r.min || addr + r.size - 1 > r.max ||
+                  addr % r.align != 0 ||
+                  !claim (t, addr, r.size, 0, (guint8) (t->no + 1)))
+                {
+                  t->failure_addr = addr;
+                  __atomic_store_n (&t->failure,
+                                    "an allocation overlaps or breaks its "
+                                    "request", __ATOMIC_RELEASE);
+                  return NULL;
+                }
+              g_array_append_val (t->live, ((Live) { addr, r.size }));
+            }
+          else
+            {
+              t->refusals++;
+              if (window_fits (t, &r))
+                {
+                  t->failure_addr = r.size;
+                  __atomic_store_n (&t->failure,
+                                    "refused while its window had room",
+                                    __ATOMIC_RELEASE);
+                  return NULL;
+                }
+            }
+        }
+    }
+  return NULL;
+}
+
+static void
+test_threads_exact (void **state)
+{
+  g_autoptr(AsmArena) a = cached_arena (0, T_THREADS * T_WINDOW - 1, 8 * Q);
+  Churner t[T_THREADS] = { 0 };
+  pthread_t th[T_THREADS];
+  g_autofree guint8 *owner = g_new0 (guint8, T_UNITS);
+  guint64 steps = test_env_u64 ("ASM_PROP_OPS", 40000), live = 0, units = 0;
+  guint64 refusals = 0;
+  AsmArenaStats st;
+  AsmArenaCacheStats cs;
+
+  (void) state;
+  for (guint i = 0; i < T_THREADS; i++)
+    {
+      t[i] = (Churner) { .a = a, .no = i, .seed = 0x7a5 + i, .steps = steps,
+                         .owner = owner,
+                         .live = g_array_new (FALSE, FALSE, sizeof (Live)) };
+      assert_int_equal (pthread_create (&th[i], NULL, churn_main, &t[i]), 0);
+    }
+  for (guint i = 0; i < T_THREADS; i++)
+    assert_int_equal (pthread_join (th[i], NULL), 0);
+  for (guint i = 0; i < T_THREADS; i++)
+    {
+      if (t[i].failure != NULL)
+        fail_msg ("thread %u: %s (0x%" G_GINT64_MODIFIER "x)", i, t[i].failure,
+                  t[i].failure_addr);
+      live += t[i].live->len;
+      for (guint k = 0; k < t[i].live->len; k++)
+        units += g_array_index (t[i].live, Live, k).size;
+      refusals += t[i].refusals;
+    }
+  OK (asm_arena_check (a, &error));
+  asm_arena_get_stats (a, &st);
+  assert_int_equal (st.n_allocated, live);
+  assert_int_equal (st.allocated_units, units);
+  cs = cache_stats (a);
+  print_message ("# threads: %u x %" G_GUINT64_FORMAT " steps, %"
+                 G_GUINT64_FORMAT " refusals checked exact, hits %"
+                 G_GUINT64_FORMAT ", misses %" G_GUINT64_FORMAT ", flushes %"
+                 G_GUINT64_FORMAT ", cached now %" G_GUINT64_FORMAT "\n",
+                 T_THREADS, steps, refusals, cs.hits, cs.misses, cs.flushes,
+                 cs.cached_ranges);
+  assert_true (refusals > 0);
+  assert_true (cs.hits > steps / 10);
+  /* everything freed: the whole space comes back */
+  for (guint i = 0; i < T_THREADS; i++)
+    {
+      for (guint k = 0; k < t[i].live->len; k++)
+        OK (asm_arena_free (a, g_array_index (t[i].live, Live, k).addr,
+                            &error));
+      g_array_unref (t[i].live);
+    }
+  {
+    AsmRequest all = ASM_REQUEST_INIT (T_THREADS * T_WINDOW);
+    guint64 addr;
+
+    all.fit = ASM_FIT_INSTANT;
+    OK (asm_arena_alloc_full (a, &all, &addr, &error));
+    assert_int_equal (addr, 0);
+  }
+  OK (asm_arena_check (a, &error));
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_enable_refused),
+    cmocka_unit_test (test_freed_range_comes_back),
+    cmocka_unit_test (test_double_free_and_lookup),
+    cmocka_unit_test (test_only_cached_space_satisfies),
+    cmocka_unit_test (test_exact_fits_see_cached_ranges),
+    cmocka_unit_test (test_window_and_alignment_honoured),
+    cmocka_unit_test (test_invalid_requests_unchanged),
+    cmocka_unit_test (test_cap),
+    cmocka_unit_test (test_clone_and_walk),
+    cmocka_unit_test (test_property_vs_uncached),
+    cmocka_unit_test (test_threads_exact),
+  };
+
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
