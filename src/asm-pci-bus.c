@@ -21,8 +21,14 @@
  * only domain 0): a root controller (pci-root, pcie-root) with index N
  * establishes domain N and provides its bus 0; a non-root controller with
  * index N plugged into domain D provides bus N of D; a non-root
- * controller's index exceeds the index of the controller that provides the
- * bus it plugs into (for bus 0 of D that is root D), so index 0 is a root.
+ * controller's index exceeds its root's (D), so index 0 is a root.  It
+ * may plug into a bus of a higher index than its own, as libvirt plugs a
+ * switch's upstream port into a root port that fills a later index gap,
+ * except a pci-bridge (libvirt: "index must be larger than bus").  The
+ * controllers still form a tree rooted at D: a controller is only ever
+ * added, plugged into a bus that exists, and its own bus is new, so no
+ * controller is plugged, directly or not, into its own bus
+ * (asm_pci_bus_set_check() walks each path up to the root).
  * Bus ids are not limited to 8 bits, but a domain holds at most 256 buses.
  * Domains are 16-bit PCI segments, so a root's index is at most 0xffff.
  *
@@ -1219,15 +1225,21 @@ validate_parent (State *st, guint32 index, AsmPciControllerModel model,
                    model_name (model), index, domain, parent_bus);
       return NULL;
     }
-  if (index <= parent->index)
+  /* the domain's root is every bus's ancestor: a non-root index above
+   * it keeps index 0 a root and the domain of an index unambiguous */
+  if (index <= root->index ||
+      (model == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE && index <= parent->index))
     {
-      g_autofree char *name = asm_pci_controller_name (parent->model,
-                                                       parent->index);
+      Bus *above = index <= root->index ? root : parent;
+      g_autofree char *name = asm_pci_controller_name (above->model,
+                                                       above->index);
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "%s controller %u: its index must be above %u, the index "
-                   "of %s (%s) that provides bus %04x:%02x it plugs into",
-                   model_name (model), index, parent->index, name,
-                   model_name (parent->model), domain, parent_bus);
+                   "of %s (%s)%s",
+                   model_name (model), index, above->index, name,
+                   model_name (above->model),
+                   above == root ? ", the root of its domain"
+                                 : ", whose bus a pci-bridge plugs into");
       return NULL;
     }
   if (root->n_domain_buses >= ASM_PCI_MAX_BUSES_PER_DOMAIN)
@@ -1290,8 +1302,9 @@ bus_add (State *st, guint32 index, AsmPciControllerModel model,
  * mapping proposed for libvirt: a root (pci-root, pcie-root) with index N
  * establishes domain N and provides bus N:0; a non-root controller with
  * index N plugged into a bus of domain D provides bus D:N.  A non-root
- * controller's index must exceed that of the controller providing the bus
- * it plugs into (root D for bus D:0), so index 0 is a root.  @plugged_at
+ * controller's index must exceed its root's (D), so index 0 is a root; it
+ * may plug into a bus of a higher index, except a pci-bridge, whose index
+ * must exceed that of the bus it plugs into (libvirt's rule).  @plugged_at
  * is reserved on that bus with the model's connect flags
  * (asm_pci_controller_model_get_connect_flags()), as an address from
  * configuration, isolation group 0.  Gaps between indexes are allowed.
@@ -1300,7 +1313,8 @@ bus_add (State *st, guint32 index, AsmPciControllerModel model,
  *
  * Errors: %ASM_ERROR_INVALID for an unknown model, a non-root index 0, a
  * root given @plugged_at or a non-root not given one, a root index above
- * 0xffff, an index not above the parent's, or a @plugged_at that the
+ * 0xffff, an index not above the root's (or, for a pci-bridge, the
+ * parent's), or a @plugged_at that the
  * parent bus does not accept (see asm_pci_bus_set_reserve_addr());
  * %ASM_ERROR_IN_USE for an index already used or a @plugged_at in use;
  * %ASM_ERROR_NOT_FOUND when the domain or the parent bus does not exist;
@@ -2348,11 +2362,14 @@ check_classes (State *st, GPtrArray *buses, GError **error)
  *
  * Verifies the invariants (see the theory comment in asm-pci-bus.c): the
  * multi-domain controller rules (roots establish their domain, non-roots
- * provide bus == index above their parent's index, each plugged at a
- * reserved address of its parent bus, at most 256 buses per domain), each
+ * provide bus == index above their root's index (a pci-bridge: above its
+ * parent's), each plugged at a reserved address of its parent bus, each
+ * reaching its root through its parents without a cycle, at most 256
+ * buses per domain), each
  * bus's bitmaps and counts against its address space, the room and idle
  * indexes of every class (members and parked buses), and each space's own
- * check.  O(tuples log n + buses x classes).
+ * check.  O(tuples log n + buses x (classes + depth)), the depth of a bus
+ * below its root at most 256.
  *
  * Returns: %TRUE when consistent, else %FALSE with %ASM_ERROR_FAILED
  *
@@ -2407,13 +2424,32 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
         {
           Bus *parent = lookup_bus (st, b->plugged_at.domain,
                                     b->plugged_at.bus);
+          guint depth = 0;
+
           if (parent == NULL || b->plugged_at.domain != b->domain ||
-              parent->index >= b->index ||
+              root->index >= b->index ||
+              (b->model == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE &&
+               parent->index >= b->index) ||
               !((parent->held[b->plugged_at.slot] >>
                  b->plugged_at.function) & 1))
             return fail (error, "controller %u is not plugged at a reserved "
-                         "address of a lower-index bus of its domain",
-                         b->index);
+                         "address of a bus of its domain that it may plug "
+                         "into", b->index);
+          /* Loop invariant: @parent is an ancestor of @b, @depth steps up;
+           * a domain of at most 256 buses has no path longer than that */
+          while (!parent->is_root && depth <= ASM_PCI_MAX_BUSES_PER_DOMAIN)
+            {
+              parent = lookup_bus (st, parent->plugged_at.domain,
+                                   parent->plugged_at.bus);
+              if (parent == NULL)
+                return fail (error, "controller %u: an ancestor's bus is "
+                             "missing", b->index);
+              depth++;
+            }
+          if (!parent->is_root || parent != root)
+            return fail (error, "controller %u does not reach the root of "
+                         "domain %04x through its parents (a cycle)",
+                         b->index, b->domain);
         }
       if (b->accepts != asm_pci_controller_model_get_bus_flags (b->model,
                                                                 TRUE, NULL,

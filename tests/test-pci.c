@@ -617,6 +617,68 @@ test_seed002_256_buses (void **state)
   CHECK (set);
 }
 
+/* libvirt plugs a controller without an address into the first bus that
+ * fits in index order, which may have a higher index than its own (a
+ * switch's upstream port into the root port that fills a later index
+ * gap): the bus set allows it, except for a pci-bridge (libvirt: "index
+ * must be larger than bus"), and stays a tree */
+static void
+test_add_controller_higher_parent (void **state)
+{
+  g_autoptr(AsmPciBusSet) set = set_with_root (M (PCIE_ROOT), 0);
+  g_autofree char *before = NULL;
+  guint32 index;
+
+  OK (asm_pci_bus_set_add_controller (set, 5, M (PCIE_ROOT_PORT),
+                                      PA ("0000:00:02.0"), &error));
+  /* upstream port 2 behind root port 5, downstream port 3 behind it */
+  OK (asm_pci_bus_set_add_controller (set, 2, M (PCIE_SWITCH_UPSTREAM_PORT),
+                                      PA ("0000:05:00.0"), &error));
+  OK (asm_pci_bus_set_add_controller (set, 3,
+                                      M (PCIE_SWITCH_DOWNSTREAM_PORT),
+                                      PA ("0000:02:00.0"), &error));
+  CHECK (set);
+  assert_true (asm_pci_bus_set_find_controller (set, 0, 2, &index));
+  assert_int_equal (index, 2);
+  assert_true (asm_pci_bus_set_is_reserved (set, PA ("0000:05:00.0")));
+  /* a device behind the downstream port: bus 3, reached through 2 and 5 */
+  OK (asm_pci_bus_set_reserve_addr (set, PA ("0000:03:00.0"),
+                                    ASM_PCI_CONNECT_TYPE_PCIE_DEVICE, TRUE,
+                                    &error));
+  CHECK (set);
+
+  /* a pci-bridge only behind a bus of a lower index */
+  OK (asm_pci_bus_set_add_controller (set, 6, M (PCIE_ROOT_PORT),
+                                      PA ("0000:00:03.0"), &error));
+  OK (asm_pci_bus_set_add_controller (set, 9, M (PCIE_TO_PCI_BRIDGE),
+                                      PA ("0000:06:00.0"), &error));
+  CHECK (set);
+  before = fingerprint (set, 64);
+  FAILS (asm_pci_bus_set_add_controller (set, 7, M (PCI_BRIDGE),
+                                         PA ("0000:09:01.0"), &error),
+         INVALID, "its index must be above 9");
+  FAILS (asm_pci_bus_set_add_controller (set, 9, M (PCI_BRIDGE),
+                                         PA ("0000:09:01.0"), &error),
+         IN_USE, "index 9 is already used");
+  {
+    g_autofree char *after = fingerprint (set, 64);
+    assert_string_equal (before, after);
+  }
+  OK (asm_pci_bus_set_add_controller (set, 10, M (PCI_BRIDGE),
+                                      PA ("0000:09:01.0"), &error));
+  /* a pcie-to-pci-bridge may plug into a later root port */
+  OK (asm_pci_bus_set_add_controller (set, 12, M (PCIE_ROOT_PORT),
+                                      PA ("0000:00:04.0"), &error));
+  OK (asm_pci_bus_set_add_controller (set, 11, M (PCIE_TO_PCI_BRIDGE),
+                                      PA ("0000:0c:00.0"), &error));
+  CHECK (set);
+  /* a clone keeps the shape and passes the check */
+  {
+    g_autoptr(AsmPciBusSet) copy = asm_pci_bus_set_clone (set);
+    CHECK (copy);
+  }
+}
+
 static void
 test_add_controller_next (void **state)
 {
@@ -1853,6 +1915,7 @@ main (void)
     cmocka_unit_test (test_seed002_examples),
     cmocka_unit_test (test_seed002_rules),
     cmocka_unit_test (test_seed002_256_buses),
+    cmocka_unit_test (test_add_controller_higher_parent),
     cmocka_unit_test (test_add_controller_next),
     cmocka_unit_test (test_anchor10_pc_bus0),
     cmocka_unit_test (test_anchor10_two_segments),

@@ -41,6 +41,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import xml.etree.ElementTree as ET
 
 USER = "asmtest"
@@ -89,6 +90,19 @@ def normalize(text):
                 else " (partial: %s)" % " ".join(
                     p for p in ("domain", "bus", "slot", "function")
                     if a.get(p) is not None)
+            # and its spelling: libvirt writes domain='0x0000' bus='0x00'
+            # slot='0x00' function='0x0'
+            spelt = " ".join("%s=%s" % (p, a.get(p)) for p in
+                             ("domain", "bus", "slot", "function")
+                             if a.get(p) is not None)
+            want = "domain=0x%04x bus=0x%02x slot=0x%02x function=0x%x" % (
+                num(a.get("domain")), num(a.get("bus")), num(a.get("slot")),
+                num(a.get("function")))
+            if not form and spelt != want:
+                form = " (written %s)" % spelt
+            extra = sorted(k for k in a.keys() if k not in (
+                "type", "domain", "bus", "slot", "function", "multifunction"))
+            form += "".join(" %s=%s" % (k, a.get(k)) for k in extra)
             addrs[key] = "%04x:%02x:%02x.%x%s%s" % (
                 num(a.get("domain")), num(a.get("bus")), num(a.get("slot")),
                 num(a.get("function")),
@@ -100,14 +114,24 @@ def normalize(text):
             if m is not None and m.get("name"):
                 parts.append("name=" + m.get("name"))
             t = dev.find("target")
+            known = ("chassisNr", "chassis", "port", "busNr", "hotplug")
             if t is not None:
-                for k in ("chassisNr", "chassis", "port", "busNr", "hotplug"):
+                for k in known:
                     if t.get(k) is not None:
                         v = t.get(k)
                         parts.append("%s=%s" % (k, num(v) if k != "hotplug" else v))
+                # any other target option, and what else the controller
+                # says of its bus, as written
+                parts += ["%s=%s" % (k, t.get(k)) for k in sorted(t.keys())
+                          if k not in known]
                 node = t.find("node")
                 if node is not None:
                     parts.append("node=%s" % node.text.strip())
+            for child in dev:
+                if isinstance(child.tag, str) and child.tag not in (
+                        "model", "target", "address", "alias"):
+                    parts.append("<%s%s>" % (child.tag, "".join(
+                        " %s=%s" % kv for kv in sorted(child.items()))))
             ctrls[num(dev.get("index"))] = " ".join(parts)
     # the form: every controller, in document order, with its index and
     # model as written (libvirt writes the index, resolves default models
@@ -218,6 +242,65 @@ class Libvirt:
             return None, r.stderr.strip()
         return r.stdout, None
 
+    def start_many(self, paths):
+        """starts one virsh that defines every domain of @paths (one
+        embedded driver for all, much faster than a virsh each);
+        finish_many() collects the results"""
+        self.many = []
+        script = []
+        for path in paths:
+            name = ET.parse(path).getroot().findtext("name")
+            self.many.append((path, name))
+            script.append("define %s\n" % self.put(path))
+        self.out = {}
+        self.talker = threading.Thread(target=self._talk,
+                                       args=("define", "".join(script)))
+        self.talker.start()
+
+    def _talk(self, what, script):
+        r = subprocess.run(self.prefix + self.env +
+                           ["virsh", "-q", "-c", self.uri], input=script,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=3000)
+        # without a terminal virsh echoes each command after its prompt,
+        # its messages (stderr, unbuffered) in between
+        chunks = {}
+        for chunk in r.stdout.split("virsh # ")[1:]:
+            cmd, _, body = chunk.partition("\n")
+            chunks.setdefault(cmd.strip(), []).append(body)
+        self.out[what] = chunks
+
+    def finish_many(self):
+        """{path: (xml, None) or (None, error)} of start_many().  The
+        domains are dumped by a second virsh, which loads them from their
+        files as the per-input run does (libvirt reorders controllers when
+        it reads a domain back, and refuses some it wrote)"""
+        self.talker.join()
+        defined = self.out["define"]
+        res = {}
+        dump = []
+        for path, name in self.many:
+            f = os.path.join(self.dir, os.path.basename(path))
+            d = defined.get("define " + f)
+            if d is None or len(d) != 1:
+                res[path] = (None, "virsh output not understood for %s"
+                             % name)
+            elif "error:" in d[0]:
+                res[path] = (None, d[0].strip())
+            else:
+                dump.append("dumpxml %s\n" % name)
+        self._talk("dumpxml", "".join(dump))
+        dumped = self.out["dumpxml"]
+        for path, name in self.many:
+            if path in res:
+                continue
+            d = dumped.get("dumpxml " + name, [""])
+            if len(d) == 1 and d[0].lstrip().startswith("<domain"):
+                res[path] = (d[0], None)
+            else:
+                res[path] = (None, d[0].strip() or "not dumped")
+        return res
+
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -266,6 +349,191 @@ def inputs(d, names):
     if names:
         files = [f for f in files if f[:-4] in names]
     return [os.path.join(d, f) for f in files]
+
+
+KINDS = ("identical", "refused-by-both", "refused-by-asm-only",
+         "refused-by-libvirt-only", "different")
+
+# Differences known and not fixed here: their fix belongs in asmctl's
+# placement code (examples/asmctl), which is being moved into the library.
+# Each class has a reproducer in pending/ (not run by the test; its
+# README.md says what libvirt does and why) and a test on one generated
+# domain's results: a generated domain of a known class is counted and
+# listed as such, not failed; a hand-written input is never excused.
+def _lv_only(word, marker=""):
+    """refused by libvirt only, with a message holding @word, for an input
+    that holds @marker"""
+    return lambda kind, lerr, aerr, lines, text: (
+        kind == "refused-by-libvirt-only" and word in (lerr or "") and
+        marker in text)
+
+
+def _only_keys(prefixes, marker):
+    """different only in keys starting with one of @prefixes, for an input
+    that holds @marker"""
+    def match(kind, lerr, aerr, lines, text):
+        return (kind == "different" and marker in text and
+                all(l.strip().startswith(prefixes) for l in lines))
+    return match
+
+
+def _q35_unknown_nic(kind, lerr, aerr, lines, text):
+    return (kind == "different" and "machine='q35'" in text and
+            any("<model type='%s'/>" % m in text for m in UNKNOWN_NICS))
+
+
+def _companion_order(kind, lerr, aerr, lines, text):
+    if kind != "different" or not all(
+            l.strip().startswith("~controllers in order") for l in lines):
+        return False
+    root = ET.fromstring(text)
+    seen = set()
+    for c in root.iter("controller"):
+        if c.get("type") != "usb":
+            continue
+        if c.find("master") is not None:
+            seen.add(c.get("index", "0"))
+        elif c.get("index", "0") in seen:
+            return True
+    return False
+
+
+# NIC models libvirt 9.0 has no name for (a model string it keeps as
+# written): on q35 it gives them PCI Express connect flags
+UNKNOWN_NICS = ("ne2k_pci", "pcnet", "i82551", "i82557b", "i82559er")
+
+KNOWN = (
+    ("a controller plugged into a bus of a higher index",
+     "q35-upstream-port-higher-index.xml",
+     lambda kind, lerr, aerr, lines, text: (
+         kind == "refused-by-asm-only" and
+         "a bus of a lower index only" in aerr[1])),
+    ("a NIC model libvirt has no name for is PCI Express on q35",
+     "q35-net-ne2k-pci.xml", _q35_unknown_nic),
+    ("usb-net is given no connect flags",
+     "pc-net-usb-net.xml", _lv_only("connect flags 00", "'usb-net'")),
+    ("sound model ich7 is given no connect flags",
+     "pc-sound-ich7.xml", _lv_only("connect flags 00", "'ich7'")),
+    ("watchdog model itco is unknown to libvirt 9.0",
+     "q35-watchdog-itco.xml", _lv_only("unknown watchdog model 'itco'")),
+    ("two USB controllers of one index and model",
+     "pc-usb-duplicate-index.xml",
+     _lv_only("Duplicate USB controllers with index")),
+    ("a second vsock", "pc-vsock-twice.xml",
+     _lv_only("only a single vsock device is supported")),
+    ("a second panic device of one model", "pc-panic-twice.xml",
+     _lv_only("Multiple panic devices with model")),
+    ("USB devices with USB disabled", "pc-usb-none-with-usb-device.xml",
+     _lv_only("is disabled")),
+    ("sound model ich7 is unsupported by QEMU 7.2", "pc-sound-ich7.xml",
+     _lv_only("sound card model 'ich7' is not supported by qemu")),
+    ("two USB companion sets of one index, one at a user address",
+     "q35-gen-105-7-double-use.xml",
+     _lv_only("Attempted double use of PCI Address", "ich9-ehci1")),
+    ("a dmi-to-pci-bridge with only a bus in its address",
+     "q35-dmi-bridge-bus-only.xml",
+     _only_keys(("controller[pci]", "pci controller"),
+                "model='dmi-to-pci-bridge'><address type='pci' bus=")),
+    ("the USB companion controllers of one index: the master first",
+     "pc-usb-companion-order.xml", _companion_order),
+    ("the primary video written first", "pc-video-primary-last.xml",
+     _only_keys(("video#",), "primary='yes'")),
+)
+
+
+def known_class(kind, lerr, aerr, lines, text):
+    for name, pending, match in KNOWN:
+        if match(kind, lerr, aerr, lines, text):
+            return name, pending
+    return None
+
+
+def compare(lx, lerr, ax, aerr):
+    """(kind, lines saying why) of one input's two results"""
+    if lx is None and ax is None:
+        return "refused-by-both", [
+            "  libvirt: %s" % (lerr.splitlines()[-1] if lerr else ""),
+            "  asm:     %s" % (aerr[1].splitlines()[-1] if aerr[1] else "")]
+    if lx is None:
+        return "refused-by-libvirt-only", [
+            "  libvirt: %s" % (lerr.splitlines()[-1] if lerr else "")]
+    if ax is None:
+        return "refused-by-asm-only", ["  asm (exit %d): %s" % aerr]
+    d_ = diff(lx, ax)
+    return ("different" if d_ else "identical"), d_
+
+
+def cmd_generated(asmctl, seeds, count):
+    """the generated corpus: gen-domains.py's domains 0..count-1 of each
+    seed, reported by machine type"""
+    import importlib.util
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location(
+        "gen_domains", os.path.join(here, "gen-domains.py"))
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    keep = os.environ.get("ASM_LV_GEN_KEEP")
+    lv = Libvirt()
+    tmp = tempfile.mkdtemp(prefix="asm-lv-gen-")
+    counts = {m: dict.fromkeys(KINDS + ("known",), 0) for m in gen.MACHINES}
+    known = {}
+    bad = 0
+    try:
+        todo = []
+        for seed in seeds:
+            for k in range(count):
+                name, mach, text = gen.generate(seed, k)
+                path = os.path.join(tmp, name + ".xml")
+                with open(path, "w") as f:
+                    f.write(text)
+                todo.append((path, name, mach, seed, k))
+        lv.start_many([t[0] for t in todo])
+        asm = {t[0]: asm_run(asmctl, t[0], []) for t in todo}
+        lvres = lv.finish_many()
+        for path, name, mach, seed, k in todo:
+            lx, lerr = lvres[path]
+            ax, aerr = asm[path]
+            kind, lines = compare(lx, lerr, ax, aerr)
+            if kind in ("identical", "refused-by-both"):
+                counts[mach][kind] += 1
+                continue
+            with open(path) as f:
+                kc = known_class(kind, lerr, aerr, lines, f.read())
+            if kc is not None:
+                counts[mach]["known"] += 1
+                known.setdefault(kc, []).append(name)
+                continue
+            counts[mach][kind] += 1
+            bad += 1
+            print("%-24s %s (gen-domains.py DIR %d %d: domain %d)"
+                  % (kind, name, seed, k + 1, k))
+            for line in lines[:40]:
+                print(line)
+            if keep:
+                os.makedirs(keep, exist_ok=True)
+                shutil.copy(path, keep)
+    finally:
+        lv.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    for (cname, pending), names in sorted(known.items()):
+        print("known difference (%s, pending/%s): %d: %s"
+              % (cname, pending, len(names), " ".join(names[:8]) +
+                 (" ..." if len(names) > 8 else "")))
+    print("generated: seeds %s, %d domains each"
+          % (",".join(map(str, seeds)), count))
+    print("%-8s %9s %9s %9s %9s %9s %9s" % (
+        "machine", "identical", "ref.both", "asm-only", "lv-only",
+        "different", "known"))
+    for m in gen.MACHINES:
+        c = counts[m]
+        print("%-8s %9d %9d %9d %9d %9d %9d" % (
+            m, c["identical"], c["refused-by-both"], c["refused-by-asm-only"],
+            c["refused-by-libvirt-only"], c["different"], c["known"]))
+    print("%d passed, %d known differences, %d failed"
+          % (sum(counts[m]["identical"] + counts[m]["refused-by-both"]
+                 for m in gen.MACHINES),
+             sum(counts[m]["known"] for m in gen.MACHINES), bad))
+    return 1 if bad else 0
 
 
 def cmd_libvirt(asmctl, d, names):
@@ -362,6 +630,10 @@ def main(argv):
         sys.stderr.write(__doc__ if __doc__ else "usage: see the header\n")
         return 2
     mode, asmctl, d = argv[1], argv[2], argv[3]
+    if mode == "generated":
+        # SEED[,SEED...] COUNT; ASM_LV_GEN_COUNT overrides COUNT
+        count = int(os.environ.get("ASM_LV_GEN_COUNT") or argv[4])
+        return cmd_generated(asmctl, [int(x) for x in d.split(",")], count)
     if mode == "libvirt":
         return cmd_libvirt(asmctl, d, argv[4:])
     if mode == "beyond":
