@@ -187,7 +187,7 @@ typedef struct {
 
 typedef struct {
   Spin lock;
-  guint bits; /* the table has 2^bits entries; 0: none yet */
+  guint bits; /* the table has 2^bits entries */
   guint64 n;  /* entries in use */
   guint64 *e;
 } __attribute__ ((aligned (64))) Shard;
@@ -201,6 +201,7 @@ struct _AsmArenaCache {
   guint qshift;
   guint64 max_size;
   guint n_classes;
+  guint64 *align_ok; /* per class: the bits an alignment may have */
   guint slot_mask;
   Slot *slots;     /* slot_mask + 1 of them */
   Depot *depots;   /* one per class */
@@ -251,17 +252,20 @@ cacheable_shape (const AsmArenaCache *c, guint64 addr, guint64 size,
 static inline gboolean
 cache_serves (const AsmArenaCache *c, const AsmRequest *req, guint *cls)
 {
-  guint64 q = c->quantum, size = req->size;
+  guint64 size = req->size, align = req->align, k;
 
-  if (req->fit != ASM_FIT_INSTANT || size == 0 || size > c->max_size ||
-      (size & (q - 1)) != 0 || req->phase != 0 || req->nocross != 0 ||
-      req->min > req->max)
+  if (req->fit != ASM_FIT_INSTANT || (req->phase | req->nocross) != 0 ||
+      (size & (c->quantum - 1)) != 0)
     return FALSE;
-  if (req->align != 0 &&
-      ((req->align & (req->align - 1)) != 0 || req->align < q ||
-       req->align > pow2_ceil (size)))
+  k = (size >> c->qshift) - 1; /* size 0 wraps to a huge class */
+  /* align: 0, or one bit from the quantum to the size rounded up to a
+   * power of two (the alignment of every cached range of the class).
+   * min > max needs no test: no cached range is inside that window, so
+   * the request goes to the tree, which refuses it as invalid */
+  if (k >= c->n_classes || (align & c->align_ok[k]) != align ||
+      (align & (align - 1)) != 0)
     return FALSE;
-  *cls = (guint) (size >> c->qshift) - 1;
+  *cls = (guint) k;
   return TRUE;
 }
 
@@ -274,6 +278,8 @@ unit_hash (guint64 unit)
   return unit * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
 }
 
+/* the high bits of a unit's hash choose its shard, the next ones its home
+ * in the shard's table */
 static inline Shard *
 shard_of (AsmArenaCache *c, guint64 unit)
 {
@@ -302,19 +308,17 @@ entry_class (guint64 e)
 static inline gint64
 shard_find (const Shard *sh, guint64 unit)
 {
-  guint64 mask, i;
+  guint64 mask = (G_GUINT64_CONSTANT (1) << sh->bits) - 1, i;
 
-  if (sh->e == NULL)
-    return -1;
-  mask = (G_GUINT64_CONSTANT (1) << sh->bits) - 1;
+  /* ENTRY_EMPTY's unit is UNIT_LIMIT, which no entry has */
   for (i = shard_home (sh, unit);; i = (i + 1) & mask)
     {
       guint64 e = sh->e[i];
 
+      if (G_LIKELY (entry_unit (e) == unit))
+        return (gint64) i;
       if (e == ENTRY_EMPTY)
         return -1;
-      if (entry_unit (e) == unit)
-        return (gint64) i;
     }
 }
 
@@ -333,7 +337,8 @@ static void
 shard_resize (Shard *sh, guint bits)
 {
   guint64 *old = sh->e;
-  guint64 old_size = old != NULL ? G_GUINT64_CONSTANT (1) << sh->bits : 0;
+
+  guint64 old_size = G_GUINT64_CONSTANT (1) << sh->bits;
 
   sh->bits = bits;
   sh->e = g_new (guint64, G_GUINT64_CONSTANT (1) << bits);
@@ -347,9 +352,7 @@ shard_resize (Shard *sh, guint bits)
 static void
 shard_insert (Shard *sh, guint64 e)
 {
-  if (sh->e == NULL)
-    shard_resize (sh, TABLE_MIN_BITS);
-  else if ((sh->n + 1) * 4 > (G_GUINT64_CONSTANT (3) << sh->bits))
+  if ((sh->n + 1) * 4 > (G_GUINT64_CONSTANT (3) << sh->bits))
     shard_resize (sh, sh->bits + 1);
   shard_place (sh, e);
   sh->n++;
@@ -534,7 +537,7 @@ mag_take (Magazine *m, guint64 size, guint64 min, guint64 max,
   return FALSE;
 }
 
-static gboolean
+G_GNUC_NO_INLINE static gboolean
 slot_pop_slow (AsmArenaCache *c, Slot *s, guint cls, guint64 min,
                guint64 max, guint64 *out_addr)
 {
@@ -597,7 +600,7 @@ mag_flush_to_tree (AsmArenaCache *c, AsmArena *a, guint cls, Magazine *m)
   m->n = 0;
 }
 
-static void
+G_GNUC_NO_INLINE static void
 slot_push_slow (AsmArenaCache *c, AsmArena *a, Slot *s, guint cls,
                 guint64 addr)
 {
@@ -763,7 +766,7 @@ cache_unlock_all (AsmArenaCache *c, gboolean shards)
 /* ------------------------------------------------------------------ */
 /* allocation and free                                                  */
 
-static gboolean
+G_GNUC_NO_INLINE static gboolean
 cache_alloc_tree (AsmArenaCache *c, AsmArena *a, const AsmRequest *req,
                   guint64 *out_addr, GError **error)
 {
@@ -841,12 +844,33 @@ asm_arena_cache_alloc (AsmArenaCache *c, AsmArena *a, const AsmRequest *req,
   return cache_alloc_tree (c, a, req, out_addr, error);
 }
 
+/* a free the table does not know: the tree's allocation, reservation or
+ * error */
+G_GNUC_NO_INLINE static gboolean
+cache_free_tree (AsmArenaCache *c, AsmArena *a, guint64 addr, GError **error)
+{
+  gboolean ok;
+
+  pthread_mutex_lock (&c->tree_lock);
+  ok = asm_arena_tree_free (a, addr, error);
+  pthread_mutex_unlock (&c->tree_lock);
+  return ok;
+}
+
+G_GNUC_NO_INLINE static gboolean
+cache_double_free (AsmArenaCache *c, guint64 addr, GError **error)
+{
+  g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+               "%s: no allocation or reservation starts at 0x%"
+               G_GINT64_MODIFIER "x (it was freed already)", c->name, addr);
+  return FALSE;
+}
+
 gboolean
 asm_arena_cache_release (AsmArenaCache *c, AsmArena *a, guint64 addr,
                          GError **error)
 {
   guint64 unit = addr >> c->qshift;
-  gboolean ok;
 
   if (G_LIKELY (unit < UNIT_LIMIT && (addr & (c->quantum - 1)) == 0))
     {
@@ -865,11 +889,7 @@ asm_arena_cache_release (AsmArenaCache *c, AsmArena *a, guint64 addr,
             {
               spin_unlock (&sh->lock);
               spin_unlock (&s->lock);
-              g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
-                           "%s: no allocation or reservation starts at 0x%"
-                           G_GINT64_MODIFIER "x (it was freed already)",
-                           c->name, addr);
-              return FALSE;
+              return cache_double_free (c, addr, error);
             }
           sh->e[i] = e | ENTRY_CACHED;
           spin_unlock (&sh->lock);
@@ -880,11 +900,7 @@ asm_arena_cache_release (AsmArenaCache *c, AsmArena *a, guint64 addr,
       spin_unlock (&sh->lock);
       spin_unlock (&s->lock);
     }
-  /* not the cache's: the tree's allocation, reservation or error */
-  pthread_mutex_lock (&c->tree_lock);
-  ok = asm_arena_tree_free (a, addr, error);
-  pthread_mutex_unlock (&c->tree_lock);
-  return ok;
+  return cache_free_tree (c, a, addr, error);
 }
 
 gboolean
@@ -961,6 +977,15 @@ asm_arena_cache_new (const char *name, guint64 quantum, guint64 max_size,
       c->slots[i].prev = g_new0 (Magazine *, c->n_classes);
     }
   c->depots = g_aligned_alloc0 (c->n_classes, sizeof (Depot), 64);
+  c->align_ok = g_new (guint64, c->n_classes);
+  for (guint k = 0; k < c->n_classes; k++)
+    c->align_ok[k] = ((pow2_ceil (class_size (c, k)) << 1) - 1) & ~(quantum - 1);
+  for (guint i = 0; i < N_SHARDS; i++)
+    {
+      c->shards[i].bits = TABLE_MIN_BITS;
+      c->shards[i].e = g_new (guint64, 1u << TABLE_MIN_BITS);
+      memset (c->shards[i].e, 0xff, sizeof (guint64) << TABLE_MIN_BITS);
+    }
   return c;
 }
 
@@ -998,6 +1023,7 @@ asm_arena_cache_free (AsmArenaCache *c)
   for (guint i = 0; i < N_SHARDS; i++)
     g_free (c->shards[i].e);
   g_aligned_free (c->depots);
+  g_free (c->align_ok);
   g_aligned_free (c->slots);
   pthread_mutex_destroy (&c->tree_lock);
   pthread_mutex_destroy (&c->flush_lock);
@@ -1083,7 +1109,7 @@ check_table (AsmArenaCache *c, AsmArena *a, guint64 *n_cached,
   for (guint s = 0; s < N_SHARDS; s++)
     {
       const Shard *sh = &c->shards[s];
-      guint64 size = sh->e != NULL ? G_GUINT64_CONSTANT (1) << sh->bits : 0;
+      guint64 size = G_GUINT64_CONSTANT (1) << sh->bits;
       guint64 used = 0;
 
       for (guint64 i = 0; i < size; i++)

@@ -2316,8 +2316,10 @@ asm_arena_alloc_full (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
   return asm_arena_tree_alloc (a, req, out_addr, error);
 }
 
-/* asm_arena_alloc_full() in the tree (the whole of it without a cache) */
-gboolean
+/* asm_arena_alloc_full() in the tree (the whole of it without a cache);
+ * never inlined, so that the public function's cache path does not pay
+ * for this one's prologue */
+G_GNUC_NO_INLINE gboolean
 asm_arena_tree_alloc (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
                       GError **error)
 {
@@ -2601,8 +2603,9 @@ asm_arena_free (AsmArena *a, guint64 addr, GError **error)
   return asm_arena_tree_free (a, addr, error);
 }
 
-/* asm_arena_free() in the tree (the whole of it without a cache) */
-gboolean
+/* asm_arena_free() in the tree (the whole of it without a cache); never
+ * inlined, as asm_arena_tree_alloc() */
+G_GNUC_NO_INLINE gboolean
 asm_arena_tree_free (AsmArena *a, guint64 addr, GError **error)
 {
   Seg u;

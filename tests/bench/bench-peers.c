@@ -230,18 +230,31 @@ median (const double *v, guint n)
 typedef enum {
   PEER_ASM_LOWEST,
   PEER_ASM_HIGHEST,
+  PEER_ASM_INSTANT,
   PEER_LINUX,
   PEER_LINUX_FAST,
   N_PEERS
 } PeerKind;
 
 static const char *const peer_names[N_PEERS] = {
-  "asm-lowest", "asm-highest", "linux-alloc_iova", "linux-fast"
+  "asm-lowest", "asm-highest", "asm-instant", "linux-alloc_iova", "linux-fast"
 };
 
 static const char *const peer_titles[N_PEERS] = {
-  "asm LOWEST", "asm HIGHEST", "Linux alloc_iova", "Linux alloc_iova_fast"
+  "asm LOWEST", "asm HIGHEST", "asm INSTANT+cache", "Linux alloc_iova",
+  "Linux alloc_iova_fast"
 };
+
+/* the cache's largest size: every W1 size is cached (Linux caches sizes up
+ * to 32 pages, rounded up to a power of two) */
+#define ASM_CACHE_MAX_PAGES 64
+
+static inline gboolean
+peer_is_asm (PeerKind kind)
+{
+  return kind == PEER_ASM_LOWEST || kind == PEER_ASM_HIGHEST ||
+         kind == PEER_ASM_INSTANT;
+}
 
 /* W1's view of an allocator: pages in, pfn out (NO_PFN on failure) */
 typedef struct {
@@ -347,16 +360,26 @@ peer_new (PeerKind kind, gboolean locked)
 {
   Peer p = { .kind = kind };
 
-  if (kind == PEER_ASM_LOWEST || kind == PEER_ASM_HIGHEST)
+  if (peer_is_asm (kind))
     {
       AsmPeer *ap = g_new0 (AsmPeer, 1);
       GError *error = NULL;
 
       ap->a = asm_arena_new ("peers-w1", PAGE);
-      ap->fit = kind == PEER_ASM_LOWEST ? ASM_FIT_LOWEST : ASM_FIT_HIGHEST;
+      ap->fit = kind == PEER_ASM_LOWEST    ? ASM_FIT_LOWEST
+                : kind == PEER_ASM_HIGHEST ? ASM_FIT_HIGHEST
+                                           : ASM_FIT_INSTANT;
       pthread_mutex_init (&ap->lock, NULL);
       if (!asm_arena_add_span (ap->a, 0, SPAN48_LAST, &error))
         bench_die ("asm_arena_add_span: %s", error->message);
+      /* with its cache the arena is thread-safe: no mutex around it */
+      if (kind == PEER_ASM_INSTANT)
+        {
+          if (!asm_arena_enable_cache (ap->a, ASM_CACHE_MAX_PAGES * PAGE,
+                                       &error))
+            bench_die ("asm_arena_enable_cache: %s", error->message);
+          locked = FALSE;
+        }
       p.self = ap;
       p.first_pfn = 0;
       p.last_pfn = LIMIT48_PFN;
@@ -379,9 +402,17 @@ peer_new (PeerKind kind, gboolean locked)
 static void
 peer_destroy (Peer *p)
 {
-  if (p->kind == PEER_ASM_LOWEST || p->kind == PEER_ASM_HIGHEST)
+  if (peer_is_asm (p->kind))
     {
       AsmPeer *ap = p->self;
+
+      if (p->kind == PEER_ASM_INSTANT && opt.smoke)
+        {
+          GError *error = NULL;
+
+          if (!asm_arena_check (ap->a, &error))
+            bench_die ("asm_arena_check: %s", error->message);
+        }
 
       asm_arena_unref (ap->a);
       pthread_mutex_destroy (&ap->lock);
@@ -754,8 +785,8 @@ run_callgrind_w1 (void)
   Live l;
 
   if (!parse_peer (opt.peer, &kind))
-    bench_die ("bad --peer (asm-lowest, asm-highest, linux-alloc_iova or "
-               "linux-fast)");
+    bench_die ("bad --peer (asm-lowest, asm-highest, asm-instant, "
+               "linux-alloc_iova or linux-fast)");
   p = peer_new (kind, FALSE);
   live_init (&l, n, FALSE);
   if (!w1_fill (&p, &l, &rng, n))
@@ -1215,8 +1246,8 @@ mt_run (PeerKind kind, guint threads, guint64 n, guint64 steps, double *cpu)
   return (double) (t1 - t0) / (threads * steps);
 }
 
-static const PeerKind mt_peers[] = { PEER_ASM_LOWEST, PEER_LINUX,
-                                     PEER_LINUX_FAST };
+static const PeerKind mt_peers[] = { PEER_ASM_LOWEST, PEER_ASM_INSTANT,
+                                     PEER_LINUX, PEER_LINUX_FAST };
 static double mt_ns[G_N_ELEMENTS (mt_peers)][2];
 static double mt_cpu[G_N_ELEMENTS (mt_peers)][2];
 
@@ -1475,7 +1506,8 @@ main (int argc, char **argv)
     { "callgrind", 0, 0, G_OPTION_ARG_NONE, &opt.callgrind,
       "One run for callgrind: --workload W1|W2 --peer P ...", NULL },
     { "peer", 0, 0, G_OPTION_ARG_STRING, &opt.peer,
-      "--callgrind: asm-lowest, asm-highest, linux-alloc_iova, linux-fast", "P" },
+      "--callgrind: asm-lowest, asm-highest, asm-instant, linux-alloc_iova, "
+      "linux-fast", "P" },
     { "case", 0, 0, G_OPTION_ARG_STRING, &opt.w2_case,
       "--callgrind W2: first, repeated or after-free", "C" },
     { NULL }
