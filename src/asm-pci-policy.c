@@ -816,6 +816,7 @@ pol_add_pci_controller (PolDomain *dom, guint32 index,
   PolDevice *dev = asm_pci_policy_device_new_pci_controller (model, index,
                                                              name);
 
+  dev->flags = asm_pci_controller_model_get_connect_flags (model);
   dev->implicit = TRUE;
   dev->ord[0] = G_MAXUINT64;
   dev->ord[1] = index;
