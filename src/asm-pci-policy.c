@@ -1261,6 +1261,8 @@ asm_pci_policy_device_set_target_node (AsmPciPolicyDevice *dev, gint node)
  * asm_pci_policy_device_get_name:
  * @dev: a device
  *
+ * Gets the name of the device in messages.
+ *
  * Returns: (nullable): the name given at creation (for a controller the
  *   policy added: "<controller type='pci' index='N' model='M'> (added)")
  *
@@ -1276,6 +1278,8 @@ asm_pci_policy_device_get_name (const AsmPciPolicyDevice *dev)
 /**
  * asm_pci_policy_device_get_class:
  * @dev: a device
+ *
+ * Gets the class of the device.
  *
  * Returns: what the device is
  *
@@ -1334,6 +1338,8 @@ asm_pci_policy_device_get_address (const AsmPciPolicyDevice *dev,
  * asm_pci_policy_device_is_assigned:
  * @dev: a device
  *
+ * Tells whether the policy chose the address.
+ *
  * Returns: %TRUE when the policy chose the device's address (it asked for
  *   none)
  *
@@ -1349,6 +1355,8 @@ asm_pci_policy_device_is_assigned (const AsmPciPolicyDevice *dev)
 /**
  * asm_pci_policy_device_is_added:
  * @dev: a device
+ *
+ * Tells whether the policy added the controller.
  *
  * Returns: %TRUE for a PCI controller the policy added (gaps below the
  *   highest index, buses that devices needed, expander buses of NUMA
@@ -1367,6 +1375,8 @@ asm_pci_policy_device_is_added (const AsmPciPolicyDevice *dev)
  * asm_pci_policy_device_get_multifunction:
  * @dev: a device
  *
+ * Gets the multifunction attribute.
+ *
  * Returns: the multifunction attribute (in an #AsmPciAssignment: on for
  *   function 0 of a slot whose other functions are used, unless given)
  *
@@ -1383,6 +1393,8 @@ asm_pci_policy_device_get_multifunction (const AsmPciPolicyDevice *dev)
  * asm_pci_policy_device_get_numa_node:
  * @dev: a device
  *
+ * Gets the NUMA node the device names.
+ *
  * Returns: the NUMA node the device names, or -1
  *
  * Since: 0.1
@@ -1398,6 +1410,8 @@ asm_pci_policy_device_get_numa_node (const AsmPciPolicyDevice *dev)
  * asm_pci_policy_device_get_controller_model:
  * @dev: a device
  * @out_model: (out) (optional): its model
+ *
+ * Gets the model of a PCI controller.
  *
  * Returns: %TRUE when @dev is a PCI controller
  *
@@ -1419,6 +1433,8 @@ asm_pci_policy_device_get_controller_model (const AsmPciPolicyDevice *dev,
  * asm_pci_policy_device_get_index:
  * @dev: a device
  *
+ * Gets the index of a controller.
+ *
  * Returns: a controller's index; 0 for other devices
  *
  * Since: 0.1
@@ -1434,6 +1450,8 @@ asm_pci_policy_device_get_index (const AsmPciPolicyDevice *dev)
  * asm_pci_policy_device_get_target:
  * @dev: a PCI controller
  * @target: which target attribute
+ *
+ * Gets a target attribute of a PCI controller.
  *
  * Returns: the attribute's value (in an #AsmPciAssignment filled in as
  *   libvirt does: chassisNr of a pci-bridge, chassis and port of root and
@@ -1464,6 +1482,8 @@ asm_pci_policy_device_get_target (const AsmPciPolicyDevice *dev,
 /**
  * asm_pci_policy_device_get_target_node:
  * @dev: a PCI controller
+ *
+ * Gets the NUMA node of an expander bus.
  *
  * Returns: the NUMA node of an expander bus (given, or for one the policy
  *   added, the node it serves), or -1
@@ -1556,6 +1576,8 @@ asm_pci_policy_unref (AsmPciPolicy *policy)
 /**
  * asm_pci_policy_get_machine:
  * @policy: a policy
+ *
+ * Gets the machine type.
  *
  * Returns: the machine type
  *
@@ -1764,6 +1786,8 @@ asm_pci_policy_add_device (AsmPciPolicy *policy, AsmPciPolicyDevice *dev,
  * asm_pci_policy_get_n_devices:
  * @policy: a policy
  *
+ * Counts the devices added so far.
+ *
  * Returns: the number of devices added
  *
  * Since: 0.1
@@ -1943,6 +1967,8 @@ asm_pci_assignment_unref (AsmPciAssignment *assignment)
  * asm_pci_assignment_get_n_devices:
  * @assignment: an assignment
  *
+ * Counts the devices of the assignment.
+ *
  * Returns: the number of devices: those of the policy, then the
  *   controllers added
  *
@@ -1958,6 +1984,8 @@ asm_pci_assignment_get_n_devices (AsmPciAssignment *assignment)
 /**
  * asm_pci_assignment_get_n_added:
  * @assignment: an assignment
+ *
+ * Counts the PCI controllers the policy added.
  *
  * Returns: the number of PCI controllers the policy added (the last ones
  *   of the assignment, in the order the policy decided on them)
@@ -1975,6 +2003,8 @@ asm_pci_assignment_get_n_added (AsmPciAssignment *assignment)
  * asm_pci_assignment_get_device:
  * @assignment: an assignment
  * @id: a device id: below asm_pci_assignment_get_n_devices()
+ *
+ * Looks up one device of the assignment.
  *
  * Returns: (transfer none) (nullable): device @id with its address, or
  *   %NULL when @id is out of range; do not change it

@@ -41,7 +41,7 @@ FILES = [
     (r"asm-arena(-private)?\.[ch]$", "arena"),
     (r"asm-addr\.[ch]$", "address"),
     (r"asm-pmap(-private)?\.[ch]$", "address"),
-    (r"asm-pci(-[a-z]+)?\.[ch]$", "pci"),
+    (r"asm-pci(-[a-z]+)*\.[ch]$", "pci"),
     (r"asm-backend(-private)?\.[ch]$", "fabric"),
     (r"asm-fabric\.[ch]$", "fabric"),
     (r"asm-f(model|json|journal|op|plan|txn|save)(-private)?\.[ch]$", "fabric"),
