@@ -38,7 +38,7 @@ FILES = [
     (r"asm-(version|error|range)\.[ch]$", "range"),
     (r"asm-bug-private\.h$", "range"),
     (r"asm-boxed-private\.h$", "range"),
-    (r"asm-arena(-private)?\.[ch]$", "arena"),
+    (r"asm-arena(-[a-z]+)*\.[ch]$", "arena"),
     (r"asm-addr\.[ch]$", "address"),
     (r"asm-pmap(-private)?\.[ch]$", "address"),
     (r"asm-pci(-[a-z]+)*\.[ch]$", "pci"),
