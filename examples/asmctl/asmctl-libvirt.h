@@ -8,9 +8,9 @@
  * order and the address the XML gives), the PCI controllers, and the
  * implicit devices libvirt adds (usb, sata, memballoon, ...).
  * asmctl-libvirt-write.c writes addresses and new controllers back into
- * the document, touching nothing else.  asmctl-pci-assign.c is the policy
- * on top: it drives an #AsmPciBusSet the way libvirt's qemu driver drives
- * its `domain_addr`.
+ * the document, touching nothing else.  asmctl-pci-assign.c hands the devices
+ * to the library's PCI policy (asm_pci_policy_*) and takes its answer
+ * back.
  */
 #pragma once
 

@@ -17,6 +17,7 @@
 #include <asm/asm-arena.h>
 #include <asm/asm-addr.h>
 #include <asm/asm-pci.h>
+#include <asm/asm-pci-policy.h>
 #include <asm/asm-backend.h>
 #include <asm/asm-fabric.h>
 #include <asm/asm-sim.h>

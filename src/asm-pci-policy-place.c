@@ -1,15 +1,15 @@
-/* asmctl-pci-assign-place.c: `asmctl pci assign`, placing controllers and
+/* asm-pci-policy-place.c: libvirt's PCI policy, placing controllers and
  * devices in slots
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * The steps of a pass that take slots on the bus set: the addresses of the
- * XML (step 2), the chipset (step 3), parking the dry run's buses, growth
+ * The steps of a pass that take slots on the bus set: the given addresses
+ * (step 2), the chipset (step 3), parking the dry run's buses, growth
  * (the bus set's grow callback), and the next free address of each
  * controller and device (steps 5 and 6).  The theory, and the passes that
- * call these steps in order, are in asmctl-pci-assign.c.
+ * call these steps in order, are at the top of asm-pci-policy.c.
  */
-#include "asmctl-pci-assign.h"
+#include "asm-pci-policy-private.h"
 
 /* isolation groups of the dry run's parking roots and of the root port
  * that libvirt reserves for a pcie-to-pci-bridge */
@@ -19,7 +19,7 @@
 static void
 own (Policy *p, const AsmPciAddr *a, const char *desc)
 {
-  g_hash_table_insert (p->owner, lv_addr_format (a), (gpointer) desc);
+  g_hash_table_insert (p->owner, pol_addr_format (a), (gpointer) desc);
 }
 
 /* what a device of @flags needs of a bus, in libvirt's words
@@ -51,27 +51,27 @@ connect_name (AsmPciConnectFlags flags)
   return NULL;
 }
 
-/* libvirt's reason for refusing the address @a of the XML for @dev, when
+/* libvirt's reason for refusing the address @a of the input for @dev, when
  * it is the bus that does not fit (the type of connection, the slot
- * range), or NULL.  libvirt checks every address of the XML against the
+ * range), or NULL.  libvirt checks every given address against the
  * model of its bus's controller, plugged in or not yet; so does this,
  * and the message names the real address even when the dry run keeps
  * that bus parked. */
 static char *
-libvirt_bus_reason (Policy *p, LvDevice *dev, const AsmPciAddr *a)
+libvirt_bus_reason (Policy *p, PolDevice *dev, const AsmPciAddr *a)
 {
-  LvDevice *bus;
+  PolDevice *bus;
   AsmPciConnectFlags bf, df = dev->flags;
   guint8 min_slot = 0, max_slot = 0;
-  g_autofree char *s = lv_addr_format (a);
+  g_autofree char *s = pol_addr_format (a);
   const char *need;
 
   if (p->roots->len != 1 || a->domain != 0 ||
-      (bus = lv_domain_find_pci_controller (p->dom, a->bus)) == NULL)
+      (bus = pol_find_pci_controller (p->dom, a->bus)) == NULL)
     return NULL;
   bf = asm_pci_controller_model_get_bus_flags (bus->pmodel, !bus->hotplug_off,
                                                &min_slot, &max_slot);
-  /* an address of the XML: a PCI endpoint may sit where a PCIe one may,
+  /* an given address: a PCI endpoint may sit where a PCIe one may,
    * and the other way round; a pci-bridge where a PCI endpoint may */
   if (bf & ASM_PCI_CONNECT_TYPES_ENDPOINT)
     bf |= ASM_PCI_CONNECT_TYPES_ENDPOINT;
@@ -92,7 +92,7 @@ libvirt_bus_reason (Policy *p, LvDevice *dev, const AsmPciAddr *a)
   return NULL;
 }
 
-/* libvirt checks every address of the XML against the model of its bus
+/* libvirt checks every given address against the model of its bus
  * before it places anything (qemuDomainCollectPCIAddress), the bus of
  * every controller index existing from the start; the bus set sees an
  * address only once its bus is plugged in, after other errors may have
@@ -100,22 +100,22 @@ libvirt_bus_reason (Policy *p, LvDevice *dev, const AsmPciAddr *a)
  * first, in document order, for the buses a controller of the domain
  * (or one filling a gap) provides. */
 gboolean
-asmctl_policy_check_fixed (Policy *p, GError **error)
+pol_check_fixed (Policy *p, GError **error)
 {
-  LvDomain *dom = p->dom;
+  PolDomain *dom = p->dom;
 
   for (guint i = 0; i < dom->devs->len; i++)
     {
-      LvDevice *d = g_ptr_array_index (dom->devs, i);
+      PolDevice *d = g_ptr_array_index (dom->devs, i);
       g_autofree char *reason = NULL;
 
-      if (!d->fixed || d->flags == 0 || d->role != LV_ROLE_NONE ||
-          (d->cat == LV_CAT_PCI_CONTROLLER &&
+      if (!d->fixed || d->flags == 0 || d->role != ASM_PCI_DEVICE_ROLE_NONE ||
+          (d->klass == ASM_PCI_DEVICE_CLASS_PCI_CONTROLLER &&
            asm_pci_controller_model_is_root (d->pmodel)))
         continue;
       reason = libvirt_bus_reason (p, d, &d->addr);
       if (reason != NULL)
-        return asmctl_policy_fail (error, d, "%s", reason);
+        return pol_fail (error, d, "%s", reason);
     }
   return TRUE;
 }
@@ -123,25 +123,25 @@ asmctl_policy_check_fixed (Policy *p, GError **error)
 /* the error of a failed reservation at @a (named by its real address
  * @shown), naming the device that holds it when it is in use */
 static gboolean
-reserve_error (Policy *p, LvDevice *dev, const char *what,
+reserve_error (Policy *p, PolDevice *dev, const char *what,
                const AsmPciAddr *shown, GError *err, GError **error)
 {
-  g_autofree char *s = lv_addr_format (shown);
+  g_autofree char *s = pol_addr_format (shown);
   const char *other = g_hash_table_lookup (p->owner, s);
   g_autofree char *reason = NULL;
   gboolean r;
 
   if (g_error_matches (err, ASM_ERROR, ASM_ERROR_IN_USE) && other != NULL)
-    r = asmctl_policy_fail (error, NULL,
+    r = pol_fail (error, NULL,
                             "two devices at one PCI address %s: %s and %s", s,
-                            other, dev != NULL ? dev->desc : what);
+                            other, dev != NULL ? dev->name : what);
   else if (dev != NULL && dev->fixed &&
            (reason = libvirt_bus_reason (p, dev, shown)) != NULL)
-    r = asmctl_policy_fail (error, dev, "%s", reason);
+    r = pol_fail (error, dev, "%s", reason);
   else if (dev != NULL)
-    r = asmctl_policy_fail (error, dev, "PCI address %s: %s", s, err->message);
+    r = pol_fail (error, dev, "PCI address %s: %s", s, err->message);
   else
-    r = asmctl_policy_fail (error, NULL, "%s at %s: %s", what, s, err->message);
+    r = pol_fail (error, NULL, "%s at %s: %s", what, s, err->message);
   g_error_free (err);
   return r;
 }
@@ -155,13 +155,13 @@ compare_parked (gconstpointer a, gconstpointer b)
   return x->c->index < y->c->index ? -1 : x->c->index > y->c->index;
 }
 
-/* an address of the XML as the dry run's set knows it (a parked bus lives
+/* an given address as the dry run's set knows it (a parked bus lives
  * in its parking domain) */
 static AsmPciAddr
 translate (Policy *p, const AsmPciAddr *a)
 {
   AsmPciAddr t = *a;
-  guint64 key = asmctl_policy_bus_key (a->domain, a->bus);
+  guint64 key = pol_bus_key (a->domain, a->bus);
   Parked *pk;
 
   if (p->parked != NULL &&
@@ -187,26 +187,26 @@ slot_in_use (Policy *p, guint32 domain, guint32 bus, guint8 slot)
 }
 
 /* ------------------------------------------------------------------ */
-/* Step 2: the addresses of the XML                                    */
+/* Step 2: the given addresses                                    */
 
 static gboolean
-after_controller_added (Policy *p, LvDevice *c, GError **error)
+after_controller_added (Policy *p, PolDevice *c, GError **error)
 {
   AsmPciControllerInfo info;
 
-  ASMCTL_MUST (asm_pci_bus_set_get_controller (p->set, c->index, &info));
+  POL_MUST (asm_pci_bus_set_get_controller (p->set, c->index, &info));
   if (!info.is_root)
-    own (p, &info.plugged_at, c->desc);
+    own (p, &info.plugged_at, c->name);
   if (c->hotplug_off && (info.accepts & ASM_PCI_CONNECT_HOTPLUGGABLE) &&
       !asm_pci_bus_set_set_hotplug (p->set, c->index, FALSE, error))
     return FALSE;
-  return asmctl_policy_reserve_fixed_on_bus (p, info.domain, info.bus, error);
+  return pol_reserve_fixed_on_bus (p, info.domain, info.bus, error);
 }
 
 /* adds the fixed controllers whose parent bus now exists, and what sits
  * on their buses, until nothing changes */
 gboolean
-asmctl_policy_settle (Policy *p, GError **error)
+pol_settle (Policy *p, GError **error)
 {
   gboolean progress = TRUE;
 
@@ -215,7 +215,7 @@ asmctl_policy_settle (Policy *p, GError **error)
       progress = FALSE;
       for (guint i = 0; i < p->pending_ctrls->len; i++)
         {
-          LvDevice *c = g_ptr_array_index (p->pending_ctrls, i);
+          PolDevice *c = g_ptr_array_index (p->pending_ctrls, i);
           AsmPciAddr t = translate (p, &c->addr);
           GError *err = NULL;
 
@@ -229,8 +229,8 @@ asmctl_policy_settle (Policy *p, GError **error)
               if (!asm_pci_bus_set_reserve_addr (p->set, &t, c->flags, TRUE,
                                                  &err))
                 return reserve_error (p, c, NULL, &c->addr, err, error);
-              own (p, &c->addr, c->desc);
-              if (!asmctl_policy_park (p, c, FALSE, error))
+              own (p, &c->addr, c->name);
+              if (!pol_park (p, c, FALSE, error))
                 return FALSE;
             }
           else
@@ -254,51 +254,51 @@ static gboolean
 reserve_fixed_on_real_bus (Policy *p, guint32 domain, guint32 bus,
                            GError **error)
 {
-  guint64 key = asmctl_policy_bus_key (domain, bus);
+  guint64 key = pol_bus_key (domain, bus);
   GPtrArray *list = g_hash_table_lookup (p->pending_devs, &key);
 
   if (list == NULL)
     return TRUE;
   for (guint i = 0; i < list->len; i++)
     {
-      LvDevice *d = g_ptr_array_index (list, i);
+      PolDevice *d = g_ptr_array_index (list, i);
       AsmPciAddr t = translate (p, &d->addr);
       GError *err = NULL;
 
       if (!asm_pci_bus_set_reserve_addr (p->set, &t, d->flags, TRUE, &err))
         return reserve_error (p, d, NULL, &d->addr, err, error);
-      own (p, &d->addr, d->desc);
+      own (p, &d->addr, d->name);
     }
   g_hash_table_remove (p->pending_devs, &key);
   return TRUE;
 }
 
 gboolean
-asmctl_policy_reserve_fixed_on_bus (Policy *p, guint32 domain, guint32 bus,
+pol_reserve_fixed_on_bus (Policy *p, guint32 domain, guint32 bus,
                                     GError **error)
 {
   return reserve_fixed_on_real_bus (p, domain, bus, error);
 }
 
 void
-asmctl_policy_collect_fixed (Policy *p)
+pol_collect_fixed (Policy *p)
 {
-  LvDomain *dom = p->dom;
+  PolDomain *dom = p->dom;
 
   for (guint i = 0; i < dom->devs->len; i++)
     {
-      LvDevice *d = g_ptr_array_index (dom->devs, i);
+      PolDevice *d = g_ptr_array_index (dom->devs, i);
 
       if (!d->fixed)
         continue;
-      if (d->cat == LV_CAT_PCI_CONTROLLER)
+      if (d->klass == ASM_PCI_DEVICE_CLASS_PCI_CONTROLLER)
         g_ptr_array_add (p->pending_ctrls, d);
-      else if (d->role == LV_ROLE_PIIX3_IDE || d->role == LV_ROLE_PIIX3_USB ||
-               d->role == LV_ROLE_Q35_SATA)
+      else if (d->role == ASM_PCI_DEVICE_ROLE_PIIX3_IDE || d->role == ASM_PCI_DEVICE_ROLE_PIIX3_USB ||
+               d->role == ASM_PCI_DEVICE_ROLE_Q35_SATA)
         continue; /* checked by the chipset step */
       else
         {
-          guint64 key = asmctl_policy_bus_key (d->addr.domain, d->addr.bus);
+          guint64 key = pol_bus_key (d->addr.domain, d->addr.bus);
           GPtrArray *list = g_hash_table_lookup (p->pending_devs, &key);
 
           if (list == NULL)
@@ -332,7 +332,7 @@ reserve_builtin (Policy *p, guint8 slot, guint8 function,
 
 /* a device at a place the chipset step chose */
 static gboolean
-put_at (Policy *p, LvDevice *d, guint8 slot, guint8 function,
+put_at (Policy *p, PolDevice *d, guint8 slot, guint8 function,
         AsmPciConnectFlags flags, GError **error)
 {
   AsmPciAddr a = { 0, 0, slot, function };
@@ -340,7 +340,7 @@ put_at (Policy *p, LvDevice *d, guint8 slot, guint8 function,
 
   if (!asm_pci_bus_set_reserve_addr (p->set, &a, flags, TRUE, &err))
     return reserve_error (p, d, NULL, &a, err, error);
-  own (p, &a, d->desc);
+  own (p, &a, d->name);
   d->addr = a;
   d->assigned = TRUE;
   return TRUE;
@@ -357,11 +357,11 @@ static Choice libvirt_choice (Policy *p, AsmPciConnectFlags flags,
 
 /* device @d takes address @a of libvirt_choice() (CHOICE_WAITING): on a
  * parked bus at once, else when its bus is plugged in, as an address of
- * the XML */
+ * the input */
 static gboolean
-wait_for_bus (Policy *p, LvDevice *d, const AsmPciAddr *a, GError **error)
+wait_for_bus (Policy *p, PolDevice *d, const AsmPciAddr *a, GError **error)
 {
-  guint64 key = asmctl_policy_bus_key (a->domain, a->bus);
+  guint64 key = pol_bus_key (a->domain, a->bus);
   GPtrArray *list;
 
   d->addr = *a;
@@ -373,7 +373,7 @@ wait_for_bus (Policy *p, LvDevice *d, const AsmPciAddr *a, GError **error)
 
       if (!asm_pci_bus_set_reserve_addr (p->set, &t, d->flags, TRUE, &err))
         return reserve_error (p, d, NULL, a, err, error);
-      own (p, a, d->desc);
+      own (p, a, d->name);
       return TRUE;
     }
   list = g_hash_table_lookup (p->pending_devs, &key);
@@ -393,13 +393,13 @@ static gboolean
 place_primary_video (Policy *p, guint8 slot, AsmPciConnectFlags flags,
                      GError **error)
 {
-  LvDomain *dom = p->dom;
+  PolDomain *dom = p->dom;
 
   for (guint i = 0; i < dom->devs->len; i++)
     {
-      LvDevice *v = g_ptr_array_index (dom->devs, i);
+      PolDevice *v = g_ptr_array_index (dom->devs, i);
 
-      if (v->cat != LV_CAT_VIDEO || !v->primary_video)
+      if (v->klass != ASM_PCI_DEVICE_CLASS_VIDEO || !v->primary_video)
         continue;
       if (v->flags == 0 || v->fixed)
         return TRUE;
@@ -420,10 +420,10 @@ place_primary_video (Policy *p, guint8 slot, AsmPciConnectFlags flags,
       /* otherwise the set's own search; in the real pass, when no
        * plugged bus has room, after the controllers */
       if (p->counting)
-        return asmctl_policy_place_next (p, v, error);
+        return pol_place_next (p, v, error);
       if (asm_pci_bus_set_reserve_next (p->set, v->flags, &v->addr, NULL))
         {
-          own (p, &v->addr, v->desc);
+          own (p, &v->addr, v->name);
           v->assigned = TRUE;
         }
       else
@@ -436,8 +436,8 @@ place_primary_video (Policy *p, guint8 slot, AsmPciConnectFlags flags,
 static int
 compare_list_order (gconstpointer a, gconstpointer b)
 {
-  const LvDevice *x = *(LvDevice *const *) a;
-  const LvDevice *y = *(LvDevice *const *) b;
+  const PolDevice *x = *(PolDevice *const *) a;
+  const PolDevice *y = *(PolDevice *const *) b;
 
   for (guint i = 0; i < 3; i++)
     if (x->ord[i] != y->ord[i])
@@ -447,15 +447,15 @@ compare_list_order (gconstpointer a, gconstpointer b)
 
 /* every controller, in libvirt's list order (def->controllers) */
 static GPtrArray *
-controllers_in_order (LvDomain *dom)
+controllers_in_order (PolDomain *dom)
 {
   GPtrArray *list = g_ptr_array_new ();
 
   for (guint i = 0; i < dom->devs->len; i++)
     {
-      LvDevice *c = g_ptr_array_index (dom->devs, i);
+      PolDevice *c = g_ptr_array_index (dom->devs, i);
 
-      if (c->ctype != NULL)
+      if (c->is_controller)
         g_ptr_array_add (list, c);
     }
   g_ptr_array_sort (list, compare_list_order);
@@ -463,24 +463,24 @@ controllers_in_order (LvDomain *dom)
 }
 
 gboolean
-asmctl_policy_chipset_pc (Policy *p, GError **error)
+pol_chipset_pc (Policy *p, GError **error)
 {
   g_autoptr (GPtrArray) ctrls = controllers_in_order (p->dom);
 
   for (guint i = 0; i < ctrls->len; i++)
     {
-      LvDevice *c = g_ptr_array_index (ctrls, i);
+      PolDevice *c = g_ptr_array_index (ctrls, i);
       guint8 fn;
 
-      if (c->role == LV_ROLE_PIIX3_IDE)
+      if (c->role == ASM_PCI_DEVICE_ROLE_PIIX3_IDE)
         fn = 1;
-      else if (c->role == LV_ROLE_PIIX3_USB)
+      else if (c->role == ASM_PCI_DEVICE_ROLE_PIIX3_USB)
         fn = 2;
       else
         continue;
       if (c->fixed && !(c->addr.domain == 0 && c->addr.bus == 0 &&
                         c->addr.slot == 1 && c->addr.function == fn))
-        return asmctl_policy_fail (error, c,
+        return pol_fail (error, c,
                                    "the %s controller must have PCI address "
                                    "0000:00:01.%u",
                                    fn == 1 ? "primary IDE" : "PIIX3 USB", fn);
@@ -499,21 +499,21 @@ asmctl_policy_chipset_pc (Policy *p, GError **error)
 }
 
 gboolean
-asmctl_policy_chipset_q35 (Policy *p, GError **error)
+pol_chipset_q35 (Policy *p, GError **error)
 {
-  LvDomain *dom = p->dom;
+  PolDomain *dom = p->dom;
   const AsmPciConnectFlags pcie = ASM_PCI_CONNECT_TYPE_PCIE_DEVICE;
   g_autoptr (GPtrArray) ctrls = controllers_in_order (dom);
 
   for (guint i = 0; i < ctrls->len; i++)
     {
-      LvDevice *c = g_ptr_array_index (ctrls, i);
+      PolDevice *c = g_ptr_array_index (ctrls, i);
 
-      if (c->role == LV_ROLE_Q35_SATA)
+      if (c->role == ASM_PCI_DEVICE_ROLE_Q35_SATA)
         {
           if (c->fixed && !(c->addr.domain == 0 && c->addr.bus == 0 &&
                             c->addr.slot == 0x1f && c->addr.function == 2))
-            return asmctl_policy_fail (error, c,
+            return pol_fail (error, c,
                                        "the primary SATA controller must have "
                                        "PCI address 0000:00:1f.2");
           if (!put_at (p, c, 0x1f, 2, c->flags, error))
@@ -521,7 +521,7 @@ asmctl_policy_chipset_q35 (Policy *p, GError **error)
           if (c->fixed)
             c->assigned = FALSE;
         }
-      else if (c->role == LV_ROLE_Q35_USB_UHCI1 && !c->fixed)
+      else if (c->role == ASM_PCI_DEVICE_ROLE_Q35_USB_UHCI1 && !c->fixed)
         {
           guint8 slot = 0x1d;
 
@@ -531,9 +531,9 @@ asmctl_policy_chipset_q35 (Policy *p, GError **error)
             continue;
           if (!put_at (p, c, slot, 0, pcie, error))
             return FALSE;
-          c->multi = LV_MULTI_ON;
+          c->multi = ASM_PCI_MULTIFUNCTION_ON;
         }
-      else if (c->cat == LV_CAT_PCI_CONTROLLER && !c->fixed &&
+      else if (c->klass == ASM_PCI_DEVICE_CLASS_PCI_CONTROLLER && !c->fixed &&
                c->pmodel == ASM_PCI_CONTROLLER_MODEL_DMI_TO_PCI_BRIDGE &&
                !slot_in_use (p, 0, 0, 0x1e))
         {
@@ -556,9 +556,9 @@ asmctl_policy_chipset_q35 (Policy *p, GError **error)
   if (!slot_in_use (p, 0, 0, 0x1b))
     for (guint i = 0; i < dom->devs->len; i++)
       {
-        LvDevice *s = g_ptr_array_index (dom->devs, i);
+        PolDevice *s = g_ptr_array_index (dom->devs, i);
 
-        if (s->role == LV_ROLE_Q35_ICH9_SOUND && !s->fixed)
+        if (s->role == ASM_PCI_DEVICE_ROLE_Q35_ICH9_SOUND && !s->fixed)
           {
             if (!put_at (p, s, 0x1b, 0, pcie, error))
               return FALSE;
@@ -591,7 +591,7 @@ park_root_model (AsmPciControllerModel model, AsmPciControllerModel *out)
 }
 
 gboolean
-asmctl_policy_lock_group (Policy *p, guint32 index, guint32 group,
+pol_lock_group (Policy *p, guint32 index, guint32 group,
                           GError **error)
 {
   return asm_pci_bus_set_set_isolation_group (p->set, index, group, TRUE,
@@ -606,12 +606,12 @@ park_domain (Policy *p, AsmPciControllerModel root_model, guint32 *out,
   guint32 q = p->park_next;
 
   if (q + 3 > ASM_PCI_DOMAIN_LAST)
-    return asmctl_policy_fail (error, NULL,
+    return pol_fail (error, NULL,
                                "too many PCI controllers to add (the dry run "
                                "ran out of PCI domains)");
   p->park_next += 4;
   if (!asm_pci_bus_set_add_controller (p->set, q, root_model, NULL, error) ||
-      !asmctl_policy_lock_group (p, q, PARK_GROUP, error))
+      !pol_lock_group (p, q, PARK_GROUP, error))
     return FALSE;
   *out = q;
   return TRUE;
@@ -625,7 +625,7 @@ park_plug (Policy *p, guint32 q, guint32 bus, guint32 index,
   AsmPciControllerInfo info;
   AsmPciAddr a;
 
-  ASMCTL_MUST (asm_pci_bus_set_get_controller (p->set, bus == 0 ? q : bus, &info));
+  POL_MUST (asm_pci_bus_set_get_controller (p->set, bus == 0 ? q : bus, &info));
   a.domain = q;
   a.bus = bus;
   a.slot = info.min_slot;
@@ -633,14 +633,14 @@ park_plug (Policy *p, guint32 q, guint32 bus, guint32 index,
   if (!asm_pci_bus_set_add_controller (p->set, index, model, &a, error))
     return FALSE;
   /* a reservation from configuration resets a locked group: lock again */
-  return asmctl_policy_lock_group (p, bus == 0 ? q : bus, PARK_GROUP, error);
+  return pol_lock_group (p, bus == 0 ? q : bus, PARK_GROUP, error);
 }
 
 /* parks a bus of @model: a new parking domain with the controller in it.
  * @c: its controller, or NULL for a speculative bus (it gets one when a
  * device first uses it).  @plug: plug it in at the end of the dry run. */
 static Parked *
-park_bus (Policy *p, AsmPciControllerModel model, LvDevice *c, gboolean plug,
+park_bus (Policy *p, AsmPciControllerModel model, PolDevice *c, gboolean plug,
           GError **error)
 {
   Parked *pk = g_new0 (Parked, 1);
@@ -672,7 +672,7 @@ park_bus (Policy *p, AsmPciControllerModel model, LvDevice *c, gboolean plug,
       at = q;
       for (guint i = 0; i < n; i++, at++)
         if (!park_plug (p, q, at == q ? 0 : at, at + 1, holders[i], error) ||
-            !asmctl_policy_lock_group (p, at + 1, PARK_GROUP, error))
+            !pol_lock_group (p, at + 1, PARK_GROUP, error))
           return NULL;
       if (!park_plug (p, q, at, at + 1, model, error))
         return NULL;
@@ -682,7 +682,7 @@ park_bus (Policy *p, AsmPciControllerModel model, LvDevice *c, gboolean plug,
     {
       if (!park_root_model (model, &rm))
         {
-          asmctl_policy_fail (error, c, "cannot plan a bus for a %s",
+          pol_fail (error, c, "cannot plan a bus for a %s",
                               asm_pci_controller_model_to_string (model));
           return NULL;
         }
@@ -694,33 +694,33 @@ park_bus (Policy *p, AsmPciControllerModel model, LvDevice *c, gboolean plug,
   pk->root = q;
   g_hash_table_insert (p->park_domains, GUINT_TO_POINTER (q), pk);
   /* with --numa-aware every bus but a node's is locked in group 0 */
-  if (p->numa_aware && !asmctl_policy_lock_group (p, pk->index, 0, error))
+  if (p->numa_aware && !pol_lock_group (p, pk->index, 0, error))
     return NULL;
   return pk;
 }
 
-/* registers the real bus of a parked controller; reserves what the XML
+/* registers the real bus of a parked controller; reserves what the input
  * puts on it */
 static gboolean
 park_register (Policy *p, Parked *pk, GError **error)
 {
-  LvDevice *c = pk->c;
+  PolDevice *c = pk->c;
   guint64 *key = g_new (guint64, 1);
   guint32 real_domain =
-    c->fixed ? c->addr.domain : asmctl_policy_domain_of (p, c);
+    c->fixed ? c->addr.domain : pol_domain_of (p, c);
 
-  *key = asmctl_policy_bus_key (real_domain, c->index);
+  *key = pol_bus_key (real_domain, c->index);
   g_hash_table_insert (p->parked, key, pk);
   if (c->hotplug_off &&
       !asm_pci_bus_set_set_hotplug (p->set, pk->index, FALSE, error))
     return FALSE;
   return reserve_fixed_on_real_bus (p, real_domain, c->index, error) &&
-         asmctl_policy_settle (p, error);
+         pol_settle (p, error);
 }
 
 /* parks the bus of @c */
 gboolean
-asmctl_policy_park (Policy *p, LvDevice *c, gboolean plug, GError **error)
+pol_park (Policy *p, PolDevice *c, gboolean plug, GError **error)
 {
   Parked *pk = park_bus (p, c->pmodel, c, plug, error);
 
@@ -739,7 +739,7 @@ note_use (Policy *p, const AsmPciAddr *a)
   pk = g_hash_table_lookup (p->park_domains, GUINT_TO_POINTER (a->domain));
   if (pk == NULL || pk->c != NULL)
     return;
-  pk->c = lv_domain_add_pci_controller (p->dom, p->next_index++, pk->model);
+  pk->c = pol_add_pci_controller (p->dom, p->next_index++, pk->model);
   pk->c->grow_domain = 0;
   pk->plug = TRUE;
   park_register (p, pk, NULL);
@@ -749,7 +749,7 @@ note_use (Policy *p, const AsmPciAddr *a)
  * takes the next free slot for its connect flags, in index order; there
  * is no growth for a controller */
 gboolean
-asmctl_policy_plug_parked (Policy *p, GError **error)
+pol_plug_parked (Policy *p, GError **error)
 {
   g_autoptr (GPtrArray) list = g_ptr_array_sized_new (p->parked_list->len);
 
@@ -759,7 +759,7 @@ asmctl_policy_plug_parked (Policy *p, GError **error)
 
       if (pk->c != NULL)
         g_ptr_array_add (list, pk);
-      else if (!asmctl_policy_lock_group (p, pk->index, PARK_GROUP, error))
+      else if (!pol_lock_group (p, pk->index, PARK_GROUP, error))
         return FALSE; /* an unused speculative bus: it takes nothing */
     }
 
@@ -781,11 +781,11 @@ asmctl_policy_plug_parked (Policy *p, GError **error)
       if (!pk->plug)
         continue;
       if (!asm_pci_bus_set_reserve_next (p->set, pk->c->flags, NULL, NULL))
-        return asmctl_policy_fail (
+        return pol_fail (
             error, pk->c,
             "a PCI slot is needed to connect a PCI controller model='%s', but "
             "none is available, and it cannot be automatically added",
-            pk->c->cmodel);
+            asm_pci_controller_model_to_string (pk->c->pmodel));
     }
   return TRUE;
 }
@@ -852,19 +852,19 @@ flags_fit (AsmPciConnectFlags accepts, gboolean bus_zero,
 }
 
 /* the slots of bus @bus (domain 0) that what waits for that bus takes: the
- * addresses of the XML on it and the controllers already bound for it */
+ * given addresses on it and the controllers already bound for it */
 static guint32
 waiting_slots (Policy *p, guint32 bus)
 {
-  guint64 key = asmctl_policy_bus_key (0, bus);
+  guint64 key = pol_bus_key (0, bus);
   GPtrArray *list = g_hash_table_lookup (p->pending_devs, &key);
   guint32 used = 0;
 
   for (guint i = 0; list != NULL && i < list->len; i++)
-    used |= 1u << ((LvDevice *) g_ptr_array_index (list, i))->addr.slot;
+    used |= 1u << ((PolDevice *) g_ptr_array_index (list, i))->addr.slot;
   for (guint i = 0; i < p->pending_ctrls->len; i++)
     {
-      LvDevice *o = g_ptr_array_index (p->pending_ctrls, i);
+      PolDevice *o = g_ptr_array_index (p->pending_ctrls, i);
 
       if (o->addr.domain == 0 && o->addr.bus == bus)
         used |= 1u << o->addr.slot;
@@ -888,8 +888,8 @@ waiting_slots (Policy *p, guint32 bus)
  * so this looks at all of them in index order, and when the first that
  * fits is not plugged in, returns that address (CHOICE_WAITING, @out):
  * the controller or device waits for that bus, as the addresses of the
- * XML on it do.  With an index gap the controllers libvirt adds come last
- * in its list, so a bridge of the XML goes behind one of them
+ * input on it do.  With an index gap the controllers libvirt adds come last
+ * in its list, so a bridge of the input goes behind one of them
  * (q35-index-gap: behind root port 1, not 3); a primary video pushed off
  * its slot goes onto bus 01 before any controller is placed.  For one
  * domain without a NUMA plan only (the callers check): their own search
@@ -899,13 +899,13 @@ libvirt_choice (Policy *p, AsmPciConnectFlags flags, AsmPciAddr *out)
 {
   for (guint32 b = 0; b < p->next_index; b++)
     {
-      LvDevice *bc = lv_domain_find_pci_controller (p->dom, b);
+      PolDevice *bc = pol_find_pci_controller (p->dom, b);
       AsmPciControllerInfo info;
       AsmPciConnectFlags accepts;
       guint8 min_slot, max_slot;
       guint32 used;
 
-      guint64 key = asmctl_policy_bus_key (0, b);
+      guint64 key = pol_bus_key (0, b);
       Parked *pk = p->parked != NULL ? g_hash_table_lookup (p->parked, &key)
                                      : NULL;
 
@@ -914,7 +914,7 @@ libvirt_choice (Policy *p, AsmPciConnectFlags flags, AsmPciAddr *out)
       if (pk != NULL)
         {
           /* the dry run keeps this bus parked: its slots are there */
-          ASMCTL_MUST (asm_pci_bus_set_get_controller (p->set, pk->index,
+          POL_MUST (asm_pci_bus_set_get_controller (p->set, pk->index,
                                                        &info));
           if (!flags_fit (info.accepts, FALSE, flags))
             continue;
@@ -973,9 +973,9 @@ static guint grow_models (Policy *p, AsmPciConnectFlags flags,
  * finds it taken as in libvirt (a later bridge then finds no root port
  * and fails with libvirt's error) */
 static gboolean
-hold_slot (Policy *p, LvDevice *c, const AsmPciAddr *a, GError **error)
+hold_slot (Policy *p, PolDevice *c, const AsmPciAddr *a, GError **error)
 {
-  guint64 key = asmctl_policy_bus_key (a->domain, a->bus);
+  guint64 key = pol_bus_key (a->domain, a->bus);
 
   if (g_hash_table_contains (p->parked, &key))
     {
@@ -993,7 +993,7 @@ hold_slot (Policy *p, LvDevice *c, const AsmPciAddr *a, GError **error)
 /* plugs a controller without an address in: behind its given parent, in
  * its domain, or in any domain (ascending) */
 gboolean
-asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
+pol_plug_controller (Policy *p, PolDevice *c, GError **error)
 {
   GError *err = NULL;
   guint32 first;
@@ -1012,13 +1012,13 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
                * step comes first, so this one waits (the bridge and its
                * bus stay out of the dry run) */
               if (!p->counting)
-                return asmctl_policy_fail (
+                return pol_fail (
                     error, c,
                     "PCI controller at index %u (0x%02x) has bus='0x%02x', "
                     "but index must be larger than bus",
                     c->index, c->index, a.bus);
               if (p->late_error == NULL)
-                asmctl_policy_fail (
+                pol_fail (
                     &p->late_error, c,
                     "PCI controller at index %u (0x%02x) has bus='0x%02x', "
                     "but index must be larger than bus",
@@ -1033,7 +1033,7 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
               GError **where = p->counting ? &p->late_error : error;
 
               if (*where == NULL)
-                asmctl_policy_fail (
+                pol_fail (
                     where, c,
                     "libvirt plugs it into the controller with index='%u' "
                     "at %04x:%02x:%02x.%x, but a controller without an "
@@ -1051,7 +1051,7 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
       AsmPciAddr a;
 
       if (!next_on_bus (p, (guint32) c->parent_index, c->pmodel, &a))
-        return asmctl_policy_fail (error, c,
+        return pol_fail (error, c,
                                    "no free slot behind controller "
                                    "%" G_GINT64_FORMAT " for it",
                                    c->parent_index);
@@ -1060,13 +1060,13 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
         return reserve_error (p, c, NULL, &a, err, error);
       return after_controller_added (p, c, error);
     }
-  first = asmctl_policy_domain_of (p, c);
+  first = pol_domain_of (p, c);
   if (asm_pci_bus_set_add_controller_next (p->set, c->index, c->pmodel, first,
                                            NULL, &err))
     return after_controller_added (p, c, error);
   if (!g_error_matches (err, ASM_ERROR, ASM_ERROR_NO_SPACE))
     {
-      asmctl_policy_fail (error, c, "%s", err->message);
+      pol_fail (error, c, "%s", err->message);
       g_error_free (err);
       return FALSE;
     }
@@ -1092,12 +1092,12 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
 
       if (grow_models (p, c->flags, models, &err) == 0)
         {
-          asmctl_policy_fail (error, c, "%s", err->message);
+          pol_fail (error, c, "%s", err->message);
           g_error_free (err);
           return FALSE;
         }
       /* it can: the new bus has a higher index than the controller */
-      return asmctl_policy_fail (
+      return pol_fail (
           error, c,
           "libvirt adds a %s (index %u) for it, but a controller without an "
           "address plugs into a bus of a lower index only",
@@ -1110,18 +1110,18 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
 
     for (guint i = 0; i < p->dom->devs->len && !higher; i++)
       {
-        LvDevice *o = g_ptr_array_index (p->dom->devs, i);
+        PolDevice *o = g_ptr_array_index (p->dom->devs, i);
 
-        higher = o->cat == LV_CAT_PCI_CONTROLLER && o->index > c->index &&
+        higher = o->klass == ASM_PCI_DEVICE_CLASS_PCI_CONTROLLER && o->index > c->index &&
                  (asm_pci_controller_model_get_bus_flags (o->pmodel, TRUE,
                                                           NULL, NULL) &
                   type) != 0;
       }
-    return asmctl_policy_fail (error, c,
+    return pol_fail (error, c,
                                "a PCI slot is needed to connect a PCI "
                                "controller model='%s', but none is available, "
                                "and it cannot be automatically added%s",
-                               c->cmodel,
+                               asm_pci_controller_model_to_string (c->pmodel),
                                higher
                                    ? " (a controller without an address plugs "
                                      "into a bus of a lower index only)"
@@ -1130,11 +1130,11 @@ asmctl_policy_plug_controller (Policy *p, LvDevice *c, GError **error)
 }
 
 /* a controller the policy adds, with the next index */
-LvDevice *
-asmctl_policy_new_controller (Policy *p, AsmPciControllerModel model,
+PolDevice *
+pol_new_controller (Policy *p, AsmPciControllerModel model,
                               guint32 domain)
 {
-  LvDevice *c = lv_domain_add_pci_controller (p->dom, p->next_index++, model);
+  PolDevice *c = pol_add_pci_controller (p->dom, p->next_index++, model);
 
   c->grow_domain = domain;
   return c;
@@ -1165,19 +1165,19 @@ any_bus_accepts (Policy *p, AsmPciConnectFlags type)
 static gboolean
 grow_numa (Policy *p, int node, GError **error)
 {
-  LvDomain *dom = p->dom;
-  gboolean q35 = dom->machine == LV_MACHINE_Q35;
+  PolDomain *dom = p->dom;
+  gboolean q35 = dom->machine == ASM_PCI_MACHINE_Q35;
   AsmPciControllerModel model = q35 ? ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT
                                     : ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE;
-  LvDevice *pxb = NULL, *c;
+  PolDevice *pxb = NULL, *c;
   AsmPciAddr a;
   GError *err = NULL;
 
   for (guint i = 0; i < dom->devs->len; i++)
     {
-      LvDevice *d = g_ptr_array_index (dom->devs, i);
+      PolDevice *d = g_ptr_array_index (dom->devs, i);
 
-      if (d->cat == LV_CAT_PCI_CONTROLLER && d->target_node == node &&
+      if (d->klass == ASM_PCI_DEVICE_CLASS_PCI_CONTROLLER && d->target_node == node &&
           (d->pmodel == ASM_PCI_CONTROLLER_MODEL_PCI_EXPANDER_BUS ||
            d->pmodel == ASM_PCI_CONTROLLER_MODEL_PCIE_EXPANDER_BUS))
         {
@@ -1187,20 +1187,20 @@ grow_numa (Policy *p, int node, GError **error)
     }
   if (pxb == NULL ||
       !asm_pci_bus_set_get_controller (p->set, pxb->index, NULL))
-    return asmctl_policy_fail (error, p->current,
+    return pol_fail (error, p->current,
                                "NUMA node %d has no expander bus", node);
   if (!next_on_bus (p, pxb->index, model, &a))
-    return asmctl_policy_fail (error, p->current,
+    return pol_fail (error, p->current,
                                "the expander bus of NUMA node %d "
                                "(controller %u) is full",
                                node, pxb->index);
-  c = asmctl_policy_new_controller (p, model, a.domain);
+  c = pol_new_controller (p, model, a.domain);
   c->parent_index = pxb->index;
   if (!asm_pci_bus_set_add_controller (p->set, c->index, model, &a, &err))
     return reserve_error (p, c, NULL, &a, err, error);
-  own (p, &a, c->desc);
-  return asmctl_policy_lock_group (p, c->index, NUMA_GROUP (node), error) &&
-         asmctl_policy_lock_group (p, pxb->index, NUMA_GROUP (node), error);
+  own (p, &a, c->name);
+  return pol_lock_group (p, c->index, NUMA_GROUP (node), error) &&
+         pol_lock_group (p, pxb->index, NUMA_GROUP (node), error);
 }
 
 /* libvirt's choice of controllers for a device of @flags that found no
@@ -1266,9 +1266,9 @@ grow_park (Policy *p, const AsmPciControllerModel *models, guint n,
 {
   for (guint i = 0; i < n; i++)
     {
-      LvDevice *c = asmctl_policy_new_controller (p, models[i], 0);
+      PolDevice *c = pol_new_controller (p, models[i], 0);
 
-      if (!asmctl_policy_park (p, c, TRUE, error))
+      if (!pol_park (p, c, TRUE, error))
         return FALSE;
       if (n == 2 && i == 0)
         {
@@ -1276,7 +1276,7 @@ grow_park (Policy *p, const AsmPciControllerModel *models, guint n,
                                           p->parked_list->len - 1);
 
           pk->special = TRUE;
-          if (!asmctl_policy_lock_group (p, pk->index, SPECIAL_GROUP, error))
+          if (!pol_lock_group (p, pk->index, SPECIAL_GROUP, error))
             return FALSE;
         }
     }
@@ -1286,7 +1286,7 @@ grow_park (Policy *p, const AsmPciControllerModel *models, guint n,
 /* The bus set's grow callback: libvirt's virDomainPCIAddressSetGrow, in
  * the dry run only. */
 gboolean
-asmctl_policy_grow (AsmPciBusSet *set, AsmPciConnectFlags flags,
+pol_grow (AsmPciBusSet *set, AsmPciConnectFlags flags,
                     gpointer user_data, GError **error)
 {
   Policy *p = user_data;
@@ -1306,14 +1306,14 @@ asmctl_policy_grow (AsmPciBusSet *set, AsmPciConnectFlags flags,
       p->fatal = TRUE;
       return FALSE;
     }
-  if (p->next_index > LV_PCI_INDEX_MAX)
+  if (p->next_index > ASM_PCI_POLICY_INDEX_MAX)
     {
       /* every bus libvirt can have is there: no growth, and no dry run
        * that parks bus after bus for a device that can never fit */
       g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
                    "no PCI slot is left and a new bus would need PCI "
                    "controller index %u, above the maximum of %u",
-                   p->next_index, LV_PCI_INDEX_MAX);
+                   p->next_index, ASM_PCI_POLICY_INDEX_MAX);
       p->fatal = TRUE;
       return FALSE;
     }
@@ -1346,31 +1346,31 @@ asmctl_policy_grow (AsmPciBusSet *set, AsmPciConnectFlags flags,
   return TRUE;
 }
 
-/* libvirt grows the buses up to one that an address of the XML names */
+/* libvirt grows the buses up to one that an given address names */
 gboolean
-asmctl_policy_grow_for_fixed (Policy *p, GError **error)
+pol_grow_for_fixed (Policy *p, GError **error)
 {
-  LvDomain *dom = p->dom;
+  PolDomain *dom = p->dom;
 
   for (guint i = 0; i < dom->devs->len; i++)
     {
-      LvDevice *d = g_ptr_array_index (dom->devs, i);
+      PolDevice *d = g_ptr_array_index (dom->devs, i);
       guint64 key;
 
-      if (!d->fixed || d->cat == LV_CAT_PCI_CONTROLLER)
+      if (!d->fixed || d->klass == ASM_PCI_DEVICE_CLASS_PCI_CONTROLLER)
         continue;
-      key = asmctl_policy_bus_key (d->addr.domain, d->addr.bus);
+      key = pol_bus_key (d->addr.domain, d->addr.bus);
       if (!g_hash_table_contains (p->pending_devs, &key))
         continue;
       while (p->next_index <= d->addr.bus &&
-             asmctl_policy_domain_for (p, d->addr.bus) == d->addr.domain)
+             pol_domain_for (p, d->addr.bus) == d->addr.domain)
         {
           AsmPciControllerModel models[2];
           g_autoptr (GError) err = NULL;
           guint n = grow_models (p, d->flags, models, &err);
 
           if (n == 0)
-            return asmctl_policy_fail (error, d,
+            return pol_fail (error, d,
                                        "its address is on bus %04x:%02x: %s",
                                        d->addr.domain, d->addr.bus,
                                        err->message);
@@ -1385,7 +1385,7 @@ asmctl_policy_grow_for_fixed (Policy *p, GError **error)
 /* Steps 5 and 6                                                        */
 
 gboolean
-asmctl_policy_place_next (Policy *p, LvDevice *d, GError **error)
+pol_place_next (Policy *p, PolDevice *d, GError **error)
 {
   AsmPciAddr a;
   GError *err = NULL;
@@ -1396,11 +1396,11 @@ asmctl_policy_place_next (Policy *p, LvDevice *d, GError **error)
     group = NUMA_GROUP (d->numa_node);
   if (!asm_pci_bus_set_reserve_next_full (p->set, d->flags, group, &a, &err))
     {
-      asmctl_policy_fail (error, d, "no PCI address for it: %s", err->message);
+      pol_fail (error, d, "no PCI address for it: %s", err->message);
       g_error_free (err);
       return FALSE;
     }
-  own (p, &a, d->desc);
+  own (p, &a, d->name);
   note_use (p, &a);
   d->addr = a;
   d->assigned = TRUE;
@@ -1410,10 +1410,10 @@ asmctl_policy_place_next (Policy *p, LvDevice *d, GError **error)
 /* USB2 companions (ich9-ehci1 and ich9-uhci1..3 of one index) share a
  * slot: functions 7, 0, 1, 2 */
 gboolean
-asmctl_policy_place_usb2 (Policy *p, LvDevice *d, GPtrArray *ctrls,
+pol_place_usb2 (Policy *p, PolDevice *d, GPtrArray *ctrls,
                           GError **error)
 {
-  LvDevice *found = NULL;
+  PolDevice *found = NULL;
   AsmPciAddr a;
   GError *err = NULL;
 
@@ -1421,15 +1421,15 @@ asmctl_policy_place_usb2 (Policy *p, LvDevice *d, GPtrArray *ctrls,
    * dry run does not record the addresses it finds) */
   for (guint i = 0; i < ctrls->len && found == NULL; i++)
     {
-      LvDevice *c = g_ptr_array_index (ctrls, i);
+      PolDevice *c = g_ptr_array_index (ctrls, i);
 
       if (c->usb2_function >= 0 && c->index == d->index && c != d &&
           (c->fixed || (c->assigned && (!p->counting ||
-                                        c->role == LV_ROLE_Q35_USB_UHCI1))))
+                                        c->role == ASM_PCI_DEVICE_ROLE_Q35_USB_UHCI1))))
         found = c;
     }
   if (d->usb2_function == 0)
-    d->multi = LV_MULTI_ON;
+    d->multi = ASM_PCI_MULTIFUNCTION_ON;
   if (found != NULL)
     {
       AsmPciAddr t;
@@ -1439,12 +1439,12 @@ asmctl_policy_place_usb2 (Policy *p, LvDevice *d, GPtrArray *ctrls,
       t = translate (p, &a);
       if (!asm_pci_bus_set_reserve_addr (p->set, &t, d->flags, TRUE, &err))
         return reserve_error (p, d, NULL, &a, err, error);
-      own (p, &a, d->desc);
+      own (p, &a, d->name);
       d->addr = a;
       d->assigned = TRUE;
       return TRUE;
     }
-  if (!asmctl_policy_place_next (p, d, error))
+  if (!pol_place_next (p, d, error))
     return FALSE;
   if (d->usb2_function == 0)
     return TRUE;
@@ -1454,7 +1454,7 @@ asmctl_policy_place_usb2 (Policy *p, LvDevice *d, GPtrArray *ctrls,
   a.function = (guint8) d->usb2_function;
   if (!asm_pci_bus_set_reserve_addr (p->set, &a, d->flags, FALSE, &err))
     return reserve_error (p, d, NULL, &a, err, error);
-  own (p, &a, d->desc);
+  own (p, &a, d->name);
   d->addr = a;
   return TRUE;
 }
@@ -1462,7 +1462,7 @@ asmctl_policy_place_usb2 (Policy *p, LvDevice *d, GPtrArray *ctrls,
 /* libvirt's test before the spare slot of pc: is every slot of every bus
  * (parked ones too) in use? */
 gboolean
-asmctl_policy_all_buses_full (Policy *p)
+pol_all_buses_full (Policy *p)
 {
   for (guint32 i = 0; i < p->park_next; i++)
     {
@@ -1479,7 +1479,7 @@ asmctl_policy_all_buses_full (Policy *p)
 }
 
 gboolean
-asmctl_policy_reserve_spare (Policy *p, AsmPciConnectFlags flags, guint n,
+pol_reserve_spare (Policy *p, AsmPciConnectFlags flags, guint n,
                              GError **error)
 {
   for (guint i = 0; i < n; i++)
@@ -1490,7 +1490,7 @@ asmctl_policy_reserve_spare (Policy *p, AsmPciConnectFlags flags, guint n,
       p->current = NULL;
       if (!asm_pci_bus_set_reserve_next (p->set, flags, &a, &err))
         {
-          asmctl_policy_fail (error, NULL,
+          pol_fail (error, NULL,
                               "no room for a spare hotplug slot: %s",
                               err->message);
           g_error_free (err);
