@@ -23,8 +23,8 @@
  * by any such range inside its [min, max], so it takes one.
  *
  * Where.  Each thread is given a slot of the cache (thread number modulo
- * the slot count, which is at least twice the CPUs: up to that many
- * threads, a slot is one thread's).  A slot holds, per class, a loaded and
+ * the slot count, which is twice the CPUs rounded up to a power of two, at
+ * most 64: up to that many threads, a slot is one thread's).  A slot holds, per class, a loaded and
  * a previous magazine of MAG_SIZE addresses: a free pushes onto the loaded
  * one, an allocation pops from it (the newest range first, hot in the
  * caches).  When the loaded magazine is full and the previous one holds
@@ -36,21 +36,30 @@
  * DEPOT_MAGS magazines for all classes together; beyond that, a magazine's
  * ranges go back to the tree.  The hard cap on what the cache holds is
  * therefore slots x classes x 2 x MAG_SIZE + DEPOT_MAGS x MAG_SIZE ranges
- * (AsmArenaCacheStats.capacity).
+ * (AsmArenaCacheStats.capacity) between calls; a free that overflows may
+ * hold one more magazine until it has given it back, before it returns.
  *
  * Knowing a freed range.  asm_arena_free() gets an address, not a size,
- * and must refuse a double free, so the cache keeps a table of the ranges
+ * and must refuse a double free, so the cache keeps tables of the ranges
  * it knows: the allocations it handed out, and those the tree handed out
- * for an ASM_FIT_INSTANT request of a cacheable size and shape (OUTSTANDING),
- * and the ranges in its magazines (CACHED).  The table is 64 shards of
- * open addressing with linear probing, one 8-byte entry per range (the
- * unit index, the class and the state; an address whose unit index does
- * not fit in 55 bits is never cached), each shard behind its own lock, so
- * two threads rarely meet.  A free looks the address up: OUTSTANDING
- * becomes CACHED and the range goes into the magazine; CACHED is a double
- * free (NOT_FOUND, as the tree says it); an address the table does not
- * know is the tree's, which frees it as before.  An allocation popped from
- * a magazine turns CACHED back into OUTSTANDING.
+ * for an ASM_FIT_INSTANT request of a cacheable size and shape
+ * (OUTSTANDING), and the ranges in its magazines (CACHED).  Each slot has
+ * its own table, of the ranges it handed out and of those in its
+ * magazines, and the depot one of the ranges in its magazines; a range is
+ * in exactly one table, which moves with its magazine.  A table is open
+ * addressing with linear probing, one 8-byte entry per range (the unit
+ * index, the class and the state; an address whose unit index does not
+ * fit in 55 bits is never cached).  A free looks the address up in the
+ * calling thread's table: OUTSTANDING becomes CACHED and the range goes
+ * into the magazine; CACHED is a double free (NOT_FOUND, as the tree says
+ * it).  An address that table does not know is looked up, under the
+ * tree's lock so that nothing moves meanwhile, in every slot's table and
+ * the depot's (a range freed by another thread than the one that took it
+ * goes back to the magazine of the slot that knows it); an address no
+ * table knows is the tree's, which frees it as before.  An allocation
+ * popped from a magazine turns CACHED back into OUTSTANDING.  So the hot
+ * paths touch only the calling thread's slot: one lock, its magazine and
+ * its table, nothing another thread writes.
  *
  * Exact.  A cached range is free to every caller, so nothing may be
  * refused, or placed differently, because of it:
@@ -65,31 +74,34 @@
  *     have (their cost grows by the flush, at most the cap);
  *   - lookup reports a cached range as free, get_stats counts it as free
  *     units, and check verifies the whole picture: every table entry is an
- *     ALLOCATED segment of exactly its extent, and the CACHED entries are
- *     exactly the ranges in the magazines and the depot, each once.
+ *     ALLOCATED segment of exactly its extent, known to one table, and the
+ *     CACHED entries of a table are exactly the ranges in the magazines
+ *     that go with it, each once.
  * A request served from a magazine satisfies every constraint of its
  * request by construction (size, alignment, [min, max] tested per range).
  *
  * Locks, always taken in this order:
- *   flush_lock   one flusher, stats reader or checker at a time
- *   slot         a thread's magazines (its n_cached is read without it)
- *   depot        one class's stack of full magazines
- *   tree_lock    the arena: its tree, spans, tallies, hint and cursor
- *   shard        one shard of the table
- * The slot and shard locks are spinlocks (their sections are a few dozen
- * instructions, and the slot's is almost never contended), the others
- * pthread mutexes.  A flush takes the magazines out slot by slot under
- * flush_lock, then gives them back under tree_lock; anyone who needs the
- * whole picture (check, stats) takes flush_lock first, so never sees a
- * range in transit.  Whether the cache holds anything is read without
- * locks (each slot's n_cached and the depot's count, atomically): a free
- * that happened before a call is seen by it, which is all exactness asks;
- * one that races with it is ordered after it.
+ *   tree_lock    the arena: its tree, spans, tallies, hint and cursor; a
+ *                flush, a free the calling slot does not know, a miss
+ *   slot         one slot's magazines and table (several: by index)
+ *   depot        the depot's magazines and table
+ * The slot and depot locks are spinlocks (their sections are a few dozen
+ * instructions, and a slot's is almost never contended), tree_lock a
+ * pthread mutex.  Nobody who holds a slot's lock waits for tree_lock: a
+ * magazine that must go back to the tree while the slot is locked (both
+ * of the class full, the depot at its cap) waits on the slot's spill list,
+ * counted as cached, until the freeing thread has dropped the slot's lock
+ * and taken tree_lock.  A flush, stats and check take tree_lock first and
+ * then each slot, so they see no range in transit.  Whether the cache
+ * holds anything is read without locks (each slot's count and the depot's,
+ * atomically): a free that happened before a call is seen by it, which is
+ * all exactness asks; one that races with it is ordered after it.
  *
- * Cost.  A hit is a slot lock, a pop, a table update under its shard lock
- * and the unlocks; a free the same with a push.  Neither touches the tree
- * or shared cache lines other than the table's.  Misses and overflows cost
- * what the tree costs, plus the table entry.
+ * Cost.  A hit is the slot's lock, a pop, a table update and the unlock; a
+ * free the same with a push.  Neither touches the tree or a cache line
+ * another thread writes, so threads scale.  Misses and overflows cost what
+ * the tree costs, plus the table entry; a free on another thread than the
+ * allocation's costs a lookup in every slot under tree_lock.
  */
 #include <asm/asm-arena.h>
 
@@ -105,8 +117,6 @@
 #define DEPOT_EMPTIES 2  /* spare empty magazines kept per class */
 #define MAX_CLASSES 256
 #define MAX_SLOTS 64
-#define SHARD_BITS 6
-#define N_SHARDS (1u << SHARD_BITS)
 #define TABLE_MIN_BITS 4
 #define SPIN_BEFORE_YIELD 64
 
@@ -164,56 +174,57 @@ spin_unlock (Spin *l)
 
 typedef struct _Magazine Magazine;
 struct _Magazine {
-  Magazine *next; /* in a depot's stack */
+  Magazine *next; /* in a depot's stack or a slot's spill list */
   guint64 n;      /* ranges held: addr[0 .. n-1] */
   guint64 addr[MAG_SIZE];
 };
 
+/* open addressing with linear probing, one 8-byte entry per range */
+typedef struct {
+  guint bits; /* 2^bits entries */
+  guint64 n;  /* entries in use */
+  guint64 *e;
+} Table;
+
 typedef struct {
   Spin lock;
-  guint64 n_cached; /* ranges in loaded[] and prev[] */
+  guint64 n_cached; /* ranges in loaded[], prev[] and spill */
   guint64 hits, misses;
+  Table table;      /* the ranges this slot knows */
+  Magazine *spill;  /* full magazines on their way back to the tree */
   Magazine **loaded; /* per class, NULL until used */
   Magazine **prev;
 } __attribute__ ((aligned (64))) Slot;
 
 typedef struct {
-  Spin lock;
-  guint n_full;
-  guint n_empty;
   Magazine *full;  /* stack of magazines with ranges */
   Magazine *empty; /* spare empty magazines */
-} __attribute__ ((aligned (64))) Depot;
+  guint n_full, n_empty;
+} DepotClass;
 
 typedef struct {
   Spin lock;
-  guint bits; /* the table has 2^bits entries */
-  guint64 n;  /* entries in use */
-  guint64 *e;
-} __attribute__ ((aligned (64))) Shard;
+  guint n_full;      /* full magazines, all classes (read without the
+                        lock by cache_may_hold()) */
+  Table table;       /* the ranges in its magazines, all CACHED */
+  DepotClass *cls;   /* per class */
+} __attribute__ ((aligned (64))) Depot;
 
 struct _AsmArenaCache {
-  Shard shards[N_SHARDS];
-  pthread_mutex_t tree_lock;
-  pthread_mutex_t flush_lock;
+  /* read-only after asm_arena_cache_new(), on a line of their own */
   char *name;
   guint64 quantum;
-  guint qshift;
   guint64 max_size;
-  guint n_classes;
   guint64 *align_ok; /* per class: the bits an alignment may have */
+  Slot *slots;       /* slot_mask + 1 of them */
+  guint qshift;
+  guint n_classes;
   guint slot_mask;
-  Slot *slots;     /* slot_mask + 1 of them */
-  Depot *depots;   /* one per class */
-  gint depot_full; /* full magazines in all depots (atomic) */
+  /* written: the arena's lock */
+  pthread_mutex_t tree_lock __attribute__ ((aligned (64)));
   guint64 flushes; /* under tree_lock */
+  Depot depot;
 };
-
-/* a range taken out of the cache by a flush */
-typedef struct {
-  guint64 addr;
-  guint cls;
-} Taken;
 
 static inline guint64
 class_size (const AsmArenaCache *c, guint cls)
@@ -233,7 +244,7 @@ in_window (guint64 addr, guint64 size, guint64 min, guint64 max)
   return addr >= min && addr + (size - 1) <= max;
 }
 
-/* Does the cache know ranges of this shape: size of class *cls, address a
+/* Does the cache take ranges of this shape: size of class *cls, address a
  * multiple of the size rounded up to a power of two, unit index in range? */
 static inline gboolean
 cacheable_shape (const AsmArenaCache *c, guint64 addr, guint64 size,
@@ -270,27 +281,7 @@ cache_serves (const AsmArenaCache *c, const AsmRequest *req, guint *cls)
 }
 
 /* ------------------------------------------------------------------ */
-/* the table of ranges the cache knows                                  */
-
-static inline guint64
-unit_hash (guint64 unit)
-{
-  return unit * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
-}
-
-/* the high bits of a unit's hash choose its shard, the next ones its home
- * in the shard's table */
-static inline Shard *
-shard_of (AsmArenaCache *c, guint64 unit)
-{
-  return &c->shards[unit_hash (unit) >> (64 - SHARD_BITS)];
-}
-
-static inline guint64
-shard_home (const Shard *sh, guint64 unit)
-{
-  return (unit_hash (unit) << SHARD_BITS) >> (64 - sh->bits);
-}
+/* tables                                                               */
 
 static inline guint64
 entry_unit (guint64 e)
@@ -304,16 +295,37 @@ entry_class (guint64 e)
   return (guint) (e >> 1) & 0xff;
 }
 
+static inline guint64
+entry_make (guint64 unit, guint cls, guint64 cached)
+{
+  return (unit << 9) | ((guint64) cls << 1) | cached;
+}
+
+static inline guint64
+table_home (const Table *t, guint64 unit)
+{
+  return (unit * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15)) >> (64 - t->bits);
+}
+
+static void
+table_init (Table *t)
+{
+  t->bits = TABLE_MIN_BITS;
+  t->n = 0;
+  t->e = g_new (guint64, 1u << TABLE_MIN_BITS);
+  memset (t->e, 0xff, sizeof (guint64) << TABLE_MIN_BITS); /* ENTRY_EMPTY */
+}
+
 /* the index of unit's entry, or -1 */
 static inline gint64
-shard_find (const Shard *sh, guint64 unit)
+table_find (const Table *t, guint64 unit)
 {
-  guint64 mask = (G_GUINT64_CONSTANT (1) << sh->bits) - 1, i;
+  guint64 mask = (G_GUINT64_CONSTANT (1) << t->bits) - 1, i;
 
   /* ENTRY_EMPTY's unit is UNIT_LIMIT, which no entry has */
-  for (i = shard_home (sh, unit);; i = (i + 1) & mask)
+  for (i = table_home (t, unit);; i = (i + 1) & mask)
     {
-      guint64 e = sh->e[i];
+      guint64 e = t->e[i];
 
       if (G_LIKELY (entry_unit (e) == unit))
         return (gint64) i;
@@ -323,100 +335,92 @@ shard_find (const Shard *sh, guint64 unit)
 }
 
 static void
-shard_place (Shard *sh, guint64 e)
+table_place (Table *t, guint64 e)
 {
-  guint64 mask = (G_GUINT64_CONSTANT (1) << sh->bits) - 1, i;
+  guint64 mask = (G_GUINT64_CONSTANT (1) << t->bits) - 1, i;
 
-  for (i = shard_home (sh, entry_unit (e)); sh->e[i] != ENTRY_EMPTY;
+  for (i = table_home (t, entry_unit (e)); t->e[i] != ENTRY_EMPTY;
        i = (i + 1) & mask)
     ;
-  sh->e[i] = e;
+  t->e[i] = e;
 }
 
 static void
-shard_resize (Shard *sh, guint bits)
+table_resize (Table *t, guint bits)
 {
-  guint64 *old = sh->e;
+  guint64 *old = t->e;
+  guint64 old_size = G_GUINT64_CONSTANT (1) << t->bits;
 
-  guint64 old_size = G_GUINT64_CONSTANT (1) << sh->bits;
-
-  sh->bits = bits;
-  sh->e = g_new (guint64, G_GUINT64_CONSTANT (1) << bits);
-  memset (sh->e, 0xff, sizeof (guint64) << bits); /* ENTRY_EMPTY */
+  t->bits = bits;
+  t->e = g_new (guint64, G_GUINT64_CONSTANT (1) << bits);
+  memset (t->e, 0xff, sizeof (guint64) << bits);
   for (guint64 i = 0; i < old_size; i++)
     if (old[i] != ENTRY_EMPTY)
-      shard_place (sh, old[i]);
+      table_place (t, old[i]);
   g_free (old);
 }
 
 static void
-shard_insert (Shard *sh, guint64 e)
+table_insert (Table *t, guint64 e)
 {
-  if ((sh->n + 1) * 4 > (G_GUINT64_CONSTANT (3) << sh->bits))
-    shard_resize (sh, sh->bits + 1);
-  shard_place (sh, e);
-  sh->n++;
+  if ((t->n + 1) * 4 > (G_GUINT64_CONSTANT (3) << t->bits))
+    table_resize (t, t->bits + 1);
+  table_place (t, e);
+  t->n++;
 }
 
 /* removes entry i, shifting back the entries of its probe run */
 static void
-shard_delete_at (Shard *sh, guint64 i)
+table_delete_at (Table *t, guint64 i)
 {
-  guint64 mask = (G_GUINT64_CONSTANT (1) << sh->bits) - 1, j = i;
+  guint64 mask = (G_GUINT64_CONSTANT (1) << t->bits) - 1, j = i;
 
   for (;;)
     {
       guint64 home;
 
       j = (j + 1) & mask;
-      if (sh->e[j] == ENTRY_EMPTY)
+      if (t->e[j] == ENTRY_EMPTY)
         break;
-      home = shard_home (sh, entry_unit (sh->e[j]));
+      home = table_home (t, entry_unit (t->e[j]));
       /* the entry at j stays unless its home is outside (i, j] */
       if (((j - home) & mask) < ((j - i) & mask))
         continue;
-      sh->e[i] = sh->e[j];
+      t->e[i] = t->e[j];
       i = j;
     }
-  sh->e[i] = ENTRY_EMPTY;
-  sh->n--;
-  if (sh->bits > TABLE_MIN_BITS &&
-      sh->n * 8 < (G_GUINT64_CONSTANT (1) << sh->bits))
-    shard_resize (sh, sh->bits - 1);
+  t->e[i] = ENTRY_EMPTY;
+  t->n--;
+  if (t->bits > TABLE_MIN_BITS && t->n * 8 < (G_GUINT64_CONSTANT (1) << t->bits))
+    table_resize (t, t->bits - 1);
+}
+
+/* moves the entry of addr from one table to another, as it is */
+static void
+table_move (AsmArenaCache *c, Table *from, Table *to, guint64 addr)
+{
+  gint64 i = table_find (from, addr >> c->qshift);
+
+  if (G_UNLIKELY (i < 0))
+    ASM_BUG ("%s: 0x%" G_GINT64_MODIFIER "x is in a magazine but not in its "
+             "table", c->name, addr);
+  table_insert (to, from->e[i]);
+  table_delete_at (from, (guint64) i);
 }
 
 static void
-table_insert (AsmArenaCache *c, guint64 addr, guint cls, guint64 state)
+table_forget (AsmArenaCache *c, Table *t, guint64 addr)
 {
-  guint64 unit = addr >> c->qshift;
-  Shard *sh = shard_of (c, unit);
+  gint64 i = table_find (t, addr >> c->qshift);
 
-  spin_lock (&sh->lock);
-  if (G_UNLIKELY (shard_find (sh, unit) >= 0))
-    ASM_BUG ("%s: the cache already knows 0x%" G_GINT64_MODIFIER "x",
-             c->name, addr);
-  shard_insert (sh, (unit << 9) | ((guint64) cls << 1) | state);
-  spin_unlock (&sh->lock);
-}
-
-static void
-table_remove (AsmArenaCache *c, guint64 addr)
-{
-  guint64 unit = addr >> c->qshift;
-  Shard *sh = shard_of (c, unit);
-  gint64 i;
-
-  spin_lock (&sh->lock);
-  i = shard_find (sh, unit);
   if (G_UNLIKELY (i < 0))
     ASM_BUG ("%s: the cache does not know 0x%" G_GINT64_MODIFIER "x",
              c->name, addr);
-  shard_delete_at (sh, (guint64) i);
-  spin_unlock (&sh->lock);
+  table_delete_at (t, (guint64) i);
 }
 
 /* ------------------------------------------------------------------ */
-/* magazines, slots and the depot                                       */
+/* slots, magazines and the depot                                       */
 
 static __thread guint arena_thread_no __attribute__ ((tls_model ("initial-exec")));
 static guint arena_threads;
@@ -444,79 +448,99 @@ slot_count (Slot *s, gint64 delta)
                     __ATOMIC_RELAXED);
 }
 
+/* with the depot's lock held */
 static Magazine *
-depot_get_empty (AsmArenaCache *c, guint cls)
+depot_get_empty_locked (Depot *d, guint cls)
 {
-  Depot *d = &c->depots[cls];
-  Magazine *m;
+  DepotClass *dc = &d->cls[cls];
+  Magazine *m = dc->empty;
 
-  spin_lock (&d->lock);
-  m = d->empty;
   if (m != NULL)
     {
-      d->empty = m->next;
-      d->n_empty--;
+      dc->empty = m->next;
+      dc->n_empty--;
     }
-  spin_unlock (&d->lock);
-  if (m == NULL)
+  else
     m = g_new (Magazine, 1);
   m->next = NULL;
   m->n = 0;
   return m;
 }
 
-static void
-depot_put_empty (AsmArenaCache *c, guint cls, Magazine *m)
-{
-  Depot *d = &c->depots[cls];
-
-  spin_lock (&d->lock);
-  if (d->n_empty < DEPOT_EMPTIES)
-    {
-      m->next = d->empty;
-      d->empty = m;
-      d->n_empty++;
-      m = NULL;
-    }
-  spin_unlock (&d->lock);
-  g_free (m);
-}
-
-/* FALSE when the depot is at its cap */
-static gboolean
-depot_put_full (AsmArenaCache *c, guint cls, Magazine *m)
-{
-  Depot *d = &c->depots[cls];
-  gint v = __atomic_load_n (&c->depot_full, __ATOMIC_RELAXED);
-
-  do
-    if (v >= DEPOT_MAGS)
-      return FALSE;
-  while (!__atomic_compare_exchange_n (&c->depot_full, &v, v + 1, TRUE,
-                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-  spin_lock (&d->lock);
-  m->next = d->full;
-  d->full = m;
-  d->n_full++;
-  spin_unlock (&d->lock);
-  return TRUE;
-}
-
 static Magazine *
-depot_take_full (AsmArenaCache *c, guint cls)
+depot_get_empty (AsmArenaCache *c, guint cls)
 {
-  Depot *d = &c->depots[cls];
   Magazine *m;
 
-  if (__atomic_load_n (&c->depot_full, __ATOMIC_RELAXED) == 0)
+  spin_lock (&c->depot.lock);
+  m = depot_get_empty_locked (&c->depot, cls);
+  spin_unlock (&c->depot.lock);
+  return m;
+}
+
+/* with the depot's lock held */
+static void
+depot_put_empty_locked (Depot *d, guint cls, Magazine *m)
+{
+  DepotClass *dc = &d->cls[cls];
+
+  if (dc->n_empty < DEPOT_EMPTIES)
+    {
+      m->next = dc->empty;
+      dc->empty = m;
+      dc->n_empty++;
+    }
+  else
+    g_free (m);
+}
+
+/* Slot s (locked) gives its full magazine m to the depot, with the
+ * entries of its ranges, and gets an empty one back; NULL, with nothing
+ * done, when the depot is at its cap. */
+static Magazine *
+depot_exchange_full (AsmArenaCache *c, Slot *s, guint cls, Magazine *m)
+{
+  Depot *d = &c->depot;
+  DepotClass *dc = &d->cls[cls];
+  Magazine *empty = NULL;
+
+  spin_lock (&d->lock);
+  if (d->n_full < DEPOT_MAGS)
+    {
+      for (guint64 i = 0; i < m->n; i++)
+        table_move (c, &s->table, &d->table, m->addr[i]);
+      m->next = dc->full;
+      dc->full = m;
+      dc->n_full++;
+      __atomic_store_n (&d->n_full, d->n_full + 1, __ATOMIC_RELAXED);
+      empty = depot_get_empty_locked (d, cls);
+    }
+  spin_unlock (&d->lock);
+  return empty;
+}
+
+/* Slot s (locked) takes a full magazine of class cls from the depot, with
+ * the entries of its ranges, and gives its empty one (or NULL) back. */
+static Magazine *
+depot_exchange_empty (AsmArenaCache *c, Slot *s, guint cls, Magazine *empty)
+{
+  Depot *d = &c->depot;
+  DepotClass *dc = &d->cls[cls];
+  Magazine *m;
+
+  if (__atomic_load_n (&d->n_full, __ATOMIC_RELAXED) == 0)
     return NULL;
   spin_lock (&d->lock);
-  m = d->full;
+  m = dc->full;
   if (m != NULL)
     {
-      d->full = m->next;
-      d->n_full--;
-      __atomic_sub_fetch (&c->depot_full, 1, __ATOMIC_RELAXED);
+      dc->full = m->next;
+      dc->n_full--;
+      __atomic_store_n (&d->n_full, d->n_full - 1, __ATOMIC_RELAXED);
+      for (guint64 i = 0; i < m->n; i++)
+        table_move (c, &d->table, &s->table, m->addr[i]);
+      if (empty != NULL)
+        depot_put_empty_locked (d, cls, empty);
     }
   spin_unlock (&d->lock);
   return m;
@@ -556,12 +580,10 @@ slot_pop_slow (AsmArenaCache *c, Slot *s, guint cls, guint64 min,
     }
   if ((*lp != NULL && (*lp)->n != 0) || (*pp != NULL && (*pp)->n != 0))
     return FALSE; /* ranges, but none in the window: the tree decides */
-  full = depot_take_full (c, cls);
+  full = depot_exchange_empty (c, s, cls, *lp);
   if (full == NULL)
     return FALSE;
   slot_count (s, (gint64) full->n);
-  if (*lp != NULL)
-    depot_put_empty (c, cls, *lp);
   *lp = full;
   return mag_take (full, size, min, max, out_addr);
 }
@@ -586,23 +608,11 @@ slot_pop (AsmArenaCache *c, Slot *s, guint cls, guint64 min, guint64 max,
   return slot_pop_slow (c, s, cls, min, max, out_addr);
 }
 
-/* Gives a magazine's ranges back to the tree (the depot is full). */
-static void
-mag_flush_to_tree (AsmArenaCache *c, AsmArena *a, guint cls, Magazine *m)
-{
-  pthread_mutex_lock (&c->tree_lock);
-  for (guint64 i = 0; i < m->n; i++)
-    {
-      asm_arena_tree_release (a, m->addr[i], class_size (c, cls));
-      table_remove (c, m->addr[i]);
-    }
-  pthread_mutex_unlock (&c->tree_lock);
-  m->n = 0;
-}
-
+/* Both magazines of the class are full and the depot is at its cap: the
+ * previous one goes on the slot's spill list, which goes back to the tree
+ * as soon as the tree's lock can be taken (slot_release_spill()). */
 G_GNUC_NO_INLINE static void
-slot_push_slow (AsmArenaCache *c, AsmArena *a, Slot *s, guint cls,
-                guint64 addr)
+slot_push_slow (AsmArenaCache *c, Slot *s, guint cls, guint64 addr)
 {
   Magazine **lp = &s->loaded[cls], **pp = &s->prev[cls], *m;
 
@@ -616,13 +626,17 @@ slot_push_slow (AsmArenaCache *c, AsmArena *a, Slot *s, guint cls,
     }
   else
     {
-      /* both hold ranges: the previous one goes to the depot */
-      m = *pp;
-      slot_count (s, -(gint64) m->n);
-      if (depot_put_full (c, cls, m))
-        m = depot_get_empty (c, cls);
+      m = depot_exchange_full (c, s, cls, *pp);
+      if (m != NULL)
+        slot_count (s, -(gint64) (*pp)->n);
       else
-        mag_flush_to_tree (c, a, cls, m);
+        {
+          (*pp)->next = s->spill;
+          s->spill = *pp;
+          m = g_new (Magazine, 1);
+          m->next = NULL;
+          m->n = 0;
+        }
       *pp = *lp;
       *lp = m;
     }
@@ -630,25 +644,62 @@ slot_push_slow (AsmArenaCache *c, AsmArena *a, Slot *s, guint cls,
 }
 
 static inline void
-slot_push (AsmArenaCache *c, AsmArena *a, Slot *s, guint cls, guint64 addr)
+slot_push (AsmArenaCache *c, Slot *s, guint cls, guint64 addr)
 {
   Magazine *m = s->loaded[cls];
 
   if (G_LIKELY (m != NULL && m->n < MAG_SIZE))
     m->addr[m->n++] = addr;
   else
-    slot_push_slow (c, a, s, cls, addr);
+    slot_push_slow (c, s, cls, addr);
   slot_count (s, 1);
 }
 
-/* ------------------------------------------------------------------ */
-/* flushing                                                             */
+/* With the tree's lock and s's lock held: the spill list back to the
+ * tree.  The class of a spilled range is in its entry. */
+static void
+slot_release_spill_locked (AsmArenaCache *c, AsmArena *a, Slot *s)
+{
+  while (s->spill != NULL)
+    {
+      Magazine *m = s->spill;
 
-/* Might the cache hold a range?  See "Locks" above. */
+      s->spill = m->next;
+      for (guint64 i = 0; i < m->n; i++)
+        {
+          gint64 at = table_find (&s->table, m->addr[i] >> c->qshift);
+
+          if (G_UNLIKELY (at < 0))
+            ASM_BUG ("%s: spilled 0x%" G_GINT64_MODIFIER "x has no entry",
+                     c->name, m->addr[i]);
+          asm_arena_tree_release (a, m->addr[i],
+                                  class_size (c, entry_class (s->table.e[at])));
+          table_delete_at (&s->table, (guint64) at);
+        }
+      slot_count (s, -(gint64) m->n);
+      g_free (m);
+    }
+}
+
+G_GNUC_NO_INLINE static void
+slot_release_spill (AsmArenaCache *c, AsmArena *a, Slot *s)
+{
+  pthread_mutex_lock (&c->tree_lock);
+  spin_lock (&s->lock);
+  slot_release_spill_locked (c, a, s);
+  spin_unlock (&s->lock);
+  pthread_mutex_unlock (&c->tree_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* flushing and locking                                                 */
+
+/* Might the cache hold a range?  A free that happened before the call
+ * that asks is seen (its counts were written before). */
 static gboolean
 cache_may_hold (AsmArenaCache *c)
 {
-  if (__atomic_load_n (&c->depot_full, __ATOMIC_RELAXED) != 0)
+  if (__atomic_load_n (&c->depot.n_full, __ATOMIC_RELAXED) != 0)
     return TRUE;
   for (guint i = 0; i <= c->slot_mask; i++)
     if (__atomic_load_n (&c->slots[i].n_cached, __ATOMIC_RELAXED) != 0)
@@ -657,75 +708,65 @@ cache_may_hold (AsmArenaCache *c)
 }
 
 static void
-take_magazine (GArray *taken, guint cls, Magazine *m)
+mag_release (AsmArenaCache *c, AsmArena *a, Table *t, guint cls,
+             Magazine *m)
 {
   for (guint64 i = 0; i < m->n; i++)
     {
-      Taken t = { m->addr[i], cls };
-      g_array_append_val (taken, t);
+      asm_arena_tree_release (a, m->addr[i], class_size (c, cls));
+      table_forget (c, t, m->addr[i]);
     }
   m->n = 0;
 }
 
-/* With flush_lock held: empties every magazine and the depot into taken. */
+/* With the tree's lock held: every cached range back to the tree. */
 static void
-cache_take_all (AsmArenaCache *c, GArray *taken)
+cache_flush_locked (AsmArenaCache *c, AsmArena *a)
 {
+  Depot *d = &c->depot;
+
   for (guint i = 0; i <= c->slot_mask; i++)
     {
       Slot *s = &c->slots[i];
 
       spin_lock (&s->lock);
+      slot_release_spill_locked (c, a, s);
       for (guint k = 0; k < c->n_classes && s->n_cached != 0; k++)
         {
           if (s->loaded[k] != NULL)
-            take_magazine (taken, k, s->loaded[k]);
+            mag_release (c, a, &s->table, k, s->loaded[k]);
           if (s->prev[k] != NULL)
-            take_magazine (taken, k, s->prev[k]);
+            mag_release (c, a, &s->table, k, s->prev[k]);
         }
       slot_count (s, -(gint64) s->n_cached);
       spin_unlock (&s->lock);
     }
+  spin_lock (&d->lock);
   for (guint k = 0; k < c->n_classes; k++)
     {
-      Magazine *m;
+      DepotClass *dc = &d->cls[k];
 
-      while ((m = depot_take_full (c, k)) != NULL)
+      while (dc->full != NULL)
         {
-          take_magazine (taken, k, m);
-          depot_put_empty (c, k, m);
+          Magazine *m = dc->full;
+
+          dc->full = m->next;
+          mag_release (c, a, &d->table, k, m);
+          depot_put_empty_locked (d, k, m);
         }
+      dc->n_full = 0;
     }
-}
-
-/* Gives every cached range back to the tree and returns with tree_lock
- * held. */
-static void
-cache_flush_and_lock (AsmArenaCache *c, AsmArena *a)
-{
-  g_autoptr(GArray) taken = g_array_new (FALSE, FALSE, sizeof (Taken));
-
-  pthread_mutex_lock (&c->flush_lock);
-  cache_take_all (c, taken);
-  pthread_mutex_lock (&c->tree_lock);
-  pthread_mutex_unlock (&c->flush_lock);
-  for (guint i = 0; i < taken->len; i++)
-    {
-      const Taken *t = &g_array_index (taken, Taken, i);
-
-      asm_arena_tree_release (a, t->addr, class_size (c, t->cls));
-      table_remove (c, t->addr);
-    }
+  __atomic_store_n (&d->n_full, 0, __ATOMIC_RELAXED);
+  spin_unlock (&d->lock);
   c->flushes++;
 }
 
 void
 asm_arena_cache_lock (AsmArenaCache *c, AsmArena *a, gboolean flush)
 {
+  pthread_mutex_lock (&c->tree_lock);
   if (flush && cache_may_hold (c))
-    cache_flush_and_lock (c, a);
-  else
-    pthread_mutex_lock (&c->tree_lock);
+    cache_flush_locked (c, a);
 }
 
 void
@@ -736,31 +777,21 @@ asm_arena_cache_unlock (AsmArenaCache *c)
 
 /* every lock, in order, for a reader of the whole picture */
 static void
-cache_lock_all (AsmArenaCache *c, gboolean shards)
+cache_lock_all (AsmArenaCache *c)
 {
-  pthread_mutex_lock (&c->flush_lock);
+  pthread_mutex_lock (&c->tree_lock);
   for (guint i = 0; i <= c->slot_mask; i++)
     spin_lock (&c->slots[i].lock);
-  for (guint k = 0; k < c->n_classes; k++)
-    spin_lock (&c->depots[k].lock);
-  pthread_mutex_lock (&c->tree_lock);
-  if (shards)
-    for (guint i = 0; i < N_SHARDS; i++)
-      spin_lock (&c->shards[i].lock);
+  spin_lock (&c->depot.lock);
 }
 
 static void
-cache_unlock_all (AsmArenaCache *c, gboolean shards)
+cache_unlock_all (AsmArenaCache *c)
 {
-  if (shards)
-    for (guint i = N_SHARDS; i-- > 0;)
-      spin_unlock (&c->shards[i].lock);
-  pthread_mutex_unlock (&c->tree_lock);
-  for (guint k = c->n_classes; k-- > 0;)
-    spin_unlock (&c->depots[k].lock);
+  spin_unlock (&c->depot.lock);
   for (guint i = c->slot_mask + 1; i-- > 0;)
     spin_unlock (&c->slots[i].lock);
-  pthread_mutex_unlock (&c->flush_lock);
+  pthread_mutex_unlock (&c->tree_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -772,28 +803,32 @@ cache_alloc_tree (AsmArenaCache *c, AsmArena *a, const AsmRequest *req,
 {
   g_autoptr(GError) local = NULL;
   GError **err = error != NULL ? &local : NULL;
-  gboolean ok, flushed = FALSE;
+  gboolean ok, flushed;
   guint64 addr = 0;
   guint cls;
 
+  pthread_mutex_lock (&c->tree_lock);
   /* an exact fit sees the cached ranges as free */
   flushed = req->fit != ASM_FIT_INSTANT && cache_may_hold (c);
   if (flushed)
-    cache_flush_and_lock (c, a);
-  else
-    pthread_mutex_lock (&c->tree_lock);
+    cache_flush_locked (c, a);
   ok = asm_arena_tree_alloc (a, req, &addr, err);
   if (!ok && !flushed && cache_may_hold (c))
     {
       /* never refused while a cached range could serve */
-      pthread_mutex_unlock (&c->tree_lock);
       g_clear_error (&local);
-      cache_flush_and_lock (c, a);
+      cache_flush_locked (c, a);
       ok = asm_arena_tree_alloc (a, req, &addr, err);
     }
   if (ok && req->fit == ASM_FIT_INSTANT &&
       cacheable_shape (c, addr, req->size, &cls))
-    table_insert (c, addr, cls, 0);
+    {
+      Slot *s = my_slot (c);
+
+      spin_lock (&s->lock);
+      table_insert (&s->table, entry_make (addr >> c->qshift, cls, 0));
+      spin_unlock (&s->lock);
+    }
   pthread_mutex_unlock (&c->tree_lock);
   if (!ok)
     {
@@ -820,19 +855,14 @@ asm_arena_cache_alloc (AsmArenaCache *c, AsmArena *a, const AsmRequest *req,
       spin_lock (&s->lock);
       if (G_LIKELY (slot_pop (c, s, cls, req->min, req->max, &addr)))
         {
-          guint64 unit = addr >> c->qshift;
-          Shard *sh = shard_of (c, unit);
-          gint64 i;
+          gint64 i = table_find (&s->table, addr >> c->qshift);
 
-          slot_count (s, -1);
-          s->hits++;
-          spin_lock (&sh->lock);
-          i = shard_find (sh, unit);
-          if (G_UNLIKELY (i < 0 || !(sh->e[i] & ENTRY_CACHED)))
+          if (G_UNLIKELY (i < 0 || !(s->table.e[i] & ENTRY_CACHED)))
             ASM_BUG ("%s: 0x%" G_GINT64_MODIFIER "x was in a magazine but "
                      "is not a cached range", c->name, addr);
-          sh->e[i] &= ~ENTRY_CACHED;
-          spin_unlock (&sh->lock);
+          s->table.e[i] &= ~ENTRY_CACHED;
+          slot_count (s, -1);
+          s->hits++;
           spin_unlock (&s->lock);
           if (out_addr != NULL)
             *out_addr = addr;
@@ -844,19 +874,6 @@ asm_arena_cache_alloc (AsmArenaCache *c, AsmArena *a, const AsmRequest *req,
   return cache_alloc_tree (c, a, req, out_addr, error);
 }
 
-/* a free the table does not know: the tree's allocation, reservation or
- * error */
-G_GNUC_NO_INLINE static gboolean
-cache_free_tree (AsmArenaCache *c, AsmArena *a, guint64 addr, GError **error)
-{
-  gboolean ok;
-
-  pthread_mutex_lock (&c->tree_lock);
-  ok = asm_arena_tree_free (a, addr, error);
-  pthread_mutex_unlock (&c->tree_lock);
-  return ok;
-}
-
 G_GNUC_NO_INLINE static gboolean
 cache_double_free (AsmArenaCache *c, guint64 addr, GError **error)
 {
@@ -864,6 +881,58 @@ cache_double_free (AsmArenaCache *c, guint64 addr, GError **error)
                "%s: no allocation or reservation starts at 0x%"
                G_GINT64_MODIFIER "x (it was freed already)", c->name, addr);
   return FALSE;
+}
+
+/* A free the calling thread's slot does not know: with the tree's lock
+ * held, so that nothing moves, every slot and the depot are asked; an
+ * address none of them knows is the tree's (an allocation made by an
+ * exact fit, a reservation, or an error). */
+G_GNUC_NO_INLINE static gboolean
+cache_free_slow (AsmArenaCache *c, AsmArena *a, guint64 addr,
+                 GError **error)
+{
+  guint64 unit = addr >> c->qshift;
+  gboolean ok;
+
+  pthread_mutex_lock (&c->tree_lock);
+  if (unit < UNIT_LIMIT && (addr & (c->quantum - 1)) == 0)
+    {
+      for (guint i = 0; i <= c->slot_mask; i++)
+        {
+          Slot *s = &c->slots[i];
+          gint64 at;
+
+          spin_lock (&s->lock);
+          at = table_find (&s->table, unit);
+          if (at >= 0)
+            {
+              guint64 e = s->table.e[at];
+
+              if (!(e & ENTRY_CACHED))
+                {
+                  s->table.e[at] = e | ENTRY_CACHED;
+                  slot_push (c, s, entry_class (e), addr);
+                  slot_release_spill_locked (c, a, s);
+                }
+              spin_unlock (&s->lock);
+              pthread_mutex_unlock (&c->tree_lock);
+              return (e & ENTRY_CACHED) ? cache_double_free (c, addr, error)
+                                        : TRUE;
+            }
+          spin_unlock (&s->lock);
+        }
+      spin_lock (&c->depot.lock);
+      ok = table_find (&c->depot.table, unit) < 0;
+      spin_unlock (&c->depot.lock);
+      if (!ok)
+        {
+          pthread_mutex_unlock (&c->tree_lock);
+          return cache_double_free (c, addr, error);
+        }
+    }
+  ok = asm_arena_tree_free (a, addr, error);
+  pthread_mutex_unlock (&c->tree_lock);
+  return ok;
 }
 
 gboolean
@@ -875,67 +944,90 @@ asm_arena_cache_release (AsmArenaCache *c, AsmArena *a, guint64 addr,
   if (G_LIKELY (unit < UNIT_LIMIT && (addr & (c->quantum - 1)) == 0))
     {
       Slot *s = my_slot (c);
-      Shard *sh = shard_of (c, unit);
       gint64 i;
-      guint64 e;
 
       spin_lock (&s->lock);
-      spin_lock (&sh->lock);
-      i = shard_find (sh, unit);
+      i = table_find (&s->table, unit);
       if (G_LIKELY (i >= 0))
         {
-          e = sh->e[i];
+          guint64 e = s->table.e[i];
+          gboolean spilled;
+
           if (G_UNLIKELY (e & ENTRY_CACHED))
             {
-              spin_unlock (&sh->lock);
               spin_unlock (&s->lock);
               return cache_double_free (c, addr, error);
             }
-          sh->e[i] = e | ENTRY_CACHED;
-          spin_unlock (&sh->lock);
-          slot_push (c, a, s, entry_class (e), addr);
+          s->table.e[i] = e | ENTRY_CACHED;
+          slot_push (c, s, entry_class (e), addr);
+          spilled = s->spill != NULL;
           spin_unlock (&s->lock);
+          if (G_UNLIKELY (spilled))
+            slot_release_spill (c, a, s);
           return TRUE;
         }
-      spin_unlock (&sh->lock);
       spin_unlock (&s->lock);
     }
-  return cache_free_tree (c, a, addr, error);
+  return cache_free_slow (c, a, addr, error);
+}
+
+/* with the tree's lock held: the entry of addr, in whichever slot (its
+ * slot locked on return, in *out_slot), or NULL */
+static guint64 *
+cache_find_locked (AsmArenaCache *c, guint64 addr, Slot **out_slot)
+{
+  guint64 unit = addr >> c->qshift;
+
+  if (unit >= UNIT_LIMIT)
+    return NULL;
+  for (guint i = 0; i <= c->slot_mask; i++)
+    {
+      Slot *s = &c->slots[i];
+      gint64 at;
+
+      spin_lock (&s->lock);
+      at = table_find (&s->table, unit);
+      if (at >= 0)
+        {
+          *out_slot = s;
+          return &s->table.e[at];
+        }
+      spin_unlock (&s->lock);
+    }
+  return NULL;
 }
 
 gboolean
 asm_arena_cache_holds (AsmArenaCache *c, guint64 addr)
 {
-  guint64 unit = addr >> c->qshift;
-  Shard *sh;
-  gint64 i;
+  Slot *s;
+  guint64 *e = cache_find_locked (c, addr, &s);
   gboolean held;
 
-  if (unit >= UNIT_LIMIT)
-    return FALSE;
-  sh = shard_of (c, unit);
-  spin_lock (&sh->lock);
-  i = shard_find (sh, unit);
-  held = i >= 0 && (sh->e[i] & ENTRY_CACHED);
-  spin_unlock (&sh->lock);
+  if (e != NULL)
+    {
+      held = (*e & ENTRY_CACHED) != 0;
+      spin_unlock (&s->lock);
+      return held;
+    }
+  spin_lock (&c->depot.lock);
+  held = addr >> c->qshift < UNIT_LIMIT &&
+         table_find (&c->depot.table, addr >> c->qshift) >= 0;
+  spin_unlock (&c->depot.lock);
   return held;
 }
 
 void
 asm_arena_cache_forget (AsmArenaCache *c, guint64 addr)
 {
-  guint64 unit = addr >> c->qshift;
-  Shard *sh;
-  gint64 i;
+  Slot *s;
+  guint64 *e = cache_find_locked (c, addr, &s);
 
-  if (unit >= UNIT_LIMIT)
-    return;
-  sh = shard_of (c, unit);
-  spin_lock (&sh->lock);
-  i = shard_find (sh, unit);
-  if (i >= 0)
-    shard_delete_at (sh, (guint64) i);
-  spin_unlock (&sh->lock);
+  if (e != NULL)
+    {
+      table_delete_at (&s->table, (guint64) (e - s->table.e));
+      spin_unlock (&s->lock);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -963,29 +1055,24 @@ asm_arena_cache_new (const char *name, guint64 quantum, guint64 max_size,
 
   c = g_aligned_alloc0 (1, sizeof *c, 64);
   pthread_mutex_init (&c->tree_lock, NULL);
-  pthread_mutex_init (&c->flush_lock, NULL);
   c->name = g_strdup (name);
   c->quantum = quantum;
   c->qshift = (guint) __builtin_ctzll (quantum);
   c->max_size = max_size;
   c->n_classes = (guint) (max_size / quantum);
+  c->align_ok = g_new (guint64, c->n_classes);
+  for (guint k = 0; k < c->n_classes; k++)
+    c->align_ok[k] = ((pow2_ceil (class_size (c, k)) << 1) - 1) & ~(quantum - 1);
   c->slot_mask = n_slots - 1;
   c->slots = g_aligned_alloc0 (n_slots, sizeof (Slot), 64);
   for (guint i = 0; i < n_slots; i++)
     {
       c->slots[i].loaded = g_new0 (Magazine *, c->n_classes);
       c->slots[i].prev = g_new0 (Magazine *, c->n_classes);
+      table_init (&c->slots[i].table);
     }
-  c->depots = g_aligned_alloc0 (c->n_classes, sizeof (Depot), 64);
-  c->align_ok = g_new (guint64, c->n_classes);
-  for (guint k = 0; k < c->n_classes; k++)
-    c->align_ok[k] = ((pow2_ceil (class_size (c, k)) << 1) - 1) & ~(quantum - 1);
-  for (guint i = 0; i < N_SHARDS; i++)
-    {
-      c->shards[i].bits = TABLE_MIN_BITS;
-      c->shards[i].e = g_new (guint64, 1u << TABLE_MIN_BITS);
-      memset (c->shards[i].e, 0xff, sizeof (guint64) << TABLE_MIN_BITS);
-    }
+  c->depot.cls = g_new0 (DepotClass, c->n_classes);
+  table_init (&c->depot.table);
   return c;
 }
 
@@ -1007,26 +1094,28 @@ asm_arena_cache_free (AsmArenaCache *c)
     return;
   for (guint i = 0; i <= c->slot_mask; i++)
     {
+      Slot *s = &c->slots[i];
+
       for (guint k = 0; k < c->n_classes; k++)
         {
-          g_free (c->slots[i].loaded[k]);
-          g_free (c->slots[i].prev[k]);
+          g_free (s->loaded[k]);
+          g_free (s->prev[k]);
         }
-      g_free (c->slots[i].loaded);
-      g_free (c->slots[i].prev);
+      mag_list_free (s->spill);
+      g_free (s->loaded);
+      g_free (s->prev);
+      g_free (s->table.e);
     }
   for (guint k = 0; k < c->n_classes; k++)
     {
-      mag_list_free (c->depots[k].full);
-      mag_list_free (c->depots[k].empty);
+      mag_list_free (c->depot.cls[k].full);
+      mag_list_free (c->depot.cls[k].empty);
     }
-  for (guint i = 0; i < N_SHARDS; i++)
-    g_free (c->shards[i].e);
-  g_aligned_free (c->depots);
-  g_free (c->align_ok);
+  g_free (c->depot.cls);
+  g_free (c->depot.table.e);
   g_aligned_free (c->slots);
+  g_free (c->align_ok);
   pthread_mutex_destroy (&c->tree_lock);
-  pthread_mutex_destroy (&c->flush_lock);
   g_free (c->name);
   g_aligned_free (c);
 }
@@ -1034,27 +1123,37 @@ asm_arena_cache_free (AsmArenaCache *c)
 /* ------------------------------------------------------------------ */
 /* stats and check                                                      */
 
-/* with every slot and depot lock held: what the cache holds */
+static guint64
+mag_units (const AsmArenaCache *c, const Magazine *m, guint cls)
+{
+  return m != NULL ? m->n * class_size (c, cls) : 0;
+}
+
+/* with every lock held: what the cache holds */
 static void
 cache_count (AsmArenaCache *c, guint64 *ranges, guint64 *units)
 {
   *ranges = *units = 0;
-  for (guint k = 0; k < c->n_classes; k++)
+  for (guint i = 0; i <= c->slot_mask; i++)
     {
-      guint64 n = 0;
+      const Slot *s = &c->slots[i];
 
-      for (guint i = 0; i <= c->slot_mask; i++)
-        {
-          if (c->slots[i].loaded[k] != NULL)
-            n += c->slots[i].loaded[k]->n;
-          if (c->slots[i].prev[k] != NULL)
-            n += c->slots[i].prev[k]->n;
-        }
-      for (Magazine *m = c->depots[k].full; m != NULL; m = m->next)
-        n += m->n;
-      *ranges += n;
-      *units += n * class_size (c, k);
+      *ranges += s->n_cached;
+      for (guint k = 0; k < c->n_classes; k++)
+        *units += mag_units (c, s->loaded[k], k) + mag_units (c, s->prev[k], k);
+      for (const Magazine *m = s->spill; m != NULL; m = m->next)
+        for (guint64 j = 0; j < m->n; j++)
+          {
+            gint64 at = table_find (&s->table, m->addr[j] >> c->qshift);
+            *units += class_size (c, entry_class (s->table.e[at]));
+          }
     }
+  for (guint k = 0; k < c->n_classes; k++)
+    for (const Magazine *m = c->depot.cls[k].full; m != NULL; m = m->next)
+      {
+        *ranges += m->n;
+        *units += mag_units (c, m, k);
+      }
 }
 
 void
@@ -1062,10 +1161,10 @@ asm_arena_cache_stats (AsmArenaCache *c, AsmArena *a, AsmArenaStats *out)
 {
   guint64 ranges, units;
 
-  cache_lock_all (c, FALSE);
+  cache_lock_all (c);
   asm_arena_tree_stats (a, out);
   cache_count (c, &ranges, &units);
-  cache_unlock_all (c, FALSE);
+  cache_unlock_all (c);
   out->n_allocated -= ranges;
   out->allocated_units -= units;
   out->free_units += units;
@@ -1074,7 +1173,7 @@ asm_arena_cache_stats (AsmArenaCache *c, AsmArena *a, AsmArenaStats *out)
 void
 asm_arena_cache_get_stats (AsmArenaCache *c, AsmArenaCacheStats *out)
 {
-  cache_lock_all (c, FALSE);
+  cache_lock_all (c);
   out->max_size = c->max_size;
   out->capacity = (guint64) (c->slot_mask + 1) * c->n_classes * 2 * MAG_SIZE +
                   (guint64) DEPOT_MAGS * MAG_SIZE;
@@ -1086,7 +1185,7 @@ asm_arena_cache_get_stats (AsmArenaCache *c, AsmArenaCacheStats *out)
       out->misses += c->slots[i].misses;
     }
   out->flushes = c->flushes;
-  cache_unlock_all (c, FALSE);
+  cache_unlock_all (c);
 }
 
 #define CACHE_FAIL(error, c, ...)                                             \
@@ -1099,61 +1198,62 @@ asm_arena_cache_get_stats (AsmArenaCache *c, AsmArenaCacheStats *out)
   }                                                                           \
   G_STMT_END
 
-/* every table entry is an allocation of exactly its extent, in its home
- * shard, found from its home; counts the CACHED ones */
+/* every entry is an allocation of exactly its extent, found from its
+ * home, and known to one table only */
 static gboolean
-check_table (AsmArenaCache *c, AsmArena *a, guint64 *n_cached,
-             GError **error)
+check_table (AsmArenaCache *c, AsmArena *a, const Table *t, gboolean slot,
+             GHashTable *seen, GError **error)
 {
-  *n_cached = 0;
-  for (guint s = 0; s < N_SHARDS; s++)
+  guint64 size = G_GUINT64_CONSTANT (1) << t->bits, used = 0;
+
+  for (guint64 i = 0; i < size; i++)
     {
-      const Shard *sh = &c->shards[s];
-      guint64 size = G_GUINT64_CONSTANT (1) << sh->bits;
-      guint64 used = 0;
+      guint64 e = t->e[i], unit, addr, len;
+      AsmRange seg;
+      AsmSegmentKind kind;
+      guint cls;
 
-      for (guint64 i = 0; i < size; i++)
-        {
-          guint64 e = sh->e[i], unit, addr, len;
-          AsmRange seg;
-          AsmSegmentKind kind;
-          guint cls;
-
-          if (e == ENTRY_EMPTY)
-            continue;
-          used++;
-          unit = entry_unit (e);
-          addr = unit << c->qshift;
-          if (entry_class (e) >= c->n_classes)
-            CACHE_FAIL (error, c, "entry 0x%" G_GINT64_MODIFIER "x has class "
-                        "%u of %u", addr, entry_class (e), c->n_classes);
-          len = class_size (c, entry_class (e));
-          if (shard_of (c, unit) != sh || shard_find (sh, unit) != (gint64) i)
-            CACHE_FAIL (error, c, "entry 0x%" G_GINT64_MODIFIER "x cannot be "
-                        "found from its home", addr);
-          if (!cacheable_shape (c, addr, len, &cls) || cls != entry_class (e))
-            CACHE_FAIL (error, c, "entry 0x%" G_GINT64_MODIFIER "x+0x%"
-                        G_GINT64_MODIFIER "x has a shape the cache does not "
-                        "take", addr, len);
-          if (!asm_arena_tree_segment (a, addr, &seg, &kind) ||
-              kind != ASM_SEGMENT_ALLOCATED || seg.first != addr ||
-              seg.last != addr + (len - 1))
-            CACHE_FAIL (error, c, "entry 0x%" G_GINT64_MODIFIER "x+0x%"
-                        G_GINT64_MODIFIER "x is not an allocation of the tree",
-                        addr, len);
-          if (e & ENTRY_CACHED)
-            (*n_cached)++;
-        }
-      if (used != sh->n)
-        CACHE_FAIL (error, c, "shard %u counts %" G_GUINT64_FORMAT
-                    " entries but holds %" G_GUINT64_FORMAT, s, sh->n, used);
+      if (e == ENTRY_EMPTY)
+        continue;
+      used++;
+      unit = entry_unit (e);
+      addr = unit << c->qshift;
+      if (entry_class (e) >= c->n_classes)
+        CACHE_FAIL (error, c, "entry 0x%" G_GINT64_MODIFIER "x has class "
+                    "%u of %u", addr, entry_class (e), c->n_classes);
+      len = class_size (c, entry_class (e));
+      if (table_find (t, unit) != (gint64) i)
+        CACHE_FAIL (error, c, "entry 0x%" G_GINT64_MODIFIER "x cannot be "
+                    "found from its home", addr);
+      if (!cacheable_shape (c, addr, len, &cls) || cls != entry_class (e))
+        CACHE_FAIL (error, c, "entry 0x%" G_GINT64_MODIFIER "x+0x%"
+                    G_GINT64_MODIFIER "x has a shape the cache does not "
+                    "take", addr, len);
+      if (!asm_arena_tree_segment (a, addr, &seg, &kind) ||
+          kind != ASM_SEGMENT_ALLOCATED || seg.first != addr ||
+          seg.last != addr + (len - 1))
+        CACHE_FAIL (error, c, "entry 0x%" G_GINT64_MODIFIER "x+0x%"
+                    G_GINT64_MODIFIER "x is not an allocation of the tree",
+                    addr, len);
+      if (!slot && !(e & ENTRY_CACHED))
+        CACHE_FAIL (error, c, "the depot knows 0x%" G_GINT64_MODIFIER "x as "
+                    "allocated", addr);
+      if (!g_hash_table_insert (seen, g_memdup2 (&unit, sizeof unit),
+                                GUINT_TO_POINTER (1 + (guint) (e & 1))))
+        CACHE_FAIL (error, c, "0x%" G_GINT64_MODIFIER "x is known to two "
+                    "tables", addr);
     }
+  if (used != t->n)
+    CACHE_FAIL (error, c, "a table counts %" G_GUINT64_FORMAT " entries but "
+                "holds %" G_GUINT64_FORMAT, t->n, used);
   return TRUE;
 }
 
+/* each range of m is a CACHED entry of t of class cls (any class when cls
+ * is G_MAXUINT), and is in no other magazine */
 static gboolean
-check_magazine (AsmArenaCache *c, const Magazine *m, guint cls,
-                GHashTable *seen, GError **error)
+check_magazine (AsmArenaCache *c, const Table *t, const Magazine *m,
+                guint cls, GHashTable *in_mags, GError **error)
 {
   if (m->n > MAG_SIZE)
     CACHE_FAIL (error, c, "a magazine holds %" G_GUINT64_FORMAT " ranges",
@@ -1161,81 +1261,100 @@ check_magazine (AsmArenaCache *c, const Magazine *m, guint cls,
   for (guint64 i = 0; i < m->n; i++)
     {
       guint64 addr = m->addr[i], unit = addr >> c->qshift;
-      const Shard *sh = shard_of (c, unit);
-      gint64 at = shard_find (sh, unit);
+      gint64 at = unit < UNIT_LIMIT ? table_find (t, unit) : -1;
 
-      if (at < 0 || !(sh->e[at] & ENTRY_CACHED) ||
-          entry_class (sh->e[at]) != cls)
+      if (at < 0 || !(t->e[at] & ENTRY_CACHED) ||
+          (cls != G_MAXUINT && entry_class (t->e[at]) != cls))
         CACHE_FAIL (error, c, "0x%" G_GINT64_MODIFIER "x in a magazine of "
-                    "class %u is not a cached range of that class", addr, cls);
-      if (!g_hash_table_add (seen, g_memdup2 (&addr, sizeof addr)))
+                    "class %d is not a cached range its table knows", addr,
+                    (gint) cls);
+      if (!g_hash_table_add (in_mags, g_memdup2 (&unit, sizeof unit)))
         CACHE_FAIL (error, c, "0x%" G_GINT64_MODIFIER "x is cached twice",
                     addr);
     }
   return TRUE;
 }
 
+static guint64
+table_count_cached (const Table *t)
+{
+  guint64 n = 0;
+
+  for (guint64 i = 0; i < (G_GUINT64_CONSTANT (1) << t->bits); i++)
+    n += t->e[i] != ENTRY_EMPTY && (t->e[i] & ENTRY_CACHED);
+  return n;
+}
+
 static gboolean
-check_magazines (AsmArenaCache *c, guint64 n_cached, GError **error)
+check_cache (AsmArenaCache *c, AsmArena *a, GError **error)
 {
   g_autoptr(GHashTable) seen =
     g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  guint64 depot_mags = 0;
+  g_autoptr(GHashTable) in_mags =
+    g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  const Depot *d = &c->depot;
+  guint n_full = 0;
 
   for (guint i = 0; i <= c->slot_mask; i++)
     {
       const Slot *s = &c->slots[i];
-      guint64 held = 0;
+      guint64 before = g_hash_table_size (in_mags);
 
+      if (!check_table (c, a, &s->table, TRUE, seen, error))
+        return FALSE;
       for (guint k = 0; k < c->n_classes; k++)
-        for (guint j = 0; j < 2; j++)
-          {
-            const Magazine *m = j == 0 ? s->loaded[k] : s->prev[k];
-
-            if (m == NULL)
-              continue;
-            if (!check_magazine (c, m, k, seen, error))
-              return FALSE;
-            held += m->n;
-          }
-      if (held != s->n_cached)
-        CACHE_FAIL (error, c, "slot %u counts %" G_GUINT64_FORMAT
-                    " ranges but holds %" G_GUINT64_FORMAT, i, s->n_cached,
-                    held);
-    }
-  for (guint k = 0; k < c->n_classes; k++)
-    {
-      guint n = 0;
-
-      for (const Magazine *m = c->depots[k].full; m != NULL; m = m->next, n++)
-        if (!check_magazine (c, m, k, seen, error))
+        if ((s->loaded[k] != NULL &&
+             !check_magazine (c, &s->table, s->loaded[k], k, in_mags,
+                              error)) ||
+            (s->prev[k] != NULL &&
+             !check_magazine (c, &s->table, s->prev[k], k, in_mags, error)))
           return FALSE;
-      if (n != c->depots[k].n_full)
-        CACHE_FAIL (error, c, "the depot of class %u counts %u magazines but "
-                    "holds %u", k, c->depots[k].n_full, n);
-      depot_mags += n;
+      for (const Magazine *m = s->spill; m != NULL; m = m->next)
+        if (!check_magazine (c, &s->table, m, G_MAXUINT, in_mags, error))
+          return FALSE;
+      if (g_hash_table_size (in_mags) - before != s->n_cached ||
+          table_count_cached (&s->table) != s->n_cached)
+        CACHE_FAIL (error, c, "slot %u counts %" G_GUINT64_FORMAT " cached "
+                    "ranges, its magazines hold %" G_GUINT64_FORMAT " and its "
+                    "table knows %" G_GUINT64_FORMAT, i, s->n_cached,
+                    (guint64) g_hash_table_size (in_mags) - before,
+                    table_count_cached (&s->table));
     }
-  if (depot_mags != (guint64) c->depot_full || depot_mags > DEPOT_MAGS)
-    CACHE_FAIL (error, c, "the depot counts %d magazines but holds %"
-                G_GUINT64_FORMAT " (cap %u)", c->depot_full, depot_mags,
-                DEPOT_MAGS);
-  if (g_hash_table_size (seen) != n_cached)
-    CACHE_FAIL (error, c, "the table knows %" G_GUINT64_FORMAT " cached "
-                "ranges but the magazines hold %u", n_cached,
-                g_hash_table_size (seen));
+  if (!check_table (c, a, &d->table, FALSE, seen, error))
+    return FALSE;
+  {
+    guint64 before = g_hash_table_size (in_mags);
+
+    for (guint k = 0; k < c->n_classes; k++)
+      {
+        guint n = 0;
+
+        for (const Magazine *m = d->cls[k].full; m != NULL; m = m->next, n++)
+          if (!check_magazine (c, &d->table, m, k, in_mags, error))
+            return FALSE;
+        if (n != d->cls[k].n_full)
+          CACHE_FAIL (error, c, "the depot of class %u counts %u magazines "
+                      "but holds %u", k, d->cls[k].n_full, n);
+        n_full += n;
+      }
+    if (n_full != d->n_full || n_full > DEPOT_MAGS)
+      CACHE_FAIL (error, c, "the depot counts %u magazines but holds %u "
+                  "(cap %u)", d->n_full, n_full, DEPOT_MAGS);
+    if (g_hash_table_size (in_mags) - before != d->table.n)
+      CACHE_FAIL (error, c, "the depot's table knows %" G_GUINT64_FORMAT
+                  " ranges but its magazines hold %" G_GUINT64_FORMAT,
+                  d->table.n, (guint64) g_hash_table_size (in_mags) - before);
+  }
   return TRUE;
 }
 
 gboolean
 asm_arena_cache_check (AsmArenaCache *c, AsmArena *a, GError **error)
 {
-  guint64 n_cached;
   gboolean ok;
 
-  cache_lock_all (c, TRUE);
-  ok = asm_arena_tree_check (a, error) &&
-       check_table (c, a, &n_cached, error) &&
-       check_magazines (c, n_cached, error);
-  cache_unlock_all (c, TRUE);
+  cache_lock_all (c);
+  ok = asm_arena_tree_check (a, error) && check_cache (c, a, error);
+  cache_unlock_all (c);
   return ok;
 }

@@ -38,7 +38,9 @@
  * feet.  Every unit handed out is claimed in a shared array of atomic
  * owners, so an overlap between threads is caught when it happens.  After
  * the join, asm_arena_check() and the stats must agree with the union of
- * the live lists.  Only pthread create/join and atomics order the test's
+ * the live lists.  Then each thread frees another thread's allocations,
+ * all at once, and frees each a second time, which must be refused.  Only
+ * pthread create/join and atomics order the test's
  * own data, so a ThreadSanitizer build (CI's build-tsan) checks the locks.
  *
  * Environment: ASM_PROP_SEED=N, ASM_PROP_OPS=N, ASM_PROP_SEEDS=N.
@@ -676,6 +678,34 @@ churn_main (void *data)
   return NULL;
 }
 
+/* phase 2: thread i frees thread i+1's allocations, then frees each once
+ * more, which must be refused */
+typedef struct {
+  AsmArena *a;
+  GArray *live;
+  const char *failure;
+} CrossFree;
+
+static void *
+cross_free_main (void *data)
+{
+  CrossFree *x = data;
+
+  for (guint k = 0; k < x->live->len; k++)
+    if (!asm_arena_free (x->a, g_array_index (x->live, Live, k).addr, NULL))
+      {
+        x->failure = "a free from another thread failed";
+        return NULL;
+      }
+  for (guint k = 0; k < x->live->len; k++)
+    if (asm_arena_free (x->a, g_array_index (x->live, Live, k).addr, NULL))
+      {
+        x->failure = "a double free from another thread succeeded";
+        return NULL;
+      }
+  return NULL;
+}
+
 static void
 test_threads_exact (void **state)
 {
@@ -721,14 +751,29 @@ test_threads_exact (void **state)
                  cs.cached_ranges);
   assert_true (refusals > 0);
   assert_true (cs.hits > steps / 10);
-  /* everything freed: the whole space comes back */
-  for (guint i = 0; i < T_THREADS; i++)
-    {
-      for (guint k = 0; k < t[i].live->len; k++)
-        OK (asm_arena_free (a, g_array_index (t[i].live, Live, k).addr,
-                            &error));
-      g_array_unref (t[i].live);
-    }
+  /* everything freed, each thread's by another thread, at once: the whole
+   * space comes back */
+  {
+    CrossFree x[T_THREADS];
+
+    for (guint i = 0; i < T_THREADS; i++)
+      {
+        x[i] = (CrossFree) { a, t[(i + 1) % T_THREADS].live, NULL };
+        assert_int_equal (pthread_create (&th[i], NULL, cross_free_main,
+                                          &x[i]), 0);
+      }
+    for (guint i = 0; i < T_THREADS; i++)
+      assert_int_equal (pthread_join (th[i], NULL), 0);
+    for (guint i = 0; i < T_THREADS; i++)
+      {
+        if (x[i].failure != NULL)
+          fail_msg ("thread %u: %s", i, x[i].failure);
+        g_array_unref (t[i].live);
+      }
+  }
+  OK (asm_arena_check (a, &error));
+  asm_arena_get_stats (a, &st);
+  assert_int_equal (st.n_allocated, 0);
   {
     AsmRequest all = ASM_REQUEST_INIT (T_THREADS * T_WINDOW);
     guint64 addr;
