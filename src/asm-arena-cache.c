@@ -841,37 +841,78 @@ cache_alloc_tree (AsmArenaCache *c, AsmArena *a, const AsmRequest *req,
   return TRUE;
 }
 
+/* A cacheable request the slot's loaded magazine cannot answer at once:
+ * with the slot's lock taken here, the rest of the magazine, the previous
+ * one and the depot, else the tree. */
+G_GNUC_NO_INLINE static gboolean
+cache_alloc_slow (AsmArenaCache *c, AsmArena *a, const AsmRequest *req,
+                  guint64 *out_addr, GError **error)
+{
+  guint cls = (guint) (req->size >> c->qshift) - 1;
+  Slot *s = my_slot (c);
+  guint64 addr;
+
+  spin_lock (&s->lock);
+  if (slot_pop_slow (c, s, cls, req->min, req->max, &addr))
+    {
+      gint64 i = table_find (&s->table, addr >> c->qshift);
+
+      if (G_UNLIKELY (i < 0 || !(s->table.e[i] & ENTRY_CACHED)))
+        ASM_BUG ("%s: 0x%" G_GINT64_MODIFIER "x was in a magazine but is "
+                 "not a cached range", c->name, addr);
+      s->table.e[i] &= ~ENTRY_CACHED;
+      slot_count (s, -1);
+      s->hits++;
+      spin_unlock (&s->lock);
+      if (out_addr != NULL)
+        *out_addr = addr;
+      return TRUE;
+    }
+  s->misses++;
+  spin_unlock (&s->lock);
+  return cache_alloc_tree (c, a, req, out_addr, error);
+}
+
+/* The hit path calls nothing: every other case is a tail call with the
+ * caller's arguments, so that this function keeps no registers. */
 gboolean
 asm_arena_cache_alloc (AsmArenaCache *c, AsmArena *a, const AsmRequest *req,
                        guint64 *out_addr, GError **error)
 {
   guint cls;
+  Slot *s;
+  Magazine *m;
+  guint64 addr;
+  gint64 i;
 
-  if (G_LIKELY (cache_serves (c, req, &cls)))
+  if (G_UNLIKELY (!cache_serves (c, req, &cls)))
+    return cache_alloc_tree (c, a, req, out_addr, error);
+  s = my_slot (c);
+  if (G_UNLIKELY (__atomic_exchange_n (&s->lock.held, 1, __ATOMIC_ACQUIRE)))
+    return cache_alloc_slow (c, a, req, out_addr, error);
+  m = s->loaded[cls];
+  if (G_UNLIKELY (m == NULL || m->n == 0 ||
+                  !in_window (m->addr[m->n - 1], req->size, req->min,
+                              req->max)))
     {
-      Slot *s = my_slot (c);
-      guint64 addr;
-
-      spin_lock (&s->lock);
-      if (G_LIKELY (slot_pop (c, s, cls, req->min, req->max, &addr)))
-        {
-          gint64 i = table_find (&s->table, addr >> c->qshift);
-
-          if (G_UNLIKELY (i < 0 || !(s->table.e[i] & ENTRY_CACHED)))
-            ASM_BUG ("%s: 0x%" G_GINT64_MODIFIER "x was in a magazine but "
-                     "is not a cached range", c->name, addr);
-          s->table.e[i] &= ~ENTRY_CACHED;
-          slot_count (s, -1);
-          s->hits++;
-          spin_unlock (&s->lock);
-          if (out_addr != NULL)
-            *out_addr = addr;
-          return TRUE;
-        }
-      s->misses++;
       spin_unlock (&s->lock);
+      return cache_alloc_slow (c, a, req, out_addr, error);
     }
-  return cache_alloc_tree (c, a, req, out_addr, error);
+  addr = m->addr[m->n - 1];
+  i = table_find (&s->table, addr >> c->qshift);
+  if (G_UNLIKELY (i < 0 || !(s->table.e[i] & ENTRY_CACHED)))
+    {
+      spin_unlock (&s->lock);
+      return cache_alloc_slow (c, a, req, out_addr, error); /* reports it */
+    }
+  m->n--;
+  s->table.e[i] &= ~ENTRY_CACHED;
+  slot_count (s, -1);
+  s->hits++;
+  spin_unlock (&s->lock);
+  if (out_addr != NULL)
+    *out_addr = addr;
+  return TRUE;
 }
 
 G_GNUC_NO_INLINE static gboolean
@@ -935,40 +976,72 @@ cache_free_slow (AsmArenaCache *c, AsmArena *a, guint64 addr,
   return ok;
 }
 
+/* asm_arena_free() of a range the slot may know, when the hit path below
+ * cannot do it at once (its lock is taken, or the magazine is full) */
+G_GNUC_NO_INLINE static gboolean
+cache_release_slow (AsmArenaCache *c, AsmArena *a, guint64 addr,
+                    GError **error)
+{
+  Slot *s = my_slot (c);
+  gint64 i;
+  guint64 e;
+  gboolean spilled;
+
+  spin_lock (&s->lock);
+  i = table_find (&s->table, addr >> c->qshift);
+  if (i < 0)
+    {
+      spin_unlock (&s->lock);
+      return cache_free_slow (c, a, addr, error);
+    }
+  e = s->table.e[i];
+  if (e & ENTRY_CACHED)
+    {
+      spin_unlock (&s->lock);
+      return cache_double_free (c, addr, error);
+    }
+  s->table.e[i] = e | ENTRY_CACHED;
+  slot_push (c, s, entry_class (e), addr);
+  spilled = s->spill != NULL;
+  spin_unlock (&s->lock);
+  if (spilled)
+    slot_release_spill (c, a, s);
+  return TRUE;
+}
+
+/* The hit path calls nothing, as asm_arena_cache_alloc()'s. */
 gboolean
 asm_arena_cache_release (AsmArenaCache *c, AsmArena *a, guint64 addr,
                          GError **error)
 {
-  guint64 unit = addr >> c->qshift;
+  guint64 unit = addr >> c->qshift, e;
+  Slot *s;
+  Magazine *m;
+  gint64 i;
 
-  if (G_LIKELY (unit < UNIT_LIMIT && (addr & (c->quantum - 1)) == 0))
+  if (G_UNLIKELY (unit >= UNIT_LIMIT || (addr & (c->quantum - 1)) != 0))
+    return cache_free_slow (c, a, addr, error);
+  s = my_slot (c);
+  if (G_UNLIKELY (__atomic_exchange_n (&s->lock.held, 1, __ATOMIC_ACQUIRE)))
+    return cache_release_slow (c, a, addr, error);
+  i = table_find (&s->table, unit);
+  if (G_UNLIKELY (i < 0))
     {
-      Slot *s = my_slot (c);
-      gint64 i;
-
-      spin_lock (&s->lock);
-      i = table_find (&s->table, unit);
-      if (G_LIKELY (i >= 0))
-        {
-          guint64 e = s->table.e[i];
-          gboolean spilled;
-
-          if (G_UNLIKELY (e & ENTRY_CACHED))
-            {
-              spin_unlock (&s->lock);
-              return cache_double_free (c, addr, error);
-            }
-          s->table.e[i] = e | ENTRY_CACHED;
-          slot_push (c, s, entry_class (e), addr);
-          spilled = s->spill != NULL;
-          spin_unlock (&s->lock);
-          if (G_UNLIKELY (spilled))
-            slot_release_spill (c, a, s);
-          return TRUE;
-        }
       spin_unlock (&s->lock);
+      return cache_free_slow (c, a, addr, error);
     }
-  return cache_free_slow (c, a, addr, error);
+  e = s->table.e[i];
+  m = s->loaded[entry_class (e)];
+  if (G_UNLIKELY ((e & ENTRY_CACHED) || m == NULL || m->n >= MAG_SIZE))
+    {
+      spin_unlock (&s->lock);
+      return cache_release_slow (c, a, addr, error);
+    }
+  m->addr[m->n++] = addr;
+  s->table.e[i] = e | ENTRY_CACHED;
+  slot_count (s, 1);
+  spin_unlock (&s->lock);
+  return TRUE;
 }
 
 /* with the tree's lock held: the entry of addr, in whichever slot (its
