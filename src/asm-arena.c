@@ -168,11 +168,15 @@
  * invisible to every answer: a refused alloc or move records its request
  * as the refusal hint.
  *
- * Locking.  None inside: an arena is a container like a GHashTable; callers
- * serialise writes to one arena (an alloc or move is a write even when it
- * is refused: it may record the refusal hint).  Distinct arenas that share nodes through
- * clone() may be used from different threads at the same time, and an arena
- * that nobody writes may be read from any number of threads.
+ * Locking.  None inside an arena without a cache: it is a container like a
+ * GHashTable; callers serialise writes to one arena (an alloc or move is a
+ * write even when it is refused: it may record the refusal hint).
+ * Distinct arenas that share nodes through clone() may be used from
+ * different threads at the same time, and an arena that nobody writes may
+ * be read from any number of threads.  asm_arena_enable_cache() changes
+ * that: from then on every public function takes the arena's lock (the
+ * guard below; the cache's own theory is in asm-arena-cache.c), except the
+ * hits of alloc and free, which touch only the calling thread's magazines.
  */
 #include <asm/asm-arena.h>
 
