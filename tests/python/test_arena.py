@@ -48,6 +48,24 @@ class ArenaTest(unittest.TestCase):
         self.arena.free(again)
         self.assertEqual(self.arena.get_stats().n_allocated, 2)
 
+    def test_cache(self):
+        # freed ranges come back from the calling thread's magazine
+        self.arena.enable_cache(0x8000)
+        with self.assertRaises(GLib.Error):
+            self.arena.enable_cache(0x8000)  # once only
+        ok, x = self.arena.alloc_full(request(0x1000, Asm.Fit.INSTANT))
+        self.assertTrue(ok)
+        self.arena.free(x)
+        ok, stats = self.arena.get_cache_stats()
+        self.assertTrue(ok)
+        self.assertEqual(stats.cached_ranges, 1)
+        self.assertEqual(stats.max_size, 0x8000)
+        self.assertFalse(self.arena.lookup(x)[0])  # a cached range is free
+        ok, y = self.arena.alloc_full(request(0x1000, Asm.Fit.INSTANT))
+        self.assertEqual(y, x)
+        self.assertEqual(self.arena.get_cache_stats()[1].hits, 1)
+        self.arena.check()
+
     def test_clone_is_independent(self):
         ok, first = self.arena.alloc(0x1000)
         clone = self.arena.clone("iova-clone")
