@@ -1367,13 +1367,20 @@ typedef struct {
   guint leaf_i;
 } Search;
 
+/* The order tests of agg_may_fit(), for a subtree whose max_free is
+ * already known to reach r->size. */
+static inline gboolean
+order_may_fit (guint8 max_order, guint64 max_tail, const Req *r)
+{
+  return max_order != NO_ORDER && max_order >= r->need_order &&
+         (max_order != r->tail_order || max_tail >= r->size);
+}
+
 static inline gboolean
 agg_may_fit (guint64 max_free, guint8 max_order, guint64 max_tail,
              const Req *r)
 {
-  return max_free >= r->size && max_order != NO_ORDER &&
-         max_order >= r->need_order &&
-         (max_order != r->tail_order || max_tail >= r->size);
+  return max_free >= r->size && order_may_fit (max_order, max_tail, r);
 }
 
 static inline gboolean
@@ -1398,10 +1405,17 @@ search_lowest (const Node *n, Search *s, guint d)
   if (n->leaf)
     {
       const Leaf *l = (const Leaf *) n;
+      guint64 size1 = r->size - 1;
+
       for (guint32 m = leaf_free_mask (l); m != 0; m &= m - 1)
         {
           guint i = __builtin_ctz (m);
 
+          /* too short first: the common reason to pass a segment by (a
+           * short one that starts past max_start is passed by too, and so
+           * is every later one, which cannot hold a fit either) */
+          if (l->last[i] - l->first[i] < size1)
+            continue;
           if (l->first[i] > s->max_start)
             return FALSE;
           if (l->last[i] < lo)
@@ -1422,11 +1436,21 @@ search_lowest (const Node *n, Search *s, guint d)
       /* lo is often 0 or below the second key: no binary search then */
       guint i0 = n->n < 2 || lo < in->key[1] ? 0 : inner_route (in, lo);
 
-      for (guint i = i0; i < n->n; i++)
+      guint nn = n->n;
+      guint64 size = r->size;
+
+      /* Loop invariant: no subtree before i holds a fit.  max_free is
+       * tested first, alone: it is the cheapest test, and the one that
+       * passes most subtrees by (those below the lowest fit are full);
+       * a subtree that starts past max_start ends the search at the first
+       * one that passes it, as every later one starts later still. */
+      for (guint i = i0; i < nn; i++)
         {
+          if (in->max_free[i] < size)
+            continue;
           if (in->key[i] > s->max_start)
             return FALSE;
-          if (!subtree_may_fit (in, i, r))
+          if (!order_may_fit (in->max_order[i], in->max_tail[i], r))
             continue;
           if (d < PATH_MAX_DEPTH)
             {
@@ -1455,7 +1479,8 @@ search_highest (const Node *n, Search *s, guint d)
           m &= ~(1u << i);
           if (l->last[i] < r->min)
             return FALSE;
-          if (l->first[i] > s->max_start)
+          if (l->last[i] - l->first[i] < r->size - 1 ||
+              l->first[i] > s->max_start)
             continue;
           if (seg_fit_highest (r, l->first[i], l->last[i], &s->addr))
             {
@@ -1470,11 +1495,24 @@ search_highest (const Node *n, Search *s, guint d)
   else
     {
       const Inner *in = (const Inner *) n;
-      for (guint i = inner_route (in, s->max_start) + 1; i-- > 0;)
+      guint nn = n->n;
+      guint64 size = r->size;
+      /* max_start is often past every key (max is G_MAXUINT64): no
+       * binary search then */
+      guint i = in->key[nn - 1] <= s->max_start
+                    ? nn
+                    : inner_route (in, s->max_start) + 1;
+
+      /* Loop invariant: no subtree after i holds a fit (as in
+       * search_lowest(), max_free first; a subtree that ends below min
+       * ends the search at the first one that passes it) */
+      while (i-- > 0)
         {
+          if (in->max_free[i] < size)
+            continue;
           if (child_key_last (in, i) < r->min)
             return FALSE;
-          if (!subtree_may_fit (in, i, r))
+          if (!order_may_fit (in->max_order[i], in->max_tail[i], r))
             continue;
           if (d < PATH_MAX_DEPTH)
             {
