@@ -707,34 +707,45 @@ node_agg_part (const Node *n, guint parts, Agg *out)
   if (n->leaf)
     {
       const Leaf *l = (const Leaf *) n;
+      guint32 free_mask = leaf_free_mask (l);
       guint64 dmax = 0, dmin = G_MAXUINT64, tail = 0;
+      /* 2^order - 1: a segment with last - first below it is shorter
+       * than 2^order, so its order is below order (0 while order is -1) */
+      guint64 reach = 0;
       gint order = -1;
-      gboolean any = FALSE;
+      gboolean any = free_mask != 0;
 
-      for (guint32 m = leaf_free_mask (l); m != 0; m &= m - 1)
-        {
-          guint i = __builtin_ctz (m);
-          guint64 first = l->first[i], last = l->last[i], d = last - first;
-          guint k0;
+      if (!(parts & AGG_ORDER))
+        for (guint32 m = free_mask; m != 0; m &= m - 1)
+          {
+            guint i = __builtin_ctz (m);
+            guint64 d = l->last[i] - l->first[i];
 
-          any = TRUE;
-          dmax = MAX (dmax, d);
-          dmin = MIN (dmin, d);
-          if (!(parts & AGG_ORDER))
-            continue;
-          k0 = d == G_MAXUINT64 ? 64 : log2_floor (d + 1);
-          if ((gint) k0 >= order)
-            {
-              gint o = seg_order (first, last);
-              if (o > order)
-                {
-                  order = o;
-                  tail = seg_tail (first, last, o);
-                }
-              else if (o == order)
-                tail = MAX (tail, seg_tail (first, last, o));
-            }
-        }
+            dmax = MAX (dmax, d);
+            dmin = MIN (dmin, d);
+          }
+      else
+        for (guint32 m = free_mask; m != 0; m &= m - 1)
+          {
+            guint i = __builtin_ctz (m);
+            guint64 first = l->first[i], last = l->last[i], d = last - first;
+
+            dmax = MAX (dmax, d);
+            dmin = MIN (dmin, d);
+            if (d >= reach)
+              {
+                gint o = seg_order (first, last);
+                if (o > order)
+                  {
+                    order = o;
+                    tail = seg_tail (first, last, o);
+                    reach = o >= 64 ? G_MAXUINT64
+                                    : (G_GUINT64_CONSTANT (1) << o) - 1;
+                  }
+                else if (o == order)
+                  tail = MAX (tail, seg_tail (first, last, o));
+              }
+          }
       if (parts & AGG_MAX)
         out->max_free = !any                   ? 0
                         : dmax == G_MAXUINT64 ? G_MAXUINT64
@@ -1289,9 +1300,10 @@ path_find_exclusive (AsmArena *a, guint64 key, Path *p)
 static inline guint
 agg_update (Agg *a, const Agg *removed, const Agg *added)
 {
-  gint ao = a->max_order == NO_ORDER ? -1 : a->max_order;
-  gint ro = removed->max_order == NO_ORDER ? -1 : removed->max_order;
-  gint no = added->max_order == NO_ORDER ? -1 : added->max_order;
+  /* ranks: max_order + 1, which maps NO_ORDER to 0 */
+  guint8 ao = (guint8) (a->max_order + 1);
+  guint8 ro = (guint8) (removed->max_order + 1);
+  guint8 no = (guint8) (added->max_order + 1);
   guint recount = 0;
 
   if (added->max_free >= a->max_free)
