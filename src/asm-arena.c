@@ -39,9 +39,10 @@
  *              longest run from the segment's first multiple of
  *              2^(max_order + 1) to its end (0 when it has none).
  * Every non-root node is at least half full and all leaves are at the same
- * depth, so the height is O(log n) with a large base (3 levels hold ~10^4
- * segments, 5 levels ~10^7).  Lengths saturate at G_MAXUINT64 (only the
- * free segment [0, G_MAXUINT64] is affected, and it can have no rival).
+ * depth, so the height is O(log n) with a large base (3 levels hold up to
+ * 8,192 segments, 5 levels up to ~2 * 10^6).  Lengths saturate at
+ * G_MAXUINT64 (only the free segment [0, G_MAXUINT64] is affected, and it
+ * can have no rival).
  *
  * Copy-on-write.  Nodes are reference counted (atomically, so that clones
  * may be written from different threads).  asm_arena_clone() takes one
@@ -188,7 +189,7 @@ ASM_DEFINE_VALUE_TYPE (AsmArenaStats, asm_arena_stats)
 G_DEFINE_BOXED_TYPE (AsmArena, asm_arena, asm_arena_ref, asm_arena_unref)
 
 #define LEAF_CAP 32
-#define INNER_CAP 32
+#define INNER_CAP 16
 #define LEAF_MIN (LEAF_CAP / 2)
 #define INNER_MIN (INNER_CAP / 2)
 
@@ -1253,7 +1254,8 @@ tree_insert (AsmArena *a, const Seg *seg)
  * leaf, a leaf that would overflow or underflow, a node shared with a
  * clone) takes the general path, tree_splice(). */
 
-#define PATH_MAX_DEPTH 24 /* 16^24 segments: more than 2^64 */
+/* 24 inner levels need 2 * 8^23 * 16 segments: more than 2^64 */
+#define PATH_MAX_DEPTH 24
 
 typedef struct {
   Inner *in[PATH_MAX_DEPTH]; /* the inner nodes from the root down */
