@@ -1329,13 +1329,15 @@ agg_update (Agg *a, const Agg *removed, const Agg *added)
 /* The leaf of p changed in place (and is within its fill limits): the free
  * segments that merge to `removed` left it, those that merge to `added`
  * came.  Brings every entry on the path up to date, bottom up, stopping at
- * the first that does not change. */
+ * the first that does not change.  Keys need no update: neither in-place
+ * edit changes the first key of a leaf (a carve keeps the free segment's
+ * first as the first of its first piece, a free keeps the first of the
+ * leftmost entry it merges), so no key on the path changes either. */
 static void
 path_fixup (Path *p, const Agg *removed, const Agg *added)
 {
   Agg rem = *removed, add = *added;
   Node *child = &p->leaf->h;
-  guint64 key = p->leaf->first[0];
 
   for (guint d = p->depth; d-- > 0;)
     {
@@ -1348,18 +1350,15 @@ path_fixup (Path *p, const Agg *removed, const Agg *added)
 
       if (recount != 0)
         node_agg_part (child, recount, &now);
-      if (key == in->key[i] && now.max_free == old.max_free &&
-          now.min_free == old.min_free && now.max_order == old.max_order &&
-          now.max_tail == old.max_tail)
+      if (now.max_free == old.max_free && now.min_free == old.min_free &&
+          now.max_order == old.max_order && now.max_tail == old.max_tail)
         return;
-      in->key[i] = key;
       in->max_free[i] = now.max_free;
       in->min_free[i] = now.min_free;
       in->max_order[i] = now.max_order;
       in->max_tail[i] = now.max_tail;
       rem = old;
       add = now;
-      key = in->key[0];
       child = &in->h;
     }
 }
