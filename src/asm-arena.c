@@ -1409,114 +1409,134 @@ child_key_last (const Inner *in, guint i)
   return i + 1 < in->h.n ? in->key[i + 1] - 1 : G_MAXUINT64;
 }
 
+/* LOWEST and HIGHEST walk down to the first leaf that may hold a fit and
+ * back up when it holds none, without recursion: s->path records the way
+ * down (the node and the child taken at each inner level), and backing up
+ * resumes the level above at the child after (LOWEST) or before
+ * (HIGHEST) the one it took.  So the path is ready for the carve when the
+ * search ends in a fit.  24 inner levels would need more than 2^64
+ * segments (see PATH_MAX_DEPTH): the path cannot overflow. */
+
 static gboolean
-search_lowest (const Node *n, Search *s, guint d)
+search_lowest (const Node *root, Search *s)
 {
   const Req *r = s->r;
+  Path *path = s->path;
   guint64 lo = MAX (r->min, s->floor_);
+  guint64 size = r->size, size1 = r->size - 1;
+  const Node *n = root;
+  const Inner *in;
+  guint d = 0, i;
 
-  if (n->leaf)
+  for (;;)
     {
-      const Leaf *l = (const Leaf *) n;
-      guint64 size1 = r->size - 1;
-
-      for (guint32 m = leaf_free_mask (l); m != 0; m &= m - 1)
+      if (n->leaf)
         {
-          guint i = __builtin_ctz (m);
+          const Leaf *l = (const Leaf *) n;
 
-          /* too short first: the common reason to pass a segment by (a
-           * short one that starts past max_start is passed by too, and so
-           * is every later one, which cannot hold a fit either) */
-          if (l->last[i] - l->first[i] < size1)
-            continue;
-          if (l->first[i] > s->max_start)
-            return FALSE;
-          if (l->last[i] < lo)
-            continue;
-          if (seg_fit_lowest (r, l->first[i], l->last[i], s->floor_, &s->addr))
+          for (guint32 m = leaf_free_mask (l); m != 0; m &= m - 1)
             {
-              s->path->leaf = (Leaf *) l;
-              s->path->depth = d;
-              s->leaf_i = i;
-              return TRUE;
+              i = __builtin_ctz (m);
+
+              /* too short first: the common reason to pass a segment by
+               * (a short one that starts past max_start is passed by too,
+               * and so is every later one, which cannot hold a fit
+               * either) */
+              if (l->last[i] - l->first[i] < size1)
+                continue;
+              if (l->first[i] > s->max_start)
+                return FALSE;
+              if (l->last[i] < lo)
+                continue;
+              if (seg_fit_lowest (r, l->first[i], l->last[i], s->floor_,
+                                  &s->addr))
+                {
+                  path->leaf = (Leaf *) l;
+                  path->depth = d;
+                  s->leaf_i = i;
+                  return TRUE;
+                }
             }
+          goto up;
         }
-      return FALSE;
-    }
-  else
-    {
-      const Inner *in = (const Inner *) n;
+      in = (const Inner *) n;
       /* lo is often 0 or below the second key: no binary search then */
-      guint i0 = n->n < 2 || lo < in->key[1] ? 0 : inner_route (in, lo);
-
-      guint nn = n->n;
-      guint64 size = r->size;
-
+      i = n->n < 2 || lo < in->key[1] ? 0 : inner_route (in, lo);
+    scan:
       /* Loop invariant: no subtree before i holds a fit.  max_free is
        * tested first, alone: it is the cheapest test, and the one that
        * passes most subtrees by (those below the lowest fit are full);
        * a subtree that starts past max_start ends the search at the first
-       * one that passes it, as every later one starts later still. */
-      for (guint i = i0; i < nn; i++)
+       * one that passes it, as every later one, here and in the levels
+       * above, starts later still. */
+      for (; i < in->h.n; i++)
         {
           if (in->max_free[i] < size)
             continue;
           if (in->key[i] > s->max_start)
             return FALSE;
-          if (!order_may_fit (in->max_order[i], in->max_tail[i], r))
-            continue;
-          if (d < PATH_MAX_DEPTH)
-            {
-              s->path->in[d] = (Inner *) in;
-              s->path->idx[d] = i;
-            }
-          if (search_lowest (in->child[i], s, d + 1))
-            return TRUE;
+          if (order_may_fit (in->max_order[i], in->max_tail[i], r))
+            break;
         }
-      return FALSE;
+      if (i == in->h.n)
+        goto up;
+      ASM_BUG_UNLESS (d < PATH_MAX_DEPTH);
+      path->in[d] = (Inner *) in;
+      path->idx[d++] = i;
+      n = in->child[i];
+      continue;
+    up:
+      if (d == 0)
+        return FALSE;
+      d--;
+      in = path->in[d];
+      i = path->idx[d] + 1;
+      goto scan;
     }
 }
 
 static gboolean
-search_highest (const Node *n, Search *s, guint d)
+search_highest (const Node *root, Search *s)
 {
   const Req *r = s->r;
+  Path *path = s->path;
+  guint64 size = r->size, size1 = r->size - 1;
+  const Node *n = root;
+  const Inner *in;
+  guint d = 0, i;
 
-  if (n->leaf)
+  for (;;)
     {
-      const Leaf *l = (const Leaf *) n;
-      for (guint32 m = leaf_free_mask (l); m != 0;)
+      if (n->leaf)
         {
-          guint i = 31 - __builtin_clz (m);
+          const Leaf *l = (const Leaf *) n;
 
-          m &= ~(1u << i);
-          if (l->last[i] < r->min)
-            return FALSE;
-          if (l->last[i] - l->first[i] < r->size - 1 ||
-              l->first[i] > s->max_start)
-            continue;
-          if (seg_fit_highest (r, l->first[i], l->last[i], &s->addr))
+          for (guint32 m = leaf_free_mask (l); m != 0;)
             {
-              s->path->leaf = (Leaf *) l;
-              s->path->depth = d;
-              s->leaf_i = i;
-              return TRUE;
+              i = 31 - __builtin_clz (m);
+              m &= ~(1u << i);
+              if (l->last[i] < r->min)
+                return FALSE;
+              if (l->last[i] - l->first[i] < size1 ||
+                  l->first[i] > s->max_start)
+                continue;
+              if (seg_fit_highest (r, l->first[i], l->last[i], &s->addr))
+                {
+                  path->leaf = (Leaf *) l;
+                  path->depth = d;
+                  s->leaf_i = i;
+                  return TRUE;
+                }
             }
+          goto up;
         }
-      return FALSE;
-    }
-  else
-    {
-      const Inner *in = (const Inner *) n;
-      guint nn = n->n;
-      guint64 size = r->size;
+      in = (const Inner *) n;
       /* max_start is often past every key (max is G_MAXUINT64): no
        * binary search then */
-      guint i = in->key[nn - 1] <= s->max_start
-                    ? nn
-                    : inner_route (in, s->max_start) + 1;
-
-      /* Loop invariant: no subtree after i holds a fit (as in
+      i = in->key[n->n - 1] <= s->max_start ? n->n
+                                             : inner_route (in, s->max_start) + 1;
+    scan:
+      /* Loop invariant: no subtree at or after i holds a fit (as in
        * search_lowest(), max_free first; a subtree that ends below min
        * ends the search at the first one that passes it) */
       while (i-- > 0)
@@ -1525,17 +1545,23 @@ search_highest (const Node *n, Search *s, guint d)
             continue;
           if (child_key_last (in, i) < r->min)
             return FALSE;
-          if (!order_may_fit (in->max_order[i], in->max_tail[i], r))
-            continue;
-          if (d < PATH_MAX_DEPTH)
-            {
-              s->path->in[d] = (Inner *) in;
-              s->path->idx[d] = i;
-            }
-          if (search_highest (in->child[i], s, d + 1))
-            return TRUE;
+          if (order_may_fit (in->max_order[i], in->max_tail[i], r))
+            break;
         }
-      return FALSE;
+      if (i == G_MAXUINT)
+        goto up;
+      ASM_BUG_UNLESS (d < PATH_MAX_DEPTH);
+      path->in[d] = (Inner *) in;
+      path->idx[d++] = i;
+      n = in->child[i];
+      continue;
+    up:
+      if (d == 0)
+        return FALSE;
+      d--;
+      in = path->in[d];
+      i = path->idx[d];
+      goto scan;
     }
 }
 
@@ -1613,11 +1639,11 @@ arena_search_path (const AsmArena *a, const Req *r, guint64 *out_addr,
     {
     case ASM_FIT_LOWEST:
     case ASM_FIT_INSTANT: /* the cache's miss path: lowest is the fastest */
-      if (!search_lowest (a->root, &s, 0))
+      if (!search_lowest (a->root, &s))
         return FALSE;
       break;
     case ASM_FIT_HIGHEST:
-      if (!search_highest (a->root, &s, 0))
+      if (!search_highest (a->root, &s))
         return FALSE;
       break;
     case ASM_FIT_BEST:
@@ -1629,11 +1655,11 @@ arena_search_path (const AsmArena *a, const Req *r, guint64 *out_addr,
       if (a->next_valid && a->next_cursor != G_MAXUINT64)
         {
           s.floor_ = a->next_cursor + 1;
-          if (search_lowest (a->root, &s, 0))
+          if (search_lowest (a->root, &s))
             break;
         }
       s.floor_ = 0;
-      if (!search_lowest (a->root, &s, 0))
+      if (!search_lowest (a->root, &s))
         return FALSE;
       break;
     default:
