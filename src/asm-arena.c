@@ -446,8 +446,10 @@ crosses (guint64 addr, guint64 size, guint64 nocross)
   return nocross != 0 && (addr & ~(nocross - 1)) != (end & ~(nocross - 1));
 }
 
-/* Lowest satisfying address whose units all lie in [lo, hi]. */
-static gboolean
+/* Lowest satisfying address whose units all lie in [lo, hi].  Inlined:
+ * the LOWEST search calls it once per candidate segment, and most calls
+ * end at the first test or two. */
+G_ALWAYS_INLINE static inline gboolean
 fit_lowest (const Req *r, guint64 lo, guint64 hi, guint64 *out)
 {
   guint64 last_start, x;
