@@ -93,18 +93,27 @@
  * BEST carve) takes the general path, tree_splice(), which copies shared
  * nodes, splits, merges and rebalances.
  *
- * Where the instructions go (callgrind, tests/bench/run-callgrind.sh, W1
- * LOWEST at 10^3 live allocations): 2,236 per step of one free and one
- * alloc, 4,540 before the fast path (3,243 and 6,140 at 10^5; HIGHEST
- * 2,457 and 4,589 at 10^3).  Of a step, roughly: the search 475 (the
- * inner levels test ~15 entries for the first subtree that may fit, the
- * leaf visits its free segments); the carve 850, of which 590 update the
- * augmented values and 460 of those are recounts (an exact fit, 73% of
- * W1's carves, usually takes a leaf's largest, smallest or highest-order
- * hole, and a tie is a recount too); the free 700: the descent 100, the
- * leaf edit 240, the update 180, and 150 for the 4% of frees that merge
- * across leaves or would underflow one (the general path, ~4,100 each);
- * request validation and the call 115; the benchmark's own loop 115.
+ * Where the instructions go (callgrind, tests/bench/run-callgrind.sh on a
+ * release build, W1 LOWEST at 10^3 live allocations): 1,983 per step of
+ * one free and one alloc; 2,216 with inner nodes of 32, a recursive
+ * search and the keys updated on the way up, 4,540 before the fast path
+ * (at 10^5: 2,903, 3,224 and 6,140; HIGHEST at 10^3: 1,948, 2,437 and
+ * 4,589, at 10^5: 2,974 and 3,622).  Of a step, roughly: the search 340
+ * (a loop, not a recursion, down the path it records for the carve; the
+ * inner levels test max_free alone for most entries, the others only for
+ * the first subtree that passes it; the leaf passes its short free
+ * segments by before clipping any); the carve 750, of which 490 update
+ * the augmented values and 330 of those are recounts (an exact fit, 73%
+ * of W1's carves, usually takes a leaf's largest, smallest or
+ * highest-order hole, and a tie is a recount too; inner nodes of 16, not
+ * 32, cut the inner part of them by a third); the free 650: the descent
+ * 100, the leaf edit 250, the update 150, and 130 for the 3.5% of frees
+ * that merge across leaves or would underflow one (the general path,
+ * ~3,600 each); request validation and the calls 125 (the cache's test
+ * included); the benchmark's own loop 120.
+ * HIGHEST is alike (search 340, carve 715, free 650).  The keys on the
+ * path never change in place (see path_fixup()), so the walk up does not
+ * look at them.
  *
  * BEST fit needs the smallest qualifying segment, which no order-preserving
  * augmentation can find directly: it walks the qualifying subtrees in
@@ -144,8 +153,9 @@
  * On W2 (tests/bench: 2-page requests below 4 GiB, of which one page in
  * two is free, 10^6 segments), callgrind counts per refusal, including the
  * call, request validation and the GError-less report: the first refusal
- * after a change that voided the hint 1,678 instructions, 80 ns (4,924
- * and 282 ns before the hint and the fast path below); a repeated refusal
+ * after a change that voided the hint 1,053 instructions, 55 ns (1,661 and
+ * 80 ns with inner nodes of 32 and a recursive search, 4,924 and 282 ns
+ * before the hint and the fast path below); a repeated refusal
  * 116 instructions, 6 ns (6,139 and 247 ns before), and the same right
  * after a free of a page below 4 GiB that cannot hold two (Linux: 312
  * repeated, 37.7 M after any free below the limit; see
