@@ -39,9 +39,10 @@
  *              longest run from the segment's first multiple of
  *              2^(max_order + 1) to its end (0 when it has none).
  * Every non-root node is at least half full and all leaves are at the same
- * depth, so the height is O(log n) with a large base (3 levels hold ~10^4
- * segments, 5 levels ~10^7).  Lengths saturate at G_MAXUINT64 (only the
- * free segment [0, G_MAXUINT64] is affected, and it can have no rival).
+ * depth, so the height is O(log n) with a large base (3 levels hold up to
+ * 8,192 segments, 5 levels up to ~2 * 10^6).  Lengths saturate at
+ * G_MAXUINT64 (only the free segment [0, G_MAXUINT64] is affected, and it
+ * can have no rival).
  *
  * Copy-on-write.  Nodes are reference counted (atomically, so that clones
  * may be written from different threads).  asm_arena_clone() takes one
@@ -92,18 +93,27 @@
  * BEST carve) takes the general path, tree_splice(), which copies shared
  * nodes, splits, merges and rebalances.
  *
- * Where the instructions go (callgrind, tests/bench/run-callgrind.sh, W1
- * LOWEST at 10^3 live allocations): 2,236 per step of one free and one
- * alloc, 4,540 before the fast path (3,243 and 6,140 at 10^5; HIGHEST
- * 2,457 and 4,589 at 10^3).  Of a step, roughly: the search 475 (the
- * inner levels test ~15 entries for the first subtree that may fit, the
- * leaf visits its free segments); the carve 850, of which 590 update the
- * augmented values and 460 of those are recounts (an exact fit, 73% of
- * W1's carves, usually takes a leaf's largest, smallest or highest-order
- * hole, and a tie is a recount too); the free 700: the descent 100, the
- * leaf edit 240, the update 180, and 150 for the 4% of frees that merge
- * across leaves or would underflow one (the general path, ~4,100 each);
- * request validation and the call 115; the benchmark's own loop 115.
+ * Where the instructions go (callgrind, tests/bench/run-callgrind.sh on a
+ * release build, W1 LOWEST at 10^3 live allocations): 1,983 per step of
+ * one free and one alloc; 2,216 with inner nodes of 32, a recursive
+ * search and the keys updated on the way up, 4,540 before the fast path
+ * (at 10^5: 2,903, 3,224 and 6,140; HIGHEST at 10^3: 1,948, 2,437 and
+ * 4,589, at 10^5: 2,974 and 3,622).  Of a step, roughly: the search 340
+ * (a loop, not a recursion, down the path it records for the carve; the
+ * inner levels test max_free alone for most entries, the others only for
+ * the first subtree that passes it; the leaf passes its short free
+ * segments by before clipping any); the carve 750, of which 490 update
+ * the augmented values and 330 of those are recounts (an exact fit, 73%
+ * of W1's carves, usually takes a leaf's largest, smallest or
+ * highest-order hole, and a tie is a recount too; inner nodes of 16, not
+ * 32, cut the inner part of them by a third); the free 650: the descent
+ * 100, the leaf edit 250, the update 150, and 130 for the 3.5% of frees
+ * that merge across leaves or would underflow one (the general path,
+ * ~3,600 each); request validation and the calls 125 (the cache's test
+ * included); the benchmark's own loop 120.
+ * HIGHEST is alike (search 340, carve 715, free 650).  The keys on the
+ * path never change in place (see path_fixup()), so the walk up does not
+ * look at them.
  *
  * BEST fit needs the smallest qualifying segment, which no order-preserving
  * augmentation can find directly: it walks the qualifying subtrees in
@@ -143,8 +153,9 @@
  * On W2 (tests/bench: 2-page requests below 4 GiB, of which one page in
  * two is free, 10^6 segments), callgrind counts per refusal, including the
  * call, request validation and the GError-less report: the first refusal
- * after a change that voided the hint 1,678 instructions, 80 ns (4,924
- * and 282 ns before the hint and the fast path below); a repeated refusal
+ * after a change that voided the hint 1,053 instructions, 55 ns (1,661 and
+ * 80 ns with inner nodes of 32 and a recursive search, 4,924 and 282 ns
+ * before the hint and the fast path below); a repeated refusal
  * 116 instructions, 6 ns (6,139 and 247 ns before), and the same right
  * after a free of a page below 4 GiB that cannot hold two (Linux: 312
  * repeated, 37.7 M after any free below the limit; see
@@ -192,7 +203,7 @@ ASM_DEFINE_VALUE_TYPE (AsmArenaStats, asm_arena_stats)
 G_DEFINE_BOXED_TYPE (AsmArena, asm_arena, asm_arena_ref, asm_arena_unref)
 
 #define LEAF_CAP 32
-#define INNER_CAP 32
+#define INNER_CAP 16
 #define LEAF_MIN (LEAF_CAP / 2)
 #define INNER_MIN (INNER_CAP / 2)
 
@@ -449,8 +460,10 @@ crosses (guint64 addr, guint64 size, guint64 nocross)
   return nocross != 0 && (addr & ~(nocross - 1)) != (end & ~(nocross - 1));
 }
 
-/* Lowest satisfying address whose units all lie in [lo, hi]. */
-static gboolean
+/* Lowest satisfying address whose units all lie in [lo, hi].  Inlined:
+ * the LOWEST search calls it once per candidate segment, and most calls
+ * end at the first test or two. */
+G_ALWAYS_INLINE static inline gboolean
 fit_lowest (const Req *r, guint64 lo, guint64 hi, guint64 *out)
 {
   guint64 last_start, x;
@@ -711,34 +724,45 @@ node_agg_part (const Node *n, guint parts, Agg *out)
   if (n->leaf)
     {
       const Leaf *l = (const Leaf *) n;
+      guint32 free_mask = leaf_free_mask (l);
       guint64 dmax = 0, dmin = G_MAXUINT64, tail = 0;
+      /* 2^order - 1: a segment with last - first below it is shorter
+       * than 2^order, so its order is below order (0 while order is -1) */
+      guint64 reach = 0;
       gint order = -1;
-      gboolean any = FALSE;
+      gboolean any = free_mask != 0;
 
-      for (guint32 m = leaf_free_mask (l); m != 0; m &= m - 1)
-        {
-          guint i = __builtin_ctz (m);
-          guint64 first = l->first[i], last = l->last[i], d = last - first;
-          guint k0;
+      if (!(parts & AGG_ORDER))
+        for (guint32 m = free_mask; m != 0; m &= m - 1)
+          {
+            guint i = __builtin_ctz (m);
+            guint64 d = l->last[i] - l->first[i];
 
-          any = TRUE;
-          dmax = MAX (dmax, d);
-          dmin = MIN (dmin, d);
-          if (!(parts & AGG_ORDER))
-            continue;
-          k0 = d == G_MAXUINT64 ? 64 : log2_floor (d + 1);
-          if ((gint) k0 >= order)
-            {
-              gint o = seg_order (first, last);
-              if (o > order)
-                {
-                  order = o;
-                  tail = seg_tail (first, last, o);
-                }
-              else if (o == order)
-                tail = MAX (tail, seg_tail (first, last, o));
-            }
-        }
+            dmax = MAX (dmax, d);
+            dmin = MIN (dmin, d);
+          }
+      else
+        for (guint32 m = free_mask; m != 0; m &= m - 1)
+          {
+            guint i = __builtin_ctz (m);
+            guint64 first = l->first[i], last = l->last[i], d = last - first;
+
+            dmax = MAX (dmax, d);
+            dmin = MIN (dmin, d);
+            if (d >= reach)
+              {
+                gint o = seg_order (first, last);
+                if (o > order)
+                  {
+                    order = o;
+                    tail = seg_tail (first, last, o);
+                    reach = o >= 64 ? G_MAXUINT64
+                                    : (G_GUINT64_CONSTANT (1) << o) - 1;
+                  }
+                else if (o == order)
+                  tail = MAX (tail, seg_tail (first, last, o));
+              }
+          }
       if (parts & AGG_MAX)
         out->max_free = !any                   ? 0
                         : dmax == G_MAXUINT64 ? G_MAXUINT64
@@ -1246,7 +1270,8 @@ tree_insert (AsmArena *a, const Seg *seg)
  * leaf, a leaf that would overflow or underflow, a node shared with a
  * clone) takes the general path, tree_splice(). */
 
-#define PATH_MAX_DEPTH 24 /* 16^24 segments: more than 2^64 */
+/* 24 inner levels need 2 * 8^23 * 16 segments: more than 2^64 */
+#define PATH_MAX_DEPTH 24
 
 typedef struct {
   Inner *in[PATH_MAX_DEPTH]; /* the inner nodes from the root down */
@@ -1293,9 +1318,10 @@ path_find_exclusive (AsmArena *a, guint64 key, Path *p)
 static inline guint
 agg_update (Agg *a, const Agg *removed, const Agg *added)
 {
-  gint ao = a->max_order == NO_ORDER ? -1 : a->max_order;
-  gint ro = removed->max_order == NO_ORDER ? -1 : removed->max_order;
-  gint no = added->max_order == NO_ORDER ? -1 : added->max_order;
+  /* ranks: max_order + 1, which maps NO_ORDER to 0 */
+  guint8 ao = (guint8) (a->max_order + 1);
+  guint8 ro = (guint8) (removed->max_order + 1);
+  guint8 no = (guint8) (added->max_order + 1);
   guint recount = 0;
 
   if (added->max_free >= a->max_free)
@@ -1319,13 +1345,15 @@ agg_update (Agg *a, const Agg *removed, const Agg *added)
 /* The leaf of p changed in place (and is within its fill limits): the free
  * segments that merge to `removed` left it, those that merge to `added`
  * came.  Brings every entry on the path up to date, bottom up, stopping at
- * the first that does not change. */
+ * the first that does not change.  Keys need no update: neither in-place
+ * edit changes the first key of a leaf (a carve keeps the free segment's
+ * first as the first of its first piece, a free keeps the first of the
+ * leftmost entry it merges), so no key on the path changes either. */
 static void
 path_fixup (Path *p, const Agg *removed, const Agg *added)
 {
   Agg rem = *removed, add = *added;
   Node *child = &p->leaf->h;
-  guint64 key = p->leaf->first[0];
 
   for (guint d = p->depth; d-- > 0;)
     {
@@ -1338,18 +1366,15 @@ path_fixup (Path *p, const Agg *removed, const Agg *added)
 
       if (recount != 0)
         node_agg_part (child, recount, &now);
-      if (key == in->key[i] && now.max_free == old.max_free &&
-          now.min_free == old.min_free && now.max_order == old.max_order &&
-          now.max_tail == old.max_tail)
+      if (now.max_free == old.max_free && now.min_free == old.min_free &&
+          now.max_order == old.max_order && now.max_tail == old.max_tail)
         return;
-      in->key[i] = key;
       in->max_free[i] = now.max_free;
       in->min_free[i] = now.min_free;
       in->max_order[i] = now.max_order;
       in->max_tail[i] = now.max_tail;
       rem = old;
       add = now;
-      key = in->key[0];
       child = &in->h;
     }
 }
@@ -1371,13 +1396,20 @@ typedef struct {
   guint leaf_i;
 } Search;
 
+/* The order tests of agg_may_fit(), for a subtree whose max_free is
+ * already known to reach r->size. */
+static inline gboolean
+order_may_fit (guint8 max_order, guint64 max_tail, const Req *r)
+{
+  return max_order != NO_ORDER && max_order >= r->need_order &&
+         (max_order != r->tail_order || max_tail >= r->size);
+}
+
 static inline gboolean
 agg_may_fit (guint64 max_free, guint8 max_order, guint64 max_tail,
              const Req *r)
 {
-  return max_free >= r->size && max_order != NO_ORDER &&
-         max_order >= r->need_order &&
-         (max_order != r->tail_order || max_tail >= r->size);
+  return max_free >= r->size && order_may_fit (max_order, max_tail, r);
 }
 
 static inline gboolean
@@ -1393,102 +1425,159 @@ child_key_last (const Inner *in, guint i)
   return i + 1 < in->h.n ? in->key[i + 1] - 1 : G_MAXUINT64;
 }
 
+/* LOWEST and HIGHEST walk down to the first leaf that may hold a fit and
+ * back up when it holds none, without recursion: s->path records the way
+ * down (the node and the child taken at each inner level), and backing up
+ * resumes the level above at the child after (LOWEST) or before
+ * (HIGHEST) the one it took.  So the path is ready for the carve when the
+ * search ends in a fit.  24 inner levels would need more than 2^64
+ * segments (see PATH_MAX_DEPTH): the path cannot overflow. */
+
 static gboolean
-search_lowest (const Node *n, Search *s, guint d)
+search_lowest (const Node *root, Search *s)
 {
   const Req *r = s->r;
+  Path *path = s->path;
   guint64 lo = MAX (r->min, s->floor_);
+  guint64 size = r->size, size1 = r->size - 1;
+  const Node *n = root;
+  const Inner *in;
+  guint d = 0, i;
 
-  if (n->leaf)
+  for (;;)
     {
-      const Leaf *l = (const Leaf *) n;
-      for (guint32 m = leaf_free_mask (l); m != 0; m &= m - 1)
+      if (n->leaf)
         {
-          guint i = __builtin_ctz (m);
+          const Leaf *l = (const Leaf *) n;
 
-          if (l->first[i] > s->max_start)
-            return FALSE;
-          if (l->last[i] < lo)
-            continue;
-          if (seg_fit_lowest (r, l->first[i], l->last[i], s->floor_, &s->addr))
+          for (guint32 m = leaf_free_mask (l); m != 0; m &= m - 1)
             {
-              s->path->leaf = (Leaf *) l;
-              s->path->depth = d;
-              s->leaf_i = i;
-              return TRUE;
-            }
-        }
-      return FALSE;
-    }
-  else
-    {
-      const Inner *in = (const Inner *) n;
-      /* lo is often 0 or below the second key: no binary search then */
-      guint i0 = n->n < 2 || lo < in->key[1] ? 0 : inner_route (in, lo);
+              i = __builtin_ctz (m);
 
-      for (guint i = i0; i < n->n; i++)
+              /* too short first: the common reason to pass a segment by
+               * (a short one that starts past max_start is passed by too,
+               * and so is every later one, which cannot hold a fit
+               * either) */
+              if (l->last[i] - l->first[i] < size1)
+                continue;
+              if (l->first[i] > s->max_start)
+                return FALSE;
+              if (l->last[i] < lo)
+                continue;
+              if (seg_fit_lowest (r, l->first[i], l->last[i], s->floor_,
+                                  &s->addr))
+                {
+                  path->leaf = (Leaf *) l;
+                  path->depth = d;
+                  s->leaf_i = i;
+                  return TRUE;
+                }
+            }
+          goto up;
+        }
+      in = (const Inner *) n;
+      /* lo is often 0 or below the second key: no binary search then */
+      i = n->n < 2 || lo < in->key[1] ? 0 : inner_route (in, lo);
+    scan:
+      /* Loop invariant: no subtree before i holds a fit.  max_free is
+       * tested first, alone: it is the cheapest test, and the one that
+       * passes most subtrees by (those below the lowest fit are full);
+       * a subtree that starts past max_start ends the search at the first
+       * one that passes it, as every later one, here and in the levels
+       * above, starts later still. */
+      for (; i < in->h.n; i++)
         {
+          if (in->max_free[i] < size)
+            continue;
           if (in->key[i] > s->max_start)
             return FALSE;
-          if (!subtree_may_fit (in, i, r))
-            continue;
-          if (d < PATH_MAX_DEPTH)
-            {
-              s->path->in[d] = (Inner *) in;
-              s->path->idx[d] = i;
-            }
-          if (search_lowest (in->child[i], s, d + 1))
-            return TRUE;
+          if (order_may_fit (in->max_order[i], in->max_tail[i], r))
+            break;
         }
-      return FALSE;
+      if (i == in->h.n)
+        goto up;
+      ASM_BUG_UNLESS (d < PATH_MAX_DEPTH);
+      path->in[d] = (Inner *) in;
+      path->idx[d++] = i;
+      n = in->child[i];
+      continue;
+    up:
+      if (d == 0)
+        return FALSE;
+      d--;
+      in = path->in[d];
+      i = path->idx[d] + 1;
+      goto scan;
     }
 }
 
 static gboolean
-search_highest (const Node *n, Search *s, guint d)
+search_highest (const Node *root, Search *s)
 {
   const Req *r = s->r;
+  Path *path = s->path;
+  guint64 size = r->size, size1 = r->size - 1;
+  const Node *n = root;
+  const Inner *in;
+  guint d = 0, i;
 
-  if (n->leaf)
+  for (;;)
     {
-      const Leaf *l = (const Leaf *) n;
-      for (guint32 m = leaf_free_mask (l); m != 0;)
+      if (n->leaf)
         {
-          guint i = 31 - __builtin_clz (m);
+          const Leaf *l = (const Leaf *) n;
 
-          m &= ~(1u << i);
-          if (l->last[i] < r->min)
-            return FALSE;
-          if (l->first[i] > s->max_start)
-            continue;
-          if (seg_fit_highest (r, l->first[i], l->last[i], &s->addr))
+          for (guint32 m = leaf_free_mask (l); m != 0;)
             {
-              s->path->leaf = (Leaf *) l;
-              s->path->depth = d;
-              s->leaf_i = i;
-              return TRUE;
+              i = 31 - __builtin_clz (m);
+              m &= ~(1u << i);
+              if (l->last[i] < r->min)
+                return FALSE;
+              if (l->last[i] - l->first[i] < size1 ||
+                  l->first[i] > s->max_start)
+                continue;
+              if (seg_fit_highest (r, l->first[i], l->last[i], &s->addr))
+                {
+                  path->leaf = (Leaf *) l;
+                  path->depth = d;
+                  s->leaf_i = i;
+                  return TRUE;
+                }
             }
+          goto up;
         }
-      return FALSE;
-    }
-  else
-    {
-      const Inner *in = (const Inner *) n;
-      for (guint i = inner_route (in, s->max_start) + 1; i-- > 0;)
+      in = (const Inner *) n;
+      /* max_start is often past every key (max is G_MAXUINT64): no
+       * binary search then */
+      i = in->key[n->n - 1] <= s->max_start ? n->n
+                                             : inner_route (in, s->max_start) + 1;
+    scan:
+      /* Loop invariant: no subtree at or after i holds a fit (as in
+       * search_lowest(), max_free first; a subtree that ends below min
+       * ends the search at the first one that passes it) */
+      while (i-- > 0)
         {
+          if (in->max_free[i] < size)
+            continue;
           if (child_key_last (in, i) < r->min)
             return FALSE;
-          if (!subtree_may_fit (in, i, r))
-            continue;
-          if (d < PATH_MAX_DEPTH)
-            {
-              s->path->in[d] = (Inner *) in;
-              s->path->idx[d] = i;
-            }
-          if (search_highest (in->child[i], s, d + 1))
-            return TRUE;
+          if (order_may_fit (in->max_order[i], in->max_tail[i], r))
+            break;
         }
-      return FALSE;
+      if (i == G_MAXUINT)
+        goto up;
+      ASM_BUG_UNLESS (d < PATH_MAX_DEPTH);
+      path->in[d] = (Inner *) in;
+      path->idx[d++] = i;
+      n = in->child[i];
+      continue;
+    up:
+      if (d == 0)
+        return FALSE;
+      d--;
+      in = path->in[d];
+      i = path->idx[d];
+      goto scan;
     }
 }
 
@@ -1566,11 +1655,11 @@ arena_search_path (const AsmArena *a, const Req *r, guint64 *out_addr,
     {
     case ASM_FIT_LOWEST:
     case ASM_FIT_INSTANT: /* the cache's miss path: lowest is the fastest */
-      if (!search_lowest (a->root, &s, 0))
+      if (!search_lowest (a->root, &s))
         return FALSE;
       break;
     case ASM_FIT_HIGHEST:
-      if (!search_highest (a->root, &s, 0))
+      if (!search_highest (a->root, &s))
         return FALSE;
       break;
     case ASM_FIT_BEST:
@@ -1582,11 +1671,11 @@ arena_search_path (const AsmArena *a, const Req *r, guint64 *out_addr,
       if (a->next_valid && a->next_cursor != G_MAXUINT64)
         {
           s.floor_ = a->next_cursor + 1;
-          if (search_lowest (a->root, &s, 0))
+          if (search_lowest (a->root, &s))
             break;
         }
       s.floor_ = 0;
-      if (!search_lowest (a->root, &s, 0))
+      if (!search_lowest (a->root, &s))
         return FALSE;
       break;
     default:
