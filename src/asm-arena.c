@@ -42,7 +42,12 @@
  * depth, so the height is O(log n) with a large base (3 levels hold up to
  * 8,192 segments, 5 levels up to ~2 * 10^6).  Lengths saturate at
  * G_MAXUINT64 (only the free segment [0, G_MAXUINT64] is affected, and it
- * can have no rival).
+ * can have no rival).  A leaf that a write would overflow first gives its
+ * first segments to its left neighbour when that one has room
+ * (leaf_shift_left), and splits only when it has not: a space filled from
+ * the bottom up (LOWEST, and the cache's misses) then has full leaves, not
+ * half-full ones: 21 bytes per allocation at 10^6 after the fill instead
+ * of 40.
  *
  * Copy-on-write.  Nodes are reference counted (atomically, so that clones
  * may be written from different threads).  asm_arena_clone() takes one
@@ -937,6 +942,41 @@ typedef struct {
 
 static void inner_fix_underflow (Inner *in, guint i);
 
+/* Leaf i of the writable inner node in is about to receive sp, which
+ * would overflow it: move its first segments (those before sp's place, so
+ * that sp still routes to it) to the end of leaf i - 1 while that one has
+ * room, keeping leaf i at least half full, so that no split is needed.
+ * This is what keeps the leaves full when allocations are appended at the
+ * end of the space, as LOWEST fits fill it (a split in halves would leave
+ * every leaf behind half empty: twice the memory). */
+static void
+leaf_shift_left (Inner *in, guint i, const Splice *sp)
+{
+  Leaf *l = (Leaf *) in->child[i], *left;
+  guint total = l->h.n - (sp->replace ? 1 : 0) + sp->n_segs;
+  guint pos, room, k;
+
+  if (total <= LEAF_CAP || in->child[i - 1]->n >= LEAF_CAP - 1)
+    return;
+  pos = leaf_lower_bound (l, sp->key);
+  room = LEAF_CAP - in->child[i - 1]->n;
+  k = MIN (MIN (room, pos), (guint) l->h.n - (guint) LEAF_MIN);
+  if (k < total - (guint) LEAF_CAP)
+    return; /* not enough: split as usual */
+  l = (Leaf *) node_make_writable (&in->child[i]);
+  left = (Leaf *) node_make_writable (&in->child[i - 1]);
+  memcpy (&left->first[left->h.n], l->first, k * sizeof (guint64));
+  memcpy (&left->last[left->h.n], l->last, k * sizeof (guint64));
+  memcpy (&left->kind[left->h.n], l->kind, k);
+  left->h.n += k;
+  memmove (l->first, &l->first[k], (l->h.n - k) * sizeof (guint64));
+  memmove (l->last, &l->last[k], (l->h.n - k) * sizeof (guint64));
+  memmove (l->kind, &l->kind[k], l->h.n - k);
+  l->h.n -= k;
+  inner_refresh (in, i - 1);
+  inner_refresh (in, i);
+}
+
 /* Applies sp under *slot; returns the new right sibling when the node had to
  * split, else NULL.  *changed tells whether the node's smallest key or
  * augmented values may have changed: when they did not, the caller's entry
@@ -1009,7 +1049,11 @@ node_splice (Node **slot, const Splice *sp, gboolean *changed)
       Inner *in = (Inner *) n;
       guint i = inner_route (in, sp->key);
       gboolean child_changed = TRUE;
-      Node *sib = node_splice (&in->child[i], sp, &child_changed);
+      Node *sib;
+
+      if (i > 0 && in->child[i]->leaf)
+        leaf_shift_left (in, i, sp);
+      sib = node_splice (&in->child[i], sp, &child_changed);
 
       *changed = TRUE;
       if (sib == NULL)
