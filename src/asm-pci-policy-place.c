@@ -1025,22 +1025,6 @@ pol_plug_controller (Policy *p, PolDevice *c, GError **error)
                     c->index, c->index, a.bus);
               return hold_slot (p, c, &a, error);
             }
-          if (a.bus >= c->index)
-            {
-              /* the bus set cannot plug a controller into a bus of a
-               * higher index: refused, but in the dry run only at its end,
-               * after the errors libvirt would report first */
-              GError **where = p->counting ? &p->late_error : error;
-
-              if (*where == NULL)
-                pol_fail (
-                    where, c,
-                    "libvirt plugs it into the controller with index='%u' "
-                    "at %04x:%02x:%02x.%x, but a controller without an "
-                    "address plugs into a bus of a lower index only",
-                    a.bus, a.domain, a.bus, a.slot, a.function);
-              return p->counting && hold_slot (p, c, &a, error);
-            }
           c->addr = a;
           g_ptr_array_add (p->pending_ctrls, c);
           return TRUE;

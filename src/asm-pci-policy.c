@@ -122,13 +122,11 @@
  * ranges (a bus at most ASM_PCI_POLICY_INDEX_MAX), NUMA nodes and list
  * positions within their types.
  *
- * One difference is left on purpose: libvirt plugs a controller without
- * an address into the first bus that fits in index order, which may have
- * a higher index than the controller (an upstream port into a root port
- * filling a later gap, or one libvirt adds for it); the bus set plugs a
- * controller only into a bus of a lower index, so such an input is
- * refused, naming libvirt's choice (18 of 500 random domains with index
- * gaps; tests/libvirt/beyond/q35-higher-index-parent).
+ * A controller without an address may plug into a bus of a higher index
+ * than its own, as in libvirt (an upstream port into the root port that
+ * fills a later index gap): it waits for that bus like a given address
+ * does; only a pci-bridge is refused there ("index must be larger than
+ * bus").
  *
  * Cost: two passes, each O(d log n) for d devices on the bus set, plus
  * O(b) per growth for b <= 256 buses (libvirt's decision looks at every

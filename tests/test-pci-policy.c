@@ -526,6 +526,26 @@ test_refusals (void **state)
 }
 
 static void
+test_higher_index_parent (void **state)
+{
+  /* a controller without an address takes the first bus that fits in
+   * index order, even one of a higher index: the pcie-to-pci-bridge 2
+   * goes into root port 3 (libvirt 9.0 does so) */
+  g_autoptr (AsmPciPolicy) p = asm_pci_policy_new (ASM_PCI_MACHINE_Q35);
+  g_autoptr (AsmPciAssignment) a = NULL;
+  guint dmi, bridge, port;
+
+  (void) state;
+  dmi = add_ctrl (p, ASM_PCI_CONTROLLER_MODEL_DMI_TO_PCI_BRIDGE, 1);
+  bridge = add_ctrl (p, ASM_PCI_CONTROLLER_MODEL_PCIE_TO_PCI_BRIDGE, 2);
+  port = add_ctrl (p, ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT, 3);
+  a = assign (p);
+  ASSERT_ADDR (a, dmi, "0000:00:1e.0");
+  ASSERT_ADDR (a, bridge, "0000:03:00.0");
+  ASSERT_ADDR (a, port, "0000:00:01.0");
+}
+
+static void
 test_models (void **state)
 {
   g_autoptr (AsmPciPolicy) p = asm_pci_policy_new (ASM_PCI_MACHINE_Q35);
@@ -999,6 +1019,7 @@ main (void)
     cmocka_unit_test (test_numa_expander),
     cmocka_unit_test (test_hotplug_off),
     cmocka_unit_test (test_refusals),
+    cmocka_unit_test (test_higher_index_parent),
     cmocka_unit_test (test_models),
     cmocka_unit_test (test_bad_input),
     cmocka_unit_test (test_failed_assign_changes_nothing),

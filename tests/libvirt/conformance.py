@@ -403,11 +403,6 @@ def _companion_order(kind, lerr, aerr, lines, text):
 UNKNOWN_NICS = ("ne2k_pci", "pcnet", "i82551", "i82557b", "i82559er")
 
 KNOWN = (
-    ("a controller plugged into a bus of a higher index",
-     "q35-upstream-port-higher-index.xml",
-     lambda kind, lerr, aerr, lines, text: (
-         kind == "refused-by-asm-only" and
-         "a bus of a lower index only" in aerr[1])),
     ("a NIC model libvirt has no name for is PCI Express on q35",
      "q35-net-ne2k-pci.xml", _q35_unknown_nic),
     ("usb-net is given no connect flags",
