@@ -20,8 +20,13 @@
  *
  * A model that is not in the table is refused with libvirt's words
  * ("unknown sound model 'x'") for the classes whose models libvirt
- * checks; for the others (network models, shmem) any model is
- * conventional PCI, as in libvirt.  Lookups are linear in a table of a
+ * checks; libvirt takes any shmem model (conventional PCI) and any network
+ * model string it has no name for (ne2k_pci, pcnet, ...: PCI Express on
+ * q35).  Two models libvirt wants on PCI without giving them connect
+ * flags (usb-net, ich7 sound) are marked so: without a given address
+ * placing them fails, as in libvirt.  The device keeps its model, for
+ * libvirt's checks of the whole domain (one vsock, one panic device of a
+ * model, USB buses, USB disabled).  Lookups are linear in a table of a
  * few dozen rows.
  */
 #include "asm-pci-policy-private.h"
@@ -32,6 +37,8 @@ typedef struct {
   AsmPciDeviceClass klass;
   const char *model;      /* NULL: the row for a device without a model */
   AsmPciDeviceBus bus;
+  gboolean no_flags;      /* libvirt wants a PCI address for it, yet gives
+                             it no connect flags: placing it fails */
 } ModelRow;
 
 #define BUS_NONE ASM_PCI_DEVICE_BUS_NONE
@@ -50,7 +57,26 @@ static const ModelRow models[] = {
   { ASM_PCI_DEVICE_CLASS_NET, "virtio-non-transitional", BUS_PCIE },
   { ASM_PCI_DEVICE_CLASS_NET, "e1000e", BUS_PCIE },
   { ASM_PCI_DEVICE_CLASS_NET, "igb", BUS_PCIE },
-  { ASM_PCI_DEVICE_CLASS_NET, "usb-net", BUS_NONE },
+  { ASM_PCI_DEVICE_CLASS_NET, "usb-net", BUS_NONE, TRUE },
+  /* the other models libvirt 9.0 has a name for are conventional PCI;
+   * a model it has no name for is kept as a string and is PCI Express
+   * (any_model_is_pcie) */
+  { ASM_PCI_DEVICE_CLASS_NET, "rtl8139", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "e1000", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "virtio-transitional", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "netfront", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "spapr-vlan", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "lan9118", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "smc91c111", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "vlance", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "vmxnet", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "vmxnet2", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "vmxnet3", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "Am79C970A", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "Am79C973", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "82540EM", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "82545EM", BUS_PCI },
+  { ASM_PCI_DEVICE_CLASS_NET, "82543GC", BUS_PCI },
 
   { ASM_PCI_DEVICE_CLASS_SOUND, "es1370", BUS_PCI },
   { ASM_PCI_DEVICE_CLASS_SOUND, "ac97", BUS_PCI },
@@ -59,7 +85,8 @@ static const ModelRow models[] = {
   { ASM_PCI_DEVICE_CLASS_SOUND, "sb16", BUS_NONE },
   { ASM_PCI_DEVICE_CLASS_SOUND, "pcspk", BUS_NONE },
   { ASM_PCI_DEVICE_CLASS_SOUND, "usb", BUS_NONE },
-  { ASM_PCI_DEVICE_CLASS_SOUND, "ich7", BUS_NONE },
+  /* known to libvirt, not to QEMU 7.2 */
+  { ASM_PCI_DEVICE_CLASS_SOUND, "ich7", BUS_NONE, TRUE },
 
   /* disks: the model is the disk's bus */
   { ASM_PCI_DEVICE_CLASS_DISK, "virtio", BUS_PCIE },
@@ -93,7 +120,6 @@ static const ModelRow models[] = {
   { ASM_PCI_DEVICE_CLASS_WATCHDOG, "i6300esb", BUS_PCI },
   { ASM_PCI_DEVICE_CLASS_WATCHDOG, "ib700", BUS_NONE },
   { ASM_PCI_DEVICE_CLASS_WATCHDOG, "diag288", BUS_NONE },
-  { ASM_PCI_DEVICE_CLASS_WATCHDOG, "itco", BUS_NONE },
 
   { ASM_PCI_DEVICE_CLASS_VIDEO, NULL, BUS_PCI }, /* cirrus */
   { ASM_PCI_DEVICE_CLASS_VIDEO, "default", BUS_PCI },
@@ -148,15 +174,23 @@ static const ModelRow models[] = {
   { ASM_PCI_DEVICE_CLASS_PANIC, "s390", BUS_NONE },
 
   { ASM_PCI_DEVICE_CLASS_OTHER, NULL, BUS_NONE },
+  /* a device on a USB bus (redirdev, hub, smartcard, ...) */
+  { ASM_PCI_DEVICE_CLASS_OTHER, "usb", BUS_NONE },
 };
 
-/* the classes whose unknown models are conventional PCI, as libvirt
- * takes any model there */
+/* the classes libvirt takes any model of: an unknown shmem model is
+ * conventional PCI, an unknown network model (a string libvirt has no
+ * name for: ne2k_pci, pcnet, i82551, ...) PCI Express */
 static gboolean
 any_model_is_pci (AsmPciDeviceClass klass)
 {
-  return klass == ASM_PCI_DEVICE_CLASS_NET ||
-         klass == ASM_PCI_DEVICE_CLASS_SHMEM;
+  return klass == ASM_PCI_DEVICE_CLASS_SHMEM;
+}
+
+static gboolean
+any_model_is_pcie (AsmPciDeviceClass klass)
+{
+  return klass == ASM_PCI_DEVICE_CLASS_NET;
 }
 
 static const char *
@@ -227,15 +261,19 @@ asm_pci_policy_device_new_for_model (AsmPciMachine machine,
       {
         dev = pol_device_alloc (klass, name);
         dev->bus = models[i].bus;
+        dev->no_flags = models[i].no_flags;
+        dev->model = g_strdup (model);
         if (klass == ASM_PCI_DEVICE_CLASS_SOUND &&
             machine == ASM_PCI_MACHINE_Q35 && strcmp (model, "ich9") == 0)
           dev->role = ASM_PCI_DEVICE_ROLE_Q35_ICH9_SOUND;
         return dev;
       }
-  if (any_model_is_pci (klass))
+  if (model != NULL && (any_model_is_pci (klass) || any_model_is_pcie (klass)))
     {
       dev = pol_device_alloc (klass, name);
-      dev->bus = ASM_PCI_DEVICE_BUS_PCI;
+      dev->bus = any_model_is_pci (klass) ? ASM_PCI_DEVICE_BUS_PCI
+                                          : ASM_PCI_DEVICE_BUS_PCIE;
+      dev->model = g_strdup (model);
       return dev;
     }
   g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID, "unknown %s model '%s'",
@@ -355,6 +393,7 @@ asm_pci_policy_device_new_controller (AsmPciMachine machine,
                        "unknown USB controller model '%s'", m);
           return NULL;
         }
+      dev->model = g_strdup (m);
       if (strcmp (m, "ich9-ehci1") == 0)
         dev->usb2_function = 7;
       else if (g_str_has_prefix (m, "ich9-uhci"))
@@ -370,6 +409,7 @@ asm_pci_policy_device_new_controller (AsmPciMachine machine,
                         ? "lsilogic"
                         : model;
 
+      dev->model = g_strdup (m);
       if (str_in (m, scsi_virtio))
         bus = ASM_PCI_DEVICE_BUS_PCIE;
       else if (str_in (m, scsi_pci))

@@ -533,7 +533,8 @@ pol_chipset_q35 (Policy *p, GError **error)
             return FALSE;
           c->multi = ASM_PCI_MULTIFUNCTION_ON;
         }
-      else if (c->klass == ASM_PCI_DEVICE_CLASS_PCI_CONTROLLER && !c->fixed &&
+      else if (c->klass == ASM_PCI_DEVICE_CLASS_PCI_CONTROLLER &&
+               !c->addr_given &&
                c->pmodel == ASM_PCI_CONTROLLER_MODEL_DMI_TO_PCI_BRIDGE &&
                !slot_in_use (p, 0, 0, 0x1e))
         {

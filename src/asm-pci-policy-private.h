@@ -40,6 +40,17 @@ struct _AsmPciPolicyDevice {
   gboolean primary_video;
   int numa_node;            /* a NUMA node the device names, or -1 */
   gboolean implicit;        /* added by the policy, not in the input */
+  gboolean addr_given;      /* an address was set, all zero or not: an
+                               empty PCI address is still assigned, but
+                               takes no fixed place of the chipset */
+  char *model;              /* the model of the model table
+                               (asm_pci_policy_device_new_for_model(),
+                               asm_pci_policy_device_new_controller(): a
+                               controller's default resolved), or NULL */
+  gboolean no_flags;        /* libvirt wants a PCI address for it but gives
+                               it no connect flags (usb-net, ich7 sound):
+                               without a given address it cannot be
+                               placed */
 
   /* controllers */
   gboolean is_controller;

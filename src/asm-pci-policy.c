@@ -557,7 +557,7 @@ pass_run (Policy *p, gboolean counting, GError **error)
       PolDevice *d = g_ptr_array_index (dom->devs, i);
 
       if (d->klass >= ASM_PCI_DEVICE_CLASS_FILESYSTEM && d->klass < ASM_PCI_DEVICE_CLASS_OTHER &&
-          d->flags != 0 && !d->fixed &&
+          (d->flags != 0 || d->no_flags) && !d->fixed &&
           (!d->assigned || d == p->pushed_video))
         g_ptr_array_add (p->order, d);
     }
@@ -569,6 +569,12 @@ pass_run (Policy *p, gboolean counting, GError **error)
 
       if (d->assigned && d != p->pushed_video)
         continue;
+      if (d->flags == 0)
+        /* libvirt looks for a bus that takes no kind of device, then
+         * for one to add */
+        return pol_fail (error, d,
+                         "Cannot automatically add a new PCI bus for a "
+                         "device with connect flags 00");
       ok = d->usb2_function >= 0
                ? pol_place_usb2 (p, d, all_ctrls, error)
                : pol_place_next (p, d, error);
@@ -832,6 +838,7 @@ device_copy (const PolDevice *src)
   d->ref_count = 1;
   d->name = g_strdup (src->name);
   d->ctype = g_strdup (src->ctype);
+  d->model = g_strdup (src->model);
   return d;
 }
 
@@ -979,6 +986,7 @@ asm_pci_policy_device_unref (AsmPciPolicyDevice *dev)
     return;
   g_free (dev->name);
   g_free (dev->ctype);
+  g_free (dev->model);
   g_free (dev);
 }
 
@@ -1028,7 +1036,10 @@ asm_pci_policy_device_set_connect_flags (AsmPciPolicyDevice *dev,
  * @addr: (nullable): the address it asks for; %NULL or all zero: none
  *
  * Asks for an address.  As in libvirt, an all-zero address asks for
- * none: the policy chooses.  A partial address (only some parts given,
+ * none: the policy chooses; but unlike %NULL it is an (empty) address, so
+ * the fixed place libvirt gives a dmi-to-pci-bridge without any address
+ * (00:1e.0 on q35) does not apply: it takes the first free slot.  A
+ * partial address (only some parts given,
  * the others 0) is taken as it is.  Parts out of range (a bus above
  * %ASM_PCI_POLICY_INDEX_MAX, a slot above 0x1f, a function above 7) are
  * refused by asm_pci_policy_add_device().
@@ -1046,6 +1057,7 @@ asm_pci_policy_device_set_address (AsmPciPolicyDevice *dev,
     dev->addr = *addr;
   dev->fixed = (dev->addr.domain | dev->addr.bus | dev->addr.slot |
                 dev->addr.function) != 0;
+  dev->addr_given = addr != NULL;
 }
 
 /**
@@ -1798,6 +1810,134 @@ asm_pci_policy_get_n_devices (AsmPciPolicy *policy)
 }
 
 /* ------------------------------------------------------------------ */
+/* libvirt's checks of the whole domain                                 */
+
+static gboolean
+is_model (const PolDevice *d, AsmPciDeviceClass klass, const char *model)
+{
+  return d->klass == klass && g_strcmp0 (d->model, model) == 0;
+}
+
+static gboolean
+is_usb_controller (const PolDevice *d)
+{
+  return d->is_controller && g_strcmp0 (d->ctype, "usb") == 0;
+}
+
+/* what libvirt refuses while it reads the domain, before any address:
+ * a second vsock; any USB controller, USB input or USB host device
+ * beside a USB controller of model none (USB disabled) */
+static gboolean
+check_before (PolDomain *dom, GError **error)
+{
+  const PolDevice *vsock = NULL, *none = NULL;
+
+  for (guint i = 0; i < dom->devs->len; i++)
+    {
+      const PolDevice *d = g_ptr_array_index (dom->devs, i);
+
+      if (d->klass == ASM_PCI_DEVICE_CLASS_VSOCK)
+        {
+          if (vsock != NULL)
+            return pol_fail (error, (PolDevice *) d,
+                             "only a single vsock device is supported");
+          vsock = d;
+        }
+      if (is_usb_controller (d) && g_strcmp0 (d->model, "none") == 0 &&
+          none == NULL)
+        none = d;
+    }
+  for (guint i = 0; none != NULL && i < dom->devs->len; i++)
+    {
+      const PolDevice *d = g_ptr_array_index (dom->devs, i);
+
+      if (is_usb_controller (d) && d != none)
+        return pol_fail (error, (PolDevice *) d,
+                         "Can't add another USB controller: USB is disabled "
+                         "for this domain");
+      if (is_model (d, ASM_PCI_DEVICE_CLASS_INPUT, "usb"))
+        return pol_fail (error, (PolDevice *) d,
+                         "Can't add USB input device. USB bus is disabled");
+      if (is_model (d, ASM_PCI_DEVICE_CLASS_HOSTDEV, "usb"))
+        return pol_fail (error, (PolDevice *) d,
+                         "Can't add host USB device: USB is disabled in this "
+                         "host");
+    }
+  return TRUE;
+}
+
+/* a device on a USB bus (USB disabled refuses it) */
+static gboolean
+is_usb_device (const PolDevice *d)
+{
+  return is_model (d, ASM_PCI_DEVICE_CLASS_DISK, "usb") ||
+         is_model (d, ASM_PCI_DEVICE_CLASS_SOUND, "usb") ||
+         is_model (d, ASM_PCI_DEVICE_CLASS_NET, "usb-net") ||
+         is_model (d, ASM_PCI_DEVICE_CLASS_SERIAL, "usb-serial") ||
+         is_model (d, ASM_PCI_DEVICE_CLASS_OTHER, "usb");
+}
+
+/* a USB controller with ports of its own: a bus of that index (ICH9
+ * UHCI companions share their EHCI master's; none has none) */
+static gboolean
+has_usb_ports (const PolDevice *d)
+{
+  return is_usb_controller (d) && g_strcmp0 (d->model, "none") != 0 &&
+         (d->usb2_function < 0 || d->usb2_function == 7);
+}
+
+/* what libvirt refuses after the PCI addresses: two USB buses of one
+ * index, USB devices with USB disabled, then (its validation) two panic
+ * devices of one model and the sound model QEMU 7.2 lacks */
+static gboolean
+check_after (PolDomain *dom, GError **error)
+{
+  g_autoptr (GHashTable) usb = g_hash_table_new (NULL, NULL);
+  g_autoptr (GHashTable) panic = g_hash_table_new (g_str_hash, g_str_equal);
+  gboolean disabled = FALSE;
+
+  for (guint i = 0; i < dom->devs->len; i++)
+    {
+      const PolDevice *d = g_ptr_array_index (dom->devs, i);
+
+      if (!has_usb_ports (d))
+        {
+          disabled |= is_usb_controller (d) && g_strcmp0 (d->model, "none") == 0;
+          continue;
+        }
+      if (!g_hash_table_add (usb, GUINT_TO_POINTER (d->index + 1)))
+        return pol_fail (error, (PolDevice *) d,
+                         "Duplicate USB controllers with index %u", d->index);
+    }
+  for (guint i = 0; disabled && i < dom->devs->len; i++)
+    if (is_usb_device (g_ptr_array_index (dom->devs, i)))
+      return pol_fail (error, g_ptr_array_index (dom->devs, i),
+                       "USB is disabled for this domain, but USB devices are "
+                       "present in the domain XML");
+  for (guint i = 0; i < dom->devs->len; i++)
+    {
+      PolDevice *d = g_ptr_array_index (dom->devs, i);
+      /* a panic device without a model is isa on x86 */
+      const char *m = d->model != NULL ? d->model : "isa";
+
+      if (d->klass != ASM_PCI_DEVICE_CLASS_PANIC)
+        continue;
+      if (!g_hash_table_add (panic, (gpointer) m))
+        return pol_fail (error, d, "Multiple panic devices with model '%s'",
+                         m);
+    }
+  for (guint i = 0; i < dom->devs->len; i++)
+    {
+      PolDevice *d = g_ptr_array_index (dom->devs, i);
+
+      if (is_model (d, ASM_PCI_DEVICE_CLASS_SOUND, "ich7"))
+        return pol_fail (error, d,
+                         "sound card model 'ich7' is not supported by qemu");
+    }
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
 /* AsmPciAssignment                                                     */
 
 struct _AsmPciAssignment {
@@ -1914,7 +2054,9 @@ asm_pci_policy_assign (AsmPciPolicy *policy, GError **error)
                 asm_pci_controller_model_to_string (root->pmodel));
       return NULL;
     }
-  if (!run_assign (dom, policy->flags, policy->spare, error))
+  if (!check_before (dom, error) ||
+      !run_assign (dom, policy->flags, policy->spare, error) ||
+      !check_after (dom, error))
     return NULL;
 
   a = g_new0 (AsmPciAssignment, 1);

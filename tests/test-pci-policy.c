@@ -545,6 +545,181 @@ test_higher_index_parent (void **state)
   ASSERT_ADDR (a, port, "0000:00:01.0");
 }
 
+/* a policy of @machine with the devices @n (class, model) pairs name */
+static AsmPciPolicy *
+machine_of_models (AsmPciMachine machine, const AsmPciDeviceClass *klass,
+                   const char *const *models, guint n)
+{
+  AsmPciPolicy *p = asm_pci_policy_new (machine);
+
+  for (guint i = 0; i < n; i++)
+    add_model (p, klass[i], models[i], models[i]);
+  return p;
+}
+
+static AsmPciPolicy *
+usb_machine (const char *m1, guint32 i1, const char *m2, guint32 i2)
+{
+  AsmPciPolicy *p = asm_pci_policy_new (ASM_PCI_MACHINE_PC);
+  GError *error = NULL;
+
+  add (p, asm_pci_policy_device_new_controller (ASM_PCI_MACHINE_PC, "usb", m1,
+                                                i1, m1, &error));
+  add (p, asm_pci_policy_device_new_controller (ASM_PCI_MACHINE_PC, "usb", m2,
+                                                i2, m2, &error));
+  return p;
+}
+
+static void
+test_libvirt_checks (void **state)
+{
+  (void) state;
+  {
+    /* one vsock at most (libvirt reads no second) */
+    const AsmPciDeviceClass k[] = { ASM_PCI_DEVICE_CLASS_VSOCK,
+                                    ASM_PCI_DEVICE_CLASS_VSOCK };
+    const char *const m[] = { "virtio", "virtio-transitional" };
+    g_autoptr (AsmPciPolicy) p =
+      machine_of_models (ASM_PCI_MACHINE_PC, k, m, 2);
+
+    FAILS (asm_pci_policy_assign (p, &error) != NULL, INVALID,
+           "virtio-transitional: only a single vsock device is supported");
+  }
+  {
+    /* one panic device of a model; none given is isa */
+    const AsmPciDeviceClass k[] = { ASM_PCI_DEVICE_CLASS_PANIC,
+                                    ASM_PCI_DEVICE_CLASS_PANIC,
+                                    ASM_PCI_DEVICE_CLASS_PANIC };
+    const char *const m[] = { "hyperv", "isa", NULL };
+    g_autoptr (AsmPciPolicy) p =
+      machine_of_models (ASM_PCI_MACHINE_PC, k, m, 2);
+    g_autoptr (AsmPciAssignment) a = assign (p);
+
+    add (p, model (ASM_PCI_MACHINE_PC, k[2], "panic", m[2]));
+    FAILS (asm_pci_policy_assign (p, &error) != NULL, INVALID,
+           "panic: Multiple panic devices with model 'isa'");
+  }
+  {
+    /* libvirt wants a PCI slot for usb-net and ich7 sound, yet gives
+     * them no connect flags: no bus takes them, none can be added */
+    const AsmPciDeviceClass k[] = { ASM_PCI_DEVICE_CLASS_NET };
+    const char *const m[] = { "usb-net" };
+    g_autoptr (AsmPciPolicy) p =
+      machine_of_models (ASM_PCI_MACHINE_Q35, k, m, 1);
+    g_autoptr (AsmPciPolicy) q = asm_pci_policy_new (ASM_PCI_MACHINE_PC);
+    g_autoptr (AsmPciAssignment) a = NULL;
+    AsmPciAddr at = { 0, 0, 5, 0 };
+    AsmPciPolicyDevice *d;
+    guint id;
+
+    FAILS (asm_pci_policy_assign (p, &error) != NULL, INVALID,
+           "usb-net: Cannot automatically add a new PCI bus for a device "
+           "with connect flags 00");
+    /* at a given address it stays there */
+    d = model (ASM_PCI_MACHINE_PC, k[0], "net", "usb-net");
+    asm_pci_policy_device_set_address (d, &at);
+    id = add (q, d);
+    a = assign (q);
+    ASSERT_ADDR (a, id, "0000:00:05.0");
+    /* ich7: so on pc; at a given address, QEMU 7.2 lacks it */
+    add_model (q, ASM_PCI_DEVICE_CLASS_SOUND, "ich7", "ich7");
+    FAILS (asm_pci_policy_assign (q, &error) != NULL, INVALID,
+           "ich7: Cannot automatically add a new PCI bus for a device with "
+           "connect flags 00");
+  }
+  {
+    g_autoptr (AsmPciPolicy) p = asm_pci_policy_new (ASM_PCI_MACHINE_PC);
+    AsmPciAddr at = { 0, 0, 5, 0 };
+    AsmPciPolicyDevice *d =
+      model (ASM_PCI_MACHINE_PC, ASM_PCI_DEVICE_CLASS_SOUND, "snd", "ich7");
+
+    asm_pci_policy_device_set_address (d, &at);
+    add (p, d);
+    FAILS (asm_pci_policy_assign (p, &error) != NULL, INVALID,
+           "snd: sound card model 'ich7' is not supported by qemu");
+  }
+  {
+    /* the iTCO watchdog came after libvirt 9.0 */
+    FAILS (asm_pci_policy_device_new_for_model (
+             ASM_PCI_MACHINE_Q35, ASM_PCI_DEVICE_CLASS_WATCHDOG, "itco",
+             NULL, &error) != NULL,
+           INVALID, "unknown watchdog model 'itco'");
+  }
+  {
+    /* two USB buses of one index; an ICH9 UHCI companion is none */
+    g_autoptr (AsmPciPolicy) p = usb_machine ("qemu-xhci", 0, "ich9-ehci1", 0);
+    g_autoptr (AsmPciPolicy) q = usb_machine ("piix3-uhci", 0, "ich9-uhci1", 0);
+    g_autoptr (AsmPciAssignment) a = NULL;
+
+    FAILS (asm_pci_policy_assign (p, &error) != NULL, INVALID,
+           "ich9-ehci1: Duplicate USB controllers with index 0");
+    a = assign (q);
+  }
+  {
+    /* USB model none disables USB: another USB controller, a USB input
+     * or host device, any USB device */
+    g_autoptr (AsmPciPolicy) p = usb_machine ("none", 0, "qemu-xhci", 1);
+    g_autoptr (AsmPciPolicy) q = usb_machine ("none", 1, "ich9-uhci1", 1);
+
+    FAILS (asm_pci_policy_assign (p, &error) != NULL, INVALID,
+           "qemu-xhci: Can't add another USB controller: USB is disabled "
+           "for this domain");
+    g_clear_pointer (&p, asm_pci_policy_unref);
+    p = asm_pci_policy_new (ASM_PCI_MACHINE_PC);
+    add (p, asm_pci_policy_device_new_controller (ASM_PCI_MACHINE_PC, "usb",
+                                                  "none", 0, "none", NULL));
+    add_model (p, ASM_PCI_DEVICE_CLASS_DISK, "sda", "usb");
+    FAILS (asm_pci_policy_assign (p, &error) != NULL, INVALID,
+           "sda: USB is disabled for this domain, but USB devices are "
+           "present in the domain XML");
+    add_model (p, ASM_PCI_DEVICE_CLASS_INPUT, "tablet", "usb");
+    FAILS (asm_pci_policy_assign (p, &error) != NULL, INVALID,
+           "tablet: Can't add USB input device. USB bus is disabled");
+    FAILS (asm_pci_policy_assign (q, &error) != NULL, INVALID,
+           "Can't add another USB controller");
+  }
+}
+
+static void
+test_unknown_nic_model (void **state)
+{
+  /* a NIC model libvirt 9.0 has no name for is PCI Express on q35: a root
+   * port, no pcie-to-pci-bridge; a named one (e1000) conventional PCI */
+  g_autoptr (AsmPciPolicy) p = asm_pci_policy_new (ASM_PCI_MACHINE_Q35);
+  g_autoptr (AsmPciAssignment) a = NULL;
+
+  (void) state;
+  add_model (p, ASM_PCI_DEVICE_CLASS_NET, "ne2k", "ne2k_pci");
+  a = assign (p);
+  assert_int_equal (n_added_of (a, ASM_PCI_CONTROLLER_MODEL_PCIE_TO_PCI_BRIDGE),
+                    0);
+  g_clear_pointer (&a, asm_pci_assignment_unref);
+  add_model (p, ASM_PCI_DEVICE_CLASS_NET, "e1000", "e1000");
+  a = assign (p);
+  assert_int_equal (n_added_of (a, ASM_PCI_CONTROLLER_MODEL_PCIE_TO_PCI_BRIDGE),
+                    1);
+}
+
+static void
+test_dmi_bridge_empty_address (void **state)
+{
+  /* a dmi-to-pci-bridge without an address goes to 00:1e.0; with an
+   * empty one (bus='0x00' only) to the first free slot */
+  g_autoptr (AsmPciPolicy) p = asm_pci_policy_new (ASM_PCI_MACHINE_Q35);
+  g_autoptr (AsmPciAssignment) a = NULL;
+  AsmPciAddr zero = { 0, 0, 0, 0 };
+  AsmPciPolicyDevice *d;
+  guint id;
+
+  (void) state;
+  d = asm_pci_policy_device_new_pci_controller (
+    ASM_PCI_CONTROLLER_MODEL_DMI_TO_PCI_BRIDGE, 1, "dmi");
+  asm_pci_policy_device_set_address (d, &zero);
+  id = add (p, d);
+  a = assign (p);
+  ASSERT_ADDR (a, id, "0000:00:01.0");
+}
+
 static void
 test_models (void **state)
 {
@@ -1020,6 +1195,9 @@ main (void)
     cmocka_unit_test (test_hotplug_off),
     cmocka_unit_test (test_refusals),
     cmocka_unit_test (test_higher_index_parent),
+    cmocka_unit_test (test_libvirt_checks),
+    cmocka_unit_test (test_unknown_nic_model),
+    cmocka_unit_test (test_dmi_bridge_empty_address),
     cmocka_unit_test (test_models),
     cmocka_unit_test (test_bad_input),
     cmocka_unit_test (test_failed_assign_changes_nothing),
