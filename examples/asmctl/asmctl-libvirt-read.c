@@ -81,6 +81,7 @@ lv_device_free (LvDevice *dev)
   g_free (dev->desc);
   g_free (dev->ctype);
   g_free (dev->cmodel);
+  g_clear_pointer (&dev->pd, asm_pci_policy_device_unref);
   g_free (dev);
 }
 
@@ -316,6 +317,7 @@ read_address (LvDevice *dev, gboolean *out_other_type, GError **error)
   dev->addr.slot = (guint8) v[2];
   dev->addr.function = (guint8) v[3];
   dev->fixed = (v[0] | v[1] | v[2] | v[3]) != 0;
+  dev->addr_element = TRUE;
   return TRUE;
 }
 
@@ -354,27 +356,69 @@ str_in (const char *s, const char *const *list)
 
 typedef struct {
   LvMachine machine;
-  AsmPciConnectFlags pci, pcie, virtio;
 } Flags;
+
+static AsmPciMachine
+machine_of (LvMachine m)
+{
+  return m == LV_MACHINE_Q35 ? ASM_PCI_MACHINE_Q35 : ASM_PCI_MACHINE_PC;
+}
+
+/* describes @dev from the library's model table: @model of @klass (for
+ * disks and inputs the bus, for host devices the type, for serial ports
+ * the target type); the table refuses a model libvirt does not know */
+static gboolean
+from_table (LvDevice *dev, const Flags *f, AsmPciDeviceClass klass,
+            const char *model, GError **error)
+{
+  GError *err = NULL;
+
+  g_clear_pointer (&dev->pd, asm_pci_policy_device_unref);
+  dev->pd = asm_pci_policy_device_new_for_model (machine_of (f->machine),
+                                                 klass, model, dev->desc,
+                                                 &err);
+  if (dev->pd == NULL)
+    {
+      input_error (error, dev, "%s", err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* describes @dev as a device that is not on PCI (unless an address puts
+ * it there) */
+static gboolean
+not_on_pci (LvDevice *dev, AsmPciDeviceClass klass)
+{
+  g_clear_pointer (&dev->pd, asm_pci_policy_device_unref);
+  dev->pd = asm_pci_policy_device_new (klass, dev->desc);
+  return TRUE;
+}
+
+/* describes controller @dev (not a PCI one) from the library's table */
+static gboolean
+controller_from_table (LvDevice *dev, const Flags *f, GError **error)
+{
+  GError *err = NULL;
+
+  g_clear_pointer (&dev->pd, asm_pci_policy_device_unref);
+  dev->pd = asm_pci_policy_device_new_controller (
+    machine_of (f->machine), dev->ctype, dev->cmodel, dev->index, dev->desc,
+    &err);
+  if (dev->pd == NULL)
+    {
+      input_error (error, dev, "%s", err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+  return TRUE;
+}
 
 static gboolean
 classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
                      GError **error)
 {
-  static const char *const usb_pci[] = {
-    "piix3-uhci", "piix4-uhci", "ehci", "ich9-ehci1", "ich9-uhci1",
-    "ich9-uhci2", "ich9-uhci3", "vt82c686b-uhci", "pci-ohci", NULL
-  };
-  static const char *const usb_pcie[] = { "nec-xhci", "qemu-xhci", NULL };
-  static const char *const usb_none[] = { "none", "qusb1", "qusb2", NULL };
-  static const char *const usb_other[] = { "usb-ehci", "usb-uhci", NULL };
-  static const char *const scsi_pci[] = {
-    "virtio-transitional", "auto", "buslogic", "lsilogic", "lsisas1068",
-    "vmpvscsi", "ibmvscsi", "lsisas1078", "dc390", "am53c974", NULL
-  };
-  static const char *const scsi_virtio[] = {
-    "virtio-scsi", "virtio-non-transitional", NULL
-  };
   g_autofree char *idx = asmctl_xml_attr (dev->node, "index");
   guint64 v = 0;
   const char *m;
@@ -429,7 +473,6 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
       if (!asm_pci_controller_model_from_string (m, &dev->pmodel, NULL))
         return input_error (error, dev, "unknown PCI controller model '%s'",
                             m);
-      dev->flags = asm_pci_controller_model_get_connect_flags (dev->pmodel);
       dev->hotplug_off = g_strcmp0 (hotplug, "off") == 0;
       for (guint i = 0; i < G_N_ELEMENTS (targets); i++)
         {
@@ -463,100 +506,30 @@ classify_controller (LvDomain *dom, LvDevice *dev, const Flags *f,
         dom->max_pci_index = dev->index;
       return TRUE;
     }
-  if (strcmp (dev->ctype, "usb") == 0)
+  if (strcmp (dev->ctype, "usb") == 0 && m == NULL)
     {
-      if (m == NULL)
-        {
-          dev->cmodel = g_strdup (f->machine == LV_MACHINE_Q35 ? "qemu-xhci"
-                                                               : "piix3-uhci");
-          dev->cmodel_defaulted = TRUE;
-          m = dev->cmodel;
-        }
-      if (str_in (m, usb_pci))
-        dev->flags = f->pci;
-      else if (str_in (m, usb_pcie))
-        dev->flags = f->pcie;
-      else if (str_in (m, usb_none) || str_in (m, usb_other))
-        dev->flags = 0;
-      else
-        return input_error (error, dev, "unknown USB controller model '%s'",
-                            m);
-      if (strcmp (m, "ich9-ehci1") == 0)
-        dev->usb2_function = 7;
-      else if (strcmp (m, "ich9-uhci1") == 0)
-        dev->usb2_function = 0;
-      else if (strcmp (m, "ich9-uhci2") == 0)
-        dev->usb2_function = 1;
-      else if (strcmp (m, "ich9-uhci3") == 0)
-        dev->usb2_function = 2;
-      if (dev->index == 0 && f->machine == LV_MACHINE_PC &&
-          strcmp (m, "piix3-uhci") == 0)
-        dev->role = LV_ROLE_PIIX3_USB;
-      if (f->machine == LV_MACHINE_Q35 && strcmp (m, "ich9-uhci1") == 0)
-        dev->role = LV_ROLE_Q35_USB_UHCI1;
-      return TRUE;
+      dev->cmodel = g_strdup (f->machine == LV_MACHINE_Q35 ? "qemu-xhci"
+                                                           : "piix3-uhci");
+      dev->cmodel_defaulted = TRUE;
     }
-  if (strcmp (dev->ctype, "scsi") == 0)
+  else if (strcmp (dev->ctype, "scsi") == 0 &&
+           (m == NULL || strcmp (m, "auto") == 0))
     {
       /* model='auto' is libvirt's default, resolved as a missing model */
-      if (m == NULL || strcmp (m, "auto") == 0)
-        {
-          g_free (dev->cmodel);
-          dev->cmodel = g_strdup ("lsilogic");
-          dev->cmodel_defaulted = TRUE;
-          m = dev->cmodel;
-        }
-      if (str_in (m, scsi_virtio))
-        dev->flags = f->virtio;
-      else if (str_in (m, scsi_pci))
-        dev->flags = f->pci;
-      else if (strcmp (m, "ncr53c90") == 0)
-        dev->flags = 0;
-      else
-        return input_error (error, dev, "unknown SCSI controller model '%s'",
-                            m);
-      return TRUE;
+      g_free (dev->cmodel);
+      dev->cmodel = g_strdup ("lsilogic");
+      dev->cmodel_defaulted = TRUE;
     }
-  if (strcmp (dev->ctype, "virtio-serial") == 0)
-    {
-      if (g_strcmp0 (m, "virtio-transitional") == 0)
-        dev->flags = f->pci;
-      else if (m == NULL || strcmp (m, "virtio") == 0 ||
-               strcmp (m, "virtio-non-transitional") == 0)
-        dev->flags = f->virtio;
-      else
-        return input_error (error, dev,
-                            "unknown virtio-serial controller model '%s'", m);
-      return TRUE;
-    }
-  if (strcmp (dev->ctype, "sata") == 0)
-    {
-      dev->flags = f->pci;
-      if (dev->index == 0 && f->machine == LV_MACHINE_Q35)
-        dev->role = LV_ROLE_Q35_SATA;
-      return TRUE;
-    }
-  if (strcmp (dev->ctype, "ide") == 0)
-    {
-      if (f->machine == LV_MACHINE_Q35)
-        return input_error (error, dev,
-                            "IDE controllers are unsupported for the q35 "
-                            "machine type");
-      if (dev->index != 0)
-        return input_error (error, dev,
-                            "only one IDE controller is supported for the pc "
-                            "machine type");
-      dev->flags = f->pci;
-      dev->role = LV_ROLE_PIIX3_IDE;
-      return TRUE;
-    }
-  if (str_in (dev->ctype,
-              (const char *const[]) { "fdc", "ccid", "xenbus", "isa", NULL }))
-    {
-      dev->cat = LV_CAT_NONE;
-      return TRUE;
-    }
-  return input_error (error, dev, "unknown controller type '%s'", dev->ctype);
+  if (!controller_from_table (dev, f, error))
+    return FALSE;
+  m = dev->cmodel;
+  /* the ICH9 USB2 companions share their index (the check of duplicate
+   * controllers below) */
+  if (strcmp (dev->ctype, "usb") == 0 && g_str_has_prefix (m, "ich9-"))
+    dev->usb2_function = strcmp (m, "ich9-ehci1") == 0 ? 7 : m[9] - '1';
+  if (asm_pci_policy_device_get_class (dev->pd) == ASM_PCI_DEVICE_CLASS_OTHER)
+    dev->cat = LV_CAT_NONE;
+  return TRUE;
 }
 
 static guint32 disk_controller_of (LvDevice *dev, guint units);
@@ -622,10 +595,19 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
                                                          : "SATA",
                             disk_controller_of (dev, disk_bus_units (bus)),
                             LV_CONTROLLER_INDEX_MAX, disk_bus_units (bus));
+      /* the table's model of a disk is its bus; virtio's own model
+       * tells the transitional device apart */
       if (g_strcmp0 (bus, "virtio") == 0)
-        dev->flags = g_strcmp0 (model, "virtio-transitional") == 0 ? f->pci
-                                                                   : f->virtio;
-      return TRUE;
+        return from_table (dev, f, ASM_PCI_DEVICE_CLASS_DISK,
+                           g_strcmp0 (model, "virtio-transitional") == 0 ||
+                               g_strcmp0 (model, "virtio-non-transitional") == 0
+                             ? model
+                             : bus,
+                           error);
+      if (str_in (bus, (const char *const[]) { "ide", "sata", "scsi", "usb",
+                                               "fdc", "sd", NULL }))
+        return from_table (dev, f, ASM_PCI_DEVICE_CLASS_DISK, bus, error);
+      return not_on_pci (dev, ASM_PCI_DEVICE_CLASS_DISK);
     }
   if (strcmp (tag, "interface") == 0)
     {
@@ -637,21 +619,12 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
       if (g_strcmp0 (type, "hostdev") == 0)
         {
           dev->cat = LV_CAT_HOSTDEV;
-          dev->flags = f->pcie;
           dev->ord[0] = 0;
-          return TRUE;
+          return from_table (dev, f, ASM_PCI_DEVICE_CLASS_HOSTDEV, "pci",
+                             error);
         }
       dev->cat = LV_CAT_NET;
-      if (g_strcmp0 (m, "usb-net") == 0)
-        dev->flags = 0;
-      else if (g_strcmp0 (m, "virtio") == 0 ||
-               g_strcmp0 (m, "virtio-non-transitional") == 0)
-        dev->flags = f->virtio;
-      else if (g_strcmp0 (m, "e1000e") == 0 || g_strcmp0 (m, "igb") == 0)
-        dev->flags = f->pcie;
-      else
-        dev->flags = f->pci; /* rtl8139 (the default), e1000, ... */
-      return TRUE;
+      return from_table (dev, f, ASM_PCI_DEVICE_CLASS_NET, m, error);
     }
   if (strcmp (tag, "hostdev") == 0)
     {
@@ -662,15 +635,16 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
       dev->cat = LV_CAT_HOSTDEV;
       dev->ord[0] = 1;
       if (mode != NULL && strcmp (mode, "subsystem") != 0)
-        return TRUE;
-      if (g_strcmp0 (type, "pci") == 0)
-        dev->flags = f->pcie;
-      else if (g_strcmp0 (type, "scsi_host") == 0)
-        dev->flags = g_strcmp0 (m, "virtio-transitional") == 0 ? f->pci
-                                                               : f->virtio;
-      else if (g_strcmp0 (type, "mdev") == 0 && g_strcmp0 (m, "vfio-pci") == 0)
-        dev->flags = f->pcie;
-      return TRUE;
+        return not_on_pci (dev, ASM_PCI_DEVICE_CLASS_HOSTDEV);
+      if (g_strcmp0 (type, "scsi_host") == 0 &&
+          g_strcmp0 (m, "virtio-transitional") == 0)
+        return from_table (dev, f, ASM_PCI_DEVICE_CLASS_HOSTDEV,
+                           "scsi_host-transitional", error);
+      if (str_in (type, (const char *const[]) { "pci", "scsi_host", "usb",
+                                                "scsi", NULL }) ||
+          (g_strcmp0 (type, "mdev") == 0 && g_strcmp0 (m, "vfio-pci") == 0))
+        return from_table (dev, f, ASM_PCI_DEVICE_CLASS_HOSTDEV, type, error);
+      return not_on_pci (dev, ASM_PCI_DEVICE_CLASS_HOSTDEV);
     }
   if (strcmp (tag, "filesystem") == 0)
     {
@@ -680,72 +654,40 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
       name = asmctl_xml_child_attr (dev->node, "target", "dir");
       device_describe (dev, name);
       dev->cat = LV_CAT_FILESYSTEM;
-      if (drv == NULL || str_in (drv, (const char *const[]) {
-                                          "path", "handle", "virtiofs",
-                                          NULL }))
-        dev->flags = g_strcmp0 (model, "virtio-transitional") == 0 &&
-                         g_strcmp0 (drv, "virtiofs") != 0
-                       ? f->pci
-                       : f->virtio;
-      return TRUE;
+      if (g_strcmp0 (drv, "virtiofs") == 0)
+        return from_table (dev, f, ASM_PCI_DEVICE_CLASS_FILESYSTEM, drv,
+                           error);
+      if (drv == NULL ||
+          str_in (drv, (const char *const[]) { "path", "handle", NULL }))
+        return from_table (dev, f, ASM_PCI_DEVICE_CLASS_FILESYSTEM,
+                           g_strcmp0 (model, "virtio-transitional") == 0
+                             ? model
+                             : NULL,
+                           error);
+      return not_on_pci (dev, ASM_PCI_DEVICE_CLASS_FILESYSTEM);
     }
   device_describe (dev, NULL);
   if (strcmp (tag, "sound") == 0)
     {
       dev->cat = LV_CAT_SOUND;
-      if (str_in (model, (const char *const[]) { "es1370", "ac97", "ich6",
-                                                 "ich9", NULL }))
-        dev->flags = f->pci;
-      else if (str_in (model, (const char *const[]) { "sb16", "pcspk", "usb",
-                                                      "ich7", NULL }))
-        dev->flags = 0;
-      else
-        return input_error (error, dev, "unknown sound model '%s'",
-                            model != NULL ? model : "");
-      if (g_strcmp0 (model, "ich9") == 0 && f->machine == LV_MACHINE_Q35)
-        dev->role = LV_ROLE_Q35_ICH9_SOUND;
-      return TRUE;
+      return from_table (dev, f, ASM_PCI_DEVICE_CLASS_SOUND, model, error);
     }
   if (strcmp (tag, "memballoon") == 0)
     {
       dev->cat = LV_CAT_MEMBALLOON;
-      if (g_strcmp0 (model, "virtio-transitional") == 0)
-        dev->flags = f->pci;
-      else if (g_strcmp0 (model, "virtio") == 0 ||
-               g_strcmp0 (model, "virtio-non-transitional") == 0)
-        dev->flags = f->virtio;
-      else if (g_strcmp0 (model, "none") == 0 || g_strcmp0 (model, "xen") == 0)
-        dev->flags = 0;
-      else
-        return input_error (error, dev, "unknown memballoon model '%s'",
-                            model != NULL ? model : "");
-      return TRUE;
+      return from_table (dev, f, ASM_PCI_DEVICE_CLASS_MEMBALLOON, model,
+                         error);
     }
   if (strcmp (tag, "rng") == 0)
     {
       dev->cat = LV_CAT_RNG;
-      if (g_strcmp0 (model, "virtio-transitional") == 0)
-        dev->flags = f->pci;
-      else if (g_strcmp0 (model, "virtio") == 0 ||
-               g_strcmp0 (model, "virtio-non-transitional") == 0)
-        dev->flags = f->virtio;
-      else
-        return input_error (error, dev, "unknown rng model '%s'",
-                            model != NULL ? model : "");
-      return TRUE;
+      return from_table (dev, f, ASM_PCI_DEVICE_CLASS_RNG, model, error);
     }
   if (strcmp (tag, "watchdog") == 0)
     {
       dev->cat = LV_CAT_WATCHDOG;
-      if (g_strcmp0 (model, "i6300esb") == 0)
-        dev->flags = f->pci;
-      else if (str_in (model, (const char *const[]) { "ib700", "diag288",
-                                                      "itco", NULL }))
-        dev->flags = 0;
-      else
-        return input_error (error, dev, "unknown watchdog model '%s'",
-                            model != NULL ? model : "");
-      return TRUE;
+      return from_table (dev, f, ASM_PCI_DEVICE_CLASS_WATCHDOG, model,
+                         error);
     }
   if (strcmp (tag, "video") == 0)
     {
@@ -759,28 +701,13 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
         {
           dev->cmodel = g_strdup ("cirrus");
           dev->cmodel_defaulted = TRUE;
-          dev->flags = f->pci;
         }
-      else if (strcmp (vt, "virtio") == 0)
-        dev->flags = f->virtio;
-      else if (str_in (vt, (const char *const[]) { "vga", "cirrus", "vmvga",
-                                                   "xen", "vbox", "qxl",
-                                                   "parallels", NULL }))
-        dev->flags = f->pci;
-      else if (strcmp (vt, "bochs") == 0)
-        dev->flags = f->pcie;
-      else if (str_in (vt, (const char *const[]) { "none", "ramfb", "gop",
-                                                   NULL }))
-        dev->flags = 0;
-      else
-        return input_error (error, dev, "unknown video model '%s'", vt);
-      return TRUE;
+      return from_table (dev, f, ASM_PCI_DEVICE_CLASS_VIDEO, vt, error);
     }
   if (strcmp (tag, "shmem") == 0)
     {
       dev->cat = LV_CAT_SHMEM;
-      dev->flags = f->pci;
-      return TRUE;
+      return from_table (dev, f, ASM_PCI_DEVICE_CLASS_SHMEM, NULL, error);
     }
   if (strcmp (tag, "input") == 0)
     {
@@ -811,32 +738,33 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
                             "model='%s': virtio (non-)transitional models "
                             "are not supported for input type=%s",
                             model, type != NULL ? type : "");
-      if (g_strcmp0 (bus, "virtio") == 0)
-        dev->flags = f->virtio;
-      return TRUE;
+      return from_table (dev, f, ASM_PCI_DEVICE_CLASS_INPUT, bus, error);
     }
   if (strcmp (tag, "serial") == 0)
     {
       g_autofree char *tt = asmctl_xml_child_attr (dev->node, "target", "type");
 
       dev->cat = LV_CAT_SERIAL;
-      if (g_strcmp0 (tt, "pci-serial") == 0)
-        dev->flags = f->pci;
-      return TRUE;
+      if (str_in (tt, (const char *const[]) { "pci-serial", "usb-serial",
+                                              NULL }))
+        return from_table (dev, f, ASM_PCI_DEVICE_CLASS_SERIAL, tt, error);
+      return not_on_pci (dev, ASM_PCI_DEVICE_CLASS_SERIAL);
     }
   if (strcmp (tag, "iommu") == 0)
     {
       dev->cat = LV_CAT_IOMMU;
       if (g_strcmp0 (model, "virtio") == 0)
-        dev->flags = f->virtio | ASM_PCI_CONNECT_INTEGRATED;
-      return TRUE;
+        return from_table (dev, f, ASM_PCI_DEVICE_CLASS_IOMMU, model, error);
+      return not_on_pci (dev, ASM_PCI_DEVICE_CLASS_IOMMU);
     }
   if (strcmp (tag, "vsock") == 0)
     {
       dev->cat = LV_CAT_VSOCK;
-      dev->flags = g_strcmp0 (model, "virtio-transitional") == 0 ? f->pci
-                                                                 : f->virtio;
-      return TRUE;
+      return from_table (dev, f, ASM_PCI_DEVICE_CLASS_VSOCK,
+                         g_strcmp0 (model, "virtio-transitional") == 0
+                           ? model
+                           : NULL,
+                         error);
     }
   if (strcmp (tag, "memory") == 0)
     {
@@ -849,11 +777,12 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
                                        "node"));
           guint64 v;
 
-          dev->flags = f->virtio;
           if (node != NULL && asmctl_xml_parse_uint (node, G_MAXINT, &v))
             dev->numa_node = (int) v;
+          return from_table (dev, f, ASM_PCI_DEVICE_CLASS_MEMORY, model,
+                             error);
         }
-      return TRUE;
+      return not_on_pci (dev, ASM_PCI_DEVICE_CLASS_MEMORY);
     }
   if (strcmp (tag, "crypto") == 0)
     {
@@ -861,20 +790,24 @@ classify (LvDomain *dom, LvDevice *dev, const Flags *f, GError **error)
        * element without a word, so nothing of it is read, its address
        * neither */
       dev->unknown = TRUE;
-      return TRUE;
+      return not_on_pci (dev, ASM_PCI_DEVICE_CLASS_OTHER);
     }
   if (strcmp (tag, "panic") == 0)
     {
       /* libvirt 9.0 knows no PCI panic device (pvpanic-pci came later) */
       dev->cat = LV_CAT_PANIC;
-      if (model != NULL &&
-          !str_in (model, (const char *const[]) { "isa", "pseries", "hyperv",
-                                                  "s390", NULL }))
-        return input_error (error, dev, "unknown panic model '%s'", model);
-      return TRUE;
+      return from_table (dev, f, ASM_PCI_DEVICE_CLASS_PANIC, model, error);
+    }
+  /* USB devices of other kinds: on no PCI bus, but USB must be there */
+  if (strcmp (tag, "redirdev") == 0 || strcmp (tag, "hub") == 0)
+    {
+      g_autofree char *bus = asmctl_xml_attr (dev->node, "bus");
+
+      if (g_strcmp0 (strcmp (tag, "hub") == 0 ? type : bus, "usb") == 0)
+        return from_table (dev, f, ASM_PCI_DEVICE_CLASS_OTHER, "usb", error);
     }
   /* graphics, channels, consoles, tpm, ...: never on PCI here */
-  return TRUE;
+  return not_on_pci (dev, ASM_PCI_DEVICE_CLASS_OTHER);
 }
 
 /* remembers controller @dev for find_controller: the first of a type and
@@ -891,8 +824,8 @@ index_controller (LvDomain *dom, LvDevice *dev)
 }
 
 static LvDevice *
-implicit_controller (LvDomain *dom, const char *type, guint32 index,
-                     const char *model, AsmPciConnectFlags flags)
+implicit_controller (LvDomain *dom, const Flags *f, const char *type,
+                     guint32 index, const char *model)
 {
   LvDevice *dev = device_new (NULL, "controller");
 
@@ -900,9 +833,11 @@ implicit_controller (LvDomain *dom, const char *type, guint32 index,
   dev->ctype = g_strdup (type);
   dev->index = index;
   dev->cmodel = g_strdup (model);
-  dev->flags = flags;
   dev->cat = LV_CAT_CONTROLLER;
   device_describe (dev, NULL);
+  /* libvirt's own defaults: the table takes them */
+  if (strcmp (type, "pci") != 0 && !controller_from_table (dev, f, NULL))
+    g_error ("asmctl bug: the model table refuses the implicit %s", dev->desc);
   g_ptr_array_add (dom->devs, dev);
   index_controller (dom, dev);
   return dev;
@@ -1248,12 +1183,9 @@ add_hostdev_scsi_controllers (LvDomain *dom, const Flags *f, gint64 from,
   for (gint64 c = MAX (from, 0); c <= to; c++)
     if (find_controller (dom, "scsi", (guint32) c) == NULL)
       {
-        gboolean virtio = g_strcmp0 (model, "virtio-scsi") == 0 ||
-                          g_strcmp0 (model, "virtio-non-transitional") == 0;
         LvDevice *nc =
-          implicit_controller (dom, "scsi", (guint32) c,
-                               model != NULL ? model : "lsilogic",
-                               virtio ? f->virtio : f->pci);
+          implicit_controller (dom, f, "scsi", (guint32) c,
+                               model != NULL ? model : "lsilogic");
 
         if (model != NULL)
           g_hash_table_add (named, nc);
@@ -1353,21 +1285,17 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
       }
   }
   if (find_controller (dom, "usb", 0) == NULL)
-    implicit_controller (dom, "usb", 0,
+    implicit_controller (dom, f, "usb", 0,
                          f->machine == LV_MACHINE_Q35 ? "qemu-xhci"
-                                                      : "piix3-uhci",
-                         f->machine == LV_MACHINE_Q35 ? f->pcie : f->pci)
-      ->role = f->machine == LV_MACHINE_PC ? LV_ROLE_PIIX3_USB : LV_ROLE_NONE;
+                                                      : "piix3-uhci");
   if (f->machine == LV_MACHINE_Q35 && find_controller (dom, "sata", 0) == NULL)
-    implicit_controller (dom, "sata", 0, NULL, f->pci)->role =
-      LV_ROLE_Q35_SATA;
+    implicit_controller (dom, f, "sata", 0, NULL);
   root = find_controller (dom, "pci", 0);
   if (root == NULL)
     {
-      root = implicit_controller (dom, "pci", 0,
+      root = implicit_controller (dom, f, "pci", 0,
                                   asm_pci_controller_model_to_string (
-                                    root_model),
-                                  0);
+                                    root_model));
       root->pmodel = root_model;
       root->cat = LV_CAT_PCI_CONTROLLER;
     }
@@ -1388,7 +1316,7 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
 
     for (gint64 c = 0; c <= top; c++)
       if (find_controller (dom, "scsi", (guint32) c) == NULL)
-        implicit_controller (dom, "scsi", (guint32) c, "lsilogic", f->pci);
+        implicit_controller (dom, f, "scsi", (guint32) c, "lsilogic");
 
     /* the floppy controller is no PCI device: its limit, and libvirt
      * writes it */
@@ -1399,7 +1327,7 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
                           "controller is supported",
                           disk_controller_of (disk, disk_bus_units ("fdc")));
     if (top == 0 && find_controller (dom, "fdc", 0) == NULL)
-      implicit_controller (dom, "fdc", 0, NULL, 0);
+      implicit_controller (dom, f, "fdc", 0, NULL);
 
     top = disk_controllers_top (dom, "ide", n, &disk);
     if (top >= 0 && f->machine == LV_MACHINE_Q35)
@@ -1413,16 +1341,15 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
                           ": Only 1 IDE controller is supported",
                           top);
     if (top == 0 && find_controller (dom, "ide", 0) == NULL)
-      implicit_controller (dom, "ide", 0, NULL, f->pci)->role =
-        LV_ROLE_PIIX3_IDE;
+      implicit_controller (dom, f, "ide", 0, NULL);
 
     top = disk_controllers_top (dom, "sata", n, &disk);
     for (gint64 c = 0; c <= top; c++)
       if (find_controller (dom, "sata", (guint32) c) == NULL)
-        implicit_controller (dom, "sata", (guint32) c, NULL, f->pci);
+        implicit_controller (dom, f, "sata", (guint32) c, NULL);
   }
   if (want_vserial && find_controller (dom, "virtio-serial", 0) == NULL)
-    implicit_controller (dom, "virtio-serial", 0, NULL, f->virtio);
+    implicit_controller (dom, f, "virtio-serial", 0, NULL);
   {
     /* and again, last, once the host devices have their drive addresses
      * (virDomainDefAddImplicitControllers) */
@@ -1445,10 +1372,10 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
 
       v->implicit = TRUE;
       v->cat = LV_CAT_VIDEO;
-      v->flags = f->pci;
       v->cmodel = g_strdup ("cirrus");
       v->primary_video = TRUE;
       device_describe (v, NULL);
+      from_table (v, f, ASM_PCI_DEVICE_CLASS_VIDEO, v->cmodel, NULL);
       g_ptr_array_add (dom->devs, v);
     }
   if (!has_balloon)
@@ -1457,9 +1384,9 @@ add_implicit (LvDomain *dom, const Flags *f, GError **error)
 
       b->implicit = TRUE;
       b->cat = LV_CAT_MEMBALLOON;
-      b->flags = f->virtio;
       b->cmodel = g_strdup ("virtio");
       device_describe (b, NULL);
+      from_table (b, f, ASM_PCI_DEVICE_CLASS_MEMBALLOON, b->cmodel, NULL);
       g_ptr_array_add (dom->devs, b);
     }
   return TRUE;
@@ -1578,14 +1505,17 @@ set_orders (LvDomain *dom)
               guint rank;
 
               /* grouped by type in order of first appearance, each group
-               * sorted by index (virDomainControllerInsertPreAlloced) */
+               * sorted by index, and within an index those without a
+               * <master> (an ICH9 EHCI) before those with one, the
+               * companions (virDomainControllerInsertPreAlloced) */
               for (rank = 0; rank < types->len; rank++)
                 if (strcmp (g_ptr_array_index (types, rank), d->ctype) == 0)
                   break;
               if (rank == types->len)
                 g_ptr_array_add (types, d->ctype);
               d->ord[0] = rank;
-              d->ord[1] = d->index;
+              d->ord[1] = (guint64) d->index * 2 +
+                          (asmctl_xml_child (d->node, "master") != NULL);
             }
         }
       else if (d->cat == LV_CAT_VIDEO)
@@ -1836,11 +1766,6 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
       return NULL;
     }
   f.machine = dom->machine;
-  f.pci = ASM_PCI_CONNECT_TYPE_PCI_DEVICE | ASM_PCI_CONNECT_AUTOASSIGN;
-  f.pcie = (dom->machine == LV_MACHINE_Q35 ? ASM_PCI_CONNECT_TYPE_PCIE_DEVICE
-                                           : ASM_PCI_CONNECT_TYPE_PCI_DEVICE) |
-           ASM_PCI_CONNECT_AUTOASSIGN;
-  f.virtio = f.pcie;
 
   dom->devices = asmctl_xml_child (root, "devices");
   if (dom->devices == NULL)
@@ -1867,10 +1792,11 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
         device_describe (dev, NULL);
       if (!read_address (dev, &other, error) || !read_numa (dev, error))
         return NULL;
-      if (other)
-        dev->flags = 0; /* placed on another kind of bus */
-      if (dev->fixed && dev->flags == 0 && dev->cat != LV_CAT_PCI_CONTROLLER)
-        dev->flags = ASM_PCI_CONNECT_TYPE_PCI_DEVICE; /* as libvirt does */
+      if (other && dev->pd != NULL)
+        /* placed on another kind of bus */
+        asm_pci_policy_device_set_bus (dev->pd, ASM_PCI_DEVICE_BUS_NONE);
+      /* (a device not on PCI with a given PCI address is on PCI: the
+       * policy knows) */
       if (dev->fixed && dev->cat == LV_CAT_PCI_CONTROLLER &&
           asm_pci_controller_model_is_root (dev->pmodel))
         {

@@ -246,7 +246,10 @@ typedef struct {
  * the input as it parses them and those it adds, by one rule
  * (virDomainControllerInsertPreAlloced): after the last controller of the
  * same type with a lower or equal index, else before the first of that
- * type, else at the end; it writes them in that order.  The list of the
+ * type, else at the end; but a controller without a <master> goes before
+ * the companions (with one) of its type and index that end that run, so
+ * an ICH9 EHCI precedes its UHCI companions.  It writes them in that
+ * order.  The list of the
  * input's controllers (in document order) then of the added ones (in the
  * order they were added) is put in that order here. */
 static guint64
@@ -265,6 +268,7 @@ libvirt_insert (GPtrArray *list, xmlNodePtr c)
 {
   g_autofree char *type = asmctl_xml_attr (c, "type");
   guint64 idx = controller_index (c);
+  gboolean master = asmctl_xml_child (c, "master") != NULL;
   gint at = -1;
 
   for (guint i = list->len; i-- > 0;)
@@ -273,7 +277,9 @@ libvirt_insert (GPtrArray *list, xmlNodePtr c)
       g_autofree char *t = asmctl_xml_attr (cur, "type");
       if (g_strcmp0 (t, type) != 0)
         continue;
-      if (controller_index (cur) > idx)
+      if (controller_index (cur) > idx ||
+          (!master && controller_index (cur) == idx &&
+           asmctl_xml_child (cur, "master") != NULL))
         at = (gint) i;
       else
         {
@@ -303,6 +309,36 @@ move_after (xmlNodePtr ref, xmlNodePtr n)
     }
   xmlUnlinkNode (n);
   insert_after (ref, n);
+}
+
+/* libvirt puts the primary video first in its list of videos and writes
+ * it so: @primary's element moves (with the indentation before it) to
+ * right before the first <video> of the document */
+static void
+video_primary_first (LvDomain *dom, LvDevice *primary)
+{
+  xmlNodePtr first = NULL, prev;
+
+  for (xmlNodePtr c = dom->devices->children; c != NULL && first == NULL;
+       c = c->next)
+    if (asmctl_xml_is_element (c, "video"))
+      first = c;
+  if (primary == NULL || primary->node == NULL || first == NULL ||
+      first == primary->node)
+    return;
+  prev = primary->node->prev;
+  if (prev != NULL && prev->type == XML_TEXT_NODE && xmlIsBlankNode (prev))
+    {
+      xmlUnlinkNode (prev);
+      xmlFreeNode (prev);
+    }
+  xmlUnlinkNode (primary->node);
+  {
+    g_autofree char *ind = indent_of_children (dom->devices);
+
+    xmlAddPrevSibling (first, primary->node);
+    xmlAddNextSibling (primary->node, xmlNewText ((const xmlChar *) ind));
+  }
 }
 
 static void
@@ -509,6 +545,13 @@ lv_domain_write (LvDomain *dom, const char *path, GError **error)
 
   g_hash_table_unref (w.last);
   order_controllers (input, added);
+  for (guint i = 0; i < dom->devs->len; i++)
+    {
+      LvDevice *d = g_ptr_array_index (dom->devs, i);
+
+      if (d->cat == LV_CAT_VIDEO && d->primary_video)
+        video_primary_first (dom, d);
+    }
   ok = lv_doc_write (dom->doc, dom->had_decl, path, error);
   return ok;
 }

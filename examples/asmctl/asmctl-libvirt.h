@@ -67,17 +67,6 @@ typedef enum {
   LV_MULTI_OFF,
 } LvMulti;
 
-/* fixed places of chipset devices (see the chipset step of the policy) */
-typedef enum {
-  LV_ROLE_NONE,
-  LV_ROLE_PIIX3_IDE,       /* pc: ide controller 0 at 00:01.1 */
-  LV_ROLE_PIIX3_USB,       /* pc: piix3-uhci usb controller 0 at 00:01.2 */
-  LV_ROLE_Q35_SATA,        /* q35: sata controller 0 at 00:1f.2 */
-  LV_ROLE_Q35_USB_UHCI1,   /* q35: ich9-uhci1 preferred at 00:1d.0/00:1a.0 */
-  LV_ROLE_Q35_DMI_BRIDGE,  /* q35: dmi-to-pci-bridge preferred at 00:1e.0 */
-  LV_ROLE_Q35_ICH9_SOUND,  /* q35: ich9 sound preferred at 00:1b.0 */
-} LvRole;
-
 typedef struct _LvDevice LvDevice;
 
 struct _LvDevice {
@@ -86,15 +75,21 @@ struct _LvDevice {
   char *tag;                /* element name: disk, interface, ... */
   char *desc;               /* for messages: "<disk> 'vda' (line 12)" */
   LvCategory cat;
-  AsmPciConnectFlags flags; /* libvirt's connect flags; 0: not on PCI */
+  AsmPciPolicyDevice *pd;   /* the library's description from its model
+                               table (asm_pci_policy_device_new_for_model,
+                               _new_controller); NULL for PCI controllers,
+                               described from pmodel */
+  AsmPciConnectFlags flags; /* the connect flags the policy resolved (after
+                               the assignment); 0: not on PCI */
   guint64 ord[3];           /* sort key: libvirt's list order among the
                                devices of its category */
 
   gboolean fixed;           /* the XML gives a (non-zero) PCI address */
+  gboolean addr_element;    /* the XML has an <address type='pci'>, maybe
+                               an empty one (all zero) */
   AsmPciAddr addr;          /* that address, or the one assigned */
   gboolean assigned;        /* addr holds an assigned address */
   LvMulti multi;            /* multifunction attribute */
-  LvRole role;
   int usb2_function;        /* ich9 usb companions: their function; else -1 */
   gboolean primary_video;
   int numa_node;            /* a NUMA node the device names, or -1 */

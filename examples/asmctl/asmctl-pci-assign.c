@@ -81,28 +81,6 @@ print_json (LvDomain *dom)
   printf ("%s\n", text);
 }
 
-static AsmPciDeviceRole
-role_of (LvRole role)
-{
-  switch (role)
-    {
-    case LV_ROLE_PIIX3_IDE:
-      return ASM_PCI_DEVICE_ROLE_PIIX3_IDE;
-    case LV_ROLE_PIIX3_USB:
-      return ASM_PCI_DEVICE_ROLE_PIIX3_USB;
-    case LV_ROLE_Q35_SATA:
-      return ASM_PCI_DEVICE_ROLE_Q35_SATA;
-    case LV_ROLE_Q35_USB_UHCI1:
-      return ASM_PCI_DEVICE_ROLE_Q35_USB_UHCI1;
-    case LV_ROLE_Q35_ICH9_SOUND:
-      return ASM_PCI_DEVICE_ROLE_Q35_ICH9_SOUND;
-    case LV_ROLE_Q35_DMI_BRIDGE:
-    case LV_ROLE_NONE:
-    default:
-      return ASM_PCI_DEVICE_ROLE_NONE;
-    }
-}
-
 /* libvirt's categories are the policy's classes, in the same order */
 G_STATIC_ASSERT ((int) LV_CAT_PCI_CONTROLLER ==
                  (int) ASM_PCI_DEVICE_CLASS_PCI_CONTROLLER);
@@ -135,19 +113,19 @@ describe (LvDevice *d)
     }
   else
     {
-      pd = asm_pci_policy_device_new ((AsmPciDeviceClass) d->cat, d->desc);
-      if (d->ctype != NULL)
-        asm_pci_policy_device_set_controller (pd, d->ctype, d->index);
+      /* the reader described it from the library's model table */
+      g_assert (d->pd != NULL);
+      pd = asm_pci_policy_device_ref (d->pd);
     }
-  /* the reader knows libvirt's flags for the XML's model attributes */
-  asm_pci_policy_device_set_connect_flags (pd, d->flags);
-  asm_pci_policy_device_set_address (pd, d->fixed ? &d->addr : NULL);
+  /* an all-zero address is an empty one: libvirt assigns it, but its
+   * chipset's fixed places are for devices without any */
+  asm_pci_policy_device_set_address (pd, d->fixed || d->addr_element
+                                           ? &d->addr
+                                           : NULL);
   asm_pci_policy_device_set_multifunction (
     pd, d->multi == LV_MULTI_ON    ? ASM_PCI_MULTIFUNCTION_ON
         : d->multi == LV_MULTI_OFF ? ASM_PCI_MULTIFUNCTION_OFF
                                    : ASM_PCI_MULTIFUNCTION_DEFAULT);
-  asm_pci_policy_device_set_role (pd, role_of (d->role));
-  asm_pci_policy_device_set_usb2_function (pd, d->usb2_function);
   asm_pci_policy_device_set_primary_video (pd, d->primary_video);
   asm_pci_policy_device_set_numa_node (pd, d->numa_node);
   asm_pci_policy_device_set_list_position (pd, (guint32) d->ord[0],
@@ -161,6 +139,7 @@ take_result (LvDevice *d, const AsmPciPolicyDevice *pd)
 {
   AsmPciAddr a;
 
+  d->flags = asm_pci_policy_device_get_connect_flags (pd);
   if (!d->fixed)
     {
       d->assigned = asm_pci_policy_device_get_address (pd, &a);
