@@ -36,12 +36,14 @@ void asm_arena_cache_free (AsmArenaCache *c);
 void asm_arena_cache_lock (AsmArenaCache *c, AsmArena *a, gboolean flush);
 void asm_arena_cache_unlock (AsmArenaCache *c);
 
-/* asm_arena_alloc_full() and asm_arena_free() of an arena with a cache */
-gboolean asm_arena_cache_alloc (AsmArenaCache *c, AsmArena *a,
-                                const AsmRequest *req, guint64 *out_addr,
-                                GError **error);
-gboolean asm_arena_cache_release (AsmArenaCache *c, AsmArena *a,
-                                  guint64 addr, GError **error);
+/* asm_arena_alloc_full() and asm_arena_free() of an arena with a cache
+ * (the cache last, so that the public functions pass their arguments on
+ * as they came) */
+gboolean asm_arena_cache_alloc (AsmArena *a, const AsmRequest *req,
+                                guint64 *out_addr, GError **error,
+                                AsmArenaCache *c);
+gboolean asm_arena_cache_release (AsmArena *a, guint64 addr, GError **error,
+                                  AsmArenaCache *c);
 
 /* with the arena's lock held: is the allocation at addr a cached range;
  * forget the allocation at addr (it moved) */

@@ -217,6 +217,7 @@ struct _AsmArenaCache {
   guint64 max_size;
   guint64 *align_ok; /* per class: the bits an alignment may have */
   Slot *slots;       /* slot_mask + 1 of them */
+  guint64 serial;    /* unique among all caches, from 1 */
   guint qshift;
   guint n_classes;
   guint slot_mask;
@@ -422,22 +423,38 @@ table_forget (AsmArenaCache *c, Table *t, guint64 addr)
 /* ------------------------------------------------------------------ */
 /* slots, magazines and the depot                                       */
 
+/* The calling thread's number (from 1), and its slot in the cache it used
+ * last, named by that cache's serial, which no other cache ever has (an
+ * address could be reused after a free). */
 static __thread guint arena_thread_no __attribute__ ((tls_model ("initial-exec")));
+static __thread guint64 arena_last_serial __attribute__ ((tls_model ("initial-exec")));
+static __thread Slot *arena_last_slot __attribute__ ((tls_model ("initial-exec")));
 static guint arena_threads;
+static guint64 arena_cache_serials;
 
-static inline Slot *
-my_slot (AsmArenaCache *c)
+G_GNUC_NO_INLINE static Slot *
+my_slot_slow (AsmArenaCache *c)
 {
   guint no = arena_thread_no;
 
-  if (G_UNLIKELY (no == 0))
+  if (no == 0)
     {
       do
         no = __atomic_add_fetch (&arena_threads, 1, __ATOMIC_RELAXED);
       while (no == 0);
       arena_thread_no = no;
     }
-  return &c->slots[(no - 1) & c->slot_mask];
+  arena_last_serial = c->serial;
+  arena_last_slot = &c->slots[(no - 1) & c->slot_mask];
+  return arena_last_slot;
+}
+
+static inline Slot *
+my_slot (AsmArenaCache *c)
+{
+  if (G_LIKELY (arena_last_serial == c->serial))
+    return arena_last_slot;
+  return my_slot_slow (c);
 }
 
 static inline void
@@ -876,8 +893,8 @@ cache_alloc_slow (AsmArenaCache *c, AsmArena *a, const AsmRequest *req,
 /* The hit path calls nothing: every other case is a tail call with the
  * caller's arguments, so that this function keeps no registers. */
 gboolean
-asm_arena_cache_alloc (AsmArenaCache *c, AsmArena *a, const AsmRequest *req,
-                       guint64 *out_addr, GError **error)
+asm_arena_cache_alloc (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
+                       GError **error, AsmArenaCache *c)
 {
   guint cls;
   Slot *s;
@@ -1011,8 +1028,8 @@ cache_release_slow (AsmArenaCache *c, AsmArena *a, guint64 addr,
 
 /* The hit path calls nothing, as asm_arena_cache_alloc()'s. */
 gboolean
-asm_arena_cache_release (AsmArenaCache *c, AsmArena *a, guint64 addr,
-                         GError **error)
+asm_arena_cache_release (AsmArena *a, guint64 addr, GError **error,
+                         AsmArenaCache *c)
 {
   guint64 unit = addr >> c->qshift, e;
   Slot *s;
@@ -1127,6 +1144,7 @@ asm_arena_cache_new (const char *name, guint64 quantum, guint64 max_size,
     n_slots *= 2;
 
   c = g_aligned_alloc0 (1, sizeof *c, 64);
+  c->serial = __atomic_add_fetch (&arena_cache_serials, 1, __ATOMIC_RELAXED);
   pthread_mutex_init (&c->tree_lock, NULL);
   c->name = g_strdup (name);
   c->quantum = quantum;

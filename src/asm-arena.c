@@ -2449,7 +2449,7 @@ asm_arena_alloc_full (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (G_UNLIKELY (a->cache != NULL))
-    return asm_arena_cache_alloc (a->cache, a, req, out_addr, error);
+    return asm_arena_cache_alloc (a, req, out_addr, error, a->cache);
   return asm_arena_tree_alloc (a, req, out_addr, error);
 }
 
@@ -2736,7 +2736,7 @@ asm_arena_free (AsmArena *a, guint64 addr, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (G_UNLIKELY (a->cache != NULL))
-    return asm_arena_cache_release (a->cache, a, addr, error);
+    return asm_arena_cache_release (a, addr, error, a->cache);
   return asm_arena_tree_free (a, addr, error);
 }
 
