@@ -941,6 +941,32 @@ cache_double_free (AsmArenaCache *c, guint64 addr, GError **error)
   return FALSE;
 }
 
+/* with the tree's lock held: the entry of addr, in whichever slot (its
+ * slot locked on return, in *out_slot), or NULL */
+static guint64 *
+cache_find_locked (AsmArenaCache *c, guint64 addr, Slot **out_slot)
+{
+  guint64 unit = addr >> c->qshift;
+
+  if (unit >= UNIT_LIMIT)
+    return NULL;
+  for (guint i = 0; i <= c->slot_mask; i++)
+    {
+      Slot *s = &c->slots[i];
+      gint64 at;
+
+      spin_lock (&s->lock);
+      at = table_find (&s->table, unit);
+      if (at >= 0)
+        {
+          *out_slot = s;
+          return &s->table.e[at];
+        }
+      spin_unlock (&s->lock);
+    }
+  return NULL;
+}
+
 /* A free the calling thread's slot does not know: with the tree's lock
  * held, so that nothing moves, every slot and the depot are asked; an
  * address none of them knows is the tree's (an allocation made by an
@@ -955,29 +981,22 @@ cache_free_slow (AsmArenaCache *c, AsmArena *a, guint64 addr,
   pthread_mutex_lock (&c->tree_lock);
   if (unit < UNIT_LIMIT && (addr & (c->quantum - 1)) == 0)
     {
-      for (guint i = 0; i <= c->slot_mask; i++)
+      Slot *s;
+      guint64 *entry = cache_find_locked (c, addr, &s), e;
+
+      if (entry != NULL)
         {
-          Slot *s = &c->slots[i];
-          gint64 at;
-
-          spin_lock (&s->lock);
-          at = table_find (&s->table, unit);
-          if (at >= 0)
+          e = *entry;
+          if (!(e & ENTRY_CACHED))
             {
-              guint64 e = s->table.e[at];
-
-              if (!(e & ENTRY_CACHED))
-                {
-                  s->table.e[at] = e | ENTRY_CACHED;
-                  slot_push (c, s, entry_class (e), addr);
-                  slot_release_spill_locked (c, a, s);
-                }
-              spin_unlock (&s->lock);
-              pthread_mutex_unlock (&c->tree_lock);
-              return (e & ENTRY_CACHED) ? cache_double_free (c, addr, error)
-                                        : TRUE;
+              *entry = e | ENTRY_CACHED;
+              slot_push (c, s, entry_class (e), addr);
+              slot_release_spill_locked (c, a, s);
             }
           spin_unlock (&s->lock);
+          pthread_mutex_unlock (&c->tree_lock);
+          return (e & ENTRY_CACHED) ? cache_double_free (c, addr, error)
+                                    : TRUE;
         }
       spin_lock (&c->depot.lock);
       ok = table_find (&c->depot.table, unit) < 0;
@@ -1059,32 +1078,6 @@ asm_arena_cache_release (AsmArena *a, guint64 addr, GError **error,
   slot_count (s, 1);
   spin_unlock (&s->lock);
   return TRUE;
-}
-
-/* with the tree's lock held: the entry of addr, in whichever slot (its
- * slot locked on return, in *out_slot), or NULL */
-static guint64 *
-cache_find_locked (AsmArenaCache *c, guint64 addr, Slot **out_slot)
-{
-  guint64 unit = addr >> c->qshift;
-
-  if (unit >= UNIT_LIMIT)
-    return NULL;
-  for (guint i = 0; i <= c->slot_mask; i++)
-    {
-      Slot *s = &c->slots[i];
-      gint64 at;
-
-      spin_lock (&s->lock);
-      at = table_find (&s->table, unit);
-      if (at >= 0)
-        {
-          *out_slot = s;
-          return &s->table.e[at];
-        }
-      spin_unlock (&s->lock);
-    }
-  return NULL;
 }
 
 gboolean
