@@ -132,9 +132,10 @@ reserve_error (Policy *p, PolDevice *dev, const char *what,
   gboolean r;
 
   if (g_error_matches (err, ASM_ERROR, ASM_ERROR_IN_USE) && other != NULL)
-    r = pol_fail (error, NULL,
-                            "two devices at one PCI address %s: %s and %s", s,
-                            other, dev != NULL ? dev->name : what);
+    /* libvirt's words, and the two devices */
+    r = pol_fail (error, NULL, "Attempted double use of PCI Address %s (%s "
+                  "and %s)",
+                  s, other, dev != NULL ? dev->name : what);
   else if (dev != NULL && dev->fixed &&
            (reason = libvirt_bus_reason (p, dev, shown)) != NULL)
     r = pol_fail (error, dev, "%s", reason);
@@ -606,10 +607,15 @@ park_domain (Policy *p, AsmPciControllerModel root_model, guint32 *out,
 {
   guint32 q = p->park_next;
 
+  /* FALSE itself on every failure, not pol_fail()'s value: the callers
+   * read *out only on success, and the compiler sees so (a release build
+   * otherwise warns that *out may be used uninitialized) */
   if (q + 3 > ASM_PCI_DOMAIN_LAST)
-    return pol_fail (error, NULL,
-                               "too many PCI controllers to add (the dry run "
-                               "ran out of PCI domains)");
+    {
+      pol_fail (error, NULL, "too many PCI controllers to add (the dry run "
+                "ran out of PCI domains)");
+      return FALSE;
+    }
   p->park_next += 4;
   if (!asm_pci_bus_set_add_controller (p->set, q, root_model, NULL, error) ||
       !pol_lock_group (p, q, PARK_GROUP, error))

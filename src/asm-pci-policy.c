@@ -35,7 +35,8 @@
  *
  *   1. the root controllers (pci-root, pcie-root; index N is domain N);
  *   2. every given address, controllers first as their parent bus
- *      appears; two devices at one address is an error naming both;
+ *      appears; two devices at one address is libvirt's error
+ *      ("Attempted double use of PCI Address"), naming both;
  *   3. the chipset: PIIX3 at 00:01.0-3 and the primary video at 00:02.0 on
  *      pc; on q35 the ICH9 functions 00:1f.0/2/3, USB2 at 00:1d/00:1a, a
  *      dmi-to-pci-bridge at 00:1e, the primary video at 00:01.0, ICH9 sound

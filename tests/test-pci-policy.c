@@ -41,7 +41,8 @@ model (AsmPciMachine m, AsmPciDeviceClass klass, const char *name,
     asm_pci_policy_device_new_for_model (m, klass, modelname, name, &error);
 
   if (d == NULL)
-    FAIL_AT (__FILE__, __LINE__, "%s: %s", name, error->message);
+    FAIL_AT (__FILE__, __LINE__, "%s: %s", name,
+             error != NULL ? error->message : "(no error set)");
   return d;
 }
 
@@ -462,7 +463,7 @@ test_refusals (void **state)
     asm_pci_policy_device_set_address (d, &at);
     add (p, d);
     FAILS (asm_pci_policy_assign (p, &error) != NULL, INVALID,
-           "two devices at one PCI address 0000:00:05.0: a and b");
+           "Attempted double use of PCI Address 0000:00:05.0 (a and b)");
   }
   {
     /* slot 0 of a pci-bridge's bus is not for devices */
@@ -895,7 +896,7 @@ test_failed_assign_changes_nothing (void **state)
   asm_pci_policy_device_set_address (d, &at);
   add (p, d);
   FAILS (asm_pci_policy_assign (p, &error) != NULL, INVALID,
-         "two devices at one PCI address");
+         "Attempted double use of PCI Address");
   assert_int_equal (asm_pci_policy_get_n_devices (p), n + 2);
   /* ... and the devices the policy holds are as they were given: a new
    * policy with the same first devices assigns them the same way */
