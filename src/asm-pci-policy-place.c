@@ -974,6 +974,8 @@ libvirt_choice (Policy *p, AsmPciConnectFlags flags, AsmPciAddr *out)
 
 static guint grow_models (Policy *p, AsmPciConnectFlags flags,
                           AsmPciControllerModel models[2], GError **error);
+static gboolean grow_park (Policy *p, const AsmPciControllerModel *models,
+                           guint n, GError **error);
 
 /* dry run: controller @c, left out for an error that waits (late_error),
  * still takes the slot @a libvirt gives it, so that what comes after
@@ -1080,14 +1082,33 @@ pol_plug_controller (Policy *p, PolDevice *c, GError **error)
       /* libvirt's dry run grows for a controller as for a device; what it
        * cannot grow for is its error */
       AsmPciControllerModel models[2];
+      guint n = grow_models (p, c->flags, models, &err);
 
-      if (grow_models (p, c->flags, models, &err) == 0)
+      if (n == 0)
         {
           pol_fail (error, c, "%s", err->message);
           g_error_free (err);
           return FALSE;
         }
-      /* it can: the new bus has a higher index than the controller */
+      if (p->roots->len == 1 && !p->numa_aware &&
+          p->next_index + 1 <= ASM_PCI_POLICY_INDEX_MAX)
+        {
+          AsmPciAddr a;
+
+          /* libvirt grows the bus and plugs the controller into it, an
+           * index above its own; the real pass finds that bus in the
+           * list of controllers and the controller waits for it there
+           * (libvirt_choice) */
+          if (!grow_park (p, models, n, error))
+            return FALSE;
+          if (libvirt_choice (p, c->flags, &a) == CHOICE_WAITING)
+            {
+              c->addr = a;
+              g_ptr_array_add (p->pending_ctrls, c);
+              return TRUE;
+            }
+        }
+      /* the new bus has a higher index than the controller */
       return pol_fail (
           error, c,
           "libvirt adds a %s (index %u) for it, but a controller without an "

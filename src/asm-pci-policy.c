@@ -127,7 +127,9 @@
  * than its own, as in libvirt (an upstream port into the root port that
  * fills a later index gap): it waits for that bus like a given address
  * does; only a pci-bridge is refused there ("index must be larger than
- * bus").
+ * bus").  When no bus takes it at all, the dry run grows one for it as
+ * for a device (pol_plug_controller: an upstream port gets a new root
+ * port, an index above its own) and it waits for that bus.
  *
  * Cost: two passes, each O(d log n) for d devices on the bus set, plus
  * O(b) per growth for b <= 256 buses (libvirt's decision looks at every
