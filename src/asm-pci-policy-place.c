@@ -132,9 +132,10 @@ reserve_error (Policy *p, PolDevice *dev, const char *what,
   gboolean r;
 
   if (g_error_matches (err, ASM_ERROR, ASM_ERROR_IN_USE) && other != NULL)
-    r = pol_fail (error, NULL,
-                            "two devices at one PCI address %s: %s and %s", s,
-                            other, dev != NULL ? dev->name : what);
+    /* libvirt's words, and the two devices */
+    r = pol_fail (error, NULL, "Attempted double use of PCI Address %s (%s "
+                  "and %s)",
+                  s, other, dev != NULL ? dev->name : what);
   else if (dev != NULL && dev->fixed &&
            (reason = libvirt_bus_reason (p, dev, shown)) != NULL)
     r = pol_fail (error, dev, "%s", reason);
@@ -606,10 +607,15 @@ park_domain (Policy *p, AsmPciControllerModel root_model, guint32 *out,
 {
   guint32 q = p->park_next;
 
+  /* FALSE itself on every failure, not pol_fail()'s value: the callers
+   * read *out only on success, and the compiler sees so (a release build
+   * otherwise warns that *out may be used uninitialized) */
   if (q + 3 > ASM_PCI_DOMAIN_LAST)
-    return pol_fail (error, NULL,
-                               "too many PCI controllers to add (the dry run "
-                               "ran out of PCI domains)");
+    {
+      pol_fail (error, NULL, "too many PCI controllers to add (the dry run "
+                "ran out of PCI domains)");
+      return FALSE;
+    }
   p->park_next += 4;
   if (!asm_pci_bus_set_add_controller (p->set, q, root_model, NULL, error) ||
       !pol_lock_group (p, q, PARK_GROUP, error))
@@ -968,6 +974,8 @@ libvirt_choice (Policy *p, AsmPciConnectFlags flags, AsmPciAddr *out)
 
 static guint grow_models (Policy *p, AsmPciConnectFlags flags,
                           AsmPciControllerModel models[2], GError **error);
+static gboolean grow_park (Policy *p, const AsmPciControllerModel *models,
+                           guint n, GError **error);
 
 /* dry run: controller @c, left out for an error that waits (late_error),
  * still takes the slot @a libvirt gives it, so that what comes after
@@ -1074,14 +1082,33 @@ pol_plug_controller (Policy *p, PolDevice *c, GError **error)
       /* libvirt's dry run grows for a controller as for a device; what it
        * cannot grow for is its error */
       AsmPciControllerModel models[2];
+      guint n = grow_models (p, c->flags, models, &err);
 
-      if (grow_models (p, c->flags, models, &err) == 0)
+      if (n == 0)
         {
           pol_fail (error, c, "%s", err->message);
           g_error_free (err);
           return FALSE;
         }
-      /* it can: the new bus has a higher index than the controller */
+      if (p->roots->len == 1 && !p->numa_aware &&
+          p->next_index + 1 <= ASM_PCI_POLICY_INDEX_MAX)
+        {
+          AsmPciAddr a;
+
+          /* libvirt grows the bus and plugs the controller into it, an
+           * index above its own; the real pass finds that bus in the
+           * list of controllers and the controller waits for it there
+           * (libvirt_choice) */
+          if (!grow_park (p, models, n, error))
+            return FALSE;
+          if (libvirt_choice (p, c->flags, &a) == CHOICE_WAITING)
+            {
+              c->addr = a;
+              g_ptr_array_add (p->pending_ctrls, c);
+              return TRUE;
+            }
+        }
+      /* the new bus has a higher index than the controller */
       return pol_fail (
           error, c,
           "libvirt adds a %s (index %u) for it, but a controller without an "

@@ -35,7 +35,8 @@
  *
  *   1. the root controllers (pci-root, pcie-root; index N is domain N);
  *   2. every given address, controllers first as their parent bus
- *      appears; two devices at one address is an error naming both;
+ *      appears; two devices at one address is libvirt's error
+ *      ("Attempted double use of PCI Address"), naming both;
  *   3. the chipset: PIIX3 at 00:01.0-3 and the primary video at 00:02.0 on
  *      pc; on q35 the ICH9 functions 00:1f.0/2/3, USB2 at 00:1d/00:1a, a
  *      dmi-to-pci-bridge at 00:1e, the primary video at 00:01.0, ICH9 sound
@@ -126,7 +127,9 @@
  * than its own, as in libvirt (an upstream port into the root port that
  * fills a later index gap): it waits for that bus like a given address
  * does; only a pci-bridge is refused there ("index must be larger than
- * bus").
+ * bus").  When no bus takes it at all, the dry run grows one for it as
+ * for a device (pol_plug_controller: an upstream port gets a new root
+ * port, an index above its own) and it waits for that bus.
  *
  * Cost: two passes, each O(d log n) for d devices on the bus set, plus
  * O(b) per growth for b <= 256 buses (libvirt's decision looks at every

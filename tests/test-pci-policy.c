@@ -41,7 +41,8 @@ model (AsmPciMachine m, AsmPciDeviceClass klass, const char *name,
     asm_pci_policy_device_new_for_model (m, klass, modelname, name, &error);
 
   if (d == NULL)
-    FAIL_AT (__FILE__, __LINE__, "%s: %s", name, error->message);
+    FAIL_AT (__FILE__, __LINE__, "%s: %s", name,
+             error != NULL ? error->message : "(no error set)");
   return d;
 }
 
@@ -462,7 +463,7 @@ test_refusals (void **state)
     asm_pci_policy_device_set_address (d, &at);
     add (p, d);
     FAILS (asm_pci_policy_assign (p, &error) != NULL, INVALID,
-           "two devices at one PCI address 0000:00:05.0: a and b");
+           "Attempted double use of PCI Address 0000:00:05.0 (a and b)");
   }
   {
     /* slot 0 of a pci-bridge's bus is not for devices */
@@ -543,6 +544,28 @@ test_higher_index_parent (void **state)
   ASSERT_ADDR (a, dmi, "0000:00:1e.0");
   ASSERT_ADDR (a, bridge, "0000:03:00.0");
   ASSERT_ADDR (a, port, "0000:00:01.0");
+}
+
+static void
+test_controller_grown_bus (void **state)
+{
+  /* a controller without an address that no bus takes: libvirt's dry run
+   * grows a bus for it as for a device (a root port, index 2, above the
+   * upstream port's own index 1) and the real pass plugs the upstream
+   * port into that root port; the NIC takes the next root port (libvirt
+   * 9.0 does so) */
+  g_autoptr (AsmPciPolicy) p = asm_pci_policy_new (ASM_PCI_MACHINE_Q35);
+  g_autoptr (AsmPciAssignment) a = NULL;
+  guint up, nic;
+
+  (void) state;
+  up = add_ctrl (p, ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_UPSTREAM_PORT, 1);
+  nic = add_model (p, ASM_PCI_DEVICE_CLASS_NET, "net0", "e1000e");
+  a = assign (p);
+  ASSERT_ADDR (a, up, "0000:02:00.0");
+  ASSERT_ADDR (a, nic, "0000:03:00.0");
+  assert_int_equal (n_added_of (a, ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT),
+                    2);
 }
 
 /* a policy of @machine with the devices @n (class, model) pairs name */
@@ -895,7 +918,7 @@ test_failed_assign_changes_nothing (void **state)
   asm_pci_policy_device_set_address (d, &at);
   add (p, d);
   FAILS (asm_pci_policy_assign (p, &error) != NULL, INVALID,
-         "two devices at one PCI address");
+         "Attempted double use of PCI Address");
   assert_int_equal (asm_pci_policy_get_n_devices (p), n + 2);
   /* ... and the devices the policy holds are as they were given: a new
    * policy with the same first devices assigns them the same way */
@@ -1195,6 +1218,7 @@ main (void)
     cmocka_unit_test (test_hotplug_off),
     cmocka_unit_test (test_refusals),
     cmocka_unit_test (test_higher_index_parent),
+    cmocka_unit_test (test_controller_grown_bus),
     cmocka_unit_test (test_libvirt_checks),
     cmocka_unit_test (test_unknown_nic_model),
     cmocka_unit_test (test_dmi_bridge_empty_address),

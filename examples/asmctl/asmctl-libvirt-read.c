@@ -1835,6 +1835,36 @@ lv_domain_new (xmlDocPtr doc, const char *source, GError **error)
         g_hash_table_insert (seen, key, b);
       }
   }
+  /* libvirt: ICH9 UHCI companions need a USB controller of another model
+   * (an EHCI master, or any other) somewhere in the domain; without one
+   * it refuses the domain before it adds its default USB controller */
+  {
+    LvDevice *companion = NULL;
+    gboolean master = FALSE;
+
+    for (guint i = 0; i < dom->devs->len; i++)
+      {
+        LvDevice *d = g_ptr_array_index (dom->devs, i);
+
+        if (d->ctype == NULL || strcmp (d->ctype, "usb") != 0)
+          continue;
+        if (d->usb2_function >= 0 && d->usb2_function != 7)
+          {
+            if (companion == NULL)
+              companion = d;
+          }
+        else
+          master = TRUE;
+      }
+    if (companion != NULL && !master)
+      {
+        input_error (error, companion,
+                     "No master USB controller specified (model='%s' is a "
+                     "companion of an ich9-ehci1)",
+                     companion->cmodel);
+        return NULL;
+      }
+  }
   /* libvirt: an expander bus names a NUMA node of <cpu><numa> */
   {
     guint cells = 0;

@@ -4,7 +4,9 @@
  *
  * Writing changes only what the policy decided: <address type='pci'>
  * elements, multifunction='on', default model names and targets of PCI
- * controllers, default models, and the implicit and added controllers.
+ * controllers, default models, and the implicit and added controllers;
+ * and the devices libvirt 9.0 adds without a PCI address (write_implicit_io:
+ * the PS/2 mouse and keyboard, the default <audio>).
  * Every other byte of the document is left as it was (libxml2 keeps the
  * whitespace; new elements copy the indentation of their siblings).
  *
@@ -482,6 +484,91 @@ materialize (LvDomain *dom, LvDevice *dev, WriteCtx *w)
  * Writes the addresses, defaults and new devices into the document and
  * saves it.
  */
+/* the bus libvirt gives an <input> without one (x86) */
+static const char *
+input_bus (xmlNodePtr n)
+{
+  g_autofree char *type = asmctl_xml_attr (n, "type");
+
+  if (type != NULL && strcmp (type, "tablet") == 0)
+    return "usb";
+  if (type != NULL &&
+      (strcmp (type, "mouse") == 0 || strcmp (type, "keyboard") == 0))
+    return "ps2";
+  return NULL;
+}
+
+/* what libvirt 9.0's qemu driver adds to every x86 domain that needs no
+ * PCI address: the bus of an <input> without one; a PS/2 mouse and a
+ * PS/2 keyboard unless there are (after the last <input>, mouse first);
+ * and, when there is no <audio>, the default audio backend of the last
+ * <graphics> (vnc: type='none', spice: type='spice', none at all:
+ * type='none'; sdl and the others take the host's, which libvirt does
+ * not write without QEMU_AUDIO_DRV, so nothing is added) */
+static void
+write_implicit_io (LvDomain *dom)
+{
+  xmlNodePtr last_input = NULL;
+  gboolean mouse = FALSE, keyboard = FALSE, audio = FALSE;
+  const char *backend = "none";
+
+  for (xmlNodePtr c = dom->devices->children; c != NULL; c = c->next)
+    {
+      if (asmctl_xml_is_element (c, "input"))
+        {
+          g_autofree char *type = asmctl_xml_attr (c, "type");
+          g_autofree char *bus = asmctl_xml_attr (c, "bus");
+          const char *b = bus;
+
+          if (b == NULL && (b = input_bus (c)) != NULL)
+            set_prop (c, "bus", b);
+          if (type != NULL && b != NULL && strcmp (b, "ps2") == 0)
+            {
+              mouse |= strcmp (type, "mouse") == 0;
+              keyboard |= strcmp (type, "keyboard") == 0;
+            }
+          last_input = c;
+        }
+      else if (asmctl_xml_is_element (c, "audio"))
+        audio = TRUE;
+      else if (asmctl_xml_is_element (c, "graphics"))
+        {
+          g_autofree char *type = asmctl_xml_attr (c, "type");
+
+          if (type != NULL && strcmp (type, "vnc") == 0)
+            backend = "none";
+          else if (type != NULL && strcmp (type, "spice") == 0)
+            backend = "spice";
+          else
+            backend = NULL;
+        }
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *type = i == 0 ? "mouse" : "keyboard";
+      xmlNodePtr n;
+
+      if (i == 0 ? mouse : keyboard)
+        continue;
+      n = xmlNewNode (NULL, (const xmlChar *) "input");
+      set_prop (n, "type", type);
+      set_prop (n, "bus", "ps2");
+      if (last_input != NULL)
+        insert_after (last_input, n);
+      else
+        append_indented (dom->devices, n);
+      last_input = n;
+    }
+  if (!audio && backend != NULL)
+    {
+      xmlNodePtr n = xmlNewNode (NULL, (const xmlChar *) "audio");
+
+      set_prop (n, "id", "1");
+      set_prop (n, "type", backend);
+      append_indented (dom->devices, n);
+    }
+}
+
 gboolean
 lv_domain_write (LvDomain *dom, const char *path, GError **error)
 {
@@ -545,6 +632,7 @@ lv_domain_write (LvDomain *dom, const char *path, GError **error)
 
   g_hash_table_unref (w.last);
   order_controllers (input, added);
+  write_implicit_io (dom);
   for (guint i = 0; i < dom->devs->len; i++)
     {
       LvDevice *d = g_ptr_array_index (dom->devs, i);
