@@ -904,7 +904,11 @@ asm_arena_cache_alloc (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
 
   if (G_UNLIKELY (!cache_serves (c, req, &cls)))
     return cache_alloc_tree (c, a, req, out_addr, error);
-  s = my_slot (c);
+  /* the slot this thread used last, if it is this cache's (else the slow
+   * path finds it) */
+  if (G_UNLIKELY (arena_last_serial != c->serial))
+    return cache_alloc_slow (c, a, req, out_addr, error);
+  s = arena_last_slot;
   if (G_UNLIKELY (__atomic_exchange_n (&s->lock.held, 1, __ATOMIC_ACQUIRE)))
     return cache_alloc_slow (c, a, req, out_addr, error);
   m = s->loaded[cls];
@@ -1057,7 +1061,9 @@ asm_arena_cache_release (AsmArena *a, guint64 addr, GError **error,
 
   if (G_UNLIKELY (unit >= UNIT_LIMIT || (addr & (c->quantum - 1)) != 0))
     return cache_free_slow (c, a, addr, error);
-  s = my_slot (c);
+  if (G_UNLIKELY (arena_last_serial != c->serial))
+    return cache_release_slow (c, a, addr, error);
+  s = arena_last_slot;
   if (G_UNLIKELY (__atomic_exchange_n (&s->lock.held, 1, __ATOMIC_ACQUIRE)))
     return cache_release_slow (c, a, addr, error);
   i = table_find (&s->table, unit);
