@@ -858,6 +858,20 @@ cache_alloc_tree (AsmArenaCache *c, AsmArena *a, const AsmRequest *req,
   return TRUE;
 }
 
+/* With s locked: addr, taken from one of its magazines, whose entry is at
+ * i in its table, becomes an allocation again and goes to the caller. */
+static inline gboolean
+slot_hand_out (Slot *s, gint64 i, guint64 addr, guint64 *out_addr)
+{
+  s->table.e[i] &= ~ENTRY_CACHED;
+  slot_count (s, -1);
+  s->hits++;
+  spin_unlock (&s->lock);
+  if (out_addr != NULL)
+    *out_addr = addr;
+  return TRUE;
+}
+
 /* A cacheable request the slot's loaded magazine cannot answer at once:
  * with the slot's lock taken here, the rest of the magazine, the previous
  * one and the depot, else the tree. */
@@ -877,13 +891,7 @@ cache_alloc_slow (AsmArenaCache *c, AsmArena *a, const AsmRequest *req,
       if (G_UNLIKELY (i < 0 || !(s->table.e[i] & ENTRY_CACHED)))
         ASM_BUG ("%s: 0x%" G_GINT64_MODIFIER "x was in a magazine but is "
                  "not a cached range", c->name, addr);
-      s->table.e[i] &= ~ENTRY_CACHED;
-      slot_count (s, -1);
-      s->hits++;
-      spin_unlock (&s->lock);
-      if (out_addr != NULL)
-        *out_addr = addr;
-      return TRUE;
+      return slot_hand_out (s, i, addr, out_addr);
     }
   s->misses++;
   spin_unlock (&s->lock);
@@ -927,13 +935,7 @@ asm_arena_cache_alloc (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
       return cache_alloc_slow (c, a, req, out_addr, error); /* reports it */
     }
   m->n--;
-  s->table.e[i] &= ~ENTRY_CACHED;
-  slot_count (s, -1);
-  s->hits++;
-  spin_unlock (&s->lock);
-  if (out_addr != NULL)
-    *out_addr = addr;
-  return TRUE;
+  return slot_hand_out (s, i, addr, out_addr);
 }
 
 G_GNUC_NO_INLINE static gboolean
