@@ -75,6 +75,7 @@
 #include <asm/asm.h>
 
 #include "bench-common.h"
+#include "bench-report.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -136,55 +137,6 @@ static struct {
   .seed = 0x5eed,
   .baseline_max_n = 1000000,
 };
-
-static int exit_status = 0;
-static FILE *out; /* the human-readable figures: stdout, or stderr with --json */
-
-static void bench_die (const char *fmt, ...) G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN;
-
-static void
-bench_die (const char *fmt, ...)
-{
-  va_list ap;
-
-  fflush (stdout);
-  fputs ("bench-arena: error: ", stderr);
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fputc ('\n', stderr);
-  exit (1);
-}
-
-static void bench_fail (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
-
-/* A wrong answer that does not stop the run: reported, exit status 1. */
-static void
-bench_fail (const char *fmt, ...)
-{
-  va_list ap;
-
-  fflush (out);
-  fputs ("bench-arena: FAIL: ", stderr);
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fputc ('\n', stderr);
-  exit_status = 1;
-}
-
-static void say (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
-
-static void
-say (const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  vfprintf (out, fmt, ap);
-  va_end (ap);
-  fflush (out);
-}
 
 /* ---------------------- small helpers (the clock, rng: bench-common.h) */
 
@@ -1604,63 +1556,6 @@ run_callgrind_w2 (void)
   return st.bad ? 1 : 0;
 }
 
-/* Runs this program under callgrind with args (a --callgrind mode that
- * prints "ops=N"), counting only function fn as run-callgrind.sh does, and
- * returns the instructions per op; FALSE when valgrind is missing or the
- * run fails. */
-static gboolean
-callgrind_ir_per_op (const char *fn, const char *const *args, double *out_ir)
-{
-  g_autofree gchar *self = g_file_read_link ("/proc/self/exe", NULL);
-  g_autofree gchar *valgrind = g_find_program_in_path ("valgrind");
-  g_autofree gchar *out_path = NULL, *toggle = NULL, *file_arg = NULL;
-  g_autofree gchar *child_out = NULL, *text = NULL;
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  const char *p;
-  double ops = -1, ir = -1;
-  gint status = 0, fd;
-
-  if (self == NULL || valgrind == NULL)
-    return FALSE;
-  fd = g_file_open_tmp ("bench-arena-XXXXXX.callgrind", &out_path, &error);
-  if (fd < 0)
-    return FALSE;
-  close (fd);
-  toggle = g_strdup_printf ("--toggle-collect=%s*", fn);
-  file_arg = g_strdup_printf ("--callgrind-out-file=%s", out_path);
-  g_ptr_array_add (argv, valgrind);
-  g_ptr_array_add (argv, "--tool=callgrind");
-  if (BENCH_HAVE_CALLGRIND)
-    g_ptr_array_add (argv, "--instr-atstart=no");
-  g_ptr_array_add (argv, toggle);
-  g_ptr_array_add (argv, file_arg);
-  g_ptr_array_add (argv, self);
-  for (guint i = 0; args[i]; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  if (!g_spawn_sync (NULL, (gchar **) argv->pdata, NULL,
-                     G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &child_out, NULL,
-                     &status, &error)
-      || !g_spawn_check_wait_status (status, &error)
-      || !g_file_get_contents (out_path, &text, NULL, &error))
-    {
-      say ("  (callgrind run failed: %s)\n", error ? error->message : "?");
-      g_unlink (out_path);
-      return FALSE;
-    }
-  g_unlink (out_path);
-  if ((p = strstr (child_out, " ops=")) != NULL)
-    ops = g_ascii_strtod (p + 5, NULL);
-  if ((p = strstr (text, "\ntotals:")) != NULL)
-    ir = g_ascii_strtod (p + 8, NULL);
-  else if ((p = strstr (text, "\nsummary:")) != NULL)
-    ir = g_ascii_strtod (p + 9, NULL);
-  if (ops <= 0 || ir < 0)
-    return FALSE;
-  *out_ir = ir / ops;
-  return TRUE;
-}
 
 /* The three refusal cases on the arena st (built with k): ns per refusal,
  * and with instructions, callgrind's count per refusal from a fresh run. */
@@ -1688,7 +1583,7 @@ w2_hint_cases (W2State *st, guint k, guint64 segs, const Plan *plan,
                                  w2_case_names[c], "--k", k_s, "--steps",
                                  "2000", NULL };
 
-          if (callgrind_ir_per_op ("bench_w2_refusal_measured", args, &ir))
+          if (bench_callgrind_ir_per_op ("bench_w2_refusal_measured", args, &ir))
             report ("W2", "Ir/request", &ir, 1, "refusal %-10s N=%"
                     G_GUINT64_FORMAT " instructions", w2_case_names[c], segs);
         }
@@ -2233,7 +2128,7 @@ main (int argc, char **argv)
       g_printerr ("bench-arena: %s\n", error->message);
       return 2;
     }
-  out = opt.json ? stderr : stdout;
+  bench_report_init ("bench-arena", opt.json ? stderr : stdout);
   records = g_ptr_array_new_with_free_func (record_free);
 
   if (opt.has_callgrind)
@@ -2336,9 +2231,9 @@ main (int argc, char **argv)
 
   say ("\nbench-arena: done in %.1f s%s\n",
        (double) (now_ns () - t_start) / NS_PER_S,
-       exit_status ? " (with FAILURES, see above)" : "");
+       bench_exit_status () ? " (with FAILURES, see above)" : "");
   if (opt.json)
     print_json ();
   g_ptr_array_unref (records);
-  return exit_status;
+  return bench_exit_status ();
 }

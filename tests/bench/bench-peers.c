@@ -82,6 +82,7 @@
 #include <asm/asm.h>
 
 #include "bench-common.h"
+#include "bench-report.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -140,94 +141,12 @@ static struct {
   .warmup = -1,
 };
 
-static int exit_status = 0;
-
-static void bench_die (const char *fmt, ...) G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN;
-
-static void
-bench_die (const char *fmt, ...)
-{
-  va_list ap;
-
-  fflush (stdout);
-  fputs ("bench-peers: error: ", stderr);
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fputc ('\n', stderr);
-  exit (1);
-}
-
-static void bench_fail (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
-
-/* a wrong answer that does not stop the run: reported, exit status 1 */
-static void
-bench_fail (const char *fmt, ...)
-{
-  va_list ap;
-
-  fflush (stdout);
-  fputs ("bench-peers: FAIL: ", stderr);
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fputc ('\n', stderr);
-  exit_status = 1;
-}
-
-static void say (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
-
-static void
-say (const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  vprintf (fmt, ap);
-  va_end (ap);
-  fflush (stdout);
-}
-
 /* ---------------------- small helpers (the clock, rng: bench-common.h) */
 
 static inline guint64
 pow2_ceil (guint64 v)
 {
   return v <= 1 ? 1 : G_GUINT64_CONSTANT (1) << (64 - __builtin_clzll (v - 1));
-}
-
-/* the first field of /proc/loadavg, or -1: timings on a shared machine are
- * read with it in mind */
-static double
-load_average (void)
-{
-  g_autofree gchar *text = NULL;
-
-  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
-    return -1;
-  return g_ascii_strtod (text, NULL);
-}
-
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-static double
-median (const double *v, guint n)
-{
-  double *c, m;
-
-  if (n == 0)
-    return -1;
-  c = g_memdup2 (v, n * sizeof *v);
-  qsort (c, n, sizeof *c, cmp_double);
-  m = (n & 1) ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
-  g_free (c);
-  return m;
 }
 
 /* ---------------------------------------------------------------- peers */
@@ -675,8 +594,6 @@ typedef struct {
 /* results, for the closing table: [peer][N index] */
 static double w1_ns[N_PEERS][4], w1_ir[N_PEERS][4];
 
-static gboolean callgrind_ir_per_op (const char *fn, const char *const *args,
-                                     double *out_ir);
 
 /* Timed steps of peer kind at n.  Linux's exact tree slows down as the
  * churn goes on (its free space fragments below the cached node), so its
@@ -743,7 +660,7 @@ workload_w1 (const Plan *plan)
               steps_min = MIN (steps_min, run.steps_done);
               warm_min = MIN (warm_min, run.warmup_done);
             }
-          w1_ns[kind][k] = median (sample, done);
+          w1_ns[kind][k] = bench_median (sample, done);
           if (instructions)
             {
               g_autofree gchar *n_s = g_strdup_printf ("%" G_GUINT64_FORMAT,
@@ -758,7 +675,7 @@ workload_w1 (const Plan *plan)
                                        "--steps", s_s, "--warmup", w_s,
                                        NULL };
 
-                if (!callgrind_ir_per_op ("bench_peers_w1_measured", args,
+                if (!bench_callgrind_ir_per_op ("bench_peers_w1_measured", args,
                                           &ir))
                   ir = -1;
               }
@@ -1096,7 +1013,7 @@ workload_w2 (const Plan *plan)
               count = MAX (count, 16);
               for (gint r = 0; r < opt.runs; r++)
                 sample[r] = w2_case_measure (&w, (W2Case) c, count);
-              w2_ns[kk][pk][c] = median (sample, opt.runs);
+              w2_ns[kk][pk][c] = bench_median (sample, opt.runs);
               if (instructions)
                 {
                   g_autofree gchar *k_s = g_strdup_printf ("%u", k);
@@ -1107,7 +1024,7 @@ workload_w2 (const Plan *plan)
                                          "--case", w2_case_names[c], "--k",
                                          k_s, "--steps", steps, NULL };
 
-                  if (!callgrind_ir_per_op ("bench_peers_w2_refusal_measured",
+                  if (!bench_callgrind_ir_per_op ("bench_peers_w2_refusal_measured",
                                             args, &ir))
                     ir = -1;
                 }
@@ -1269,7 +1186,7 @@ workload_mt (const Plan *plan)
        "steps / all ops); asm LOWEST behind one\n  pthread mutex (an "
        "AsmArena without a cache is single-writer), asm INSTANT (cached, "
        "thread-safe)\n  and Linux as they are; load average %.2f on %ld "
-       "CPUs\n", plan->mt_n, plan->mt_steps, opt.runs, load_average (),
+       "CPUs\n", plan->mt_n, plan->mt_steps, opt.runs, bench_load_average (),
        sysconf (_SC_NPROCESSORS_ONLN));
   for (guint i = 0; i < G_N_ELEMENTS (mt_peers); i++)
     {
@@ -1285,8 +1202,8 @@ workload_mt (const Plan *plan)
           for (gint r = 0; r < opt.runs; r++)
             sample[r] = mt_run (kind, threads, plan->mt_n, steps,
                                 &sample_cpu[r]);
-          mt_ns[i][threads - 1] = median (sample, opt.runs);
-          mt_cpu[i][threads - 1] = median (sample_cpu, opt.runs);
+          mt_ns[i][threads - 1] = bench_median (sample, opt.runs);
+          mt_cpu[i][threads - 1] = bench_median (sample_cpu, opt.runs);
           say ("  %-22s%-8s %u thread%s %10.1f ns/op  %8.2f Mops/s  %10.1f "
                "CPU ns/op  (%" G_GUINT64_FORMAT " steps per thread)\n",
                peer_titles[kind], kind == PEER_ASM_LOWEST ? " +mutex" : "",
@@ -1351,68 +1268,11 @@ smoke_linux_rcache (void)
                 two);
   linux_peer_destroy (lp);
   g_free (pfn);
-  say ("  %s\n", exit_status ? "FAILED" : "ok");
+  say ("  %s\n", bench_exit_status () ? "FAILED" : "ok");
 }
 
 /* ------------------------------------------------------------ callgrind */
 
-/* Runs this program under callgrind with args (a --callgrind mode that
- * prints "ops=N"), counting only function fn as run-callgrind.sh does, and
- * returns the instructions per op; FALSE when valgrind is missing or the
- * run fails. */
-static gboolean
-callgrind_ir_per_op (const char *fn, const char *const *args, double *out_ir)
-{
-  g_autofree gchar *self = g_file_read_link ("/proc/self/exe", NULL);
-  g_autofree gchar *valgrind = g_find_program_in_path ("valgrind");
-  g_autofree gchar *out_path = NULL, *toggle = NULL, *file_arg = NULL;
-  g_autofree gchar *child_out = NULL, *text = NULL;
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  const char *p;
-  double ops = -1, ir = -1;
-  gint status = 0, fd;
-
-  if (self == NULL || valgrind == NULL)
-    return FALSE;
-  fd = g_file_open_tmp ("bench-peers-XXXXXX.callgrind", &out_path, &error);
-  if (fd < 0)
-    return FALSE;
-  close (fd);
-  toggle = g_strdup_printf ("--toggle-collect=%s*", fn);
-  file_arg = g_strdup_printf ("--callgrind-out-file=%s", out_path);
-  g_ptr_array_add (argv, valgrind);
-  g_ptr_array_add (argv, "--tool=callgrind");
-  if (BENCH_HAVE_CALLGRIND)
-    g_ptr_array_add (argv, "--instr-atstart=no");
-  g_ptr_array_add (argv, toggle);
-  g_ptr_array_add (argv, file_arg);
-  g_ptr_array_add (argv, self);
-  for (guint i = 0; args[i]; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  if (!g_spawn_sync (NULL, (gchar **) argv->pdata, NULL,
-                     G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &child_out, NULL,
-                     &status, &error)
-      || !g_spawn_check_wait_status (status, &error)
-      || !g_file_get_contents (out_path, &text, NULL, &error))
-    {
-      say ("  (callgrind run failed: %s)\n", error ? error->message : "?");
-      g_unlink (out_path);
-      return FALSE;
-    }
-  g_unlink (out_path);
-  if ((p = strstr (child_out, " ops=")) != NULL)
-    ops = g_ascii_strtod (p + 5, NULL);
-  if ((p = strstr (text, "\ntotals:")) != NULL)
-    ir = g_ascii_strtod (p + 8, NULL);
-  else if ((p = strstr (text, "\nsummary:")) != NULL)
-    ir = g_ascii_strtod (p + 9, NULL);
-  if (ops <= 0 || ir < 0)
-    return FALSE;
-  *out_ir = ir / ops;
-  return TRUE;
-}
 
 /* ------------------------------------------------------------- summary */
 
@@ -1489,6 +1349,8 @@ int
 main (int argc, char **argv)
 {
   static const guint64 all_ns[] = { 1000, 10000, 100000, 1000000 };
+
+  bench_report_init ("bench-peers", stdout);
   GOptionEntry entries[] = {
     { "smoke", 0, 0, G_OPTION_ARG_NONE, &opt.smoke,
       "Tiny sizes, one run, every answer checked (the smoke test)", NULL },
@@ -1590,7 +1452,7 @@ main (int argc, char **argv)
        linux_peer_version (), opt.smoke ? "smoke sizes" : "full sizes",
        opt.runs, opt.runs > 1 ? "s" : "", linux_peer_ncpus ());
   say ("  load average at start %.2f (other work on the machine moves the ns "
-       "figures, not the Ir ones)\n", load_average ());
+       "figures, not the Ir ones)\n", bench_load_average ());
   say ("  asm LOWEST and HIGHEST are its exact tree; asm INSTANT+cache is "
        "ASM_FIT_INSTANT with the\n  arena's cache (64 pages).  Linux's "
        "rcache depot worker never runs in the shim\n");
@@ -1612,5 +1474,5 @@ main (int argc, char **argv)
        linux_peer_work_scheduled (), linux_peer_warnings ());
   if (linux_peer_warnings ())
     bench_fail ("Linux's iova.c warned %lu times", linux_peer_warnings ());
-  return exit_status;
+  return bench_exit_status ();
 }
