@@ -62,6 +62,7 @@
 #include <asm/asm.h>
 
 #include "bench-common.h"
+#include "bench-report.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -93,35 +94,6 @@ static struct {
 };
 
 static int exit_status = 0;
-
-static void bench_die (const char *fmt, ...) G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN;
-
-static void
-bench_die (const char *fmt, ...)
-{
-  va_list ap;
-
-  fflush (stdout);
-  fputs ("bench-fabric: error: ", stderr);
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fputc ('\n', stderr);
-  exit (1);
-}
-
-static void say (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
-
-static void
-say (const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  vprintf (fmt, ap);
-  va_end (ap);
-  fflush (stdout);
-}
 
 /* ------------------------------------------------------------- figures */
 
@@ -837,6 +809,8 @@ main (int argc, char **argv)
 {
   g_autoptr(GOptionContext) ctx = g_option_context_new ("- AsmFabric figures");
   g_autoptr(GError) error = NULL;
+
+  bench_report_init ("bench-fabric", stdout);
   GOptionEntry entries[] = {
     { "smoke", 0, 0, G_OPTION_ARG_NONE, &opt.smoke,
       "tiny sizes, one run, every answer checked", NULL },
