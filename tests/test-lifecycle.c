@@ -495,28 +495,40 @@ test_drain_pinned (void **state)
   fab_clear (&x);
 }
 
+/* Two switches A and B, an SR-IOV PF on each, and a VF of A's PF mapped
+ * in a partition of workload w on A: where a VF transfer starts. */
+typedef struct {
+  AsmId a, b, pf1, pf2, vf, w, p;
+} VfFix;
+
+static void
+vf_fixture (Fab *x, VfFix *v)
+{
+  fab_init (x, GIB, 16 * MIB);
+  v->a = SWITCH (x, "A", 10000, 100, 8, 8, FALSE);
+  v->b = SWITCH (x, "B", 10000, 100, 8, 8, FALSE);
+  v->pf1 = DEVICE (x, "pf1", ASM_DEVICE_PF, MIB, v->a, 0);
+  v->pf2 = DEVICE (x, "pf2", ASM_DEVICE_PF, MIB, v->b, 0);
+  OK (asm_fabric_set_sriov (x->f, v->pf1, 4, MIB, &error));
+  OK (asm_fabric_set_sriov (x->f, v->pf2, 4, MIB, &error));
+  OK (asm_fabric_create_vf (x->f, v->pf1, &v->vf, &error));
+  v->w = WORKLOAD (x, "w");
+  v->p = REQUEST (x, v->w, 4 * MIB, v->a, 0);
+  OK (asm_fabric_map_device (x->f, v->p, v->vf, NULL, &error));
+}
+
 /* A VF is not transferred to a PF behind a draining switch: its redirect
  * would put a window and an entry there. */
 static void
 test_drain_refuses_vf_redirect (void **state)
 {
   Fab x;
-  AsmId a, b, pf1, pf2, vf, w, p;
+  VfFix v;
 
-  fab_init (&x, GIB, 16 * MIB);
-  a = SWITCH (&x, "A", 10000, 100, 8, 8, FALSE);
-  b = SWITCH (&x, "B", 10000, 100, 8, 8, FALSE);
-  pf1 = DEVICE (&x, "pf1", ASM_DEVICE_PF, MIB, a, 0);
-  pf2 = DEVICE (&x, "pf2", ASM_DEVICE_PF, MIB, b, 0);
-  OK (asm_fabric_set_sriov (x.f, pf1, 4, MIB, &error));
-  OK (asm_fabric_set_sriov (x.f, pf2, 4, MIB, &error));
-  OK (asm_fabric_create_vf (x.f, pf1, &vf, &error));
-  w = WORKLOAD (&x, "w");
-  p = REQUEST (&x, w, 4 * MIB, a, 0);
-  OK (asm_fabric_map_device (x.f, p, vf, NULL, &error));
-  OK (asm_fabric_drain_switch (x.f, b, &error));
-  REFUSED (&x, asm_fabric_transfer_vf (x.f, vf, pf2, NULL, &error), INVALID,
-           "'B', which is draining");
+  vf_fixture (&x, &v);
+  OK (asm_fabric_drain_switch (x.f, v.b, &error));
+  REFUSED (&x, asm_fabric_transfer_vf (x.f, v.vf, v.pf2, NULL, &error),
+           INVALID, "'B', which is draining");
   CONSISTENT (&x);
   fab_clear (&x);
 }
@@ -692,27 +704,19 @@ static void
 test_vf_transfer_identities (void **state)
 {
   Fab x;
-  AsmId a, b, pf1, pf2, vf, nvf, w, p;
+  VfFix v;
+  AsmId nvf;
   AsmDriverFuncs funcs = { drv_hold, drv_resume, drv_moved, drv_vf_moved };
   Drv drv = { g_string_new (NULL) };
   g_autofree char *want = NULL;
 
-  fab_init (&x, GIB, 16 * MIB);
-  a = SWITCH (&x, "A", 10000, 100, 8, 8, FALSE);
-  b = SWITCH (&x, "B", 10000, 100, 8, 8, FALSE);
-  pf1 = DEVICE (&x, "pf1", ASM_DEVICE_PF, MIB, a, 0);
-  pf2 = DEVICE (&x, "pf2", ASM_DEVICE_PF, MIB, b, 0);
-  OK (asm_fabric_set_sriov (x.f, pf1, 4, MIB, &error));
-  OK (asm_fabric_set_sriov (x.f, pf2, 4, MIB, &error));
-  OK (asm_fabric_create_vf (x.f, pf1, &vf, &error));
-  w = WORKLOAD (&x, "w");
-  p = REQUEST (&x, w, 4 * MIB, a, 0);
-  OK (asm_fabric_map_device (x.f, p, vf, NULL, &error));
+  vf_fixture (&x, &v);
   asm_fabric_set_driver_funcs (x.f, &funcs, &drv);
   asm_fabric_add_observer (x.f, on_event, &drv);
-  OK (asm_fabric_transfer_vf (x.f, vf, pf2, &nvf, &error));
+  OK (asm_fabric_transfer_vf (x.f, v.vf, v.pf2, &nvf, &error));
   want = g_strdup_printf ("hold %u; vf_moved %u->%u; moved %u; resume %u; "
-                          "event %u->%u", vf, vf, nvf, nvf, nvf, vf, nvf);
+                          "event %u->%u", v.vf, v.vf, nvf, nvf, nvf, v.vf,
+                          nvf);
   assert_string_equal (drv.log->str, want);
   CONSISTENT (&x);
   asm_fabric_set_driver_funcs (x.f, NULL, NULL);
