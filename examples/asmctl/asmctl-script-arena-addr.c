@@ -175,11 +175,30 @@ cmd_lookup (Script *s, Args *a, Obj *o, GError **error)
 }
 
 static gboolean
+cmd_cache (Script *s, Args *a, Obj *o, GError **error)
+{
+  guint64 max_size;
+
+  return asmctl_script_num ("MAX_SIZE", a->pos[1], &max_size, error) &&
+         asm_arena_enable_cache (o->arena, max_size, error);
+}
+
+static gboolean
 cmd_stats (Script *s, Args *a, Obj *o, GError **error)
 {
   AsmArenaStats st;
+  AsmArenaCacheStats cs;
 
   asm_arena_get_stats (o->arena, &st);
+  if (asm_arena_get_cache_stats (o->arena, &cs))
+    asmctl_script_emit (s,
+                        "%s: cache -> max-size=" HEX " cached=%"
+                        G_GUINT64_FORMAT
+                        " cached-units=" HEX " hits=%" G_GUINT64_FORMAT
+                        " misses=%" G_GUINT64_FORMAT " flushes=%"
+                        G_GUINT64_FORMAT, o->name, cs.max_size,
+                        cs.cached_ranges, cs.cached_units, cs.hits, cs.misses,
+                        cs.flushes);
   asmctl_script_emit (s,
                       "%s: stats -> spans=%" G_GUINT64_FORMAT " span-units=" HEX
                       " allocated=%" G_GUINT64_FORMAT " allocated-units=" HEX
@@ -508,6 +527,7 @@ const Command asmctl_script_arena_addr_commands[] = {
     cmd_unspan },
   { "reserve", OBJ_ARENA, 3, 3, NULL, NULL, "reserve ARENA FIRST LAST",
     cmd_arena_reserve },
+  { "cache", OBJ_ARENA, 2, 2, NULL, NULL, "cache ARENA MAX_SIZE", cmd_cache },
   { "alloc", OBJ_ARENA, 2, 2, NULL, REQ_OPTS,
     "alloc ARENA SIZE " REQ_USAGE, cmd_alloc },
   { "find", OBJ_ARENA, 2, 2, NULL, REQ_OPTS, "find ARENA SIZE " REQ_USAGE,

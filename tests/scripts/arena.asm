@@ -71,3 +71,24 @@ alloc dom1 4K fit=next
 show dom1
 show dom2
 check
+
+# a cache of freed ranges: a freed page comes back from it, a double free is
+# still refused, and a cached page is free to every caller
+arena dma 4K
+span dma 0 0x3fff
+cache dma 16K
+expect invalid
+cache dma 16K
+alloc dma 4K fit=instant
+alloc dma 4K fit=instant
+free dma 0x1000
+stats dma
+alloc dma 4K fit=instant
+free dma 0x1000
+expect not-found
+free dma 0x1000
+lookup dma 0x1000
+free dma 0
+alloc dma 16K fit=instant
+stats dma
+check
