@@ -29,6 +29,21 @@
  * added, plugged into a bus that exists, and its own bus is new, so no
  * controller is plugged, directly or not, into its own bus
  * (asm_pci_bus_set_check() walks each path up to the root).
+ *
+ * Floating controllers (private, for libvirt's policy only): libvirt's
+ * address set has the bus of every controller index from the start, so it
+ * may plug two controllers into each other's buses (a switch's downstream
+ * port into an upstream port that is itself plugged into that downstream
+ * port), a cycle it writes out as it is.  The policy cannot plug such a
+ * cycle into a tree; asm_pci_bus_set_add_floating_controller() adds one
+ * controller of it that provides its bus, in its domain and at its bus id
+ * (so searched in (domain, bus) order like any other), but is plugged in
+ * nowhere: no held tuple, plugged_at zero.  The set stays a forest: every
+ * path up from a controller ends at the root of its domain or at a
+ * floating controller, and no controller is plugged, directly or not, into
+ * its own bus.  What the floating controller's slot is, the caller
+ * reserves as a plain address (the set does not know it holds a
+ * controller).
  * Bus ids are not limited to 8 bits, but a domain holds at most 256 buses.
  * Domains are 16-bit PCI segments, so a root's index is at most 0xffff.
  *
@@ -166,6 +181,10 @@ typedef struct {
   guint32 index;               /* controller index */
   AsmPciControllerModel model;
   gboolean is_root;
+  gboolean floating;           /* non-root, provides its bus, plugged in
+                                  nowhere (plugged_at zero, no held
+                                  tuple); only through
+                                  asm_pci_bus_set_add_floating_controller() */
   guint32 domain;              /* 0..0xffff */
   guint32 bus;                 /* 0 for a root, else index */
   AsmPciAddr plugged_at;       /* non-root: a reserved tuple of the parent */
@@ -1467,6 +1486,55 @@ asm_pci_bus_set_add_controller_next (AsmPciBusSet *set, guint32 index,
   return TRUE;
 }
 
+/* Adds controller @index of the non-root @model to @domain, providing its
+ * bus (@domain, @index) but plugged in nowhere: a floating controller (see
+ * the theory above).  For the PCI policy's cycles of controllers only; not
+ * public.  Errors as asm_pci_bus_set_add_controller() for the index, the
+ * model, the domain and its bus count; %ASM_ERROR_INVALID for a root
+ * model or a pci-bridge (whose index must exceed that of a bus it plugs
+ * into, which a floating one has not).  Nothing changes on error. */
+gboolean
+asm_pci_bus_set_add_floating_controller (AsmPciBusSet *set, guint32 index,
+                                         AsmPciControllerModel model,
+                                         guint32 domain, GError **error)
+{
+  State *st;
+  Bus *b;
+
+  g_return_val_if_fail (set != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  st = set->st;
+
+  if (!validate_new_controller (st, index, model, error))
+    return FALSE;
+  if (asm_pci_controller_model_is_root (model) ||
+      model == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE)
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s controller %u cannot float (plugged in nowhere)",
+                   model_name (model), index);
+      return FALSE;
+    }
+  /* bus 0 checks the domain, the index order against the root, and the
+   * domain's bus count */
+  if (validate_parent (st, index, model, domain, 0, error) == NULL)
+    return FALSE;
+  b = bus_add (st, index, model, domain, NULL);
+  b->floating = TRUE;
+  return TRUE;
+}
+
+/* Whether controller @index is floating. */
+gboolean
+asm_pci_bus_set_is_floating (AsmPciBusSet *set, guint32 index)
+{
+  Bus *b;
+
+  g_return_val_if_fail (set != NULL, FALSE);
+  b = lookup_index (set->st, index);
+  return b != NULL && b->floating;
+}
+
 /**
  * asm_pci_bus_set_get_n_controllers:
  * @set: a set
@@ -1941,7 +2009,8 @@ controller_at (State *st, const AsmPciAddr *a)
   while (g_hash_table_iter_next (&it, NULL, &value))
     {
       Bus *c = value;
-      if (!c->is_root && asm_pci_addr_equal (&c->plugged_at, a))
+      if (!c->is_root && !c->floating &&
+          asm_pci_addr_equal (&c->plugged_at, a))
         return c;
     }
   ASM_BUG ("%04x:%02x:%02x.%x is marked as holding a controller, but no "
@@ -2420,7 +2489,12 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
       if (root == NULL || !root->is_root)
         return fail (error, "controller %u is in domain %04x, which has no "
                      "root", b->index, b->domain);
-      if (!b->is_root)
+      if (b->floating &&
+          (b->is_root || b->model == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE ||
+           root->index >= b->index))
+        return fail (error, "controller %u floats, but it may not",
+                     b->index);
+      if (!b->is_root && !b->floating)
         {
           Bus *parent = lookup_bus (st, b->plugged_at.domain,
                                     b->plugged_at.bus);
@@ -2436,8 +2510,10 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
                          "address of a bus of its domain that it may plug "
                          "into", b->index);
           /* Loop invariant: @parent is an ancestor of @b, @depth steps up;
-           * a domain of at most 256 buses has no path longer than that */
-          while (!parent->is_root && depth <= ASM_PCI_MAX_BUSES_PER_DOMAIN)
+           * a domain of at most 256 buses has no path longer than that.
+           * The path ends at the root or at a floating controller. */
+          while (!parent->is_root && !parent->floating &&
+                 depth <= ASM_PCI_MAX_BUSES_PER_DOMAIN)
             {
               parent = lookup_bus (st, parent->plugged_at.domain,
                                    parent->plugged_at.bus);
@@ -2446,9 +2522,11 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
                              "missing", b->index);
               depth++;
             }
-          if (!parent->is_root || parent != root)
+          if (parent->floating ? parent->domain != b->domain
+                               : parent != root)
             return fail (error, "controller %u does not reach the root of "
-                         "domain %04x through its parents (a cycle)",
+                         "domain %04x or a floating controller through its "
+                         "parents (a cycle)",
                          b->index, b->domain);
         }
       if (b->accepts != asm_pci_controller_model_get_bus_flags (b->model,
@@ -2477,7 +2555,7 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
       g_hash_table_insert (counts, GUINT_TO_POINTER (b->domain),
                            GUINT_TO_POINTER (n + 1));
       total += b->n_used;
-      if (!b->is_root)
+      if (!b->is_root && !b->floating)
         n_nonroot++;
       n_idle[b->eidx] += bus_is_idle (b);
       for (guint s = 0; s <= ASM_PCI_SLOT_LAST; s++)
@@ -2486,7 +2564,7 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
     }
   if (n_held != n_nonroot)
     return fail (error, "%u addresses hold controllers, %u non-root "
-                 "controllers", n_held, n_nonroot);
+                 "controllers plugged in", n_held, n_nonroot);
   for (guint i = 0; i < buses->len; i++)
     {
       Bus *b = g_ptr_array_index (buses, i);

@@ -1,4 +1,5 @@
-/* asm-pci-private.h: what the PCI bus set takes from the PCI address module
+/* asm-pci-private.h: what the PCI bus set takes from the PCI address module,
+ * and the bus set's entry points for the PCI policy only
  *
  * Not installed.  asm-pci-addr.c owns the controller model table and the
  * connect flags' meaning; asm-pci-bus.c uses them through the public
@@ -41,5 +42,16 @@ const char *asm_pci_connect_type_name (AsmPciConnectFlags flags);
 /* libvirt's alias of controller @index of @model: "pcie.N" for a
  * pcie-root, "pci.N" for every other model. */
 char *asm_pci_controller_name (AsmPciControllerModel model, guint32 index);
+
+/* asm-pci-bus.c, for the PCI policy: a non-root controller that provides
+ * its bus but is plugged in nowhere (a cycle of controllers that libvirt
+ * plugs into each other's buses); see "Floating controllers" in the
+ * theory of asm-pci-bus.c. */
+gboolean asm_pci_bus_set_add_floating_controller (AsmPciBusSet *set,
+                                                  guint32 index,
+                                                  AsmPciControllerModel model,
+                                                  guint32 domain,
+                                                  GError **error);
+gboolean asm_pci_bus_set_is_floating (AsmPciBusSet *set, guint32 index);
 
 G_END_DECLS
