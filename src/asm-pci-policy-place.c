@@ -10,6 +10,7 @@
  * call these steps in order, are at the top of asm-pci-policy.c.
  */
 #include "asm-pci-policy-private.h"
+#include "asm-pci-private.h"
 
 /* isolation groups of the dry run's parking roots and of the root port
  * that libvirt reserves for a pcie-to-pci-bridge */
@@ -245,6 +246,103 @@ pol_settle (Policy *p, GError **error)
           progress = TRUE;
           break;
         }
+    }
+  return TRUE;
+}
+
+/* the controller whose bus pending controller @c waits for, when that one
+ * waits too (domain 0 only), else NULL */
+static PolDevice *
+waits_for (Policy *p, PolDevice *c)
+{
+  PolDevice *parent;
+
+  if (c->addr.domain != 0 ||
+      (parent = pol_find_pci_controller (p->dom, c->addr.bus)) == NULL ||
+      !g_ptr_array_find (p->pending_ctrls, parent, NULL))
+    return NULL;
+  return parent;
+}
+
+/* a controller of a cycle of pending controllers without a pci-bridge:
+ * the one of the lowest index, or NULL.  O(n^2) for n pending controllers,
+ * n <= 256. */
+static PolDevice *
+find_cycle (Policy *p)
+{
+  for (guint i = 0; i < p->pending_ctrls->len; i++)
+    {
+      PolDevice *c = g_ptr_array_index (p->pending_ctrls, i);
+      PolDevice *cur = c, *low = c;
+      gboolean bridge = FALSE;
+      guint steps;
+
+      /* Loop invariant: @cur is @steps links up from @c along "waits for
+       * the bus of"; a cycle through @c has at most n links */
+      for (steps = 0; steps <= p->pending_ctrls->len; steps++)
+        {
+          bridge |= cur->pmodel == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE;
+          if (cur->index < low->index)
+            low = cur;
+          cur = waits_for (p, cur);
+          if (cur == NULL || cur == c)
+            break;
+        }
+      if (cur == c && !bridge)
+        return low;
+    }
+  return NULL;
+}
+
+/* Cycles.  libvirt's address set has the bus of every controller index from
+ * the start, so two controllers without an address may each take the first
+ * free slot on the other's bus (a pcie-switch-downstream-port in the
+ * upstream port of a higher index, that upstream port in the downstream
+ * port), and libvirt writes that cycle out as it is (QEMU refuses to start
+ * it).  Here each waits for the other's bus, forever.  At the end of step
+ * 5, before anything is placed by the set's own search, each such cycle is
+ * closed: its controller of the lowest index is added floating (its bus in
+ * domain 0 at its index, plugged in nowhere: the set stays a forest),
+ * which lets the others and what waits behind them settle; then the slot
+ * it takes on the bus of the controller it plugs into is reserved as a
+ * plain address, and keeps the address libvirt gave it.  A cycle with a
+ * pci-bridge is left alone: libvirt refuses a pci-bridge plugged into a
+ * bus of its own index or above, and one of a cycle is.  One domain only
+ * (libvirt's); with several, such a cycle is still refused. */
+gboolean
+pol_close_cycles (Policy *p, GError **error)
+{
+  PolDevice *f;
+
+  if (p->roots->len != 1)
+    return TRUE;
+  while ((f = find_cycle (p)) != NULL)
+    {
+      AsmPciControllerInfo info;
+      GError *err = NULL;
+
+      g_ptr_array_remove (p->pending_ctrls, f);
+      if (!asm_pci_bus_set_add_floating_controller (p->set, f->index,
+                                                    f->pmodel, 0, &err))
+        {
+          pol_fail (error, f, "%s", err->message);
+          g_error_free (err);
+          return FALSE;
+        }
+      POL_MUST (asm_pci_bus_set_get_controller (p->set, f->index, &info));
+      if (f->hotplug_off && (info.accepts & ASM_PCI_CONNECT_HOTPLUGGABLE) &&
+          !asm_pci_bus_set_set_hotplug (p->set, f->index, FALSE, error))
+        return FALSE;
+      if (!pol_reserve_fixed_on_bus (p, 0, f->index, error) ||
+          !pol_settle (p, error))
+        return FALSE;
+      /* the rest of the cycle is plugged in: so is the bus @f plugs into */
+      if (!asm_pci_bus_set_reserve_addr (p->set, &f->addr, f->flags, TRUE,
+                                         &err))
+        return reserve_error (p, f, NULL, &f->addr, err, error);
+      own (p, &f->addr, f->name);
+      if (!pol_settle (p, error))
+        return FALSE;
     }
   return TRUE;
 }

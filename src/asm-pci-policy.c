@@ -244,7 +244,10 @@ apply_defaults (Policy *p, GError **error)
             {
               if (!d->fixed)
                 d->assigned = TRUE;
-              d->addr = info.plugged_at;
+              /* a floating controller (pol_close_cycles) keeps the
+               * address the policy gave it */
+              if (!asm_pci_bus_set_is_floating (p->set, d->index))
+                d->addr = info.plugged_at;
             }
           g_ptr_array_add (ctrls, d);
         }
@@ -487,6 +490,9 @@ pass_run (Policy *p, gboolean counting, GError **error)
           !pol_settle (p, error))
         return FALSE;
     }
+  /* controllers plugged into each other's buses */
+  if (!pol_close_cycles (p, error))
+    return FALSE;
   if (p->late_error != NULL &&
       (p->pending_ctrls->len > 0 || g_hash_table_size (p->pending_devs) > 0))
     {
