@@ -231,6 +231,74 @@ policy_assign (LvDomain *dom, const AssignOptions *opts, GError **error)
   return TRUE;
 }
 
+/* the PCI controller whose bus @c is plugged into, when that is no root:
+ * the one whose index is the bus id, in the same domain */
+static LvDevice *
+plugged_into (LvDomain *dom, LvDevice *c)
+{
+  LvDevice *p;
+
+  if (c->cat != LV_CAT_PCI_CONTROLLER ||
+      asm_pci_controller_model_is_root (c->pmodel) ||
+      !(c->fixed || c->assigned) || c->addr.bus == 0 ||
+      (p = lv_domain_find_pci_controller (dom, c->addr.bus)) == NULL ||
+      asm_pci_controller_model_is_root (p->pmodel) ||
+      !(p->fixed || p->assigned) || p->addr.domain != c->addr.domain)
+    return NULL;
+  return p;
+}
+
+/* libvirt may plug controllers without an address into each other's
+ * buses (its address set has the bus of every index from the start); it
+ * writes that cycle out as it is, and so does `pci assign`, but QEMU
+ * refuses to start such a domain: a warning on standard error names each
+ * cycle once, from its controller of the lowest index.  The output and
+ * the exit status stay those of a success. */
+static void
+warn_cycles (LvDomain *dom, const char *cmd)
+{
+  guint n = dom->devs->len;
+
+  for (guint i = 0; i < n; i++)
+    {
+      LvDevice *c = g_ptr_array_index (dom->devs, i);
+      LvDevice *cur = c;
+      gboolean lowest = TRUE;
+      guint steps;
+      g_autoptr (GString) list = NULL;
+
+      /* Loop invariant: @cur is @steps links up from @c; a cycle through
+       * @c has at most n links */
+      for (steps = 0; steps <= n; steps++)
+        {
+          cur = plugged_into (dom, cur);
+          if (cur == NULL || cur == c)
+            break;
+          lowest &= c->index < cur->index;
+        }
+      if (cur != c || !lowest)
+        continue;
+      list = g_string_new (NULL);
+      do
+        {
+          g_autofree char *at = lv_addr_format (&cur->addr);
+
+          g_string_append_printf (list, "%s%s index %u at %s",
+                                  list->len > 0 ? ", " : "",
+                                  asm_pci_controller_model_to_string (
+                                    cur->pmodel),
+                                  cur->index, at);
+          cur = plugged_into (dom, cur);
+        }
+      while (cur != c);
+      fprintf (stderr,
+               "asmctl pci %s: warning: PCI controllers plugged into each "
+               "other's buses, as libvirt plugs them (a cycle, which QEMU "
+               "refuses to start): %s\n",
+               cmd, list->str);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Commands                                                             */
 
@@ -301,6 +369,7 @@ run (const char *cmd, const char *input, const char *device_file,
       fprintf (stderr, "asmctl pci %s: %s: %s\n", cmd, input, error->message);
       return exit_for (error);
     }
+  warn_cycles (dom, cmd);
   if (opts->json && output == NULL)
     {
       print_json (dom);
@@ -361,7 +430,9 @@ command (int argc, char **argv, const char *cmd, gboolean needs_device)
            "pc or q35)\nas libvirt 9.0 does, adding the controllers libvirt "
            "would add.\nExit codes: 0 done, 1 the output could not be "
            "written, 2 a bad command line,\n3 bad input (XML, models, "
-           "addresses, impossible placements).");
+           "addresses, impossible placements).\nWhere libvirt plugs controllers "
+           "into each other's buses (a cycle QEMU refuses\nto start), the "
+           "output is still libvirt's, with a warning on standard error.");
   else if (strcmp (cmd, "attach") == 0)
     g_option_context_set_summary (
       ctx, "Adds the device of DEVICE.xml to the domain and assigns its "
