@@ -251,14 +251,15 @@ pol_settle (Policy *p, GError **error)
 }
 
 /* the controller whose bus pending controller @c waits for, when that one
- * waits too (domain 0 only), else NULL */
+ * waits too (so is no root, and in the same domain), else NULL */
 static PolDevice *
 waits_for (Policy *p, PolDevice *c)
 {
   PolDevice *parent;
 
-  if (c->addr.domain != 0 ||
+  if (c->addr.bus == 0 ||
       (parent = pol_find_pci_controller (p->dom, c->addr.bus)) == NULL ||
+      parent->addr.domain != c->addr.domain ||
       !g_ptr_array_find (p->pending_ctrls, parent, NULL))
     return NULL;
   return parent;
@@ -302,28 +303,29 @@ find_cycle (Policy *p)
  * it).  Here each waits for the other's bus, forever.  At the end of step
  * 5, before anything is placed by the set's own search, each such cycle is
  * closed: its controller of the lowest index is added floating (its bus in
- * domain 0 at its index, plugged in nowhere: the set stays a forest),
+ * its domain at its index, plugged in nowhere: the set stays a forest),
  * which lets the others and what waits behind them settle; then the slot
  * it takes on the bus of the controller it plugs into is reserved as a
  * plain address, and keeps the address libvirt gave it.  A cycle with a
  * pci-bridge is left alone: libvirt refuses a pci-bridge plugged into a
- * bus of its own index or above, and one of a cycle is.  One domain only
- * (libvirt's); with several, such a cycle is still refused. */
+ * bus of its own index or above, and one of a cycle is (a pci-bridge's
+ * bus takes no other controller, so such a cycle is all pci-bridges, and
+ * the one of the lowest index plugs into a higher one).  With several
+ * domains (ASM_PCI_POLICY_MULTI_DOMAIN) only given addresses can form a
+ * cycle, closed in their domain the same way. */
 gboolean
 pol_close_cycles (Policy *p, GError **error)
 {
   PolDevice *f;
 
-  if (p->roots->len != 1)
-    return TRUE;
   while ((f = find_cycle (p)) != NULL)
     {
       AsmPciControllerInfo info;
       GError *err = NULL;
 
       g_ptr_array_remove (p->pending_ctrls, f);
-      if (!asm_pci_bus_set_add_floating_controller (p->set, f->index,
-                                                    f->pmodel, 0, &err))
+      if (!asm_pci_bus_set_add_floating_controller (
+              p->set, f->index, f->pmodel, f->addr.domain, &err))
         {
           pol_fail (error, f, "%s", err->message);
           g_error_free (err);
@@ -333,7 +335,7 @@ pol_close_cycles (Policy *p, GError **error)
       if (f->hotplug_off && (info.accepts & ASM_PCI_CONNECT_HOTPLUGGABLE) &&
           !asm_pci_bus_set_set_hotplug (p->set, f->index, FALSE, error))
         return FALSE;
-      if (!pol_reserve_fixed_on_bus (p, 0, f->index, error) ||
+      if (!pol_reserve_fixed_on_bus (p, f->addr.domain, f->index, error) ||
           !pol_settle (p, error))
         return FALSE;
       /* the rest of the cycle is plugged in: so is the bus @f plugs into */
@@ -345,6 +347,46 @@ pol_close_cycles (Policy *p, GError **error)
         return FALSE;
     }
   return TRUE;
+}
+
+/* the error for pending controller @c, which no bus ever takes: on a
+ * cycle that pol_close_cycles() left (of pci-bridges), libvirt's reason,
+ * or (which should not happen) the cycle's members; else the bus that is
+ * missing */
+gboolean
+pol_pending_error (Policy *p, PolDevice *c, GError **error)
+{
+  g_autoptr (GString) list = g_string_new (NULL);
+  PolDevice *cur = c, *bridge = NULL;
+  guint steps;
+
+  for (steps = 0; steps <= p->pending_ctrls->len; steps++)
+    {
+      if (cur->pmodel == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE &&
+          cur->index <= cur->addr.bus &&
+          (bridge == NULL || cur->index < bridge->index))
+        bridge = cur;
+      g_string_append_printf (list, "%s%u", list->len > 0 ? ", " : "",
+                              cur->index);
+      cur = waits_for (p, cur);
+      if (cur == NULL || cur == c)
+        break;
+    }
+  if (cur != c)
+    return pol_fail (error, c,
+                     "it is plugged into bus %04x:%02x, which no controller "
+                     "provides",
+                     c->addr.domain, c->addr.bus);
+  if (bridge != NULL)
+    return pol_fail (error, bridge,
+                     "PCI controller at index %u (0x%02x) has bus='0x%02x', "
+                     "but index must be larger than bus",
+                     bridge->index, bridge->index, bridge->addr.bus);
+  return pol_fail (error, c,
+                   "the PCI controllers of indexes %s are plugged into each "
+                   "other's buses (a cycle, which QEMU refuses to start), "
+                   "and asm cannot write this one out",
+                   list->str);
 }
 
 /* reserves the fixed devices on the real bus (@domain, @bus), wherever

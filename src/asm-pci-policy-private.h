@@ -157,6 +157,7 @@ gboolean pol_reserve_fixed_on_bus (Policy *p, guint32 domain, guint32 bus,
 void pol_collect_fixed (Policy *p);
 gboolean pol_check_fixed (Policy *p, GError **error);
 gboolean pol_close_cycles (Policy *p, GError **error);
+gboolean pol_pending_error (Policy *p, PolDevice *c, GError **error);
 
 /* step 3, the chipset */
 gboolean pol_chipset_pc (Policy *p, GError **error);

@@ -55,7 +55,14 @@
  *      port, a parked bus in the dry run).  It then waits for that bus as
  *      a given address does (asm-pci-policy-place.c,
  *      libvirt_choice); a pci-bridge that would go onto its own bus or a
- *      later one is libvirt's error "index must be larger than bus";
+ *      later one is libvirt's error "index must be larger than bus".
+ *      Two controllers may so go onto each other's buses (a switch's
+ *      downstream port into the upstream port that goes into it): a
+ *      cycle, which libvirt writes out as it is.  At the end of the step
+ *      each such cycle is closed (pol_close_cycles): one of its
+ *      controllers is a floating one of the bus set, in its domain and
+ *      index order, and the others, and what comes later, plug into its
+ *      bus and theirs;
  *   6. the other devices by libvirt's categories (filesystems, nets,
  *      sounds, other controllers, disks, host devices, memballoon, rngs,
  *      watchdogs, videos, shmem, inputs, serials, iommu, vsock, memory,
@@ -502,12 +509,8 @@ pass_run (Policy *p, gboolean counting, GError **error)
     }
   if (p->pending_ctrls->len > 0)
     {
-      PolDevice *c = g_ptr_array_index (p->pending_ctrls, 0);
-
-      return pol_fail (error, c,
-                                 "it is plugged into bus %04x:%02x, which no "
-                                 "controller provides",
-                                 c->addr.domain, c->addr.bus);
+      return pol_pending_error (
+          p, g_ptr_array_index (p->pending_ctrls, 0), error);
     }
   if (g_hash_table_size (p->pending_devs) > 0)
     {
