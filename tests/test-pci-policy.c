@@ -568,6 +568,86 @@ test_controller_grown_bus (void **state)
                     2);
 }
 
+static void
+test_switch_ports_cycle (void **state)
+{
+  /* libvirt's address set has the bus of every index from the start: the
+   * downstream port 1 takes the first bus that takes it, upstream port
+   * 2's (02:00.0), and the upstream port the first that takes it, the
+   * downstream port's (01:00.0), a cycle libvirt 9.0 writes out as it is.
+   * Downstream port 3 still goes onto bus 2 (02:01.0), the NIC behind it
+   * (tests/libvirt/q35-switch-ports-cycle.xml) */
+  g_autoptr (AsmPciPolicy) p = asm_pci_policy_new (ASM_PCI_MACHINE_Q35);
+  g_autoptr (AsmPciAssignment) a = NULL;
+  guint ds1, up2, ds3, nic;
+
+  (void) state;
+  ds1 = add_ctrl (p, ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_DOWNSTREAM_PORT, 1);
+  up2 = add_ctrl (p, ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_UPSTREAM_PORT, 2);
+  ds3 = add_ctrl (p, ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_DOWNSTREAM_PORT, 3);
+  nic = add_model (p, ASM_PCI_DEVICE_CLASS_NET, "net0", "e1000e");
+  a = assign (p);
+  ASSERT_ADDR (a, ds1, "0000:02:00.0");
+  ASSERT_ADDR (a, up2, "0000:01:00.0");
+  ASSERT_ADDR (a, ds3, "0000:02:01.0");
+  ASSERT_ADDR (a, nic, "0000:03:00.0");
+  /* the downstream ports' port is their slot, as for any other */
+  assert_int_equal (
+    asm_pci_policy_device_get_target (asm_pci_assignment_get_device (a, ds1),
+                                      ASM_PCI_CONTROLLER_TARGET_PORT),
+    0);
+  assert_int_equal (
+    asm_pci_policy_device_get_target (asm_pci_assignment_get_device (a, ds3),
+                                      ASM_PCI_CONTROLLER_TARGET_PORT),
+    1);
+  assert_int_equal (n_added_of (a, ASM_PCI_CONTROLLER_MODEL_PCIE_ROOT_PORT),
+                    0);
+}
+
+static void
+test_given_cycle (void **state)
+{
+  /* the same cycle from given addresses is written out as given (libvirt
+   * 9.0 does so); one of pci-bridges is libvirt's error, since one of
+   * them plugs into a bus of its own index or above */
+  g_autoptr (AsmPciPolicy) p = asm_pci_policy_new (ASM_PCI_MACHINE_Q35);
+  g_autoptr (AsmPciPolicy) pc = asm_pci_policy_new (ASM_PCI_MACHINE_PC);
+  g_autoptr (AsmPciAssignment) a = NULL;
+  g_autoptr (AsmPciPolicyDevice) d = NULL;
+  guint ds1, up2, nic;
+
+  (void) state;
+  d = asm_pci_policy_device_new_pci_controller (
+    ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_DOWNSTREAM_PORT, 1, "pci.1");
+  asm_pci_policy_device_set_address (d,
+                                     &(AsmPciAddr) { 0, 0x02, 0x00, 0 });
+  ds1 = add (p, g_steal_pointer (&d));
+  d = asm_pci_policy_device_new_pci_controller (
+    ASM_PCI_CONTROLLER_MODEL_PCIE_SWITCH_UPSTREAM_PORT, 2, "pci.2");
+  asm_pci_policy_device_set_address (d,
+                                     &(AsmPciAddr) { 0, 0x01, 0x00, 0 });
+  up2 = add (p, g_steal_pointer (&d));
+  nic = add_model (p, ASM_PCI_DEVICE_CLASS_NET, "net0", "e1000e");
+  a = assign (p);
+  ASSERT_ADDR (a, ds1, "0000:02:00.0");
+  ASSERT_ADDR (a, up2, "0000:01:00.0");
+  ASSERT_ADDR (a, nic, "0000:03:00.0");
+
+  d = asm_pci_policy_device_new_pci_controller (
+    ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE, 1, "pci.1");
+  asm_pci_policy_device_set_address (d,
+                                     &(AsmPciAddr) { 0, 0x02, 0x01, 0 });
+  add (pc, g_steal_pointer (&d));
+  d = asm_pci_policy_device_new_pci_controller (
+    ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE, 2, "pci.2");
+  asm_pci_policy_device_set_address (d,
+                                     &(AsmPciAddr) { 0, 0x01, 0x01, 0 });
+  add (pc, g_steal_pointer (&d));
+  FAILS (asm_pci_policy_assign (pc, &error) != NULL, INVALID,
+         "PCI controller at index 1 (0x01) has bus='0x02', but index must "
+         "be larger than bus");
+}
+
 /* a policy of @machine with the devices @n (class, model) pairs name */
 static AsmPciPolicy *
 machine_of_models (AsmPciMachine machine, const AsmPciDeviceClass *klass,
@@ -1219,6 +1299,8 @@ main (void)
     cmocka_unit_test (test_refusals),
     cmocka_unit_test (test_higher_index_parent),
     cmocka_unit_test (test_controller_grown_bus),
+    cmocka_unit_test (test_switch_ports_cycle),
+    cmocka_unit_test (test_given_cycle),
     cmocka_unit_test (test_libvirt_checks),
     cmocka_unit_test (test_unknown_nic_model),
     cmocka_unit_test (test_dmi_bridge_empty_address),

@@ -29,6 +29,7 @@
 
 #include <asm/asm.h>
 
+#include "asm-pci-private.h" /* floating controllers, for the PCI policy */
 #include "asm-test.h"
 
 /* Short names for the flags of common devices. */
@@ -677,6 +678,72 @@ test_add_controller_higher_parent (void **state)
     g_autoptr(AsmPciBusSet) copy = asm_pci_bus_set_clone (set);
     CHECK (copy);
   }
+}
+
+static void
+test_floating_controller (void **state)
+{
+  /* a cycle as libvirt makes it: downstream port 1 in upstream port 2 at
+   * 02:00.0, upstream port 2 in downstream port 1 at 01:00.0.  Port 1
+   * floats (its bus 1 exists, plugged in nowhere), port 2 plugs into it,
+   * and port 1's slot is a plain reservation: the set stays a forest */
+  g_autoptr(AsmPciBusSet) set = set_with_root (M (PCIE_ROOT), 0);
+  AsmPciConnectFlags ds = asm_pci_controller_model_get_connect_flags (
+    M (PCIE_SWITCH_DOWNSTREAM_PORT));
+  AsmPciControllerInfo info;
+  g_autofree char *before = NULL;
+  guint32 index;
+  AsmPciAddr a;
+
+  OK (asm_pci_bus_set_add_floating_controller (
+        set, 1, M (PCIE_SWITCH_DOWNSTREAM_PORT), 0, &error));
+  CHECK (set);
+  assert_true (asm_pci_bus_set_is_floating (set, 1));
+  assert_false (asm_pci_bus_set_is_floating (set, 0));
+  assert_true (asm_pci_bus_set_find_controller (set, 0, 1, &index));
+  assert_int_equal (index, 1);
+  assert_true (asm_pci_bus_set_get_controller (set, 1, &info));
+  assert_false (info.is_root);
+  assert_int_equal (info.plugged_at.bus, 0);
+  assert_int_equal (info.n_reserved, 0);
+  OK (asm_pci_bus_set_add_controller (set, 2, M (PCIE_SWITCH_UPSTREAM_PORT),
+                                      PA ("0000:01:00.0"), &error));
+  OK (asm_pci_bus_set_reserve_addr (set, PA ("0000:02:00.0"), ds, TRUE,
+                                    &error));
+  CHECK (set);
+  assert_false (asm_pci_bus_set_is_floating (set, 2));
+  /* what comes later uses the cycle's buses in (domain, bus) order: a
+   * downstream port on bus 2, a PCIe device behind it */
+  OK (asm_pci_bus_set_add_controller (set, 3,
+                                      M (PCIE_SWITCH_DOWNSTREAM_PORT),
+                                      PA ("0000:02:01.0"), &error));
+  OK (asm_pci_bus_set_reserve_next (set, PCIE_DEV, &a, &error));
+  {
+    g_autofree char *t = asm_pci_addr_format (&a);
+    assert_string_equal (t, "0000:03:00.0");
+  }
+  CHECK (set);
+  {
+    g_autoptr(AsmPciBusSet) copy = asm_pci_bus_set_clone (set);
+    CHECK (copy);
+    assert_true (asm_pci_bus_set_is_floating (copy, 1));
+  }
+
+  /* refusals name the value and change nothing */
+  before = fingerprint (set, 16);
+  FAILS (asm_pci_bus_set_add_floating_controller (set, 4, M (PCIE_ROOT), 0,
+                                                  &error),
+         INVALID, "pcie-root controller 4 cannot float");
+  FAILS (asm_pci_bus_set_add_floating_controller (set, 4, M (PCI_BRIDGE), 0,
+                                                  &error),
+         INVALID, "pci-bridge controller 4 cannot float");
+  FAILS (asm_pci_bus_set_add_floating_controller (
+           set, 2, M (PCIE_SWITCH_UPSTREAM_PORT), 0, &error),
+         IN_USE, "index 2 is already used");
+  FAILS (asm_pci_bus_set_add_floating_controller (
+           set, 4, M (PCIE_SWITCH_UPSTREAM_PORT), 7, &error),
+         NOT_FOUND, "domain 0007 does not exist");
+  UNCHANGED (set, before, 16);
 }
 
 static void
@@ -1916,6 +1983,7 @@ main (void)
     cmocka_unit_test (test_seed002_rules),
     cmocka_unit_test (test_seed002_256_buses),
     cmocka_unit_test (test_add_controller_higher_parent),
+    cmocka_unit_test (test_floating_controller),
     cmocka_unit_test (test_add_controller_next),
     cmocka_unit_test (test_anchor10_pc_bus0),
     cmocka_unit_test (test_anchor10_two_segments),
