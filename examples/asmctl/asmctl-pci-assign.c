@@ -430,8 +430,9 @@ command (int argc, char **argv, const char *cmd, gboolean needs_device)
            "pc or q35)\nas libvirt 9.0 does, adding the controllers libvirt "
            "would add.\nExit codes: 0 done, 1 the output could not be "
            "written, 2 a bad command line,\n3 bad input (XML, models, "
-           "addresses, impossible placements).\nWhere libvirt plugs controllers "
-           "into each other's buses (a cycle QEMU refuses\nto start), the "
+           "addresses, impossible placements).\nWhere libvirt plugs "
+           "controllers into each other's buses (a cycle QEMU refuses\nto "
+           "start), the "
            "output is still libvirt's, with a warning on standard error.");
   else if (strcmp (cmd, "attach") == 0)
     g_option_context_set_summary (
