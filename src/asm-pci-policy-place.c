@@ -266,30 +266,48 @@ waits_for (Policy *p, PolDevice *c)
 }
 
 /* a controller of a cycle of pending controllers without a pci-bridge:
- * the one of the lowest index, or NULL.  O(n^2) for n pending controllers,
- * n <= 256. */
+ * the one of the lowest index, or NULL.  Each controller waits for at
+ * most one other, so the walks from every pending controller, each
+ * stopping where an earlier one went, find every cycle in O(n) steps, each
+ * an O(n) test of waiting: O(n^2) for n <= 256 pending controllers. */
 static PolDevice *
 find_cycle (Policy *p)
 {
+  g_autoptr (GHashTable) walk = g_hash_table_new (NULL, NULL);
+
+  for (guint i = 0; i < p->pending_ctrls->len; i++)
+    g_hash_table_insert (walk, g_ptr_array_index (p->pending_ctrls, i),
+                         GUINT_TO_POINTER (0));
   for (guint i = 0; i < p->pending_ctrls->len; i++)
     {
-      PolDevice *c = g_ptr_array_index (p->pending_ctrls, i);
-      PolDevice *cur = c, *low = c;
+      PolDevice *cur = g_ptr_array_index (p->pending_ctrls, i);
+      PolDevice *low, *m;
       gboolean bridge = FALSE;
-      guint steps;
+      guint id = i + 1;
 
-      /* Loop invariant: @cur is @steps links up from @c along "waits for
-       * the bus of"; a cycle through @c has at most n links */
-      for (steps = 0; steps <= p->pending_ctrls->len; steps++)
+      /* Loop invariant: every controller from the i-th up to @cur is
+       * marked @id; a controller marked by an earlier walk leads nowhere
+       * new */
+      while (cur != NULL &&
+             GPOINTER_TO_UINT (g_hash_table_lookup (walk, cur)) == 0)
         {
-          bridge |= cur->pmodel == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE;
-          if (cur->index < low->index)
-            low = cur;
+          g_hash_table_insert (walk, cur, GUINT_TO_POINTER (id));
           cur = waits_for (p, cur);
-          if (cur == NULL || cur == c)
-            break;
         }
-      if (cur == c && !bridge)
+      if (cur == NULL ||
+          GPOINTER_TO_UINT (g_hash_table_lookup (walk, cur)) != id)
+        continue;
+      /* @cur is on a cycle met first by this walk */
+      low = m = cur;
+      do
+        {
+          bridge |= m->pmodel == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE;
+          if (m->index < low->index)
+            low = m;
+          m = waits_for (p, m);
+        }
+      while (m != cur);
+      if (!bridge)
         return low;
     }
   return NULL;

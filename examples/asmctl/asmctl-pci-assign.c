@@ -257,9 +257,13 @@ plugged_into (LvDomain *dom, LvDevice *c)
 static void
 warn_cycles (LvDomain *dom, const char *cmd)
 {
-  guint n = dom->devs->len;
+  guint n = 0;
 
-  for (guint i = 0; i < n; i++)
+  /* a walk has at most as many links as there are PCI controllers */
+  for (guint i = 0; i < dom->devs->len; i++)
+    n += ((LvDevice *) g_ptr_array_index (dom->devs, i))->cat ==
+         LV_CAT_PCI_CONTROLLER;
+  for (guint i = 0; i < dom->devs->len && n > 1; i++)
     {
       LvDevice *c = g_ptr_array_index (dom->devs, i);
       LvDevice *cur = c;
