@@ -1146,7 +1146,16 @@ asm_arena_cache_new (const char *name, guint64 quantum, guint64 max_size,
 
   c = g_aligned_alloc0 (1, sizeof *c, 64);
   c->serial = __atomic_add_fetch (&arena_cache_serials, 1, __ATOMIC_RELAXED);
-  pthread_mutex_init (&c->tree_lock, NULL);
+  {
+    /* the tree's sections are short (a miss, a flush): a waiter spins a
+     * little before it sleeps, rather than pay a wake-up each time */
+    pthread_mutexattr_t attr;
+
+    pthread_mutexattr_init (&attr);
+    pthread_mutexattr_settype (&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init (&c->tree_lock, &attr);
+    pthread_mutexattr_destroy (&attr);
+  }
   c->name = g_strdup (name);
   c->quantum = quantum;
   c->qshift = (guint) __builtin_ctzll (quantum);
