@@ -147,12 +147,6 @@ hash_mix (guint64 h, guint64 v)
   return h * G_GUINT64_CONSTANT (0xff51afd7ed558ccd);
 }
 
-static inline guint64
-pow2_ceil (guint64 v)
-{
-  return v <= 1 ? 1 : G_GUINT64_CONSTANT (1) << (64 - __builtin_clzll (v - 1));
-}
-
 /* ------------------------------------------------------ figures, records */
 
 typedef struct {
@@ -632,28 +626,6 @@ live_clear (Live *l)
   g_clear_pointer (&l->addr, g_free);
   g_clear_pointer (&l->size, g_free);
   l->n = l->cap = 0;
-}
-
-/* 1 page w.p. 1/2, else class (2^(e-1), 2^e] w.p. 2^-e (e = 1..6) */
-static inline guint64
-w1_pages (Rng *r)
-{
-  guint64 x = rng_next (r);
-  guint e = 1;
-  guint64 lo, hi;
-
-  if (x & 1)
-    return 1;
-  x >>= 1;
-  while (e < 6 && (x & 1))
-    {
-      e++;
-      x >>= 1;
-    }
-  x >>= 1;
-  lo = (G_GUINT64_CONSTANT (1) << (e - 1)) + 1;
-  hi = G_GUINT64_CONSTANT (1) << e;
-  return lo + x % (hi - lo + 1);
 }
 
 static inline void
@@ -1449,31 +1421,6 @@ w2_prepare (W2State *st, W2Case c, guint k)
     }
 }
 
-/* What two back-to-back now_ns() calls cost: subtracted from per-op
- * timings (the smallest mean of a few batches). */
-static double
-timer_overhead_ns (void)
-{
-  static double cached = -1;
-
-  if (cached >= 0)
-    return cached;
-  for (guint r = 0; r < 5; r++)
-    {
-      guint64 total = 0;
-
-      for (guint i = 0; i < 20000; i++)
-        {
-          guint64 t0 = now_ns ();
-
-          total += now_ns () - t0;
-        }
-      if (cached < 0 || (double) total / 20000 < cached)
-        cached = (double) total / 20000;
-    }
-  return cached;
-}
-
 /* ns per refusal of case c over count ops.  "repeated" is timed in blocks
  * of W2_BLOCK back-to-back refusals; the others one op at a time, less the
  * timer's own cost. */
@@ -1519,7 +1466,7 @@ w2_case_measure (W2State *st, W2Case c, guint k, guint64 count)
     }
   if (c == W2_REPEATED)
     return (double) total / done;
-  return MAX (0.0, (double) total / done - timer_overhead_ns ());
+  return MAX (0.0, (double) total / done - bench_timer_overhead_ns ());
 }
 
 /* --callgrind --workload W2 --case C --k K: one W2 arena, then --steps ops

@@ -46,3 +46,32 @@ rng_below (Rng *r, guint64 n)
 {
   return (guint64) (((unsigned __int128) rng_next (r) * n) >> 64);
 }
+
+static inline guint64
+pow2_ceil (guint64 v)
+{
+  return v <= 1 ? 1 : G_GUINT64_CONSTANT (1) << (64 - __builtin_clzll (v - 1));
+}
+
+/* W1's request sizes, in pages: 1 page w.p. 1/2, else class
+ * (2^(e-1), 2^e] w.p. 2^-e (e = 1..6), uniform inside it */
+static inline guint64
+w1_pages (Rng *r)
+{
+  guint64 x = rng_next (r);
+  guint e = 1;
+  guint64 lo, hi;
+
+  if (x & 1)
+    return 1;
+  x >>= 1;
+  while (e < 6 && (x & 1))
+    {
+      e++;
+      x >>= 1;
+    }
+  x >>= 1;
+  lo = (G_GUINT64_CONSTANT (1) << (e - 1)) + 1;
+  hi = G_GUINT64_CONSTANT (1) << e;
+  return lo + x % (hi - lo + 1);
+}

@@ -143,12 +143,6 @@ static struct {
 
 /* ---------------------- small helpers (the clock, rng: bench-common.h) */
 
-static inline guint64
-pow2_ceil (guint64 v)
-{
-  return v <= 1 ? 1 : G_GUINT64_CONSTANT (1) << (64 - __builtin_clzll (v - 1));
-}
-
 /* ---------------------------------------------------------------- peers */
 
 typedef enum {
@@ -391,29 +385,6 @@ live_clear (Live *l)
   g_clear_pointer (&l->pfn, g_free);
   g_clear_pointer (&l->pages, g_free);
   g_clear_pointer (&l->check, g_tree_destroy);
-}
-
-/* 1 page w.p. 1/2, else class (2^(e-1), 2^e] w.p. 2^-e (e = 1..6): the
- * same draw as bench-arena's w1_pages() */
-static inline guint64
-w1_pages (Rng *r)
-{
-  guint64 x = rng_next (r);
-  guint e = 1;
-  guint64 lo, hi;
-
-  if (x & 1)
-    return 1;
-  x >>= 1;
-  while (e < 6 && (x & 1))
-    {
-      e++;
-      x >>= 1;
-    }
-  x >>= 1;
-  lo = (G_GUINT64_CONSTANT (1) << (e - 1)) + 1;
-  hi = G_GUINT64_CONSTANT (1) << e;
-  return lo + x % (hi - lo + 1);
 }
 
 /* what the allocator really holds for a request of pages: the rcache path
@@ -902,30 +873,6 @@ w2_prepare (W2 *w, W2Case c)
     }
 }
 
-/* what two back-to-back now_ns() calls cost (the least of a few batches) */
-static double
-timer_overhead_ns (void)
-{
-  static double cached = -1;
-
-  if (cached >= 0)
-    return cached;
-  for (guint r = 0; r < 5; r++)
-    {
-      guint64 total = 0;
-
-      for (guint i = 0; i < 20000; i++)
-        {
-          guint64 t0 = now_ns ();
-
-          total += now_ns () - t0;
-        }
-      if (cached < 0 || (double) total / 20000 < cached)
-        cached = (double) total / 20000;
-    }
-  return cached;
-}
-
 static inline void
 w2_granted (W2 *w)
 {
@@ -974,7 +921,7 @@ w2_case_measure (W2 *w, W2Case c, guint64 count)
     }
   if (c == W2_REPEATED)
     return (double) total / done;
-  return MAX (0.0, (double) total / done - timer_overhead_ns ());
+  return MAX (0.0, (double) total / done - bench_timer_overhead_ns ());
 }
 
 /* results, for the closing table: [k index][peer][case] */

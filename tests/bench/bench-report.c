@@ -4,6 +4,8 @@
  */
 #include "bench-report.h"
 
+#include "bench-common.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +114,29 @@ bench_load_average (void)
   if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
     return -1;
   return g_ascii_strtod (text, NULL);
+}
+
+double
+bench_timer_overhead_ns (void)
+{
+  static double cached = -1;
+
+  if (cached >= 0)
+    return cached;
+  for (guint r = 0; r < 5; r++)
+    {
+      guint64 total = 0;
+
+      for (guint i = 0; i < 20000; i++)
+        {
+          guint64 t0 = now_ns ();
+
+          total += now_ns () - t0;
+        }
+      if (cached < 0 || (double) total / 20000 < cached)
+        cached = (double) total / 20000;
+    }
+  return cached;
 }
 
 gboolean

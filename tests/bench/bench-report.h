@@ -35,6 +35,10 @@ double bench_median (const double *v, guint n);
  * are read with it in mind. */
 double bench_load_average (void);
 
+/* What two back-to-back now_ns() calls cost, subtracted from per-op
+ * timings (the smallest mean of a few batches; measured once). */
+double bench_timer_overhead_ns (void);
+
 /* Runs this program again under callgrind with args (a --callgrind mode
  * that prints "ops=N"), counting only the function fn as
  * run-callgrind.sh does, and stores the instructions per op; FALSE when
