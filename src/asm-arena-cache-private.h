@@ -27,8 +27,9 @@ void asm_arena_tree_stats (AsmArena *a, AsmArenaStats *out_stats);
 gboolean asm_arena_tree_check (AsmArena *a, GError **error);
 
 /* asm-arena-cache.c */
-AsmArenaCache *asm_arena_cache_new (const char *name, guint64 quantum,
-                                    guint64 max_size, GError **error);
+AsmArenaCache *asm_arena_cache_new (AsmArena *arena, const char *name,
+                                    guint64 quantum, guint64 max_size,
+                                    GError **error);
 void asm_arena_cache_free (AsmArenaCache *c);
 
 /* the arena's lock, for every call the cache does not serve; flush gives
@@ -37,13 +38,12 @@ void asm_arena_cache_lock (AsmArenaCache *c, AsmArena *a, gboolean flush);
 void asm_arena_cache_unlock (AsmArenaCache *c);
 
 /* asm_arena_alloc_full() and asm_arena_free() of an arena with a cache
- * (the cache last, so that the public functions pass their arguments on
- * as they came) */
-gboolean asm_arena_cache_alloc (AsmArena *a, const AsmRequest *req,
-                                guint64 *out_addr, GError **error,
-                                AsmArenaCache *c);
-gboolean asm_arena_cache_release (AsmArena *a, guint64 addr, GError **error,
-                                  AsmArenaCache *c);
+ * (the cache alone, which knows its arena: the fewer arguments the hit
+ * paths keep for their tail calls, the fewer registers they save) */
+gboolean asm_arena_cache_alloc (AsmArenaCache *c, const AsmRequest *req,
+                                guint64 *out_addr, GError **error);
+gboolean asm_arena_cache_release (AsmArenaCache *c, guint64 addr,
+                                  GError **error);
 
 /* with the arena's lock held: is the allocation at addr a cached range;
  * forget the allocation at addr (it moved) */

@@ -1787,7 +1787,7 @@ asm_arena_alloc_full (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (G_UNLIKELY (a->cache != NULL))
-    return asm_arena_cache_alloc (a, req, out_addr, error, a->cache);
+    return asm_arena_cache_alloc (a->cache, req, out_addr, error);
   return asm_arena_tree_alloc (a, req, out_addr, error);
 }
 
@@ -2074,7 +2074,7 @@ asm_arena_free (AsmArena *a, guint64 addr, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (G_UNLIKELY (a->cache != NULL))
-    return asm_arena_cache_release (a, addr, error, a->cache);
+    return asm_arena_cache_release (a->cache, addr, error);
   return asm_arena_tree_free (a, addr, error);
 }
 
@@ -2265,7 +2265,7 @@ asm_arena_enable_cache (AsmArena *a, guint64 max_size, GError **error)
                    "%s: the arena already has a cache", a->name);
       return FALSE;
     }
-  a->cache = asm_arena_cache_new (a->name, a->quantum, max_size, error);
+  a->cache = asm_arena_cache_new (a, a->name, a->quantum, max_size, error);
   return a->cache != NULL;
 }
 
