@@ -7,7 +7,7 @@
  * linux-shim/linux-peer.h is their plain-C face.  The program is built only
  * when the package is installed (see meson.build).
  *
- * Five allocators get the same calls:
+ * Five allocators, and a floor, get the same calls:
  *   asm lowest        asm_arena_alloc_full() with ASM_FIT_LOWEST: the
  *                     exact tree's cheapest fit
  *   asm highest       ASM_FIT_HIGHEST: exact, top-down as Linux places
@@ -24,6 +24,11 @@
  *                     32 pages) in front of the same tree, as dma-iommu
  *                     calls it (flush_rcache = true).  Sizes below 32 pages
  *                     are rounded up to a power of two
+ *   floor             floor-peer.c: only what a thread-safe exact free by
+ *                     address must do (a lock, a table entry found by
+ *                     address, per-size stacks of kept ranges), measured
+ *                     in the same loop; W1 only, a model and not an
+ *                     allocator
  * Units are pages of 4 KiB; asm's span is [0, 2^48-1] (byte addresses,
  * quantum 4096), Linux's domain is pfn [1, 2^36-1] (granule 4096,
  * start_pfn 1 as the kernel's users have it, since pfn 0 means failure).
@@ -94,6 +99,7 @@
 
 #include <glib/gstdio.h>
 
+#include "floor-peer.h"
 #include "linux-shim/linux-peer.h"
 
 #ifdef HAVE_VALGRIND_CALLGRIND_H
@@ -151,16 +157,18 @@ typedef enum {
   PEER_ASM_INSTANT,
   PEER_LINUX,
   PEER_LINUX_FAST,
+  PEER_FLOOR,
   N_PEERS
 } PeerKind;
 
 static const char *const peer_names[N_PEERS] = {
-  "asm-lowest", "asm-highest", "asm-instant", "linux-alloc_iova", "linux-fast"
+  "asm-lowest", "asm-highest", "asm-instant", "linux-alloc_iova", "linux-fast",
+  "floor"
 };
 
 static const char *const peer_titles[N_PEERS] = {
   "asm LOWEST", "asm HIGHEST", "asm INSTANT+cache", "Linux alloc_iova",
-  "Linux alloc_iova_fast"
+  "Linux alloc_iova_fast", "floor (model)"
 };
 
 /* the cache's largest size: every W1 size is cached (Linux caches sizes up
@@ -252,6 +260,19 @@ linux_peer_alloc_w1 (gpointer self, guint64 pages)
   return pfn ? pfn : NO_PFN;
 }
 
+static guint64
+floor_alloc_w1 (gpointer self, guint64 pages)
+{
+  return floor_peer_alloc (self, pages);
+}
+
+static void
+floor_free_w1 (gpointer self, guint64 pfn, guint64 pages)
+{
+  if (G_UNLIKELY (!floor_peer_free (self, pfn)))
+    bench_die ("floor: free of pfn 0x%" G_GINT64_MODIFIER "x refused", pfn);
+}
+
 static void
 linux_peer_free_w1 (gpointer self, guint64 pfn, guint64 pages)
 {
@@ -304,6 +325,14 @@ peer_new (PeerKind kind, gboolean locked)
       p.alloc = locked ? asm_peer_alloc_locked : asm_peer_alloc;
       p.free = locked ? asm_peer_free_locked : asm_peer_free;
     }
+  else if (kind == PEER_FLOOR)
+    {
+      p.self = floor_peer_new (0);
+      p.first_pfn = 0;
+      p.last_pfn = LIMIT48_PFN;
+      p.alloc = floor_alloc_w1;
+      p.free = floor_free_w1;
+    }
   else
     {
       p.self = linux_peer_new (PAGE, 1, kind == PEER_LINUX_FAST);
@@ -336,6 +365,8 @@ peer_destroy (Peer *p)
       pthread_mutex_destroy (&ap->lock);
       g_free (ap);
     }
+  else if (p->kind == PEER_FLOOR)
+    floor_peer_destroy (p->self);
   else
     linux_peer_destroy (p->self);
   p->self = NULL;
@@ -679,7 +710,7 @@ run_callgrind_w1 (void)
 
   if (!parse_peer (opt.peer, &kind))
     bench_die ("bad --peer (asm-lowest, asm-highest, asm-instant, "
-               "linux-alloc_iova or linux-fast)");
+               "linux-alloc_iova, linux-fast or floor)");
   p = peer_new (kind, FALSE);
   live_init (&l, n, FALSE);
   if (!w1_fill (&p, &l, &rng, n))
@@ -1322,7 +1353,7 @@ main (int argc, char **argv)
       "One run for callgrind: --workload W1|W2 --peer P ...", NULL },
     { "peer", 0, 0, G_OPTION_ARG_STRING, &opt.peer,
       "--callgrind: asm-lowest, asm-highest, asm-instant, linux-alloc_iova, "
-      "linux-fast", "P" },
+      "linux-fast, floor", "P" },
     { "case", 0, 0, G_OPTION_ARG_STRING, &opt.w2_case,
       "--callgrind W2: first, repeated or after-free", "C" },
     { NULL }
