@@ -1746,6 +1746,17 @@ arena_commit_alloc (AsmArena *a, const Req *r, guint64 addr, Path *path,
     }
 }
 
+/* asm_arena_alloc_full()'s precondition warnings */
+G_GNUC_NO_INLINE static gboolean
+alloc_full_refuse_arguments (AsmArena *a, const AsmRequest *req,
+                             GError **error)
+{
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (req != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return FALSE;
+}
+
 /**
  * asm_arena_alloc_full:
  * @a: an arena
@@ -1782,10 +1793,11 @@ gboolean
 asm_arena_alloc_full (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
                       GError **error)
 {
-  g_return_val_if_fail (a != NULL, FALSE);
-  g_return_val_if_fail (req != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
+  /* the checks' warnings are out of line: the common case then sets up no
+   * stack frame and passes its arguments on as they came */
+  if (G_UNLIKELY (a == NULL || req == NULL ||
+                  (error != NULL && *error != NULL)))
+    return alloc_full_refuse_arguments (a, req, error);
   if (G_UNLIKELY (a->cache != NULL))
     return asm_arena_cache_alloc (a->cache, req, out_addr, error);
   return asm_arena_tree_alloc (a, req, out_addr, error);
@@ -2050,6 +2062,15 @@ find_used_at (AsmArena *a, guint64 addr, Seg *u, GError **error)
   return TRUE;
 }
 
+/* asm_arena_free()'s precondition warnings */
+G_GNUC_NO_INLINE static gboolean
+free_refuse_arguments (AsmArena *a, GError **error)
+{
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return FALSE;
+}
+
 /**
  * asm_arena_free:
  * @a: an arena
@@ -2070,9 +2091,9 @@ find_used_at (AsmArena *a, guint64 addr, Seg *u, GError **error)
 gboolean
 asm_arena_free (AsmArena *a, guint64 addr, GError **error)
 {
-  g_return_val_if_fail (a != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
+  /* as asm_arena_alloc_full()'s */
+  if (G_UNLIKELY (a == NULL || (error != NULL && *error != NULL)))
+    return free_refuse_arguments (a, error);
   if (G_UNLIKELY (a->cache != NULL))
     return asm_arena_cache_release (a->cache, addr, error);
   return asm_arena_tree_free (a, addr, error);
