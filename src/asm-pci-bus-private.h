@@ -3,8 +3,9 @@
  * The types of the bus set (its buses, the class room index, the idle
  * index, the set itself), the small accessors every part of it uses, and
  * the functions one file of the set calls in another.  asm-pci-bus.c holds
- * the theory, the set and its bookkeeping, asm-pci-bus-check.c the
- * invariant check.  Not installed, not exported.
+ * the theory, the set and its bookkeeping, asm-pci-bus-reserve.c the
+ * addresses, asm-pci-bus-check.c the invariant check.  Not installed, not
+ * exported.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -115,6 +116,12 @@ struct _AsmPciBusSet {
   gboolean growing;  /* inside the grow callback: do not call it again */
 };
 
+/* Where the search looks: domains and buses, inclusive. */
+typedef struct {
+  guint32 domain_first, domain_last;
+  guint32 bus_first, bus_last;
+} Scope;
+
 /* Operations that cannot fail on a consistent state. */
 G_GNUC_NORETURN static inline void
 broken (AsmAddrSpace *s, GError *err)
@@ -190,7 +197,23 @@ bus_has_room (const Bus *b, guint r)
   return r == ROOM_EMPTY ? b->n_empty > 0 : b->n_agg_free > 0;
 }
 
-/* asm-pci-bus.c */
+/* asm-pci-bus.c: the bookkeeping */
+void state_free (State *st);
+State *state_copy (State *st);
+void bus_take (State *st, Bus *b, guint s, guint f, gboolean aggregating);
+void bus_give (State *st, Bus *b, guint s, guint f);
+void bus_apply_group (State *st, Bus *b, gboolean was_empty, guint32 group,
+                      gboolean from_config);
 GPtrArray *sorted_buses (State *st, GCompareFunc compare);
+
+/* asm-pci-bus-reserve.c: validation and search */
+char *bus_describe (const Bus *b);
+Bus *validate_addr (State *st, const AsmPciAddr *a, AsmPciConnectFlags flags,
+                    gboolean from_config, GError **error);
+gboolean find_next (State *st, AsmPciConnectFlags flags, guint32 group,
+                    const Scope *scope_in, AsmPciAddr *out);
+void commit_reserve (State *st, Bus *b, const AsmPciAddr *a,
+                     AsmPciConnectFlags flags, guint32 group,
+                     gboolean from_config);
 
 G_END_DECLS
