@@ -6,17 +6,19 @@
  * ======
  *
  * asm_pci_bus_set_check() restates as code the invariants that the theory
- * comment of asm-pci-bus.c writes down.  The tests and the fuzzer call it
- * after every step, the benchmark, an example and asmctl's scripts when
- * they want the set checked.  It changes nothing: it recounts
- * everything from the buses and compares what it counts with the counts
- * and indexes the state keeps, then runs each address space's own check.
- * The buses are visited in controller index order, so that the invariant
- * reported broken is the same on every run.
+ * comments of asm-pci-bus.c (the controllers, their domains, their paths
+ * up to a root) and asm-pci-bus-state.c (each bus's bitmaps against its
+ * space, the room and idle indexes) write down.  The tests and the fuzzer
+ * call it after every step, the benchmark, an example and asmctl's
+ * scripts when they want the set checked.  It changes nothing: it
+ * recounts everything from the buses and compares what it counts with the
+ * counts and indexes the state keeps, then runs each address space's own
+ * check.  The buses are visited in controller index order, so that the
+ * invariant reported broken is the same on every run.
  *
  * It is a file of its own because it reads every part of the state and
- * changes none: the code that keeps the books stays short, and the whole
- * of what must hold is in one place.
+ * changes none: the code that keeps the books (asm-pci-bus-state.c) stays
+ * short, and the whole of what must hold is in one place.
  *
  * Costs: O(tuples log n + buses x (classes + depth)), the depth of a bus
  * below its root at most 256.
@@ -203,16 +205,16 @@ compare_bus_index (gconstpointer a, gconstpointer b)
  * @set: a set
  * @error: return location for a #GError
  *
- * Verifies the invariants (see the theory comment in asm-pci-bus.c): the
- * multi-domain controller rules (roots establish their domain, non-roots
- * provide bus == index above their root's index (a pci-bridge: above its
- * parent's), each plugged at a reserved address of its parent bus, each
- * reaching its root through its parents without a cycle, at most 256
- * buses per domain), each
- * bus's bitmaps and counts against its address space, the room and idle
- * indexes of every class (members and parked buses), and each space's own
- * check.  O(tuples log n + buses x (classes + depth)), the depth of a bus
- * below its root at most 256.
+ * Verifies the invariants (see the theory comments in asm-pci-bus.c and
+ * asm-pci-bus-state.c): the multi-domain controller rules (roots establish
+ * their domain, non-roots provide bus == index above their root's index (a
+ * pci-bridge: above its parent's), each plugged at a reserved address of
+ * its parent bus, each reaching its root through its parents without a
+ * cycle, at most 256 buses per domain), each bus's bitmaps and counts
+ * against its address space, the room and idle indexes of every class
+ * (members and parked buses), and each space's own check.
+ * O(tuples log n + buses x (classes + depth)), the depth of a bus below
+ * its root at most 256.
  *
  * Returns: %TRUE when consistent, else %FALSE with %ASM_ERROR_FAILED
  *

@@ -3,9 +3,9 @@
  * The types of the bus set (its buses, the class room index, the idle
  * index, the set itself), the small accessors every part of it uses, and
  * the functions one file of the set calls in another.  asm-pci-bus.c holds
- * the theory, the set and its bookkeeping, asm-pci-bus-reserve.c the
- * addresses, asm-pci-bus-check.c the invariant check.  Not installed, not
- * exported.
+ * the theory of the set and its controllers, asm-pci-bus-state.c the
+ * bookkeeping, asm-pci-bus-reserve.c the addresses, asm-pci-bus-check.c
+ * the invariant check.  Not installed, not exported.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -197,9 +197,14 @@ bus_has_room (const Bus *b, guint r)
   return r == ROOM_EMPTY ? b->n_empty > 0 : b->n_agg_free > 0;
 }
 
-/* asm-pci-bus.c: the bookkeeping */
+/* asm-pci-bus-state.c: the bookkeeping */
+State *state_alloc (void);
 void state_free (State *st);
 State *state_copy (State *st);
+Bus *bus_add (State *st, guint32 index, AsmPciControllerModel model,
+              guint32 domain, const AsmPciAddr *plugged_at);
+void bus_move (State *st, Bus *b, AsmPciConnectFlags accepts, guint32 group);
+void bus_set_locked (State *st, Bus *b, gboolean locked);
 void bus_take (State *st, Bus *b, guint s, guint f, gboolean aggregating);
 void bus_give (State *st, Bus *b, guint s, guint f);
 void bus_apply_group (State *st, Bus *b, gboolean was_empty, guint32 group,

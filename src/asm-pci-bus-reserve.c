@@ -11,7 +11,7 @@
  * questions about one address, visits the reserved ones, and grows the set
  * when the search finds nothing.  The controllers, the buses they provide
  * and the meaning of domains are in asm-pci-bus.c; every reservation and
- * release goes through the bookkeeping of asm-pci-bus.c (bus_take(),
+ * release goes through the bookkeeping of asm-pci-bus-state.c (bus_take(),
  * bus_give(), bus_apply_group()), and the search reads the indexes kept
  * there.
  *
