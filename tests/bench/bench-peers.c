@@ -65,7 +65,11 @@
  *     dma-iommu's 32-bit attempt).  Linux resets the hint on any free below
  *     4 GiB, so its "first" and "after-free" are the same full walk.
  * MT  W1 at --mt-n live allocations shared by 1 and 2 threads, each thread
- *     churning its own N/T allocations (own seed) for --mt-steps steps;
+ *     churning its own N/T allocations (own seed) for --mt-steps steps
+ *     (2,000,000: a cached run must last long enough, ~70 ms, that the
+ *     threads' wake-up from the start barrier does not weigh; at 200,000
+ *     steps one thread often started late and the two-thread figure of one
+ *     run ranged from 1.0x to 1.8x one thread's);
  *     aggregate ns per op = wall time / all ops.  Linux's calls are
  *     thread-safe (a spinlock on the tree, per-CPU locks on the rcache;
  *     thread t uses CPU slot t; threads are not pinned, so that on a
@@ -1346,7 +1350,7 @@ main (int argc, char **argv)
     { "mt-n", 0, 0, G_OPTION_ARG_INT64, &opt.mt_n,
       "MT: live allocations in all (10000)", "N" },
     { "mt-steps", 0, 0, G_OPTION_ARG_INT64, &opt.mt_steps,
-      "MT: timed steps per thread (200000)", "S" },
+      "MT: timed steps per thread (2000000)", "S" },
     { "no-instructions", 0, 0, G_OPTION_ARG_NONE, &opt.no_instructions,
       "Do not count instructions under callgrind", NULL },
     { "callgrind", 0, 0, G_OPTION_ARG_NONE, &opt.callgrind,
@@ -1367,7 +1371,7 @@ main (int argc, char **argv)
     .n_w2_k = 2,
     .w2_count = 20000,
     .mt_n = 10000,
-    .mt_steps = 200000,
+    .mt_steps = 2000000,
   };
 
   ctx = g_option_context_new ("- asm beside Linux's iova.c");
