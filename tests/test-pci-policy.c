@@ -41,7 +41,7 @@ model (AsmPciMachine m, AsmPciDeviceClass klass, const char *name,
     asm_pci_policy_device_new_for_model (m, klass, modelname, name, &error);
 
   if (d == NULL)
-    FAIL_AT (__FILE__, __LINE__, "%s: %s", name,
+    FAIL_AT (__FILE__, __LINE__, "%s: %s", name != NULL ? name : modelname,
              error != NULL ? error->message : "(no error set)");
   return d;
 }
