@@ -237,7 +237,7 @@ asm_pci_bus_set_check (AsmPciBusSet *set, GError **error)
     return fail (error, "%u buses for %u controllers",
                  g_hash_table_size (st->by_bus),
                  g_hash_table_size (st->by_index));
-  buses = sorted_buses (st, compare_bus_index);
+  buses = pci_bus_sorted (st, compare_bus_index);
   counts = g_hash_table_new (g_direct_hash, g_direct_equal);
   n_idle = g_new0 (guint64, st->empties->len);
 

@@ -198,27 +198,29 @@ bus_has_room (const Bus *b, guint r)
 }
 
 /* asm-pci-bus-state.c: the bookkeeping */
-State *state_alloc (void);
-void state_free (State *st);
-State *state_copy (State *st);
-Bus *bus_add (State *st, guint32 index, AsmPciControllerModel model,
-              guint32 domain, const AsmPciAddr *plugged_at);
-void bus_move (State *st, Bus *b, AsmPciConnectFlags accepts, guint32 group);
-void bus_set_locked (State *st, Bus *b, gboolean locked);
-void bus_take (State *st, Bus *b, guint s, guint f, gboolean aggregating);
-void bus_give (State *st, Bus *b, guint s, guint f);
-void bus_apply_group (State *st, Bus *b, gboolean was_empty, guint32 group,
-                      gboolean from_config);
-GPtrArray *sorted_buses (State *st, GCompareFunc compare);
+State *pci_bus_state_alloc (void);
+void pci_bus_state_free (State *st);
+State *pci_bus_state_copy (State *st);
+Bus *pci_bus_add (State *st, guint32 index, AsmPciControllerModel model,
+                  guint32 domain, const AsmPciAddr *plugged_at);
+void pci_bus_move (State *st, Bus *b, AsmPciConnectFlags accepts,
+                   guint32 group);
+void pci_bus_set_locked (State *st, Bus *b, gboolean locked);
+void pci_bus_take (State *st, Bus *b, guint s, guint f, gboolean aggregating);
+void pci_bus_give (State *st, Bus *b, guint s, guint f);
+void pci_bus_apply_group (State *st, Bus *b, gboolean was_empty, guint32 group,
+                          gboolean from_config);
+GPtrArray *pci_bus_sorted (State *st, GCompareFunc compare);
 
 /* asm-pci-bus-reserve.c: validation and search */
-char *bus_describe (const Bus *b);
-Bus *validate_addr (State *st, const AsmPciAddr *a, AsmPciConnectFlags flags,
-                    gboolean from_config, GError **error);
-gboolean find_next (State *st, AsmPciConnectFlags flags, guint32 group,
-                    const Scope *scope_in, AsmPciAddr *out);
-void commit_reserve (State *st, Bus *b, const AsmPciAddr *a,
-                     AsmPciConnectFlags flags, guint32 group,
-                     gboolean from_config);
+char *pci_bus_describe (const Bus *b);
+Bus *pci_bus_validate_addr (State *st, const AsmPciAddr *a,
+                            AsmPciConnectFlags flags, gboolean from_config,
+                            GError **error);
+gboolean pci_bus_find_next (State *st, AsmPciConnectFlags flags, guint32 group,
+                            const Scope *scope_in, AsmPciAddr *out);
+void pci_bus_commit_reserve (State *st, Bus *b, const AsmPciAddr *a,
+                             AsmPciConnectFlags flags, guint32 group,
+                             gboolean from_config);
 
 G_END_DECLS

@@ -11,9 +11,9 @@
  * questions about one address, visits the reserved ones, and grows the set
  * when the search finds nothing.  The controllers, the buses they provide
  * and the meaning of domains are in asm-pci-bus.c; every reservation and
- * release goes through the bookkeeping of asm-pci-bus-state.c (bus_take(),
- * bus_give(), bus_apply_group()), and the search reads the indexes kept
- * there.
+ * release goes through the bookkeeping of asm-pci-bus-state.c
+ * (pci_bus_take(), pci_bus_give(), pci_bus_apply_group()), and the search
+ * reads the indexes kept there.
  *
  * Meaning (libvirt `domain_addr`, 9.0)
  * ------------------------------------
@@ -55,9 +55,9 @@
  * 256 tuples: never a walk over buses or slots (libvirt scans
  * O(buses x 32 x 8) per device).
  *
- * All or nothing: every check comes first (validate_addr(), the address
- * free), and commit_reserve() cannot fail on a validated free address; an
- * address that holds a controller is never released.
+ * All or nothing: every check comes first (pci_bus_validate_addr(), the
+ * address free), and pci_bus_commit_reserve() cannot fail on a validated
+ * free address; an address that holds a controller is never released.
  *
  * Costs: reserve/release O(log n); is_reserved, is_aggregate_slot and
  * is_multifunction O(1) from the bitmaps; foreach_reserved sorts the buses
@@ -79,7 +79,7 @@
 /* Validation                                                           */
 
 char *
-bus_describe (const Bus *b)
+pci_bus_describe (const Bus *b)
 {
   g_autofree char *name = asm_pci_controller_name (b->model, b->index);
   return g_strdup_printf ("bus %04x:%02x (%s %s)", b->domain, b->bus,
@@ -137,8 +137,8 @@ resolve_addr_error (const AsmPciAddr *a, GError **error)
 /* libvirt's virDomainPCIAddressValidate: the bus exists, takes @flags, and
  * the slot is in its range. */
 Bus *
-validate_addr (State *st, const AsmPciAddr *a, AsmPciConnectFlags flags,
-               gboolean from_config, GError **error)
+pci_bus_validate_addr (State *st, const AsmPciAddr *a, AsmPciConnectFlags flags,
+                       gboolean from_config, GError **error)
 {
   g_autofree char *s = NULL;
   g_autofree char *bd = NULL;
@@ -153,7 +153,7 @@ validate_addr (State *st, const AsmPciAddr *a, AsmPciConnectFlags flags,
       a->slot <= b->max_slot)
     return b;
   s = asm_pci_addr_format (a);
-  bd = bus_describe (b);
+  bd = pci_bus_describe (b);
   switch (fit)
     {
     case ASM_PCI_FIT_OK:
@@ -266,8 +266,8 @@ consider (gboolean *found, AsmPciAddr *best, const AsmPciAddr *a)
 /* The next free address for @flags in @group inside @scope (libvirt's
  * GetNextAddr with function "any"); FALSE when there is none. */
 gboolean
-find_next (State *st, AsmPciConnectFlags flags, guint32 group,
-           const Scope *scope_in, AsmPciAddr *out)
+pci_bus_find_next (State *st, AsmPciConnectFlags flags, guint32 group,
+                   const Scope *scope_in, AsmPciAddr *out)
 {
   Scope scope = *scope_in;
   AsmPciAddr best = { 0 }, a;
@@ -338,14 +338,15 @@ find_next (State *st, AsmPciConnectFlags flags, guint32 group,
 
 /* Reserves @a (validated, free) for a device. */
 void
-commit_reserve (State *st, Bus *b, const AsmPciAddr *a,
-                AsmPciConnectFlags flags, guint32 group, gboolean from_config)
+pci_bus_commit_reserve (State *st, Bus *b, const AsmPciAddr *a,
+                        AsmPciConnectFlags flags, guint32 group,
+                        gboolean from_config)
 {
   gboolean was_empty = b->n_used == 0;
 
-  bus_take (st, b, a->slot, a->function,
-            (flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) != 0);
-  bus_apply_group (st, b, was_empty, group, from_config);
+  pci_bus_take (st, b, a->slot, a->function,
+                (flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) != 0);
+  pci_bus_apply_group (st, b, was_empty, group, from_config);
 }
 
 /**
@@ -392,7 +393,7 @@ asm_pci_bus_set_reserve_addr_full (AsmPciBusSet *set, const AsmPciAddr *addr,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   st = set->st;
 
-  if ((b = validate_addr (st, addr, flags, from_config, error)) == NULL)
+  if ((b = pci_bus_validate_addr (st, addr, flags, from_config, error)) == NULL)
     return FALSE;
   if ((b->funcs[addr->slot] >> addr->function) & 1)
     {
@@ -401,7 +402,7 @@ asm_pci_bus_set_reserve_addr_full (AsmPciBusSet *set, const AsmPciAddr *addr,
                    s);
       return FALSE;
     }
-  commit_reserve (st, b, addr, flags, isolation_group, from_config);
+  pci_bus_commit_reserve (st, b, addr, flags, isolation_group, from_config);
   return TRUE;
 }
 
@@ -461,7 +462,7 @@ asm_pci_bus_set_reserve_slot (AsmPciBusSet *set, const AsmPciAddr *addr,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   st = set->st;
 
-  if ((b = validate_addr (st, addr, flags, from_config, error)) == NULL)
+  if ((b = pci_bus_validate_addr (st, addr, flags, from_config, error)) == NULL)
     return FALSE;
   if (addr->function != 0)
     {
@@ -479,9 +480,9 @@ asm_pci_bus_set_reserve_slot (AsmPciBusSet *set, const AsmPciAddr *addr,
     }
   was_empty = b->n_used == 0;
   for (guint f = 0; f <= ASM_PCI_FUNCTION_LAST; f++)
-    bus_take (st, b, addr->slot, f,
-              (flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) != 0);
-  bus_apply_group (st, b, was_empty, 0, from_config);
+    pci_bus_take (st, b, addr->slot, f,
+                  (flags & ASM_PCI_CONNECT_AGGREGATE_SLOT) != 0);
+  pci_bus_apply_group (st, b, was_empty, 0, from_config);
   return TRUE;
 }
 
@@ -533,7 +534,7 @@ asm_pci_bus_set_reserve_next_full (AsmPciBusSet *set, AsmPciConnectFlags flags,
 
   if (!asm_pci_connect_flags_check (flags, error))
     return FALSE;
-  if (find_next (set->st, flags, isolation_group, &scope_all, &a))
+  if (pci_bus_find_next (set->st, flags, isolation_group, &scope_all, &a))
     goto found;
 
   what = asm_pci_connect_flags_to_string (flags);
@@ -546,21 +547,22 @@ asm_pci_bus_set_reserve_next_full (AsmPciBusSet *set, AsmPciConnectFlags flags,
       return FALSE;
     }
 
-  saved = state_copy (set->st);
+  saved = pci_bus_state_copy (set->st);
   asm_pci_bus_set_ref (set);
   set->growing = TRUE;
   grown = set->grow (set, flags, set->grow_data, &grow_error);
   set->growing = FALSE;
-  if (grown && find_next (set->st, flags, isolation_group, &scope_all, &a))
+  if (grown &&
+      pci_bus_find_next (set->st, flags, isolation_group, &scope_all, &a))
     {
       if (saved != NULL)
-        state_free (saved);
+        pci_bus_state_free (saved);
       asm_pci_bus_set_unref (set);
       goto found;
     }
   if (saved != NULL)
     {
-      state_free (set->st);
+      pci_bus_state_free (set->st);
       set->st = saved;
     }
   if (!grown)
@@ -580,8 +582,8 @@ asm_pci_bus_set_reserve_next_full (AsmPciBusSet *set, AsmPciConnectFlags flags,
   return FALSE;
 
 found:
-  commit_reserve (set->st, lookup_bus (set->st, a.domain, a.bus), &a, flags,
-                  isolation_group, FALSE);
+  pci_bus_commit_reserve (set->st, lookup_bus (set->st, a.domain, a.bus), &a,
+                          flags, isolation_group, FALSE);
   if (out_addr != NULL)
     *out_addr = a;
   return TRUE;
@@ -679,7 +681,7 @@ asm_pci_bus_set_release_addr (AsmPciBusSet *set, const AsmPciAddr *addr,
                    s, c->index, model_name (c->model), name);
       return FALSE;
     }
-  bus_give (st, b, addr->slot, addr->function);
+  pci_bus_give (st, b, addr->slot, addr->function);
   return TRUE;
 }
 
@@ -804,7 +806,7 @@ asm_pci_bus_set_foreach_reserved (AsmPciBusSet *set, AsmPciForeachFunc func,
   g_autoptr(GPtrArray) buses = NULL;
 
   g_return_val_if_fail (set != NULL && func != NULL, FALSE);
-  buses = sorted_buses (set->st, compare_bus_key);
+  buses = pci_bus_sorted (set->st, compare_bus_key);
   for (guint i = 0; i < buses->len; i++)
     {
       const Bus *b = g_ptr_array_index (buses, i);

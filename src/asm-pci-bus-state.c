@@ -10,9 +10,10 @@
  * own address space and their bitmap copy, the class room index and the
  * idle index that the search reads, and the copy of the whole state that
  * asm_pci_bus_set_clone() and growth take.  Every change of a bus goes
- * through here: bus_add() when a controller brings its bus, bus_take() and
- * bus_give() for one function, bus_move() and bus_set_locked() when the
- * class of a bus changes, bus_apply_group() for libvirt's isolation rules.
+ * through here: pci_bus_add() when a controller brings its bus,
+ * pci_bus_take() and pci_bus_give() for one function, pci_bus_move() and
+ * pci_bus_set_locked() when the class of a bus changes,
+ * pci_bus_apply_group() for libvirt's isolation rules.
  * What these mean is asm-pci-bus.c (controllers) and asm-pci-bus-reserve.c
  * (addresses); this file keeps the books, and nothing in it fails but a
  * bug (broken()): its callers check first.
@@ -67,8 +68,8 @@
  *     Empties of its accepts; every class is listed under its group in
  *     State.groups.
  *
- * Costs: bus_take, bus_give, a class change and bus_add O(log n);
- * state_copy() O(buses + classes x domains), each space cloned
+ * Costs: pci_bus_take, pci_bus_give, a class change and pci_bus_add O(log n);
+ * pci_bus_state_copy() O(buses + classes x domains), each space cloned
  * copy-on-write.
  * Memory: one small space per bus (about 3.5 KiB with a device in every
  * slot, about 10 KiB with every function in use).
@@ -205,7 +206,7 @@ empties_free (gpointer data)
 }
 
 State *
-state_alloc (void)
+pci_bus_state_alloc (void)
 {
   State *st = g_new0 (State, 1);
 
@@ -220,7 +221,7 @@ state_alloc (void)
 }
 
 void
-state_free (State *st)
+pci_bus_state_free (State *st)
 {
   if (st == NULL)
     return;
@@ -235,9 +236,9 @@ state_free (State *st)
 /* An independent copy: every space cloned copy-on-write (O(1) each plus
  * its pool set), buses copied.  O(buses + classes x domains). */
 State *
-state_copy (State *st)
+pci_bus_state_copy (State *st)
 {
-  State *n = state_alloc ();
+  State *n = pci_bus_state_alloc ();
   GHashTableIter it;
   gpointer key, value;
 
@@ -443,7 +444,7 @@ empties_park (Empties *e, const Bus *b)
 
 /* Moves @b to the class of (accepts, group).  O(log n). */
 void
-bus_move (State *st, Bus *b, AsmPciConnectFlags accepts, guint32 group)
+pci_bus_move (State *st, Bus *b, AsmPciConnectFlags accepts, guint32 group)
 {
   guint cls;
 
@@ -464,7 +465,7 @@ bus_move (State *st, Bus *b, AsmPciConnectFlags accepts, guint32 group)
 }
 
 void
-bus_set_locked (State *st, Bus *b, gboolean locked)
+pci_bus_set_locked (State *st, Bus *b, gboolean locked)
 {
   gboolean was_idle = bus_is_idle (b);
   guint64 t[2] = { b->domain, b->bus };
@@ -485,7 +486,7 @@ bus_set_locked (State *st, Bus *b, gboolean locked)
 
 /* Marks s.f used.  The function must be free. */
 void
-bus_take (State *st, Bus *b, guint s, guint f, gboolean aggregating)
+pci_bus_take (State *st, Bus *b, guint s, guint f, gboolean aggregating)
 {
   gboolean had[N_ROOMS] = { bus_has_room (b, ROOM_EMPTY),
                             bus_has_room (b, ROOM_AGG) };
@@ -519,7 +520,7 @@ bus_take (State *st, Bus *b, guint s, guint f, gboolean aggregating)
 
 /* Marks s.f free.  The function must be used. */
 void
-bus_give (State *st, Bus *b, guint s, guint f)
+pci_bus_give (State *st, Bus *b, guint s, guint f)
 {
   gboolean had[N_ROOMS] = { bus_has_room (b, ROOM_EMPTY),
                             bus_has_room (b, ROOM_AGG) };
@@ -556,21 +557,21 @@ bus_give (State *st, Bus *b, guint s, guint f)
 /* libvirt's isolation rules, after a reservation on a bus that was empty
  * (@was_empty) or not. */
 void
-bus_apply_group (State *st, Bus *b, gboolean was_empty, guint32 group,
-                 gboolean from_config)
+pci_bus_apply_group (State *st, Bus *b, gboolean was_empty, guint32 group,
+                     gboolean from_config)
 {
   if (was_empty && !b->locked)
-    bus_move (st, b, b->accepts, group);
+    pci_bus_move (st, b, b->accepts, group);
   else if (b->group != group && from_config)
-    bus_move (st, b, b->accepts, 0);
+    pci_bus_move (st, b, b->accepts, 0);
 }
 
 /* Adds the bus of a new controller and enters it in the indexes (class 0 of
  * its flags, idle).  @plugged_at, reserved already, is %NULL for a root or
  * a floating controller. */
 Bus *
-bus_add (State *st, guint32 index, AsmPciControllerModel model,
-         guint32 domain, const AsmPciAddr *plugged_at)
+pci_bus_add (State *st, guint32 index, AsmPciControllerModel model,
+             guint32 domain, const AsmPciAddr *plugged_at)
 {
   Bus *b = g_new0 (Bus, 1);
   AsmRange box[N_DIMS];
@@ -605,7 +606,7 @@ bus_add (State *st, guint32 index, AsmPciControllerModel model,
 
 /* The buses in a deterministic order. */
 GPtrArray *
-sorted_buses (State *st, GCompareFunc compare)
+pci_bus_sorted (State *st, GCompareFunc compare)
 {
   GPtrArray *buses = g_ptr_array_sized_new (g_hash_table_size (st->by_index));
   GHashTableIter it;

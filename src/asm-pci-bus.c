@@ -124,7 +124,7 @@ asm_pci_bus_set_new (void)
   AsmPciBusSet *set = g_new0 (AsmPciBusSet, 1);
 
   set->ref = 1;
-  set->st = state_alloc ();
+  set->st = pci_bus_state_alloc ();
   return set;
 }
 
@@ -162,7 +162,7 @@ asm_pci_bus_set_unref (AsmPciBusSet *set)
     return;
   if (set->grow_destroy != NULL)
     set->grow_destroy (set->grow_data);
-  state_free (set->st);
+  pci_bus_state_free (set->st);
   g_free (set);
 }
 
@@ -187,7 +187,7 @@ asm_pci_bus_set_clone (AsmPciBusSet *set)
   g_return_val_if_fail (set != NULL, NULL);
   c = g_new0 (AsmPciBusSet, 1);
   c->ref = 1;
-  c->st = state_copy (set->st);
+  c->st = pci_bus_state_copy (set->st);
   return c;
 }
 
@@ -354,7 +354,7 @@ asm_pci_bus_set_add_controller (AsmPciBusSet *set, guint32 index,
                        model_name (model), index, ASM_PCI_DOMAIN_LAST);
           return FALSE;
         }
-      bus_add (st, index, model, index, NULL);
+      pci_bus_add (st, index, model, index, NULL);
       return TRUE;
     }
 
@@ -370,7 +370,7 @@ asm_pci_bus_set_add_controller (AsmPciBusSet *set, guint32 index,
   if (parent == NULL)
     return FALSE;
   flags = asm_pci_controller_model_get_connect_flags (model);
-  if (validate_addr (st, plugged_at, flags, TRUE, error) == NULL)
+  if (pci_bus_validate_addr (st, plugged_at, flags, TRUE, error) == NULL)
     {
       g_prefix_error (error, "%s controller %u: ", model_name (model), index);
       return FALSE;
@@ -383,9 +383,9 @@ asm_pci_bus_set_add_controller (AsmPciBusSet *set, guint32 index,
                    model_name (model), index, s);
       return FALSE;
     }
-  commit_reserve (st, parent, plugged_at, flags, 0, TRUE);
+  pci_bus_commit_reserve (st, parent, plugged_at, flags, 0, TRUE);
   parent->held[plugged_at->slot] |= (guint8) (1u << plugged_at->function);
-  bus_add (st, index, model, plugged_at->domain, plugged_at);
+  pci_bus_add (st, index, model, plugged_at->domain, plugged_at);
   return TRUE;
 }
 
@@ -446,7 +446,7 @@ asm_pci_bus_set_add_controller_next (AsmPciBusSet *set, guint32 index,
   scope.bus_first = 0;
   scope.bus_last = index - 1;
   connect = asm_pci_controller_model_get_connect_flags (model);
-  if (!find_next (st, connect, 0, &scope, &a))
+  if (!pci_bus_find_next (st, connect, 0, &scope, &a))
     {
       g_set_error (error, ASM_ERROR, ASM_ERROR_NO_SPACE,
                    "%s controller %u: no free address in domain %04x on a bus "
@@ -456,9 +456,9 @@ asm_pci_bus_set_add_controller_next (AsmPciBusSet *set, guint32 index,
       return FALSE;
     }
   parent = lookup_bus (st, a.domain, a.bus);
-  commit_reserve (st, parent, &a, connect, 0, FALSE);
+  pci_bus_commit_reserve (st, parent, &a, connect, 0, FALSE);
   parent->held[a.slot] |= (guint8) (1u << a.function);
-  bus_add (st, index, model, domain, &a);
+  pci_bus_add (st, index, model, domain, &a);
   if (out_plugged_at != NULL)
     *out_plugged_at = a;
   return TRUE;
@@ -497,7 +497,7 @@ asm_pci_bus_set_add_floating_controller (AsmPciBusSet *set, guint32 index,
    * domain's bus count */
   if (validate_parent (st, index, model, domain, 0, error) == NULL)
     return FALSE;
-  b = bus_add (st, index, model, domain, NULL);
+  b = pci_bus_add (st, index, model, domain, NULL);
   b->floating = TRUE;
   return TRUE;
 }
@@ -667,15 +667,15 @@ asm_pci_bus_set_set_hotplug (AsmPciBusSet *set, guint32 index,
     return FALSE;
   if (hotplug && !model_has_hotplug (b->model))
     {
-      g_autofree char *bd = bus_describe (b);
+      g_autofree char *bd = pci_bus_describe (b);
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
                    "%s never supports hotplug", bd);
       return FALSE;
     }
-  bus_move (st, b,
-            asm_pci_controller_model_get_bus_flags (b->model, hotplug, NULL,
-                                                    NULL),
-            b->group);
+  pci_bus_move (st, b,
+                asm_pci_controller_model_get_bus_flags (b->model, hotplug, NULL,
+                                                        NULL),
+                b->group);
   return TRUE;
 }
 
@@ -712,7 +712,7 @@ asm_pci_bus_set_set_isolation_group (AsmPciBusSet *set, guint32 index,
   st = set->st;
   if ((b = controller_or_error (st, index, error)) == NULL)
     return FALSE;
-  bus_move (st, b, b->accepts, group);
-  bus_set_locked (st, b, locked);
+  pci_bus_move (st, b, b->accepts, group);
+  pci_bus_set_locked (st, b, locked);
   return TRUE;
 }
