@@ -389,6 +389,35 @@ asm_pci_bus_set_add_controller (AsmPciBusSet *set, guint32 index,
   return TRUE;
 }
 
+/* The checks of a controller not yet plugged in, before the set places it
+ * (@floating FALSE) or leaves it floating: a new index, a model that is
+ * not a root (nor, floating, a pci-bridge), and bus 0 of @domain as a
+ * parent, which checks the domain, the index order against the root and
+ * the domain's bus count. */
+static gboolean
+validate_unplugged (State *st, guint32 index, AsmPciControllerModel model,
+                    guint32 domain, gboolean floating, GError **error)
+{
+  if (!validate_new_controller (st, index, model, error))
+    return FALSE;
+  if (!floating && asm_pci_controller_model_is_root (model))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s controller %u is a root: it is plugged into no bus",
+                   model_name (model), index);
+      return FALSE;
+    }
+  if (floating && (asm_pci_controller_model_is_root (model) ||
+                   model == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE))
+    {
+      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
+                   "%s controller %u cannot float (plugged in nowhere)",
+                   model_name (model), index);
+      return FALSE;
+    }
+  return validate_parent (st, index, model, domain, 0, error) != NULL;
+}
+
 /**
  * asm_pci_bus_set_add_controller_next:
  * @set: a set
@@ -429,18 +458,7 @@ asm_pci_bus_set_add_controller_next (AsmPciBusSet *set, guint32 index,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   st = set->st;
 
-  if (!validate_new_controller (st, index, model, error))
-    return FALSE;
-  if (asm_pci_controller_model_is_root (model))
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "%s controller %u is a root: it is plugged into no bus",
-                   model_name (model), index);
-      return FALSE;
-    }
-  /* bus 0 checks the domain, the index order against the root, and the
-   * domain's bus count */
-  if (validate_parent (st, index, model, domain, 0, error) == NULL)
+  if (!validate_unplugged (st, index, model, domain, FALSE, error))
     return FALSE;
   scope.domain_first = scope.domain_last = domain;
   scope.bus_first = 0;
@@ -483,19 +501,7 @@ asm_pci_bus_set_add_floating_controller (AsmPciBusSet *set, guint32 index,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   st = set->st;
 
-  if (!validate_new_controller (st, index, model, error))
-    return FALSE;
-  if (asm_pci_controller_model_is_root (model) ||
-      model == ASM_PCI_CONTROLLER_MODEL_PCI_BRIDGE)
-    {
-      g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
-                   "%s controller %u cannot float (plugged in nowhere)",
-                   model_name (model), index);
-      return FALSE;
-    }
-  /* bus 0 checks the domain, the index order against the root, and the
-   * domain's bus count */
-  if (validate_parent (st, index, model, domain, 0, error) == NULL)
+  if (!validate_unplugged (st, index, model, domain, TRUE, error))
     return FALSE;
   b = pci_bus_add (st, index, model, domain, NULL);
   b->floating = TRUE;
