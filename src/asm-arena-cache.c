@@ -114,10 +114,14 @@
  * the request is judged cacheable with one class index and three tests
  * (cache_serves()), the thread's slot is found from one thread-local
  * variable.  At 10^3 live allocations of W1, a free + allocation takes
- * about 326 instructions in bench-peers, of which the benchmark's loop
- * and its request are about 130, the two hits about 160, and the tree
- * about 23 (the allocations that find their class empty, 1 in 15 in
- * that run, each about 350).
+ * about 322 instructions in bench-peers, of which the benchmark's loop
+ * and its wrappers (the request it fills) are about 130, the public entry
+ * points and the two hits about 165, and the tree about 23 (the
+ * allocations that find their class empty, 1 in 15 in that run, each
+ * about 350).  bench-peers' floor peer, which does only what the contract
+ * needs (a lock, the entry found by hashing, kept ranges per size), takes
+ * 189 there: the rest is the request's tests and window, the statistics,
+ * the thread's slot, saved registers and the tree.
  */
 #include <asm/asm-arena.h>
 
