@@ -8,7 +8,7 @@
  * moves; the profiler sampling the simulator's counters; and a 16-switch
  * fabric of 1,000 partitions drained down to one switch and refilled with
  * nothing leaked.  The fault matrix and crash recovery of the new
- * operations are in test-fabric.c with the others.
+ * operations are in test-fabric-undo.c with the others.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
