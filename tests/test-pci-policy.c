@@ -1275,7 +1275,7 @@ test_property_random_machines (void **state)
     }
   for (guint64 seed = 1; seed <= n; seed++)
     run_machine (seed, &st);
-  print_message ("%u machines placed, %u refused; %u devices, %u controllers "
+  print_message ("# %u machines placed, %u refused; %u devices, %u controllers "
                  "added\n",
                  st.n_ok, st.n_refused, st.n_devices, st.n_added);
   /* the generator must mostly make machines the policy can place */
