@@ -2266,6 +2266,10 @@ ASM_DEFINE_VALUE_TYPE (AsmArenaCacheStats, asm_arena_cache_stats)
  * magazines are per thread).  This call itself must not race with any
  * other call on @a.  A clone starts without a cache and is independent.
  * asm_arena_walk() walks a snapshot, so its callback may call into @a.
+ * Costs: a free on the thread that made the allocation touches only that
+ * thread's magazines; a free on another thread finds the range under the
+ * tree's lock, asking every thread's table in turn (up to 64), so frees
+ * are cheapest where the allocations were made.
  *
  * Errors: %ASM_ERROR_INVALID when @max_size is not the quantum times 1 to
  * 256, or when @a already has a cache.  Nothing changes on error.
