@@ -12,7 +12,7 @@
  *
  * Unit tests, one per rule: the argument checks of enable_cache (and that a
  * refused call changes nothing); a freed range comes back from the
- * magazine; a double free, a move or a lookup of a cached range sees it
+ * magazine, also after its table entry has moved; a double free, a move or a lookup of a cached range sees it
  * free; exact fits, reserve and walk see cached ranges as free; a request
  * that only the cached ranges can satisfy succeeds; [min, max] and the
  * alignment are honoured by what the magazine hands out; the cap holds;
@@ -144,6 +144,46 @@ test_freed_range_comes_back (void **state)
   cs = cache_stats (a);
   assert_int_equal (cs.hits, 1);
   assert_int_equal (cs.cached_ranges, 0);
+  assert_checked (a);
+}
+
+/* An allocation takes its range's table entry at the index the free left
+ * beside it in the magazine; when the table has grown since (and moved
+ * every entry), it must search, and hand out the same ranges. */
+static void
+test_moved_entries_still_found (void **state)
+{
+  g_autoptr(AsmArena) a = cached_arena (0, 0xfffffff, 8 * Q);
+  guint64 ones[40], twos[200], back[40];
+  AsmArenaCacheStats cs;
+
+  (void) state;
+  for (guint i = 0; i < G_N_ELEMENTS (ones); i++)
+    ones[i] = instant (a, Q);
+  for (guint i = 0; i < G_N_ELEMENTS (ones); i++)
+    OK (asm_arena_free (a, ones[i], &error));
+  /* 200 more entries: the table doubles at least twice, so every entry,
+   * the 40 cached ones included, moves */
+  for (guint i = 0; i < G_N_ELEMENTS (twos); i++)
+    twos[i] = instant (a, 2 * Q);
+  assert_checked (a);
+  for (guint i = 0; i < G_N_ELEMENTS (back); i++)
+    back[i] = instant (a, Q);
+  cs = cache_stats (a);
+  assert_int_equal (cs.hits, G_N_ELEMENTS (back));
+  assert_int_equal (cs.cached_ranges, 0);
+  /* the newest first: exactly the freed ranges, in reverse */
+  for (guint i = 0; i < G_N_ELEMENTS (back); i++)
+    assert_int_equal (back[i], ones[G_N_ELEMENTS (ones) - 1 - i]);
+  assert_checked (a);
+  for (guint i = 0; i < G_N_ELEMENTS (back); i++)
+    {
+      OK (asm_arena_free (a, back[i], &error));
+      FAILS (asm_arena_free (a, back[i], &error), NOT_FOUND,
+             "freed already");
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (twos); i++)
+    OK (asm_arena_free (a, twos[i], &error));
   assert_checked (a);
 }
 
@@ -791,6 +831,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_enable_refused),
     cmocka_unit_test (test_freed_range_comes_back),
+    cmocka_unit_test (test_moved_entries_still_found),
     cmocka_unit_test (test_double_free_and_lookup),
     cmocka_unit_test (test_only_cached_space_satisfies),
     cmocka_unit_test (test_exact_fits_see_cached_ranges),
