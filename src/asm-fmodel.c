@@ -257,44 +257,41 @@ asm_fdevice_entry (const FModel *m, const FDevice *d, AsmXlatEntry *out)
 /* ------------------------------------------------------------------ */
 /* lookups that report a missing object                                 */
 
+/* The object @id of @map, or NULL with "WHAT ID does not exist"
+ * (ASM_ERROR_NOT_FOUND): the one lookup behind the four typed getters
+ * below, so every kind reports a missing object the same way. */
+static AsmPObj *
+fmodel_get (const AsmPMap *map, const char *what, AsmId id, GError **error)
+{
+  AsmPObj *o = asm_pmap_get (map, id);
+  if (o == NULL)
+    g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
+                 "%s %u does not exist", what, id);
+  return o;
+}
+
 FSwitch *
 asm_fmodel_get_switch (FModel *m, AsmId id, GError **error)
 {
-  FSwitch *s = FSW (m, id);
-  if (s == NULL)
-    g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
-                 "switch %u does not exist", id);
-  return s;
+  return (FSwitch *) fmodel_get (m->switches, "switch", id, error);
 }
 
 FDevice *
 asm_fmodel_get_device (FModel *m, AsmId id, GError **error)
 {
-  FDevice *d = FDEV (m, id);
-  if (d == NULL)
-    g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
-                 "device %u does not exist", id);
-  return d;
+  return (FDevice *) fmodel_get (m->devices, "device", id, error);
 }
 
 FWorkload *
 asm_fmodel_get_workload (FModel *m, AsmId id, GError **error)
 {
-  FWorkload *w = FWL (m, id);
-  if (w == NULL)
-    g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
-                 "workload %u does not exist", id);
-  return w;
+  return (FWorkload *) fmodel_get (m->workloads, "workload", id, error);
 }
 
 FPartition *
 asm_fmodel_get_partition (FModel *m, AsmId id, GError **error)
 {
-  FPartition *p = FPART (m, id);
-  if (p == NULL)
-    g_set_error (error, ASM_ERROR, ASM_ERROR_NOT_FOUND,
-                 "partition %u does not exist", id);
-  return p;
+  return (FPartition *) fmodel_get (m->partitions, "partition", id, error);
 }
 
 /* ------------------------------------------------------------------ */
