@@ -513,6 +513,18 @@ sim_check_port (SimSwitch *s, guint32 port, const char *ctx, GError **error)
   return FALSE;
 }
 
+/* Ids are non-zero (ASM_ID_NONE is "none"): every call that names a
+ * switch, a device or a partition refuses 0 with the same message,
+ * "WHAT id 0 is invalid". */
+static gboolean
+sim_check_id (AsmId id, const char *what, const char *ctx, GError **error)
+{
+  if (id != ASM_ID_NONE)
+    return TRUE;
+  asm_sim_fail (error, ctx, "%s id 0 is invalid", what);
+  return FALSE;
+}
+
 #define CTX(...) \
   char ctx[128]; \
   g_snprintf (ctx, sizeof ctx, __VA_ARGS__)
@@ -559,11 +571,8 @@ sim_switch_add (gpointer self, AsmId sw, const char *name, guint32 n_ports,
 
   if (!sim_enter (sim, ASM_SIM_OP_ANY, ctx, error))
     return FALSE;
-  if (sw == ASM_ID_NONE)
-    {
-      asm_sim_fail (error, ctx, "switch id 0 is invalid");
-      return FALSE;
-    }
+  if (!sim_check_id (sw, "switch", ctx, error))
+    return FALSE;
   if (name == NULL)
     name = "";
   s = asm_sim_find_switch (sim, sw, &pos);
@@ -824,11 +833,8 @@ sim_device_bind (gpointer self, AsmId device, const char *device_name,
 
   if (!sim_enter (sim, ASM_SIM_OP_BIND, ctx, error))
     return ASM_BACKEND_FAILED;
-  if (device == ASM_ID_NONE)
-    {
-      asm_sim_fail (error, ctx, "device id 0 is invalid");
-      return ASM_BACKEND_FAILED;
-    }
+  if (!sim_check_id (device, "device", ctx, error))
+    return ASM_BACKEND_FAILED;
   if ((s = sim_get_switch (sim, sw, ctx, error)) == NULL ||
       !sim_check_port (s, port, ctx, error))
     return ASM_BACKEND_FAILED;
@@ -900,11 +906,8 @@ sim_device_unbind (gpointer self, AsmId device, AsmId sw, guint32 port,
 
   if (!sim_enter (sim, ASM_SIM_OP_UNBIND, ctx, error))
     return ASM_BACKEND_FAILED;
-  if (device == ASM_ID_NONE)
-    {
-      asm_sim_fail (error, ctx, "device id 0 is invalid");
-      return ASM_BACKEND_FAILED;
-    }
+  if (!sim_check_id (device, "device", ctx, error))
+    return ASM_BACKEND_FAILED;
   if ((s = sim_get_switch (sim, sw, ctx, error)) == NULL ||
       !sim_check_port (s, port, ctx, error))
     return ASM_BACKEND_FAILED;
@@ -945,11 +948,8 @@ sim_device_wait (gpointer self, AsmId device, guint timeout_ms,
     kind = ASM_SIM_OP_UNBIND;
   if (!sim_enter (sim, kind, ctx, error))
     return FALSE;
-  if (device == ASM_ID_NONE)
-    {
-      asm_sim_fail (error, ctx, "device id 0 is invalid");
-      return FALSE;
-    }
+  if (!sim_check_id (device, "device", ctx, error))
+    return FALSE;
   if (b == NULL || b->pending == PENDING_NONE)
     return TRUE;
   if (b->pending == PENDING_BIND)
@@ -969,11 +969,8 @@ sim_device_hold (gpointer self, AsmId device, GError **error)
 
   if (!sim_enter (sim, ASM_SIM_OP_HOLD, ctx, error))
     return FALSE;
-  if (device == ASM_ID_NONE)
-    {
-      asm_sim_fail (error, ctx, "device id 0 is invalid");
-      return FALSE;
-    }
+  if (!sim_check_id (device, "device", ctx, error))
+    return FALSE;
   if (!sim_device_present (sim, device))
     return TRUE; /* not there: it accesses nothing, nothing to hold */
   if (!asm_sim_sorted_find (sim->held, device, asm_sim_id_key, &pos))
@@ -991,11 +988,8 @@ sim_device_release (gpointer self, AsmId device, GError **error)
 
   if (!sim_enter (sim, ASM_SIM_OP_HOLD, ctx, error))
     return FALSE;
-  if (device == ASM_ID_NONE)
-    {
-      asm_sim_fail (error, ctx, "device id 0 is invalid");
-      return FALSE;
-    }
+  if (!sim_check_id (device, "device", ctx, error))
+    return FALSE;
   if (asm_sim_sorted_find (sim->held, device, asm_sim_id_key, &pos))
     g_array_remove_index (sim->held, pos);
   return TRUE;
@@ -1004,11 +998,9 @@ sim_device_release (gpointer self, AsmId device, GError **error)
 static gboolean
 sim_check_vf_ids (AsmId pf, AsmId vf, const char *ctx, GError **error)
 {
-  if (pf == ASM_ID_NONE || vf == ASM_ID_NONE)
-    {
-      asm_sim_fail (error, ctx, "device id 0 is invalid");
-      return FALSE;
-    }
+  if (!sim_check_id (pf, "device", ctx, error) ||
+      !sim_check_id (vf, "device", ctx, error))
+    return FALSE;
   if (pf == vf)
     {
       asm_sim_fail (error, ctx, "device %u cannot be its own VF", vf);
@@ -1242,11 +1234,8 @@ sim_switch_remove (gpointer self, AsmId sw, GError **error)
 
   if (!sim_enter (sim, ASM_SIM_OP_ANY, ctx, error))
     return FALSE;
-  if (sw == ASM_ID_NONE)
-    {
-      asm_sim_fail (error, ctx, "switch id 0 is invalid");
-      return FALSE;
-    }
+  if (!sim_check_id (sw, "switch", ctx, error))
+    return FALSE;
   if ((s = asm_sim_find_switch (sim, sw, &pos)) == NULL)
     return TRUE; /* an inverse: removing an absent switch does nothing */
   if (s->windows->len > 0)
@@ -1316,11 +1305,8 @@ sim_usage_read (gpointer self, AsmId sw, AsmId partition, guint64 *out_bytes,
     return FALSE;
   if ((s = sim_get_switch (sim, sw, ctx, error)) == NULL)
     return FALSE;
-  if (partition == ASM_ID_NONE)
-    {
-      asm_sim_fail (error, ctx, "partition id 0 is invalid");
-      return FALSE;
-    }
+  if (!sim_check_id (partition, "partition", ctx, error))
+    return FALSE;
   if (!asm_sim_sorted_find (s->table, partition, entry_key, &pos))
     {
       asm_sim_fail (error, ctx, "no committed table entry has key %u",
