@@ -243,6 +243,18 @@ partition_to_json (guint32 key, AsmPObj *o, gpointer data)
   return TRUE;
 }
 
+/* Writes "key": [...], the objects of @map in id order, each written by
+ * @to_json: the four lists of the saved model. */
+static void
+add_objects (JsonBuilder *b, const char *key, const AsmPMap *map,
+             AsmPMapForeachFunc to_json)
+{
+  json_builder_set_member_name (b, key);
+  json_builder_begin_array (b);
+  asm_pmap_foreach (map, to_json, b);
+  json_builder_end_array (b);
+}
+
 JsonNode *
 asm_fmodel_to_json (FModel *m, const char *name, guint64 journal_seq)
 {
@@ -262,22 +274,10 @@ asm_fmodel_to_json (FModel *m, const char *name, guint64 journal_seq)
   if (!asm_arena_walk (m->global, collect_reserved, holes))
     ASM_BUG ("collecting the global space's holes stopped early");
   asm_fjson_add_ranges (b, "global_reserved", holes);
-  json_builder_set_member_name (b, "switches");
-  json_builder_begin_array (b);
-  asm_pmap_foreach (m->switches, switch_to_json, b);
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "devices");
-  json_builder_begin_array (b);
-  asm_pmap_foreach (m->devices, device_to_json, b);
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "workloads");
-  json_builder_begin_array (b);
-  asm_pmap_foreach (m->workloads, workload_to_json, b);
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "partitions");
-  json_builder_begin_array (b);
-  asm_pmap_foreach (m->partitions, partition_to_json, b);
-  json_builder_end_array (b);
+  add_objects (b, "switches", m->switches, switch_to_json);
+  add_objects (b, "devices", m->devices, device_to_json);
+  add_objects (b, "workloads", m->workloads, workload_to_json);
+  add_objects (b, "partitions", m->partitions, partition_to_json);
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -334,22 +334,37 @@ asm_fjson_reader_member (FJsonReader *r, const char *key)
   return n;
 }
 
+/* The member @key of @r when it is a JSON value of @type, or NULL: a
+ * missing member has failed the reader already (asm_fjson_reader_member()),
+ * a member of another type fails it here with @expected.  The first check
+ * of every scalar reader below. */
+static JsonNode *
+reader_scalar (FJsonReader *r, const char *key, GType type,
+               const char *expected)
+{
+  JsonNode *n = asm_fjson_reader_member (r, key);
+
+  if (n == NULL)
+    return NULL;
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != type)
+    {
+      asm_fjson_reader_fail (r, key, expected);
+      return NULL;
+    }
+  return n;
+}
+
 guint64
 asm_fjson_reader_u64 (FJsonReader *r, const char *key)
 {
-  JsonNode *n = asm_fjson_reader_member (r, key);
+  JsonNode *n =
+      reader_scalar (r, key, G_TYPE_STRING, "expected a \"0x...\" string");
   const char *s;
   guint64 v;
   char *end;
 
   if (n == NULL)
     return 0;
-  if (!JSON_NODE_HOLDS_VALUE (n) ||
-      json_node_get_value_type (n) != G_TYPE_STRING)
-    {
-      asm_fjson_reader_fail (r, key, "expected a \"0x...\" string");
-      return 0;
-    }
   s = json_node_get_string (n);
   if (!g_str_has_prefix (s, "0x") || s[2] == '\0')
     {
@@ -369,17 +384,11 @@ asm_fjson_reader_u64 (FJsonReader *r, const char *key)
 gint64
 asm_fjson_reader_int (FJsonReader *r, const char *key, gint64 min, gint64 max)
 {
-  JsonNode *n = asm_fjson_reader_member (r, key);
+  JsonNode *n = reader_scalar (r, key, G_TYPE_INT64, "expected an integer");
   gint64 v;
 
   if (n == NULL)
     return 0;
-  if (!JSON_NODE_HOLDS_VALUE (n) ||
-      json_node_get_value_type (n) != G_TYPE_INT64)
-    {
-      asm_fjson_reader_fail (r, key, "expected an integer");
-      return 0;
-    }
   v = json_node_get_int (n);
   if (v < min || v > max)
     {
@@ -395,19 +404,14 @@ asm_fjson_reader_int (FJsonReader *r, const char *key, gint64 min, gint64 max)
 gdouble
 asm_fjson_reader_double (FJsonReader *r, const char *key)
 {
-  JsonNode *n = asm_fjson_reader_member (r, key);
+  JsonNode *n =
+      reader_scalar (r, key, G_TYPE_STRING, "expected a number as a string");
   const char *s;
   char *end;
   gdouble v;
 
   if (n == NULL)
     return 0;
-  if (!JSON_NODE_HOLDS_VALUE (n) ||
-      json_node_get_value_type (n) != G_TYPE_STRING)
-    {
-      asm_fjson_reader_fail (r, key, "expected a number as a string");
-      return 0;
-    }
   s = json_node_get_string (n);
   v = g_ascii_strtod (s, &end);
   if (end == s || *end != '\0' || !isfinite (v))
@@ -421,32 +425,21 @@ asm_fjson_reader_double (FJsonReader *r, const char *key)
 const char *
 asm_fjson_reader_str (FJsonReader *r, const char *key)
 {
-  JsonNode *n = asm_fjson_reader_member (r, key);
+  JsonNode *n = reader_scalar (r, key, G_TYPE_STRING, "expected a string");
 
   if (n == NULL)
     return NULL;
-  if (!JSON_NODE_HOLDS_VALUE (n) ||
-      json_node_get_value_type (n) != G_TYPE_STRING)
-    {
-      asm_fjson_reader_fail (r, key, "expected a string");
-      return NULL;
-    }
   return json_node_get_string (n);
 }
 
 gboolean
 asm_fjson_reader_bool (FJsonReader *r, const char *key)
 {
-  JsonNode *n = asm_fjson_reader_member (r, key);
+  JsonNode *n =
+      reader_scalar (r, key, G_TYPE_BOOLEAN, "expected true or false");
 
   if (n == NULL)
     return FALSE;
-  if (!JSON_NODE_HOLDS_VALUE (n) ||
-      json_node_get_value_type (n) != G_TYPE_BOOLEAN)
-    {
-      asm_fjson_reader_fail (r, key, "expected true or false");
-      return FALSE;
-    }
   return json_node_get_boolean (n);
 }
 
@@ -565,6 +558,18 @@ asm_fjson_reader_done (FJsonReader *r)
   return TRUE;
 }
 
+/* Ends reading one object: refuses a key nobody asked for
+ * (asm_fjson_reader_done()) and frees the reader either way.  TRUE when
+ * the object was read without a failure. */
+static gboolean
+reader_finish (FJsonReader *r)
+{
+  gboolean ok = asm_fjson_reader_done (r);
+
+  asm_fjson_reader_clear (r);
+  return ok;
+}
+
 /* fail with a model-level message */
 #define MODEL_FAIL(...)                                                       \
   G_STMT_START                                                                \
@@ -633,12 +638,8 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
   devices = asm_fjson_reader_array (&top, "devices");
   workloads = asm_fjson_reader_array (&top, "workloads");
   partitions = asm_fjson_reader_array (&top, "partitions");
-  if (!asm_fjson_reader_done (&top))
-    {
-      asm_fjson_reader_clear (&top);
-      return NULL;
-    }
-  asm_fjson_reader_clear (&top);
+  if (!reader_finish (&top))
+    return NULL;
 
   if (!asm_is_pow2 (granule) || !asm_is_pow2 (window_granule) ||
       window_granule < granule)
@@ -685,13 +686,11 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
       if (r.obj != NULL && json_object_has_member (r.obj, "draining"))
         s->draining = asm_fjson_reader_bool (&r, "draining");
       windows = asm_fjson_reader_ranges (&r, "windows");
-      if (!asm_fjson_reader_done (&r))
+      if (!reader_finish (&r))
         {
-          asm_fjson_reader_clear (&r);
           asm_pobj_unref (&s->obj, asm_fswitch_free);
           goto fail;
         }
-      asm_fjson_reader_clear (&r);
       s->name = g_strdup (name);
       s->space = asm_arena_new (name, granule);
       s->ports = g_new0 (AsmId, MAX (s->n_ports, 1));
@@ -738,13 +737,11 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
       w->level = asm_fjson_reader_double (&r, "level");
       w->trend = asm_fjson_reader_double (&r, "trend");
       w->last_time = asm_fjson_reader_double (&r, "last_time");
-      if (!asm_fjson_reader_done (&r))
+      if (!reader_finish (&r))
         {
-          asm_fjson_reader_clear (&r);
           asm_pobj_unref (&w->obj, asm_fworkload_free);
           goto fail;
         }
-      asm_fjson_reader_clear (&r);
       w->name = g_strdup (name);
       if (asm_pmap_get (m->workloads, w->id) != NULL)
         {
@@ -782,13 +779,11 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
           (guint32) asm_fjson_reader_int (&r, "generation", 0, G_MAXUINT32);
       p->dev_next = asm_fjson_reader_u64 (&r, "dev_next");
       devs = asm_fjson_reader_ids (&r, "devices");
-      if (!asm_fjson_reader_done (&r))
+      if (!reader_finish (&r))
         {
-          asm_fjson_reader_clear (&r);
           asm_pobj_unref (&p->obj, asm_fpartition_free);
           goto fail;
         }
-      asm_fjson_reader_clear (&r);
       g_array_append_vals (p->devices, devs->data, devs->len);
       if (asm_pmap_get (m->partitions, p->id) != NULL ||
           (s = FSW_W (m, p->sw)) == NULL ||
@@ -861,13 +856,11 @@ asm_fmodel_from_json (JsonNode *root, guint64 *out_journal_seq,
       d->redirect_sw = (AsmId) asm_fjson_reader_int (&r, "redirect_switch", 0,
                                            next_id - 1);
       d->redirect_base = asm_fjson_reader_u64 (&r, "redirect_base");
-      if (!asm_fjson_reader_done (&r))
+      if (!reader_finish (&r))
         {
-          asm_fjson_reader_clear (&r);
           asm_pobj_unref (&d->obj, asm_fdevice_free);
           goto fail;
         }
-      asm_fjson_reader_clear (&r);
       d->name = g_strdup (name);
       if (asm_pmap_get (m->devices, d->id) != NULL)
         {
