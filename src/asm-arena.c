@@ -1100,26 +1100,8 @@ span_table_unref (SpanTable *t)
     }
 }
 
-/* index of the span containing v, or -1 */
-gint
-span_table_find (const SpanTable *t, guint64 v)
-{
-  guint lo = 0, hi = t->n;
-
-  while (lo < hi)
-    {
-      guint mid = (lo + hi) / 2;
-      if (t->r[mid].last < v)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-  if (lo < t->n && t->r[lo].first <= v)
-    return (gint) lo;
-  return -1;
-}
-
-/* first index whose span ends at or after v */
+/* first index whose span ends at or after v (the table is sorted and its
+ * spans disjoint, so that is where v is or would go) */
 static guint
 span_table_lower (const SpanTable *t, guint64 v)
 {
@@ -1134,6 +1116,17 @@ span_table_lower (const SpanTable *t, guint64 v)
         hi = mid;
     }
   return lo;
+}
+
+/* index of the span containing v, or -1 */
+gint
+span_table_find (const SpanTable *t, guint64 v)
+{
+  guint i = span_table_lower (t, v);
+
+  if (i < t->n && t->r[i].first <= v)
+    return (gint) i;
+  return -1;
 }
 
 static void
