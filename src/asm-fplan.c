@@ -1290,6 +1290,21 @@ drop_redirect (FModel *m, Txn *t, FDevice *d)
   switch_shrink (m, t, rs);
 }
 
+/* Takes the writable device d out of its partition: its redirect goes
+ * (base and table entry), and it no longer names a partition.  What an
+ * unmap and a release do to each device; the partition's device list is
+ * the caller's. */
+static void
+device_drop_mapping (FModel *m, Txn *t, FDevice *d)
+{
+  if (d->redirect_sw != ASM_ID_NONE)
+    drop_redirect (m, t, d);
+  d->partition = ASM_ID_NONE;
+  d->partition_offset = 0;
+  d->redirect_sw = ASM_ID_NONE;
+  d->redirect_base = 0;
+}
+
 /* Releases partition p: its entries, its devices' mappings, its ranges,
  * emptied windows; the event. */
 static void
@@ -1306,15 +1321,8 @@ release_one (FModel *m, Txn *t, AsmId pid)
   s = FSW_W (m, p->sw);
   push_xlat_remove (t, s->id, &entry);
   for (guint i = 0; i < p->devices->len; i++)
-    {
-      FDevice *d = FDEV_W (m, g_array_index (p->devices, AsmId, i));
-      if (d->redirect_sw != ASM_ID_NONE)
-        drop_redirect (m, t, d);
-      d->partition = ASM_ID_NONE;
-      d->partition_offset = 0;
-      d->redirect_sw = ASM_ID_NONE;
-      d->redirect_base = 0;
-    }
+    device_drop_mapping (m, t,
+                         FDEV_W (m, g_array_index (p->devices, AsmId, i)));
   st = asm_txn_step (t, ST_FLUSH);
   st->sw = s->id;
   st->range = ASM_RANGE (p->phys_first, p->phys_first + p->size - 1);
@@ -1562,12 +1570,7 @@ asm_fplan_unmap_device (FModel *m, Txn *t, const FOpUnmapDevice *a,
       return FALSE;
     }
   d = FDEV_W (m, d->id);
-  if (d->redirect_sw != ASM_ID_NONE)
-    drop_redirect (m, t, d);
-  d->partition = ASM_ID_NONE;
-  d->partition_offset = 0;
-  d->redirect_sw = ASM_ID_NONE;
-  d->redirect_base = 0;
+  device_drop_mapping (m, t, d);
   p = FPART_W (m, p->id);
   for (guint i = 0; i < p->devices->len; i++)
     if (g_array_index (p->devices, AsmId, i) == d->id)
