@@ -755,6 +755,24 @@ vf_new (FModel *m, Txn *t, AsmId pf_id, GError **error)
   return vf;
 }
 
+/* Undoes what vf_new() gave vf: the VF_DESTROY step, and its index under
+ * its PF free again.  The device itself stays in the model for the caller
+ * to remove.  Returns the PF, writable. */
+static FDevice *
+plan_vf_destroy (FModel *m, Txn *t, const FDevice *vf)
+{
+  Step *st = asm_txn_step (t, ST_VF_DESTROY);
+  FDevice *pf;
+
+  st->device = vf->id;
+  st->pf = vf->pf;
+  st->vf_index = vf->vf_index;
+  st->sw = vf->sw;
+  pf = FDEV_W (m, vf->pf);
+  pf->vf_used &= ~(G_GUINT64_CONSTANT (1) << vf->vf_index);
+  return pf;
+}
+
 gboolean
 asm_fplan_create_vf (FModel *m, Txn *t, const FOpCreateVf *a,
                      GError **error)
@@ -1365,7 +1383,7 @@ gboolean
 asm_fplan_transfer_vf (FModel *m, Txn *t, const FOpTransferVf *a,
                        GError **error)
 {
-  FDevice *vf = asm_fmodel_get_device (m, a->vf, error), *target, *nvf, *opf;
+  FDevice *vf = asm_fmodel_get_device (m, a->vf, error), *target, *nvf;
   FPartition *p;
   FSwitch *s2;
   guint64 base, virt;
@@ -1438,13 +1456,7 @@ asm_fplan_transfer_vf (FModel *m, Txn *t, const FOpTransferVf *a,
   /* 6. lift the hold; the first VF goes away */
   st = asm_txn_step (t, ST_RELEASE);
   st->device = vf->id;
-  st = asm_txn_step (t, ST_VF_DESTROY);
-  st->device = vf->id;
-  st->pf = vf->pf;
-  st->vf_index = vf->vf_index;
-  st->sw = vf->sw;
-  opf = FDEV_W (m, vf->pf);
-  opf->vf_used &= ~(G_GUINT64_CONSTANT (1) << vf->vf_index);
+  plan_vf_destroy (m, t, vf);
   p = FPART_W (m, p->id);
   for (guint i = 0; i < p->devices->len; i++)
     if (g_array_index (p->devices, AsmId, i) == vf->id)
@@ -1687,7 +1699,6 @@ asm_fplan_destroy_vf (FModel *m, Txn *t, const FOpDestroyVf *a,
                       GError **error)
 {
   FDevice *vf = asm_fmodel_get_device (m, a->vf, error), *pf;
-  Step *st;
 
   if (vf == NULL)
     return FALSE;
@@ -1699,13 +1710,7 @@ asm_fplan_destroy_vf (FModel *m, Txn *t, const FOpDestroyVf *a,
     }
   if (!device_can_leave (vf, error))
     return FALSE;
-  st = asm_txn_step (t, ST_VF_DESTROY);
-  st->device = vf->id;
-  st->pf = vf->pf;
-  st->vf_index = vf->vf_index;
-  st->sw = vf->sw;
-  pf = FDEV_W (m, vf->pf);
-  pf->vf_used &= ~(G_GUINT64_CONSTANT (1) << vf->vf_index);
+  pf = plan_vf_destroy (m, t, vf);
   t->desc = g_strdup_printf ("destroy VF '%s'", vf->name);
   {
     AsmFabricEvent e = { ASM_EVENT_VF_DESTROYED, vf->sw };
