@@ -352,6 +352,22 @@ partition_movers (FModel *m, const FPartition *p)
   return n;
 }
 
+/* A placement request for partition p moving whole, at `size` bytes: its
+ * alignment, bandwidth and latency terms and the ports its devices will
+ * take.  The caller says which switch to exclude or count as its own. */
+static void
+place_ctx_for_partition (FModel *m, const FPartition *p, guint64 size,
+                         PlaceCtx *c)
+{
+  *c = (PlaceCtx) { 0 };
+  c->size = size;
+  c->align = p->align;
+  c->min_bandwidth = p->min_bandwidth;
+  c->max_latency_ns = p->max_latency_ns;
+  c->demand = p->bandwidth_demand;
+  c->need_ports = partition_movers (m, p);
+}
+
 static gboolean
 choose_switch (FModel *m, PlaceCtx *c, GError **error)
 {
@@ -1147,14 +1163,9 @@ migrate_one (FModel *m, Txn *t, AsmId pid, AsmId to, GError **error)
 
   if (to == ASM_ID_NONE)
     {
-      PlaceCtx c = { 0 };
-      c.size = p->size;
-      c.align = p->align;
-      c.min_bandwidth = p->min_bandwidth;
-      c.max_latency_ns = p->max_latency_ns;
-      c.demand = p->bandwidth_demand;
+      PlaceCtx c;
+      place_ctx_for_partition (m, p, p->size, &c);
       c.exclude = p->sw;
-      c.need_ports = partition_movers (m, p);
       if (!choose_switch (m, &c, error))
         {
           g_prefix_error (error, "migrate partition %u: ", p->id);
@@ -1256,14 +1267,9 @@ asm_fplan_grow_partition (FModel *m, Txn *t, const FOpGrowPartition *a,
   else
     {
       /* elsewhere: the best switch, its own included */
-      PlaceCtx c = { 0 };
-      c.size = new_size;
-      c.align = p->align;
-      c.min_bandwidth = p->min_bandwidth;
-      c.max_latency_ns = p->max_latency_ns;
-      c.demand = p->bandwidth_demand;
+      PlaceCtx c;
+      place_ctx_for_partition (m, p, new_size, &c);
       c.own = from;
-      c.need_ports = partition_movers (m, p);
       if (!choose_switch (m, &c, error))
         {
           g_prefix_error (error, "grow partition %u: ", p->id);
