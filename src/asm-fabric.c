@@ -1054,14 +1054,7 @@ rebalance_workload (AsmFabric *fabric, FModel *m, AsmId wid, gdouble horizon,
                        m->granule);
   if (keep >= have)
     return TRUE;
-  {
-    FPartition *p = FPART (m, largest);
-    for (guint i = 0; i < p->devices->len; i++)
-      {
-        FDevice *d = FDEV (m, g_array_index (p->devices, AsmId, i));
-        floor_size = MAX (floor_size, d->partition_offset + d->bar_size);
-      }
-  }
+  floor_size = asm_fpartition_devices_end (m, FPART (m, largest));
   floor_size = MAX (asm_round_up (floor_size, m->granule), m->granule);
   {
     guint64 target = largest_size - MIN (have - keep, largest_size);

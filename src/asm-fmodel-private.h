@@ -137,6 +137,9 @@ void asm_fpartition_free (AsmPObj *o);
 void asm_fpartition_entry (const FPartition *p, AsmXlatEntry *out);
 /* the AsmXlatEntry of a redirected device */
 void asm_fdevice_entry (const FModel *m, const FDevice *d, AsmXlatEntry *out);
+/* the end of the part of p its mapped devices' BARs take (F4): the
+ * highest partition_offset + bar_size, 0 when none is mapped */
+guint64 asm_fpartition_devices_end (const FModel *m, const FPartition *p);
 
 /* the object with that id, or NULL with ASM_ERROR_NOT_FOUND naming it */
 FSwitch *asm_fmodel_get_switch (FModel *m, AsmId id, GError **error);

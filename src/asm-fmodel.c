@@ -241,6 +241,19 @@ asm_fpartition_entry (const FPartition *p, AsmXlatEntry *out)
   out->offset = p->phys_first - p->virt_first;
 }
 
+guint64
+asm_fpartition_devices_end (const FModel *m, const FPartition *p)
+{
+  guint64 end = 0;
+
+  for (guint i = 0; i < p->devices->len; i++)
+    {
+      const FDevice *d = FDEV (m, g_array_index (p->devices, AsmId, i));
+      end = MAX (end, d->partition_offset + d->bar_size);
+    }
+  return end;
+}
+
 void
 asm_fdevice_entry (const FModel *m, const FDevice *d, AsmXlatEntry *out)
 {

@@ -1558,20 +1558,6 @@ asm_fplan_set_window_granule (FModel *m, Txn *t, const FOpSetWindowGranule *a,
 /* ------------------------------------------------------------------ */
 /* taking things away                                                   */
 
-/* the end of the part of p given to its devices (F4), after one left */
-static guint64
-devices_end (FModel *m, const FPartition *p)
-{
-  guint64 end = 0;
-
-  for (guint i = 0; i < p->devices->len; i++)
-    {
-      const FDevice *d = FDEV (m, g_array_index (p->devices, AsmId, i));
-      end = MAX (end, d->partition_offset + d->bar_size);
-    }
-  return end;
-}
-
 gboolean
 asm_fplan_unmap_device (FModel *m, Txn *t, const FOpUnmapDevice *a,
                         GError **error)
@@ -1596,7 +1582,7 @@ asm_fplan_unmap_device (FModel *m, Txn *t, const FOpUnmapDevice *a,
         g_array_remove_index (p->devices, i);
         break;
       }
-  p->dev_next = devices_end (m, p);
+  p->dev_next = asm_fpartition_devices_end (m, p); /* after one left */
   p->generation++;
   t->desc = g_strdup_printf ("unmap device '%s' from partition %u", d->name,
                              p->id);
