@@ -720,6 +720,21 @@ dispatch (AsmQmp *qmp, AsmQmpMessage *msg)
 
 static void start_read (AsmQmp *qmp);
 
+/* A read or a write of the QMP stream failed (I/O thread): unless we
+ * cancelled it ourselves, QEMU is gone, and the connection closes with
+ * "QEMU exited (DOING QMP failed: ...)". */
+static void
+close_on_io_error (AsmQmp *qmp, const char *doing, const GError *err)
+{
+  g_autofree char *why = NULL;
+
+  if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  why = g_strdup_printf ("QEMU exited (%s QMP failed: %s)", doing,
+                         err->message);
+  close_in_thread (qmp, why);
+}
+
 static void
 on_line (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -735,13 +750,8 @@ on_line (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       if (err == NULL)
         close_in_thread (qmp, "QEMU exited (the QMP connection was closed)");
-      else if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_autofree char *why = g_strdup_printf ("QEMU exited (reading "
-                                                  "QMP failed: %s)",
-                                                  err->message);
-          close_in_thread (qmp, why);
-        }
+      else
+        close_on_io_error (qmp, "reading", err);
       maybe_quit (qmp);
       return;
     }
@@ -780,13 +790,7 @@ on_written (GObject *source, GAsyncResult *res, gpointer user_data)
   if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), res, NULL,
                                          &err))
     {
-      if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_autofree char *why = g_strdup_printf ("QEMU exited (writing "
-                                                  "QMP failed: %s)",
-                                                  err->message);
-          close_in_thread (qmp, why);
-        }
+      close_on_io_error (qmp, "writing", err);
       maybe_quit (qmp);
       return;
     }
