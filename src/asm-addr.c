@@ -610,11 +610,17 @@ asm_addr_space_add_pool (AsmAddrSpace *s, const AsmRange *box, GError **error)
   return TRUE;
 }
 
+/* The code of @addr when it is a valid tuple in a pool; otherwise FALSE
+ * with ASM_ERROR_INVALID naming the value beyond its width, or the tuple
+ * that is in no pool.  The first check of reserve and release. */
 static gboolean
-check_pooled (AsmAddrSpace *s, const guint64 *addr, guint64 code,
-              GError **error)
+encode_pooled (AsmAddrSpace *s, const guint64 *addr, guint64 *out_code,
+               GError **error)
 {
-  if (!asm_range_set_contains (s->pools, code))
+  if (!validate_tuple (s, addr, error))
+    return FALSE;
+  *out_code = encode (s, addr);
+  if (!asm_range_set_contains (s->pools, *out_code))
     {
       g_autofree char *t = asm_addr_space_format (s, addr);
       g_set_error (error, ASM_ERROR, ASM_ERROR_INVALID,
@@ -649,10 +655,7 @@ asm_addr_space_reserve (AsmAddrSpace *s, const guint64 *addr, GError **error)
   g_return_val_if_fail (s != NULL && addr != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!validate_tuple (s, addr, error))
-    return FALSE;
-  code = encode (s, addr);
-  if (!check_pooled (s, addr, code, error))
+  if (!encode_pooled (s, addr, &code, error))
     return FALSE;
   if (!asm_arena_reserve (s->arena, code, code, NULL))
     {
@@ -946,10 +949,7 @@ asm_addr_space_release (AsmAddrSpace *s, const guint64 *addr, GError **error)
   g_return_val_if_fail (s != NULL && addr != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!validate_tuple (s, addr, error))
-    return FALSE;
-  code = encode (s, addr);
-  if (!check_pooled (s, addr, code, error))
+  if (!encode_pooled (s, addr, &code, error))
     return FALSE;
   if (!asm_arena_lookup_full (s->arena, code, &seg, &kind) ||
       kind != ASM_SEGMENT_RESERVED)
