@@ -344,6 +344,23 @@ write_all (int fd, const char *data, gsize len, int *out_errno)
   return TRUE;
 }
 
+/* The highest "seq" among the parsed records of a journal, 0 when none
+ * has one: where a reopened journal, file or store, goes on counting. */
+static guint64
+records_last_seq (GPtrArray *recs)
+{
+  guint64 last = 0;
+
+  for (guint i = 0; i < recs->len; i++)
+    {
+      JsonObject *o = json_node_get_object (recs->pdata[i]);
+      gint64 seq = json_object_get_int_member_with_default (o, "seq", 0);
+      if (seq > 0 && (guint64) seq > last)
+        last = (guint64) seq;
+    }
+  return last;
+}
+
 FJournal *
 asm_fjournal_open (const char *path, guint64 *out_last_seq, GError **error)
 {
@@ -395,13 +412,7 @@ asm_fjournal_open (const char *path, guint64 *out_last_seq, GError **error)
           asm_fjournal_close (j);
           return NULL;
         }
-      for (guint i = 0; i < recs->len; i++)
-        {
-          JsonObject *o = json_node_get_object (recs->pdata[i]);
-          gint64 seq = json_object_get_int_member_with_default (o, "seq", 0);
-          if (seq > 0 && (guint64) seq > *out_last_seq)
-            *out_last_seq = (guint64) seq;
-        }
+      *out_last_seq = records_last_seq (recs);
       if (good < (gsize) st.st_size &&
           (ftruncate (fd, (off_t) good) != 0 ||
            (j->sync && fdatasync (fd) != 0)))
@@ -479,13 +490,7 @@ asm_fjournal_open_store (const AsmJournalStore *store, gpointer store_data,
           asm_fjournal_close (j);
           return NULL;
         }
-      for (guint i = 0; i < recs->len; i++)
-        {
-          JsonObject *o = json_node_get_object (recs->pdata[i]);
-          gint64 seq = json_object_get_int_member_with_default (o, "seq", 0);
-          if (seq > 0 && (guint64) seq > *out_last_seq)
-            *out_last_seq = (guint64) seq;
-        }
+      *out_last_seq = records_last_seq (recs);
       if (good < len && !store->truncate (store_data, good, &err))
         {
           store_failed (j, err, "cannot cut off its torn last record", error);
