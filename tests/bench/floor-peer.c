@@ -28,6 +28,8 @@
  */
 #include "floor-peer.h"
 
+#include "bench-common.h"
+
 #include <string.h>
 
 #define ENTRY_EMPTY G_MAXUINT64
@@ -157,7 +159,7 @@ floor_peer_alloc (FloorPeer *f, guint64 pages)
       floor_unlock (f);
       return e >> 8;
     }
-  align = pages <= 1 ? 1 : G_GUINT64_CONSTANT (1) << (64 - __builtin_clzll (pages - 1));
+  align = pow2_ceil (pages);
   pfn = (f->bump + align - 1) & ~(align - 1);
   f->bump = pfn + pages;
   if ((f->used + 1) * 4 > (f->mask + 1) * 3)
