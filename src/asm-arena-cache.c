@@ -57,14 +57,19 @@
  * the depot's (a range freed by another thread than the one that took it
  * goes back to the magazine of the slot that knows it); an address no
  * table knows is the tree's, which frees it as before.  An allocation
- * popped from a magazine turns CACHED back into OUTSTANDING; it does not
- * search for the entry: beside each range a magazine keeps the index its
- * entry had when the range was put in (the free had just found it), and
- * the allocation takes the entry there if it is exactly the one expected
- * (that unit, that class, CACHED), else searches.  A table that grew,
- * shrank or shifted the entry since only costs that search.  So the hot
- * paths touch only the calling thread's slot: one lock, its magazine and
- * its table, nothing another thread writes.
+ * popped from a magazine turns CACHED back into OUTSTANDING without a
+ * search: beside each range a magazine keeps the index of its entry (the
+ * free had just found it), and that index stays exact.  An entry never
+ * moves within its table: a deleted entry becomes a tombstone, which a
+ * search passes and an insertion reuses.  Only a rebuild moves entries,
+ * when a table must grow (entries and tombstones over three quarters) or
+ * shrink (under an eighth in use); it happens where every magazine of the
+ * table is in its place (slot_table_settle(), depot_table_settle()),
+ * before a batch of insertions or after a batch of deletions, and gives
+ * each of those magazines the new indexes.  A range moving between the
+ * depot and a slot gets its index in the new table as it moves.  So the
+ * hot paths touch only the calling thread's slot: one lock, its magazine
+ * and its table, nothing another thread writes.
  *
  * Exact.  A cached range is free to every caller, so nothing may be
  * refused, or placed differently, because of it:
@@ -142,6 +147,7 @@
 
 /* table entries: (unit << 9) | (class << 1) | CACHED */
 #define ENTRY_EMPTY G_MAXUINT64
+#define ENTRY_TOMB (G_MAXUINT64 - 1) /* a deleted entry */
 #define ENTRY_CACHED G_GUINT64_CONSTANT (1)
 #define UNIT_LIMIT ((G_GUINT64_CONSTANT (1) << 55) - 1) /* units below it */
 
@@ -197,19 +203,22 @@ struct _Magazine {
   Magazine *next; /* in a depot's stack or a slot's spill list */
   guint64 n;      /* ranges held: addr[0 .. n-1] */
   guint64 addr[MAG_SIZE];
-  /* where each range's entry was in its table when it was put here: an
-   * allocation tries that index before it searches (a table that has
-   * grown, shrunk or shifted the entry since makes it miss) */
-  guint32 hint[MAG_SIZE];
+  /* the index of each range's entry in its table: exact, since an entry
+   * moves only when its table is rebuilt, and then every magazine of the
+   * table is given the new indexes */
+  guint32 at[MAG_SIZE];
 };
 
-/* open addressing with linear probing, one 8-byte entry per range */
+/* open addressing with linear probing, one 8-byte entry per range;
+ * deleted entries become tombstones, so that an entry stays where it is
+ * until the table is rebuilt */
 typedef struct {
   guint64 *e;
   guint64 mask;  /* 2^bits - 1: the index of the last entry */
   guint shift;   /* 64 - bits: what the hash is shifted right by */
   guint bits;    /* 2^bits entries */
   guint64 n;     /* entries in use */
+  guint64 tombs; /* deleted entries not yet reused */
 } Table;
 
 typedef struct {
@@ -335,107 +344,142 @@ table_home (const Table *t, guint64 unit)
   return (unit * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15)) >> t->shift;
 }
 
+static inline guint64
+table_size (const Table *t)
+{
+  return G_GUINT64_CONSTANT (1) << t->bits;
+}
+
 static void
-table_set_bits (Table *t, guint bits)
+table_alloc (Table *t, guint bits)
 {
   t->bits = bits;
   t->shift = 64 - bits;
   t->mask = (G_GUINT64_CONSTANT (1) << bits) - 1;
+  t->tombs = 0;
+  t->e = g_new (guint64, G_GUINT64_CONSTANT (1) << bits);
+  memset (t->e, 0xff, sizeof (guint64) << bits); /* ENTRY_EMPTY */
 }
 
 static void
 table_init (Table *t)
 {
-  table_set_bits (t, TABLE_MIN_BITS);
+  table_alloc (t, TABLE_MIN_BITS);
   t->n = 0;
-  t->e = g_new (guint64, 1u << TABLE_MIN_BITS);
-  memset (t->e, 0xff, sizeof (guint64) << TABLE_MIN_BITS); /* ENTRY_EMPTY */
+}
+
+/* Is there an entry of unit (at *at)? */
+static inline gboolean
+table_lookup (const Table *t, guint64 unit, guint64 *at)
+{
+  guint64 mask = t->mask, i;
+
+  /* the unit of ENTRY_EMPTY and ENTRY_TOMB is UNIT_LIMIT, which no entry
+   * has: the probe passes tombstones and stops at an empty entry */
+  for (i = table_home (t, unit);; i = (i + 1) & mask)
+    {
+      guint64 e = t->e[i];
+
+      if (G_LIKELY (entry_unit (e) == unit))
+        {
+          *at = i;
+          return TRUE;
+        }
+      if (e == ENTRY_EMPTY)
+        return FALSE;
+    }
 }
 
 /* the index of unit's entry, or -1 */
 static inline gint64
 table_find (const Table *t, guint64 unit)
 {
-  guint64 mask = t->mask, i;
+  guint64 at;
 
-  /* ENTRY_EMPTY's unit is UNIT_LIMIT, which no entry has */
-  for (i = table_home (t, unit);; i = (i + 1) & mask)
-    {
-      guint64 e = t->e[i];
-
-      if (G_LIKELY (entry_unit (e) == unit))
-        return (gint64) i;
-      if (e == ENTRY_EMPTY)
-        return -1;
-    }
+  return table_lookup (t, unit, &at) ? (gint64) at : -1;
 }
 
-/* puts e in its place; returns the index */
+/* puts e in the first free place of its probe, empty or a tombstone;
+ * returns the index */
 static guint64
 table_place (Table *t, guint64 e)
 {
   guint64 mask = t->mask, i;
 
-  for (i = table_home (t, entry_unit (e)); t->e[i] != ENTRY_EMPTY;
+  for (i = table_home (t, entry_unit (e)); t->e[i] < ENTRY_TOMB;
        i = (i + 1) & mask)
     ;
+  if (t->e[i] == ENTRY_TOMB)
+    t->tombs--;
   t->e[i] = e;
   return i;
 }
 
+/* the smallest table in which n entries fill at most half */
+static guint
+table_bits_for (guint64 n)
+{
+  guint bits = TABLE_MIN_BITS;
+
+  while ((n * 2) > (G_GUINT64_CONSTANT (1) << bits))
+    bits++;
+  return bits;
+}
+
+/* A new array sized for n_more more entries, without tombstones.  Every
+ * entry moves, so the caller must then give the magazines of the table's
+ * owner their new indexes (slot_table_settle(), depot_table_settle()). */
 static void
-table_resize (Table *t, guint bits)
+table_rebuild (Table *t, guint64 n_more)
 {
   guint64 *old = t->e;
-  guint64 old_size = G_GUINT64_CONSTANT (1) << t->bits;
+  guint64 old_size = table_size (t);
 
-  table_set_bits (t, bits);
-  t->e = g_new (guint64, G_GUINT64_CONSTANT (1) << bits);
-  memset (t->e, 0xff, sizeof (guint64) << bits);
+  table_alloc (t, table_bits_for (t->n + n_more));
   for (guint64 i = 0; i < old_size; i++)
-    if (old[i] != ENTRY_EMPTY)
+    if (old[i] < ENTRY_TOMB)
       table_place (t, old[i]);
   g_free (old);
 }
 
-/* returns the index of the new entry */
+/* Can n_more entries be inserted without a rebuild (the table stays at
+ * most three quarters full, tombstones included)? */
+static inline gboolean
+table_has_room (const Table *t, guint64 n_more)
+{
+  return (t->n + t->tombs + n_more) * 4 <= table_size (t) * 3;
+}
+
+/* Should it shrink (at most an eighth in use, or as many tombstones as
+ * entries in a table at its fill limit)? */
+static inline gboolean
+table_too_big (const Table *t)
+{
+  return t->bits > TABLE_MIN_BITS && t->n * 8 < table_size (t);
+}
+
+/* inserts e, for which there is room; returns its index */
 static guint64
 table_insert (Table *t, guint64 e)
 {
-  if ((t->n + 1) * 4 > (G_GUINT64_CONSTANT (3) << t->bits))
-    table_resize (t, t->bits + 1);
+  if (G_UNLIKELY (!table_has_room (t, 1)))
+    ASM_BUG ("a cache table has no room for an entry it was reserved");
   t->n++;
   return table_place (t, e);
 }
 
-/* removes entry i, shifting back the entries of its probe run */
-static void
+/* Removes entry i, leaving a tombstone: no other entry moves, so the
+ * indexes the magazines keep stay exact. */
+static inline void
 table_delete_at (Table *t, guint64 i)
 {
-  guint64 mask = t->mask, j = i;
-
-  for (;;)
-    {
-      guint64 home;
-
-      j = (j + 1) & mask;
-      if (t->e[j] == ENTRY_EMPTY)
-        break;
-      home = table_home (t, entry_unit (t->e[j]));
-      /* the entry at j stays unless its home is outside (i, j] */
-      if (((j - home) & mask) < ((j - i) & mask))
-        continue;
-      t->e[i] = t->e[j];
-      i = j;
-    }
-  t->e[i] = ENTRY_EMPTY;
+  t->e[i] = ENTRY_TOMB;
   t->n--;
-  if (t->bits > TABLE_MIN_BITS && t->n * 8 < (G_GUINT64_CONSTANT (1) << t->bits))
-    table_resize (t, t->bits - 1);
+  t->tombs++;
 }
 
-/* moves the entry of addr from one table to another, as it is; returns
- * its index in the new one */
+/* moves the entry of addr from one table to another (which has room), as
+ * it is; returns its index in the new one */
 static guint64
 table_move (AsmArenaCache *c, Table *from, Table *to, guint64 addr)
 {
@@ -450,15 +494,20 @@ table_move (AsmArenaCache *c, Table *from, Table *to, guint64 addr)
   return at;
 }
 
+/* the magazine's indexes, after its table was rebuilt */
 static void
-table_forget (AsmArenaCache *c, Table *t, guint64 addr)
+mag_reindex (AsmArenaCache *c, const Table *t, Magazine *m)
 {
-  gint64 i = table_find (t, addr >> c->qshift);
+  for (guint64 j = 0; j < m->n; j++)
+    {
+      gint64 at = table_find (t, m->addr[j] >> c->qshift);
 
-  if (G_UNLIKELY (i < 0))
-    ASM_BUG ("%s: the cache does not know 0x%" G_GINT64_MODIFIER "x",
-             c->name, addr);
-  table_delete_at (t, (guint64) i);
+      if (G_UNLIKELY (at < 0))
+        ASM_BUG ("%s: 0x%" G_GINT64_MODIFIER "x is in a magazine but not in "
+                 "its table",
+                 c->name, m->addr[j]);
+      m->at[j] = (guint32) at;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -511,6 +560,40 @@ slot_count (Slot *s, gint64 delta)
                     __ATOMIC_RELAXED);
 }
 
+/* With s locked and every magazine of it in place: makes room in its
+ * table for n_more entries and shrinks a table mostly unused, rebuilding
+ * it and giving its magazines their entries' new indexes. */
+static void
+slot_table_settle (AsmArenaCache *c, Slot *s, guint64 n_more)
+{
+  if (G_LIKELY (table_has_room (&s->table, n_more) &&
+                !table_too_big (&s->table)))
+    return;
+  table_rebuild (&s->table, n_more);
+  for (guint k = 0; k < c->n_classes; k++)
+    {
+      if (s->loaded[k] != NULL)
+        mag_reindex (c, &s->table, s->loaded[k]);
+      if (s->prev[k] != NULL)
+        mag_reindex (c, &s->table, s->prev[k]);
+    }
+  for (Magazine *m = s->spill; m != NULL; m = m->next)
+    mag_reindex (c, &s->table, m);
+}
+
+/* the same for the depot, locked */
+static void
+depot_table_settle (AsmArenaCache *c, Depot *d, guint64 n_more)
+{
+  if (G_LIKELY (table_has_room (&d->table, n_more) &&
+                !table_too_big (&d->table)))
+    return;
+  table_rebuild (&d->table, n_more);
+  for (guint k = 0; k < c->n_classes; k++)
+    for (Magazine *m = d->cls[k].full; m != NULL; m = m->next)
+      mag_reindex (c, &d->table, m);
+}
+
 /* with the depot's lock held */
 static Magazine *
 depot_get_empty_locked (Depot *d, guint cls)
@@ -559,7 +642,8 @@ depot_put_empty_locked (Depot *d, guint cls, Magazine *m)
 
 /* Slot s (locked) gives its full magazine m to the depot, with the
  * entries of its ranges, and gets an empty one back; NULL, with nothing
- * done, when the depot is at its cap. */
+ * done, when the depot is at its cap.  The caller settles s's table once
+ * m has left the slot. */
 static Magazine *
 depot_exchange_full (AsmArenaCache *c, Slot *s, guint cls, Magazine *m)
 {
@@ -570,9 +654,9 @@ depot_exchange_full (AsmArenaCache *c, Slot *s, guint cls, Magazine *m)
   spin_lock (&d->lock);
   if (d->n_full < DEPOT_MAGS)
     {
+      depot_table_settle (c, d, m->n);
       for (guint64 i = 0; i < m->n; i++)
-        m->hint[i] = (guint32) table_move (c, &s->table, &d->table,
-                                           m->addr[i]);
+        m->at[i] = (guint32) table_move (c, &s->table, &d->table, m->addr[i]);
       m->next = dc->full;
       dc->full = m;
       dc->n_full++;
@@ -598,12 +682,14 @@ depot_exchange_empty (AsmArenaCache *c, Slot *s, guint cls, Magazine *empty)
   m = dc->full;
   if (m != NULL)
     {
+      /* while the slot's empty magazine is still its own */
+      slot_table_settle (c, s, m->n);
       dc->full = m->next;
       dc->n_full--;
       __atomic_store_n (&d->n_full, d->n_full - 1, __ATOMIC_RELAXED);
       for (guint64 i = 0; i < m->n; i++)
-        m->hint[i] = (guint32) table_move (c, &d->table, &s->table,
-                                           m->addr[i]);
+        m->at[i] = (guint32) table_move (c, &d->table, &s->table, m->addr[i]);
+      depot_table_settle (c, d, 0);
       if (empty != NULL)
         depot_put_empty_locked (d, cls, empty);
     }
@@ -615,37 +701,39 @@ static inline void
 mag_put (Magazine *m, guint64 addr, guint64 at)
 {
   m->addr[m->n] = addr;
-  m->hint[m->n] = (guint32) at;
+  m->at[m->n] = (guint32) at;
   m->n++;
 }
 
-/* takes from m a range inside [min, max], the newest first */
+/* takes from m a range inside [min, max], the newest first, and the
+ * index of its entry */
 static gboolean
 mag_take (Magazine *m, guint64 size, guint64 min, guint64 max,
-          guint64 *out_addr)
+          guint64 *out_addr, guint64 *out_at)
 {
   for (guint64 i = m->n; i-- > 0;)
     if (in_window (m->addr[i], size, min, max))
       {
         *out_addr = m->addr[i];
+        *out_at = m->at[i];
         m->n--;
         m->addr[i] = m->addr[m->n];
-        m->hint[i] = m->hint[m->n];
+        m->at[i] = m->at[m->n];
         return TRUE;
       }
   return FALSE;
 }
 
 G_GNUC_NO_INLINE static gboolean
-slot_pop_slow (AsmArenaCache *c, Slot *s, guint cls, guint64 min,
-               guint64 max, guint64 *out_addr)
+slot_pop_slow (AsmArenaCache *c, Slot *s, guint cls, guint64 min, guint64 max,
+               guint64 *out_addr, guint64 *out_at)
 {
   Magazine **lp = &s->loaded[cls], **pp = &s->prev[cls], *full;
   guint64 size = class_size (c, cls);
 
-  if (*lp != NULL && mag_take (*lp, size, min, max, out_addr))
+  if (*lp != NULL && mag_take (*lp, size, min, max, out_addr, out_at))
     return TRUE;
-  if (*pp != NULL && mag_take (*pp, size, min, max, out_addr))
+  if (*pp != NULL && mag_take (*pp, size, min, max, out_addr, out_at))
     {
       Magazine *t = *lp;
 
@@ -660,7 +748,7 @@ slot_pop_slow (AsmArenaCache *c, Slot *s, guint cls, guint64 min,
     return FALSE;
   slot_count (s, (gint64) full->n);
   *lp = full;
-  return mag_take (full, size, min, max, out_addr);
+  return mag_take (full, size, min, max, out_addr, out_at);
 }
 
 /* Both magazines of the class are full and the depot is at its cap: the
@@ -682,9 +770,12 @@ slot_push_slow (AsmArenaCache *c, Slot *s, guint cls, guint64 addr,
     }
   else
     {
+      /* read before the depot has it: another slot may take it at once */
+      guint64 given = (*pp)->n;
+
       m = depot_exchange_full (c, s, cls, *pp);
       if (m != NULL)
-        slot_count (s, -(gint64) (*pp)->n);
+        slot_count (s, -(gint64) given);
       else
         {
           (*pp)->next = s->spill;
@@ -697,6 +788,7 @@ slot_push_slow (AsmArenaCache *c, Slot *s, guint cls, guint64 addr,
       *lp = m;
     }
   mag_put (*lp, addr, at);
+  slot_table_settle (c, s, 0); /* the entries given to the depot */
 }
 
 /* addr, whose entry is at index at of s's table, into a magazine */
@@ -724,18 +816,19 @@ slot_release_spill_locked (AsmArenaCache *c, AsmArena *a, Slot *s)
       s->spill = m->next;
       for (guint64 i = 0; i < m->n; i++)
         {
-          gint64 at = table_find (&s->table, m->addr[i] >> c->qshift);
+          guint64 e = s->table.e[m->at[i]];
 
-          if (G_UNLIKELY (at < 0))
+          if (G_UNLIKELY (entry_unit (e) != m->addr[i] >> c->qshift))
             ASM_BUG ("%s: spilled 0x%" G_GINT64_MODIFIER "x has no entry",
                      c->name, m->addr[i]);
           asm_arena_tree_release (a, m->addr[i],
-                                  class_size (c, entry_class (s->table.e[at])));
-          table_delete_at (&s->table, (guint64) at);
+                                  class_size (c, entry_class (e)));
+          table_delete_at (&s->table, m->at[i]);
         }
       slot_count (s, -(gint64) m->n);
       g_free (m);
     }
+  slot_table_settle (c, s, 0);
 }
 
 G_GNUC_NO_INLINE static void
@@ -764,14 +857,21 @@ cache_may_hold (AsmArenaCache *c)
   return FALSE;
 }
 
+/* m's ranges back to the tree, their entries deleted from t (the caller
+ * settles t) */
 static void
 mag_release (AsmArenaCache *c, AsmArena *a, Table *t, guint cls,
              Magazine *m)
 {
   for (guint64 i = 0; i < m->n; i++)
     {
+      if (G_UNLIKELY (t->e[m->at[i]] !=
+                      entry_make (m->addr[i] >> c->qshift, cls, ENTRY_CACHED)))
+        ASM_BUG ("%s: 0x%" G_GINT64_MODIFIER "x is in a magazine but not in "
+                 "its table",
+                 c->name, m->addr[i]);
       asm_arena_tree_release (a, m->addr[i], class_size (c, cls));
-      table_forget (c, t, m->addr[i]);
+      table_delete_at (t, m->at[i]);
     }
   m->n = 0;
 }
@@ -796,6 +896,7 @@ cache_flush_locked (AsmArenaCache *c, AsmArena *a)
             mag_release (c, a, &s->table, k, s->prev[k]);
         }
       slot_count (s, -(gint64) s->n_cached);
+      slot_table_settle (c, s, 0);
       spin_unlock (&s->lock);
     }
   spin_lock (&d->lock);
@@ -813,6 +914,7 @@ cache_flush_locked (AsmArenaCache *c, AsmArena *a)
         }
       dc->n_full = 0;
     }
+  depot_table_settle (c, d, 0);
   __atomic_store_n (&d->n_full, 0, __ATOMIC_RELAXED);
   spin_unlock (&d->lock);
   c->flushes++;
@@ -884,6 +986,7 @@ cache_alloc_tree (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
       Slot *s = my_slot (c);
 
       spin_lock (&s->lock);
+      slot_table_settle (c, s, 1);
       table_insert (&s->table, entry_make (addr >> c->qshift, cls, 0));
       spin_unlock (&s->lock);
     }
@@ -902,7 +1005,7 @@ cache_alloc_tree (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
 /* With s locked: addr, taken from one of its magazines, whose entry is at
  * i in its table, becomes an allocation again and goes to the caller. */
 static inline gboolean
-slot_hand_out (Slot *s, gint64 i, guint64 addr, guint64 *out_addr)
+slot_hand_out (Slot *s, guint64 i, guint64 addr, guint64 *out_addr)
 {
   s->table.e[i] &= ~ENTRY_CACHED;
   slot_count (s, -1);
@@ -922,17 +1025,16 @@ cache_alloc_slow (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
 {
   guint cls = (guint) (req->size >> c->qshift) - 1;
   Slot *s = my_slot (c);
-  guint64 addr;
+  guint64 addr, at;
 
   spin_lock (&s->lock);
-  if (slot_pop_slow (c, s, cls, req->min, req->max, &addr))
+  if (slot_pop_slow (c, s, cls, req->min, req->max, &addr, &at))
     {
-      gint64 i = table_find (&s->table, addr >> c->qshift);
-
-      if (G_UNLIKELY (i < 0 || !(s->table.e[i] & ENTRY_CACHED)))
+      if (G_UNLIKELY (s->table.e[at] !=
+                      entry_make (addr >> c->qshift, cls, ENTRY_CACHED)))
         ASM_BUG ("%s: 0x%" G_GINT64_MODIFIER "x was in a magazine but is "
                  "not a cached range", c->name, addr);
-      return slot_hand_out (s, i, addr, out_addr);
+      return slot_hand_out (s, at, addr, out_addr);
     }
   s->misses++;
   spin_unlock (&s->lock);
@@ -948,7 +1050,7 @@ asm_arena_cache_alloc (AsmArenaCache *c, const AsmRequest *req,
   guint cls;
   Slot *s;
   Magazine *m;
-  guint64 addr, top, i, e;
+  guint64 addr, top;
 
   if (G_UNLIKELY (!cache_serves (c, req, &cls)))
     return cache_alloc_tree (c, req, out_addr, error);
@@ -964,15 +1066,10 @@ asm_arena_cache_alloc (AsmArenaCache *c, const AsmRequest *req,
     goto slow;
   top = m->n - 1;
   addr = m->addr[top];
-  /* the entry where the range's hint says, if it is there (else the slow
-   * path searches the table, and reports a range it does not know) */
-  i = m->hint[top] & s->table.mask;
-  e = s->table.e[i];
-  if (G_UNLIKELY (!in_window (addr, req->size, req->min, req->max) ||
-                  e != entry_make (addr >> c->qshift, cls, ENTRY_CACHED)))
+  if (G_UNLIKELY (!in_window (addr, req->size, req->min, req->max)))
     goto slow;
   m->n = top;
-  s->table.e[i] = e & ~ENTRY_CACHED;
+  s->table.e[m->at[top]] &= ~ENTRY_CACHED;
   slot_count (s, -1);
   s->hits++;
   spin_unlock (&s->lock);
@@ -1103,10 +1200,9 @@ cache_release_slow (AsmArenaCache *c, guint64 addr, GError **error)
 gboolean
 asm_arena_cache_release (AsmArenaCache *c, guint64 addr, GError **error)
 {
-  guint64 unit = addr >> c->qshift, e;
+  guint64 unit = addr >> c->qshift, e, i;
   Slot *s;
   Magazine *m;
-  gint64 i;
 
   if (G_UNLIKELY (unit >= UNIT_LIMIT || (addr & c->quantum_mask) != 0))
     return cache_free_slow (c, addr, error);
@@ -1115,8 +1211,7 @@ asm_arena_cache_release (AsmArenaCache *c, guint64 addr, GError **error)
   s = arena_thread.last_slot;
   if (G_UNLIKELY (__atomic_exchange_n (&s->lock.held, 1, __ATOMIC_ACQUIRE)))
     return cache_release_slow (c, addr, error);
-  i = table_find (&s->table, unit);
-  if (G_UNLIKELY (i < 0))
+  if (G_UNLIKELY (!table_lookup (&s->table, unit, &i)))
     {
       spin_unlock (&s->lock);
       return cache_free_slow (c, addr, error);
@@ -1128,7 +1223,7 @@ asm_arena_cache_release (AsmArenaCache *c, guint64 addr, GError **error)
       spin_unlock (&s->lock);
       return cache_release_slow (c, addr, error);
     }
-  mag_put (m, addr, (guint64) i);
+  mag_put (m, addr, i);
   s->table.e[i] = e | ENTRY_CACHED;
   slot_count (s, 1);
   spin_unlock (&s->lock);
@@ -1164,6 +1259,7 @@ asm_arena_cache_forget (AsmArenaCache *c, guint64 addr)
   if (e != NULL)
     {
       table_delete_at (&s->table, (guint64) (e - s->table.e));
+      slot_table_settle (c, s, 0);
       spin_unlock (&s->lock);
     }
 }
@@ -1355,7 +1451,7 @@ static gboolean
 check_table (AsmArenaCache *c, AsmArena *a, const Table *t, gboolean slot,
              GHashTable *seen, GError **error)
 {
-  guint64 size = G_GUINT64_CONSTANT (1) << t->bits, used = 0;
+  guint64 size = table_size (t), used = 0, tombs = 0;
 
   for (guint64 i = 0; i < size; i++)
     {
@@ -1366,6 +1462,11 @@ check_table (AsmArenaCache *c, AsmArena *a, const Table *t, gboolean slot,
 
       if (e == ENTRY_EMPTY)
         continue;
+      if (e == ENTRY_TOMB)
+        {
+          tombs++;
+          continue;
+        }
       used++;
       unit = entry_unit (e);
       addr = unit << c->qshift;
@@ -1394,9 +1495,17 @@ check_table (AsmArenaCache *c, AsmArena *a, const Table *t, gboolean slot,
         CACHE_FAIL (error, c, "0x%" G_GINT64_MODIFIER "x is known to two "
                     "tables", addr);
     }
-  if (used != t->n)
-    CACHE_FAIL (error, c, "a table counts %" G_GUINT64_FORMAT " entries but "
-                "holds %" G_GUINT64_FORMAT, t->n, used);
+  if (used != t->n || tombs != t->tombs)
+    CACHE_FAIL (error, c,
+                "a table counts %" G_GUINT64_FORMAT " entries and "
+                "%" G_GUINT64_FORMAT " tombstones but holds %" G_GUINT64_FORMAT
+                " and %" G_GUINT64_FORMAT,
+                t->n, t->tombs, used, tombs);
+  if (!table_has_room (t, 0))
+    CACHE_FAIL (error, c,
+                "a table of %" G_GUINT64_FORMAT " entries is past "
+                "its fill limit",
+                size);
   return TRUE;
 }
 
@@ -1419,6 +1528,11 @@ check_magazine (AsmArenaCache *c, const Table *t, const Magazine *m,
         CACHE_FAIL (error, c, "0x%" G_GINT64_MODIFIER "x in a magazine of "
                     "class %d is not a cached range its table knows", addr,
                     (gint) cls);
+      if (m->at[i] != (guint64) at)
+        CACHE_FAIL (error, c,
+                    "0x%" G_GINT64_MODIFIER "x in a magazine says "
+                    "its entry is at %u, but it is at %" G_GINT64_FORMAT,
+                    addr, m->at[i], at);
       if (!g_hash_table_add (in_mags, g_memdup2 (&unit, sizeof unit)))
         CACHE_FAIL (error, c, "0x%" G_GINT64_MODIFIER "x is cached twice",
                     addr);
@@ -1431,8 +1545,8 @@ table_count_cached (const Table *t)
 {
   guint64 n = 0;
 
-  for (guint64 i = 0; i < (G_GUINT64_CONSTANT (1) << t->bits); i++)
-    n += t->e[i] != ENTRY_EMPTY && (t->e[i] & ENTRY_CACHED);
+  for (guint64 i = 0; i < table_size (t); i++)
+    n += t->e[i] < ENTRY_TOMB && (t->e[i] & ENTRY_CACHED);
   return n;
 }
 
