@@ -15,7 +15,9 @@ G_BEGIN_DECLS
 typedef struct _AsmArenaCache AsmArenaCache;
 
 /* asm-arena.c: the tree.  With a cache, called with the arena's lock held
- * (asm_arena_cache_lock()). */
+ * (asm_arena_cache_lock()); the first two are also asm_arena_alloc_full()
+ * and asm_arena_free() of an arena without a cache (both public functions
+ * are in asm-arena-cache.c, with the cache's hit paths inlined). */
 gboolean asm_arena_tree_alloc (AsmArena *a, const AsmRequest *req,
                                guint64 *out_addr, GError **error);
 gboolean asm_arena_tree_free (AsmArena *a, guint64 addr, GError **error);
@@ -36,14 +38,6 @@ void asm_arena_cache_free (AsmArenaCache *c);
  * every cached range back to the tree first */
 void asm_arena_cache_lock (AsmArenaCache *c, AsmArena *a, gboolean flush);
 void asm_arena_cache_unlock (AsmArenaCache *c);
-
-/* asm_arena_alloc_full() and asm_arena_free() of an arena with a cache
- * (the cache alone, which knows its arena: the fewer arguments the hit
- * paths keep for their tail calls, the fewer registers they save) */
-gboolean asm_arena_cache_alloc (AsmArenaCache *c, const AsmRequest *req,
-                                guint64 *out_addr, GError **error);
-gboolean asm_arena_cache_release (AsmArenaCache *c, guint64 addr,
-                                  GError **error);
 
 /* with the arena's lock held: is the allocation at addr a cached range;
  * forget the allocation at addr (it moved) */

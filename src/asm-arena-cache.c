@@ -135,6 +135,7 @@
 #include <string.h>
 
 #include "asm-arena-cache-private.h"
+#include "asm-arena-tree-private.h"
 #include "asm-bug-private.h"
 
 #define MAG_SIZE 62      /* ranges per magazine: a magazine is 760 bytes */
@@ -1041,11 +1042,12 @@ cache_alloc_slow (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
   return cache_alloc_tree (c, req, out_addr, error);
 }
 
-/* The hit path calls nothing: every other case is a tail call with the
- * caller's arguments, so that this function keeps no registers. */
-gboolean
-asm_arena_cache_alloc (AsmArenaCache *c, const AsmRequest *req,
-                       guint64 *out_addr, GError **error)
+/* asm_arena_alloc_full() with a cache.  The hit path calls nothing:
+ * every other case is a tail call with the caller's arguments, so that
+ * the public function keeps no registers. */
+G_ALWAYS_INLINE static inline gboolean
+cache_alloc (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
+             GError **error)
 {
   guint cls;
   Slot *s;
@@ -1196,9 +1198,10 @@ cache_release_slow (AsmArenaCache *c, guint64 addr, GError **error)
   return TRUE;
 }
 
-/* The hit path calls nothing, as asm_arena_cache_alloc()'s. */
-gboolean
-asm_arena_cache_release (AsmArenaCache *c, guint64 addr, GError **error)
+/* asm_arena_free() with a cache; the hit path calls nothing, as
+ * cache_alloc()'s */
+G_ALWAYS_INLINE static inline gboolean
+cache_release (AsmArenaCache *c, guint64 addr, GError **error)
 {
   guint64 unit = addr >> c->qshift, e, i;
   Slot *s;
@@ -1228,6 +1231,102 @@ asm_arena_cache_release (AsmArenaCache *c, guint64 addr, GError **error)
   slot_count (s, 1);
   spin_unlock (&s->lock);
   return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* the public entry points                                              */
+
+/* asm_arena_alloc_full()'s precondition warnings */
+G_GNUC_NO_INLINE static gboolean
+alloc_full_refuse_arguments (AsmArena *a, const AsmRequest *req, GError **error)
+{
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (req != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return FALSE;
+}
+
+/**
+ * asm_arena_alloc_full:
+ * @a: an arena
+ * @req: the request: size and constraints
+ * @out_addr: (out): where the first unit of the allocation is stored
+ * @error: return location for a #GError
+ *
+ * Allocates @req->size units at the address @req->fit names among all the
+ * addresses that satisfy every constraint of @req (see #AsmRequest and
+ * #AsmFit).  The allocation lies inside one free segment of one span.
+ *
+ * Errors: %ASM_ERROR_INVALID for a malformed request (size 0 or not a
+ * multiple of the quantum; align not 0 and not a power of two or below the
+ * quantum; phase not below the alignment or not a multiple of the quantum;
+ * nocross not 0 and not a power of two or below the size; min above max),
+ * always reported before %ASM_ERROR_NO_SPACE, which means that no address
+ * satisfies the request; its message tells the largest free run within
+ * [min, max].  Nothing changes on error.
+ *
+ * A refusal is remembered: until free space appears that could hold it, the
+ * same request, or one at least as large with constraints at least as strict
+ * (the same or a narrower [min, max], an alignment that is a multiple of its
+ * alignment with a phase that agrees, the same or a smaller nocross), is
+ * refused in O(1), without a search.  Exact still: a request is refused only
+ * when no address satisfies it.  With @error set, the refusal also computes
+ * the largest free run within [min, max] for the message (O(log n)); pass
+ * %NULL where refusals are frequent and the message is not needed.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_alloc_full (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
+                      GError **error)
+{
+  /* the checks' warnings are out of line: the common case then sets up no
+   * stack frame and passes its arguments on as they came */
+  if (G_UNLIKELY (a == NULL || req == NULL ||
+                  (error != NULL && *error != NULL)))
+    return alloc_full_refuse_arguments (a, req, error);
+  if (G_LIKELY (a->cache == NULL))
+    return asm_arena_tree_alloc (a, req, out_addr, error);
+  return cache_alloc (a->cache, req, out_addr, error);
+}
+
+/* asm_arena_free()'s precondition warnings */
+G_GNUC_NO_INLINE static gboolean
+free_refuse_arguments (AsmArena *a, GError **error)
+{
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return FALSE;
+}
+
+/**
+ * asm_arena_free:
+ * @a: an arena
+ * @addr: the first unit of an allocation or reservation
+ * @error: return location for a #GError
+ *
+ * Releases the allocation or reservation that starts exactly at @addr; its
+ * units become free and join the free units around them in the same span.
+ *
+ * Errors: %ASM_ERROR_NOT_FOUND when nothing starts at @addr (a free
+ * address, an address inside an allocation, a double free).  Nothing
+ * changes on error.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_free (AsmArena *a, guint64 addr, GError **error)
+{
+  /* as asm_arena_alloc_full()'s */
+  if (G_UNLIKELY (a == NULL || (error != NULL && *error != NULL)))
+    return free_refuse_arguments (a, error);
+  if (G_LIKELY (a->cache == NULL))
+    return asm_arena_tree_free (a, addr, error);
+  return cache_release (a->cache, addr, error);
 }
 
 gboolean

@@ -6,11 +6,14 @@
  * ===================
  *
  * Files.  This one holds the theory of the whole arena, the tree's nodes,
- * lookups and changes, and every public function that changes an arena;
- * asm-arena-search.c the constrained search (LOWEST, HIGHEST, BEST, NEXT);
- * asm-arena-read.c the reads (lookup, stats, largest free run, walk) and
- * the invariant check; asm-arena-tree-private.h the types and small
- * helpers they share; asm-arena-cache.c the optional cache in front.
+ * lookups and changes, and every public function that changes an arena
+ * but two; asm-arena-search.c the constrained search (LOWEST, HIGHEST,
+ * BEST, NEXT); asm-arena-read.c the reads (lookup, stats, largest free
+ * run, walk) and the invariant check; asm-arena-tree-private.h the types
+ * and small helpers they share; asm-arena-cache.c the optional cache in
+ * front, and asm_arena_alloc_full() and asm_arena_free(), whose cache
+ * hits are inlined there (an arena without a cache goes on to
+ * asm_arena_tree_alloc() and asm_arena_tree_free() here).
  *
  * Concepts (vmem's vocabulary).  An arena manages address *units* of a u64
  * space in multiples of its *quantum* (a power of two).  The caller adds
@@ -1739,67 +1742,10 @@ arena_commit_alloc (AsmArena *a, const Req *r, guint64 addr, Path *path,
     }
 }
 
-/* asm_arena_alloc_full()'s precondition warnings */
-G_GNUC_NO_INLINE static gboolean
-alloc_full_refuse_arguments (AsmArena *a, const AsmRequest *req,
-                             GError **error)
-{
-  g_return_val_if_fail (a != NULL, FALSE);
-  g_return_val_if_fail (req != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  return FALSE;
-}
-
-/**
- * asm_arena_alloc_full:
- * @a: an arena
- * @req: the request: size and constraints
- * @out_addr: (out): where the first unit of the allocation is stored
- * @error: return location for a #GError
- *
- * Allocates @req->size units at the address @req->fit names among all the
- * addresses that satisfy every constraint of @req (see #AsmRequest and
- * #AsmFit).  The allocation lies inside one free segment of one span.
- *
- * Errors: %ASM_ERROR_INVALID for a malformed request (size 0 or not a
- * multiple of the quantum; align not 0 and not a power of two or below the
- * quantum; phase not below the alignment or not a multiple of the quantum;
- * nocross not 0 and not a power of two or below the size; min above max),
- * always reported before %ASM_ERROR_NO_SPACE, which means that no address
- * satisfies the request; its message tells the largest free run within
- * [min, max].  Nothing changes on error.
- *
- * A refusal is remembered: until free space appears that could hold it, the
- * same request, or one at least as large with constraints at least as strict
- * (the same or a narrower [min, max], an alignment that is a multiple of its
- * alignment with a phase that agrees, the same or a smaller nocross), is
- * refused in O(1), without a search.  Exact still: a request is refused only
- * when no address satisfies it.  With @error set, the refusal also computes
- * the largest free run within [min, max] for the message (O(log n)); pass
- * %NULL where refusals are frequent and the message is not needed.
- *
- * Returns: %TRUE on success
- *
- * Since: 0.1
- */
+/* asm_arena_alloc_full() in the tree: the whole of it without a cache.
+ * The public function is in asm-arena-cache.c, whose hit path it inlines;
+ * this one is its tail call for an arena without a cache. */
 gboolean
-asm_arena_alloc_full (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
-                      GError **error)
-{
-  /* the checks' warnings are out of line: the common case then sets up no
-   * stack frame and passes its arguments on as they came */
-  if (G_UNLIKELY (a == NULL || req == NULL ||
-                  (error != NULL && *error != NULL)))
-    return alloc_full_refuse_arguments (a, req, error);
-  if (G_UNLIKELY (a->cache != NULL))
-    return asm_arena_cache_alloc (a->cache, req, out_addr, error);
-  return asm_arena_tree_alloc (a, req, out_addr, error);
-}
-
-/* asm_arena_alloc_full() in the tree (the whole of it without a cache);
- * never inlined, so that the public function's cache path does not pay
- * for this one's prologue */
-G_GNUC_NO_INLINE gboolean
 asm_arena_tree_alloc (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
                       GError **error)
 {
@@ -2055,46 +2001,8 @@ find_used_at (AsmArena *a, guint64 addr, Seg *u, GError **error)
   return TRUE;
 }
 
-/* asm_arena_free()'s precondition warnings */
-G_GNUC_NO_INLINE static gboolean
-free_refuse_arguments (AsmArena *a, GError **error)
-{
-  g_return_val_if_fail (a != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  return FALSE;
-}
-
-/**
- * asm_arena_free:
- * @a: an arena
- * @addr: the first unit of an allocation or reservation
- * @error: return location for a #GError
- *
- * Releases the allocation or reservation that starts exactly at @addr; its
- * units become free and join the free units around them in the same span.
- *
- * Errors: %ASM_ERROR_NOT_FOUND when nothing starts at @addr (a free
- * address, an address inside an allocation, a double free).  Nothing
- * changes on error.
- *
- * Returns: %TRUE on success
- *
- * Since: 0.1
- */
+/* asm_arena_free() in the tree, as asm_arena_tree_alloc() */
 gboolean
-asm_arena_free (AsmArena *a, guint64 addr, GError **error)
-{
-  /* as asm_arena_alloc_full()'s */
-  if (G_UNLIKELY (a == NULL || (error != NULL && *error != NULL)))
-    return free_refuse_arguments (a, error);
-  if (G_UNLIKELY (a->cache != NULL))
-    return asm_arena_cache_release (a->cache, addr, error);
-  return asm_arena_tree_free (a, addr, error);
-}
-
-/* asm_arena_free() in the tree (the whole of it without a cache); never
- * inlined, as asm_arena_tree_alloc() */
-G_GNUC_NO_INLINE gboolean
 asm_arena_tree_free (AsmArena *a, guint64 addr, GError **error)
 {
   Seg u;
