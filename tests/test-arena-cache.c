@@ -12,12 +12,14 @@
  *
  * Unit tests, one per rule: the argument checks of enable_cache (and that a
  * refused call changes nothing); a freed range comes back from the
- * magazine, also after its table entry has moved; a double free, a move or a lookup of a cached range sees it
- * free; exact fits, reserve and walk see cached ranges as free; a request
- * that only the cached ranges can satisfy succeeds; [min, max] and the
- * alignment are honoured by what the magazine hands out; the cap holds;
- * stats count cached ranges as free; a clone is independent; asm_arena_walk
- * may call into the arena from its callback.
+ * magazine, also after its table entry has moved, and thousands of them
+ * through the depot and back; a double free, a move or a lookup of a
+ * cached range sees it free; exact fits, reserve and walk see cached
+ * ranges as free; a request that only the cached ranges can satisfy
+ * succeeds; [min, max] and the alignment are honoured by what the
+ * magazine hands out; the cap holds; stats count cached ranges as free; a
+ * clone is independent; asm_arena_walk may call into the arena from its
+ * callback.
  *
  * A property test against the uncached arena: random operations (INSTANT
  * allocations of cacheable and other shapes, exact fits, frees, double
@@ -149,7 +151,8 @@ test_freed_range_comes_back (void **state)
 
 /* An allocation takes its range's table entry at the index the free left
  * beside it in the magazine; when the table has grown since (and moved
- * every entry), it must search, and hand out the same ranges. */
+ * every entry), the magazine must have been given the new indexes, and
+ * the same ranges come back. */
 static void
 test_moved_entries_still_found (void **state)
 {
@@ -184,6 +187,74 @@ test_moved_entries_still_found (void **state)
     }
   for (guint i = 0; i < G_N_ELEMENTS (twos); i++)
     OK (asm_arena_free (a, twos[i], &error));
+  assert_checked (a);
+}
+
+static gint
+compare_u64 (gconstpointer x, gconstpointer y)
+{
+  guint64 a = *(const guint64 *) x, b = *(const guint64 *) y;
+
+  return a < b ? -1 : a > b;
+}
+
+/* Thousands of ranges of one class through the magazines and the depot
+ * and back: every table grows, fills with tombstones and shrinks while
+ * magazines hold ranges, and check() verifies after each phase that every
+ * index a magazine keeps is exact.  What comes back is what was freed. */
+static void
+test_tables_through_the_depot (void **state)
+{
+  enum {
+    N = 3000
+  };
+  g_autoptr (AsmArena) a = cached_arena (0, G_MAXUINT32, 4 * Q);
+  g_autofree guint64 *p = g_new (guint64, N), *back = g_new (guint64, N);
+  AsmRequest lowest = ASM_REQUEST_INIT (Q);
+  AsmArenaCacheStats cs = cache_stats (a);
+  guint64 addr, hits, n_back = 2 * N / 3;
+
+  (void) state;
+  assert_true (N <= cs.capacity); /* the depot keeps them all */
+  for (guint i = 0; i < N; i++)
+    p[i] = instant (a, Q);
+  assert_checked (a);
+  for (guint i = 0; i < N; i++)
+    OK (asm_arena_free (a, p[i], &error));
+  cs = cache_stats (a);
+  assert_int_equal (cs.cached_ranges, N);
+  assert_checked (a);
+  /* two thirds back: magazines come out of the depot, whose table then
+   * shrinks while it still holds the rest */
+  hits = cs.hits;
+  for (guint i = 0; i < n_back; i++)
+    {
+      back[i] = instant (a, Q);
+      if (i % 500 == 0)
+        assert_checked (a);
+    }
+  cs = cache_stats (a);
+  assert_int_equal (cs.hits - hits, n_back);
+  assert_int_equal (cs.cached_ranges, N - n_back);
+  assert_checked (a);
+  /* the rest, then nothing cached is left to hand out */
+  for (guint64 i = n_back; i < N; i++)
+    back[i] = instant (a, Q);
+  cs = cache_stats (a);
+  assert_int_equal (cs.hits - hits, N);
+  assert_int_equal (cs.cached_ranges, 0);
+  qsort (p, N, sizeof *p, compare_u64);
+  qsort (back, N, sizeof *back, compare_u64);
+  assert_memory_equal (p, back, N * sizeof *p);
+  assert_checked (a);
+  /* all freed again, then an exact fit flushes every table */
+  for (guint i = 0; i < N; i++)
+    OK (asm_arena_free (a, back[i], &error));
+  FAILS (asm_arena_free (a, back[N / 2], &error), NOT_FOUND, "freed already");
+  OK (asm_arena_alloc_full (a, &lowest, &addr, &error));
+  assert_int_equal (addr, 0);
+  cs = cache_stats (a);
+  assert_int_equal (cs.cached_ranges, 0);
   assert_checked (a);
 }
 
@@ -832,6 +903,7 @@ main (void)
     cmocka_unit_test (test_enable_refused),
     cmocka_unit_test (test_freed_range_comes_back),
     cmocka_unit_test (test_moved_entries_still_found),
+    cmocka_unit_test (test_tables_through_the_depot),
     cmocka_unit_test (test_double_free_and_lookup),
     cmocka_unit_test (test_only_cached_space_satisfies),
     cmocka_unit_test (test_exact_fits_see_cached_ranges),
