@@ -93,19 +93,25 @@
  * The in-leaf fast path.  Most writes change one leaf and stay inside it: a
  * free whose free neighbours are in the same leaf (a neighbour at the edge
  * of the leaf is looked at in the sibling leaf and, when it is used, needs
- * no merge), a carve that leaves at most two free pieces in a leaf with
- * room.  Those are done in place on an exclusive root-to-leaf path (for an
- * allocation, the one the search went down), and the augmented values
- * above are updated from what left and what came (agg_update): each is an
- * extremum, so it needs a recount of the node's entries only when the
- * entries that left held it and the new ones do not reach it, and then
- * only the part that changed (max_free, min_free, or max_order with
- * max_tail).  The walk up stops at the first entry that does not change.
- * A leaf's free segments are found from a 32-bit mask of its kind bytes
- * (leaf_free_mask), so the searches and the recounts skip the used ones
- * without testing them.  Everything else (a merge across two leaves, a
- * leaf that would overflow or underflow, a node shared with a clone, a
- * BEST carve) takes the general path, tree_splice(), which copies shared
+ * no merge), a carve that leaves at most two free pieces in its leaf.
+ * Those are done in place on an exclusive root-to-leaf path (for an
+ * allocation, the one the search went down; without one, as for BEST, a
+ * descent to the address first), and the augmented values above are
+ * updated from what left and what came (agg_update): each is an extremum,
+ * so it needs a recount of the node's entries only when the entries that
+ * left held it and the new ones do not reach it, and then only the part
+ * that changed (max_free, min_free, or max_order with max_tail).  The walk
+ * up stops at the first entry that does not change.  A carve into a full
+ * leaf first makes room on the same path (leaf_make_room): leaf_shift() to
+ * a neighbour, or a split in halves under a parent with room; either moves
+ * segments between children of that parent alone, which leaves its
+ * augmented values, and everything above, as they were, so only its two
+ * entries are recounted.  A leaf's free segments are found from a 32-bit
+ * mask of its kind bytes (leaf_free_mask), so the searches and the
+ * recounts skip the used ones without testing them.  Everything else (a
+ * merge across two leaves, a free that would underflow a leaf, a carve
+ * into a full leaf that is the root or whose parent is full, a node shared
+ * with a clone) takes the general path, tree_splice(), which copies shared
  * nodes, splits, merges and rebalances; an inner node it splits or
  * rebalances moves its entries as they are (inner_move), since an entry
  * describes its child alone: only a new child is counted.
@@ -648,8 +654,10 @@ inner_move (Inner *from, Inner *to, guint k, gboolean to_left)
  * room, keeping leaf i at least half full, so that no split is needed.
  * This is what keeps the leaves full when allocations are appended at one
  * end of the free space, as LOWEST and HIGHEST fits fill it (a split in
- * halves would leave every leaf behind half empty: twice the memory). */
-static void
+ * halves would leave every leaf behind half empty: twice the memory).
+ * TRUE when it moved segments, which leaves leaf i room for sp and the
+ * augmented values of in as they were (the same segments lie below it). */
+static gboolean
 leaf_shift (Inner *in, guint i, const Splice *sp)
 {
   Leaf *l = (Leaf *) in->child[i];
@@ -657,7 +665,7 @@ leaf_shift (Inner *in, guint i, const Splice *sp)
   guint total = l->h.n - removed + sp->n_segs, need, pos, spare, k;
 
   if (total <= LEAF_CAP)
-    return;
+    return FALSE;
   need = total - LEAF_CAP;
   pos = leaf_lower_bound (l, sp->key);
   spare = (guint) l->h.n - (guint) LEAF_MIN;
@@ -671,7 +679,7 @@ leaf_shift (Inner *in, guint i, const Splice *sp)
                      TRUE);
           inner_refresh (in, i - 1);
           inner_refresh (in, i);
-          return;
+          return TRUE;
         }
     }
   if (i + 1 < in->h.n)
@@ -685,8 +693,10 @@ leaf_shift (Inner *in, guint i, const Splice *sp)
                      FALSE);
           inner_refresh (in, i);
           inner_refresh (in, i + 1);
+          return TRUE;
         }
     }
+  return FALSE;
 }
 
 /* Inserts sib as child pos of the writable inner node in, which has room,
@@ -788,7 +798,7 @@ node_splice (Node **slot, const Splice *sp, gboolean *changed)
       Node *sib;
 
       if (in->child[i]->leaf)
-        leaf_shift (in, i, sp);
+        (void) leaf_shift (in, i, sp);
       sib = node_splice (&in->child[i], sp, &child_changed);
 
       *changed = TRUE;
@@ -1455,9 +1465,75 @@ path_exclusive (const Path *p)
   return g_atomic_int_get (&p->leaf->h.ref) == 1;
 }
 
+/* The carve of segment *i of p's exclusive leaf would leave it add_n
+ * entries more than it can hold: make room as the general path would, by
+ * leaf_shift() or else a split in halves, but from the path at hand, with
+ * no second descent.  Both move segments between children of the leaf's
+ * parent alone, so the parent's augmented values, and every entry above
+ * it, stay exact: only the parent's entries for the two leaves are
+ * recounted, and the carve's path_fixup() goes up from there as usual.  p
+ * and *i then name the place segment *i moved to.  FALSE, with nothing
+ * changed, when the general path must do it: the leaf is the root, the
+ * parent is full, or the carve would leave a half below LEAF_MIN (a leaf
+ * of 31 whose middle segment becomes three). */
+static gboolean
+leaf_make_room (Path *p, guint *i, guint add_n)
+{
+  Leaf *l = p->leaf, *right;
+  guint n = l->h.n, d, idx, half, left_n, in_left;
+  Inner *in;
+  Splice sp;
+
+  if (p->depth == 0)
+    return FALSE;
+  d = p->depth - 1;
+  in = p->in[d];
+  idx = p->idx[d];
+  sp = (Splice){ l->first[*i], TRUE, NULL, 1 + add_n };
+  if (leaf_shift (in, idx, &sp))
+    {
+      /* the first segments went left (those before *i), or the last ones
+       * right (those after it) */
+      if (*i >= l->h.n || l->first[*i] != sp.key)
+        *i -= n - l->h.n;
+      return TRUE;
+    }
+  if (in->h.n == INNER_CAP)
+    return FALSE;
+  /* halves as even after the carve as the general path's: segment *i and
+   * its free pieces stay together, on the side that keeps them closer */
+  half = (n + add_n) / 2;
+  if (*i + add_n < half)
+    left_n = half - add_n;
+  else if (*i >= half)
+    left_n = half;
+  else
+    left_n = MIN (*i + 1 + add_n, n - *i - 1) >= MIN (*i, n - *i + add_n)
+                 ? *i + 1
+                 : *i;
+  in_left = *i < left_n ? add_n : 0;
+  if (left_n + in_left < LEAF_MIN || n - left_n + (add_n - in_left) < LEAF_MIN)
+    return FALSE;
+  right = leaf_new ();
+  right->h.n = n - left_n;
+  memcpy (right->first, &l->first[left_n], right->h.n * sizeof (guint64));
+  memcpy (right->last, &l->last[left_n], right->h.n * sizeof (guint64));
+  memcpy (right->kind, &l->kind[left_n], right->h.n);
+  l->h.n = left_n;
+  inner_refresh (in, idx);
+  inner_insert_at (in, idx + 1, &right->h);
+  if (*i >= left_n)
+    {
+      p->leaf = right;
+      p->idx[d] = idx + 1;
+      *i -= left_n;
+    }
+  return TRUE;
+}
+
 /* arena_carve() of [addr, end] from segment i of p's leaf, in place (see
- * "the in-leaf fast path"): FALSE, with nothing changed, when the general
- * path must do it. */
+ * "the in-leaf fast path"), making room in the leaf first when it is full:
+ * FALSE, with nothing changed, when the general path must do it. */
 static gboolean
 carve_in_leaf (AsmArena *a, Path *p, guint i, guint64 addr, guint64 end,
                AsmSegmentKind kind)
@@ -1475,7 +1551,12 @@ carve_in_leaf (AsmArena *a, Path *p, guint i, guint64 addr, guint64 end,
     return FALSE;
   add_n = (addr > ff) + (end < fl); /* free pieces left around the carve */
   if (n + add_n > LEAF_CAP)
-    return FALSE;
+    {
+      if (!leaf_make_room (p, &i, add_n))
+        return FALSE;
+      l = p->leaf;
+      n = l->h.n;
+    }
 
   agg_init (&rem);
   agg_init (&add);
@@ -1747,19 +1828,20 @@ static void
 arena_commit_alloc (AsmArena *a, const Req *r, guint64 addr, Path *path,
                     guint i)
 {
+  guint64 end = addr + (r->size - 1);
   Seg f;
 
-  if (path != NULL && path_exclusive (path) &&
-      carve_in_leaf (a, path, i, addr, addr + (r->size - 1),
-                     ASM_SEGMENT_ALLOCATED))
-    ;
-  else if (carve_fast (a, addr, addr + (r->size - 1), ASM_SEGMENT_ALLOCATED))
+  /* the search's path leads to the leaf a descent to addr would find: when
+   * the carve fails there, it would fail after the descent too */
+  if (path != NULL && path_exclusive (path)
+          ? carve_in_leaf (a, path, i, addr, end, ASM_SEGMENT_ALLOCATED)
+          : carve_fast (a, addr, end, ASM_SEGMENT_ALLOCATED))
     ;
   else if (!tree_find (a, addr, &f))
     ASM_BUG ("%s: the search chose 0x%" G_GINT64_MODIFIER "x, which is in "
              "no segment", a->name, addr);
   else
-    arena_carve (a, &f, addr, addr + (r->size - 1), ASM_SEGMENT_ALLOCATED);
+    arena_carve (a, &f, addr, end, ASM_SEGMENT_ALLOCATED);
   if (r->fit == ASM_FIT_NEXT)
     {
       a->next_cursor = addr + (r->size - 1);
