@@ -61,6 +61,21 @@ subtree_may_fit (const Inner *in, guint i, const Req *r)
   return agg_may_fit (in->max_free[i], in->max_order[i], in->max_tail[i], r);
 }
 
+/* The first child at or after i whose max_free reaches size, nc (the
+ * node's count) when none: a loop of a load, a compare and a pointer step
+ * per child, which the cache's misses run over most of every inner node
+ * on their way down (the subtrees below the end of the used space are
+ * full). */
+static inline guint
+skip_short (const Inner *in, guint i, guint nc, guint64 size)
+{
+  const guint64 *mf = in->max_free + i, *end = in->max_free + nc;
+
+  while (mf < end && *mf < size)
+    mf++;
+  return (guint) (mf - in->max_free);
+}
+
 /* LOWEST and HIGHEST walk down to the first leaf that may hold a fit and
  * back up when it holds none, without recursion: s->path records the way
  * down (the node and the child taken at each inner level), and backing up
@@ -116,22 +131,22 @@ search_lowest (const Node *root, Search *s)
       i = n->n < 2 || lo < in->key[1] ? 0 : inner_route (in, lo);
     scan:
       /* Loop invariant: no subtree before i holds a fit.  max_free is
-       * tested first, alone: it is the cheapest test, and the one that
-       * passes most subtrees by (those below the lowest fit are full);
-       * a subtree that starts past max_start ends the search at the first
-       * one that passes it, as every later one, here and in the levels
-       * above, starts later still. */
-      for (; i < in->h.n; i++)
+       * tested first, alone, in skip_short()'s tight loop: it is the
+       * cheapest test, and the one that passes most subtrees by (those
+       * below the lowest fit are full); a subtree that starts past
+       * max_start ends the search at the first one that passes it, as
+       * every later one, here and in the levels above, starts later
+       * still. */
+      for (guint nc = in->h.n;; i++)
         {
-          if (in->max_free[i] < size)
-            continue;
+          i = skip_short (in, i, nc, size);
+          if (i == nc)
+            goto up;
           if (in->key[i] > s->max_start)
             return FALSE;
           if (order_may_fit (in->max_order[i], in->max_tail[i], r))
             break;
         }
-      if (i == in->h.n)
-        goto up;
       ASM_BUG_UNLESS (d < PATH_MAX_DEPTH);
       path->in[d] = (Inner *) in;
       path->idx[d++] = i;
