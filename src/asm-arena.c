@@ -117,26 +117,39 @@
  * describes its child alone: only a new child is counted.
  *
  * Where the instructions go (callgrind, tests/bench/run-callgrind.sh on a
- * release build, W1 LOWEST at 10^3 live allocations): 1,983 per step of
- * one free and one alloc; 2,216 with inner nodes of 32, a recursive
- * search and the keys updated on the way up, 4,540 before the fast path
- * (at 10^5: 2,903, 3,224 and 6,140; HIGHEST at 10^3: 1,948, 2,437 and
- * 4,589, at 10^5: 2,974 and 3,622).  Of a step, roughly: the search 340
- * (a loop, not a recursion, down the path it records for the carve; the
- * inner levels test max_free alone for most entries, the others only for
- * the first subtree that passes it; the leaf passes its short free
- * segments by before clipping any); the carve 750, of which 490 update
- * the augmented values and 330 of those are recounts (an exact fit, 73%
- * of W1's carves, usually takes a leaf's largest, smallest or
- * highest-order hole, and a tie is a recount too; inner nodes of 16, not
- * 32, cut the inner part of them by a third); the free 650: the descent
- * 100, the leaf edit 250, the update 150, and 130 for the 3.5% of frees
- * that merge across leaves or would underflow one (the general path,
- * ~3,600 each); request validation and the calls 125 (the cache's test
- * included); the benchmark's own loop 120.
- * HIGHEST is alike (search 340, carve 715, free 650).  The keys on the
+ * release build, W1 LOWEST at 10^3 live allocations): 1,904 per step of
+ * one free and one alloc; 1,929 when a carve into a full leaf took the
+ * general path and an inner split recounted every entry, 2,216 with inner
+ * nodes of 32, a recursive search and the keys updated on the way up,
+ * 4,540 before the fast path (at 10^5: 2,825, 2,908, 3,224 and 6,140;
+ * HIGHEST at 10^3: 1,913, 1,940, 2,437 and 4,589, at 10^5: 2,864, 2,922
+ * and 3,622).  Of a step, roughly: the search 340 (a loop, not a
+ * recursion, down the path it records for the carve; the inner levels
+ * test max_free alone for most entries, in a loop of its own, the others
+ * only for the first subtree that passes it; the leaf passes its short
+ * free segments by before clipping any); the carve 730, of which 480
+ * update the augmented values, mostly recounts (an exact fit, 73% of W1's
+ * carves, usually takes a leaf's largest, smallest or highest-order hole,
+ * and a tie is a recount too; inner nodes of 16, not 32, cut the inner
+ * part of them by a third), and 13 make room in the 1% of carves that find
+ * their leaf full; the free 600: the descent 100, the leaf edit 250, the
+ * update 150, and 70 for the 2% of frees that merge across leaves or would
+ * underflow one (the general path, ~3,200 each); request validation and
+ * the calls 125 (the cache's test included); the benchmark's own loop 120.
+ * HIGHEST is alike (search 340, carve 725, free 595).  The keys on the
  * path never change in place (see path_fixup()), so the walk up does not
  * look at them.
+ *
+ * The cache's misses (asm-arena-cache.c) are LOWEST searches and carves in
+ * a tree that the cache's own frees leave full: it keeps what it caches
+ * ALLOCATED.  In bench-peers' W1 at 10^3, about 1 step in 90 of the 20,000
+ * it counts misses (rarer as the magazines fill), and a miss costs the tree
+ * about 1,600 instructions (1,870 before full leaves, inner splits and the
+ * max_free loop were as above): validation and the calls 115, the search
+ * 470 (its inner levels scan up to the few subtrees near the end of the
+ * used space that still have room), the carve 1,020, of which 390 update
+ * the augmented values and 240 make room in full leaves (one miss in five
+ * finds its leaf full).
  *
  * BEST fit needs the smallest qualifying segment, which no order-preserving
  * augmentation can find directly: it walks the qualifying subtrees in
