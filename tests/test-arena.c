@@ -2428,6 +2428,82 @@ test_walk_order_kinds_and_stop (void **state)
   assert_check (a);
 }
 
+/* A tree of tens of thousands of segments emptied from its top end, then
+ * from its bottom end.  Freeing the highest allocation merges it into the
+ * free tail, so the rightmost leaves and inner nodes underflow one after
+ * the other and merge with their left neighbours or borrow from them (the
+ * lowest: from the right).  An ascending fill leaves nodes as full as a
+ * split leaves them, which only merge; so the lower half is made denser
+ * first (each pair of units freed and taken again as two), which fills
+ * its nodes up to a split and gives the underflows neighbours to borrow
+ * from.  The check and the counts after every few thousand frees must
+ * hold. */
+static void
+test_tree_emptied_from_each_end (void **state)
+{
+  enum {
+    N = 20000,
+    EVERY = 2500
+  };
+  g_autoptr (AsmArena) a = arena_new_span ("ends", 1, 0, 4 * N - 1);
+  AsmRequest one = req_new (1, ASM_FIT_LOWEST),
+             two = req_new (2, ASM_FIT_LOWEST);
+  AsmArenaStats st;
+  guint64 addr, n;
+
+  (void) state;
+  for (guint64 i = 0; i < N; i++)
+    {
+      OK (asm_arena_alloc_full (a, &two, &addr, &error));
+      assert_int_equal (addr, 2 * i);
+    }
+  for (guint64 i = 0; i < N / 2; i++)
+    {
+      OK (asm_arena_free (a, 2 * i, &error));
+      OK (asm_arena_alloc_full (a, &one, &addr, &error));
+      assert_int_equal (addr, 2 * i);
+      OK (asm_arena_alloc_full (a, &one, &addr, &error));
+      assert_int_equal (addr, 2 * i + 1);
+    }
+  assert_check (a);
+  n = N + N / 2; /* N / 2 pairs of ones below N, N / 2 twos above */
+  for (guint64 top = 2 * N; top > 0;)
+    {
+      top -= top > N ? 2 : 1;
+      OK (asm_arena_free (a, top, &error));
+      n--;
+      if (n % EVERY == 0)
+        {
+          assert_check (a);
+          asm_arena_get_stats (a, &st);
+          assert_int_equal (st.n_allocated, n);
+          assert_int_equal (st.free_units, 4 * N - top);
+        }
+    }
+  for (guint64 i = 0; i < 2 * N; i++)
+    OK (asm_arena_alloc_full (a, &one, &addr, &error));
+  for (guint64 i = N / 2; i < N; i++) /* the lower half denser again */
+    {
+      OK (asm_arena_free (a, i, &error));
+      OK (asm_arena_alloc_full (a, &one, &addr, &error));
+    }
+  for (guint64 i = 0; i < 2 * N; i++)
+    {
+      OK (asm_arena_free (a, i, &error));
+      if ((i + 1) % EVERY == 0)
+        {
+          assert_check (a);
+          asm_arena_get_stats (a, &st);
+          assert_int_equal (st.n_allocated, 2 * N - (i + 1));
+          assert_int_equal (st.free_units, 2 * N + i + 1);
+        }
+    }
+  asm_arena_get_stats (a, &st);
+  assert_int_equal (st.n_allocated, 0);
+  assert_int_equal (st.free_units, 4 * N);
+  assert_check (a);
+}
+
 /* ---------------------------------------------------------------------- */
 
 int
@@ -2476,6 +2552,7 @@ main (void)
     cmocka_unit_test (test_stats_exact),
     cmocka_unit_test (test_largest_free_within),
     cmocka_unit_test (test_walk_order_kinds_and_stop),
+    cmocka_unit_test (test_tree_emptied_from_each_end),
   };
 
   return cmocka_run_group_tests_name ("arena", tests, NULL, NULL);
