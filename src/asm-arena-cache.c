@@ -462,6 +462,17 @@ table_too_big (const Table *t)
   return t->bits > TABLE_MIN_BITS && t->n * 8 < table_size (t);
 }
 
+/* Rebuilds t when it has no room for n_more entries or is mostly unused;
+ * TRUE when it did, and the owner's magazines must be reindexed. */
+static gboolean
+table_settle (Table *t, guint64 n_more)
+{
+  if (table_has_room (t, n_more) && !table_too_big (t))
+    return FALSE;
+  table_rebuild (t, n_more);
+  return TRUE;
+}
+
 /* inserts e, for which there is room; returns its index */
 static guint64
 table_insert (Table *t, guint64 e)
@@ -570,10 +581,8 @@ slot_count (Slot *s, gint64 delta)
 static void
 slot_table_settle (AsmArenaCache *c, Slot *s, guint64 n_more)
 {
-  if (G_LIKELY (table_has_room (&s->table, n_more) &&
-                !table_too_big (&s->table)))
+  if (G_LIKELY (!table_settle (&s->table, n_more)))
     return;
-  table_rebuild (&s->table, n_more);
   for (guint k = 0; k < c->n_classes; k++)
     {
       if (s->loaded[k] != NULL)
@@ -589,10 +598,8 @@ slot_table_settle (AsmArenaCache *c, Slot *s, guint64 n_more)
 static void
 depot_table_settle (AsmArenaCache *c, Depot *d, guint64 n_more)
 {
-  if (G_LIKELY (table_has_room (&d->table, n_more) &&
-                !table_too_big (&d->table)))
+  if (G_LIKELY (!table_settle (&d->table, n_more)))
     return;
-  table_rebuild (&d->table, n_more);
   for (guint k = 0; k < c->n_classes; k++)
     for (Magazine *m = d->cls[k].full; m != NULL; m = m->next)
       mag_reindex (c, &d->table, m);
