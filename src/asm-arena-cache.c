@@ -147,6 +147,9 @@
 #define MAX_CLASSES 256
 #define MAX_SLOTS 64
 #define TABLE_MIN_BITS 4
+/* the most entries a table takes: its indexes fit the magazines' 32 bits
+ * (a range the slot's table cannot take is not cached: it is the tree's) */
+#define TABLE_MAX_ENTRIES (G_GUINT64_CONSTANT (1) << 31)
 #define SPIN_BEFORE_YIELD 64
 
 /* table entries: (unit << 9) | (class << 1) | CACHED */
@@ -454,8 +457,7 @@ table_has_room (const Table *t, guint64 n_more)
   return (t->n + t->tombs + n_more) * 4 <= table_size (t) * 3;
 }
 
-/* Should it shrink (at most an eighth in use, or as many tombstones as
- * entries in a table at its fill limit)? */
+/* Should it shrink (under an eighth in use)? */
 static inline gboolean
 table_too_big (const Table *t)
 {
@@ -691,6 +693,8 @@ depot_exchange_empty (AsmArenaCache *c, Slot *s, guint cls, Magazine *empty)
     return NULL;
   spin_lock (&d->lock);
   m = dc->full;
+  if (m != NULL && s->table.n + m->n > TABLE_MAX_ENTRIES)
+    m = NULL; /* the slot's table is full: the tree serves */
   if (m != NULL)
     {
       /* while the slot's empty magazine is still its own */
@@ -997,8 +1001,11 @@ cache_alloc_tree (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
       Slot *s = my_slot (c);
 
       spin_lock (&s->lock);
-      slot_table_settle (c, s, 1);
-      table_insert (&s->table, entry_make (addr >> c->qshift, cls, 0));
+      if (s->table.n < TABLE_MAX_ENTRIES)
+        {
+          slot_table_settle (c, s, 1);
+          table_insert (&s->table, entry_make (addr >> c->qshift, cls, 0));
+        }
       spin_unlock (&s->lock);
     }
   pthread_mutex_unlock (&c->tree_lock);
