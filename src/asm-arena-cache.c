@@ -1059,34 +1059,34 @@ cache_alloc_slow (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
   return cache_alloc_tree (c, req, out_addr, error);
 }
 
-/* asm_arena_alloc_full() with a cache.  The hit path calls nothing:
- * every other case is a tail call with the caller's arguments, so that
- * the public function keeps no registers. */
+/* The allocation hit: with the calling thread's slot (when it has one in
+ * this cache and its lock is free) locked, the newest range of class cls
+ * in its loaded magazine, if that range lies in [min, max], becomes an
+ * allocation again.  FALSE, with nothing changed and no lock held, sends
+ * the caller to cache_alloc_slow().  Inlined into both public entry
+ * points, where min and max may be constants. */
 G_ALWAYS_INLINE static inline gboolean
-cache_alloc (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
-             GError **error)
+cache_pop_hit (AsmArenaCache *c, guint cls, guint64 min, guint64 last_start,
+               guint64 *out_addr)
 {
-  guint cls;
   Slot *s;
   Magazine *m;
   guint64 addr, top;
 
-  if (G_UNLIKELY (!cache_serves (c, req, &cls)))
-    return cache_alloc_tree (c, req, out_addr, error);
   /* the slot this thread used last, if it is this cache's (else the slow
    * path finds it) */
   if (G_UNLIKELY (arena_thread.last_serial != c->serial))
-    return cache_alloc_slow (c, req, out_addr, error);
+    return FALSE;
   s = arena_thread.last_slot;
   if (G_UNLIKELY (__atomic_exchange_n (&s->lock.held, 1, __ATOMIC_ACQUIRE)))
-    return cache_alloc_slow (c, req, out_addr, error);
+    return FALSE;
   m = s->loaded[cls];
   if (G_UNLIKELY (m == NULL || m->n == 0))
-    goto slow;
+    goto miss;
   top = m->n - 1;
   addr = m->addr[top];
-  if (G_UNLIKELY (!in_window (addr, req->size, req->min, req->max)))
-    goto slow;
+  if (G_UNLIKELY (addr < min || addr > last_start))
+    goto miss;
   m->n = top;
   s->table.e[m->at[top]] &= ~ENTRY_CACHED;
   slot_count (s, -1);
@@ -1096,8 +1096,26 @@ cache_alloc (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
     *out_addr = addr;
   return TRUE;
 
-slow:
+miss:
   spin_unlock (&s->lock);
+  return FALSE;
+}
+
+/* asm_arena_alloc_full() with a cache.  The hit path calls nothing:
+ * every other case is a tail call with the caller's arguments, so that
+ * the public function keeps no registers. */
+G_ALWAYS_INLINE static inline gboolean
+cache_alloc (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
+             GError **error)
+{
+  guint cls;
+
+  if (G_UNLIKELY (!cache_serves (c, req, &cls)))
+    return cache_alloc_tree (c, req, out_addr, error);
+  if (G_LIKELY (req->max >= req->size - 1 &&
+                cache_pop_hit (c, cls, req->min, req->max - (req->size - 1),
+                               out_addr)))
+    return TRUE;
   return cache_alloc_slow (c, req, out_addr, error);
 }
 
@@ -1307,6 +1325,90 @@ asm_arena_alloc_full (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
   if (G_LIKELY (a->cache == NULL))
     return asm_arena_tree_alloc (a, req, out_addr, error);
   return cache_alloc (a->cache, req, out_addr, error);
+}
+
+/* asm_arena_alloc_instant()'s request, as asm_arena_alloc_full() takes
+ * it */
+static inline AsmRequest
+instant_request (guint64 size, guint64 align, guint64 max)
+{
+  AsmRequest req = ASM_REQUEST_INIT (size);
+
+  req.align = align;
+  req.max = max;
+  req.fit = ASM_FIT_INSTANT;
+  return req;
+}
+
+/* asm_arena_alloc_instant() without a cache, or with bad arguments */
+G_GNUC_NO_INLINE static gboolean
+alloc_instant_general (AsmArena *a, guint64 size, guint64 align, guint64 max,
+                       guint64 *out_addr, GError **error)
+{
+  AsmRequest req = instant_request (size, align, max);
+
+  return asm_arena_alloc_full (a, &req, out_addr, error);
+}
+
+/* asm_arena_alloc_instant() with a cache, when its hit cannot serve */
+G_GNUC_NO_INLINE static gboolean
+alloc_instant_cached (AsmArenaCache *c, guint64 size, guint64 align,
+                      guint64 max, guint64 *out_addr, GError **error)
+{
+  AsmRequest req = instant_request (size, align, max);
+
+  return cache_alloc (c, &req, out_addr, error);
+}
+
+/**
+ * asm_arena_alloc_instant:
+ * @a: an arena
+ * @size: units to allocate, a multiple of the quantum
+ * @align: 0, or the alignment of the allocation: a power of two, at least
+ *   the quantum
+ * @max: the last unit the allocation may take
+ * @out_addr: (out): where the first unit of the allocation is stored
+ * @error: return location for a #GError
+ *
+ * asm_arena_alloc_full() of the request with @size, @align and @max, fit
+ * %ASM_FIT_INSTANT and no other constraint, with its arguments in
+ * registers: the shape of nearly every DMA mapping (a size, its alignment,
+ * the device's address limit), served from the cache's magazines
+ * (asm_arena_enable_cache()) without a request in memory.  Everything
+ * else, results, errors and messages included, is as
+ * asm_arena_alloc_full()'s.
+ *
+ * With GCC or Clang and optimisation, a call of asm_arena_alloc_full()
+ * whose request is known at compile time to be of that shape (fit
+ * %ASM_FIT_INSTANT, phase, nocross and min 0) is compiled as a call of
+ * this function; take the address of asm_arena_alloc_full() or write
+ * `(asm_arena_alloc_full) (...)` to call it as it is.
+ *
+ * Errors: as asm_arena_alloc_full().
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+asm_arena_alloc_instant (AsmArena *a, guint64 size, guint64 align, guint64 max,
+                         guint64 *out_addr, GError **error)
+{
+  AsmArenaCache *c;
+  guint64 k;
+
+  if (G_UNLIKELY (a == NULL || (error != NULL && *error != NULL) ||
+                  a->cache == NULL))
+    return alloc_instant_general (a, size, align, max, out_addr, error);
+  c = a->cache;
+  /* cache_serves() of the request: its other tests are constants here */
+  k = (size >> c->qshift) - 1;
+  if (G_UNLIKELY (k >= c->n_classes || (size & c->quantum_mask) != 0 ||
+                  (align & ((align - 1) | c->align_bad[k])) != 0 ||
+                  max < size - 1 ||
+                  !cache_pop_hit (c, (guint) k, 0, max - (size - 1), out_addr)))
+    return alloc_instant_cached (c, size, align, max, out_addr, error);
+  return TRUE;
 }
 
 /* asm_arena_free()'s precondition warnings */

@@ -90,6 +90,20 @@ cache_stats (AsmArena *a)
   return cs;
 }
 
+/* r through asm_arena_alloc_instant() when it has that shape and
+ * by_instant, else through asm_arena_alloc_full() itself (the parentheses
+ * keep the header from routing a constant request) */
+static gboolean
+alloc_either (AsmArena *a, const AsmRequest *r, guint64 *out_addr,
+              GError **error, gboolean by_instant)
+{
+  if (by_instant && r->fit == ASM_FIT_INSTANT &&
+      (r->phase | r->nocross | r->min) == 0)
+    return asm_arena_alloc_instant (a, r->size, r->align, r->max, out_addr,
+                                    error);
+  return (asm_arena_alloc_full) (a, r, out_addr, error);
+}
+
 /* ------------------------------------------------------------------ */
 /* unit tests                                                           */
 
@@ -372,6 +386,33 @@ test_window_and_alignment_honoured (void **state)
   assert_checked (a);
 }
 
+/* a cached range ending one unit past max is refused, one ending at max
+ * handed out, through either entry point */
+static void
+test_window_edge (void **state)
+{
+  (void) state;
+  for (guint by_instant = 0; by_instant < 2; by_instant++)
+    {
+      g_autoptr (AsmArena) a = cached_arena (0, 0xffffff, 8 * Q);
+      AsmRequest r = ASM_REQUEST_INIT (2 * Q);
+      guint64 addr;
+
+      r.fit = ASM_FIT_INSTANT;
+      r.align = 2 * Q;
+      for (guint i = 0; i < 4; i++)
+        assert_int_equal (instant (a, 2 * Q), i * 2 * Q);
+      OK (asm_arena_free (a, 6 * Q, &error)); /* the magazine's top */
+      r.max = 8 * Q - 2;
+      FAILS (alloc_either (a, &r, &addr, &error, by_instant), NO_SPACE,
+             "no free range of 0x2000 units");
+      r.max = 8 * Q - 1;
+      OK (alloc_either (a, &r, &addr, &error, by_instant));
+      assert_int_equal (addr, 6 * Q);
+      assert_checked (a);
+    }
+}
+
 static void
 test_invalid_requests_unchanged (void **state)
 {
@@ -403,6 +444,178 @@ test_invalid_requests_unchanged (void **state)
   after = cache_stats (a);
   assert_int_equal (before.cached_ranges + before.flushes,
                     after.cached_ranges + after.flushes);
+  assert_checked (a);
+}
+
+/* asm_arena_alloc_instant() is asm_arena_alloc_full() of its request:
+ * the same requests, good and bad, on two arenas built alike, one through
+ * each, give the same addresses, the same errors and the same arenas,
+ * with and without a cache */
+static void
+test_instant_entry_is_alloc_full (void **state)
+{
+  static const struct {
+    guint64 size, align, max;
+  } reqs[] = {
+    { Q, 0, G_MAXUINT64 },
+    { 2 * Q, 2 * Q, G_MAXUINT64 },
+    { 3 * Q, 4 * Q, 0x7fffff },
+    { 8 * Q, 8 * Q, G_MAXUINT64 },
+    { 16 * Q, 16 * Q, 0xffffff }, /* above the cache's sizes */
+    { 0, 0, G_MAXUINT64 },        /* size 0 */
+    { Q + 1, 0, G_MAXUINT64 },    /* not a multiple of the quantum */
+    { Q, 3 * Q, G_MAXUINT64 },    /* align not a power of two */
+    { Q, Q / 2, G_MAXUINT64 },    /* align below the quantum */
+    { 2 * Q, 0, Q },              /* max below the size */
+    { 4 * Q, 4 * Q, 0x3fff },     /* max inside the first range */
+    { Q, 0, 0 },                  /* max 0 */
+    { Q, 0, 0x4ffe },             /* max one short of a range's end */
+    { 2 * Q, 2 * Q, 0x5ffe },
+  };
+
+  (void) state;
+  for (guint cached = 0; cached < 2; cached++)
+    {
+      g_autoptr (AsmArena) one = asm_arena_new ("twin", Q);
+      g_autoptr (AsmArena) two = asm_arena_new ("twin", Q);
+      g_autoptr (GArray) live = g_array_new (FALSE, FALSE, sizeof (guint64));
+
+      OK (asm_arena_add_span (one, 0, 0x7ffff, &error));
+      OK (asm_arena_add_span (two, 0, 0x7ffff, &error));
+      if (cached)
+        {
+          OK (asm_arena_enable_cache (one, 8 * Q, &error));
+          OK (asm_arena_enable_cache (two, 8 * Q, &error));
+        }
+      /* rounds: the first fills from the tree, the frees between them
+       * fill the magazines, the last rounds find the space full */
+      for (guint round = 0; round < 40; round++)
+        {
+          for (guint i = 0; i < G_N_ELEMENTS (reqs); i++)
+            {
+              AsmRequest r = ASM_REQUEST_INIT (reqs[i].size);
+              guint64 x = 1, y = 2;
+              GError *ex = NULL, *ey = NULL;
+              gboolean okx, oky;
+
+              r.align = reqs[i].align;
+              r.max = reqs[i].max;
+              r.fit = ASM_FIT_INSTANT;
+              okx = asm_arena_alloc_instant (one, r.size, r.align, r.max, &x,
+                                             &ex);
+              oky = (asm_arena_alloc_full) (two, &r, &y, &ey);
+              assert_int_equal (okx, oky);
+              if (okx)
+                {
+                  assert_int_equal (x, y);
+                  g_array_append_val (live, x);
+                  continue;
+                }
+              assert_int_equal (x, 1); /* nothing stored on failure */
+              assert_non_null (ex);
+              assert_non_null (ey);
+              assert_int_equal (ex->code, ey->code);
+              assert_string_equal (ex->message, ey->message);
+              g_error_free (ex);
+              g_error_free (ey);
+            }
+          /* free every third live allocation on both */
+          for (guint j = round % 3; j < live->len; j += 3)
+            {
+              guint64 addr = g_array_index (live, guint64, j);
+
+              OK (asm_arena_free (one, addr, &error));
+              OK (asm_arena_free (two, addr, &error));
+              g_array_remove_index_fast (live, j);
+            }
+          OK (asm_arena_check (one, &error));
+          OK (asm_arena_check (two, &error));
+          {
+            AsmArenaStats sx, sy;
+
+            asm_arena_get_stats (one, &sx);
+            asm_arena_get_stats (two, &sy);
+            assert_int_equal (sx.free_units, sy.free_units);
+            assert_int_equal (sx.n_allocated, sy.n_allocated);
+          }
+        }
+      /* out_addr may be NULL, as for asm_arena_alloc_full() */
+      OK (asm_arena_alloc_instant (one, Q, 0, G_MAXUINT64, NULL, &error) ||
+          error->code == ASM_ERROR_NO_SPACE);
+    }
+}
+
+static int macro_arena_calls, macro_req_calls, macro_out_calls;
+
+static AsmArena *
+count_arena (AsmArena *a)
+{
+  macro_arena_calls++;
+  return a;
+}
+
+static const AsmRequest *
+count_req (const AsmRequest *r)
+{
+  macro_req_calls++;
+  return r;
+}
+
+static guint64 *
+count_out (guint64 *out)
+{
+  macro_out_calls++;
+  return out;
+}
+
+static void
+count_critical (const char *domain, GLogLevelFlags level, const char *message,
+                gpointer user_data)
+{
+  (void) domain, (void) level, (void) message;
+  (*(guint *) user_data)++;
+}
+
+/* the header's asm_arena_alloc_full() macro: each argument evaluated
+ * once, whichever function it calls, and a constant INSTANT request, a
+ * constant LOWEST one and one it cannot see give what the function gives */
+static void
+test_alloc_full_macro (void **state)
+{
+  g_autoptr (AsmArena) a = cached_arena (0, 0xffffff, 8 * Q);
+  AsmRequest inst = ASM_REQUEST_INIT (2 * Q), low = ASM_REQUEST_INIT (Q);
+  const AsmRequest *unseen;
+  guint64 addr = 1, freed;
+  guint handler, criticals = 0;
+
+  (void) state;
+  inst.fit = ASM_FIT_INSTANT;
+  inst.align = 2 * Q;
+  OK (asm_arena_alloc_full (count_arena (a), count_req (&inst),
+                            count_out (&addr), &error));
+  assert_int_equal (addr, 0);
+  OK (asm_arena_alloc_full (count_arena (a), count_req (&low),
+                            count_out (&addr), &error));
+  assert_int_equal (addr, 2 * Q);
+  assert_int_equal (macro_arena_calls, 2);
+  assert_int_equal (macro_req_calls, 2);
+  assert_int_equal (macro_out_calls, 2);
+  /* a cached range comes back through the routed call */
+  OK (asm_arena_free (a, 0, &error));
+  freed = 0;
+  addr = 1;
+  OK (asm_arena_alloc_full (a, &inst, &addr, &error));
+  assert_int_equal (addr, freed);
+  /* a request the compiler cannot see, and a NULL one */
+  unseen = g_getenv ("ASM_NEVER_SET_THIS") != NULL ? &low : &inst;
+  OK (asm_arena_alloc_full (a, unseen, &addr, &error));
+  assert_int_equal (addr % (2 * Q), 0);
+  handler = g_log_set_handler ("asm", G_LOG_LEVEL_CRITICAL, count_critical,
+                               &criticals);
+  assert_false (asm_arena_alloc_full (a, NULL, &addr, NULL));
+  assert_false (asm_arena_alloc_instant (NULL, Q, 0, G_MAXUINT64, &addr, NULL));
+  g_log_remove_handler ("asm", handler);
+  assert_int_equal (criticals, 2);
   assert_checked (a);
 }
 
@@ -534,7 +747,7 @@ prop_alloc (AsmArena *a, AsmArena *mirror, ChoiceSource *s, GArray *live)
   if (r.fit == ASM_FIT_INSTANT)
     at.fit = ASM_FIT_LOWEST;
   fits = asm_arena_find_free (mirror, &at, &want, NULL);
-  ok = asm_arena_alloc_full (a, &r, &got, NULL);
+  ok = alloc_either (a, &r, &got, NULL, choice_chance (s, 1, 2));
   if (ok != fits)
     fail_msg ("alloc of 0x%" G_GINT64_MODIFIER "x (fit %d, align 0x%"
               G_GINT64_MODIFIER "x, [0x%" G_GINT64_MODIFIER "x, 0x%"
@@ -757,7 +970,7 @@ churn_main (void *data)
           r.align = (pages == 3 ? 4 : pages) * Q;
           r.min = t->no * T_WINDOW;
           r.max = r.min + T_WINDOW - 1;
-          if (asm_arena_alloc_full (t->a, &r, &addr, NULL))
+          if (alloc_either (t->a, &r, &addr, NULL, choice_chance (&s, 1, 2)))
             {
               t->allocs++;
               if (addr < r.min || addr + r.size - 1 > r.max ||
@@ -908,7 +1121,10 @@ main (void)
     cmocka_unit_test (test_only_cached_space_satisfies),
     cmocka_unit_test (test_exact_fits_see_cached_ranges),
     cmocka_unit_test (test_window_and_alignment_honoured),
+    cmocka_unit_test (test_window_edge),
     cmocka_unit_test (test_invalid_requests_unchanged),
+    cmocka_unit_test (test_instant_entry_is_alloc_full),
+    cmocka_unit_test (test_alloc_full_macro),
     cmocka_unit_test (test_cap),
     cmocka_unit_test (test_clone_and_walk),
     cmocka_unit_test (test_property_vs_uncached),

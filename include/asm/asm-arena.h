@@ -289,6 +289,11 @@ gboolean asm_arena_alloc_full (AsmArena *a, const AsmRequest *req,
                                guint64 *out_addr, GError **error);
 ASM_AVAILABLE_IN_0_1
 G_GNUC_WARN_UNUSED_RESULT
+gboolean asm_arena_alloc_instant (AsmArena *a, guint64 size, guint64 align,
+                                  guint64 max, guint64 *out_addr,
+                                  GError **error);
+ASM_AVAILABLE_IN_0_1
+G_GNUC_WARN_UNUSED_RESULT
 gboolean asm_arena_find_free (AsmArena *a, const AsmRequest *req,
                               guint64 *out_addr, GError **error);
 ASM_AVAILABLE_IN_0_1
@@ -329,6 +334,28 @@ gboolean asm_arena_enable_cache (AsmArena *a, guint64 max_size,
 ASM_AVAILABLE_IN_0_1
 gboolean asm_arena_get_cache_stats (AsmArena *a,
                                     AsmArenaCacheStats *out_stats);
+
+/* A call of asm_arena_alloc_full() whose request the compiler knows to be
+ * an ASM_FIT_INSTANT one with no phase, nocross or min goes to
+ * asm_arena_alloc_instant(), which takes the same request in registers
+ * (the same results and errors); any other call, one through a pointer,
+ * or "(asm_arena_alloc_full) (...)" is the function itself.  Each
+ * argument is evaluated once. */
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && !defined(__GI_SCANNER__) &&  \
+    !defined(ASM_COMPILATION)
+#define asm_arena_alloc_full(a, req, out_addr, error)                          \
+  (__extension__({                                                             \
+    const AsmRequest *asm_req_ = (req);                                        \
+    (asm_req_ != NULL && __builtin_constant_p (asm_req_->fit) &&               \
+     asm_req_->fit == ASM_FIT_INSTANT &&                                       \
+     __builtin_constant_p (asm_req_->phase | asm_req_->nocross |               \
+                           asm_req_->min) &&                                   \
+     (asm_req_->phase | asm_req_->nocross | asm_req_->min) == 0)               \
+        ? asm_arena_alloc_instant ((a), asm_req_->size, asm_req_->align,       \
+                                   asm_req_->max, (out_addr), (error))         \
+        : (asm_arena_alloc_full) ((a), asm_req_, (out_addr), (error));         \
+  }))
+#endif
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AsmArena, asm_arena_unref)
 

@@ -201,22 +201,34 @@ typedef struct {
   pthread_mutex_t lock; /* taken around each call by the _locked variants */
 } AsmPeer;
 
+/* fit: a constant where the caller's is, as a VMM's would be (the header
+ * then routes an ASM_FIT_INSTANT request to asm_arena_alloc_instant()) */
 static inline gboolean
-asm_alloc_pages (AsmPeer *p, guint64 pages, guint64 *addr)
+asm_alloc_pages (AsmPeer *p, AsmFit fit, guint64 pages, guint64 *addr)
 {
   AsmRequest req = ASM_REQUEST_INIT (pages * PAGE);
 
   req.align = pow2_ceil (pages) * PAGE;
-  req.fit = p->fit;
+  req.fit = fit;
   return asm_arena_alloc_full (p->a, &req, addr, NULL);
 }
 
 static guint64
 asm_peer_alloc (gpointer self, guint64 pages)
 {
+  AsmPeer *p = self;
   guint64 addr;
 
-  return asm_alloc_pages (self, pages, &addr) ? addr / PAGE : NO_PFN;
+  return asm_alloc_pages (p, p->fit, pages, &addr) ? addr / PAGE : NO_PFN;
+}
+
+static guint64
+asm_peer_alloc_instant (gpointer self, guint64 pages)
+{
+  guint64 addr;
+
+  return asm_alloc_pages (self, ASM_FIT_INSTANT, pages, &addr) ? addr / PAGE
+                                                               : NO_PFN;
 }
 
 static void
@@ -237,7 +249,7 @@ asm_peer_alloc_locked (gpointer self, guint64 pages)
   gboolean ok;
 
   pthread_mutex_lock (&p->lock);
-  ok = asm_alloc_pages (p, pages, &addr);
+  ok = asm_alloc_pages (p, p->fit, pages, &addr);
   pthread_mutex_unlock (&p->lock);
   return ok ? addr / PAGE : NO_PFN;
 }
@@ -326,7 +338,9 @@ peer_new (PeerKind kind, gboolean locked)
       p.self = ap;
       p.first_pfn = 0;
       p.last_pfn = LIMIT48_PFN;
-      p.alloc = locked ? asm_peer_alloc_locked : asm_peer_alloc;
+      p.alloc = locked                     ? asm_peer_alloc_locked
+                : kind == PEER_ASM_INSTANT ? asm_peer_alloc_instant
+                                           : asm_peer_alloc;
       p.free = locked ? asm_peer_free_locked : asm_peer_free;
     }
   else if (kind == PEER_FLOOR)
