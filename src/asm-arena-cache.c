@@ -160,6 +160,19 @@
 
 G_STATIC_ASSERT (MAX_CLASSES <= 256);
 
+/* GCC says __SANITIZE_THREAD__, Clang __has_feature (thread_sanitizer) */
+#if defined(__SANITIZE_THREAD__)
+#define ASM_THREAD_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ASM_THREAD_SANITIZER 1
+#endif
+#endif
+#ifndef ASM_THREAD_SANITIZER
+#define ASM_THREAD_SANITIZER 0
+#endif
+G_STATIC_ASSERT (TABLE_MAX_ENTRIES * 2 <= (G_GUINT64_CONSTANT (1) << 32));
+
 /* ------------------------------------------------------------------ */
 /* spinlocks                                                            */
 
@@ -222,7 +235,6 @@ struct _Magazine {
 typedef struct {
   guint64 *e;
   guint64 mask;  /* 2^bits - 1: the index of the last entry */
-  guint shift;   /* 64 - bits: what the hash is shifted right by */
   guint bits;    /* 2^bits entries */
   guint64 n;     /* entries in use */
   guint64 tombs; /* deleted entries not yet reused */
@@ -234,8 +246,10 @@ typedef struct {
   guint64 hits, misses;
   Table table;      /* the ranges this slot knows */
   Magazine *spill;  /* full magazines on their way back to the tree */
-  Magazine **loaded; /* per class, NULL until used */
-  Magazine **prev;
+  Magazine **prev;  /* per class, NULL until used: &loaded[n_classes] */
+  /* per class, NULL until used; inside the slot, so that a hit reaches
+   * its magazine with one load (a slot takes slot_size() bytes) */
+  Magazine *loaded[];
 } __attribute__ ((aligned (64))) Slot;
 
 typedef struct {
@@ -260,7 +274,7 @@ struct _AsmArenaCache {
   guint64 max_size;
   guint64 quantum_mask; /* quantum - 1 */
   guint64 *align_bad;   /* per class: the bits an alignment may not have */
-  Slot *slots;       /* slot_mask + 1 of them */
+  Slot *slots;          /* slot_mask + 1 of them, slot_size() apart */
   guint64 serial;    /* unique among all caches, from 1 */
   guint qshift;
   guint n_classes;
@@ -270,6 +284,21 @@ struct _AsmArenaCache {
   guint64 flushes; /* under tree_lock */
   Depot depot;
 };
+
+/* the bytes of a slot with its loaded and previous magazine pointers,
+ * whole cache lines */
+static gsize
+slot_size (guint n_classes)
+{
+  return (sizeof (Slot) + 2 * n_classes * sizeof (Magazine *) + 63) &
+         ~(gsize) 63;
+}
+
+static inline Slot *
+slot_at (const AsmArenaCache *c, guint i)
+{
+  return (Slot *) ((char *) c->slots + i * slot_size (c->n_classes));
+}
 
 static inline guint64
 class_size (const AsmArenaCache *c, guint cls)
@@ -345,10 +374,14 @@ entry_make (guint64 unit, guint cls, guint64 cached)
   return (unit << 9) | ((guint64) cls << 1) | cached;
 }
 
+/* Fibonacci hashing, from the product's upper half: a table has at most
+ * 2^32 entries (TABLE_MAX_ENTRIES, at most half full after a rebuild), so
+ * a constant shift and the mask take its index from those bits without a
+ * variable shift, which would tie up a register the hit paths need */
 static inline guint64
 table_home (const Table *t, guint64 unit)
 {
-  return (unit * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15)) >> t->shift;
+  return ((unit * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15)) >> 32) & t->mask;
 }
 
 static inline guint64
@@ -361,7 +394,6 @@ static void
 table_alloc (Table *t, guint bits)
 {
   t->bits = bits;
-  t->shift = 64 - bits;
   t->mask = (G_GUINT64_CONSTANT (1) << bits) - 1;
   t->tombs = 0;
   t->e = g_new (guint64, G_GUINT64_CONSTANT (1) << bits);
@@ -557,7 +589,7 @@ my_slot_slow (AsmArenaCache *c)
       arena_thread.no = no;
     }
   arena_thread.last_serial = c->serial;
-  arena_thread.last_slot = &c->slots[(no - 1) & c->slot_mask];
+  arena_thread.last_slot = slot_at (c, (no - 1) & c->slot_mask);
   return arena_thread.last_slot;
 }
 
@@ -572,9 +604,17 @@ my_slot (AsmArenaCache *c)
 static inline void
 slot_count (Slot *s, gint64 delta)
 {
-  /* written under the slot's lock; read without it by cache_may_hold() */
+  /* written under the slot's lock; read without it by cache_may_hold().
+   * On x86-64 an aligned 8-byte store is seen whole, so the lock holder,
+   * the only writer, may add in one instruction what a relaxed atomic
+   * store of the value plus delta does in three; ThreadSanitizer builds
+   * keep the store it can see. */
+#if defined(__x86_64__) && !ASM_THREAD_SANITIZER
+  __asm__("addq %1, %0" : "+m"(s->n_cached) : "er"(delta));
+#else
   __atomic_store_n (&s->n_cached, s->n_cached + (guint64) delta,
                     __ATOMIC_RELAXED);
+#endif
 }
 
 /* With s locked and every magazine of it in place: makes room in its
@@ -867,7 +907,7 @@ cache_may_hold (AsmArenaCache *c)
   if (__atomic_load_n (&c->depot.n_full, __ATOMIC_RELAXED) != 0)
     return TRUE;
   for (guint i = 0; i <= c->slot_mask; i++)
-    if (__atomic_load_n (&c->slots[i].n_cached, __ATOMIC_RELAXED) != 0)
+    if (__atomic_load_n (&slot_at (c, i)->n_cached, __ATOMIC_RELAXED) != 0)
       return TRUE;
   return FALSE;
 }
@@ -899,7 +939,7 @@ cache_flush_locked (AsmArenaCache *c, AsmArena *a)
 
   for (guint i = 0; i <= c->slot_mask; i++)
     {
-      Slot *s = &c->slots[i];
+      Slot *s = slot_at (c, i);
 
       spin_lock (&s->lock);
       slot_release_spill_locked (c, a, s);
@@ -955,7 +995,7 @@ cache_lock_all (AsmArenaCache *c)
 {
   pthread_mutex_lock (&c->tree_lock);
   for (guint i = 0; i <= c->slot_mask; i++)
-    spin_lock (&c->slots[i].lock);
+    spin_lock (&slot_at (c, i)->lock);
   spin_lock (&c->depot.lock);
 }
 
@@ -964,7 +1004,7 @@ cache_unlock_all (AsmArenaCache *c)
 {
   spin_unlock (&c->depot.lock);
   for (guint i = c->slot_mask + 1; i-- > 0;)
-    spin_unlock (&c->slots[i].lock);
+    spin_unlock (&slot_at (c, i)->lock);
   pthread_mutex_unlock (&c->tree_lock);
 }
 
@@ -1139,7 +1179,7 @@ cache_find_locked (AsmArenaCache *c, guint64 addr, Slot **out_slot)
     return NULL;
   for (guint i = 0; i <= c->slot_mask; i++)
     {
-      Slot *s = &c->slots[i];
+      Slot *s = slot_at (c, i);
       gint64 at;
 
       spin_lock (&s->lock);
@@ -1350,12 +1390,14 @@ alloc_instant_general (AsmArena *a, guint64 size, guint64 align, guint64 max,
   return asm_arena_alloc_full (a, &req, out_addr, error);
 }
 
-/* asm_arena_alloc_instant() with a cache, when its hit cannot serve */
+/* asm_arena_alloc_instant() with a cache, when its hit cannot serve; max
+ * comes as the last address the allocation may start at, max - (size -
+ * 1), which the hit compares (one register for both) */
 G_GNUC_NO_INLINE static gboolean
 alloc_instant_cached (AsmArenaCache *c, guint64 size, guint64 align,
-                      guint64 max, guint64 *out_addr, GError **error)
+                      guint64 last_start, guint64 *out_addr, GError **error)
 {
-  AsmRequest req = instant_request (size, align, max);
+  AsmRequest req = instant_request (size, align, last_start + (size - 1));
 
   return cache_alloc (c, &req, out_addr, error);
 }
@@ -1395,19 +1437,20 @@ asm_arena_alloc_instant (AsmArena *a, guint64 size, guint64 align, guint64 max,
                          guint64 *out_addr, GError **error)
 {
   AsmArenaCache *c;
-  guint64 k;
+  guint64 k, last_start;
 
+  /* size 0 fails the second test */
   if (G_UNLIKELY (a == NULL || (error != NULL && *error != NULL) ||
-                  a->cache == NULL))
+                  max < size - 1 || a->cache == NULL))
     return alloc_instant_general (a, size, align, max, out_addr, error);
   c = a->cache;
+  last_start = max - (size - 1);
   /* cache_serves() of the request: its other tests are constants here */
   k = (size >> c->qshift) - 1;
   if (G_UNLIKELY (k >= c->n_classes || (size & c->quantum_mask) != 0 ||
                   (align & ((align - 1) | c->align_bad[k])) != 0 ||
-                  max < size - 1 ||
-                  !cache_pop_hit (c, (guint) k, 0, max - (size - 1), out_addr)))
-    return alloc_instant_cached (c, size, align, max, out_addr, error);
+                  !cache_pop_hit (c, (guint) k, 0, last_start, out_addr)))
+    return alloc_instant_cached (c, size, align, last_start, out_addr, error);
   return TRUE;
 }
 
@@ -1529,12 +1572,13 @@ asm_arena_cache_new (AsmArena *arena, const char *name, guint64 quantum,
     c->align_bad[k] = ~(((pow2_ceil (class_size (c, k)) << 1) - 1) &
                         ~(quantum - 1));
   c->slot_mask = n_slots - 1;
-  c->slots = g_aligned_alloc0 (n_slots, sizeof (Slot), 64);
+  c->slots = g_aligned_alloc0 (n_slots, slot_size (c->n_classes), 64);
   for (guint i = 0; i < n_slots; i++)
     {
-      c->slots[i].loaded = g_new0 (Magazine *, c->n_classes);
-      c->slots[i].prev = g_new0 (Magazine *, c->n_classes);
-      table_init (&c->slots[i].table);
+      Slot *s = slot_at (c, i);
+
+      s->prev = &s->loaded[c->n_classes];
+      table_init (&s->table);
     }
   c->depot.cls = g_new0 (DepotClass, c->n_classes);
   table_init (&c->depot.table);
@@ -1559,7 +1603,7 @@ asm_arena_cache_free (AsmArenaCache *c)
     return;
   for (guint i = 0; i <= c->slot_mask; i++)
     {
-      Slot *s = &c->slots[i];
+      Slot *s = slot_at (c, i);
 
       for (guint k = 0; k < c->n_classes; k++)
         {
@@ -1567,8 +1611,6 @@ asm_arena_cache_free (AsmArenaCache *c)
           g_free (s->prev[k]);
         }
       mag_list_free (s->spill);
-      g_free (s->loaded);
-      g_free (s->prev);
       g_free (s->table.e);
     }
   for (guint k = 0; k < c->n_classes; k++)
@@ -1601,7 +1643,7 @@ cache_count (AsmArenaCache *c, guint64 *ranges, guint64 *units)
   *ranges = *units = 0;
   for (guint i = 0; i <= c->slot_mask; i++)
     {
-      const Slot *s = &c->slots[i];
+      const Slot *s = slot_at (c, i);
 
       *ranges += s->n_cached;
       for (guint k = 0; k < c->n_classes; k++)
@@ -1646,8 +1688,8 @@ asm_arena_cache_get_stats (AsmArenaCache *c, AsmArenaCacheStats *out)
   out->hits = out->misses = 0;
   for (guint i = 0; i <= c->slot_mask; i++)
     {
-      out->hits += c->slots[i].hits;
-      out->misses += c->slots[i].misses;
+      out->hits += slot_at (c, i)->hits;
+      out->misses += slot_at (c, i)->misses;
     }
   out->flushes = c->flushes;
   cache_unlock_all (c);
@@ -1780,7 +1822,7 @@ check_cache (AsmArenaCache *c, AsmArena *a, GError **error)
 
   for (guint i = 0; i <= c->slot_mask; i++)
     {
-      const Slot *s = &c->slots[i];
+      const Slot *s = slot_at (c, i);
       guint64 before = g_hash_table_size (in_mags);
 
       if (!check_table (c, a, &s->table, TRUE, seen, error))
