@@ -246,6 +246,7 @@ typedef struct {
   guint64 hits, misses;
   Table table;      /* the ranges this slot knows */
   Magazine *spill;  /* full magazines on their way back to the tree */
+  AsmArenaCache *cache; /* whose slot this is */
   Magazine **prev;  /* per class, NULL until used: &loaded[n_classes] */
   /* per class, NULL until used; inside the slot, so that a hit reaches
    * its magazine with one load (a slot takes slot_size() bytes) */
@@ -1101,12 +1102,13 @@ cache_alloc_slow (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
 
 /* The allocation hit: with the calling thread's slot (when it has one in
  * this cache and its lock is free) locked, the newest range of class cls
- * in its loaded magazine, if that range lies in [min, max], becomes an
- * allocation again.  FALSE, with nothing changed and no lock held, sends
- * the caller to cache_alloc_slow().  Inlined into both public entry
- * points, where min and max may be constants. */
-G_ALWAYS_INLINE static inline gboolean
-cache_pop_hit (AsmArenaCache *c, guint cls, guint64 min, guint64 last_start,
+ * in its loaded magazine, if that range lies in [min, last_start],
+ * becomes an allocation again: NULL.  Else, with nothing changed and no
+ * lock held, the cache, for cache_alloc_slow(): once the slot is locked,
+ * taken from the slot, so that c need not stay in a register.  Inlined
+ * into both public entry points, where min may be a constant. */
+G_ALWAYS_INLINE static inline AsmArenaCache *
+cache_pop_hit (AsmArenaCache *c, guint64 cls, guint64 min, guint64 last_start,
                guint64 *out_addr)
 {
   Slot *s;
@@ -1116,10 +1118,10 @@ cache_pop_hit (AsmArenaCache *c, guint cls, guint64 min, guint64 last_start,
   /* the slot this thread used last, if it is this cache's (else the slow
    * path finds it) */
   if (G_UNLIKELY (arena_thread.last_serial != c->serial))
-    return FALSE;
+    return c;
   s = arena_thread.last_slot;
   if (G_UNLIKELY (__atomic_exchange_n (&s->lock.held, 1, __ATOMIC_ACQUIRE)))
-    return FALSE;
+    return c;
   m = s->loaded[cls];
   if (G_UNLIKELY (m == NULL || m->n == 0))
     goto miss;
@@ -1134,11 +1136,11 @@ cache_pop_hit (AsmArenaCache *c, guint cls, guint64 min, guint64 last_start,
   spin_unlock (&s->lock);
   if (out_addr != NULL)
     *out_addr = addr;
-  return TRUE;
+  return NULL;
 
 miss:
   spin_unlock (&s->lock);
-  return FALSE;
+  return s->cache;
 }
 
 /* asm_arena_alloc_full() with a cache.  The hit path calls nothing:
@@ -1152,9 +1154,10 @@ cache_alloc (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
 
   if (G_UNLIKELY (!cache_serves (c, req, &cls)))
     return cache_alloc_tree (c, req, out_addr, error);
-  if (G_LIKELY (req->max >= req->size - 1 &&
-                cache_pop_hit (c, cls, req->min, req->max - (req->size - 1),
-                               out_addr)))
+  if (G_UNLIKELY (req->max < req->size - 1))
+    return cache_alloc_slow (c, req, out_addr, error);
+  c = cache_pop_hit (c, cls, req->min, req->max - (req->size - 1), out_addr);
+  if (G_LIKELY (c == NULL))
     return TRUE;
   return cache_alloc_slow (c, req, out_addr, error);
 }
@@ -1289,17 +1292,19 @@ cache_release (AsmArenaCache *c, guint64 addr, GError **error)
   s = arena_thread.last_slot;
   if (G_UNLIKELY (__atomic_exchange_n (&s->lock.held, 1, __ATOMIC_ACQUIRE)))
     return cache_release_slow (c, addr, error);
+  /* from here on the cache is s->cache, so that c need not stay in a
+   * register across the search */
   if (G_UNLIKELY (!table_lookup (&s->table, unit, &i)))
     {
       spin_unlock (&s->lock);
-      return cache_free_slow (c, addr, error);
+      return cache_free_slow (s->cache, addr, error);
     }
   e = s->table.e[i];
   m = s->loaded[entry_class (e)];
   if (G_UNLIKELY ((e & ENTRY_CACHED) || m == NULL || m->n >= MAG_SIZE))
     {
       spin_unlock (&s->lock);
-      return cache_release_slow (c, addr, error);
+      return cache_release_slow (s->cache, addr, error);
     }
   mag_put (m, addr, i);
   s->table.e[i] = e | ENTRY_CACHED;
@@ -1448,10 +1453,12 @@ asm_arena_alloc_instant (AsmArena *a, guint64 size, guint64 align, guint64 max,
   /* cache_serves() of the request: its other tests are constants here */
   k = (size >> c->qshift) - 1;
   if (G_UNLIKELY (k >= c->n_classes || (size & c->quantum_mask) != 0 ||
-                  (align & ((align - 1) | c->align_bad[k])) != 0 ||
-                  !cache_pop_hit (c, (guint) k, 0, last_start, out_addr)))
+                  (align & ((align - 1) | c->align_bad[k])) != 0))
     return alloc_instant_cached (c, size, align, last_start, out_addr, error);
-  return TRUE;
+  c = cache_pop_hit (c, k, 0, last_start, out_addr);
+  if (G_LIKELY (c == NULL))
+    return TRUE;
+  return alloc_instant_cached (c, size, align, last_start, out_addr, error);
 }
 
 /* asm_arena_free()'s precondition warnings */
@@ -1577,6 +1584,7 @@ asm_arena_cache_new (AsmArena *arena, const char *name, guint64 quantum,
     {
       Slot *s = slot_at (c, i);
 
+      s->cache = c;
       s->prev = &s->loaded[c->n_classes];
       table_init (&s->table);
     }
