@@ -42,7 +42,11 @@ typedef struct {
 } Mapper;
 
 /* one DMA mapping: size-aligned, 1 to 16 pages; one in eight for a 32-bit
- * device (below 4 GiB) */
+ * device (below 4 GiB).  The request has the shape
+ * asm_arena_alloc_instant() takes (INSTANT, a size, its alignment, a
+ * limit), and the compiler sees it: with optimisation the header compiles
+ * this call as asm_arena_alloc_instant (m->domain, req.size, req.align,
+ * req.max, iova, NULL), which fills no request in memory. */
 static gboolean
 map_buffer (Mapper *m, GRand *rand, guint64 *iova, guint64 *size)
 {

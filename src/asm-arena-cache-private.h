@@ -20,6 +20,10 @@ typedef struct _AsmArenaCache AsmArenaCache;
  * are in asm-arena-cache.c, with the cache's hit paths inlined). */
 gboolean asm_arena_tree_alloc (AsmArena *a, const AsmRequest *req,
                                guint64 *out_addr, GError **error);
+gboolean asm_arena_tree_alloc_run (AsmArena *a, const AsmRequest *req,
+                                   guint64 stride, guint n_max,
+                                   guint64 *out_addr, guint *out_n,
+                                   GError **error);
 gboolean asm_arena_tree_free (AsmArena *a, guint64 addr, GError **error);
 void asm_arena_tree_release (AsmArena *a, guint64 addr, guint64 size);
 gboolean asm_arena_tree_segment (AsmArena *a, guint64 addr,

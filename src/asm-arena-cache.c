@@ -113,23 +113,32 @@
  * threads scale.  Misses and overflows cost what the tree costs, plus the
  * table entry; a free on another thread than the allocation's costs a
  * lookup in every slot under tree_lock.  The hit paths are written for
- * the instruction count: asm_arena_alloc_full() and asm_arena_free() are
- * defined here, with the hits inlined, and hand every other case to a
- * function of the cache and the caller's other arguments as a tail call,
- * so that the common case saves no registers; the request is judged
+ * the instruction count: asm_arena_alloc_full(), asm_arena_alloc_instant()
+ * and asm_arena_free() are defined here, with the hits inlined
+ * (cache_pop_hit(), cache_release()), and hand every other case to a
+ * function of the cache and the caller's other arguments as a tail call;
+ * a hit that gives up after locking its slot takes the cache from the
+ * slot, so that no register is saved on the way.  The request is judged
  * cacheable with one class index and three tests (cache_serves()), the
- * thread's slot is found from one thread-local variable, and the entry
- * of a popped range is at the index its magazine kept.  At 10^3 live
- * allocations of W1 (bench-peers, 20,000 steps after 1,000 of warm-up), a
- * free + allocation takes about 294 instructions, of which the
- * benchmark's loop is 88, its wrappers 44 (the request it fills, the
- * checked results), and the library 162: the two hits about 142 with
- * their argument checks, and the tree about 20 (the allocations that find
- * their class empty, 1 in 90 in that run, each about 1,600 in the tree).
- * Linux's rcache takes 277 in the same run: the same loop, 10 in its
- * wrappers, 179 in the library.  bench-peers' floor peer, which does only
- * what the contract needs (a lock, the entry found by hashing, kept
- * ranges per size), takes 189 there.
+ * thread's slot is found from one thread-local variable, its loaded
+ * magazines are inside it, the entry of a popped range is at the index
+ * its magazine kept, and the slot's count of cached ranges is added to in
+ * one instruction.  asm_arena_alloc_instant() takes a request of the
+ * usual DMA shape (fit INSTANT, a size, its alignment, a limit) in
+ * registers, and the public header compiles a call of
+ * asm_arena_alloc_full() with such a request, when the compiler can see
+ * it, as a call of it: the caller then fills no AsmRequest, and the hit
+ * tests no fit, phase, nocross or min.  At 10^3 live allocations of W1
+ * (bench-peers, 20,000 steps after 1,000 of warm-up), a free + allocation
+ * takes about 272 instructions: the benchmark's loop 88, its wrappers 35
+ * (the alignment it computes, the out-pointer, the checked results), the
+ * library 150: the two hits about 128 with their argument checks, the
+ * tree about 20 (the allocations that find their class empty, 1 in 90 in
+ * that run, each about 1,600 in the tree).  Linux's rcache takes 277 in
+ * the same run: the same loop, 10 in its wrappers, 179 in the library.
+ * bench-peers' floor peer, which does only what the contract needs (a
+ * lock, the entry found by hashing, kept ranges per size), takes 189
+ * there.
  */
 #include <asm/asm-arena.h>
 
@@ -151,6 +160,7 @@
  * (a range the slot's table cannot take is not cached: it is the tree's) */
 #define TABLE_MAX_ENTRIES (G_GUINT64_CONSTANT (1) << 31)
 #define SPIN_BEFORE_YIELD 64
+#define MISS_RUN 8 /* ranges a miss may take from the tree at once */
 
 /* table entries: (unit << 9) | (class << 1) | CACHED */
 #define ENTRY_EMPTY G_MAXUINT64
@@ -1012,43 +1022,96 @@ cache_unlock_all (AsmArenaCache *c)
 /* ------------------------------------------------------------------ */
 /* allocation and free                                                  */
 
+/* How many ranges of s's class cls a miss may take from the tree at once
+ * (asm_arena_tree_alloc_run()): the extra ones go into the class's loaded
+ * magazine, so at most the room there, and none when the table is near
+ * its cap.  With the tree's lock held, nobody but the calling thread
+ * changes s meanwhile (a free of another thread into s takes that lock). */
+static guint
+slot_run_room (Slot *s, guint cls)
+{
+  Magazine *m;
+  guint room = 1;
+
+  spin_lock (&s->lock);
+  m = s->loaded[cls];
+  if (m != NULL && s->table.n + MISS_RUN <= TABLE_MAX_ENTRIES)
+    room += (guint) MIN (MAG_SIZE - m->n, MISS_RUN - 1);
+  spin_unlock (&s->lock);
+  return room;
+}
+
+/* With the tree's lock held: the allocations from..n - 1 of a run the
+ * cache did not take go back to the tree */
+static void
+run_release (AsmArena *a, guint64 addr, guint64 size, guint64 stride,
+             guint from, guint n)
+{
+  for (guint k = from; k < n; k++)
+    asm_arena_tree_release (a, addr + k * stride, size);
+}
+
+/* the tree's allocation for a request the magazines did not serve; with
+ * from_miss (the request is cacheable, its class was empty), up to
+ * MISS_RUN ranges of its class at once, the others cached */
 G_GNUC_NO_INLINE static gboolean
-cache_alloc_tree (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
-                  GError **error)
+cache_alloc_tree (AsmArenaCache *c, const AsmRequest *req, gboolean from_miss,
+                  guint64 *out_addr, GError **error)
 {
   AsmArena *a = c->arena;
   g_autoptr(GError) local = NULL;
   GError **err = error != NULL ? &local : NULL;
   gboolean ok, flushed;
-  guint64 addr = 0;
-  guint cls;
+  guint64 addr = 0, stride = pow2_ceil (req->size);
+  guint cls = 0, n = 1, n_max = 1;
+  Slot *s = my_slot (c);
 
   pthread_mutex_lock (&c->tree_lock);
   /* an exact fit sees the cached ranges as free */
   flushed = req->fit != ASM_FIT_INSTANT && cache_may_hold (c);
   if (flushed)
     cache_flush_locked (c, a);
-  ok = asm_arena_tree_alloc (a, req, &addr, err);
+  if (from_miss)
+    n_max = slot_run_room (s, (guint) (req->size >> c->qshift) - 1);
+  ok = asm_arena_tree_alloc_run (a, req, stride, n_max, &addr, &n, err);
   if (!ok && !flushed && cache_may_hold (c))
     {
       /* never refused while a cached range could serve */
       g_clear_error (&local);
       cache_flush_locked (c, a);
+      n = 1;
       ok = asm_arena_tree_alloc (a, req, &addr, err);
     }
   if (ok && req->fit == ASM_FIT_INSTANT &&
       cacheable_shape (c, addr, req->size, &cls))
     {
-      Slot *s = my_slot (c);
+      guint cached = 0;
 
       spin_lock (&s->lock);
-      if (s->table.n < TABLE_MAX_ENTRIES)
+      if (s->table.n + n <= TABLE_MAX_ENTRIES)
         {
-          slot_table_settle (c, s, 1);
+          slot_table_settle (c, s, n);
           table_insert (&s->table, entry_make (addr >> c->qshift, cls, 0));
+          /* the run's others, into the room slot_run_room() saw (all of
+           * them, unless the last pass the unit limit) */
+          for (; cached + 1 < n; cached++)
+            {
+              guint64 at = addr + (cached + 1) * stride;
+
+              if ((at >> c->qshift) >= UNIT_LIMIT)
+                break;
+              mag_put (s->loaded[cls], at,
+                       table_insert (&s->table,
+                                     entry_make (at >> c->qshift, cls,
+                                                 ENTRY_CACHED)));
+            }
+          slot_count (s, cached);
         }
       spin_unlock (&s->lock);
+      run_release (a, addr, req->size, stride, cached + 1, n);
     }
+  else if (ok)
+    run_release (a, addr, req->size, stride, 1, n);
   pthread_mutex_unlock (&c->tree_lock);
   if (!ok)
     {
@@ -1097,7 +1160,7 @@ cache_alloc_slow (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
     }
   s->misses++;
   spin_unlock (&s->lock);
-  return cache_alloc_tree (c, req, out_addr, error);
+  return cache_alloc_tree (c, req, TRUE, out_addr, error);
 }
 
 /* The allocation hit: with the calling thread's slot (when it has one in
@@ -1153,7 +1216,7 @@ cache_alloc (AsmArenaCache *c, const AsmRequest *req, guint64 *out_addr,
   guint cls;
 
   if (G_UNLIKELY (!cache_serves (c, req, &cls)))
-    return cache_alloc_tree (c, req, out_addr, error);
+    return cache_alloc_tree (c, req, FALSE, out_addr, error);
   if (G_UNLIKELY (req->max < req->size - 1))
     return cache_alloc_slow (c, req, out_addr, error);
   c = cache_pop_hit (c, cls, req->min, req->max - (req->size - 1), out_addr);

@@ -1611,6 +1611,90 @@ carve_in_leaf (AsmArena *a, Path *p, guint i, guint64 addr, guint64 end,
   return TRUE;
 }
 
+/* carve_in_leaf() of a run: up to n allocations of size units, stride
+ * apart from addr (stride >= size; the gaps between them stay free), all
+ * inside free segment i of p's leaf: as many as the leaf has room for.
+ * Returns how many, 0 (with nothing changed) when not two.  Used for the
+ * cache's misses (asm_arena_tree_alloc_run()). */
+static guint
+carve_run_in_leaf (AsmArena *a, Path *p, guint i, guint64 addr, guint64 size,
+                   guint64 stride, guint n)
+{
+  Leaf *l = p->leaf;
+  guint n_leaf = l->h.n, add_n, tail, j, outer, per;
+  guint64 ff, fl, end;
+  guint8 fk, first_flag;
+  gboolean gaps = size < stride;
+  Agg rem, add;
+
+  ff = l->first[i];
+  fl = l->last[i];
+  fk = l->kind[i];
+  end = addr + (n - 1) * stride + (size - 1);
+  if ((fk & KIND_MASK) != ASM_SEGMENT_FREE || addr < ff || fl < end)
+    return 0;
+  /* each allocation after the first takes an entry, and one more for the
+   * gap before it; the free pieces around the run one each */
+  per = gaps ? 2 : 1;
+  outer = (addr > ff) + 1;
+  if (n_leaf + outer > LEAF_CAP)
+    return 0;
+  n = MIN (n, (LEAF_CAP - n_leaf - outer) / per + 1);
+  if (n < 2)
+    return 0;
+  end = addr + (n - 1) * stride + (size - 1);
+  add_n = (addr > ff) + (end < fl) + (n - 1) * per;
+
+  agg_init (&rem);
+  agg_init (&add);
+  agg_add_seg (&rem, ff, fl);
+  tail = n_leaf - (i + 1);
+  memmove (&l->first[i + 1 + add_n], &l->first[i + 1], tail * sizeof (guint64));
+  memmove (&l->last[i + 1 + add_n], &l->last[i + 1], tail * sizeof (guint64));
+  memmove (&l->kind[i + 1 + add_n], &l->kind[i + 1], tail);
+  j = i;
+  first_flag = fk & SPAN_START;
+  if (addr > ff)
+    {
+      l->last[i] = addr - 1; /* first and kind (with its flag) stay */
+      tally_add (&a->t_free, ff, addr - 1);
+      agg_add_seg (&add, ff, addr - 1);
+      j++;
+      first_flag = 0;
+    }
+  for (guint k = 0; k < n; k++)
+    {
+      guint64 at = addr + k * stride;
+
+      l->first[j] = at;
+      l->last[j] = at + (size - 1);
+      l->kind[j] = ASM_SEGMENT_ALLOCATED | (k == 0 ? first_flag : 0);
+      tally_add (&a->t_alloc, at, at + (size - 1));
+      j++;
+      if (gaps && k + 1 < n)
+        {
+          l->first[j] = at + size;
+          l->last[j] = at + (stride - 1);
+          l->kind[j] = ASM_SEGMENT_FREE;
+          tally_add (&a->t_free, at + size, at + (stride - 1));
+          agg_add_seg (&add, at + size, at + (stride - 1));
+          j++;
+        }
+    }
+  if (end < fl)
+    {
+      l->first[j] = end + 1;
+      l->last[j] = fl;
+      l->kind[j] = ASM_SEGMENT_FREE;
+      tally_add (&a->t_free, end + 1, fl);
+      agg_add_seg (&add, end + 1, fl);
+    }
+  l->h.n = n_leaf + add_n;
+  tally_sub (&a->t_free, ff, fl);
+  path_fixup (p, &rem, &add);
+  return n;
+}
+
 /* carve_in_leaf() after a descent to addr */
 static gboolean
 carve_fast (AsmArena *a, guint64 addr, guint64 end, AsmSegmentKind kind)
@@ -1880,6 +1964,74 @@ asm_arena_tree_alloc (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
     {
       set_no_space (a, &r, error);
       return FALSE;
+    }
+  if (!arena_search_path (a, &r, &addr, &path, &i))
+    {
+      a->hint = r;
+      set_no_space (a, &r, error);
+      return FALSE;
+    }
+  arena_commit_alloc (a, &r, addr, &path, i);
+  if (out_addr != NULL)
+    *out_addr = addr;
+  return TRUE;
+}
+
+/* asm_arena_tree_alloc() of a request of the cache's (fit INSTANT, no
+ * phase, no nocross, an alignment no larger than stride, a power of two
+ * at least its size), which may also carve up to n_max - 1 more
+ * allocations of the same size after the one it returns, stride apart:
+ * when the lowest run of n_max of them inside [min, max] has its free
+ * segment in a leaf with room for them, one search and one carve make
+ * them all.  *out_n tells how many were made (1 to n_max), at *out_addr,
+ * *out_addr + stride, ...  Else, or with n_max 1, asm_arena_tree_alloc()
+ * of the request.  So the cache's misses, which come in runs (a class
+ * whose demand grows finds its magazines empty again and again), cost
+ * the tree one search for several ranges. */
+gboolean
+asm_arena_tree_alloc_run (AsmArena *a, const AsmRequest *req, guint64 stride,
+                          guint n_max, guint64 *out_addr, guint *out_n,
+                          GError **error)
+{
+  Req r, run;
+  AsmRequest rq;
+  guint64 addr;
+  Path path;
+  guint i;
+
+  *out_n = 1;
+  if (n_max <= 1 || req->size > stride ||
+      stride > (G_MAXUINT64 - req->size) / (n_max - 1) ||
+      req->fit != ASM_FIT_INSTANT || req->phase != 0 || req->nocross != 0 ||
+      (req->align != 0 && req->align > stride))
+    return asm_arena_tree_alloc (a, req, out_addr, error);
+  if (!request_validate (a, req, &r, error))
+    return FALSE;
+  if (hint_covers (&a->hint, &r))
+    {
+      set_no_space (a, &r, error);
+      return FALSE;
+    }
+  rq = *req;
+  rq.size = (n_max - 1) * stride + req->size;
+  rq.align = stride;
+  if (request_validate (a, &rq, &run, NULL) &&
+      arena_search_path (a, &run, &addr, &path, &i))
+    {
+      /* the run's first allocation answers the request (its alignment is
+       * a multiple of the request's, the run lies inside [min, max]), so
+       * when the leaf has no room for the run, it is carved alone */
+      if (path.leaf != NULL && path_exclusive (&path))
+        *out_n =
+            carve_run_in_leaf (a, &path, i, addr, req->size, stride, n_max);
+      if (*out_n < 2)
+        {
+          *out_n = 1;
+          arena_commit_alloc (a, &r, addr, &path, i);
+        }
+      if (out_addr != NULL)
+        *out_addr = addr;
+      return TRUE;
     }
   if (!arena_search_path (a, &r, &addr, &path, &i))
     {

@@ -413,6 +413,88 @@ test_window_edge (void **state)
     }
 }
 
+/* A miss whose class has an empty magazine takes a run of ranges from the
+ * tree at once (one search, one carve); the others are cached, free to
+ * every caller: the next allocations of the class are hits, an exact fit
+ * sees them (and the gaps a run of 3-page ranges leaves) as free. */
+static void
+test_miss_takes_a_run (void **state)
+{
+  (void) state;
+  for (guint64 pages = 1; pages <= 3; pages += 2)
+    {
+      g_autoptr (AsmArena) a = cached_arena (0, 0xffffff, 8 * Q);
+      guint64 size = pages * Q, stride = pages == 3 ? 4 * Q : Q;
+      AsmRequest r = ASM_REQUEST_INIT (size), low = ASM_REQUEST_INIT (Q);
+      AsmArenaCacheStats cs;
+      AsmArenaStats st;
+      guint64 first, second, addr, hits;
+
+      r.fit = ASM_FIT_INSTANT;
+      r.align = stride;
+      OK (asm_arena_alloc_full (a, &r, &first, &error)); /* no magazine yet */
+      OK (asm_arena_free (a, first, &error));            /* now one */
+      OK (asm_arena_alloc_full (a, &r, &addr, &error));  /* a hit */
+      assert_int_equal (addr, first);
+      assert_int_equal (cache_stats (a).cached_ranges, 0);
+      OK (asm_arena_alloc_full (a, &r, &second, &error)); /* the run */
+      assert_int_equal (second, first + stride);
+      cs = cache_stats (a);
+      assert_true (cs.cached_ranges >= 1);
+      assert_checked (a);
+      asm_arena_get_stats (a, &st);
+      assert_int_equal (st.n_allocated, 2);
+      assert_int_equal (st.free_units, 0x1000000 - 2 * size);
+      /* the run's others come back, one hit each, lowest first */
+      hits = cs.hits;
+      for (guint64 k = 0; k < cs.cached_ranges; k++)
+        {
+          OK (asm_arena_alloc_full (a, &r, &addr, &error));
+          assert_int_equal (addr, second + (cs.cached_ranges - k) * stride);
+          assert_int_equal (cache_stats (a).hits, hits + k + 1);
+        }
+      assert_checked (a);
+      /* freed again, an exact fit sees them as free: the lowest page
+       * free is the gap after the first range, or the first range freed */
+      for (guint64 k = 1; k <= cs.cached_ranges; k++)
+        OK (asm_arena_free (a, second + k * stride, &error));
+      OK (asm_arena_alloc_full (a, &low, &addr, &error));
+      assert_int_equal (addr, pages == 3 ? first + size : second + stride);
+      assert_checked (a);
+    }
+}
+
+/* A run that would pass the cache's unit limit: the ranges beyond it are
+ * given back to the tree, not cached. */
+static void
+test_run_at_the_unit_limit (void **state)
+{
+  guint64 limit = (G_GUINT64_CONSTANT (1) << 55) - 1; /* units below it */
+  g_autoptr (AsmArena) a = asm_arena_new ("edge", 1);
+  AsmRequest r = ASM_REQUEST_INIT (1);
+  AsmArenaStats st;
+  guint64 x, y;
+
+  (void) state;
+  OK (asm_arena_add_span (a, limit - 4, limit + 20, &error));
+  OK (asm_arena_enable_cache (a, 2, &error));
+  r.fit = ASM_FIT_INSTANT;
+  OK (asm_arena_alloc_full (a, &r, &x, &error));
+  assert_int_equal (x, limit - 4);
+  OK (asm_arena_free (a, x, &error));
+  OK (asm_arena_alloc_full (a, &r, &x, &error));
+  OK (asm_arena_alloc_full (a, &r, &y, &error));
+  assert_int_equal (y, limit - 3);
+  assert_int_equal (cache_stats (a).cached_ranges, 2); /* limit - 2, - 1 */
+  assert_checked (a);
+  asm_arena_get_stats (a, &st);
+  assert_int_equal (st.n_allocated, 2);
+  assert_int_equal (st.free_units, 25 - 2);
+  OK (asm_arena_free (a, y, &error));
+  OK (asm_arena_free (a, x, &error));
+  assert_checked (a);
+}
+
 static void
 test_invalid_requests_unchanged (void **state)
 {
@@ -1122,6 +1204,8 @@ main (void)
     cmocka_unit_test (test_exact_fits_see_cached_ranges),
     cmocka_unit_test (test_window_and_alignment_honoured),
     cmocka_unit_test (test_window_edge),
+    cmocka_unit_test (test_miss_takes_a_run),
+    cmocka_unit_test (test_run_at_the_unit_limit),
     cmocka_unit_test (test_invalid_requests_unchanged),
     cmocka_unit_test (test_instant_entry_is_alloc_full),
     cmocka_unit_test (test_alloc_full_macro),
