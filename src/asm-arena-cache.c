@@ -22,6 +22,16 @@
  * nocross and an alignment no larger than that power of two is satisfied
  * by any such range inside its [min, max], so it takes one.
  *
+ * Misses come in runs: a class whose demand grows finds its magazines
+ * and the depot empty again and again, and each time the tree's search
+ * and carve cost about 1,600 instructions.  So a miss whose class has a
+ * loaded magazine with room asks the tree for up to MISS_RUN ranges at
+ * once (asm_arena_tree_alloc_run(): the lowest run of them, each aligned
+ * to the size rounded up to a power of two, the gaps left free, carved in
+ * one pass as far as the leaf has room); the first answers the request,
+ * the others go into the magazine, cached, free to every caller as any
+ * cached range is.
+ *
  * Where.  Each thread is given a slot of the cache (thread number modulo
  * the slot count, which is twice the CPUs rounded up to a power of two, at
  * most 64: up to that many threads, a slot is one thread's).  A slot holds, per class, a loaded and
@@ -130,11 +140,12 @@
  * it, as a call of it: the caller then fills no AsmRequest, and the hit
  * tests no fit, phase, nocross or min.  At 10^3 live allocations of W1
  * (bench-peers, 20,000 steps after 1,000 of warm-up), a free + allocation
- * takes about 272 instructions: the benchmark's loop 88, its wrappers 35
+ * takes about 266 instructions: the benchmark's loop 88, its wrappers 35
  * (the alignment it computes, the out-pointer, the checked results), the
- * library 150: the two hits about 128 with their argument checks, the
- * tree about 20 (the allocations that find their class empty, 1 in 90 in
- * that run, each about 1,600 in the tree).  Linux's rcache takes 277 in
+ * library 143: the two hits about 127 with their argument checks, the
+ * tree about 15 (the allocations that find their class empty and take a
+ * run from the tree, below), and 2 in the magazines' exchanges with the
+ * depot.  Linux's rcache takes 277 in
  * the same run: the same loop, 10 in its wrappers, 179 in the library.
  * bench-peers' floor peer, which does only what the contract needs (a
  * lock, the entry found by hashing, kept ranges per size), takes 189
