@@ -343,8 +343,14 @@ gboolean asm_arena_get_cache_stats (AsmArena *a,
  * argument is evaluated once. */
 #if defined(__GNUC__) && defined(__OPTIMIZE__) && !defined(__GI_SCANNER__) &&  \
     !defined(ASM_COMPILATION)
+/* keeps the result's warn_unused_result through the macro */
+G_GNUC_WARN_UNUSED_RESULT static inline gboolean
+asm_arena_alloc_full_result_ (gboolean ok)
+{
+  return ok;
+}
 #define asm_arena_alloc_full(a, req, out_addr, error)                          \
-  (__extension__({                                                             \
+  asm_arena_alloc_full_result_ (__extension__({                                \
     const AsmRequest *asm_req_ = (req);                                        \
     (asm_req_ != NULL && __builtin_constant_p (asm_req_->fit) &&               \
      asm_req_->fit == ASM_FIT_INSTANT &&                                       \
