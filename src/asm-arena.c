@@ -1948,6 +1948,41 @@ arena_commit_alloc (AsmArena *a, const Req *r, guint64 addr, Path *path,
     }
 }
 
+/* The start of asm_arena_tree_alloc(): req validated into *r, and not
+ * refused by the hint.  FALSE, with the error set, otherwise. */
+G_ALWAYS_INLINE static inline gboolean
+tree_alloc_admit (AsmArena *a, const AsmRequest *req, Req *r, GError **error)
+{
+  if (!request_validate (a, req, r, error))
+    return FALSE;
+  if (hint_covers (&a->hint, r))
+    {
+      set_no_space (a, r, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The rest: the search, the refusal remembered, or the carve. */
+G_ALWAYS_INLINE static inline gboolean
+tree_alloc_req (AsmArena *a, const Req *r, guint64 *out_addr, GError **error)
+{
+  guint64 addr;
+  Path path;
+  guint i;
+
+  if (!arena_search_path (a, r, &addr, &path, &i))
+    {
+      a->hint = *r;
+      set_no_space (a, r, error);
+      return FALSE;
+    }
+  arena_commit_alloc (a, r, addr, &path, i);
+  if (out_addr != NULL)
+    *out_addr = addr;
+  return TRUE;
+}
+
 /* asm_arena_alloc_full() in the tree: the whole of it without a cache.
  * The public function is in asm-arena-cache.c, whose hit path it inlines;
  * this one is its tail call for an arena without a cache. */
@@ -1956,27 +1991,9 @@ asm_arena_tree_alloc (AsmArena *a, const AsmRequest *req, guint64 *out_addr,
                       GError **error)
 {
   Req r;
-  guint64 addr;
-  Path path;
-  guint i;
 
-  if (!request_validate (a, req, &r, error))
-    return FALSE;
-  if (hint_covers (&a->hint, &r))
-    {
-      set_no_space (a, &r, error);
-      return FALSE;
-    }
-  if (!arena_search_path (a, &r, &addr, &path, &i))
-    {
-      a->hint = r;
-      set_no_space (a, &r, error);
-      return FALSE;
-    }
-  arena_commit_alloc (a, &r, addr, &path, i);
-  if (out_addr != NULL)
-    *out_addr = addr;
-  return TRUE;
+  return tree_alloc_admit (a, req, &r, error) &&
+         tree_alloc_req (a, &r, out_addr, error);
 }
 
 /* asm_arena_tree_alloc() of a request of the cache's (fit INSTANT, no
@@ -2007,13 +2024,8 @@ asm_arena_tree_alloc_run (AsmArena *a, const AsmRequest *req, guint64 stride,
       req->fit != ASM_FIT_INSTANT || req->phase != 0 || req->nocross != 0 ||
       (req->align != 0 && req->align > stride))
     return asm_arena_tree_alloc (a, req, out_addr, error);
-  if (!request_validate (a, req, &r, error))
+  if (!tree_alloc_admit (a, req, &r, error))
     return FALSE;
-  if (hint_covers (&a->hint, &r))
-    {
-      set_no_space (a, &r, error);
-      return FALSE;
-    }
   rq = *req;
   rq.size = (n_max - 1) * stride + req->size;
   rq.align = stride;
@@ -2035,16 +2047,7 @@ asm_arena_tree_alloc_run (AsmArena *a, const AsmRequest *req, guint64 stride,
         *out_addr = addr;
       return TRUE;
     }
-  if (!arena_search_path (a, &r, &addr, &path, &i))
-    {
-      a->hint = r;
-      set_no_space (a, &r, error);
-      return FALSE;
-    }
-  arena_commit_alloc (a, &r, addr, &path, i);
-  if (out_addr != NULL)
-    *out_addr = addr;
-  return TRUE;
+  return tree_alloc_req (a, &r, out_addr, error);
 }
 
 /**
