@@ -36,6 +36,14 @@
  * nearly full: refusals happen, and so do flushes (a refusal is retried
  * after every cached range went back to the tree).
  *
+ * A drain (cache_mirror_drain(), which the fuzz target asks for now and
+ * then and at the end) frees every live range on both, each of which both
+ * must accept, and then the whole span must be free: no allocation or
+ * reservation in the stats, one allocation of the whole span, INSTANT on
+ * the cached arena, must succeed at its base (a flush first, if the cache
+ * holds anything), and after its free lookup_full must report one free
+ * segment from end to end on both.
+ *
  * The choices come from a ChoiceSource (asm-test.h): a seeded PRNG in the
  * property test, the input bytes in the fuzz target.  The same choices
  * give the same operations, and the property test's seeds must keep
@@ -335,6 +343,111 @@ out:
   {
     g_autofree char *head =
         g_strdup_printf ("step %" G_GUINT64_FORMAT ": ", m->step);
+
+    g_string_prepend (m->why, head);
+  }
+  return FALSE;
+}
+
+static gboolean
+whole_span_free (CacheMirror *m, AsmArena *a, const char *which)
+{
+  AsmRange seg = { 1, 0 };
+  AsmSegmentKind kind = ASM_SEGMENT_ALLOCATED;
+
+  if (!asm_arena_lookup_full (a, m->cfg.base, &seg, &kind) ||
+      kind != ASM_SEGMENT_FREE || seg.first != m->cfg.base ||
+      seg.last != span_end (m))
+    return fail (m,
+                 "%s: lookup_full " X " gives [" X ", " X "] of kind %d, "
+                 "not the whole span free",
+                 which, m->cfg.base, seg.first, seg.last, kind);
+  return TRUE;
+}
+
+gboolean
+cache_mirror_drain (CacheMirror *m)
+{
+  AsmRequest all = ASM_REQUEST_INIT (m->cfg.pages * m->cfg.quantum);
+  AsmArenaStats st;
+  g_autoptr (GError) error = NULL;
+  guint64 got = 1, placed = 1;
+  guint n = m->live->len;
+
+  m->step++;
+  for (guint i = 0; i < m->live->len; i++)
+    {
+      CacheMirrorRange r = g_array_index (m->live, CacheMirrorRange, i);
+
+      if (!asm_arena_free (m->mirror, r.addr, NULL))
+        {
+          fail (m, "the uncached arena refused to free " X ", live", r.addr);
+          goto out;
+        }
+      if (!asm_arena_free (m->arena, r.addr, &error))
+        {
+          fail (m, "free " X ", live: cached refused: %s", r.addr,
+                error->message);
+          goto out;
+        }
+      g_array_append_val (m->dead, r);
+    }
+  g_array_set_size (m->live, 0);
+  if (m->dead->len > 64)
+    g_array_remove_range (m->dead, 0, m->dead->len - 64);
+  if (!compare_stats (m) || !check_cached (m))
+    goto out;
+  asm_arena_get_stats (m->arena, &st);
+  if (st.n_allocated != 0 || st.n_reserved != 0 || st.free_units != all.size)
+    {
+      fail (m,
+            "stats: %" G_GUINT64_FORMAT " allocations, %" G_GUINT64_FORMAT
+            " reservations, " X " units free of " X,
+            st.n_allocated, st.n_reserved, st.free_units, all.size);
+      goto out;
+    }
+  /* the whole span at once: the cache gives back what it holds */
+  all.fit = ASM_FIT_INSTANT;
+  if (!asm_arena_alloc_full (m->arena, &all, &got, &error))
+    {
+      fail (m, "the whole span, INSTANT: cached refused: %s", error->message);
+      goto out;
+    }
+  if (got != m->cfg.base)
+    {
+      fail (m, "the whole span, INSTANT: cached gives " X ", not " X, got,
+            m->cfg.base);
+      goto out;
+    }
+  all.fit = ASM_FIT_LOWEST;
+  if (!asm_arena_alloc_full (m->mirror, &all, &placed, NULL) ||
+      placed != m->cfg.base)
+    {
+      fail (m, "the whole span: the uncached arena refused it");
+      goto out;
+    }
+  if (!check_cached (m) || !compare_stats (m))
+    goto out;
+  if (!asm_arena_free (m->arena, got, NULL) ||
+      !asm_arena_free (m->mirror, placed, NULL))
+    {
+      fail (m, "the whole span: a free refused");
+      goto out;
+    }
+  if (!whole_span_free (m, m->arena, "cached") ||
+      !whole_span_free (m, m->mirror, "uncached") || !check_cached (m) ||
+      !compare_stats (m))
+    goto out;
+  if (m->trace)
+    g_printerr ("# %" G_GUINT64_FORMAT ": drain: %u freed, the span is free\n",
+                m->step, n);
+  return TRUE;
+
+out:
+  {
+    g_autofree char *head =
+        g_strdup_printf ("step %" G_GUINT64_FORMAT ": drain (%u live): ",
+                         m->step, n);
 
     g_string_prepend (m->why, head);
   }

@@ -38,6 +38,7 @@ typedef struct {
 CacheMirror *cache_mirror_new (const CacheMirrorConfig *cfg);
 void cache_mirror_free (CacheMirror *m);
 gboolean cache_mirror_step (CacheMirror *m, ChoiceSource *s);
+gboolean cache_mirror_drain (CacheMirror *m);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CacheMirror, cache_mirror_free)
 
