@@ -44,6 +44,18 @@
  * holds anything), and after its free lookup_full must report one free
  * segment from end to end on both.
  *
+ * A burst (cache_mirror_burst(), which only the fuzz target asks for)
+ * takes the cache where the steps never take it: the steps keep about 20
+ * allocations live and flush often, so a class's magazines never fill.
+ * A burst allocates ranges of one cached size and shape, each checked as
+ * a step's allocation, up to a number of the choices' or until the span
+ * is full, then frees them all on both, in an order of the choices'
+ * (each free must succeed on both), and does it again with at most as
+ * many: the frees fill the slot's two magazines, send full ones to the
+ * depot, up to its cap and past it (the rest go back to the tree), and
+ * the second round takes them back out of the depot.  The stats are
+ * compared and asm_arena_check() run after each half of a round.
+ *
  * The choices come from a ChoiceSource (asm-test.h): a seeded PRNG in the
  * property test, the input bytes in the fuzz target.  The same choices
  * give the same operations, and the property test's seeds must keep
@@ -196,25 +208,27 @@ check_cached (CacheMirror *m)
   return TRUE;
 }
 
+/* r on both arenas: the cached one must grant it exactly when the mirror
+ * has a fit, at an address that satisfies r in the mirror (an exact fit's
+ * at the mirror's own), which the mirror then takes too.  FALSE on a
+ * difference; else *out_ok says whether r was granted, at *out_addr. */
 static gboolean
-step_alloc (CacheMirror *m, ChoiceSource *s)
+alloc_both (CacheMirror *m, const AsmRequest *r, gboolean by_instant,
+            gboolean trace, gboolean *out_ok, guint64 *out_addr)
 {
-  AsmRequest r, at;
+  AsmRequest at = *r;
   guint64 want = 0, got = 0, placed = 0;
-  gboolean fits, ok, by_instant;
+  gboolean fits, ok;
 
-  gen_request (m, s, &r);
-  at = r;
-  if (r.fit == ASM_FIT_INSTANT)
+  if (r->fit == ASM_FIT_INSTANT)
     at.fit = ASM_FIT_LOWEST;
   fits = asm_arena_find_free (m->mirror, &at, &want, NULL);
-  by_instant = choice_chance (s, 1, 2);
-  ok = alloc_either (m->arena, &r, &got, NULL, by_instant);
-  if (m->trace || ok != fits)
+  ok = alloc_either (m->arena, r, &got, NULL, by_instant);
+  if (trace || ok != fits)
     {
       g_autoptr (GString) line = g_string_new ("alloc ");
 
-      format_request (&r, line);
+      format_request (r, line);
       if (by_instant)
         g_string_append (line, " (instant entry)");
       if (ok != fits)
@@ -226,22 +240,39 @@ step_alloc (CacheMirror *m, ChoiceSource *s)
         g_string_append (line, " -> refused");
       g_printerr ("# %" G_GUINT64_FORMAT ": %s\n", m->step, line->str);
     }
+  *out_ok = ok;
+  *out_addr = got;
   if (!ok)
     return TRUE;
-  if (r.fit != ASM_FIT_INSTANT && got != want)
-    return fail (m, "exact fit %d: cached " X ", uncached " X, r.fit, got,
+  if (r->fit != ASM_FIT_INSTANT && got != want)
+    return fail (m, "exact fit %d: cached " X ", uncached " X, r->fit, got,
                  want);
   /* take the same place in the mirror: it must satisfy r there (and a
    * NEXT allocation moves the mirror's cursor as it moved the arena's) */
-  at.fit = r.fit == ASM_FIT_NEXT ? ASM_FIT_NEXT : ASM_FIT_LOWEST;
+  at.fit = r->fit == ASM_FIT_NEXT ? ASM_FIT_NEXT : ASM_FIT_LOWEST;
   at.min = got;
-  at.max = MIN (r.max, got + (r.size - 1));
+  at.max = MIN (r->max, got + (r->size - 1));
   if (!asm_arena_alloc_full (m->mirror, &at, &placed, NULL) || placed != got)
     return fail (m,
                  X "+" X " is not a fit of the request in the uncached "
                    "arena",
-                 got, r.size);
-  g_array_append_val (m->live, ((CacheMirrorRange){ got, r.size }));
+                 got, r->size);
+  return TRUE;
+}
+
+static gboolean
+step_alloc (CacheMirror *m, ChoiceSource *s)
+{
+  AsmRequest r;
+  guint64 got = 0;
+  gboolean ok = FALSE, by_instant;
+
+  gen_request (m, s, &r);
+  by_instant = choice_chance (s, 1, 2);
+  if (!alloc_both (m, &r, by_instant, m->trace, &ok, &got))
+    return FALSE;
+  if (ok)
+    g_array_append_val (m->live, ((CacheMirrorRange){ got, r.size }));
   return TRUE;
 }
 
@@ -343,6 +374,122 @@ out:
   {
     g_autofree char *head =
         g_strdup_printf ("step %" G_GUINT64_FORMAT ": ", m->step);
+
+    g_string_prepend (m->why, head);
+  }
+  return FALSE;
+}
+
+/* frees addrs on both, each of which both must accept, in an order of
+ * the choices' */
+static gboolean
+free_all_both (CacheMirror *m, ChoiceSource *s, GArray *addrs)
+{
+  guint64 *v = (guint64 *) (gpointer) addrs->data;
+  guint n = addrs->len;
+
+  switch (choice_below (s, 4))
+    {
+    case 0: /* as allocated */
+      break;
+    case 1: /* the newest first */
+      for (guint i = 0; i < n / 2; i++)
+        {
+          guint64 t = v[i];
+
+          v[i] = v[n - 1 - i];
+          v[n - 1 - i] = t;
+        }
+      break;
+    case 2: /* every other one, then the rest */
+      {
+        g_autofree guint64 *w = g_new (guint64, MAX (n, 1));
+        guint k = 0;
+
+        for (guint i = 0; i < n; i += 2)
+          w[k++] = v[i];
+        for (guint i = 1; i < n; i += 2)
+          w[k++] = v[i];
+        memcpy (v, w, n * sizeof *v);
+        break;
+      }
+    default: /* shuffled by a PRNG whose seed is a choice */
+      {
+        ChoiceSource prng;
+
+        choice_source_init_seed (&prng, choice_u64 (s));
+        for (guint i = n; i > 1; i--)
+          {
+            guint j = (guint) choice_below (&prng, i);
+            guint64 t = v[i - 1];
+
+            v[i - 1] = v[j];
+            v[j] = t;
+          }
+        break;
+      }
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      if (!asm_arena_free (m->mirror, v[i], NULL))
+        return fail (m, "the uncached arena refused to free " X, v[i]);
+      if (!asm_arena_free (m->arena, v[i], &error))
+        return fail (m, "free " X ": cached refused: %s", v[i], error->message);
+    }
+  g_array_set_size (addrs, 0);
+  return TRUE;
+}
+
+gboolean
+cache_mirror_burst (CacheMirror *m, ChoiceSource *s)
+{
+  guint64 q = m->cfg.quantum;
+  guint64 pages = 1 + choice_below (s, MIN (m->cfg.max_size / q, 4));
+  guint64 n = 1 + choice_below (s, 2 * m->cfg.pages / pages);
+  guint64 again = choice_below (s, n + 1);
+  gboolean by_instant = choice_chance (s, 1, 2);
+  AsmRequest r = ASM_REQUEST_INIT (pages * q);
+  g_autoptr (GArray) addrs = g_array_new (FALSE, FALSE, sizeof (guint64));
+  guint64 taken[2] = { 0, 0 };
+
+  m->step++;
+  r.fit = ASM_FIT_INSTANT;
+  r.align = (pages == 3 ? 4 : pages) * q; /* the shape the cache serves */
+  for (guint round = 0; round < 2; round++)
+    {
+      for (guint64 i = 0; i < (round == 0 ? n : again); i++)
+        {
+          gboolean ok = FALSE;
+          guint64 addr = 0;
+
+          if (!alloc_both (m, &r, by_instant, FALSE, &ok, &addr))
+            goto out;
+          if (!ok)
+            break;
+          g_array_append_val (addrs, addr);
+        }
+      taken[round] = addrs->len;
+      if (!compare_stats (m) || !check_cached (m) ||
+          !free_all_both (m, s, addrs) || !compare_stats (m) ||
+          !check_cached (m))
+        goto out;
+    }
+  if (m->trace)
+    g_printerr ("# %" G_GUINT64_FORMAT ": burst of size " X
+                ": %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                " taken and freed, "
+                "then %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT "\n",
+                m->step, r.size, taken[0], n, taken[1], again);
+  return TRUE;
+
+out:
+  {
+    g_autofree char *head =
+        g_strdup_printf ("step %" G_GUINT64_FORMAT ": burst of " X
+                         " x %" G_GUINT64_FORMAT ": ",
+                         m->step, r.size, n);
 
     g_string_prepend (m->why, head);
   }

@@ -39,6 +39,7 @@ CacheMirror *cache_mirror_new (const CacheMirrorConfig *cfg);
 void cache_mirror_free (CacheMirror *m);
 gboolean cache_mirror_step (CacheMirror *m, ChoiceSource *s);
 gboolean cache_mirror_drain (CacheMirror *m);
+gboolean cache_mirror_burst (CacheMirror *m, ChoiceSource *s);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CacheMirror, cache_mirror_free)
 

@@ -15,17 +15,23 @@
  * short by a neighbour, magazines through the depot, flushes on refusal,
  * tables that grow and shrink under their magazines.
  *
- * The first byte picks the configuration: the cache's max_size (1, 2, 8,
- * 16, 64 or 256 quanta: byte % 6), the span's width (64, 256 or 1024
- * quanta: byte / 6 % 3) and where it lies (byte / 18 % 3): at 0 with
+ * The first byte picks the configuration: the cache's max_size (1, 4, 16
+ * or 256 quanta: byte % 4), the span's width (64, 256, 1024 or 8192
+ * quanta: byte / 4 % 4) and where it lies (byte / 16 % 3): at 0 with
  * 4 KiB quanta, as the property test's; across the unit 2^55 - 1 with a
  * quantum of 1, where the cache stops caching (a range at or above that
  * unit is the tree's alone); or ending at G_MAXUINT64 with 4 KiB quanta.
  * Then each step reads one choice among 128: 0 drains (every live
  * allocation and reservation freed on both, then the whole span must be
- * free, and one INSTANT allocation of all of it must succeed), anything
- * else is one step of the mirror, which reads the rest of its choices.
- * Every byte string is a valid input and a longer one a longer run, up to
+ * free, and one INSTANT allocation of all of it must succeed); 1 is a
+ * burst (allocations of one cached size until the span is full or up to
+ * a number of the input's, all freed in an order of the input's, then
+ * again fewer of them): the mirror's own steps keep about 20 allocations
+ * live and flush often, so only bursts fill magazines beyond the slot's
+ * two, through the depot to its cap (8192 quanta hold more than it
+ * takes) and back; anything else is one step of the mirror, which reads
+ * the rest of its choices.  Every
+ * byte string is a valid input and a longer one a longer run, up to
  * MAX_STEPS; every run ends with a drain.
  *
  * A disagreement, a failed asm_arena_check() or a GLib critical or
@@ -48,15 +54,14 @@
 #include <stdlib.h>
 
 #define MAX_STEPS 4000
-#define DRAIN_ONE_IN 128
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  static const guint64 max_quanta[] = { 1, 2, 8, 16, 64, 256 };
-  static const guint64 widths[] = { 64, 256, 1024 };
+  static const guint64 max_quanta[] = { 1, 4, 16, 256 };
+  static const guint64 widths[] = { 64, 256, 1024, 8192 };
   static gboolean initialised, trace;
   CacheMirrorConfig cfg;
   ChoiceSource src;
@@ -76,8 +81,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   choice_source_init_data (&src, data, size);
   c = (guint) choice_below (&src, 256);
-  cfg.pages = widths[c / 6 % G_N_ELEMENTS (widths)];
-  switch (c / 18 % 3)
+  cfg.pages = widths[c / 4 % G_N_ELEMENTS (widths)];
+  switch (c / 16 % 3)
     {
     case 0:
       cfg.quantum = 0x1000;
@@ -104,11 +109,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   for (n = 0; n < MAX_STEPS; n++)
     {
-      gboolean drain = choice_below (&src, DRAIN_ONE_IN) == 0, ok;
+      guint64 what = choice_below (&src, 128);
+      gboolean ok;
 
       if (src.exhausted)
         break;
-      ok = drain ? cache_mirror_drain (m) : cache_mirror_step (m, &src);
+      if (what == 0)
+        ok = cache_mirror_drain (m);
+      else if (what == 1)
+        ok = cache_mirror_burst (m, &src);
+      else
+        ok = cache_mirror_step (m, &src);
       if (!ok)
         {
           fprintf (stderr, "fuzz-arena-cache: %s\n", m->why->str);

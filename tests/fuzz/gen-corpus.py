@@ -22,10 +22,10 @@
 # arena-cache: every byte string is a valid input of fuzz-arena-cache too
 # (its bytes are the choices of the mirror of arena-cache-mirror.c), so
 # the seeds are deterministic pseudo-random strings as well.  The first
-# byte selects the configuration: the cache's max_size = (1, 2, 8, 16, 64,
-# 256)[b % 6] quanta, the span's width = (64, 256, 1024)[b // 6 % 3]
-# quanta, its place = b // 18 % 3 (at 0, across the cache's unit limit,
-# at the top); the seeds walk through all 54 combinations with lengths
+# byte selects the configuration: the cache's max_size = (1, 4, 16,
+# 256)[b % 4] quanta, the span's width = (64, 256, 1024, 8192)[b // 4 % 4]
+# quanta, its place = b // 16 % 3 (at 0, across the cache's unit limit,
+# at the top); the seeds walk through all 48 combinations with lengths
 # from 64 bytes to 4 KiB.
 #
 # fabric-ops: the input is a program for the operation decoder of
@@ -64,8 +64,8 @@ def gen_arena(out):
 def gen_arena_cache(out):
     rng = random.Random(0x6361636865)
     lengths = [64, 128, 256, 512, 1024, 2048, 4096]
-    for i in range(54):
-        first = i + 54 * rng.randrange(4)  # every config, any 4th byte
+    for i in range(48):
+        first = i + 48 * rng.randrange(5)  # every config, any of 5 bytes
         n = lengths[i % len(lengths)]
         body = bytes(rng.randrange(256) for _ in range(n - 1))
         with open(os.path.join(out, 'seed-%02d' % i), 'wb') as f:
