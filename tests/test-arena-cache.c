@@ -31,6 +31,10 @@
  * exact fit's answer must be the mirror's own).  Frees and reservations
  * must succeed or fail as on the mirror.  asm_arena_check() after every
  * step verifies the cache's accounting; stats must equal the mirror's.
+ * The mirror and its operations live in the test-support library
+ * (tests/arena-cache-mirror.c), which the fuzz target
+ * tests/fuzz/fuzz-arena-cache.c drives from its input bytes; here they are
+ * driven from seeds, and each run must have had hits and flushes.
  *
  * A threaded test: several threads churn one cached arena at once, each in
  * its own window ([min, max] of every request), so that each thread's own
@@ -45,9 +49,11 @@
  * pthread create/join and atomics order the test's
  * own data, so a ThreadSanitizer build (CI's build-tsan) checks the locks.
  *
- * Environment: ASM_PROP_SEED=N, ASM_PROP_OPS=N, ASM_PROP_SEEDS=N.
+ * Environment: ASM_PROP_SEED=N, ASM_PROP_OPS=N, ASM_PROP_SEEDS=N;
+ * ASM_PROP_TRACE=1 prints each seed's hits, misses and flushes, and
+ * ASM_PROP_TRACE=ops also every operation of the property test.
  */
-#include "asm-test.h"
+#include "arena-cache-mirror.h"
 
 #include <pthread.h>
 
@@ -772,167 +778,24 @@ test_clone_and_walk (void **state)
 /* ------------------------------------------------------------------ */
 /* the property test against the uncached arena                         */
 
-#define PROP_WIDTH (256 * (guint64) Q) /* a small space: refusals happen */
-
-typedef struct {
-  guint64 addr, size;
-} Live;
-
-static void
-prop_request (ChoiceSource *s, AsmRequest *r)
-{
-  static const guint64 sizes[] = { 1, 1, 1, 2, 2, 3, 4, 4, 5, 8, 8, 9, 16,
-                                    32, 64 };
-  guint64 pages = sizes[choice_below (s, G_N_ELEMENTS (sizes))];
-
-  *r = ASM_REQUEST_INIT (pages * Q);
-  r->align = (pages <= 1 ? 1 : G_GUINT64_CONSTANT (1)
-                                   << (64 - __builtin_clzll (pages - 1))) * Q;
-  if (choice_chance (s, 1, 6))
-    r->align = 0; /* less aligned */
-  if (choice_chance (s, 1, 8))
-    r->align *= 2; /* more aligned than the cache serves */
-  if (choice_chance (s, 1, 5))
-    {
-      r->min = choice_below (s, PROP_WIDTH / Q) * Q;
-      r->max = r->min + choice_below (s, PROP_WIDTH) + r->size;
-    }
-  if (choice_chance (s, 1, 16) && r->align >= 2 * Q)
-    r->phase = Q;
-  r->fit = choice_chance (s, 23, 24) ? ASM_FIT_INSTANT
-                                   : (AsmFit) choice_below (s, 4);
-}
-
-static void
-prop_compare_stats (AsmArena *a, AsmArena *mirror)
-{
-  AsmArenaStats x, y;
-
-  asm_arena_get_stats (a, &x);
-  asm_arena_get_stats (mirror, &y);
-  assert_int_equal (x.allocated_units, y.allocated_units);
-  assert_int_equal (x.reserved_units, y.reserved_units);
-  assert_int_equal (x.free_units, y.free_units);
-  assert_int_equal (x.n_allocated, y.n_allocated);
-  assert_int_equal (x.n_reserved, y.n_reserved);
-}
-
-static void
-prop_alloc (AsmArena *a, AsmArena *mirror, ChoiceSource *s, GArray *live)
-{
-  AsmRequest r, at;
-  guint64 want = 0, got = 0, placed = 0;
-  gboolean fits, ok;
-
-  prop_request (s, &r);
-  at = r;
-  if (r.fit == ASM_FIT_INSTANT)
-    at.fit = ASM_FIT_LOWEST;
-  fits = asm_arena_find_free (mirror, &at, &want, NULL);
-  ok = alloc_either (a, &r, &got, NULL, choice_chance (s, 1, 2));
-  if (ok != fits)
-    fail_msg ("alloc of 0x%" G_GINT64_MODIFIER "x (fit %d, align 0x%"
-              G_GINT64_MODIFIER "x, [0x%" G_GINT64_MODIFIER "x, 0x%"
-              G_GINT64_MODIFIER "x]): cached %s, uncached %s", r.size,
-              r.fit, r.align, r.min, r.max, ok ? "ok" : "refused",
-              fits ? "has a fit" : "has none");
-  if (!ok)
-    return;
-  if (r.fit != ASM_FIT_INSTANT && got != want)
-    fail_msg ("exact fit %d: cached 0x%" G_GINT64_MODIFIER "x, uncached 0x%"
-              G_GINT64_MODIFIER "x", r.fit, got, want);
-  /* take the same place in the mirror: it must satisfy r there (and a
-   * NEXT allocation moves the mirror's cursor as it moved the arena's) */
-  at.fit = r.fit == ASM_FIT_NEXT ? ASM_FIT_NEXT : ASM_FIT_LOWEST;
-  at.min = got;
-  at.max = MIN (r.max, got + (r.size - 1));
-  if (!asm_arena_alloc_full (mirror, &at, &placed, NULL) || placed != got)
-    fail_msg ("0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER "x is not a "
-              "fit of the request in the uncached arena", got, r.size);
-  g_array_append_val (live, ((Live) { got, r.size }));
-}
-
-static void
-prop_free (AsmArena *a, AsmArena *mirror, ChoiceSource *s, GArray *live,
-           GArray *dead)
-{
-  guint64 addr;
-  gboolean ok, want;
-  guint pick = (guint) choice_below (s, 8);
-
-  if (pick < 5 && live->len > 0)
-    {
-      guint i = (guint) choice_below (s, live->len);
-
-      addr = g_array_index (live, Live, i).addr;
-      g_array_append_val (dead, g_array_index (live, Live, i));
-      g_array_remove_index_fast (live, i);
-    }
-  else if (pick < 7 && dead->len > 0) /* a double free, or a page inside */
-    addr = g_array_index (dead, Live, choice_below (s, dead->len)).addr +
-           (choice_chance (s, 1, 4) ? Q : 0);
-  else
-    addr = choice_below (s, PROP_WIDTH / Q) * Q;
-  want = asm_arena_free (mirror, addr, NULL);
-  ok = asm_arena_free (a, addr, NULL);
-  if (ok != want)
-    fail_msg ("free 0x%" G_GINT64_MODIFIER "x: cached %s, uncached %s", addr,
-              ok ? "ok" : "refused", want ? "ok" : "refused");
-  if (ok)
-    for (guint i = 0; i < live->len; i++) /* a random address may be live */
-      if (g_array_index (live, Live, i).addr == addr)
-        {
-          g_array_remove_index_fast (live, i);
-          break;
-        }
-}
+/* the property test's space: 256 pages, small enough that refusals
+ * happen, and a cache of up to 16 pages */
+static const CacheMirrorConfig prop_config = { Q, 0, 256, 16 * Q };
 
 static void
 prop_run (guint64 seed, guint64 ops)
 {
-  g_autoptr(AsmArena) a = cached_arena (0, PROP_WIDTH - 1, 16 * Q);
-  g_autoptr(AsmArena) mirror = asm_arena_new ("mirror", Q);
-  g_autoptr(GArray) live = g_array_new (FALSE, FALSE, sizeof (Live));
-  g_autoptr(GArray) dead = g_array_new (FALSE, FALSE, sizeof (Live));
+  g_autoptr (CacheMirror) m = cache_mirror_new (&prop_config);
   ChoiceSource s;
   AsmArenaCacheStats cs;
 
-  OK (asm_arena_add_span (mirror, 0, PROP_WIDTH - 1, &error));
+  m->trace = g_getenv ("ASM_PROP_TRACE") != NULL &&
+             g_strcmp0 (g_getenv ("ASM_PROP_TRACE"), "ops") == 0;
   choice_source_init_seed (&s, seed);
   for (guint64 step = 0; step < ops; step++)
-    {
-      /* about 20 live allocations: the space (256 pages) is at times close
-       * to full, so refusals and flushes happen, but not all the time */
-      guint op = (guint) choice_below (&s, 100);
-
-      if (op < (live->len < 20 ? 60u : 40u))
-        prop_alloc (a, mirror, &s, live);
-      else if (op < 98)
-        prop_free (a, mirror, &s, live, dead);
-      else
-        {
-          guint64 first = choice_below (&s, PROP_WIDTH / Q) * Q;
-          guint64 last = first + choice_below (&s, 4) * Q + Q - 1;
-          gboolean want = asm_arena_reserve (mirror, first, last, NULL);
-
-          if (asm_arena_reserve (a, first, last, NULL) != want)
-            fail_msg ("reserve 0x%" G_GINT64_MODIFIER "x: differs", first);
-          if (want)
-            g_array_append_val (live, ((Live) { first, last - first + 1 }));
-        }
-      if (dead->len > 64)
-        g_array_remove_range (dead, 0, 32);
-      {
-        guint64 probe = choice_below (&s, PROP_WIDTH);
-
-        if (asm_arena_lookup (a, probe, NULL) !=
-            asm_arena_lookup (mirror, probe, NULL))
-          fail_msg ("lookup 0x%" G_GINT64_MODIFIER "x differs", probe);
-      }
-      prop_compare_stats (a, mirror);
-      OK (asm_arena_check (a, &error));
-    }
-  cs = cache_stats (a);
+    if (!cache_mirror_step (m, &s))
+      fail_msg ("seed %" G_GUINT64_FORMAT ", %s", seed, m->why->str);
+  cs = cache_stats (m->arena);
   if (g_getenv ("ASM_PROP_TRACE") != NULL)
     print_message ("# seed %" G_GUINT64_FORMAT ": hits %" G_GUINT64_FORMAT
                    ", misses %" G_GUINT64_FORMAT ", flushes %"
@@ -962,6 +825,10 @@ test_property_vs_uncached (void **state)
 #define T_THREADS 4
 #define T_WINDOW (64 * (guint64) Q) /* each thread's window */
 #define T_UNITS (T_THREADS * T_WINDOW / Q)
+
+typedef struct {
+  guint64 addr, size;
+} Live;
 
 typedef struct {
   AsmArena *a;

@@ -4,6 +4,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 #   tests/fuzz/gen-corpus.py arena [DIR]
+#   tests/fuzz/gen-corpus.py arena-cache [DIR]
 #   tests/fuzz/gen-corpus.py fabric-ops STANDALONE [DIR]
 #
 # DIR defaults to tests/fuzz/corpus/TARGET.  Inputs that libFuzzer found and
@@ -17,6 +18,15 @@
 # quantum = 1 << (b // 12 % 4), free weight = b // 48 % 4; the seeds walk
 # through all 48 window/width/quantum combinations with lengths from 64
 # bytes to 4 KiB.
+#
+# arena-cache: every byte string is a valid input of fuzz-arena-cache too
+# (its bytes are the choices of the mirror of arena-cache-mirror.c), so
+# the seeds are deterministic pseudo-random strings as well.  The first
+# byte selects the configuration: the cache's max_size = (1, 4, 16,
+# 256)[b % 4] quanta, the span's width = (64, 256, 1024, 8192)[b // 4 % 4]
+# quanta, its place = b // 16 % 3 (at 0, across the cache's unit limit,
+# at the top); the seeds walk through all 48 combinations with lengths
+# from 64 bytes to 4 KiB.
 #
 # fabric-ops: the input is a program for the operation decoder of
 # tests/fabric-ops.c (byte 0: the backend, 0 mod 4 for none, else the sim;
@@ -45,6 +55,17 @@ def gen_arena(out):
     lengths = [64, 128, 256, 512, 1024, 2048, 4096]
     for i in range(48):
         first = i + 48 * rng.randrange(4)  # every config, random profile
+        n = lengths[i % len(lengths)]
+        body = bytes(rng.randrange(256) for _ in range(n - 1))
+        with open(os.path.join(out, 'seed-%02d' % i), 'wb') as f:
+            f.write(bytes([first]) + body)
+
+
+def gen_arena_cache(out):
+    rng = random.Random(0x6361636865)
+    lengths = [64, 128, 256, 512, 1024, 2048, 4096]
+    for i in range(48):
+        first = i + 48 * rng.randrange(5)  # every config, any of 5 bytes
         n = lengths[i % len(lengths)]
         body = bytes(rng.randrange(256) for _ in range(n - 1))
         with open(os.path.join(out, 'seed-%02d' % i), 'wb') as f:
@@ -148,8 +169,10 @@ def gen_fabric_ops(out, standalone):
 
 
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ('arena', 'fabric-ops'):
+    if len(sys.argv) < 2 or sys.argv[1] not in ('arena', 'arena-cache',
+                                                 'fabric-ops'):
         sys.exit('usage: gen-corpus.py arena [DIR]\n'
+                 '       gen-corpus.py arena-cache [DIR]\n'
                  '       gen-corpus.py fabric-ops STANDALONE [DIR]')
     target = sys.argv[1]
     args = sys.argv[2:]
@@ -162,6 +185,8 @@ def main():
     os.makedirs(out, exist_ok=True)
     if target == 'arena':
         gen_arena(out)
+    elif target == 'arena-cache':
+        gen_arena_cache(out)
     else:
         gen_fabric_ops(out, standalone)
 
