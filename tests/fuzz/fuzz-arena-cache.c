@@ -30,9 +30,8 @@
  * live and flush often, so only bursts fill magazines beyond the slot's
  * two, through the depot to its cap (8192 quanta hold more than it
  * takes) and back; anything else is one step of the mirror, which reads
- * the rest of its choices.  Every
- * byte string is a valid input and a longer one a longer run, up to
- * MAX_STEPS; every run ends with a drain.
+ * the rest of its choices.  Every byte string is a valid input and a
+ * longer one a longer run, up to MAX_STEPS; every run ends with a drain.
  *
  * A disagreement, a failed asm_arena_check() or a GLib critical or
  * warning prints what happened and calls abort(), which the engine
