@@ -66,6 +66,23 @@ class ArenaTest(unittest.TestCase):
         self.assertEqual(self.arena.get_cache_stats()[1].hits, 1)
         self.arena.check()
 
+    def test_alloc_instant(self):
+        # the request in arguments: a size, its alignment, the limit; a
+        # cached range comes back through it, and a bad request is an error
+        self.arena.enable_cache(0x8000)
+        ok, x = self.arena.alloc_instant(0x2000, 0x2000, 0xFFFFFFFF)
+        self.assertTrue(ok)
+        self.assertEqual(x % 0x2000, 0)
+        self.arena.free(x)
+        ok, y = self.arena.alloc_instant(0x2000, 0x2000, 0xFFFFFFFF)
+        self.assertEqual(y, x)
+        with self.assertRaises(GLib.Error) as raised:
+            self.arena.alloc_instant(0x1000, 0x3000, 0xFFFFFFFF)
+        self.assertIn("align 0x3000 is not a power of two", str(raised.exception))
+        with self.assertRaises(GLib.Error):
+            self.arena.alloc_instant(0x1000, 0, 0x800)  # max below the size
+        self.arena.check()
+
     def test_clone_is_independent(self):
         ok, first = self.arena.alloc(0x1000)
         clone = self.arena.clone("iova-clone")
