@@ -140,16 +140,15 @@
  * it, as a call of it: the caller then fills no AsmRequest, and the hit
  * tests no fit, phase, nocross or min.  At 10^3 live allocations of W1
  * (bench-peers, 20,000 steps after 1,000 of warm-up), a free + allocation
- * takes about 266 instructions: the benchmark's loop 88, its wrappers 35
+ * takes about 267 instructions: the benchmark's loop 88, its wrappers 35
  * (the alignment it computes, the out-pointer, the checked results), the
- * library 143: the two hits about 127 with their argument checks, the
+ * library 144: the two hits about 127 with their argument checks, the
  * tree about 15 (the allocations that find their class empty and take a
- * run from the tree, below), and 2 in the magazines' exchanges with the
- * depot.  Linux's rcache takes 277 in
- * the same run: the same loop, 10 in its wrappers, 179 in the library.
- * bench-peers' floor peer, which does only what the contract needs (a
- * lock, the entry found by hashing, kept ranges per size), takes 189
- * there.
+ * run from the tree, above), and 2 in the magazines' exchanges with the
+ * depot.  Linux's rcache takes 277 in the same run: the same loop, 10 in
+ * its wrappers, 179 in the library.  bench-peers' floor peer, which does
+ * only what the contract needs (a lock, the entry found by hashing, kept
+ * ranges per size), takes 189 there.
  */
 #include <asm/asm-arena.h>
 
