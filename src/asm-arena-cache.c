@@ -1072,7 +1072,7 @@ cache_alloc_tree (AsmArenaCache *c, const AsmRequest *req, gboolean from_miss,
   g_autoptr(GError) local = NULL;
   GError **err = error != NULL ? &local : NULL;
   gboolean ok, flushed;
-  guint64 addr = 0, stride = pow2_ceil (req->size);
+  guint64 addr = 0, stride = 0;
   guint cls = 0, n = 1, n_max = 1;
   Slot *s = my_slot (c);
 
@@ -1082,7 +1082,11 @@ cache_alloc_tree (AsmArenaCache *c, const AsmRequest *req, gboolean from_miss,
   if (flushed)
     cache_flush_locked (c, a);
   if (from_miss)
-    n_max = slot_run_room (s, (guint) (req->size >> c->qshift) - 1);
+    {
+      /* a cacheable size: at most max_size, so its power of two fits */
+      stride = pow2_ceil (req->size);
+      n_max = slot_run_room (s, (guint) (req->size >> c->qshift) - 1);
+    }
   ok = asm_arena_tree_alloc_run (a, req, stride, n_max, &addr, &n, err);
   if (!ok && !flushed && cache_may_hold (c))
     {

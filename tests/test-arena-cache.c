@@ -501,6 +501,48 @@ test_run_at_the_unit_limit (void **state)
   assert_checked (a);
 }
 
+/* sizes far above the cache's, up to the largest multiple of the
+ * quantum: refused or served by the tree, whole, with nothing changed on
+ * a refusal (the cache's miss path computes no run for them) */
+static void
+test_huge_sizes_go_to_the_tree (void **state)
+{
+  g_autoptr (AsmArena) a =
+      cached_arena (0, (G_GUINT64_CONSTANT (1) << 63) - 1, 8 * Q);
+  static const guint64 sizes[] = {
+    (G_GUINT64_CONSTANT (1) << 63) + Q,
+    G_MAXUINT64 - (Q - 1),
+    G_GUINT64_CONSTANT (1) << 62,
+  };
+  AsmArenaStats before, after;
+  guint64 addr;
+
+  (void) state;
+  assert_int_equal (instant (a, Q), 0);
+  asm_arena_get_stats (a, &before);
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      AsmRequest r = ASM_REQUEST_INIT (sizes[i]);
+
+      r.fit = ASM_FIT_INSTANT;
+      if (i < 2)
+        {
+          FAILS (alloc_either (a, &r, &addr, &error, i == 0), NO_SPACE,
+                 "no free range");
+          asm_arena_get_stats (a, &after);
+          assert_int_equal (after.free_units, before.free_units);
+          assert_int_equal (after.n_allocated, before.n_allocated);
+        }
+      else
+        {
+          OK (alloc_either (a, &r, &addr, &error, TRUE));
+          assert_int_equal (addr, Q); /* the lowest: INSTANT's miss path */
+          OK (asm_arena_free (a, addr, &error));
+        }
+      assert_checked (a);
+    }
+}
+
 static void
 test_invalid_requests_unchanged (void **state)
 {
@@ -1073,6 +1115,7 @@ main (void)
     cmocka_unit_test (test_window_edge),
     cmocka_unit_test (test_miss_takes_a_run),
     cmocka_unit_test (test_run_at_the_unit_limit),
+    cmocka_unit_test (test_huge_sizes_go_to_the_tree),
     cmocka_unit_test (test_invalid_requests_unchanged),
     cmocka_unit_test (test_instant_entry_is_alloc_full),
     cmocka_unit_test (test_alloc_full_macro),
