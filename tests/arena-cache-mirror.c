@@ -16,7 +16,8 @@
  * A step is one random operation, applied to both:
  *   - an allocation (most of them ASM_FIT_INSTANT, of the sizes and shapes
  *     the cache serves and some it does not: less or more aligned, with a
- *     phase, inside a [min, max]; a few of the exact fits), through
+ *     phase, inside a [min, max], 1 in 64 of a size far above any it
+ *     serves, up to the largest; a few of the exact fits), through
  *     asm_arena_alloc_full() or, for the shape it takes, through
  *     asm_arena_alloc_instant().  Before it, the mirror says whether any
  *     address satisfies the request (find_free); the cached arena must
@@ -171,6 +172,16 @@ gen_request (const CacheMirror *m, ChoiceSource *s, AsmRequest *r)
     }
   if (choice_chance (s, 1, 16) && r->align >= 2 * q)
     r->phase = q;
+  if (choice_chance (s, 1, 64))
+    {
+      /* far above the cache's sizes: the tree's, whole, even past 2^63 */
+      static const guint64 huge[] = { G_GUINT64_CONSTANT (1) << 63,
+                                      G_MAXUINT64 };
+
+      r->size = huge[choice_below (s, G_N_ELEMENTS (huge))] & ~(q - 1);
+      r->align = 0;
+      r->phase = 0;
+    }
   r->fit = choice_chance (s, 23, 24) ? ASM_FIT_INSTANT
                                      : (AsmFit) choice_below (s, 4);
 }
