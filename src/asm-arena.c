@@ -1546,37 +1546,27 @@ leaf_make_room (Path *p, guint *i, guint add_n)
   return TRUE;
 }
 
-/* arena_carve() of [addr, end] from segment i of p's leaf, in place (see
- * "the in-leaf fast path"), making room in the leaf first when it is full:
- * FALSE, with nothing changed, when the general path must do it. */
-static gboolean
-carve_in_leaf (AsmArena *a, Path *p, guint i, guint64 addr, guint64 end,
-               AsmSegmentKind kind)
+/* The writing half of a carve in place: n segments of kind, each of size
+ * units, stride apart from addr (stride >= size, the gaps between them
+ * free; stride and size are taken modulo 2^64, so one segment may span
+ * the whole space), out of free segment i of p's leaf, which has room
+ * for the add_n entries the carve adds.  Then the tallies and the
+ * augmented values above. */
+G_ALWAYS_INLINE static inline void
+leaf_write_carve (AsmArena *a, Path *p, guint i, guint64 addr, guint64 size,
+                  guint64 stride, guint n, guint add_n, AsmSegmentKind kind)
 {
   Leaf *l = p->leaf;
-  guint n = l->h.n, add_n, tail;
-  guint64 ff, fl;
-  guint8 fk;
+  guint n_leaf = l->h.n, tail = n_leaf - (i + 1);
+  guint64 ff = l->first[i], fl = l->last[i];
+  guint64 end = addr + (n - 1) * stride + (size - 1);
+  guint8 flag = l->kind[i] & SPAN_START;
+  Tally *used = kind == ASM_SEGMENT_ALLOCATED ? &a->t_alloc : &a->t_reserved;
   Agg rem, add;
-
-  ff = l->first[i];
-  fl = l->last[i];
-  fk = l->kind[i];
-  if ((fk & KIND_MASK) != ASM_SEGMENT_FREE || fl < end)
-    return FALSE;
-  add_n = (addr > ff) + (end < fl); /* free pieces left around the carve */
-  if (n + add_n > LEAF_CAP)
-    {
-      if (!leaf_make_room (p, &i, add_n))
-        return FALSE;
-      l = p->leaf;
-      n = l->h.n;
-    }
 
   agg_init (&rem);
   agg_init (&add);
   agg_add_seg (&rem, ff, fl);
-  tail = n - (i + 1);
   if (add_n != 0) /* an exact fit, the common case, moves nothing */
     {
       memmove (&l->first[i + 1 + add_n], &l->first[i + 1],
@@ -1591,109 +1581,89 @@ carve_in_leaf (AsmArena *a, Path *p, guint i, guint64 addr, guint64 end,
       tally_add (&a->t_free, ff, addr - 1);
       agg_add_seg (&add, ff, addr - 1);
       i++;
-      l->kind[i] = kind;
-    }
-  else
-    l->kind[i] = kind | (fk & SPAN_START);
-  l->first[i] = addr;
-  l->last[i] = end;
-  if (end < fl)
-    {
-      l->first[i + 1] = end + 1;
-      l->last[i + 1] = fl;
-      l->kind[i + 1] = ASM_SEGMENT_FREE;
-      tally_add (&a->t_free, end + 1, fl);
-      agg_add_seg (&add, end + 1, fl);
-    }
-  l->h.n = n + add_n;
-  tally_sub (&a->t_free, ff, fl);
-  tally_add (kind == ASM_SEGMENT_ALLOCATED ? &a->t_alloc : &a->t_reserved,
-             addr, end);
-  path_fixup (p, &rem, &add);
-  return TRUE;
-}
-
-/* carve_in_leaf() of a run: up to n allocations of size units, stride
- * apart from addr (stride >= size; the gaps between them stay free), all
- * inside free segment i of p's leaf: as many as the leaf has room for.
- * Returns how many, 0 (with nothing changed) when not two.  Used for the
- * cache's misses (asm_arena_tree_alloc_run()). */
-static guint
-carve_run_in_leaf (AsmArena *a, Path *p, guint i, guint64 addr, guint64 size,
-                   guint64 stride, guint n)
-{
-  Leaf *l = p->leaf;
-  guint n_leaf = l->h.n, add_n, tail, j, outer, per;
-  guint64 ff, fl, end;
-  guint8 fk, first_flag;
-  gboolean gaps = size < stride;
-  Agg rem, add;
-
-  ff = l->first[i];
-  fl = l->last[i];
-  fk = l->kind[i];
-  end = addr + (n - 1) * stride + (size - 1);
-  if ((fk & KIND_MASK) != ASM_SEGMENT_FREE || addr < ff || fl < end)
-    return 0;
-  /* each allocation after the first takes an entry, and one more for the
-   * gap before it; the free pieces around the run one each */
-  per = gaps ? 2 : 1;
-  outer = (addr > ff) + 1;
-  if (n_leaf + outer > LEAF_CAP)
-    return 0;
-  n = MIN (n, (LEAF_CAP - n_leaf - outer) / per + 1);
-  if (n < 2)
-    return 0;
-  end = addr + (n - 1) * stride + (size - 1);
-  add_n = (addr > ff) + (end < fl) + (n - 1) * per;
-
-  agg_init (&rem);
-  agg_init (&add);
-  agg_add_seg (&rem, ff, fl);
-  tail = n_leaf - (i + 1);
-  memmove (&l->first[i + 1 + add_n], &l->first[i + 1], tail * sizeof (guint64));
-  memmove (&l->last[i + 1 + add_n], &l->last[i + 1], tail * sizeof (guint64));
-  memmove (&l->kind[i + 1 + add_n], &l->kind[i + 1], tail);
-  j = i;
-  first_flag = fk & SPAN_START;
-  if (addr > ff)
-    {
-      l->last[i] = addr - 1; /* first and kind (with its flag) stay */
-      tally_add (&a->t_free, ff, addr - 1);
-      agg_add_seg (&add, ff, addr - 1);
-      j++;
-      first_flag = 0;
+      flag = 0;
     }
   for (guint k = 0; k < n; k++)
     {
       guint64 at = addr + k * stride;
 
-      l->first[j] = at;
-      l->last[j] = at + (size - 1);
-      l->kind[j] = ASM_SEGMENT_ALLOCATED | (k == 0 ? first_flag : 0);
-      tally_add (&a->t_alloc, at, at + (size - 1));
-      j++;
-      if (gaps && k + 1 < n)
+      l->first[i] = at;
+      l->last[i] = at + (size - 1);
+      l->kind[i] = kind | (k == 0 ? flag : 0);
+      tally_add (used, at, at + (size - 1));
+      i++;
+      if (size < stride && k + 1 < n)
         {
-          l->first[j] = at + size;
-          l->last[j] = at + (stride - 1);
-          l->kind[j] = ASM_SEGMENT_FREE;
+          l->first[i] = at + size;
+          l->last[i] = at + (stride - 1);
+          l->kind[i] = ASM_SEGMENT_FREE;
           tally_add (&a->t_free, at + size, at + (stride - 1));
           agg_add_seg (&add, at + size, at + (stride - 1));
-          j++;
+          i++;
         }
     }
   if (end < fl)
     {
-      l->first[j] = end + 1;
-      l->last[j] = fl;
-      l->kind[j] = ASM_SEGMENT_FREE;
+      l->first[i] = end + 1;
+      l->last[i] = fl;
+      l->kind[i] = ASM_SEGMENT_FREE;
       tally_add (&a->t_free, end + 1, fl);
       agg_add_seg (&add, end + 1, fl);
     }
   l->h.n = n_leaf + add_n;
   tally_sub (&a->t_free, ff, fl);
   path_fixup (p, &rem, &add);
+}
+
+/* arena_carve() of [addr, end] from segment i of p's leaf, in place (see
+ * "the in-leaf fast path"), making room in the leaf first when it is full:
+ * FALSE, with nothing changed, when the general path must do it. */
+static gboolean
+carve_in_leaf (AsmArena *a, Path *p, guint i, guint64 addr, guint64 end,
+               AsmSegmentKind kind)
+{
+  Leaf *l = p->leaf;
+  guint8 fk = l->kind[i];
+  guint64 ff = l->first[i], fl = l->last[i];
+  guint add_n;
+
+  if ((fk & KIND_MASK) != ASM_SEGMENT_FREE || fl < end)
+    return FALSE;
+  add_n = (addr > ff) + (end < fl); /* free pieces left around the carve */
+  if (l->h.n + add_n > LEAF_CAP && !leaf_make_room (p, &i, add_n))
+    return FALSE;
+  leaf_write_carve (a, p, i, addr, end - addr + 1, end - addr + 1, 1, add_n,
+                    kind);
+  return TRUE;
+}
+
+/* carve_in_leaf() of a run: up to n allocations of size units, stride
+ * apart from addr (stride >= size; the gaps between them stay free), all
+ * inside free segment i of p's leaf: as many as the leaf has room for,
+ * without making room.  Returns how many, 0 (with nothing changed) when
+ * not two.  Used for the cache's misses (asm_arena_tree_alloc_run()). */
+static guint
+carve_run_in_leaf (AsmArena *a, Path *p, guint i, guint64 addr, guint64 size,
+                   guint64 stride, guint n)
+{
+  Leaf *l = p->leaf;
+  guint8 fk = l->kind[i];
+  guint64 ff = l->first[i], fl = l->last[i], end;
+  /* each allocation after the first takes an entry, and one more for the
+   * gap before it; the free pieces around the run one each */
+  guint per = size < stride ? 2 : 1, outer = (addr > ff) + 1;
+
+  end = addr + (n - 1) * stride + (size - 1);
+  if ((fk & KIND_MASK) != ASM_SEGMENT_FREE || addr < ff || fl < end ||
+      l->h.n + outer > LEAF_CAP)
+    return 0;
+  n = MIN (n, (LEAF_CAP - l->h.n - outer) / per + 1);
+  if (n < 2)
+    return 0;
+  end = addr + (n - 1) * stride + (size - 1);
+  leaf_write_carve (a, p, i, addr, size, stride, n,
+                    (addr > ff) + (end < fl) + (n - 1) * per,
+                    ASM_SEGMENT_ALLOCATED);
   return n;
 }
 
