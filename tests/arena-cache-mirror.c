@@ -132,9 +132,9 @@ format_request (const AsmRequest *r, GString *out)
 /* r through asm_arena_alloc_instant() when it has that shape and
  * by_instant, else through asm_arena_alloc_full() itself (the parentheses
  * keep the header from routing a constant request) */
-static gboolean
-alloc_either (AsmArena *a, const AsmRequest *r, guint64 *out_addr,
-              GError **error, gboolean by_instant)
+gboolean
+arena_alloc_either (AsmArena *a, const AsmRequest *r, guint64 *out_addr,
+                    GError **error, gboolean by_instant)
 {
   if (by_instant && r->fit == ASM_FIT_INSTANT &&
       (r->phase | r->nocross | r->min) == 0)
@@ -234,7 +234,7 @@ alloc_both (CacheMirror *m, const AsmRequest *r, gboolean by_instant,
   if (r->fit == ASM_FIT_INSTANT)
     at.fit = ASM_FIT_LOWEST;
   fits = asm_arena_find_free (m->mirror, &at, &want, NULL);
-  ok = alloc_either (m->arena, r, &got, NULL, by_instant);
+  ok = arena_alloc_either (m->arena, r, &got, NULL, by_instant);
   if (trace || ok != fits)
     {
       g_autoptr (GString) line = g_string_new ("alloc ");

@@ -41,6 +41,13 @@ gboolean cache_mirror_step (CacheMirror *m, ChoiceSource *s);
 gboolean cache_mirror_drain (CacheMirror *m);
 gboolean cache_mirror_burst (CacheMirror *m, ChoiceSource *s);
 
+/* a request through asm_arena_alloc_instant() (when it has the shape it
+ * takes and by_instant) or asm_arena_alloc_full(): both entry points in
+ * the tests that alternate them */
+gboolean arena_alloc_either (AsmArena *a, const AsmRequest *r,
+                             guint64 *out_addr, GError **error,
+                             gboolean by_instant);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CacheMirror, cache_mirror_free)
 
 G_END_DECLS

@@ -96,20 +96,6 @@ cache_stats (AsmArena *a)
   return cs;
 }
 
-/* r through asm_arena_alloc_instant() when it has that shape and
- * by_instant, else through asm_arena_alloc_full() itself (the parentheses
- * keep the header from routing a constant request) */
-static gboolean
-alloc_either (AsmArena *a, const AsmRequest *r, guint64 *out_addr,
-              GError **error, gboolean by_instant)
-{
-  if (by_instant && r->fit == ASM_FIT_INSTANT &&
-      (r->phase | r->nocross | r->min) == 0)
-    return asm_arena_alloc_instant (a, r->size, r->align, r->max, out_addr,
-                                    error);
-  return (asm_arena_alloc_full) (a, r, out_addr, error);
-}
-
 /* ------------------------------------------------------------------ */
 /* unit tests                                                           */
 
@@ -410,10 +396,10 @@ test_window_edge (void **state)
         assert_int_equal (instant (a, 2 * Q), i * 2 * Q);
       OK (asm_arena_free (a, 6 * Q, &error)); /* the magazine's top */
       r.max = 8 * Q - 2;
-      FAILS (alloc_either (a, &r, &addr, &error, by_instant), NO_SPACE,
+      FAILS (arena_alloc_either (a, &r, &addr, &error, by_instant), NO_SPACE,
              "no free range of 0x2000 units");
       r.max = 8 * Q - 1;
-      OK (alloc_either (a, &r, &addr, &error, by_instant));
+      OK (arena_alloc_either (a, &r, &addr, &error, by_instant));
       assert_int_equal (addr, 6 * Q);
       assert_checked (a);
     }
@@ -527,7 +513,7 @@ test_huge_sizes_go_to_the_tree (void **state)
       r.fit = ASM_FIT_INSTANT;
       if (i < 2)
         {
-          FAILS (alloc_either (a, &r, &addr, &error, i == 0), NO_SPACE,
+          FAILS (arena_alloc_either (a, &r, &addr, &error, i == 0), NO_SPACE,
                  "no free range");
           asm_arena_get_stats (a, &after);
           assert_int_equal (after.free_units, before.free_units);
@@ -535,7 +521,7 @@ test_huge_sizes_go_to_the_tree (void **state)
         }
       else
         {
-          OK (alloc_either (a, &r, &addr, &error, TRUE));
+          OK (arena_alloc_either (a, &r, &addr, &error, TRUE));
           assert_int_equal (addr, Q); /* the lowest: INSTANT's miss path */
           OK (asm_arena_free (a, addr, &error));
         }
@@ -961,7 +947,8 @@ churn_main (void *data)
           r.align = (pages == 3 ? 4 : pages) * Q;
           r.min = t->no * T_WINDOW;
           r.max = r.min + T_WINDOW - 1;
-          if (alloc_either (t->a, &r, &addr, NULL, choice_chance (&s, 1, 2)))
+          if (arena_alloc_either (t->a, &r, &addr, NULL,
+                                  choice_chance (&s, 1, 2)))
             {
               t->allocs++;
               if (addr < r.min || addr + r.size - 1 > r.max ||
