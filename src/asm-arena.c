@@ -119,12 +119,14 @@
  * since an entry describes its child alone: only a new child is counted.
  *
  * Where the instructions go (callgrind, tests/bench/run-callgrind.sh on a
- * release build, W1 LOWEST at 10^3 live allocations): 1,904 per step of
- * one free and one alloc; 1,929 when a carve into a full leaf took the
- * general path and an inner split recounted every entry, 2,216 with inner
- * nodes of 32, a recursive search and the keys updated on the way up,
- * 4,540 before the fast path (at 10^5: 2,825, 2,908, 3,224 and 6,140;
- * HIGHEST at 10^3: 1,913, 1,940, 2,437 and 4,589, at 10^5: 2,864, 2,922
+ * release build, W1 LOWEST at 10^3 live allocations): 1,897 per step of
+ * one free and one alloc (1,904 before the carve's writing was shared
+ * with the cache's runs, leaf_write_carve()); 1,929 when a carve into a
+ * full leaf took the general path and an inner split recounted every
+ * entry, 2,216 with inner nodes of 32, a recursive search and the keys
+ * updated on the way up, 4,540 before the fast path (at 10^5: 2,819 now,
+ * then 2,825, 2,908, 3,224 and 6,140; HIGHEST at 10^3: 1,906 now, then
+ * 1,913, 1,940, 2,437 and 4,589, at 10^5: 2,859 now, then 2,864, 2,922
  * and 3,622).  Of a step, roughly: the search 340 (a loop, not a
  * recursion, down the path it records for the carve; the inner levels
  * test max_free alone for most entries, in a loop of its own, the others
